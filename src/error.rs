@@ -1,0 +1,25 @@
+//! Shared error vocabulary. Every module has its own typed error; this file holds what they share:
+//! the source location of a "bad input" error.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in an input file something was found: file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub file: PathBuf,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Span {
+    pub fn new(file: impl Into<PathBuf>, line: u32, col: u32) -> Self {
+        Span { file: file.into(), line, col }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}

@@ -1,0 +1,84 @@
+//! Lookup tables of multipliers: the `Lut` type, its error metrics, import/export and verification
+//! against the published EvoApprox figures and C models.
+//!
+//! Convention: entry `row * 2^col_bits + col`; by default the row operand is Verilog port `B`.
+
+use crate::mult::{Multiplier, RowPort};
+use serde::{Deserialize, Serialize};
+
+/// A complete multiplier table over every operand pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lut {
+    pub name: String,
+    pub row_bits: u32,
+    pub col_bits: u32,
+    pub signed: bool,
+    /// Which Verilog input port indexes the rows.
+    pub row_port: RowPort,
+    /// `2^(row_bits + col_bits)` products, row-major; signed products are sign-extended.
+    pub table: Vec<i32>,
+    /// Published PDK45 power in mW, when the source netlist states it.
+    pub power_mw: Option<f64>,
+}
+
+impl Lut {
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    #[inline(always)]
+    pub fn index(&self, row: u32, col: u32) -> usize {
+        ((row as usize) << self.col_bits) | col as usize
+    }
+
+    #[inline(always)]
+    pub fn get(&self, row: u32, col: u32) -> i32 {
+        self.table[self.index(row, col)]
+    }
+
+    /// The table of the exact multiplier.
+    pub fn exact(row_bits: u32, col_bits: u32, signed: bool) -> Lut {
+        let m = crate::mult::Exact::new(row_bits, col_bits, signed);
+        let mut table = Vec::with_capacity(1 << (row_bits + col_bits));
+        for r in 0..1u32 << row_bits {
+            for c in 0..1u32 << col_bits {
+                table.push(m.mul(r, c));
+            }
+        }
+        Lut {
+            name: m.name().to_string(),
+            row_bits,
+            col_bits,
+            signed,
+            row_port: RowPort::default(),
+            table,
+            power_mw: None,
+        }
+    }
+}
+
+impl Multiplier for Lut {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn widths(&self) -> (u32, u32) {
+        (self.row_bits, self.col_bits)
+    }
+    fn signed(&self) -> bool {
+        self.signed
+    }
+    #[inline(always)]
+    fn mul(&self, row: u32, col: u32) -> i32 {
+        self.get(row, col)
+    }
+    fn table(&self) -> Option<&Lut> {
+        Some(self)
+    }
+    fn power_mw(&self) -> Option<f64> {
+        self.power_mw
+    }
+}
