@@ -1,5 +1,7 @@
 //! Network descriptions and the float engine (training, logits, input gradients).
 
 pub mod arch;
+pub mod params;
 
 pub use arch::{Arch, ArchName, Layer, LayerKind, ParamSpec, Shape};
+pub use params::{forward_reference, Params, Tensor};
