@@ -143,7 +143,7 @@ impl<'a> Expr<'a> {
     pub fn new(kind: ExprKind<'a>, loc: Loc) -> Self {
         let h = |e: &Expr| e.height;
         let sub = match &kind {
-            ExprKind::Ident(_) | ExprKind::Number { .. } => 0,
+            ExprKind::Ident(_) | ExprKind::Number { .. } | ExprKind::BitLit(..) => 0,
             ExprKind::Index(_, i) => h(i),
             ExprKind::Slice(_, a, b) => h(a).max(h(b)),
             ExprKind::Concat(v) => v.iter().map(h).max().unwrap_or(0),
@@ -160,6 +160,9 @@ pub enum ExprKind<'a> {
     Ident(&'a str),
     /// `name[index]`
     Index(&'a str, Box<Expr<'a>>),
+    /// `name[7]`: a bit-select by a literal (the common case, kept allocation-free); the `Loc`
+    /// is the literal's.
+    BitLit(&'a str, i64, Loc),
     /// `name[msb:lsb]`
     Slice(&'a str, Box<Expr<'a>>, Box<Expr<'a>>),
     /// Sized (`4'b1010`, `8'sd3`) or unsized (`15`) number; `width` None when unsized.

@@ -38,6 +38,24 @@ impl SourceMap<'_> {
 
 type NetId = u32;
 
+/// FxHash (rustc's hasher): names are short and trusted to be few per module, and SipHash was a
+/// visible share of elaboration time.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Drv {
     None,
@@ -88,8 +106,8 @@ impl Sig {
 
 #[derive(Default)]
 struct Scope<'a> {
-    sigs: HashMap<&'a str, Sig>,
-    params: HashMap<&'a str, i64>,
+    sigs: FxMap<&'a str, Sig>,
+    params: FxMap<&'a str, i64>,
     prefix: String,
 }
 
@@ -237,7 +255,7 @@ impl<'a, 's> Builder<'a, 's> {
                     self.sig(scope, name, e.loc)?.bits.len()
                 }
             }
-            ExprKind::Index(..) => 1,
+            ExprKind::Index(..) | ExprKind::BitLit(..) => 1,
             ExprKind::Slice(name, a, b) => {
                 let s = self.sig(scope, name, e.loc)?;
                 let (x, y) = (self.const_eval(scope, a)?, self.const_eval(scope, b)?);
@@ -310,10 +328,14 @@ impl<'a, 's> Builder<'a, 's> {
     }
 
     fn index(&self, scope: &Scope, name: &str, idx: &Expr, loc: Loc) -> R<(NetId, usize)> {
-        let s = self.sig(scope, name, loc)?;
         let i = self.const_eval(scope, idx)?;
+        self.index_value(scope, name, i, idx.loc, loc)
+    }
+
+    fn index_value(&self, scope: &Scope, name: &str, i: i64, idx_loc: Loc, loc: Loc) -> R<(NetId, usize)> {
+        let s = self.sig(scope, name, loc)?;
         let p = s.pos(i).ok_or_else(|| NetlistError::IndexOutOfRange {
-            span: self.span(idx.loc),
+            span: self.span(idx_loc),
             name: name.to_string(),
             index: i,
             msb: s.msb,
@@ -352,6 +374,7 @@ impl<'a, 's> Builder<'a, 's> {
             }
             ExprKind::Ident(name) => self.sig(scope, name, e.loc)?.bits.clone(),
             ExprKind::Index(name, idx) => vec![self.index(scope, name, idx, e.loc)?.0],
+            ExprKind::BitLit(name, i, il) => vec![self.index_value(scope, name, *i, *il, e.loc)?.0],
             ExprKind::Slice(name, a, b) => self.slice(scope, name, a, b, e.loc)?,
             ExprKind::Number { width, value, .. } => {
                 let w = width.unwrap_or(32) as usize;
@@ -379,7 +402,7 @@ impl<'a, 's> Builder<'a, 's> {
             }
             _ => return Ok(None),
         };
-        if matches!(e.kind, ExprKind::Ident(_) | ExprKind::Index(..) | ExprKind::Slice(..)) {
+        if matches!(e.kind, ExprKind::Ident(_) | ExprKind::Index(..) | ExprKind::BitLit(..) | ExprKind::Slice(..)) {
             for &b in &bits {
                 self.mark_used(b, e.loc);
             }
@@ -570,7 +593,7 @@ impl<'a, 's> Builder<'a, 's> {
     fn lvalue(&mut self, scope: &Scope, e: &Expr, own_inputs_forbidden: bool) -> R<Vec<NetId>> {
         let not_assignable = |b: &Self, what: String| NetlistError::NotAssignable { span: b.span(e.loc), what };
         let name = match &e.kind {
-            ExprKind::Ident(n) | ExprKind::Index(n, _) | ExprKind::Slice(n, ..) => Some(*n),
+            ExprKind::Ident(n) | ExprKind::Index(n, _) | ExprKind::BitLit(n, ..) | ExprKind::Slice(n, ..) => Some(*n),
             _ => None,
         };
         if let Some(n) = name {
@@ -585,6 +608,7 @@ impl<'a, 's> Builder<'a, 's> {
         match &e.kind {
             ExprKind::Ident(n) => Ok(self.sig(scope, n, e.loc)?.bits.clone()),
             ExprKind::Index(n, idx) => Ok(vec![self.index(scope, n, idx, e.loc)?.0]),
+            ExprKind::BitLit(n, i, il) => Ok(vec![self.index_value(scope, n, *i, *il, e.loc)?.0]),
             ExprKind::Slice(n, a, b) => self.slice(scope, n, a, b, e.loc),
             ExprKind::Concat(parts) => {
                 let mut v = Vec::new();

@@ -60,6 +60,12 @@ fn peek_byte(i: &In) -> Option<u8> {
 /// which do not affect a combinational netlist; skipped to the end of the line).
 pub fn ws(i: In) -> PResult<()> {
     let b = i.fragment().as_bytes();
+    // Fast path: most calls start right at a token.
+    match b.first() {
+        Some(c) if !c.is_ascii_whitespace() && *c != b'/' && *c != b'`' => return Ok((i, ())),
+        None => return Ok((i, ())),
+        _ => {}
+    }
     let mut k = 0;
     loop {
         while k < b.len() && b[k].is_ascii_whitespace() {
@@ -133,11 +139,16 @@ const KEYWORDS: &[&str] = &[
     "endfunction", "task", "integer", "genvar", "supply0", "supply1", "tri", "defparam",
 ];
 
+/// Keywords are short and lower case; most identifiers are rejected by the first test.
+fn is_keyword(w: &str) -> bool {
+    w.len() <= 11 && w.as_bytes()[0].is_ascii_lowercase() && KEYWORDS.contains(&w)
+}
+
 /// `identifier` (simple identifiers only; keywords are refused).
 pub fn identifier(i: In) -> PResult<Ident> {
     let (i, _) = ws(i)?;
     let n = ident_len(&i);
-    if n == 0 || KEYWORDS.contains(&&i.fragment()[..n]) {
+    if n == 0 || is_keyword(&i.fragment()[..n]) {
         return fail(i, "identifier");
     }
     let l = loc(&i);
@@ -344,6 +355,14 @@ pub fn primary(i: In) -> PResult<Expr> {
             let (j, open) = opt_symbol(j, "[")?;
             if open.is_none() {
                 return Ok((j, Expr::new(ExprKind::Ident(id.name), l)));
+            }
+            // Fast path for `name[123]`.
+            let (k, _) = ws(j)?;
+            let nd = k.fragment().bytes().take_while(u8::is_ascii_digit).count();
+            if (1..=9).contains(&nd) && k.fragment().as_bytes().get(nd) == Some(&b']') {
+                let il = loc(&k);
+                let v: i64 = k.fragment()[..nd].parse().expect("at most 9 digits");
+                return Ok((k.take_split(nd + 1).0, Expr::new(ExprKind::BitLit(id.name, v, il), l)));
             }
             let (j, first) = expression(j)?;
             let (j, colon) = opt_symbol(j, ":")?;
@@ -624,7 +643,7 @@ pub fn module_declaration(i: In) -> PResult<Module> {
                     if j.fragment().is_empty() { "'endmodule'" } else { "a module item or 'endmodule'" },
                 )
             }
-            w if KEYWORDS.contains(&w) => {
+            w if is_keyword(w) => {
                 return fail(j, "a supported module item (declaration, 'assign' or instance)")
             }
             _ => {
