@@ -282,8 +282,36 @@ fn check_height<'a>(at: In<'a>, e: &Expr) -> Result<(), nom::Err<SyntaxError<'a>
     }
 }
 
+thread_local! {
+    static NESTING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts nesting of recursive rules while alive; refuses to go deeper than the bound, so that
+/// `((((...` or `~~~~...` cannot overflow the stack before any node is built.
+struct NestingGuard;
+
+impl NestingGuard {
+    fn enter(at: In) -> Result<NestingGuard, nom::Err<SyntaxError>> {
+        NESTING.with(|d| {
+            if d.get() >= MAX_EXPR_HEIGHT {
+                Err(nom::Err::Failure(SyntaxError { at, expected: "a less deeply nested expression" }))
+            } else {
+                d.set(d.get() + 1);
+                Ok(NestingGuard)
+            }
+        })
+    }
+}
+
+impl Drop for NestingGuard {
+    fn drop(&mut self) {
+        NESTING.with(|d| d.set(d.get() - 1));
+    }
+}
+
 /// `expression`
 pub fn expression(i: In) -> PResult<Expr> {
+    let _guard = NestingGuard::enter(i)?;
     binary_expression(i, 1)
 }
 
@@ -319,6 +347,7 @@ fn unary_expression(i: In) -> PResult<Expr> {
     };
     let l = loc(&i);
     let at = i;
+    let _guard = NestingGuard::enter(i)?;
     let (i, e) = unary_expression(i.take_split(1).0)?;
     let e = Expr::new(ExprKind::Unary(op, Box::new(e)), l);
     check_height(at, &e)?;
