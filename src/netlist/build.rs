@@ -1060,7 +1060,7 @@ impl Builder<'_, '_> {
         let mut outputs = Vec::new();
         for (name, s) in ports(DeclKind::Output) {
             let driven = s.bits.iter().filter(|&&n| id[self.resolve(n) as usize] < ON_STACK).count();
-            if driven == 0 {
+            if driven == 0 && !self.item_failed {
                 self.errors.push(NetlistError::OutputNeverAssigned { span: self.span(s.loc), port: name.to_string() });
             } else if driven < s.bits.len() && !self.item_failed {
                 for &n in &s.bits {

@@ -8,6 +8,7 @@ pub mod ast;
 pub mod build;
 pub mod cells;
 pub mod error;
+pub mod graph;
 pub mod header;
 pub mod ir;
 pub mod parse;
