@@ -14,7 +14,11 @@ use super::ir::{Netlist, Node, NodeId, Op, Port};
 use crate::error::Span;
 
 /// Widest vector or expression accepted (a guard against absurd declarations in hostile input).
-pub const MAX_WIDTH: usize = 1 << 20;
+pub const MAX_WIDTH: usize = 1 << 16;
+/// Most nets accepted in one elaboration (the largest library file has a few ten thousand).
+pub const MAX_NETS: usize = 1 << 22;
+/// Widest multiplication lowered to gates (an array multiplier grows with the square).
+pub const MAX_MUL_WIDTH: usize = 256;
 /// Deepest module hierarchy accepted.
 const MAX_DEPTH: usize = 64;
 /// Cell tag of gates that come from expressions rather than library cells.
@@ -99,7 +103,7 @@ struct Sig {
 impl Sig {
     /// Position (0 = LSB) of declared index `i`.
     fn pos(&self, i: i64) -> Option<usize> {
-        let p = if self.msb >= self.lsb { i - self.lsb } else { self.lsb - i };
+        let p = if self.msb >= self.lsb { i.checked_sub(self.lsb) } else { self.lsb.checked_sub(i) }?;
         (p >= 0 && (p as usize) < self.bits.len()).then_some(p as usize)
     }
 }
@@ -257,9 +261,9 @@ impl<'a, 's> Builder<'a, 's> {
             }
             ExprKind::Index(..) | ExprKind::BitLit(..) => 1,
             ExprKind::Slice(name, a, b) => {
-                let s = self.sig(scope, name, e.loc)?;
+                self.sig(scope, name, e.loc)?;
                 let (x, y) = (self.const_eval(scope, a)?, self.const_eval(scope, b)?);
-                (x - y).unsigned_abs() as usize + 1 + 0 * s.bits.len()
+                (x.abs_diff(y) as usize).saturating_add(1)
             }
             ExprKind::Number { width, .. } => width.unwrap_or(32) as usize,
             ExprKind::Concat(parts) => {
@@ -292,6 +296,16 @@ impl<'a, 's> Builder<'a, 's> {
         };
         self.check_width(w, e.loc)?;
         Ok(w)
+    }
+
+    fn check_size(&self, loc: Loc) -> R<()> {
+        if self.nets.len() > MAX_NETS {
+            return Err(NetlistError::Unsupported {
+                span: self.span(loc),
+                what: format!("netlists with more than {MAX_NETS} nets"),
+            });
+        }
+        Ok(())
     }
 
     fn check_width(&self, w: usize, loc: Loc) -> R<()> {
@@ -431,6 +445,7 @@ impl<'a, 's> Builder<'a, 's> {
 
     /// Lower `e` in a context of width `w` and signedness `s` (operands are extended to `w`).
     fn lower(&mut self, scope: &Scope, e: &Expr, w: usize, s: bool) -> R<Vec<NetId>> {
+        self.check_size(e.loc)?;
         if let Some(bits) = self.operand_bits(scope, e)? {
             return Ok(self.extend(bits, w, s));
         }
@@ -469,6 +484,9 @@ impl<'a, 's> Builder<'a, 's> {
                     BinaryOp::Xor => Op::Xor,
                     BinaryOp::Xnor => Op::Xnor,
                     BinaryOp::Add => return Ok(self.add(&x, &y, e.loc)),
+                    BinaryOp::Mul if w > MAX_MUL_WIDTH => {
+                        return Err(unsupported(self, &format!("multiplications wider than {MAX_MUL_WIDTH} bits")))
+                    }
                     BinaryOp::Mul => return Ok(self.mul(&x, &y, e.loc)),
                     BinaryOp::Sub | BinaryOp::Div => {
                         return Err(unsupported(self, &format!("operator '{}' on signals", op.symbol())))
@@ -814,8 +832,9 @@ impl<'a, 's> Builder<'a, 's> {
             Some(r) => (self.const_eval(scope, &r.msb)?, self.const_eval(scope, &r.lsb)?, true),
             None => (0, 0, false),
         };
-        let width = (msb - lsb).unsigned_abs() as usize + 1;
+        let width = (msb.abs_diff(lsb) as usize).saturating_add(1);
         self.check_width(width, d.loc)?;
+        self.check_size(d.loc)?;
         for id in &d.names {
             let is_port = d.kind != DeclKind::Wire;
             if is_port && !m.ports.iter().any(|p| p.name == id.name) {
