@@ -203,3 +203,41 @@ fn all_fifteen_cells() {
         assert_eq!(o.as_slice(), want.as_slice(), "inputs {v:03b}");
     }
 }
+
+/// Every error variant, with its position: (source, expected variant name, line, col).
+#[test]
+fn every_error_variant_with_its_position() {
+    let head = "module m(A, B, O);\n input [1:0] A, B;\n output [1:0] O;\n";
+    let cases: &[(&str, &str, u32, u32)] = &[
+        ("assign O = A & ;\nendmodule\n", "Syntax", 4, 16),
+        ("AND9X1 u(.A(A[0]), .B(B[0]), .Y(O[0]));\nassign O[1] = A[1];\nendmodule\n", "UnknownCell", 4, 1),
+        ("AND2X1 u(.A(A[0]), .B(B[0]), .Q(O[0]));\nassign O[1] = A[1];\nendmodule\n", "UnknownPort", 4, 31),
+        ("AND2X1 u(.A(A[0]), .B(B[0]), .B(B[1]), .Y(O[0]));\nendmodule\n", "DuplicateConnection", 4, 31),
+        ("AND2X1 u(.A(A[0]), .Y(O[0]));\nassign O[1] = A[1];\nendmodule\n", "UnconnectedInput", 4, 8),
+        ("assign O = A & X;\nendmodule\n", "UndeclaredNet", 4, 16),
+        ("wire s;\n wire s;\nassign O = A;\nendmodule\n", "DuplicateDeclaration", 5, 7),
+        ("wire s;\nassign O[0] = s;\nassign O[1] = A[1];\nendmodule\n", "UndrivenNet", 5, 15),
+        ("assign O = A;\nassign O[1] = B[1];\nendmodule\n", "MultiplyDriven", 5, 8),
+        ("wire s, t;\nassign s = t;\nassign t = s;\nassign O = {s, A[0]};\nendmodule\n", "CombinationalLoop", 5, 8),
+        ("assign O = {A, B};\nendmodule\n", "WidthMismatch", 4, 12),
+        ("wire s;\nassign s = A[0];\nendmodule\n", "OutputNeverAssigned", 3, 15),
+        ("assign O = A[2:1];\nendmodule\n", "IndexOutOfRange", 4, 14),
+        ("assign A = B;\nassign O = B;\nendmodule\n", "NotAssignable", 4, 8),
+        ("assign O = A[B[0]:0];\nendmodule\n", "NotConstant", 4, 14),
+        ("assign O = A / B;\nendmodule\n", "Unsupported", 4, 12),
+        ("sub u(.x(A[0]));\nassign O = A;\nendmodule\nmodule sub(x); input x; sub v(.x(x)); endmodule\n", "Hierarchy", 7, 25),
+    ];
+    for &(body, variant, line, col) in cases {
+        let src = format!("{head}{body}");
+        let e = netlist::parse_str(&src, Path::new("case.v")).unwrap_err();
+        let name = format!("{e:?}");
+        assert!(name.starts_with(variant), "{variant}: got {e}");
+        let s = e.span();
+        assert_eq!((s.line, s.col), (line, col), "{variant}: {e}");
+        assert!(e.to_string().starts_with(&format!("case.v:{line}:{col}: ")), "{e}");
+    }
+    let dup = "module m(A,O); input A; output O; assign O = A; endmodule\nmodule m(A,O); input A; output O; endmodule\n";
+    let e = netlist::parse_str(dup, Path::new("case.v")).unwrap_err();
+    assert!(matches!(e, NetlistError::DuplicateModule { .. }), "{e:?}");
+    assert_eq!((e.span().line, e.span().col), (2, 8));
+}

@@ -946,6 +946,9 @@ pub fn elaborate(st: &SourceText, sm: SourceMap) -> Result<(Netlist, Vec<Warning
             errors.push(NetlistError::DuplicateModule { span: sm.span(m.name.loc), name: m.name.name.to_string() });
         }
     }
+    if !errors.is_empty() {
+        return Err(sort(errors));
+    }
     let top = match top_module(st, &sm) {
         Ok(t) => t,
         Err(e) => {
