@@ -236,6 +236,13 @@ fn every_error_variant_with_its_position() {
         assert_eq!((s.line, s.col), (line, col), "{variant}: {e}");
         assert!(e.to_string().starts_with(&format!("case.v:{line}:{col}: ")), "{e}");
     }
+    // Unsized literals take the context width when they fit; they are no width mismatch.
+    let ok = "module m(A,O); input [1:0] A; output [3:0] O; wire [1:0] z; assign z = 0; \
+              AND2X1 u(.A(A[0]), .B(1), .Y(O[0])); assign O[3:1] = 5; endmodule";
+    let p = netlist::parse_str(ok, Path::new("case.v")).unwrap();
+    assert_eq!(p.netlist.eval_scalar(&[vec![true, false]])[0], vec![true, true, false, true]);
+    let e = netlist::parse_str(&ok.replace("= 5", "= 9"), Path::new("case.v")).unwrap_err();
+    assert!(matches!(e, NetlistError::WidthMismatch { .. }), "{e:?}");
     let dup = "module m(A,O); input A; output O; assign O = A; endmodule\nmodule m(A,O); input A; output O; endmodule\n";
     let e = netlist::parse_str(dup, Path::new("case.v")).unwrap_err();
     assert!(matches!(e, NetlistError::DuplicateModule { .. }), "{e:?}");

@@ -135,6 +135,12 @@ struct Builder<'a, 's> {
     stack: Vec<&'a str>,
 }
 
+/// An unsized literal (`0`, `15`) whose value fits in `w` bits: Verilog sizes it to the context,
+/// and writing `assign x = 0;` is no width mistake.
+fn fits_unsized(e: &Expr, w: usize) -> bool {
+    matches!(e.kind, ExprKind::Number { width: None, value, .. } if w >= 64 || value >> w == 0)
+}
+
 fn is_arith(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Binary(BinaryOp::Add | BinaryOp::Mul | BinaryOp::Sub, ..) => true,
@@ -437,6 +443,15 @@ impl<'a, 's> Builder<'a, 's> {
         bits
     }
 
+    /// An expression connected to an input port of width `w`: self-determined, except that an
+    /// unsized number (`0`, `1`) takes the port's width when its value fits.
+    fn lower_port(&mut self, scope: &Scope, e: &Expr, w: usize) -> R<Vec<NetId>> {
+        if fits_unsized(e, w) {
+            return self.lower(scope, e, w, false);
+        }
+        self.lower_self(scope, e)
+    }
+
     fn lower_self(&mut self, scope: &Scope, e: &Expr) -> R<Vec<NetId>> {
         let w = self.width(scope, e)?;
         let s = self.signed(scope, e);
@@ -643,7 +658,7 @@ impl<'a, 's> Builder<'a, 's> {
     fn assign(&mut self, scope: &Scope, a: &Assign) -> R<()> {
         let lhs = self.lvalue(scope, &a.lhs, true)?;
         let rw = self.width(scope, &a.rhs)?;
-        if rw > lhs.len() || (rw < lhs.len() && !is_arith(&a.rhs)) {
+        if !fits_unsized(&a.rhs, lhs.len()) && (rw > lhs.len() || (rw < lhs.len() && !is_arith(&a.rhs))) {
             return Err(NetlistError::WidthMismatch {
                 span: self.span(a.rhs.loc),
                 what: "the left-hand side".to_string(),
@@ -653,7 +668,8 @@ impl<'a, 's> Builder<'a, 's> {
         }
         let mark = self.nets.len() as NetId;
         let s = self.signed(scope, &a.rhs);
-        let bits = self.lower(scope, &a.rhs, lhs.len().max(rw), s)?;
+        let w = if fits_unsized(&a.rhs, lhs.len()) { lhs.len() } else { lhs.len().max(rw) };
+        let bits = self.lower(scope, &a.rhs, w, s)?;
         for (&l, &r) in lhs.iter().zip(&bits) {
             let rnet = self.nets[r as usize].clone();
             // A gate made for this very expression becomes the named net's driver; anything
@@ -692,7 +708,7 @@ impl<'a, 's> Builder<'a, 's> {
             };
             if let Some(k) = cell.input_index(c.port.name) {
                 if let Some(e) = &c.expr {
-                    let bits = self.lower_self(scope, e)?;
+                    let bits = self.lower_port(scope, e, 1)?;
                     if bits.len() != 1 {
                         return Err(width_err(self, e, bits.len()));
                     }
@@ -886,7 +902,7 @@ impl<'a, 's> Builder<'a, 's> {
         let Some(c) = b.inst.conns.iter().find(|c| c.port.name == port) else { return Ok(None) };
         let Some(e) = &c.expr else { return Ok(None) };
         let bits = if kind == DeclKind::Input {
-            self.lower_self(b.parent, e)?
+            self.lower_port(b.parent, e, width)?
         } else {
             self.lvalue(b.parent, e, true)?
         };
