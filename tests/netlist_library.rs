@@ -59,6 +59,28 @@ fn check_interface(n: &Netlist, path: &Path) {
     }
 }
 
+/// Every header carries its figures: EvoApproxLib the `// KEY = value` block, evoapprox8b the
+/// 2017 block naming the circuit (the file name without `_pdk45`).
+fn check_published(p: &netlist::Published, path: &Path) {
+    let stem = path.file_stem().unwrap().to_string_lossy().replace("_pdk45", "");
+    if path.to_string_lossy().contains("evoapprox8b") {
+        assert_eq!(p.library.as_deref(), Some("EvoApprox8b"), "{}", path.display());
+        // The five exact designs use short names there (mul8_CSAM_wt__CSA, ...).
+        if stem[5..].bytes().all(|b| b.is_ascii_digit()) {
+            assert_eq!(p.circuit.as_deref(), Some(stem.as_str()), "{}", path.display());
+        }
+        assert!(p.circuit.is_some());
+        for f in [&p.area_45, &p.delay_45, &p.power_45, &p.mae_8b, &p.wce_8b, &p.ep_8b_pct, &p.hd] {
+            assert!(f.is_some(), "{}: {p:?}", path.display());
+        }
+    } else {
+        for f in [&p.mae_pct, &p.mae, &p.wce_pct, &p.wce, &p.ep_pct, &p.mre_pct, &p.mse, &p.pdk45_pwr_mw] {
+            assert!(f.is_some(), "{}: {p:?}", path.display());
+        }
+        assert!(p.library.is_none() && p.mae_8b.is_none());
+    }
+}
+
 #[test]
 fn every_library_file_parses_with_the_folder_interface() {
     let Some(root) = library() else { return };
@@ -72,6 +94,7 @@ fn every_library_file_parses_with_the_folder_interface() {
         match netlist::parse_file(f) {
             Ok(p) => {
                 check_interface(&p.netlist, f);
+                check_published(&p.published, f);
                 gates += p.netlist.nodes.len();
             }
             Err(e) => failures.push(e.to_string()),
