@@ -81,6 +81,22 @@ fn check_published(p: &netlist::Published, path: &Path) {
     }
 }
 
+/// evoapprox8b headers publish `Nodes`, the number of cell instances of the circuit; every file
+/// (generic with mangled names, and _pdk45) must elaborate to exactly that many.
+#[test]
+fn evoapprox8b_cell_counts_match_published_nodes() {
+    let Some(root) = library() else { return };
+    let mut files = Vec::new();
+    verilog_files(&root.join("evoapprox8b"), &mut files);
+    assert_eq!(files.len(), 1010);
+    for f in &files {
+        let p = netlist::parse_file(f).unwrap();
+        let nodes = p.published.nodes.as_ref().expect("Nodes line").value as usize;
+        let st = netlist::graph::stats(&p.netlist);
+        assert_eq!(st.cell_instances, nodes, "{}", f.display());
+    }
+}
+
 #[test]
 fn every_library_file_parses_with_the_folder_interface() {
     let Some(root) = library() else { return };

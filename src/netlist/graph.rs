@@ -49,6 +49,9 @@ pub struct Stats {
     pub gates_by_cell: BTreeMap<String, usize>,
     /// Cell instances per type, counting a multi-output cell once (outputs sharing fan-in).
     pub gates: usize,
+    /// Library cell instances (`assign` gates not included). A multi-output cell (HAX1, FAX1)
+    /// is one instance; its output nodes are recognised by their shared cell type and fan-in.
+    pub cell_instances: usize,
     /// Longest input-to-output path in gates (buffers included).
     pub depth: u32,
     pub input_bits: usize,
@@ -66,6 +69,20 @@ pub fn stats(n: &Netlist) -> Stats {
             gates += 1;
         }
     }
+    // Output nodes of multi-output cells, per (cell, fan-in, output op); identical instances
+    // (same cell on the same fan-in) are told apart by counting.
+    let mut multi: HashMap<(&str, [NodeId; 3]), HashMap<Op, usize>> = HashMap::new();
+    let mut cell_instances = 0;
+    for node in &n.nodes {
+        match super::cells::lookup(&node.cell) {
+            Some(c) if c.outputs.len() > 1 => {
+                *multi.entry((node.cell.as_str(), node.fanin)).or_default().entry(node.op).or_insert(0) += 1;
+            }
+            Some(_) => cell_instances += 1,
+            None => {}
+        }
+    }
+    cell_instances += multi.values().map(|per_op| per_op.values().max().copied().unwrap_or(0)).sum::<usize>();
     let level = levels(n).expect("an ir::Netlist is acyclic");
     let depth = n.outputs.iter().flat_map(|p| &p.bits).map(|&b| level[b as usize]).max().unwrap_or(0);
     let ports = |ps: &[Port]| ps.iter().map(|p| (p.name.clone(), p.width())).collect::<Vec<_>>();
@@ -73,6 +90,7 @@ pub fn stats(n: &Netlist) -> Stats {
         name: n.name.clone(),
         gates_by_cell: by_cell,
         gates,
+        cell_instances,
         depth,
         input_bits: n.inputs.iter().map(Port::width).sum(),
         output_bits: n.outputs.iter().map(Port::width).sum(),
@@ -88,6 +106,7 @@ impl std::fmt::Display for Stats {
         writeln!(f, "inputs   {} bits: {}", self.input_bits, list(&self.inputs))?;
         writeln!(f, "outputs  {} bits: {}", self.output_bits, list(&self.outputs))?;
         writeln!(f, "gates    {} (nodes; a multi-output cell counts once per output)", self.gates)?;
+        writeln!(f, "cells    {} (library cell instances)", self.cell_instances)?;
         writeln!(f, "depth    {}", self.depth)?;
         for (cell, count) in &self.gates_by_cell {
             writeln!(f, "  {cell:<10} {count:>7}")?;
