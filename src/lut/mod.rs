@@ -3,6 +3,11 @@
 //!
 //! Convention: entry `row * 2^col_bits + col`; by default the row operand is Verilog port `B`.
 
+pub mod io;
+pub mod metrics;
+
+pub use metrics::{Coverage, Metrics};
+
 use crate::mult::{Multiplier, RowPort};
 use serde::{Deserialize, Serialize};
 
