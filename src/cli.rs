@@ -13,6 +13,13 @@ struct Cli {
 enum Cmd {
     /// Print the model architectures and their per-layer MACs.
     Arch,
+    /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
+    Gen {
+        /// Specs: exact:NxM, trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
+        specs: Vec<String>,
+        #[arg(short, long, default_value = "netlists/gen")]
+        out_dir: std::path::PathBuf,
+    },
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -31,6 +38,25 @@ pub fn run() -> anyhow::Result<()> {
                 }
             }
         }
+        Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
+    }
+    Ok(())
+}
+
+fn gen_cmd(specs: &[String], out_dir: &std::path::Path) -> anyhow::Result<()> {
+    use axdnn::gen;
+    let specs: Vec<gen::Spec> = if specs.is_empty() {
+        gen::default_set()
+    } else {
+        specs.iter().map(|s| gen::parse_spec(s)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?
+    };
+    for spec in specs {
+        let net = spec.netlist();
+        let text = gen::to_verilog(&net, &gen::header(&spec));
+        let path = out_dir.join(format!("{}.v", spec.name()));
+        axdnn::lut::io::write_atomic(&path, text.as_bytes())?;
+        let gates = net.nodes.iter().filter(|n| n.op != axdnn::netlist::Op::Input).count();
+        println!("{}: {} gates", path.display(), gates);
     }
     Ok(())
 }

@@ -251,3 +251,21 @@ pub fn header(spec: &Spec) -> String {
         spec.n + spec.m - 1
     )
 }
+
+/// Parse a generator spec: `exact:NxM`, `trunc:NxM:K` or `bam:NxM:HBL:VBL` (`N` alone = `NxN`).
+pub fn parse_spec(s: &str) -> Result<Spec, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let size = |t: &str| -> Result<(u32, u32), String> {
+        let (n, m) = t.split_once('x').unwrap_or((t, t));
+        let p = |x: &str| x.parse::<u32>().ok().filter(|v| (1..=16).contains(v)).ok_or(format!("bad width {x:?} in {s:?} (1..=16)"));
+        Ok((p(n)?, p(m)?))
+    };
+    let num = |x: &str| x.parse::<u32>().map_err(|_| format!("bad number {x:?} in {s:?}"));
+    let (n, m, kind) = match parts.as_slice() {
+        ["exact", sz] => { let (n, m) = size(sz)?; (n, m, Kind::Exact) }
+        ["trunc", sz, k] => { let (n, m) = size(sz)?; (n, m, Kind::Truncated { k: num(k)? }) }
+        ["bam", sz, h, v] => { let (n, m) = size(sz)?; (n, m, Kind::Bam { hbl: num(h)?, vbl: num(v)? }) }
+        _ => return Err(format!("bad spec {s:?}: want exact:NxM, trunc:NxM:K or bam:NxM:HBL:VBL")),
+    };
+    Ok(Spec { n, m, kind })
+}

@@ -5,6 +5,7 @@
 
 pub mod io;
 pub mod metrics;
+pub mod testbench;
 
 pub use metrics::{Coverage, Metrics};
 
@@ -85,5 +86,14 @@ impl Multiplier for Lut {
     }
     fn power_mw(&self) -> Option<f64> {
         self.power_mw
+    }
+}
+
+impl Lut {
+    /// A copy with one entry replaced (tests, fault injection).
+    pub fn clone_with_entry(&self, index: usize, value: i32) -> Lut {
+        let mut l = self.clone();
+        l.table[index] = value;
+        l
     }
 }
