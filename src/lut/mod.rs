@@ -4,6 +4,7 @@
 //! Convention: entry `row * 2^col_bits + col`; by default the row operand is Verilog port `B`.
 
 pub mod io;
+pub mod cmodel;
 pub mod metrics;
 pub mod testbench;
 
