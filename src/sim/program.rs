@@ -210,7 +210,7 @@ impl Program {
     }
 
     /// Evaluate every instruction once over `64·L` lanes. Input slots must be loaded first.
-    #[inline]
+    #[inline(always)]
     pub fn run<const L: usize>(&self, slots: &mut [Lanes<L>]) {
         assert!(slots.len() >= self.n_slots);
         for ins in &self.instrs {

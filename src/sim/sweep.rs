@@ -96,6 +96,7 @@ impl MulShape {
 
 /// Load the planes of `vals`-style operands: bit `k` of the combined index `row << col_bits | col`
 /// of lane `g = base + lane`. `base` is a multiple of `64·L` or zero.
+#[inline(always)]
 fn load_index_planes<const L: usize>(
     prog: &Program,
     shape: &MulShape,
@@ -134,6 +135,7 @@ fn load_index_planes<const L: usize>(
 }
 
 /// Gather the output planes after `run` and decode `64·L` products into `out`.
+#[inline(always)]
 fn read_products<const L: usize>(
     prog: &Program,
     shape: &MulShape,
@@ -145,6 +147,44 @@ fn read_products<const L: usize>(
     planes.extend(prog.output_slots[0].iter().map(|&s| slots[s as usize]));
     planes_to_lanes(planes, codes);
     let _ = shape;
+}
+
+/// Products of the pairs `start..start + chunk.len()` in LUT order. Dispatches once per chunk to
+/// an AVX2 build of the same code when the CPU has it (bit-identical results).
+fn fill_chunk<const L: usize>(prog: &Program, shape: &MulShape, start: usize, chunk: &mut [i32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // Safety: the CPU supports AVX2 (checked just above).
+            unsafe { fill_chunk_avx2::<L>(prog, shape, start, chunk) };
+            return;
+        }
+    }
+    fill_chunk_impl::<L>(prog, shape, start, chunk)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fill_chunk_avx2<const L: usize>(prog: &Program, shape: &MulShape, start: usize, chunk: &mut [i32]) {
+    fill_chunk_impl::<L>(prog, shape, start, chunk)
+}
+
+#[inline(always)]
+fn fill_chunk_impl<const L: usize>(prog: &Program, shape: &MulShape, start: usize, chunk: &mut [i32]) {
+    let mut slots = prog.scratch::<L>();
+    let mut planes = Vec::with_capacity(shape.out_bits as usize);
+    let mut codes = vec![0u64; 64 * L];
+    let mut done = 0;
+    while done < chunk.len() {
+        load_index_planes(prog, shape, (start + done) as u64, &mut slots);
+        prog.run(&mut slots);
+        read_products(prog, shape, &slots, &mut planes, &mut codes);
+        let n = (chunk.len() - done).min(64 * L);
+        for (o, &c) in chunk[done..done + n].iter_mut().zip(&codes) {
+            *o = shape.product(c) as i32;
+        }
+        done += n;
+    }
 }
 
 /// Every product of `net` in LUT order (`row << col_bits | col`), with `64·L`-lane blocks.
@@ -162,23 +202,7 @@ pub fn exhaustive_lut_lanes<const L: usize>(
     }
     let total = 1usize << bits;
     let mut table = vec![0i32; total];
-    let work = |ci: usize, chunk: &mut [i32]| {
-        let mut slots = prog.scratch::<L>();
-        let mut planes = Vec::with_capacity(shape.out_bits as usize);
-        let mut codes = vec![0u64; 64 * L];
-        let start = ci * CHUNK;
-        let mut done = 0;
-        while done < chunk.len() {
-            load_index_planes(prog, &shape, (start + done) as u64, &mut slots);
-            prog.run(&mut slots);
-            read_products(prog, &shape, &slots, &mut planes, &mut codes);
-            let n = (chunk.len() - done).min(64 * L);
-            for (o, &c) in chunk[done..done + n].iter_mut().zip(&codes) {
-                *o = shape.product(c) as i32;
-            }
-            done += n;
-        }
-    };
+    let work = |ci: usize, chunk: &mut [i32]| fill_chunk::<L>(prog, &shape, ci * CHUNK, chunk);
     if parallel {
         table.par_chunks_mut(CHUNK).enumerate().for_each(|(ci, ch)| work(ci, ch));
     } else {

@@ -4,22 +4,28 @@
 use super::program::Lanes;
 
 /// In-place transpose of a 64×64 bit matrix: afterwards bit `c` of `a[r]` is the former bit `r`
-/// of `a[c]`. Recursive block swap (Hacker's Delight §7-3), 6 rounds of 32 masked swaps.
-#[inline]
+/// of `a[c]`. Recursive block swap (Hacker's Delight §7-3), 6 rounds of 32 masked swaps; each
+/// round is written as contiguous runs so the wide rounds vectorize.
+#[inline(always)]
 pub fn transpose64(a: &mut [u64; 64]) {
-    let mut j = 32usize;
-    let mut m: u64 = 0x0000_0000_FFFF_FFFF;
-    while j != 0 {
-        let mut k = 0usize;
-        while k < 64 {
-            let t = ((a[k] >> j) ^ a[k + j]) & m;
-            a[k] ^= t << j;
-            a[k + j] ^= t;
-            k = (k + j + 1) & !j;
+    #[inline(always)]
+    fn round<const J: usize>(a: &mut [u64; 64], m: u64) {
+        let mut base = 0;
+        while base < 64 {
+            for k in base..base + J {
+                let t = ((a[k] >> J) ^ a[k + J]) & m;
+                a[k] ^= t << J;
+                a[k + J] ^= t;
+            }
+            base += 2 * J;
         }
-        j >>= 1;
-        m ^= m << j;
     }
+    round::<32>(a, 0x0000_0000_FFFF_FFFF);
+    round::<16>(a, 0x0000_FFFF_0000_FFFF);
+    round::<8>(a, 0x00FF_00FF_00FF_00FF);
+    round::<4>(a, 0x0F0F_0F0F_0F0F_0F0F);
+    round::<2>(a, 0x3333_3333_3333_3333);
+    round::<1>(a, 0x5555_5555_5555_5555);
 }
 
 /// Rows of the 64×64 matrix each 64-lane word contributes when `n_bits`-wide values are packed
@@ -31,6 +37,7 @@ fn pad(n_bits: usize) -> usize {
 
 /// Bit planes → lane values. `planes[j]` holds bit `j` of every lane; writes `out[lane]` for all
 /// `64·L` lanes (bits above `planes.len()` are zero). `planes.len()` must be at most 64.
+#[inline(always)]
 pub fn planes_to_lanes<const L: usize>(planes: &[Lanes<L>], out: &mut [u64]) {
     let n = planes.len();
     assert!(n <= 64 && out.len() >= 64 * L);
