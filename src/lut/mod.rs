@@ -7,6 +7,7 @@ pub mod io;
 pub mod cmodel;
 pub mod metrics;
 pub mod testbench;
+pub mod verify;
 
 pub use metrics::{Coverage, Metrics};
 
