@@ -67,6 +67,9 @@ enum LutCmd {
         samples: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Sweep circuits with up to this many operand bits exhaustively (24 covers 12x12).
+        #[arg(long, default_value_t = axdnn::sim::MAX_EXHAUSTIVE_BITS)]
+        exhaustive_bits: u32,
     },
     /// Write an exhaustive Verilog testbench for a netlist (dump: one hex output per line).
     Testbench {
@@ -152,12 +155,12 @@ fn lut_cmd(c: LutCmd) -> anyhow::Result<()> {
             axdnn::lut::io::write_atomic(&out, axdnn::lut::testbench::testbench(&d).as_bytes())?;
             println!("{} -> {} ({} pairs)", file.display(), out.display(), 1u64 << (d.a_bits + d.b_bits));
         }
-        LutCmd::Verify { path, no_c, samples, seed } => {
+        LutCmd::Verify { path, no_c, samples, seed, exhaustive_bits } => {
             let circuits = verify::discover(&path)?;
             if circuits.is_empty() {
                 anyhow::bail!("{}: no .v files found", path.display());
             }
-            let opt = verify::Options { samples, seed, ..Default::default() };
+            let opt = verify::Options { samples, seed, exhaustive_bits, ..Default::default() };
             let bar = indicatif::ProgressBar::new(circuits.len() as u64).with_message("parse+simulate+score");
             bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} {elapsed}").unwrap());
             let t = std::time::Instant::now();

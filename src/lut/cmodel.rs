@@ -206,12 +206,30 @@ impl CModel {
     /// Compile (or reuse from the cache) the model `func` in `source` for an `a_bits`×`b_bits`
     /// circuit.
     pub fn build(source: &Path, func: &str, a_bits: u32, b_bits: u32, signed: bool) -> Result<CModel, CModelError> {
+        Self::build_bound(source, func, a_bits, b_bits, signed, |_| false)
+    }
+
+    /// Like [`CModel::build`], but `swap(signature)` may declare that this model's `a`/`b`
+    /// parameters carry Verilog ports B/A (a documented exception to binding by name).
+    pub fn build_bound(
+        source: &Path,
+        func: &str,
+        a_bits: u32,
+        b_bits: u32,
+        signed: bool,
+        mut swap: impl FnMut(&Signature) -> bool,
+    ) -> Result<CModel, CModelError> {
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |e| CModelError::Io { path: p, source: e }
         };
         let src = std::fs::read_to_string(source).map_err(io(source))?;
-        let signature = parse_signature(&src, func, source)?;
+        let mut signature = parse_signature(&src, func, source)?;
+        if swap(&signature) {
+            for p in &mut signature.params {
+                p.operand = if p.operand == Operand::A { Operand::B } else { Operand::A };
+            }
+        }
         let drv = driver(&signature, func, a_bits, b_bits, signed);
         let mut h = Sha256::new();
         h.update(src.as_bytes());

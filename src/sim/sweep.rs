@@ -195,10 +195,24 @@ pub fn exhaustive_lut_lanes<const L: usize>(
     signed: bool,
     parallel: bool,
 ) -> Result<Lut, SimError> {
+    exhaustive_lut_upto::<L>(net, prog, row_port, signed, parallel, MAX_EXHAUSTIVE_BITS)
+}
+
+/// [`exhaustive_lut_lanes`] with an explicit limit on operand bits (at most 26: the table is
+/// `4·2^bits` bytes).
+pub fn exhaustive_lut_upto<const L: usize>(
+    net: &Netlist,
+    prog: &Program,
+    row_port: RowPort,
+    signed: bool,
+    parallel: bool,
+    max_bits: u32,
+) -> Result<Lut, SimError> {
+    let max_bits = max_bits.min(26);
     let shape = MulShape::of(net, row_port, signed)?;
     let bits = shape.pair_bits();
-    if bits > MAX_EXHAUSTIVE_BITS {
-        return Err(SimError::TooLarge { circuit: net.name.clone(), bits, max: MAX_EXHAUSTIVE_BITS });
+    if bits > max_bits {
+        return Err(SimError::TooLarge { circuit: net.name.clone(), bits, max: max_bits });
     }
     let total = 1usize << bits;
     let mut table = vec![0i32; total];
