@@ -221,3 +221,24 @@ pub fn scalarize_vectors(src: &str) -> String {
     }
     out
 }
+
+/// Build the testbench with Verilator (`--binary --timing`); returns the executable.
+pub fn verilator_build(sources: &[&Path], d: &Dut, dir: &Path) -> Result<std::path::PathBuf, ExtSimError> {
+    let tb = dir.join("axdnn_tb.v");
+    std::fs::write(&tb, testbench(d))?;
+    let mdir = dir.join("obj_vl");
+    let mut cmd = std::process::Command::new("verilator");
+    cmd.args(["--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "axdnn_tb"]);
+    cmd.arg("-Mdir").arg(&mdir).arg(&tb).args(sources);
+    run_tool("verilator", &mut cmd)?;
+    Ok(mdir.join("Vaxdnn_tb"))
+}
+
+/// Run a Verilator testbench executable; returns the dump text.
+pub fn verilator_run(exe: &Path, dir: &Path) -> Result<String, ExtSimError> {
+    let out = dir.join("vl_out.txt");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg(format!("+out={}", out.display()));
+    run_tool("verilator", &mut cmd)?;
+    Ok(std::fs::read_to_string(out)?)
+}
