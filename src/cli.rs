@@ -189,6 +189,13 @@ fn lut_cmd(c: LutCmd) -> anyhow::Result<()> {
                 t_sim.as_secs_f64(),
                 t_c.map_or(String::new(), |d| format!(", C models {:.3} s", d.as_secs_f64()))
             );
+            let ns = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64 * 1e-9;
+            println!(
+                "  CPU time summed over threads: parse {:.3} s, simulate {:.3} s, score {:.3} s",
+                ns(&verify::PARSE_NS),
+                ns(&verify::SIM_NS),
+                ns(&verify::SCORE_NS)
+            );
             println!("  {c_ok} tables equal to their C model, {pdk} generic/PDK45 pairs equal, {dev} verified with documented deviations");
             println!("{} verified, {failed} failed", reports.len() - failed);
             if failed > 0 {
