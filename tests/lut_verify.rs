@@ -69,3 +69,27 @@ fn last_digit_deviation_is_limited_to_evoapprox8b_headers() {
     let mae = r.checks.iter().find(|c| c.metric == "MAE").unwrap();
     assert!(matches!(mae.outcome, Outcome::Documented(_)), "{mae:?}");
 }
+
+/// The whole library (C models excluded): every circuit verifies, and the documented deviations
+/// occur exactly as often as the EvoApprox README counts them (21 header MAE, 5 MSE, 3 MRE
+/// last-digit cases in evoapprox8b; 5 MAE% from a rounded MAE).
+#[test]
+fn whole_library_without_c_and_deviation_counts() {
+    let Some(root) = evo() else { return };
+    let cs = verify::discover(&root).unwrap();
+    assert_eq!(cs.len(), 840);
+    let rs = verify::simulate_all(&cs, &Options::default(), &indicatif::ProgressBar::hidden());
+    let failed: Vec<String> = rs.iter().filter(|r| !r.ok()).map(|r| verify::table(std::slice::from_ref(r))).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let count = |metric: &str, needle: &str| {
+        rs.iter()
+            .flat_map(|r| &r.checks)
+            .filter(|c| c.metric == metric && matches!(c.outcome, Outcome::Documented(why) if why.contains(needle)))
+            .count()
+    };
+    assert_eq!(count("MAE", "evoapprox8b header MAE"), 21);
+    assert_eq!(count("MSE", "evoapprox8b header MSE"), 5);
+    assert_eq!(count("MRE%", "evoapprox8b header MRE"), 3);
+    assert_eq!(count("MAE%", "rounded to one decimal"), 5);
+    assert_eq!(rs.iter().filter(|r| r.pdk45_same == Some(true)).count(), 591);
+}

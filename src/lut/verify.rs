@@ -290,7 +290,7 @@ impl Report {
             .iter()
             .filter_map(|c| match c.outcome {
                 Outcome::Documented(r) if VERILOG_NOT_C.iter().any(|(_, w)| *w == r) => Some(format!("published figures not those of the Verilog: {r}")),
-                Outcome::Documented(r) => Some(format!("{} {} vs {}: {r}", c.metric, fmt_val(c.computed), c.published.text)),
+                Outcome::Documented(r) => Some(format!("{} {} vs {}: {r}", c.metric, fmt_at(c.computed, c.published.ulp), c.published.text)),
                 _ => None,
             })
             .collect();
@@ -581,6 +581,12 @@ pub fn compare_c_all(reports: &mut [Report], progress: &indicatif::ProgressBar) 
     });
 }
 
+/// `x` with two more decimals than a figure printed to `ulp`.
+pub fn fmt_at(x: f64, ulp: f64) -> String {
+    let d = (-ulp.log10()).ceil().max(0.0) as usize + 2;
+    format!("{x:.d$}")
+}
+
 pub fn fmt_val(x: f64) -> String {
     if x == x.trunc() && x.abs() < 1e15 {
         format!("{x:.0}")
@@ -636,7 +642,7 @@ pub fn table(reports: &[Report]) -> String {
             let mut why: Vec<String> = r.errors.clone();
             for ch in &r.checks {
                 if ch.outcome == Outcome::Mismatch {
-                    why.push(format!("{} {} vs published {}", ch.metric, fmt_val(ch.computed), ch.published.text));
+                    why.push(format!("{} {} vs published {}", ch.metric, fmt_at(ch.computed, ch.published.ulp), ch.published.text));
                 }
             }
             match &r.c {
