@@ -143,10 +143,11 @@ fn read_products<const L: usize>(
     planes: &mut Vec<Lanes<L>>,
     codes: &mut [u64],
 ) {
+    // Output planes, zero-padded to a power of two, transposed in place into lane values.
     planes.clear();
     planes.extend(prog.output_slots[0].iter().map(|&s| slots[s as usize]));
-    planes_to_lanes(planes, codes);
-    let _ = shape;
+    planes.resize(super::transpose::pad(shape.out_bits as usize), Lanes::ZERO);
+    super::transpose::planes_to_lanes_in_place(planes, codes);
 }
 
 /// Products of the pairs `start..start + chunk.len()` in LUT order. Dispatches once per chunk to

@@ -31,38 +31,66 @@ pub fn transpose64(a: &mut [u64; 64]) {
 /// Rows of the 64×64 matrix each 64-lane word contributes when `n_bits`-wide values are packed
 /// several words per transpose: `n_bits` rounded up to a power of two.
 #[inline]
-fn pad(n_bits: usize) -> usize {
+pub fn pad(n_bits: usize) -> usize {
     n_bits.max(1).next_power_of_two()
 }
 
 /// Bit planes → lane values. `planes[j]` holds bit `j` of every lane; writes `out[lane]` for all
 /// `64·L` lanes (bits above `planes.len()` are zero). `planes.len()` must be at most 64.
+///
+/// With `n` planes padded to `p = 2^k ≥ n` rows, each 64-bit word holds `64/p` independent
+/// `p×p` bit blocks side by side; the last `k` rounds of the 64×64 transpose turn every block
+/// around at once, on whole `Lanes<L>` rows (so the rounds vectorize across the `L` words).
+/// Afterwards row `r` holds, in its `c`-th `p`-bit field, the value of lane `p·c + r`.
 #[inline(always)]
 pub fn planes_to_lanes<const L: usize>(planes: &[Lanes<L>], out: &mut [u64]) {
     let n = planes.len();
-    assert!(n <= 64 && out.len() >= 64 * L);
-    let np = pad(n);
-    let per = 64 / np;
-    let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-    let mut m = [0u64; 64];
-    let mut w0 = 0;
-    while w0 < L {
-        let cnt = per.min(L - w0);
-        m.fill(0);
-        for g in 0..cnt {
-            for (j, p) in planes.iter().enumerate() {
-                m[g * np + j] = p.0[w0 + g];
+    let mut rows = vec![Lanes::<L>::ZERO; pad(n)];
+    rows[..n].copy_from_slice(planes);
+    planes_to_lanes_in_place(&mut rows, out)
+}
+
+/// [`planes_to_lanes`] on a caller-provided buffer: `rows.len()` must be a power of two ≤ 64
+/// (rows beyond the real planes zero); `rows` is overwritten.
+#[inline(always)]
+pub fn planes_to_lanes_in_place<const L: usize>(rows: &mut [Lanes<L>], out: &mut [u64]) {
+    let np = rows.len();
+    assert!(np.is_power_of_two() && np <= 64 && out.len() >= 64 * L);
+    #[inline(always)]
+    fn round<const L: usize>(rows: &mut [Lanes<L>], np: usize, j: usize, m: u64) {
+        let mut base = 0;
+        while base < np {
+            for k in base..base + j {
+                for w in 0..L {
+                    let t = ((rows[k].0[w] >> j) ^ rows[k + j].0[w]) & m;
+                    rows[k].0[w] ^= t << j;
+                    rows[k + j].0[w] ^= t;
+                }
+            }
+            base += 2 * j;
+        }
+    }
+    const MASKS: [u64; 6] = [
+        0x5555_5555_5555_5555,
+        0x3333_3333_3333_3333,
+        0x0F0F_0F0F_0F0F_0F0F,
+        0x00FF_00FF_00FF_00FF,
+        0x0000_FFFF_0000_FFFF,
+        0x0000_0000_FFFF_FFFF,
+    ];
+    let k = np.trailing_zeros() as usize;
+    for lvl in (0..k).rev() {
+        round(rows, np, 1 << lvl, MASKS[lvl]);
+    }
+    let mask = if np == 64 { u64::MAX } else { (1u64 << np) - 1 };
+    let fields = 64 / np;
+    for w in 0..L {
+        let o = &mut out[w * 64..w * 64 + 64];
+        for c in 0..fields {
+            for r in 0..np {
+                o[c * np + r] = (rows[r].0[w] >> (c * np)) & mask;
             }
         }
-        transpose64(&mut m);
-        for g in 0..cnt {
-            let base = (w0 + g) * 64;
-            let sh = g * np;
-            for (i, o) in out[base..base + 64].iter_mut().enumerate() {
-                *o = if sh < 64 { (m[i] >> sh) & mask } else { 0 };
-            }
-        }
-        w0 += cnt;
     }
 }
 
