@@ -71,3 +71,18 @@ fn verilog_text_lists_every_gate() {
     assert_eq!(v.matches("assign sig_").count(), gates);
     assert_eq!(v.matches("assign O[").count(), 8);
 }
+
+#[test]
+fn signed_baugh_wooley_is_exact() {
+    for (n, m) in [(2, 2), (4, 4), (8, 8), (5, 3), (3, 6), (8, 4)] {
+        let spec = Spec { n, m, kind: Kind::SignedExact };
+        let lut = sim::exhaustive_lut(&spec.netlist(), RowPort::A, true).unwrap();
+        assert_eq!(lut.table, axdnn::Lut::exact(n, m, true).table, "{}", spec.name());
+        for (a, b) in [(0u64, 0u64), (1, (1 << m) - 1), ((1 << (n - 1)), (1 << (m - 1)))] {
+            let code = spec.closed_form(a, b);
+            let want = axdnn::mult::Exact::value(code as u32, n + m, true);
+            assert_eq!(lut.get(a as u32, b as u32) as i64, want);
+        }
+    }
+    assert_eq!(Spec { n: 8, m: 8, kind: Kind::SignedExact }.name(), "mul8s_gen_exact");
+}

@@ -43,6 +43,12 @@ fn generated_netlists_match_icarus() {
         std::fs::write(&v, axdnn::gen::to_verilog(&net, "test")).unwrap();
         cross_check(&net, &[&v], false);
     }
+    let spec = Spec { n: 8, m: 8, kind: Kind::SignedExact };
+    let net = spec.netlist();
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("s.v");
+    std::fs::write(&v, axdnn::gen::to_verilog(&net, "test")).unwrap();
+    cross_check(&net, &[&v], true);
 }
 
 /// A deliberately wrong LUT must be caught (the comparison can fail).

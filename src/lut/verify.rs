@@ -284,6 +284,13 @@ impl Report {
             && !matches!(self.c, CResult::Mismatch { .. } | CResult::Error(_))
     }
 
+    /// Was anything independent compared (published figures, C model, PDK45 twin)?
+    pub fn has_reference(&self) -> bool {
+        !self.checks.is_empty()
+            || matches!(self.c, CResult::Match(_) | CResult::Documented { .. })
+            || self.pdk45_same.is_some()
+    }
+
     pub fn documented(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .checks
@@ -657,7 +664,9 @@ pub fn table(reports: &[Report]) -> String {
                 Some(Coverage::Sampled { n, seed }) => format!(" (estimates from {n} samples, seed {seed})"),
                 _ => String::new(),
             };
-            if d.is_empty() {
+            if !r.has_reference() {
+                "no reference (no published figures, C model or PDK45 twin)".to_string()
+            } else if d.is_empty() {
                 format!("verified{est}")
             } else {
                 format!("verified (documented deviation: {}){est}", d.join("; "))
