@@ -54,13 +54,16 @@ impl Builder<'_, '_> {
                     let f = self.resolve(fanin[*k as usize]);
                     *k += 1;
                     match id[f as usize] {
-                        UNSEEN if self.nets[f as usize].drv == Drv::None => {
-                            if !undriven_reported[f as usize] && !self.item_failed {
-                                undriven_reported[f as usize] = true;
-                                let at = self.nets[f as usize].use_loc.unwrap_or(self.nets[n as usize].drv_loc);
-                                self.errors.push(NetlistError::UndrivenNet { span: self.span(at), net: self.net_name(f) });
-                            }
+                        UNSEEN
+                            if self.nets[f as usize].drv == Drv::None
+                                && !undriven_reported[f as usize]
+                                && !self.item_failed =>
+                        {
+                            undriven_reported[f as usize] = true;
+                            let at = self.nets[f as usize].use_loc.unwrap_or(self.nets[n as usize].drv_loc);
+                            self.errors.push(NetlistError::UndrivenNet { span: self.span(at), net: self.net_name(f) });
                         }
+                        UNSEEN if self.nets[f as usize].drv == Drv::None => {}
                         UNSEEN => {
                             id[f as usize] = ON_STACK;
                             stack.push((f, 0));
