@@ -23,6 +23,23 @@ enum Cmd {
     /// Multiplier lookup tables: build, verify, cross-check.
     #[command(subcommand)]
     Lut(LutCmd),
+    /// Verilog netlists: check, statistics.
+    #[command(subcommand)]
+    Netlist(NetlistCmd),
+}
+
+#[derive(Subcommand)]
+enum NetlistCmd {
+    /// Gates per cell type, logic depth, inputs and outputs of a netlist.
+    Stats {
+        file: std::path::PathBuf,
+        /// Also show the statistics after constant propagation, buffer removal, structural
+        /// hashing and dead-gate removal.
+        #[arg(long)]
+        opt: bool,
+    },
+    /// Parse and check a netlist; print every error and warning (exit code 1 on errors).
+    Check { file: std::path::PathBuf },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -82,6 +99,7 @@ enum LutCmd {
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Netlist(cmd) => netlist_cmd(cmd)?,
         Cmd::Arch => {
             use axdnn::model::{Arch, ArchName, Shape};
             for name in [ArchName::Lenet5, ArchName::Alexnet] {
@@ -207,6 +225,38 @@ fn lut_cmd(c: LutCmd) -> anyhow::Result<()> {
                 anyhow::bail!("{failed} circuit(s) failed verification");
             }
         }
+    }
+    Ok(())
+}
+
+fn netlist_cmd(cmd: NetlistCmd) -> anyhow::Result<()> {
+    use axdnn::netlist::{self, graph};
+    match cmd {
+        NetlistCmd::Stats { file, opt } => {
+            let p = netlist::parse_file(&file)?;
+            for w in &p.warnings {
+                eprintln!("{w}");
+            }
+            print!("{}", graph::stats(&p.netlist));
+            if opt {
+                println!("after optimisation:");
+                print!("{}", graph::stats(&graph::optimize(&p.netlist)));
+            }
+        }
+        NetlistCmd::Check { file } => match netlist::diagnose_file(&file) {
+            Ok(p) => {
+                for w in &p.warnings {
+                    println!("{w}");
+                }
+                println!("{}: ok ({} nodes)", file.display(), p.netlist.nodes.len());
+            }
+            Err(errors) => {
+                for e in &errors {
+                    println!("{e}");
+                }
+                anyhow::bail!("{} error(s) in {}", errors.len(), file.display());
+            }
+        },
     }
     Ok(())
 }

@@ -13,8 +13,17 @@ use super::error::{NetlistError, Warning};
 use super::ir::{Netlist, Node, NodeId, Op, Port};
 use crate::error::Span;
 
+// The structural checks (undriven nets, loops, outputs never assigned) and the numbering of the
+// result live in `check.rs`, a child module so that it can see the builder's tables.
+#[path = "check.rs"]
+mod check;
+
 /// Widest vector or expression accepted (a guard against absurd declarations in hostile input).
-pub const MAX_WIDTH: usize = 1 << 20;
+pub const MAX_WIDTH: usize = 1 << 16;
+/// Most nets accepted in one elaboration (the largest library file has a few ten thousand).
+pub const MAX_NETS: usize = 1 << 22;
+/// Widest multiplication lowered to gates (an array multiplier grows with the square).
+pub const MAX_MUL_WIDTH: usize = 256;
 /// Deepest module hierarchy accepted.
 const MAX_DEPTH: usize = 64;
 /// Cell tag of gates that come from expressions rather than library cells.
@@ -99,7 +108,7 @@ struct Sig {
 impl Sig {
     /// Position (0 = LSB) of declared index `i`.
     fn pos(&self, i: i64) -> Option<usize> {
-        let p = if self.msb >= self.lsb { i - self.lsb } else { self.lsb - i };
+        let p = if self.msb >= self.lsb { i.checked_sub(self.lsb) } else { self.lsb.checked_sub(i) }?;
         (p >= 0 && (p as usize) < self.bits.len()).then_some(p as usize)
     }
 }
@@ -129,6 +138,12 @@ struct Builder<'a, 's> {
     /// Set when an item failed to elaborate: undriven-net findings would then be follow-ups.
     item_failed: bool,
     stack: Vec<&'a str>,
+}
+
+/// An unsized literal (`0`, `15`) whose value fits in `w` bits: Verilog sizes it to the context,
+/// and writing `assign x = 0;` is no width mistake.
+fn fits_unsized(e: &Expr, w: usize) -> bool {
+    matches!(e.kind, ExprKind::Number { width: None, value, .. } if w >= 64 || value >> w == 0)
 }
 
 fn is_arith(e: &Expr) -> bool {
@@ -257,9 +272,9 @@ impl<'a, 's> Builder<'a, 's> {
             }
             ExprKind::Index(..) | ExprKind::BitLit(..) => 1,
             ExprKind::Slice(name, a, b) => {
-                let s = self.sig(scope, name, e.loc)?;
+                self.sig(scope, name, e.loc)?;
                 let (x, y) = (self.const_eval(scope, a)?, self.const_eval(scope, b)?);
-                (x - y).unsigned_abs() as usize + 1 + 0 * s.bits.len()
+                (x.abs_diff(y) as usize).saturating_add(1)
             }
             ExprKind::Number { width, .. } => width.unwrap_or(32) as usize,
             ExprKind::Concat(parts) => {
@@ -292,6 +307,16 @@ impl<'a, 's> Builder<'a, 's> {
         };
         self.check_width(w, e.loc)?;
         Ok(w)
+    }
+
+    fn check_size(&self, loc: Loc) -> R<()> {
+        if self.nets.len() > MAX_NETS {
+            return Err(NetlistError::Unsupported {
+                span: self.span(loc),
+                what: format!("netlists with more than {MAX_NETS} nets"),
+            });
+        }
+        Ok(())
     }
 
     fn check_width(&self, w: usize, loc: Loc) -> R<()> {
@@ -423,6 +448,15 @@ impl<'a, 's> Builder<'a, 's> {
         bits
     }
 
+    /// An expression connected to an input port of width `w`: self-determined, except that an
+    /// unsized number (`0`, `1`) takes the port's width when its value fits.
+    fn lower_port(&mut self, scope: &Scope, e: &Expr, w: usize) -> R<Vec<NetId>> {
+        if fits_unsized(e, w) {
+            return self.lower(scope, e, w, false);
+        }
+        self.lower_self(scope, e)
+    }
+
     fn lower_self(&mut self, scope: &Scope, e: &Expr) -> R<Vec<NetId>> {
         let w = self.width(scope, e)?;
         let s = self.signed(scope, e);
@@ -431,6 +465,7 @@ impl<'a, 's> Builder<'a, 's> {
 
     /// Lower `e` in a context of width `w` and signedness `s` (operands are extended to `w`).
     fn lower(&mut self, scope: &Scope, e: &Expr, w: usize, s: bool) -> R<Vec<NetId>> {
+        self.check_size(e.loc)?;
         if let Some(bits) = self.operand_bits(scope, e)? {
             return Ok(self.extend(bits, w, s));
         }
@@ -469,6 +504,9 @@ impl<'a, 's> Builder<'a, 's> {
                     BinaryOp::Xor => Op::Xor,
                     BinaryOp::Xnor => Op::Xnor,
                     BinaryOp::Add => return Ok(self.add(&x, &y, e.loc)),
+                    BinaryOp::Mul if w > MAX_MUL_WIDTH => {
+                        return Err(unsupported(self, &format!("multiplications wider than {MAX_MUL_WIDTH} bits")))
+                    }
                     BinaryOp::Mul => return Ok(self.mul(&x, &y, e.loc)),
                     BinaryOp::Sub | BinaryOp::Div => {
                         return Err(unsupported(self, &format!("operator '{}' on signals", op.symbol())))
@@ -625,7 +663,7 @@ impl<'a, 's> Builder<'a, 's> {
     fn assign(&mut self, scope: &Scope, a: &Assign) -> R<()> {
         let lhs = self.lvalue(scope, &a.lhs, true)?;
         let rw = self.width(scope, &a.rhs)?;
-        if rw > lhs.len() || (rw < lhs.len() && !is_arith(&a.rhs)) {
+        if !fits_unsized(&a.rhs, lhs.len()) && (rw > lhs.len() || (rw < lhs.len() && !is_arith(&a.rhs))) {
             return Err(NetlistError::WidthMismatch {
                 span: self.span(a.rhs.loc),
                 what: "the left-hand side".to_string(),
@@ -635,7 +673,8 @@ impl<'a, 's> Builder<'a, 's> {
         }
         let mark = self.nets.len() as NetId;
         let s = self.signed(scope, &a.rhs);
-        let bits = self.lower(scope, &a.rhs, lhs.len().max(rw), s)?;
+        let w = if fits_unsized(&a.rhs, lhs.len()) { lhs.len() } else { lhs.len().max(rw) };
+        let bits = self.lower(scope, &a.rhs, w, s)?;
         for (&l, &r) in lhs.iter().zip(&bits) {
             let rnet = self.nets[r as usize].clone();
             // A gate made for this very expression becomes the named net's driver; anything
@@ -674,7 +713,7 @@ impl<'a, 's> Builder<'a, 's> {
             };
             if let Some(k) = cell.input_index(c.port.name) {
                 if let Some(e) = &c.expr {
-                    let bits = self.lower_self(scope, e)?;
+                    let bits = self.lower_port(scope, e, 1)?;
                     if bits.len() != 1 {
                         return Err(width_err(self, e, bits.len()));
                     }
@@ -814,8 +853,9 @@ impl<'a, 's> Builder<'a, 's> {
             Some(r) => (self.const_eval(scope, &r.msb)?, self.const_eval(scope, &r.lsb)?, true),
             None => (0, 0, false),
         };
-        let width = (msb - lsb).unsigned_abs() as usize + 1;
+        let width = (msb.abs_diff(lsb) as usize).saturating_add(1);
         self.check_width(width, d.loc)?;
+        self.check_size(d.loc)?;
         for id in &d.names {
             let is_port = d.kind != DeclKind::Wire;
             if is_port && !m.ports.iter().any(|p| p.name == id.name) {
@@ -867,7 +907,7 @@ impl<'a, 's> Builder<'a, 's> {
         let Some(c) = b.inst.conns.iter().find(|c| c.port.name == port) else { return Ok(None) };
         let Some(e) = &c.expr else { return Ok(None) };
         let bits = if kind == DeclKind::Input {
-            self.lower_self(b.parent, e)?
+            self.lower_port(b.parent, e, width)?
         } else {
             self.lvalue(b.parent, e, true)?
         };
@@ -927,6 +967,9 @@ pub fn elaborate(st: &SourceText, sm: SourceMap) -> Result<(Netlist, Vec<Warning
             errors.push(NetlistError::DuplicateModule { span: sm.span(m.name.loc), name: m.name.name.to_string() });
         }
     }
+    if !errors.is_empty() {
+        return Err(sort(errors));
+    }
     let top = match top_module(st, &sm) {
         Ok(t) => t,
         Err(e) => {
@@ -965,136 +1008,4 @@ fn sort(mut v: Vec<NetlistError>) -> Vec<NetlistError> {
         (s.line, s.col)
     });
     v
-}
-
-impl Builder<'_, '_> {
-    fn resolve(&self, mut n: NetId) -> NetId {
-        while let Drv::Alias(m) = self.nets[n as usize].drv {
-            n = m;
-        }
-        n
-    }
-
-    /// Number the driven nets in topological order (inputs first), checking for undriven reads
-    /// and loops on the way, and build the IR.
-    fn emit(&mut self, top: &Module, scope: &Scope) -> (Netlist, Vec<Warning>) {
-        const UNSEEN: u32 = u32::MAX;
-        const ON_STACK: u32 = u32::MAX - 1;
-        let mut id: Vec<u32> = vec![UNSEEN; self.nets.len()];
-        let mut nodes: Vec<Node> = Vec::new();
-        let ports = |kind: DeclKind| -> Vec<(&str, &Sig)> {
-            top.ports
-                .iter()
-                .filter_map(|p| scope.sigs.get(p.name).filter(|s| s.kind == kind).map(|s| (p.name, s)))
-                .collect()
-        };
-        let mut inputs = Vec::new();
-        for (name, s) in ports(DeclKind::Input) {
-            let mut bits = Vec::new();
-            for &n in &s.bits {
-                id[n as usize] = nodes.len() as u32;
-                bits.push(nodes.len() as NodeId);
-                nodes.push(Node { op: Op::Input, fanin: [0; 3], cell: "input".to_string(), name: self.net_name(n) });
-            }
-            inputs.push(Port { name: name.to_string(), bits });
-        }
-        let mut undriven_reported = vec![false; 0];
-        undriven_reported.resize(self.nets.len(), false);
-        let mut stack: Vec<(NetId, u8)> = Vec::new();
-        for root in 0..self.nets.len() as NetId {
-            if id[root as usize] != UNSEEN || matches!(self.nets[root as usize].drv, Drv::None | Drv::Alias(_)) {
-                continue;
-            }
-            stack.push((root, 0));
-            id[root as usize] = ON_STACK;
-            while let Some(&mut (n, ref mut k)) = stack.last_mut() {
-                let (op, fanin) = match self.nets[n as usize].drv {
-                    Drv::Gate { op, fanin, .. } => (op, fanin),
-                    _ => (Op::Const0, [0; 3]),
-                };
-                if (*k as usize) < op.arity() {
-                    let f = self.resolve(fanin[*k as usize]);
-                    *k += 1;
-                    match id[f as usize] {
-                        UNSEEN if self.nets[f as usize].drv == Drv::None => {
-                            if !undriven_reported[f as usize] && !self.item_failed {
-                                undriven_reported[f as usize] = true;
-                                let at = self.nets[f as usize].use_loc.unwrap_or(self.nets[n as usize].drv_loc);
-                                self.errors.push(NetlistError::UndrivenNet { span: self.span(at), net: self.net_name(f) });
-                            }
-                        }
-                        UNSEEN => {
-                            id[f as usize] = ON_STACK;
-                            stack.push((f, 0));
-                        }
-                        ON_STACK => {
-                            let start = stack.iter().position(|&(m, _)| m == f).unwrap_or(0);
-                            let mut nets: Vec<String> = stack[start..].iter().map(|&(m, _)| self.net_name(m)).collect();
-                            nets.push(self.net_name(f));
-                            let at = self.nets[f as usize].drv_loc;
-                            self.errors.push(NetlistError::CombinationalLoop { span: self.span(at), nets });
-                        }
-                        _ => {}
-                    }
-                    continue;
-                }
-                stack.pop();
-                id[n as usize] = nodes.len() as u32;
-                let net = &self.nets[n as usize];
-                let (op, cell, fanin) = match net.drv {
-                    Drv::Const(false) => (Op::Const0, "const", [0; 3]),
-                    Drv::Const(true) => (Op::Const1, "const", [0; 3]),
-                    Drv::Gate { op, fanin, cell } => (op, cell, fanin),
-                    Drv::Input => (Op::Input, "input", [0; 3]),
-                    Drv::None | Drv::Alias(_) => unreachable!("only driven nets are visited"),
-                };
-                let mut fi = [0 as NodeId; 3];
-                for k in 0..op.arity() {
-                    let f = id[self.resolve(fanin[k]) as usize];
-                    // Undriven or looping fan-in: an error is recorded; keep the IR well formed.
-                    fi[k] = if f >= ON_STACK { 0 } else { f };
-                }
-                nodes.push(Node { op, fanin: fi, cell: cell.to_string(), name: self.net_name(n) });
-            }
-        }
-        let mut outputs = Vec::new();
-        for (name, s) in ports(DeclKind::Output) {
-            let driven = s.bits.iter().filter(|&&n| id[self.resolve(n) as usize] < ON_STACK).count();
-            if driven == 0 {
-                self.errors.push(NetlistError::OutputNeverAssigned { span: self.span(s.loc), port: name.to_string() });
-            } else if driven < s.bits.len() && !self.item_failed {
-                for &n in &s.bits {
-                    if id[self.resolve(n) as usize] >= ON_STACK {
-                        self.errors.push(NetlistError::UndrivenNet { span: self.span(s.loc), net: self.net_name(n) });
-                    }
-                }
-            }
-            let bits = s
-                .bits
-                .iter()
-                .map(|&n| id[self.resolve(n) as usize])
-                .map(|x| if x >= ON_STACK { 0 } else { x })
-                .collect();
-            outputs.push(Port { name: name.to_string(), bits });
-        }
-        let mut warnings = Vec::new();
-        for (name, s) in ports(DeclKind::Input) {
-            let unused: Vec<String> = s
-                .bits
-                .iter()
-                .filter(|&&n| self.nets[n as usize].use_loc.is_none())
-                .map(|&n| self.net_name(n))
-                .collect();
-            if unused.len() == s.bits.len() {
-                warnings.push(Warning { span: self.span(s.loc), message: format!("input '{name}' is never used") });
-            } else if !unused.is_empty() {
-                warnings.push(Warning {
-                    span: self.span(s.loc),
-                    message: format!("input bits never used: {}", unused.join(", ")),
-                });
-            }
-        }
-        let netlist = Netlist { name: top.name.name.to_string(), nodes, inputs, outputs };
-        (netlist, warnings)
-    }
 }

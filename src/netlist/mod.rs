@@ -8,6 +8,7 @@ pub mod ast;
 pub mod build;
 pub mod cells;
 pub mod error;
+pub mod graph;
 pub mod header;
 pub mod ir;
 pub mod parse;
@@ -37,6 +38,12 @@ pub fn parse_file(path: &Path) -> Result<Parsed, NetlistError> {
 /// Same as [`parse_file`], from memory (`file` is used in messages and to pick the top module).
 pub fn parse_str(src: &str, file: &Path) -> Result<Parsed, NetlistError> {
     diagnose_str(src, file).map_err(|mut v| v.swap_remove(0))
+}
+
+/// [`parse_file`] on many files in parallel (rayon); results in the order of `paths`.
+pub fn parse_files(paths: &[std::path::PathBuf]) -> Vec<Result<Parsed, NetlistError>> {
+    use rayon::prelude::*;
+    paths.par_iter().map(|p| parse_file(p)).collect()
 }
 
 /// Like [`parse_file`] but returns every error found (sorted by position), not just the first.

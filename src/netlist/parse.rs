@@ -45,10 +45,12 @@ fn fail<'a, T>(at: In<'a>, expected: &'static str) -> PResult<'a, T> {
     Err(nom::Err::Failure(SyntaxError { at, expected }))
 }
 
+#[inline]
 fn loc(i: &In) -> Loc {
     Loc { offset: i.location_offset() as u32, line: i.location_line() }
 }
 
+#[inline]
 fn peek_byte(i: &In) -> Option<u8> {
     i.fragment().as_bytes().first().copied()
 }
@@ -58,14 +60,19 @@ fn peek_byte(i: &In) -> Option<u8> {
 
 /// Skip white space, `//` and `/* */` comments and compiler directives (`` `timescale ``...,
 /// which do not affect a combinational netlist; skipped to the end of the line).
+#[inline(always)]
 pub fn ws(i: In) -> PResult<()> {
-    let b = i.fragment().as_bytes();
     // Fast path: most calls start right at a token.
-    match b.first() {
-        Some(c) if !c.is_ascii_whitespace() && *c != b'/' && *c != b'`' => return Ok((i, ())),
-        None => return Ok((i, ())),
-        _ => {}
+    match i.fragment().as_bytes().first() {
+        Some(c) if !c.is_ascii_whitespace() && *c != b'/' && *c != b'`' => Ok((i, ())),
+        None => Ok((i, ())),
+        _ => ws_slow(i),
     }
+}
+
+#[inline(never)]
+fn ws_slow(i: In) -> PResult<()> {
+    let b = i.fragment().as_bytes();
     let mut k = 0;
     loop {
         while k < b.len() && b[k].is_ascii_whitespace() {
@@ -100,6 +107,7 @@ fn symbol<'a>(s: &'static str, expected: &'static str) -> impl Fn(In<'a>) -> PRe
 }
 
 /// Try a symbol; `None` (and the input unchanged) when it is not next.
+#[inline]
 fn opt_symbol<'a>(i: In<'a>, s: &str) -> PResult<'a, Option<Loc>> {
     let (j, _) = ws(i)?;
     if j.fragment().starts_with(s) {
@@ -110,14 +118,17 @@ fn opt_symbol<'a>(i: In<'a>, s: &str) -> PResult<'a, Option<Loc>> {
     }
 }
 
+#[inline]
 fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
 }
+#[inline]
 fn is_ident_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
 }
 
 /// Length of the identifier (or keyword) at the start of `i`, 0 if none.
+#[inline]
 fn ident_len(i: &In) -> usize {
     let b = i.fragment().as_bytes();
     if b.is_empty() || !is_ident_start(b[0]) {
@@ -127,6 +138,7 @@ fn ident_len(i: &In) -> usize {
 }
 
 /// The word (identifier or keyword) that comes next, without consuming it.
+#[inline]
 fn peek_word<'a>(i: In<'a>) -> PResult<'a, &'a str> {
     let (j, _) = ws(i)?;
     let n = ident_len(&j);
@@ -140,6 +152,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// Keywords are short and lower case; most identifiers are rejected by the first test.
+#[inline]
 fn is_keyword(w: &str) -> bool {
     w.len() <= 11 && w.as_bytes()[0].is_ascii_lowercase() && KEYWORDS.contains(&w)
 }
