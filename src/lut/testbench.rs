@@ -57,12 +57,15 @@ pub fn testbench(d: &Dut) -> String {
 
 /// Parse a testbench dump and compare it with `lut` bit for bit (the low `out_bits` bits of each
 /// product). Returns the number of mismatching pairs and the first one as `(a, b, dump, lut)`.
+/// First mismatch of a dump comparison: `(a, b, dump value, LUT value)`.
+pub type FirstMismatch = Option<(u32, u32, u64, u64)>;
+
 pub fn compare_dump(
     dump: &str,
     d: &Dut,
     lut: &Lut,
     path: &Path,
-) -> Result<(usize, Option<(u32, u32, u64, u64)>), super::io::LutIoError> {
+) -> Result<(usize, FirstMismatch), super::io::LutIoError> {
     let mask = super::metrics::out_mask(d.out_bits);
     let want_lines = 1usize << (d.a_bits + d.b_bits);
     let mut bad = 0;

@@ -614,8 +614,8 @@ pub fn table(reports: &[Report]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<40} {:>6} {:>5} {:>17} {:>15} {:>15} {:>5} {:>14} {}",
-        "circuit", "size", "gates", "MAE% sim/pub", "WCE sim/pub", "EP% sim/pub", "pdk45", "C model", "status"
+        "{:<40} {:>6} {:>5} {:>17} {:>15} {:>15} {:>5} {:>14} status",
+        "circuit", "size", "gates", "MAE% sim/pub", "WCE sim/pub", "EP% sim/pub", "pdk45", "C model"
     );
     for r in reports {
         let (size, mae, wce, ep) = match (&r.shape, &r.metrics) {

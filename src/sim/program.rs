@@ -7,7 +7,6 @@
 //! compiler vectorizes.
 
 use crate::netlist::ir::{Netlist, NodeId, Op};
-use std::ops::{BitAnd, BitOr, BitXor, Not};
 
 /// `64·L` simulation lanes: lane `64·w + i` is bit `i` of word `w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +18,11 @@ impl<const L: usize> Lanes<L> {
     pub const LANES: usize = 64 * L;
 }
 
+// Index loops over `[u64; L]` are the form the compiler vectorizes most reliably.
+#[allow(clippy::needless_range_loop)]
+mod ops {
+use super::Lanes;
+use std::ops::{BitAnd, BitOr, BitXor, Not};
 macro_rules! lanes_op {
     ($tr:ident, $f:ident, $op:tt) => {
         impl<const L: usize> $tr for Lanes<L> {
@@ -48,6 +52,7 @@ impl<const L: usize> Not for Lanes<L> {
         }
         Lanes(r)
     }
+}
 }
 
 /// One gate evaluation: `slots[dst] = op(slots[src0], slots[src1], slots[src2])`.
