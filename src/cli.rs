@@ -13,6 +13,16 @@ struct Cli {
 enum Cmd {
     /// Print the model architectures and their per-layer MACs.
     Arch,
+    /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
+    Gen {
+        /// Specs: exact:NxM, sexact:NxM (signed, Baugh-Wooley), trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
+        specs: Vec<String>,
+        #[arg(short, long, default_value = "netlists/gen")]
+        out_dir: std::path::PathBuf,
+    },
+    /// Multiplier lookup tables: build, verify, cross-check.
+    #[command(subcommand)]
+    Lut(LutCmd),
     /// Verilog netlists: check, statistics.
     #[command(subcommand)]
     Netlist(NetlistCmd),
@@ -32,6 +42,60 @@ enum NetlistCmd {
     Check { file: std::path::PathBuf },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PortArg {
+    A,
+    B,
+}
+
+impl From<PortArg> for axdnn::RowPort {
+    fn from(p: PortArg) -> Self {
+        match p {
+            PortArg::A => axdnn::RowPort::A,
+            PortArg::B => axdnn::RowPort::B,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum LutCmd {
+    /// Simulate a netlist over every operand pair and write its table.
+    Gen {
+        file: std::path::PathBuf,
+        #[arg(short, long)]
+        out: std::path::PathBuf,
+        #[arg(long, value_enum, default_value = "bin")]
+        format: axdnn::lut::io::Format,
+        /// Verilog port that indexes the rows (B = activation operand, TFApprox convention).
+        #[arg(long, value_enum, default_value = "b")]
+        row_port: PortArg,
+        /// Two's-complement operands (default: from the name, e.g. mul8s_*).
+        #[arg(long)]
+        signed: Option<bool>,
+    },
+    /// Verify netlists (a file or a folder tree) against published figures and C models.
+    Verify {
+        path: std::path::PathBuf,
+        /// Skip the C-model comparison.
+        #[arg(long)]
+        no_c: bool,
+        /// Sample size for circuits above 2^20 operand pairs.
+        #[arg(long, default_value_t = 1 << 18)]
+        samples: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Sweep circuits with up to this many operand bits exhaustively (24 covers 12x12).
+        #[arg(long, default_value_t = axdnn::sim::MAX_EXHAUSTIVE_BITS)]
+        exhaustive_bits: u32,
+    },
+    /// Write an exhaustive Verilog testbench for a netlist (dump: one hex output per line).
+    Testbench {
+        file: std::path::PathBuf,
+        #[arg(short, long)]
+        out: std::path::PathBuf,
+    },
+}
+
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -47,6 +111,118 @@ pub fn run() -> anyhow::Result<()> {
                         println!("  {:<12} -> {:<10} {:>10} MACs", l.name, s.to_string(), m);
                     }
                 }
+            }
+        }
+        Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
+        Cmd::Lut(c) => lut_cmd(c)?,
+    }
+    Ok(())
+}
+
+fn gen_cmd(specs: &[String], out_dir: &std::path::Path) -> anyhow::Result<()> {
+    use axdnn::gen;
+    let specs: Vec<gen::Spec> = if specs.is_empty() {
+        gen::default_set()
+    } else {
+        specs.iter().map(|s| gen::parse_spec(s)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?
+    };
+    for spec in specs {
+        let net = spec.netlist();
+        let text = gen::to_verilog(&net, &gen::header(&spec));
+        let path = out_dir.join(format!("{}.v", spec.name()));
+        axdnn::lut::io::write_atomic(&path, text.as_bytes())?;
+        let gates = net.nodes.iter().filter(|n| n.op != axdnn::netlist::Op::Input).count();
+        println!("{}: {} gates", path.display(), gates);
+    }
+    Ok(())
+}
+
+fn lut_cmd(c: LutCmd) -> anyhow::Result<()> {
+    use axdnn::lut::{verify, Metrics};
+    match c {
+        LutCmd::Gen { file, out, format, row_port, signed } => {
+            let parsed = axdnn::netlist::parse_file(&file)?;
+            let net = &parsed.netlist;
+            let signed = signed.unwrap_or_else(|| verify::signed_from_name(&net.name));
+            let t = std::time::Instant::now();
+            let mut lut = axdnn::sim::exhaustive_lut(net, row_port.into(), signed)?;
+            let dt = t.elapsed();
+            lut.power_mw = parsed.published.pdk45_pwr_mw.as_ref().map(|f| f.value);
+            axdnn::lut::io::export(&lut, format, &out)?;
+            let m = Metrics::of_lut(&lut);
+            println!(
+                "{}: {}x{} {} (row = port {:?}), {} entries simulated in {:.3} ms -> {}",
+                net.name,
+                lut.row_bits,
+                lut.col_bits,
+                if signed { "signed" } else { "unsigned" },
+                lut.row_port,
+                lut.len(),
+                dt.as_secs_f64() * 1e3,
+                out.display()
+            );
+            println!(
+                "  MAE {:.4} ({:.4} %), WCE {} ({:.4} %), EP {:.4} %, MRE {:.4} %, WCRE {:.2} %, MSE {:.2}, bias {:.4}, error std {:.4}",
+                m.mae, m.mae_pct, m.wce, m.wce_pct, m.ep_pct, m.mre_pct, m.wcre_pct, m.mse, m.mean_error, m.error_std
+            );
+        }
+        LutCmd::Testbench { file, out } => {
+            let parsed = axdnn::netlist::parse_file(&file)?;
+            let d = axdnn::lut::testbench::Dut::of(&parsed.netlist)
+                .ok_or_else(|| anyhow::anyhow!("{}: needs input ports A and B and an output", file.display()))?;
+            axdnn::lut::io::write_atomic(&out, axdnn::lut::testbench::testbench(&d).as_bytes())?;
+            println!("{} -> {} ({} pairs)", file.display(), out.display(), 1u64 << (d.a_bits + d.b_bits));
+        }
+        LutCmd::Verify { path, no_c, samples, seed, exhaustive_bits } => {
+            let circuits = verify::discover(&path)?;
+            if circuits.is_empty() {
+                anyhow::bail!("{}: no .v files found", path.display());
+            }
+            let opt = verify::Options { samples, seed, exhaustive_bits, ..Default::default() };
+            let bar = indicatif::ProgressBar::new(circuits.len() as u64).with_message("parse+simulate+score");
+            bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} {elapsed}").unwrap());
+            let t = std::time::Instant::now();
+            let mut reports = verify::simulate_all(&circuits, &opt, &bar);
+            let t_sim = t.elapsed();
+            bar.finish_and_clear();
+            let mut t_c = None;
+            if !no_c {
+                let bar = indicatif::ProgressBar::new(reports.len() as u64).with_message("C models (cc -O2, cached)");
+                bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} {elapsed}").unwrap());
+                let t = std::time::Instant::now();
+                verify::compare_c_all(&mut reports, &bar);
+                t_c = Some(t.elapsed());
+                bar.finish_and_clear();
+            }
+            print!("{}", verify::table(&reports));
+            let files: usize = circuits.iter().map(|c| c.generic.is_some() as usize + c.pdk45.is_some() as usize + c.copies).sum();
+            let failed = reports.iter().filter(|r| !r.ok()).count();
+            let dev = reports.iter().filter(|r| r.ok() && !r.documented().is_empty()).count();
+            let c_ok = reports.iter().filter(|r| matches!(r.c, verify::CResult::Match(_))).count();
+            let pdk = reports.iter().filter(|r| r.pdk45_same == Some(true)).count();
+            println!(
+                "{} circuits from {files} .v files ({} threads): parse+simulate+score {:.3} s{}",
+                reports.len(),
+                rayon::current_num_threads(),
+                t_sim.as_secs_f64(),
+                t_c.map_or(String::new(), |d| format!(", C models {:.3} s", d.as_secs_f64()))
+            );
+            let ns = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64 * 1e-9;
+            println!(
+                "  CPU time summed over threads: parse {:.3} s, simulate {:.3} s, score {:.3} s",
+                ns(&verify::PARSE_NS),
+                ns(&verify::SIM_NS),
+                ns(&verify::SCORE_NS)
+            );
+            println!("  {c_ok} tables equal to their C model, {pdk} generic/PDK45 pairs equal, {dev} verified with documented deviations");
+            let noref = reports.iter().filter(|r| r.ok() && !r.has_reference()).count();
+            println!(
+                "{} verified, {failed} failed{}",
+                reports.len() - failed - noref,
+                if noref > 0 { format!(", {noref} without any reference") } else { String::new() }
+            );
+            if failed > 0 {
+                anyhow::bail!("{failed} circuit(s) failed verification");
             }
         }
     }

@@ -10,10 +10,12 @@
 //! ```
 
 pub mod error;
+pub mod gen;
 pub mod lut;
 pub mod model;
 pub mod mult;
 pub mod netlist;
+pub mod sim;
 
 pub use error::Span;
 pub use lut::Lut;

@@ -104,10 +104,12 @@ fn every_library_file_parses_with_the_folder_interface() {
     verilog_files(&root, &mut files);
     assert!(files.len() >= 793 + 505 * 2, "only {} files", files.len());
     let t = Instant::now();
+    let results = netlist::parse_files(&files);
+    let elapsed = t.elapsed().as_secs_f64();
     let mut failures = Vec::new();
     let mut gates = 0usize;
-    for f in &files {
-        match netlist::parse_file(f) {
+    for (f, r) in files.iter().zip(results) {
+        match r {
             Ok(p) => {
                 check_interface(&p.netlist, f);
                 check_published(&p.published, f);
@@ -117,10 +119,11 @@ fn every_library_file_parses_with_the_folder_interface() {
         }
     }
     eprintln!(
-        "parsed {} files ({} nodes) in {:.3} s",
+        "parsed {} files ({} nodes) in {:.3} s on {} threads",
         files.len(),
         gates,
-        t.elapsed().as_secs_f64()
+        elapsed,
+        rayon::current_num_threads()
     );
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }

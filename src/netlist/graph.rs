@@ -147,8 +147,8 @@ impl<'n> Rebuild<'n> {
     /// The old node's fan-in, mapped to new ids.
     fn fanin(&self, node: &Node) -> [NodeId; 3] {
         let mut f = [0; 3];
-        for k in 0..node.op.arity() {
-            f[k] = self.map[node.fanin[k] as usize];
+        for (slot, &old) in f.iter_mut().zip(&node.fanin[..node.op.arity()]) {
+            *slot = self.map[old as usize];
         }
         f
     }

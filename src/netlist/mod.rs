@@ -40,6 +40,12 @@ pub fn parse_str(src: &str, file: &Path) -> Result<Parsed, NetlistError> {
     diagnose_str(src, file).map_err(|mut v| v.swap_remove(0))
 }
 
+/// [`parse_file`] on many files in parallel (rayon); results in the order of `paths`.
+pub fn parse_files(paths: &[std::path::PathBuf]) -> Vec<Result<Parsed, NetlistError>> {
+    use rayon::prelude::*;
+    paths.par_iter().map(|p| parse_file(p)).collect()
+}
+
 /// Like [`parse_file`] but returns every error found (sorted by position), not just the first.
 pub fn diagnose_file(path: &Path) -> Result<Parsed, Vec<NetlistError>> {
     let src = read(path).map_err(|e| vec![e])?;
