@@ -1,4 +1,4 @@
-//! The gate graph: a `petgraph` view of an [`ir::Netlist`] (edges run fan-in → gate), logic
+//! The gate graph: a `petgraph` view of an [`Netlist`] (edges run fan-in → gate), logic
 //! levels, statistics, and function-preserving passes in the spirit of Yosys's `opt_*`:
 //! constant propagation, alias/buffer removal, dead-gate removal and structural hashing. Each
 //! pass does one job and returns a new, still topologically ordered netlist with the same ports.
