@@ -17,8 +17,9 @@ fn stats_prints_cells_depth_and_ports() {
     let (ok, out, err) = axdnn(&["netlist", "stats", "--opt", "netlists/mul2x2_pdk45.v"]);
     assert!(ok, "{err}");
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
-    assert!(lines.contains(&"AND2X1           4"), "{out}");
-    assert!(lines.contains(&"HAX1             4"), "{out}");
+    assert!(lines.contains(&"AND2X1           4       4"), "{out}");
+    assert!(lines.contains(&"HAX1             4       2"), "{out}");
+    assert!(lines.contains(&"assign          12       -"), "{out}");
     assert!(lines.contains(&"depth    5"), "{out}");
     assert!(lines.contains(&"inputs   4 bits: A[2] B[2]"), "{out}");
     assert!(lines.contains(&"outputs  4 bits: O[4]"), "{out}");

@@ -85,6 +85,8 @@ fn levels_and_stats_of_a_fixture() {
     assert_eq!(st.gates_by_cell.get("AND2X1"), Some(&4));
     assert_eq!(st.gates_by_cell.get("HAX1"), Some(&4));
     assert_eq!(st.gates_by_cell.get("assign"), Some(&12));
+    assert_eq!(st.instances_by_cell.get("HAX1"), Some(&2));
+    assert_eq!(st.cell_instances, 6);
     // buf -> AND -> HAX1.YC -> HAX1.YS/YC -> output buf
     assert_eq!(st.depth, 5);
     assert_eq!((st.input_bits, st.output_bits), (4, 4));

@@ -1,4 +1,4 @@
-//! The gate graph: a `petgraph` view of an [`ir::Netlist`] (edges run fan-in → gate), logic
+//! The gate graph: a `petgraph` view of an [`Netlist`] (edges run fan-in → gate), logic
 //! levels, statistics, and function-preserving passes in the spirit of Yosys's `opt_*`:
 //! constant propagation, alias/buffer removal, dead-gate removal and structural hashing. Each
 //! pass does one job and returns a new, still topologically ordered netlist with the same ports.
@@ -52,6 +52,8 @@ pub struct Stats {
     /// Library cell instances (`assign` gates not included). A multi-output cell (HAX1, FAX1)
     /// is one instance; its output nodes are recognised by their shared cell type and fan-in.
     pub cell_instances: usize,
+    /// Library cell instances per cell type (same counting as `cell_instances`).
+    pub instances_by_cell: BTreeMap<String, usize>,
     /// Longest input-to-output path in gates (buffers included).
     pub depth: u32,
     pub input_bits: usize,
@@ -72,17 +74,20 @@ pub fn stats(n: &Netlist) -> Stats {
     // Output nodes of multi-output cells, per (cell, fan-in, output op); identical instances
     // (same cell on the same fan-in) are told apart by counting.
     let mut multi: HashMap<(&str, [NodeId; 3]), HashMap<Op, usize>> = HashMap::new();
-    let mut cell_instances = 0;
+    let mut instances_by_cell: BTreeMap<String, usize> = BTreeMap::new();
     for node in &n.nodes {
         match super::cells::lookup(&node.cell) {
             Some(c) if c.outputs.len() > 1 => {
                 *multi.entry((node.cell.as_str(), node.fanin)).or_default().entry(node.op).or_insert(0) += 1;
             }
-            Some(_) => cell_instances += 1,
+            Some(_) => *instances_by_cell.entry(node.cell.clone()).or_insert(0) += 1,
             None => {}
         }
     }
-    cell_instances += multi.values().map(|per_op| per_op.values().max().copied().unwrap_or(0)).sum::<usize>();
+    for ((cell, _), per_op) in &multi {
+        *instances_by_cell.entry(cell.to_string()).or_insert(0) += per_op.values().max().copied().unwrap_or(0);
+    }
+    let cell_instances = instances_by_cell.values().sum();
     let level = levels(n).expect("an ir::Netlist is acyclic");
     let depth = n.outputs.iter().flat_map(|p| &p.bits).map(|&b| level[b as usize]).max().unwrap_or(0);
     let ports = |ps: &[Port]| ps.iter().map(|p| (p.name.clone(), p.width())).collect::<Vec<_>>();
@@ -91,6 +96,7 @@ pub fn stats(n: &Netlist) -> Stats {
         gates_by_cell: by_cell,
         gates,
         cell_instances,
+        instances_by_cell,
         depth,
         input_bits: n.inputs.iter().map(Port::width).sum(),
         output_bits: n.outputs.iter().map(Port::width).sum(),
@@ -108,8 +114,10 @@ impl std::fmt::Display for Stats {
         writeln!(f, "gates    {} (nodes; a multi-output cell counts once per output)", self.gates)?;
         writeln!(f, "cells    {} (library cell instances)", self.cell_instances)?;
         writeln!(f, "depth    {}", self.depth)?;
+        writeln!(f, "  {:<10} {:>7} {:>7}", "type", "nodes", "cells")?;
         for (cell, count) in &self.gates_by_cell {
-            writeln!(f, "  {cell:<10} {count:>7}")?;
+            let inst = self.instances_by_cell.get(cell).map_or("-".to_string(), |c| c.to_string());
+            writeln!(f, "  {cell:<10} {count:>7} {inst:>7}")?;
         }
         Ok(())
     }
