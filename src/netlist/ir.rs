@@ -66,8 +66,9 @@ impl Op {
     {
         match self {
             Op::Input => a,
-            Op::Const0 => a ^ a,
-            Op::Const1 => !(a ^ a),
+            // `a & !a` is all-zero lanes of the word type without needing a zero constant.
+            Op::Const0 => a & !a,
+            Op::Const1 => a | !a,
             Op::Buf => a,
             Op::Not => !a,
             Op::And => a & b,
