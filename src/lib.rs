@@ -9,11 +9,13 @@
 //!                       accel (systolic array; multiplies through `mult::Multiplier`)
 //! ```
 
+pub mod accel;
 pub mod error;
 pub mod lut;
 pub mod model;
 pub mod mult;
 pub mod netlist;
+pub mod quant;
 
 pub use error::Span;
 pub use lut::Lut;

@@ -1,0 +1,108 @@
+//! The fast engine's GEMM core: the same products and sums as the cycle-stepped array, without
+//! the clock. With a table: one 256-entry LUT row per activation (`&table[q_act << 8..]`) and a
+//! gather over the weight codes of all output channels. Without one (bit-level netlist
+//! simulation): `Multiplier::mul_batch` over blocks of products.
+
+use crate::mult::Multiplier;
+
+/// Operands of one im2col GEMM: activation codes (LUT row), weight codes (LUT column) and, for
+/// sign-magnitude, a per-weight negation mask (`0` or `−1`).
+#[derive(Debug, Clone, Copy)]
+pub struct GemmOperands<'a> {
+    pub npix: usize,
+    pub k: usize,
+    pub nf: usize,
+    /// `npix × k`, pixel-major.
+    pub act: &'a [u8],
+    /// `k × nf`, reduction-major (a weight-stationary column reads `wgt[k*nf + o]`).
+    pub wgt: &'a [u8],
+    /// `k × nf`: `−1` where the product is subtracted (sign-magnitude), else `0`.
+    pub neg: Option<&'a [i32]>,
+}
+
+impl GemmOperands<'_> {
+    /// Signed product of activation `a` and weight slot `(kk, o)` as the PE applies it.
+    #[inline(always)]
+    pub fn signed(&self, prod: i32, kk: usize, o: usize) -> i32 {
+        match self.neg {
+            Some(m) => {
+                let m = m[kk * self.nf + o];
+                (prod ^ m).wrapping_sub(m)
+            }
+            None => prod,
+        }
+    }
+}
+
+/// `out[p·nf + o] = Σ_k ±P(act[p][k], wgt[k][o])`, wrapping i32 (the order of a wrapping sum
+/// does not change it, so every engine and dataflow gives the same bits).
+pub fn gemm(ops: &GemmOperands, mult: &dyn Multiplier, use_table: bool, out: &mut Vec<i32>) {
+    out.clear();
+    out.resize(ops.npix * ops.nf, 0);
+    match (use_table, mult.table()) {
+        (true, Some(lut)) if lut.row_bits == 8 && lut.col_bits == 8 => match ops.neg {
+            None => gemm_lut::<false>(ops, &lut.table, out),
+            Some(_) => gemm_lut::<true>(ops, &lut.table, out),
+        },
+        _ => gemm_batch(ops, mult, out),
+    }
+}
+
+fn gemm_lut<const NEG: bool>(ops: &GemmOperands, table: &[i32], out: &mut [i32]) {
+    let (k, nf) = (ops.k, ops.nf);
+    let neg = ops.neg.unwrap_or(&[]);
+    for (p, acc) in out.chunks_exact_mut(nf).enumerate() {
+        let a = &ops.act[p * k..(p + 1) * k];
+        for (kk, &q) in a.iter().enumerate() {
+            let row: &[i32; 256] = table[(q as usize) << 8..][..256].try_into().unwrap();
+            let w = &ops.wgt[kk * nf..(kk + 1) * nf];
+            if NEG {
+                let m = &neg[kk * nf..(kk + 1) * nf];
+                for ((s, &c), &m) in acc.iter_mut().zip(w).zip(m) {
+                    *s = s.wrapping_add((row[c as usize] ^ m).wrapping_sub(m));
+                }
+            } else {
+                for (s, &c) in acc.iter_mut().zip(w) {
+                    *s = s.wrapping_add(row[c as usize]);
+                }
+            }
+        }
+    }
+}
+
+/// Products through `mul_batch` (one call per block of pixels), for multipliers without a table.
+fn gemm_batch(ops: &GemmOperands, mult: &dyn Multiplier, out: &mut [i32]) {
+    let (k, nf) = (ops.k, ops.nf);
+    let per_pix = k * nf;
+    let block = (8192 / per_pix.max(1)).max(1);
+    let mut rows = Vec::with_capacity(block * per_pix);
+    let mut cols = Vec::with_capacity(block * per_pix);
+    let mut prods = Vec::with_capacity(block * per_pix);
+    for p0 in (0..ops.npix).step_by(block) {
+        let p1 = (p0 + block).min(ops.npix);
+        rows.clear();
+        cols.clear();
+        for p in p0..p1 {
+            for kk in 0..k {
+                let a = ops.act[p * k + kk] as u32;
+                for o in 0..nf {
+                    rows.push(a);
+                    cols.push(ops.wgt[kk * nf + o] as u32);
+                }
+            }
+        }
+        prods.clear();
+        prods.resize(rows.len(), 0);
+        mult.mul_batch(&rows, &cols, &mut prods);
+        let mut i = 0;
+        for p in p0..p1 {
+            let acc = &mut out[p * nf..(p + 1) * nf];
+            for kk in 0..k {
+                for (o, s) in acc.iter_mut().enumerate() {
+                    *s = s.wrapping_add(ops.signed(prods[i], kk, o));
+                    i += 1;
+                }
+            }
+        }
+    }
+}
