@@ -50,24 +50,48 @@ pub fn gemm(ops: &GemmOperands, mult: &dyn Multiplier, use_table: bool, out: &mu
 
 fn gemm_lut<const NEG: bool>(ops: &GemmOperands, table: &[i32], out: &mut [i32]) {
     let (k, nf) = (ops.k, ops.nf);
-    let neg = ops.neg.unwrap_or(&[]);
+    let table: &[i32; 65536] = table.try_into().expect("8x8 table");
     for (p, acc) in out.chunks_exact_mut(nf).enumerate() {
         let a = &ops.act[p * k..(p + 1) * k];
-        for (kk, &q) in a.iter().enumerate() {
-            let row: &[i32; 256] = table[(q as usize) << 8..][..256].try_into().unwrap();
-            let w = &ops.wgt[kk * nf..(kk + 1) * nf];
-            if NEG {
-                let m = &neg[kk * nf..(kk + 1) * nf];
-                for ((s, &c), &m) in acc.iter_mut().zip(w).zip(m) {
-                    *s = s.wrapping_add((row[c as usize] ^ m).wrapping_sub(m));
-                }
+        // Blocks of output channels accumulate in registers; one LUT row per activation code.
+        let mut o0 = 0;
+        while o0 < nf {
+            let left = nf - o0;
+            if left >= 8 {
+                acc[o0..o0 + 8].copy_from_slice(&block::<8, NEG>(a, ops, o0, table));
+                o0 += 8;
+            } else if left >= 4 {
+                acc[o0..o0 + 4].copy_from_slice(&block::<4, NEG>(a, ops, o0, table));
+                o0 += 4;
             } else {
-                for (s, &c) in acc.iter_mut().zip(w) {
-                    *s = s.wrapping_add(row[c as usize]);
-                }
+                acc[o0..o0 + 1].copy_from_slice(&block::<1, NEG>(a, ops, o0, table));
+                o0 += 1;
             }
         }
     }
+}
+
+/// Sums of output channels `o0..o0+B` of one pixel (activation codes `a`).
+#[inline(always)]
+fn block<const B: usize, const NEG: bool>(a: &[u8], ops: &GemmOperands, o0: usize, table: &[i32; 65536]) -> [i32; B] {
+    let nf = ops.nf;
+    let mut acc = [0i32; B];
+    let neg = ops.neg.unwrap_or(&[]);
+    for (kk, &q) in a.iter().enumerate() {
+        let row: &[i32; 256] = table[(q as usize) << 8..][..256].try_into().unwrap();
+        let w: &[u8; B] = ops.wgt[kk * nf + o0..][..B].try_into().unwrap();
+        if NEG {
+            let m: &[i32; B] = neg[kk * nf + o0..][..B].try_into().unwrap();
+            for j in 0..B {
+                acc[j] = acc[j].wrapping_add((row[w[j] as usize] ^ m[j]).wrapping_sub(m[j]));
+            }
+        } else {
+            for j in 0..B {
+                acc[j] = acc[j].wrapping_add(row[w[j] as usize]);
+            }
+        }
+    }
+    acc
 }
 
 /// Products through `mul_batch` (one call per block of pixels), for multipliers without a table.

@@ -148,6 +148,8 @@ pub fn argmax(v: &[f32]) -> usize {
 
 /// Weights of one GEMM laid out for the array: `k × nf` codes and negation masks.
 struct PreparedGemm {
+    /// im2col gather index (`npix × k`).
+    index: Vec<u32>,
     wgt: Vec<u8>,
     neg: Option<Vec<i32>>,
 }
@@ -192,7 +194,7 @@ impl<'a> Accelerator<'a> {
                     }
                 }
                 let neg = (matches!(scheme, crate::quant::QuantScheme::SignMagnitude) || any_neg).then_some(neg);
-                PreparedGemm { wgt, neg }
+                PreparedGemm { index: g.im2col_index(), wgt, neg }
             })
             .collect();
         Ok(Accelerator { config, model, approx, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared })
@@ -276,16 +278,14 @@ impl<'a> Accelerator<'a> {
     fn run_image(&self, x: &[f32], keep_stats: bool) -> (Vec<i32>, Option<Vec<LayerStats>>) {
         let range = self.model.act_range();
         let mut cur = self.model.quantize_input(x);
-        let (mut act, mut xsum, mut codes, mut sums, mut next) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut xsum, mut codes, mut sums, mut next) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut stats = Vec::new();
         let mut gi = 0;
         for l in &self.model.layers {
             match l {
                 QLayer::Gemm(g) => {
-                    g.im2col(&cur, &mut act, &mut xsum);
-                    codes.clear();
-                    codes.extend(act.iter().map(|&q| self.model.options.scheme.act_operand(q)));
                     let p = &self.prepared[gi];
+                    g.im2col_indexed(&p.index, &cur, self.model.options.scheme, &mut codes, &mut xsum);
                     let ops = GemmOperands {
                         npix: g.npix(),
                         k: g.k,

@@ -349,6 +349,37 @@ impl QGemm {
         }
     }
 
+    /// Source index in the CHW input of every im2col entry (`npix × k`), `u32::MAX` for padding.
+    /// Computed once per layer; [`QGemm::im2col_indexed`] then gathers.
+    pub fn im2col_index(&self) -> Vec<u32> {
+        let n = self.in_shape.numel();
+        let x: Vec<i32> = (0..n as i32).collect();
+        let mut idx = Vec::new();
+        let mut sums = Vec::new();
+        // Reuse the direct im2col on the identity image, with padding marked by −1.
+        let mut g = self.clone();
+        g.input.zero_point = -1;
+        g.im2col(&x, &mut idx, &mut sums);
+        idx.into_iter().map(|v| if v < 0 { u32::MAX } else { v as u32 }).collect()
+    }
+
+    /// im2col by gather: multiplier operand codes (`scheme.act_operand`) and `Σ_k q_x` per pixel.
+    pub fn im2col_indexed(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
+        let z = self.input.zero_point;
+        codes.clear();
+        codes.resize(index.len(), 0);
+        xsum.clear();
+        for (ci, ii) in codes.chunks_exact_mut(self.k).zip(index.chunks_exact(self.k)) {
+            let mut sum = 0i32;
+            for (c, &i) in ci.iter_mut().zip(ii) {
+                let q = if i == u32::MAX { z } else { x[i as usize] };
+                sum += q;
+                *c = scheme.act_operand(q);
+            }
+            xsum.push(sum);
+        }
+    }
+
     /// Int32 accumulator of pixel `p`, channel `o` from the multiplier sum `s = Σ_k P(x, w)`.
     #[inline]
     pub fn accumulator(&self, s: i32, xsum: i32, o: usize) -> i32 {
@@ -366,10 +397,11 @@ impl QGemm {
         let npix = self.npix();
         out.clear();
         out.resize(npix * self.nf, 0);
-        for p in 0..npix {
-            for o in 0..self.nf {
+        for o in 0..self.nf {
+            let dst = &mut out[o * npix..(o + 1) * npix];
+            for (p, d) in dst.iter_mut().enumerate() {
                 let acc = self.accumulator(sums[p * self.nf + o], xsum[p], o);
-                out[o * npix + p] = match self.output {
+                *d = match self.output {
                     None => acc,
                     Some(q) => (q.zero_point + self.requant[o].apply(acc)).clamp(range.0, range.1),
                 };

@@ -1,0 +1,81 @@
+//! LeNet-5 (random seeded parameters until trained models exist) through the fast engine with an
+//! approximate LUT multiplier vs the float inference of the same model, measured in the same run.
+//! After the criterion groups, prints images/s, LUT-MAC/s and the ratio from criterion's estimates.
+
+use axdnn::accel::{AccelConfig, Accelerator};
+use axdnn::model::{forward_reference, Arch, Params, Shape};
+use axdnn::quant::{QuantModel, QuantOptions};
+use axdnn::Lut;
+use criterion::{criterion_group, Criterion, Throughput};
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+const N: usize = 256;
+
+fn setup() -> (Arch, Params, Vec<f32>) {
+    let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut p = Params::zeros(&arch);
+    for s in arch.params() {
+        let b = (6.0 / s.fan_in as f32).sqrt();
+        for v in &mut p.tensors.get_mut(&s.name).unwrap().data {
+            *v = r.gen_range(-b..b);
+        }
+    }
+    let imgs = (0..N * arch.input.numel()).map(|_| r.gen_range(0.0..1.0f32)).collect();
+    (arch, p, imgs)
+}
+
+/// A seeded approximate table (exact product plus noise).
+fn approx_lut() -> Lut {
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let mut l = Lut::exact(8, 8, false);
+    for v in &mut l.table {
+        *v = (*v + r.gen_range(-200..200)).max(0);
+    }
+    l.name = "bench_approx".into();
+    l
+}
+
+fn bench(c: &mut Criterion) {
+    let (arch, params, imgs) = setup();
+    let qm = QuantModel::build(&arch, &params, &imgs[..32 * arch.input.numel()], QuantOptions::default()).unwrap();
+    let lut = approx_lut();
+    let cfg = AccelConfig::default();
+    let acc = Accelerator::new(&qm, &lut, cfg).unwrap();
+    let d = arch.input.numel();
+    let mut g = c.benchmark_group("lenet5_mnist");
+    g.throughput(Throughput::Elements(N as u64));
+    g.sample_size(10);
+    g.bench_function("accel_fast_lut", |b| b.iter(|| acc.run(&imgs).unwrap()));
+    g.bench_function("float_reference", |b| {
+        b.iter(|| {
+            (0..N).into_par_iter().map(|i| forward_reference(&arch, &params, &imgs[i * d..(i + 1) * d]).pop().unwrap()).collect::<Vec<_>>()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+
+fn mean_ns(id: &str) -> Option<f64> {
+    let p = format!("target/criterion/lenet5_mnist/{id}/new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+    v["mean"]["point_estimate"].as_f64()
+}
+
+fn main() {
+    benches();
+    criterion::Criterion::default().configure_from_args().final_summary();
+    let macs = Arch::lenet5(Shape::new(1, 28, 28), 10).macs().iter().sum::<u64>() as f64;
+    if let (Some(a), Some(f)) = (mean_ns("accel_fast_lut"), mean_ns("float_reference")) {
+        let ips = N as f64 / (a * 1e-9);
+        let fips = N as f64 / (f * 1e-9);
+        println!(
+            "summary: fast engine {ips:.0} images/s, {:.3e} LUT-MAC/s; float reference {fips:.0} images/s; ratio {:.2} ({} rayon threads)",
+            ips * macs,
+            ips / fips,
+            rayon::current_num_threads()
+        );
+    }
+}
