@@ -9,6 +9,7 @@
 //!                       accel (systolic array; multiplies through `mult::Multiplier`)
 //! ```
 
+pub mod data;
 pub mod error;
 pub mod lut;
 pub mod model;

@@ -8,3 +8,5 @@ pub mod real;
 pub use arch::{Arch, ArchName, Layer, LayerKind, ParamSpec, Shape};
 pub use params::{forward_reference, Params, Tensor};
 pub use real::Real;
+pub mod io;
+pub mod train;
