@@ -143,7 +143,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         test_n: te.len(),
         batchnorm_folded: cfg.batchnorm,
         train_seconds,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: std::iter::once("axdnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" "),
         sha256: String::new(),
     };
     io::save(&a.out, &outcome.arch, &outcome.params, &meta)?;

@@ -41,6 +41,30 @@ pub struct Net<T> {
     pub w: Vec<Vec<T>>,
     pub b: Vec<Vec<T>>,
     pub bn: Vec<Option<BatchNorm<T>>>,
+    /// Reused im2col buffers: the largest arrays of a step (up to ~100 MB); allocating them
+    /// fresh every step costs more in page faults than the copy itself.
+    scratch: Vec<Vec<T>>,
+}
+
+impl<T: Real> Net<T> {
+    /// A buffer of length `n` (contents unspecified) from the scratch pool.
+    fn take(&mut self, n: usize) -> Vec<T> {
+        let best = (0..self.scratch.len())
+            .filter(|&i| self.scratch[i].capacity() >= n)
+            .min_by_key(|&i| self.scratch[i].capacity());
+        let mut v = match best {
+            Some(i) => self.scratch.swap_remove(i),
+            None => Vec::with_capacity(n),
+        };
+        v.resize(n, T::ZERO);
+        v.truncate(n);
+        v
+    }
+    fn give(&mut self, v: Vec<T>) {
+        if v.capacity() > 0 && self.scratch.len() < 16 {
+            self.scratch.push(v);
+        }
+    }
 }
 
 /// Gradients of the loss, same structure as `Net`.
@@ -106,7 +130,7 @@ impl<T: Real> Net<T> {
                 b.push(Vec::new());
             }
         }
-        Net { arch: arch.clone(), shapes: arch.shapes(), w, b, bn: vec![None; arch.layers.len()] }
+        Net { arch: arch.clone(), shapes: arch.shapes(), w, b, bn: vec![None; arch.layers.len()], scratch: Vec::new() }
     }
 
     /// Add BatchNorm (gamma 1, beta 0) after every convolution.
@@ -171,9 +195,10 @@ impl<T: Real> Net<T> {
             act = match kind {
                 LayerKind::Conv { out_ch, k, stride, pad } => {
                     let s = spatial(act.layout, &act.data, n);
-                    let cols = im2col(&act.data, n, s, k, stride, pad, out_shape.h, out_shape.w);
                     let np = n * out_shape.h * out_shape.w;
                     let kk = s.c * k * k;
+                    let mut cols = self.take(kk * np);
+                    im2col(&act.data, n, s, k, stride, pad, out_shape.h, out_shape.w, &mut cols);
                     let mut y = vec![T::ZERO; out_ch * np];
                     gemm(out_ch, kk, np, T::ONE, &self.w[i], kk, 1, &cols, np, 1, T::ZERO, &mut y);
                     let bias = &self.b[i];
@@ -190,8 +215,9 @@ impl<T: Real> Net<T> {
                         }
                         (None, _) => None,
                     };
-                    if let Some(c) = cache.as_deref_mut() {
-                        c.push(Cache::Conv { cols, in_shape: s, bn: bn_cache });
+                    match cache.as_deref_mut() {
+                        Some(c) => c.push(Cache::Conv { cols, in_shape: s, bn: bn_cache }),
+                        None => self.give(cols),
                     }
                     Act { data: y, layout: Layout::Spatial(out_shape) }
                 }
@@ -297,13 +323,14 @@ impl<T: Real> Net<T> {
                     // dW[OC×K] = dY[OC×NP] · colsᵀ
                     gemm(out_ch, np, kk, T::ONE, &dy, np, 1, &cols, 1, np, T::ZERO, &mut grads.w[i]);
                     if need_dx {
-                        drop(cols);
-                        let mut dcols = vec![T::ZERO; kk * np];
-                        // dcols[K×NP] = Wᵀ · dY
+                        let mut dcols = cols;
+                        // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
                         gemm(kk, out_ch, np, T::ONE, &self.w[i], 1, kk, &dy, np, 1, T::ZERO, &mut dcols);
                         let dx = col2im(&dcols, n, in_shape, k, stride, pad, out_shape.h, out_shape.w);
+                        self.give(dcols);
                         Act { data: dx, layout: Layout::Spatial(in_shape) }
                     } else {
+                        self.give(cols);
                         Act { data: Vec::new(), layout: Layout::Spatial(in_shape) }
                     }
                 }
@@ -408,10 +435,11 @@ fn cnhw_to_nchw<T: Real>(x: &[T], n: usize, s: Shape) -> Vec<T> {
 }
 
 /// cols[(ic,ky,kx)][(b,oy,ox)] = x[ic][b][oy·stride+ky−pad][ox·stride+kx−pad] (0 outside).
+/// Writes every element of `cols`.
 #[allow(clippy::too_many_arguments)]
-fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize) -> Vec<T> {
+fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize, cols: &mut [T]) {
     let np = n * oh * ow;
-    let mut cols = vec![T::ZERO; s.c * k * k * np];
+    assert_eq!(cols.len(), s.c * k * k * np);
     cols.par_chunks_mut(np).enumerate().for_each(|(r, row)| {
         let (ic, ky, kx) = (r / (k * k), (r / k) % k, r % k);
         for b in 0..n {
@@ -420,19 +448,17 @@ fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: us
                 let iy = (oy * stride + ky) as isize - pad as isize;
                 let dst = &mut row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
                 if iy < 0 || iy >= s.h as isize {
-                    continue; // already zero
+                    dst.fill(T::ZERO);
+                    continue;
                 }
                 let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
                 for (ox, d) in dst.iter_mut().enumerate() {
                     let ix = (ox * stride + kx) as isize - pad as isize;
-                    if ix >= 0 && ix < s.w as isize {
-                        *d = src[ix as usize];
-                    }
+                    *d = if ix >= 0 && ix < s.w as isize { src[ix as usize] } else { T::ZERO };
                 }
             }
         }
     });
-    cols
 }
 
 /// Adjoint of `im2col`: scatter-add the column gradients back to `[C][N][H][W]`.

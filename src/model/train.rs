@@ -284,6 +284,9 @@ pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &P
     let per = train_set.shape.numel();
     let s = train_set.shape;
     let t0 = Instant::now();
+    // Without a terminal (nohup, logs) the bar is invisible: print a line every ~10% instead.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let log_every = (steps_per_epoch / 10).max(1);
     for epoch in meta.epochs_done..cfg.epochs {
         let te = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -329,6 +332,13 @@ pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &P
             correct += r.correct;
             seen += b;
             bar.inc(1);
+            if !tty && (step + 1) % log_every == 0 {
+                eprintln!(
+                    "epoch {} step {}/{}: loss {:.4} acc {:.4} lr {:.4} ({:.0} img/s)",
+                    epoch + 1, step + 1, steps_per_epoch, loss_sum / seen as f64, correct as f64 / seen as f64, lr,
+                    seen as f64 / te.elapsed().as_secs_f64()
+                );
+            }
             if step % 10 == 0 {
                 bar.set_message(format!("loss {:.3} acc {:.3} lr {:.4}", loss_sum / seen as f64, correct as f64 / seen as f64, lr));
             }
