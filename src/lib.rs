@@ -10,6 +10,7 @@
 //! ```
 
 pub mod accel;
+pub mod data;
 pub mod error;
 pub mod lut;
 pub mod model;
