@@ -13,6 +13,13 @@ struct Cli {
 enum Cmd {
     /// Print the model architectures and their per-layer MACs.
     Arch,
+    /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
+    Gen {
+        /// Specs: exact:NxM, trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
+        specs: Vec<String>,
+        #[arg(short, long, default_value = "netlists/gen")]
+        out_dir: std::path::PathBuf,
+    },
     /// Train a model in float and write `model.safetensors` + `model.json` into --out.
     Train(TrainArgs),
     /// Float test accuracy of a trained model.
@@ -192,6 +199,7 @@ pub fn run() -> anyhow::Result<()> {
                 }
             }
         }
+        Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Train(a) => train_cmd(a)?,
         Cmd::Eval(a) => eval_cmd(a)?,
         Cmd::Data(DataCmd::Import { source, cache }) => {
@@ -199,6 +207,24 @@ pub fn run() -> anyhow::Result<()> {
             let dir = axdnn::data::folder::import_cached(&source, &cache, true)?;
             println!("{}", dir.display());
         }
+    }
+    Ok(())
+}
+
+fn gen_cmd(specs: &[String], out_dir: &std::path::Path) -> anyhow::Result<()> {
+    use axdnn::gen;
+    let specs: Vec<gen::Spec> = if specs.is_empty() {
+        gen::default_set()
+    } else {
+        specs.iter().map(|s| gen::parse_spec(s)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?
+    };
+    for spec in specs {
+        let net = spec.netlist();
+        let text = gen::to_verilog(&net, &gen::header(&spec));
+        let path = out_dir.join(format!("{}.v", spec.name()));
+        axdnn::lut::io::write_atomic(&path, text.as_bytes())?;
+        let gates = net.nodes.iter().filter(|n| n.op != axdnn::netlist::Op::Input).count();
+        println!("{}: {} gates", path.display(), gates);
     }
     Ok(())
 }

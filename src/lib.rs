@@ -12,11 +12,13 @@
 pub mod accel;
 pub mod data;
 pub mod error;
+pub mod gen;
 pub mod lut;
 pub mod model;
 pub mod mult;
 pub mod netlist;
 pub mod quant;
+pub mod sim;
 
 pub use error::Span;
 pub use lut::Lut;

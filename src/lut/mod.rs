@@ -3,6 +3,13 @@
 //!
 //! Convention: entry `row * 2^col_bits + col`; by default the row operand is Verilog port `B`.
 
+pub mod io;
+pub mod cmodel;
+pub mod metrics;
+pub mod testbench;
+
+pub use metrics::{Coverage, Metrics};
+
 use crate::mult::{Multiplier, RowPort};
 use serde::{Deserialize, Serialize};
 
@@ -80,5 +87,14 @@ impl Multiplier for Lut {
     }
     fn power_mw(&self) -> Option<f64> {
         self.power_mw
+    }
+}
+
+impl Lut {
+    /// A copy with one entry replaced (tests, fault injection).
+    pub fn clone_with_entry(&self, index: usize, value: i32) -> Lut {
+        let mut l = self.clone();
+        l.table[index] = value;
+        l
     }
 }

@@ -1,0 +1,331 @@
+//! LUT files: TFApprox raw `.bin` (u16 little-endian, no header), NumPy `.npy` (`<i4` or `<u2`,
+//! 2-D `(2^rows, 2^cols)`), CSV (`row,col,product` with a header line) and a C header (export
+//! only). Files are written atomically (temporary file + rename).
+//!
+//! `.bin` and `.npy` carry no signedness or row-port information; the caller states them on
+//! import ([`ImportMeta`]) and the C header and CSV say them in a comment / the file name.
+
+use super::Lut;
+use crate::mult::RowPort;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LutIoError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {msg}")]
+    Format { path: PathBuf, msg: String },
+    #[error("{path}:{line}: {msg}")]
+    Record { path: PathBuf, line: u64, msg: String },
+    #[error("{name}: product {value} at row {row}, col {col} does not fit the {format} element type")]
+    Range { name: String, value: i32, row: u32, col: u32, format: &'static str },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// TFApprox raw table: u16 little-endian per entry (signed: the 16-bit two's-complement pattern).
+    Bin,
+    /// NumPy array, `<i4`.
+    Npy,
+    /// NumPy array, `<u2` (unsigned 16-bit; signed tables store the 16-bit pattern).
+    NpyU2,
+    /// `row,col,product` lines.
+    Csv,
+    /// C header with a `[rows][cols]` array.
+    C,
+}
+
+/// What an imported file cannot say about itself.
+#[derive(Debug, Clone)]
+pub struct ImportMeta {
+    pub name: String,
+    pub signed: bool,
+    pub row_port: RowPort,
+    /// Operand widths for `.bin` (it has no shape); ignored for `.npy` and CSV.
+    pub row_bits: u32,
+    pub col_bits: u32,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LutIoError + '_ {
+    move |source| LutIoError::Io { path: path.to_path_buf(), source }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same folder, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LutIoError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().map(|s| s.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Every entry as a u16 pattern (signed tables: two's complement), or the first that does not fit.
+fn as_u16(lut: &Lut, format: &'static str) -> Result<Vec<u16>, LutIoError> {
+    lut.table
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ok = if lut.signed { (i16::MIN as i32..=i16::MAX as i32).contains(&v) } else { (0..=u16::MAX as i32).contains(&v) };
+            if ok {
+                Ok(v as u16)
+            } else {
+                Err(LutIoError::Range {
+                    name: lut.name.clone(),
+                    value: v,
+                    row: (i >> lut.col_bits) as u32,
+                    col: (i & ((1 << lut.col_bits) - 1)) as u32,
+                    format,
+                })
+            }
+        })
+        .collect()
+}
+
+pub fn to_bin(lut: &Lut) -> Result<Vec<u8>, LutIoError> {
+    Ok(as_u16(lut, "u16")?.iter().flat_map(|v| v.to_le_bytes()).collect())
+}
+
+/// NumPy v1.0 file: magic, header length, a Python-dict header padded to a multiple of 64 bytes.
+pub fn to_npy(lut: &Lut, u2: bool) -> Result<Vec<u8>, LutIoError> {
+    let descr = if u2 { "<u2" } else { "<i4" };
+    let dict = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
+        1u64 << lut.row_bits,
+        1u64 << lut.col_bits
+    );
+    let unpadded = 10 + dict.len() + 1;
+    let total = unpadded.div_ceil(64) * 64;
+    let mut header = dict.into_bytes();
+    header.resize(total - 10 - 1, b' ');
+    header.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header);
+    if u2 {
+        out.extend(as_u16(lut, "<u2")?.iter().flat_map(|v| v.to_le_bytes()));
+    } else {
+        out.extend(lut.table.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    Ok(out)
+}
+
+pub fn to_csv(lut: &Lut) -> String {
+    let mut s = String::with_capacity(lut.len() * 12);
+    s.push_str("row,col,product\n");
+    let cmask = (1usize << lut.col_bits) - 1;
+    for (i, v) in lut.table.iter().enumerate() {
+        let _ = writeln!(s, "{},{},{}", i >> lut.col_bits, i & cmask, v);
+    }
+    s
+}
+
+/// A C header `const intXX_t <name>_lut[rows][cols]`, int16_t when every entry fits.
+pub fn to_c_header(lut: &Lut) -> String {
+    let ident: String =
+        lut.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let fits16 = lut.table.iter().all(|&v| (i16::MIN as i32..=i16::MAX as i32).contains(&v));
+    let ty = if fits16 { "int16_t" } else { "int32_t" };
+    let guard = format!("{}_LUT_H", ident.to_ascii_uppercase());
+    let (rows, cols) = (1usize << lut.row_bits, 1usize << lut.col_bits);
+    let mut s = String::new();
+    let _ = writeln!(s, "/* {}: {}x{} {} multiplier table generated by axdnn.", lut.name, lut.row_bits, lut.col_bits, if lut.signed { "signed" } else { "unsigned" });
+    let _ = writeln!(s, " * Entry [row][col]: row = operand on Verilog port {:?}, col = the other port;", lut.row_port);
+    let _ = writeln!(s, " * indices are operand codes (two's-complement patterns for signed). */");
+    let _ = writeln!(s, "#ifndef {guard}\n#define {guard}\n#include <stdint.h>");
+    let _ = writeln!(s, "static const {ty} {ident}_lut[{rows}][{cols}] = {{");
+    for r in 0..rows {
+        s.push_str("  {");
+        for (c, v) in lut.table[r * cols..(r + 1) * cols].iter().enumerate() {
+            if c > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "{v}");
+        }
+        s.push_str(if r + 1 < rows { "},\n" } else { "}\n" });
+    }
+    let _ = writeln!(s, "}};\n#endif");
+    s
+}
+
+/// Serialize `lut` in `format` and write it atomically to `path`.
+pub fn export(lut: &Lut, format: Format, path: &Path) -> Result<(), LutIoError> {
+    let bytes = match format {
+        Format::Bin => to_bin(lut)?,
+        Format::Npy => to_npy(lut, false)?,
+        Format::NpyU2 => to_npy(lut, true)?,
+        Format::Csv => to_csv(lut).into_bytes(),
+        Format::C => to_c_header(lut).into_bytes(),
+    };
+    write_atomic(path, &bytes)
+}
+
+fn fmt_err(path: &Path, msg: impl Into<String>) -> LutIoError {
+    LutIoError::Format { path: path.to_path_buf(), msg: msg.into() }
+}
+
+fn make_lut(meta: &ImportMeta, row_bits: u32, col_bits: u32, table: Vec<i32>) -> Lut {
+    Lut {
+        name: meta.name.clone(),
+        row_bits,
+        col_bits,
+        signed: meta.signed,
+        row_port: meta.row_port,
+        table,
+        power_mw: None,
+    }
+}
+
+/// Read a TFApprox `.bin` of `2^(row_bits+col_bits)` u16 entries.
+pub fn read_bin(path: &Path, meta: &ImportMeta) -> Result<Lut, LutIoError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let want = 2usize << (meta.row_bits + meta.col_bits);
+    if bytes.len() != want {
+        return Err(fmt_err(path, format!("{} bytes, expected {want} for a {}x{} table", bytes.len(), meta.row_bits, meta.col_bits)));
+    }
+    let table = bytes
+        .chunks_exact(2)
+        .map(|b| {
+            let v = u16::from_le_bytes([b[0], b[1]]);
+            if meta.signed { v as i16 as i32 } else { v as i32 }
+        })
+        .collect();
+    Ok(make_lut(meta, meta.row_bits, meta.col_bits, table))
+}
+
+fn log2_exact(n: u64) -> Option<u32> {
+    (n.is_power_of_two()).then(|| n.trailing_zeros())
+}
+
+/// Read a 2-D NumPy array (`<i4`, `<u2`, `<i2` or `<i8`, C order) of shape `(2^R, 2^C)`.
+pub fn read_npy(path: &Path, meta: &ImportMeta) -> Result<Lut, LutIoError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(fmt_err(path, "not a NumPy file (bad magic)"));
+    }
+    let (hlen, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(fmt_err(path, format!("unsupported NumPy format version {v}"))),
+    };
+    let header = bytes
+        .get(start..start + hlen)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or_else(|| fmt_err(path, "truncated or non-UTF-8 header"))?;
+    let field = |key: &str| -> Option<&str> {
+        let i = header.find(&format!("'{key}'"))?;
+        let rest = header[i + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+        Some(rest)
+    };
+    let descr = field("descr")
+        .and_then(|r| r.strip_prefix('\''))
+        .and_then(|r| r.split('\'').next())
+        .ok_or_else(|| fmt_err(path, "header has no 'descr'"))?;
+    if field("fortran_order").is_some_and(|r| r.starts_with("True")) {
+        return Err(fmt_err(path, "Fortran-order arrays are not supported"));
+    }
+    let shape_txt = field("shape")
+        .and_then(|r| r.strip_prefix('('))
+        .and_then(|r| r.split(')').next())
+        .ok_or_else(|| fmt_err(path, "header has no 'shape'"))?;
+    let dims: Vec<u64> = shape_txt
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u64>().map_err(|_| fmt_err(path, format!("bad shape entry {s:?}"))))
+        .collect::<Result<_, _>>()?;
+    let [rows, cols] = dims[..] else {
+        return Err(fmt_err(path, format!("expected a 2-D array, shape is ({shape_txt})")));
+    };
+    let (Some(rb), Some(cb)) = (log2_exact(rows), log2_exact(cols)) else {
+        return Err(fmt_err(path, format!("shape ({rows}, {cols}) is not (2^R, 2^C)")));
+    };
+    let data = &bytes[start + hlen..];
+    let n = (rows * cols) as usize;
+    let (size, conv): (usize, fn(&[u8]) -> i64) = match descr {
+        "<i4" => (4, |b| i32::from_le_bytes(b.try_into().unwrap()) as i64),
+        "<u2" => (2, |b| u16::from_le_bytes(b.try_into().unwrap()) as i64),
+        "<i2" => (2, |b| i16::from_le_bytes(b.try_into().unwrap()) as i64),
+        "<i8" => (8, |b| i64::from_le_bytes(b.try_into().unwrap())),
+        d => return Err(fmt_err(path, format!("unsupported dtype {d:?} (want <i4, <u2, <i2 or <i8)"))),
+    };
+    if data.len() != n * size {
+        return Err(fmt_err(path, format!("{} data bytes, expected {}", data.len(), n * size)));
+    }
+    let mut table = Vec::with_capacity(n);
+    for (i, b) in data.chunks_exact(size).enumerate() {
+        let mut v = conv(b);
+        if meta.signed && descr == "<u2" {
+            v = v as u16 as i16 as i64;
+        }
+        let v = i32::try_from(v).map_err(|_| fmt_err(path, format!("element {i} = {v} does not fit i32")))?;
+        table.push(v);
+    }
+    Ok(make_lut(meta, rb, cb, table))
+}
+
+/// Read `row,col,product` CSV (header line required); every pair must appear exactly once.
+pub fn read_csv(path: &Path, meta: &ImportMeta) -> Result<Lut, LutIoError> {
+    let mut rdr = csv::ReaderBuilder::new().from_path(path).map_err(|e| fmt_err(path, e.to_string()))?;
+    let headers = rdr.headers().map_err(|e| fmt_err(path, e.to_string()))?.clone();
+    if headers.iter().map(str::trim).collect::<Vec<_>>() != ["row", "col", "product"] {
+        return Err(LutIoError::Record { path: path.into(), line: 1, msg: "header must be row,col,product".into() });
+    }
+    let mut entries = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| fmt_err(path, e.to_string()))?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let rerr = |msg: String| LutIoError::Record { path: path.into(), line, msg };
+        if rec.len() != 3 {
+            return Err(rerr(format!("{} fields, expected 3", rec.len())));
+        }
+        let num = |i: usize| rec[i].trim().parse::<i64>().map_err(|_| rerr(format!("field {} ({:?}) is not an integer", i + 1, &rec[i])));
+        let (r, c, p) = (num(0)?, num(1)?, num(2)?);
+        if r < 0 || c < 0 || r >= 1 << 20 || c >= 1 << 20 {
+            return Err(rerr(format!("operand out of range: row {r}, col {c}")));
+        }
+        let p = i32::try_from(p).map_err(|_| rerr(format!("product {p} does not fit i32")))?;
+        entries.push((r as u64, c as u64, p, line));
+    }
+    let rows = entries.iter().map(|e| e.0).max().unwrap_or(0) + 1;
+    let cols = entries.iter().map(|e| e.1).max().unwrap_or(0) + 1;
+    let rb = 64 - (rows - 1).leading_zeros();
+    let cb = 64 - (cols - 1).leading_zeros();
+    if rb + cb > 24 {
+        return Err(fmt_err(path, format!("table {rows}x{cols} too large")));
+    }
+    let n = 1usize << (rb + cb);
+    if entries.len() != n {
+        return Err(fmt_err(path, format!("{} records, expected {n} for a 2^{rb} x 2^{cb} table", entries.len())));
+    }
+    let mut table = vec![0i32; n];
+    let mut seen = vec![false; n];
+    for (r, c, p, line) in entries {
+        let i = ((r as usize) << cb) | c as usize;
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(LutIoError::Record { path: path.into(), line, msg: format!("duplicate pair ({r}, {c})") });
+        }
+        table[i] = p;
+    }
+    Ok(make_lut(meta, rb, cb, table))
+}
+
+/// Read a table by extension: `.bin`, `.npy` or `.csv`.
+pub fn import(path: &Path, meta: &ImportMeta) -> Result<Lut, LutIoError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("bin") => read_bin(path, meta),
+        Some("npy") => read_npy(path, meta),
+        Some("csv") => read_csv(path, meta),
+        other => Err(fmt_err(path, format!("unknown LUT file extension {other:?} (want bin, npy or csv)"))),
+    }
+}
