@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod accel;
+
 #[derive(Parser)]
 #[command(name = "axdnn", version, about = "Approximate DNN accelerators: netlist → LUT → systolic array")]
 struct Cli {
@@ -13,6 +15,10 @@ struct Cli {
 enum Cmd {
     /// Print the model architectures and their per-layer MACs.
     Arch,
+    /// 8-bit integer inference on the systolic-array model with any multiplier.
+    Infer(accel::InferArgs),
+    /// Evaluate every multiplier of a folder on a model: CSV + Pareto SVG.
+    Select(accel::SelectArgs),
     /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
     Gen {
         /// Specs: exact:NxM, trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
@@ -199,6 +205,8 @@ pub fn run() -> anyhow::Result<()> {
                 }
             }
         }
+        Cmd::Infer(a) => accel::infer_cmd(a)?,
+        Cmd::Select(a) => accel::select_cmd(a)?,
         Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Train(a) => train_cmd(a)?,
         Cmd::Eval(a) => eval_cmd(a)?,

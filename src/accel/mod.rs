@@ -8,6 +8,7 @@
 pub mod array;
 pub mod fast;
 pub mod infer;
+pub mod load;
 pub mod timing;
 
 pub use infer::{Accelerator, AccelConfig, EnergyModel, Engine, Inference, LayerStats};
