@@ -19,6 +19,8 @@ enum Cmd {
     Infer(accel::InferArgs),
     /// Evaluate every multiplier of a folder on a model: CSV + Pareto SVG.
     Select(accel::SelectArgs),
+    /// Accuracy table of several multipliers under several quantization schemes (Markdown).
+    AccuracyTable(accel::TableArgs),
     /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
     Gen {
         /// Specs: exact:NxM, trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
@@ -207,6 +209,7 @@ pub fn run() -> anyhow::Result<()> {
         }
         Cmd::Infer(a) => accel::infer_cmd(a)?,
         Cmd::Select(a) => accel::select_cmd(a)?,
+        Cmd::AccuracyTable(a) => accel::table_cmd(a)?,
         Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Train(a) => train_cmd(a)?,
         Cmd::Eval(a) => eval_cmd(a)?,

@@ -375,3 +375,76 @@ pub fn pareto_svg(rows: &[SelectRow], threshold: f64, title: &str) -> String {
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
+
+#[derive(clap::Args)]
+pub struct TableArgs {
+    #[command(flatten)]
+    pub q: QuantArgs,
+    /// Comma-separated multiplier names/paths (resolved like --multiplier).
+    #[arg(long, value_delimiter = ',')]
+    pub multipliers: Vec<String>,
+    /// Comma-separated schemes, one accuracy column each.
+    #[arg(long, value_delimiter = ',', default_value = "asym-u8,sign-magnitude")]
+    pub schemes: Vec<QuantScheme>,
+    /// Markdown output file (written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Accuracy of a list of multipliers under several schemes, as a Markdown table.
+pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
+    let mut cols = Vec::new();
+    let mut float_acc = 0.0;
+    let mut n = 0;
+    let mut info: Vec<(String, Option<f64>, Option<f64>)> = Vec::new();
+    for &scheme in &a.schemes {
+        let q = QuantArgs { scheme, ..a.q.clone() };
+        let p = prepare(&q)?;
+        float_acc = p.float_accuracy;
+        n = p.test.len();
+        let mut accs = Vec::new();
+        for spec in &a.multipliers {
+            let m = resolve(spec, scheme, false, p.exact_power_mw)?;
+            let mae = m.lut.as_ref().map(|l| axdnn::lut::metrics::Metrics::of_lut(l).mae_pct);
+            let acc = Accelerator::new(&p.qm, m.mult.as_ref(), config(&q, Engine::Fast, false, p.exact_power_mw))?;
+            let r = run_all(&acc, &p.test, m.mult.name())?;
+            accs.push((r.accuracy(&p.test.labels), r.energy_per_image_pj()));
+            if info.len() < a.multipliers.len() {
+                info.push((m.mult.name().to_string(), mae, m.power_mw));
+            }
+        }
+        cols.push(accs);
+    }
+    let mut s = format!(
+        "Model `{}`: float accuracy {:.2} % on {n} test images. Integer inference on a {} {} array, \
+         approximate layers: {:?}, calibration {} training images (seed {}). Energy per image: \
+         multiplier only, E = P/f at {} GHz, exact layers charged the library's exact circuit power.\n\n",
+        a.q.model.display(), float_acc * 100.0, a.q.array, a.q.dataflow, a.q.approx_layers, a.q.calib, a.q.seed, a.q.clock_ghz
+    );
+    s += "| multiplier | MAE % (table) | PDK45 power mW |";
+    for sc in &a.schemes {
+        s += &format!(" accuracy {sc} % |");
+    }
+    s += " energy/image nJ |\n|---|---|---|";
+    for _ in &a.schemes {
+        s += "---|";
+    }
+    s += "---|\n";
+    for (i, (name, mae, pw)) in info.iter().enumerate() {
+        s += &format!(
+            "| {name} | {} | {} |",
+            mae.map_or("-".into(), |v| format!("{v:.4}")),
+            pw.map_or("-".into(), |v| format!("{v:.3}"))
+        );
+        for c in &cols {
+            s += &format!(" {:.2} |", c[i].0 * 100.0);
+        }
+        s += &format!(" {} |\n", cols[0][i].1.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)));
+    }
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    io::write_atomic(&a.out, s.as_bytes())?;
+    print!("{s}");
+    Ok(())
+}
