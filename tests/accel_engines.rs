@@ -136,9 +136,9 @@ fn results_do_not_depend_on_thread_count() {
 #[test]
 fn exact_quantized_logits_track_float() {
     // Integer inference with the exact multiplier stays close to the float model.
-    for (arch, n) in [(lenet(), 40), (Arch::alexnet(Shape::new(3, 32, 32), 10), 6)] {
+    for (arch, n, nc) in [(lenet(), 40, 32), (Arch::alexnet(Shape::new(3, 32, 32), 10), 4, 8)] {
         let params = common::random_params(&arch, 5);
-        let calib = common::random_images(&arch, 32, 6);
+        let calib = common::random_images(&arch, nc, 6);
         let test = common::random_images(&arch, n, 7);
         let d = arch.input.numel();
         for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8] {

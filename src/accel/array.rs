@@ -16,6 +16,7 @@
 //!   hands the result to an output de-skew delay line of depth `(R−1−r) + (C−1−c)`, so the fold's
 //!   outputs are written together at `τ = R + C + K − 3`: `R + C + T − 2` cycles (the drain of the
 //!   written outputs to SRAM overlaps the next fold, as in SCALE-Sim).
+//!
 //! A fold ends when no register holds data; the next one starts on the following cycle.
 
 use super::fast::GemmOperands;

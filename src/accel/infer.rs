@@ -242,7 +242,7 @@ impl<'a> Accelerator<'a> {
     /// Run `images` (N·C·H·W floats in the model's input layout).
     pub fn run(&self, images: &[f32]) -> Result<Inference, AccelError> {
         let d = self.model.arch.input.numel();
-        if images.len() % d != 0 {
+        if !images.len().is_multiple_of(d) {
             return Err(AccelError::Input { len: images.len(), image: d });
         }
         let n = images.len() / d;

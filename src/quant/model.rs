@@ -158,7 +158,7 @@ impl QuantModel {
         options: QuantOptions,
     ) -> Result<QuantModel, QuantError> {
         let d = arch.input.numel();
-        if calib.is_empty() || calib.len() % d != 0 {
+        if calib.is_empty() || !calib.len().is_multiple_of(d) {
             return Err(QuantError::Calibration { len: calib.len(), image: d });
         }
         for spec in arch.params() {
@@ -266,10 +266,8 @@ fn quantize_gemm(
     }
     let (wmin, wmax) = if scheme.asymmetric_weights() { (0, 255) } else { (-127, 127) };
     let mut w = Vec::with_capacity(nf * k);
-    for o in 0..nf {
-        for j in 0..k {
-            w.push(w_params[o].quantize(wt.data[o * k + j], wmin, wmax));
-        }
+    for (o, wp) in w_params.iter().enumerate() {
+        w.extend(wt.data[o * k..(o + 1) * k].iter().map(|&v| wp.quantize(v, wmin, wmax)));
     }
     let w_sum = (0..nf).map(|o| w[o * k..(o + 1) * k].iter().sum()).collect();
     let bias = (0..nf)
