@@ -1,5 +1,6 @@
 //! LeNet-5 (random seeded parameters until trained models exist) through the fast engine with an
-//! approximate LUT multiplier vs the float inference of the same model, measured in the same run.
+//! approximate LUT multiplier vs the float inference of the same model (the float engine and the
+//! per-image reference), measured in the same run.
 //! After the criterion groups, prints images/s, LUT-MAC/s and the ratio from criterion's estimates.
 
 use axdnn::accel::{AccelConfig, Accelerator};
@@ -48,6 +49,8 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(10);
     g.bench_function("accel_fast_lut", |b| b.iter(|| acc.run(&imgs).unwrap()));
+    // The float engine (im2col + GEMM) of the same model on the same images.
+    g.bench_function("float_engine", |b| b.iter(|| axdnn::model::engine::logits(&arch, &params, &imgs, N)));
     g.bench_function("float_reference", |b| {
         b.iter(|| {
             (0..N).into_par_iter().map(|i| forward_reference(&arch, &params, &imgs[i * d..(i + 1) * d]).pop().unwrap()).collect::<Vec<_>>()
@@ -68,13 +71,15 @@ fn main() {
     benches();
     criterion::Criterion::default().configure_from_args().final_summary();
     let macs = Arch::lenet5(Shape::new(1, 28, 28), 10).macs().iter().sum::<u64>() as f64;
-    if let (Some(a), Some(f)) = (mean_ns("accel_fast_lut"), mean_ns("float_reference")) {
+    if let (Some(a), Some(f), Some(r)) = (mean_ns("accel_fast_lut"), mean_ns("float_engine"), mean_ns("float_reference")) {
         let ips = N as f64 / (a * 1e-9);
         let fips = N as f64 / (f * 1e-9);
+        let rips = N as f64 / (r * 1e-9);
         println!(
-            "summary: fast engine {ips:.0} images/s, {:.3e} LUT-MAC/s; float reference {fips:.0} images/s; ratio {:.2} ({} rayon threads)",
+            "summary: fast engine {ips:.0} images/s, {:.3e} LUT-MAC/s; float engine {fips:.0} images/s (ratio {:.2}); float reference {rips:.0} images/s (ratio {:.2}); {} rayon threads",
             ips * macs,
             ips / fips,
+            ips / rips,
             rayon::current_num_threads()
         );
     }

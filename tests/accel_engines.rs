@@ -24,7 +24,9 @@ fn random_gemms_fast_equals_cycle_stepped() {
         let df = if r.gen() { Dataflow::Ws } else { Dataflow::Os };
         let signed = r.gen_bool(0.3);
         let lut = common::random_lut(signed, case);
-        let act: Vec<u8> = (0..g.npix * g.k).map(|_| r.gen()).collect();
+        // About half the activations equal one code z (zero point: padding, ReLU zeros).
+        let z: u8 = r.gen();
+        let act: Vec<u8> = (0..g.npix * g.k).map(|_| if r.gen() { z } else { r.gen() }).collect();
         let wgt: Vec<u8> = (0..g.k * g.nf).map(|_| r.gen()).collect();
         let neg: Vec<i32> = (0..g.k * g.nf).map(|_| -(r.gen_bool(0.5) as i32)).collect();
         let use_neg = r.gen_bool(0.5);
@@ -50,6 +52,10 @@ fn random_gemms_fast_equals_cycle_stepped() {
         let what = format!("case {case}: {g:?} on {a} {df}");
         assert_eq!(fast_lut, want, "{what}");
         assert_eq!(fast_batch, want, "{what}");
+        let rl = fast::RebasedLut::new(&lut.table, z, &wgt, ops.neg, g.k, g.nf);
+        let mut rebased = Vec::new();
+        fast::gemm_rebased(&ops, &rl, &mut rebased);
+        assert_eq!(rebased, want, "{what}: rebased on z={z}");
         assert_eq!(run.sums, want, "{what}");
         assert_eq!(run_nt, run, "{what}");
         assert_eq!(run.last_busy_cycle, t.compute_cycles, "{what}");

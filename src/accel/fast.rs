@@ -130,3 +130,103 @@ fn gemm_batch(ops: &GemmOperands, mult: &dyn Multiplier, out: &mut [i32]) {
         }
     }
 }
+
+/// A layer's table rebased on one activation code `z` (the zero point: padding, ReLU zeros,
+/// MNIST background): `delta[a][c] = LUT[a][c] − LUT[z][c]` and, per output channel,
+/// `base[o] = Σ_k ±LUT[z][w_ko]`. Then `Σ_k ±LUT[a_k][w_ko] = base[o] + Σ_{a_k ≠ z} ±delta[a_k][w_ko]`
+/// exactly (wrapping i32), so activations equal to `z` cost nothing — and every one of them still
+/// contributes the multiplier's `LUT[z][w]`, whatever it is.
+#[derive(Debug, Clone)]
+pub struct RebasedLut {
+    pub z: u8,
+    pub delta: Vec<i32>,
+    pub base: Vec<i32>,
+}
+
+impl RebasedLut {
+    pub fn new(table: &[i32], z: u8, wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> RebasedLut {
+        let zrow = &table[(z as usize) << 8..][..256];
+        let delta = table.iter().enumerate().map(|(i, &v)| v.wrapping_sub(zrow[i & 255])).collect();
+        let mut base = vec![0i32; nf];
+        for kk in 0..k {
+            for (o, b) in base.iter_mut().enumerate() {
+                let v = zrow[wgt[kk * nf + o] as usize];
+                let m = neg.map_or(0, |m| m[kk * nf + o]);
+                *b = b.wrapping_add((v ^ m).wrapping_sub(m));
+            }
+        }
+        RebasedLut { z, delta, base }
+    }
+}
+
+/// [`gemm`] with a [`RebasedLut`]: only activations different from `z` are visited.
+pub fn gemm_rebased(ops: &GemmOperands, rl: &RebasedLut, out: &mut Vec<i32>) {
+    out.clear();
+    out.resize(ops.npix * ops.nf, 0);
+    match ops.neg {
+        None => gemm_rebased_inner::<false>(ops, rl, out),
+        Some(_) => gemm_rebased_inner::<true>(ops, rl, out),
+    }
+}
+
+fn gemm_rebased_inner<const NEG: bool>(ops: &GemmOperands, rl: &RebasedLut, out: &mut [i32]) {
+    let (k, nf) = (ops.k, ops.nf);
+    let delta: &[i32; 65536] = rl.delta[..].try_into().expect("8x8 table");
+    let mut nz_k: Vec<u32> = Vec::with_capacity(k);
+    let mut nz_a: Vec<u8> = Vec::with_capacity(k);
+    for (p, acc) in out.chunks_exact_mut(nf).enumerate() {
+        nz_k.clear();
+        nz_a.clear();
+        for (kk, &q) in ops.act[p * k..(p + 1) * k].iter().enumerate() {
+            if q != rl.z {
+                nz_k.push(kk as u32);
+                nz_a.push(q);
+            }
+        }
+        let mut o0 = 0;
+        while o0 < nf {
+            let left = nf - o0;
+            if left >= 8 {
+                sparse_block::<8, NEG>(&nz_k, &nz_a, ops, o0, delta, &rl.base, &mut acc[o0..o0 + 8]);
+                o0 += 8;
+            } else if left >= 4 {
+                sparse_block::<4, NEG>(&nz_k, &nz_a, ops, o0, delta, &rl.base, &mut acc[o0..o0 + 4]);
+                o0 += 4;
+            } else {
+                sparse_block::<1, NEG>(&nz_k, &nz_a, ops, o0, delta, &rl.base, &mut acc[o0..o0 + 1]);
+                o0 += 1;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn sparse_block<const B: usize, const NEG: bool>(
+    nz_k: &[u32],
+    nz_a: &[u8],
+    ops: &GemmOperands,
+    o0: usize,
+    delta: &[i32; 65536],
+    base: &[i32],
+    dst: &mut [i32],
+) {
+    let nf = ops.nf;
+    let mut acc: [i32; B] = base[o0..o0 + B].try_into().unwrap();
+    let neg = ops.neg.unwrap_or(&[]);
+    for (&kk, &q) in nz_k.iter().zip(nz_a) {
+        let kk = kk as usize;
+        let row: &[i32; 256] = delta[(q as usize) << 8..][..256].try_into().unwrap();
+        let w: &[u8; B] = ops.wgt[kk * nf + o0..][..B].try_into().unwrap();
+        if NEG {
+            let m: &[i32; B] = neg[kk * nf + o0..][..B].try_into().unwrap();
+            for j in 0..B {
+                acc[j] = acc[j].wrapping_add((row[w[j] as usize] ^ m[j]).wrapping_sub(m[j]));
+            }
+        } else {
+            for j in 0..B {
+                acc[j] = acc[j].wrapping_add(row[w[j] as usize]);
+            }
+        }
+    }
+    dst.copy_from_slice(&acc);
+}

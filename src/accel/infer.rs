@@ -152,6 +152,8 @@ struct PreparedGemm {
     index: Vec<u32>,
     wgt: Vec<u8>,
     neg: Option<Vec<i32>>,
+    /// The layer's table rebased on its input zero point (fast engine with a table).
+    rebased: Option<fast::RebasedLut>,
 }
 
 /// An accelerator bound to a quantized model and a multiplier.
@@ -194,10 +196,24 @@ impl<'a> Accelerator<'a> {
                     }
                 }
                 let neg = (matches!(scheme, crate::quant::QuantScheme::SignMagnitude) || any_neg).then_some(neg);
-                PreparedGemm { index: g.im2col_index(), wgt, neg }
+                PreparedGemm { index: g.im2col_index(), wgt, neg, rebased: None }
             })
             .collect();
-        Ok(Accelerator { config, model, approx, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared })
+        let mut acc = Accelerator { config, model, approx, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
+        if config.use_table && config.engine == Engine::Fast {
+            let gemms: Vec<&QGemm> = model.gemms().collect();
+            let mut rebased = Vec::with_capacity(gemms.len());
+            for (g, p) in gemms.iter().zip(&acc.prepared) {
+                rebased.push(acc.mult_of(g).table().filter(|t| t.row_bits == 8 && t.col_bits == 8).map(|t| {
+                    let z = scheme.act_operand(g.input.zero_point);
+                    fast::RebasedLut::new(&t.table, z, &p.wgt, p.neg.as_deref(), g.k, g.nf)
+                }));
+            }
+            for (p, r) in acc.prepared.iter_mut().zip(rebased) {
+                p.rebased = r;
+            }
+        }
+        Ok(acc)
     }
 
     fn mult_of(&self, g: &QGemm) -> &dyn Multiplier {
@@ -296,7 +312,10 @@ impl<'a> Accelerator<'a> {
                     };
                     let mult = self.mult_of(g);
                     match self.config.engine {
-                        Engine::Fast => fast::gemm(&ops, mult, self.config.use_table, &mut sums),
+                        Engine::Fast => match &p.rebased {
+                            Some(rl) => fast::gemm_rebased(&ops, rl, &mut sums),
+                            None => fast::gemm(&ops, mult, self.config.use_table, &mut sums),
+                        },
                         Engine::Cycle => {
                             let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
                             if keep_stats {
