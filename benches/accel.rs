@@ -13,18 +13,37 @@ use rayon::prelude::*;
 
 const N: usize = 256;
 
-fn setup() -> (Arch, Params, Vec<f32>) {
+/// LeNet-5 on MNIST test images when `AXDNN_DATA` is set (trained parameters from
+/// `models/lenet5-mnist` when present), else seeded random parameters and images.
+fn setup() -> (Arch, Params, Vec<f32>, &'static str) {
     let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let mut p = Params::zeros(&arch);
-    for s in arch.params() {
-        let b = (6.0 / s.fan_in as f32).sqrt();
-        for v in &mut p.tensors.get_mut(&s.name).unwrap().data {
-            *v = r.gen_range(-b..b);
+    let (params, pdesc) = match axdnn::model::io::load(std::path::Path::new("models/lenet5-mnist")) {
+        Ok(m) if m.arch == arch => (m.params, "trained"),
+        _ => {
+            let mut p = Params::zeros(&arch);
+            for s in arch.params() {
+                let b = (6.0 / s.fan_in as f32).sqrt();
+                for v in &mut p.tensors.get_mut(&s.name).unwrap().data {
+                    *v = r.gen_range(-b..b);
+                }
+            }
+            (p, "random")
         }
-    }
-    let imgs = (0..N * arch.input.numel()).map(|_| r.gen_range(0.0..1.0f32)).collect();
-    (arch, p, imgs)
+    };
+    let mnist = std::env::var_os("AXDNN_DATA")
+        .and_then(|d| axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, d.as_ref()).ok());
+    let (imgs, idesc) = match mnist {
+        Some(ds) => (ds.head(N).images, "MNIST test"),
+        None => ((0..N * arch.input.numel()).map(|_| r.gen_range(0.0..1.0f32)).collect(), "random"),
+    };
+    let desc = match (pdesc, idesc) {
+        ("trained", "MNIST test") => "trained params, MNIST test images",
+        ("random", "MNIST test") => "random params, MNIST test images",
+        ("trained", _) => "trained params, random images",
+        _ => "random params, random images",
+    };
+    (arch, params, imgs, desc)
 }
 
 /// A seeded approximate table (exact product plus noise).
@@ -39,7 +58,8 @@ fn approx_lut() -> Lut {
 }
 
 fn bench(c: &mut Criterion) {
-    let (arch, params, imgs) = setup();
+    let (arch, params, imgs, desc) = setup();
+    eprintln!("bench input: {desc}");
     let qm = QuantModel::build(&arch, &params, &imgs[..32 * arch.input.numel()], QuantOptions::default()).unwrap();
     let lut = approx_lut();
     let cfg = AccelConfig::default();
