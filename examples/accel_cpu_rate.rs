@@ -23,7 +23,10 @@ fn main() {
         }
     }
     let n = 2000;
-    let imgs: Vec<f32> = (0..n * arch.input.numel()).map(|_| r.gen_range(0.0..1.0f32)).collect();
+    let imgs: Vec<f32> = match std::env::var_os("AXDNN_DATA") {
+        Some(d) => axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, d.as_ref()).unwrap().head(n).images,
+        None => (0..n * arch.input.numel()).map(|_| r.gen_range(0.0..1.0f32)).collect(),
+    };
     let qm = QuantModel::build(&arch, &p, &imgs[..32 * 784], QuantOptions::default()).unwrap();
     let mut lut = Lut::exact(8, 8, false);
     for v in &mut lut.table {
