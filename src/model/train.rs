@@ -259,6 +259,18 @@ fn sgd(w: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, wd: f32) {
 /// Train per `cfg`, checkpointing into `out/checkpoint.safetensors` after every epoch and resuming
 /// from it when present. `progress` shows a bar on stderr.
 pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &Path, progress: bool) -> Result<TrainOutcome, TrainError> {
+    train_until(cfg, train_set, test_set, out, progress, cfg.epochs)
+}
+
+/// As `train`, but stop (as if killed) once `stop_after` epochs are checkpointed.
+pub fn train_until(
+    cfg: &TrainConfig,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    out: &Path,
+    progress: bool,
+    stop_after: usize,
+) -> Result<TrainOutcome, TrainError> {
     let arch = Arch::new(cfg.arch, train_set.shape, cfg.dataset.classes());
     if test_set.shape != train_set.shape {
         return Err(TrainError::ShapeMismatch { expected: train_set.shape.to_string(), found: test_set.shape.to_string() });
@@ -287,7 +299,7 @@ pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &P
     // Without a terminal (nohup, logs) the bar is invisible: print a line every ~10% instead.
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let log_every = (steps_per_epoch / 10).max(1);
-    for epoch in meta.epochs_done..cfg.epochs {
+    for epoch in meta.epochs_done..cfg.epochs.min(stop_after) {
         let te = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         rng.set_stream(epoch as u64 + 1);
