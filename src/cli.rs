@@ -143,10 +143,15 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         dataset_files,
         epochs: done,
         seed: cfg.seed,
-        optimizer: if done < cfg.epochs {
-            format!("{} (stopped after {done} of {} planned epochs)", cfg.optimizer_description(), cfg.epochs)
-        } else {
-            cfg.optimizer_description()
+        optimizer: {
+            let mut o = cfg.optimizer_description();
+            for r in &outcome.replans {
+                o.push_str(&format!("; {r}"));
+            }
+            if done < cfg.epochs {
+                o.push_str(&format!(" (stopped after {done} of {} planned epochs)", cfg.epochs));
+            }
+            o
         },
         test_accuracy: outcome.test_accuracy,
         test_n: te.len(),

@@ -49,7 +49,13 @@ fn resume_equals_uninterrupted() {
     };
     assert_eq!(strip(&resumed.history), strip(&full.history));
     assert_eq!(resumed.params, full.params);
-    // A checkpoint from other options is refused, not silently mixed in.
+    // Re-planning the number of epochs on resume is allowed (and recorded) …
+    let c = tempfile::tempdir().unwrap();
+    train_until(&cfg(3), &tr, &te, c.path(), false, 1).unwrap();
+    let replanned = train(&cfg(2), &tr, &te, c.path(), false).unwrap();
+    assert_eq!(replanned.history.len(), 2);
+    assert_eq!(replanned.replans.len(), 1, "{:?}", replanned.replans);
+    // … but a checkpoint from other options is refused, not silently mixed in.
     let mut other = cfg(2);
     other.seed = 9;
     assert!(train(&other, &tr, &te, b.path(), false).is_err());
