@@ -13,7 +13,7 @@ fn main() {
     let x: Vec<f32> = (0..b * 3072).map(|_| rng.gen_range(0.0..1.0)).collect();
     let labels: Vec<u8> = (0..b).map(|i| (i % 10) as u8).collect();
     let macs: u64 = arch.macs().iter().sum();
-    for _ in 0..3 {
+    for _ in 0..std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(3) {
         let t = Instant::now();
         let _ = net.backward(&x, &labels, Mode::Train, 1.0 / b as f32, false);
         let s = t.elapsed().as_secs_f64();

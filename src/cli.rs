@@ -79,6 +79,10 @@ struct TrainArgs {
     /// Resume from the checkpoint in --out (also automatic when one exists).
     #[arg(long)]
     resume: bool,
+    /// Export the model after this many epochs even if the schedule planned more (a fallback when
+    /// time runs out; model.json records the epochs actually done).
+    #[arg(long)]
+    stop_after: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -137,7 +141,8 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     let te = data::load(a.dataset, Split::Test, &root)?;
     eprintln!("training {} on {} ({} train / {} test images): {}", a.model, a.dataset, tr.len(), te.len(), cfg.optimizer_description());
     let t0 = std::time::Instant::now();
-    let outcome = train::train(&cfg, &tr, &te, &a.out, true)?;
+    let outcome = train::train_until(&cfg, &tr, &te, &a.out, true, a.stop_after.unwrap_or(cfg.epochs))?;
+    let done = outcome.history.len();
     let dataset_files = data::source_files(a.dataset, &root)
         .into_iter()
         .map(|p| -> anyhow::Result<io::FileHash> {
@@ -151,9 +156,18 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     let meta = io::ModelMeta {
         dataset: a.dataset,
         dataset_files,
-        epochs: cfg.epochs,
+        epochs: done,
         seed: cfg.seed,
-        optimizer: cfg.optimizer_description(),
+        optimizer: {
+            let mut o = cfg.optimizer_description();
+            for r in &outcome.replans {
+                o.push_str(&format!("; {r}"));
+            }
+            if done < cfg.epochs {
+                o.push_str(&format!(" (stopped after {done} of {} planned epochs)", cfg.epochs));
+            }
+            o
+        },
         test_accuracy: outcome.test_accuracy,
         test_n: te.len(),
         batchnorm_folded: cfg.batchnorm,
@@ -164,7 +178,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     io::save(&a.out, &outcome.arch, &outcome.params, &meta)?;
     println!(
         "{}: test accuracy {:.4} ({} images), {} epochs, training time {:.0}s (this process {:.0}s)",
-        a.out.display(), outcome.test_accuracy, te.len(), cfg.epochs, train_seconds, t0.elapsed().as_secs_f64()
+        a.out.display(), outcome.test_accuracy, te.len(), done, train_seconds, t0.elapsed().as_secs_f64()
     );
     Ok(())
 }

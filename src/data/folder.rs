@@ -86,8 +86,9 @@ fn classify(path: &str) -> Option<(bool, String, String)> {
     Some((test, class.to_string(), file.to_string()))
 }
 
-fn member(test: bool, class: String, name: String, bytes: Vec<u8>) -> Member {
-    let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+/// `name` is the member's path (for messages), `file` its file name (whose stem is the number).
+fn member(test: bool, class: String, name: String, file: &str, bytes: Vec<u8>) -> Member {
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     let number = stem.parse::<u64>().ok();
     Member { test, class, number, name, bytes }
 }
@@ -106,18 +107,10 @@ fn read_tar_gz(path: &Path) -> Result<Vec<Member>, DataError> {
         if let Some((test, class, file)) = classify(&name) {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).map_err(bad)?;
-            out.push(member(test, class, format!("{name}"), bytes).with_file(file));
+            out.push(member(test, class, name, &file, bytes));
         }
     }
     Ok(out)
-}
-
-impl Member {
-    fn with_file(mut self, file: String) -> Member {
-        let stem = file.rsplit_once('.').map_or(file.as_str(), |(s, _)| s);
-        self.number = stem.parse::<u64>().ok();
-        self
-    }
 }
 
 fn read_dir_tree(root: &Path) -> Result<Vec<Member>, DataError> {
@@ -137,7 +130,7 @@ fn read_dir_tree(root: &Path) -> Result<Vec<Member>, DataError> {
                 if classify(&rel).is_some() {
                     let bytes = std::fs::read(&f).map_err(io_err(&f))?;
                     let file = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
-                    out.push(member(test, class.clone(), rel, bytes).with_file(file));
+                    out.push(member(test, class.clone(), rel, &file, bytes));
                 }
             }
         }
@@ -148,6 +141,8 @@ fn read_dir_tree(root: &Path) -> Result<Vec<Member>, DataError> {
 /// Key of a source for the cache: sha256 of the archive, or of the folder's names and sizes.
 fn source_key(src: &Path) -> Result<String, DataError> {
     let mut h = Sha256::new();
+    // Bump when the record order or encoding changes, so stale caches are not reused.
+    h.update(b"axdnn-image-folder-v1");
     if src.is_file() {
         let mut f = std::fs::File::open(src).map_err(io_err(src))?;
         std::io::copy(&mut f, &mut h).map_err(io_err(src))?;

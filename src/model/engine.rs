@@ -452,6 +452,15 @@ fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: us
                     continue;
                 }
                 let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                if stride == 1 {
+                    // Valid ox form one run: ix = ox + kx − pad ∈ [0, w).
+                    let lo = pad.saturating_sub(kx).min(ow);
+                    let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
+                    dst[..lo].fill(T::ZERO);
+                    dst[lo..hi].copy_from_slice(&src[lo + kx - pad..hi + kx - pad]);
+                    dst[hi..].fill(T::ZERO);
+                    continue;
+                }
                 for (ox, d) in dst.iter_mut().enumerate() {
                     let ix = (ox * stride + kx) as isize - pad as isize;
                     *d = if ix >= 0 && ix < s.w as isize { src[ix as usize] } else { T::ZERO };
@@ -480,6 +489,14 @@ fn col2im<T: Real>(dcols: &[T], n: usize, s: Shape, k: usize, stride: usize, pad
                         }
                         let src = &row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
                         let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                        if stride == 1 {
+                            let lo = pad.saturating_sub(kx).min(ow);
+                            let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
+                            for (d, &v) in dst[lo + kx - pad..hi + kx - pad].iter_mut().zip(&src[lo..hi]) {
+                                *d += v;
+                            }
+                            continue;
+                        }
                         for (ox, &v) in src.iter().enumerate() {
                             let ix = (ox * stride + kx) as isize - pad as isize;
                             if ix >= 0 && ix < s.w as isize {

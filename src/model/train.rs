@@ -111,6 +111,9 @@ struct CheckpointMeta {
     config: TrainConfig,
     epochs_done: usize,
     history: Vec<EpochLog>,
+    /// Schedule changes made on resume: "after epoch k: E1 → E2 epochs".
+    #[serde(default)]
+    replans: Vec<String>,
 }
 
 pub struct TrainOutcome {
@@ -122,6 +125,8 @@ pub struct TrainOutcome {
     pub test_accuracy: f64,
     /// Seconds spent training in this process (excludes epochs done before a resume).
     pub seconds: f64,
+    /// Schedule changes made on resume.
+    pub replans: Vec<String>,
 }
 
 /// Momentum buffers, same structure as the net.
@@ -209,8 +214,24 @@ fn load_checkpoint(path: &Path, net: &mut Net<f32>, mom: &mut Momentum, cfg: &Tr
         .and_then(|m| m.get("axdnn_checkpoint"))
         .ok_or_else(|| bad("no axdnn_checkpoint metadata".into()))
         .and_then(|s| serde_json::from_str(s).map_err(|e| bad(e.to_string())))?;
-    if meta.config != *cfg {
+    // Only the planned number of epochs may change on resume (re-planning the schedule's
+    // remaining steps, e.g. when the time available turns out shorter); it is recorded.
+    let mut meta = meta;
+    let same_but_epochs = TrainConfig { epochs: cfg.epochs, ..meta.config.clone() } == *cfg;
+    if !same_but_epochs {
         return Err(TrainError::ConfigMismatch { path: path.into(), reason: format!("checkpoint {:?}", meta.config) });
+    }
+    if meta.config.epochs != cfg.epochs {
+        if cfg.epochs < meta.epochs_done {
+            return Err(TrainError::ConfigMismatch {
+                path: path.into(),
+                reason: format!("{} epochs already done, {} asked", meta.epochs_done, cfg.epochs),
+            });
+        }
+        let note = format!("after epoch {}: schedule re-planned from {} to {} epochs", meta.epochs_done, meta.config.epochs, cfg.epochs);
+        eprintln!("{note}");
+        meta.replans.push(note);
+        meta.config.epochs = cfg.epochs;
     }
     let names: Vec<(String, usize)> = checkpoint_tensors(net, mom).into_iter().map(|(n, _, d)| (n, d.len())).collect();
     let mut take = |name: &str, len: usize| -> Result<Vec<f32>, TrainError> {
@@ -259,6 +280,18 @@ fn sgd(w: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, wd: f32) {
 /// Train per `cfg`, checkpointing into `out/checkpoint.safetensors` after every epoch and resuming
 /// from it when present. `progress` shows a bar on stderr.
 pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &Path, progress: bool) -> Result<TrainOutcome, TrainError> {
+    train_until(cfg, train_set, test_set, out, progress, cfg.epochs)
+}
+
+/// As `train`, but stop (as if killed) once `stop_after` epochs are checkpointed.
+pub fn train_until(
+    cfg: &TrainConfig,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    out: &Path,
+    progress: bool,
+    stop_after: usize,
+) -> Result<TrainOutcome, TrainError> {
     let arch = Arch::new(cfg.arch, train_set.shape, cfg.dataset.classes());
     if test_set.shape != train_set.shape {
         return Err(TrainError::ShapeMismatch { expected: train_set.shape.to_string(), found: test_set.shape.to_string() });
@@ -272,7 +305,7 @@ pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &P
     let g0 = net.zero_grads();
     let mut mom = Momentum { w: g0.w, b: g0.b, gamma: g0.gamma, beta: g0.beta };
     let ck = out.join(CHECKPOINT_FILE);
-    let mut meta = CheckpointMeta { config: cfg.clone(), epochs_done: 0, history: Vec::new() };
+    let mut meta = CheckpointMeta { config: cfg.clone(), epochs_done: 0, history: Vec::new(), replans: Vec::new() };
     if ck.is_file() {
         meta = load_checkpoint(&ck, &mut net, &mut mom, cfg)?;
         eprintln!("resuming from {} after epoch {}", ck.display(), meta.epochs_done);
@@ -287,7 +320,7 @@ pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &P
     // Without a terminal (nohup, logs) the bar is invisible: print a line every ~10% instead.
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let log_every = (steps_per_epoch / 10).max(1);
-    for epoch in meta.epochs_done..cfg.epochs {
+    for epoch in meta.epochs_done..cfg.epochs.min(stop_after) {
         let te = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         rng.set_stream(epoch as u64 + 1);
@@ -364,5 +397,5 @@ pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &P
     }
     let params = net.folded();
     let test_accuracy = accuracy(&arch, &params, test_set);
-    Ok(TrainOutcome { arch, params, history: meta.history, test_accuracy, seconds: t0.elapsed().as_secs_f64() })
+    Ok(TrainOutcome { arch, params, history: meta.history, test_accuracy, seconds: t0.elapsed().as_secs_f64(), replans: meta.replans })
 }
