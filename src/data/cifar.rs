@@ -32,7 +32,7 @@ pub fn binary_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Parse one binary file's records, appending to `out`.
 pub fn parse_into(path: &Path, bytes: &[u8], out: &mut Dataset) -> Result<(), DataError> {
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         let record = bytes.len() / RECORD;
         return Err(DataError::Truncated {
             path: path.into(),

@@ -367,7 +367,7 @@ impl<T: Real> Net<T> {
                     let mut d = grad.data;
                     d.par_chunks_mut(4096).zip(y.par_chunks(4096)).for_each(|(dc, yc)| {
                         for (dv, &yv) in dc.iter_mut().zip(yc) {
-                            if !(yv > T::ZERO) {
+                            if yv <= T::ZERO {
                                 *dv = T::ZERO;
                             }
                         }

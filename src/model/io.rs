@@ -111,8 +111,11 @@ pub fn tensors_to_bytes(tensors: &[(String, Vec<usize>, &[f32])], metadata: Opti
     safetensors::serialize(views, &metadata).map_err(|e| e.to_string())
 }
 
+/// Tensors by name, and the file's free-form metadata.
+pub type TensorsAndMetadata = (HashMap<String, Tensor>, Option<HashMap<String, String>>);
+
 /// Parse safetensors bytes into name → (shape, f32 data).
-pub fn tensors_from_bytes(path: &Path, bytes: &[u8]) -> Result<(HashMap<String, Tensor>, Option<HashMap<String, String>>), ModelIoError> {
+pub fn tensors_from_bytes(path: &Path, bytes: &[u8]) -> Result<TensorsAndMetadata, ModelIoError> {
     let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| ModelIoError::BadWeights { path: path.into(), reason: e.to_string() })?;
     let (_, md) = safetensors::SafeTensors::read_metadata(bytes)

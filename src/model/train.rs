@@ -155,6 +155,7 @@ pub fn accuracy(arch: &Arch, params: &Params, ds: &Dataset) -> f64 {
 }
 
 /// Copy image `src` (CHW) into `dst`, shifted by (dy, dx) with zero fill, optionally mirrored.
+#[allow(clippy::too_many_arguments)]
 fn augment_into(src: &[f32], dst: &mut [f32], c: usize, h: usize, w: usize, dy: isize, dx: isize, flip: bool) {
     for ch in 0..c {
         for y in 0..h {
