@@ -220,11 +220,15 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
             "{} on {} {} ({}, {} images): accuracy {:.4} (float {:.4})",
             m.mult.name(), a.q.array, a.q.dataflow, a.q.scheme, r.n, accuracy, p.float_accuracy
         );
-        println!("{:<8} {:>6} {:>10} {:>10} {:>8} {:>8} {:>12}", "layer", "approx", "folds", "cycles", "util%", "map%", "energy pJ");
+        println!(
+            "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7} {:>7} {:>10} {:>10} {:>10} {:>12}",
+            "layer", "approx", "MACs", "folds", "cycles", "util%", "map%", "ifmap rd", "filter rd", "ofmap wr", "energy pJ"
+        );
         for l in &r.layers {
             println!(
-                "{:<8} {:>6} {:>10} {:>10} {:>8.2} {:>8.2} {:>12}",
-                l.name, l.approximate, l.folds, l.cycles, 100.0 * l.utilization, 100.0 * l.mapping_efficiency,
+                "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7.2} {:>7.2} {:>10} {:>10} {:>10} {:>12}",
+                l.name, l.approximate, l.macs, l.folds, l.cycles, 100.0 * l.utilization, 100.0 * l.mapping_efficiency,
+                l.sram.ifmap_reads, l.sram.filter_reads, l.sram.ofmap_writes,
                 l.energy_pj.map_or("unknown".into(), |e| format!("{e:.1}"))
             );
         }
