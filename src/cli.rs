@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod accel;
+
 #[derive(Parser)]
 #[command(name = "axdnn", version, about = "Approximate DNN accelerators: netlist → LUT → systolic array")]
 struct Cli {
@@ -13,6 +15,12 @@ struct Cli {
 enum Cmd {
     /// Print the model architectures and their per-layer MACs.
     Arch,
+    /// 8-bit integer inference on the systolic-array model with any multiplier.
+    Infer(accel::InferArgs),
+    /// Evaluate every multiplier of a folder on a model: CSV + Pareto SVG.
+    Select(accel::SelectArgs),
+    /// Accuracy table of several multipliers under several quantization schemes (Markdown).
+    AccuracyTable(accel::TableArgs),
     /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
     Gen {
         /// Specs: exact:NxM, sexact:NxM (signed, Baugh-Wooley), trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
@@ -26,6 +34,13 @@ enum Cmd {
     /// Verilog netlists: check, statistics.
     #[command(subcommand)]
     Netlist(NetlistCmd),
+    /// Train a model in float and write `model.safetensors` + `model.json` into --out.
+    Train(TrainArgs),
+    /// Float test accuracy of a trained model.
+    Eval(EvalArgs),
+    /// Dataset tools.
+    #[command(subcommand)]
+    Data(DataCmd),
 }
 
 #[derive(Subcommand)]
@@ -96,6 +111,174 @@ enum LutCmd {
     },
 }
 
+#[derive(clap::Args)]
+struct TrainArgs {
+    #[arg(long)]
+    model: axdnn::model::ArchName,
+    #[arg(long)]
+    dataset: axdnn::data::DatasetName,
+    /// Output model folder (also holds the per-epoch checkpoint used to resume).
+    #[arg(long)]
+    out: std::path::PathBuf,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Peak learning rate (one-cycle schedule).
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    momentum: Option<f32>,
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    /// Fraction of steps spent warming up.
+    #[arg(long)]
+    warmup: Option<f32>,
+    /// Train without BatchNorm (by default BatchNorm is used and folded into the convs at export).
+    #[arg(long)]
+    no_bn: bool,
+    /// Force augmentation on (default: on for cifar10, off for mnist).
+    #[arg(long, conflicts_with = "no_augment")]
+    augment: bool,
+    #[arg(long)]
+    no_augment: bool,
+    /// Train on the first N training images only (smoke tests).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Dataset folder (default: $AXDNN_DATA).
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
+    /// Resume from the checkpoint in --out (also automatic when one exists).
+    #[arg(long)]
+    resume: bool,
+    /// Export the model after this many epochs even if the schedule planned more (a fallback when
+    /// time runs out; model.json records the epochs actually done).
+    #[arg(long)]
+    stop_after: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Model folder (model.safetensors + model.json).
+    #[arg(long)]
+    model: std::path::PathBuf,
+    /// Evaluate the first N test images only.
+    #[arg(long)]
+    n: Option<usize>,
+    #[arg(long)]
+    json: bool,
+    /// Dataset folder (default: $AXDNN_DATA).
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum DataCmd {
+    /// Convert an image-folder dataset (folder or .tar.gz with train/<class>/*, test/<class>/*)
+    /// into CIFAR-10 binary files in the cache ($AXDNN_CACHE or ~/.cache/axdnn); prints the folder.
+    Import {
+        source: std::path::PathBuf,
+        /// Cache folder (default: $AXDNN_CACHE, $XDG_CACHE_HOME/axdnn or ~/.cache/axdnn).
+        #[arg(long)]
+        cache: Option<std::path::PathBuf>,
+    },
+}
+
+fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    arg.or_else(|| std::env::var_os("AXDNN_DATA").filter(|s| !s.is_empty()).map(Into::into))
+        .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR or set AXDNN_DATA"))
+}
+
+fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
+    use axdnn::data::{self, Split};
+    use axdnn::model::{io, train};
+    let root = data_root(a.data)?;
+    let mut cfg = train::TrainConfig::new(a.model, a.dataset);
+    if let Some(v) = a.epochs { cfg.epochs = v; }
+    if let Some(v) = a.seed { cfg.seed = v; }
+    if let Some(v) = a.batch { cfg.batch = v; }
+    if let Some(v) = a.lr { cfg.lr = v; }
+    if let Some(v) = a.momentum { cfg.momentum = v; }
+    if let Some(v) = a.weight_decay { cfg.weight_decay = v; }
+    if let Some(v) = a.warmup { cfg.warmup = v; }
+    if a.no_bn { cfg.batchnorm = false; }
+    if a.augment { cfg.augment = true; }
+    if a.no_augment { cfg.augment = false; }
+    let ck = a.out.join(train::CHECKPOINT_FILE);
+    if a.resume && !ck.is_file() {
+        eprintln!("note: --resume given but {} does not exist; starting fresh", ck.display());
+    }
+    let mut tr = data::load(a.dataset, Split::Train, &root)?;
+    if let Some(l) = a.limit { tr = tr.head(l); }
+    let te = data::load(a.dataset, Split::Test, &root)?;
+    eprintln!("training {} on {} ({} train / {} test images): {}", a.model, a.dataset, tr.len(), te.len(), cfg.optimizer_description());
+    let t0 = std::time::Instant::now();
+    let outcome = train::train_until(&cfg, &tr, &te, &a.out, true, a.stop_after.unwrap_or(cfg.epochs))?;
+    let done = outcome.history.len();
+    let dataset_files = data::source_files(a.dataset, &root)
+        .into_iter()
+        .map(|p| -> anyhow::Result<io::FileHash> {
+            Ok(io::FileHash {
+                file: p.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+                sha256: io::sha256_file(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let train_seconds = outcome.history.iter().map(|h| h.seconds).sum::<f64>();
+    let meta = io::ModelMeta {
+        dataset: a.dataset,
+        dataset_files,
+        epochs: done,
+        seed: cfg.seed,
+        optimizer: {
+            let mut o = cfg.optimizer_description();
+            for r in &outcome.replans {
+                o.push_str(&format!("; {r}"));
+            }
+            if done < cfg.epochs {
+                o.push_str(&format!(" (stopped after {done} of {} planned epochs)", cfg.epochs));
+            }
+            o
+        },
+        test_accuracy: outcome.test_accuracy,
+        test_n: te.len(),
+        batchnorm_folded: cfg.batchnorm,
+        train_seconds,
+        command: std::iter::once("axdnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" "),
+        sha256: String::new(),
+    };
+    io::save(&a.out, &outcome.arch, &outcome.params, &meta)?;
+    println!(
+        "{}: test accuracy {:.4} ({} images), {} epochs, training time {:.0}s (this process {:.0}s)",
+        a.out.display(), outcome.test_accuracy, te.len(), done, train_seconds, t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
+    use axdnn::data::{self, Split};
+    use axdnn::model::{io, train};
+    let root = data_root(a.data)?;
+    let m = io::load(&a.model)?;
+    let mut te = data::load(m.meta.dataset, Split::Test, &root)?;
+    if let Some(n) = a.n { te = te.head(n); }
+    if te.shape != m.arch.input {
+        anyhow::bail!("dataset images are {}, model expects {}", te.shape, m.arch.input);
+    }
+    let acc = train::accuracy(&m.arch, &m.params, &te);
+    if a.json {
+        let o = serde_json::json!({
+            "accuracy": acc, "n": te.len(), "model": a.model.display().to_string(), "dataset": m.meta.dataset.to_string(),
+        });
+        println!("{o}");
+    } else {
+        println!("{}: float test accuracy {:.4} ({:.2} %) on {} {} test images", a.model.display(), acc, acc * 100.0, te.len(), m.meta.dataset);
+    }
+    Ok(())
+}
+
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -113,8 +296,18 @@ pub fn run() -> anyhow::Result<()> {
                 }
             }
         }
+        Cmd::Infer(a) => accel::infer_cmd(a)?,
+        Cmd::Select(a) => accel::select_cmd(a)?,
+        Cmd::AccuracyTable(a) => accel::table_cmd(a)?,
         Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Lut(c) => lut_cmd(c)?,
+        Cmd::Train(a) => train_cmd(a)?,
+        Cmd::Eval(a) => eval_cmd(a)?,
+        Cmd::Data(DataCmd::Import { source, cache }) => {
+            let cache = cache.unwrap_or_else(axdnn::data::folder::cache_dir);
+            let dir = axdnn::data::folder::import_cached(&source, &cache, true)?;
+            println!("{}", dir.display());
+        }
     }
     Ok(())
 }

@@ -9,12 +9,15 @@
 //!                       accel (systolic array; multiplies through `mult::Multiplier`)
 //! ```
 
+pub mod accel;
+pub mod data;
 pub mod error;
 pub mod gen;
 pub mod lut;
 pub mod model;
 pub mod mult;
 pub mod netlist;
+pub mod quant;
 pub mod sim;
 
 pub use error::Span;

@@ -1,7 +1,12 @@
 //! Network descriptions and the float engine (training, logits, input gradients).
 
 pub mod arch;
+pub mod engine;
 pub mod params;
+pub mod real;
 
 pub use arch::{Arch, ArchName, Layer, LayerKind, ParamSpec, Shape};
 pub use params::{forward_reference, Params, Tensor};
+pub use real::Real;
+pub mod io;
+pub mod train;

@@ -1,0 +1,341 @@
+//! Whole-model integer inference on the array: per GEMM layer im2col → products on the array
+//! (fast engine or cycle-stepped) → exact post-processing; per-layer statistics.
+
+use super::array;
+use super::fast::{self, GemmOperands};
+use super::timing::{self, ArrayShape, Dataflow, GemmShape, SramCounts};
+use super::AccelError;
+use crate::lut::Lut;
+use crate::mult::Multiplier;
+use crate::quant::model::{avg_pool, relu};
+use crate::quant::{QGemm, QLayer, QuantModel};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Which engine computes the products and the cycle counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Fast,
+    Cycle,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fast" => Ok(Engine::Fast),
+            "cycle" => Ok(Engine::Cycle),
+            _ => Err(format!("unknown engine '{s}' (expected fast or cycle)")),
+        }
+    }
+}
+
+/// Energy convention: every multiply costs `E = P / f` (P = the multiplier's published PDK45
+/// power, f = assumed clock). Multiplier only — adders, registers and SRAM are not included.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EnergyModel {
+    pub clock_ghz: f64,
+    /// Power of the exact multiplier used in exact layers (e.g. EvoApprox `mul8u_1JFF`), if known.
+    pub exact_power_mw: Option<f64>,
+}
+
+impl Default for EnergyModel {
+    fn default() -> Self {
+        EnergyModel { clock_ghz: 1.0, exact_power_mw: None }
+    }
+}
+
+impl EnergyModel {
+    pub fn convention(&self) -> String {
+        format!(
+            "energy = MACs x P_mult / f, P_mult = PDK45 power of the layer's multiplier, f = {} GHz (multiplier only)",
+            self.clock_ghz
+        )
+    }
+    /// pJ of `macs` multiplies at `power_mw` (mW / GHz = pJ).
+    pub fn energy_pj(&self, macs: u64, power_mw: Option<f64>) -> Option<f64> {
+        power_mw.map(|p| macs as f64 * p / self.clock_ghz)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AccelConfig {
+    pub array: ArrayShape,
+    pub dataflow: Dataflow,
+    pub engine: Engine,
+    /// Use the multiplier's table when it has one; false forces `mul_batch` (bit-level mode).
+    pub use_table: bool,
+    pub energy: EnergyModel,
+}
+
+impl Default for AccelConfig {
+    fn default() -> Self {
+        AccelConfig {
+            array: ArrayShape { rows: 16, cols: 16 },
+            dataflow: Dataflow::Ws,
+            engine: Engine::Fast,
+            use_table: true,
+            energy: EnergyModel::default(),
+        }
+    }
+}
+
+/// Per-layer, per-image statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerStats {
+    pub name: String,
+    pub approximate: bool,
+    pub gemm: GemmShape,
+    pub folds: u64,
+    /// SCALE-Sim compute cycles (last busy cycle index, `folds × per_fold − 1`).
+    pub cycles: u64,
+    pub macs: u64,
+    pub approx_macs: u64,
+    pub exact_macs: u64,
+    /// SCALE-Sim "Overall Util".
+    pub utilization: f64,
+    /// SCALE-Sim "Mapping Efficiency".
+    pub mapping_efficiency: f64,
+    pub sram: SramCounts,
+    pub energy_pj: Option<f64>,
+}
+
+/// Result of running images through the accelerator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inference {
+    pub n: usize,
+    pub classes: usize,
+    /// `n × classes` int32 accumulators of the last layer (bit-exact result).
+    pub acc: Vec<i32>,
+    /// `n × classes` dequantized logits.
+    pub logits: Vec<f32>,
+    /// Per image (identical for every image).
+    pub layers: Vec<LayerStats>,
+}
+
+impl Inference {
+    pub fn predictions(&self) -> Vec<usize> {
+        self.acc
+            .chunks_exact(self.classes)
+            .zip(self.logits.chunks_exact(self.classes))
+            .map(|(_, l)| argmax(l))
+            .collect()
+    }
+    pub fn accuracy(&self, labels: &[u8]) -> f64 {
+        let p = self.predictions();
+        let ok = p.iter().zip(labels).filter(|(&a, &b)| a == b as usize).count();
+        ok as f64 / p.len().max(1) as f64
+    }
+    pub fn cycles_per_image(&self) -> u64 {
+        self.layers.iter().map(|l| l.cycles).sum()
+    }
+    pub fn energy_per_image_pj(&self) -> Option<f64> {
+        self.layers.iter().map(|l| l.energy_pj).sum()
+    }
+}
+
+/// First index of the maximum (ties → lowest class).
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Weights of one GEMM laid out for the array: `k × nf` codes and negation masks.
+struct PreparedGemm {
+    /// im2col gather index (`npix × k`).
+    index: Vec<u32>,
+    wgt: Vec<u8>,
+    neg: Option<Vec<i32>>,
+    /// The layer's table rebased on its input zero point (fast engine with a table).
+    rebased: Option<fast::RebasedLut>,
+}
+
+/// An accelerator bound to a quantized model and a multiplier.
+pub struct Accelerator<'a> {
+    pub config: AccelConfig,
+    model: &'a QuantModel,
+    approx: &'a dyn Multiplier,
+    exact: Lut,
+    prepared: Vec<PreparedGemm>,
+}
+
+impl<'a> Accelerator<'a> {
+    pub fn new(model: &'a QuantModel, approx: &'a dyn Multiplier, config: AccelConfig) -> Result<Self, AccelError> {
+        let scheme = model.options.scheme;
+        if approx.widths() != (8, 8) {
+            return Err(AccelError::Width { name: approx.name().into(), got_bits: approx.widths() });
+        }
+        if approx.signed() != scheme.signed_multiplier() {
+            return Err(AccelError::Signedness { name: approx.name().into(), signed: approx.signed(), scheme });
+        }
+        if let crate::quant::ApproxLayers::Named(names) = &model.options.approx {
+            for n in names {
+                if !model.gemms().any(|g| &g.name == n) {
+                    return Err(AccelError::UnknownLayer(n.clone()));
+                }
+            }
+        }
+        let prepared = model
+            .gemms()
+            .map(|g| {
+                let mut wgt = vec![0u8; g.k * g.nf];
+                let mut neg = vec![0i32; g.k * g.nf];
+                let mut any_neg = false;
+                for o in 0..g.nf {
+                    for kk in 0..g.k {
+                        let (c, n) = scheme.wgt_operand(g.w[o * g.k + kk]);
+                        wgt[kk * g.nf + o] = c;
+                        neg[kk * g.nf + o] = -(n as i32);
+                        any_neg |= n;
+                    }
+                }
+                let neg = (matches!(scheme, crate::quant::QuantScheme::SignMagnitude) || any_neg).then_some(neg);
+                PreparedGemm { index: g.im2col_index(), wgt, neg, rebased: None }
+            })
+            .collect();
+        let mut acc = Accelerator { config, model, approx, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
+        if config.use_table && config.engine == Engine::Fast {
+            let gemms: Vec<&QGemm> = model.gemms().collect();
+            let mut rebased = Vec::with_capacity(gemms.len());
+            for (g, p) in gemms.iter().zip(&acc.prepared) {
+                rebased.push(acc.mult_of(g).table().filter(|t| t.row_bits == 8 && t.col_bits == 8).map(|t| {
+                    let z = scheme.act_operand(g.input.zero_point);
+                    fast::RebasedLut::new(&t.table, z, &p.wgt, p.neg.as_deref(), g.k, g.nf)
+                }));
+            }
+            for (p, r) in acc.prepared.iter_mut().zip(rebased) {
+                p.rebased = r;
+            }
+        }
+        Ok(acc)
+    }
+
+    fn mult_of(&self, g: &QGemm) -> &dyn Multiplier {
+        if g.approximate {
+            self.approx
+        } else {
+            &self.exact
+        }
+    }
+
+    /// Closed-form statistics of every GEMM layer (per image).
+    pub fn stats(&self) -> Vec<LayerStats> {
+        self.model
+            .gemms()
+            .map(|g| {
+                let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf };
+                let t = timing::timing(shape, self.config.dataflow, self.config.array);
+                self.layer_stats(g, shape, t.folds, t.compute_cycles, t.sram)
+            })
+            .collect()
+    }
+
+    fn layer_stats(&self, g: &QGemm, shape: GemmShape, folds: u64, cycles: u64, sram: SramCounts) -> LayerStats {
+        let macs = shape.macs();
+        let power = if g.approximate { self.approx.power_mw() } else { self.config.energy.exact_power_mw };
+        LayerStats {
+            name: g.name.clone(),
+            approximate: g.approximate,
+            gemm: shape,
+            folds,
+            cycles,
+            macs,
+            approx_macs: if g.approximate { macs } else { 0 },
+            exact_macs: if g.approximate { 0 } else { macs },
+            utilization: timing::utilization(shape, self.config.array, cycles),
+            mapping_efficiency: timing::mapping_efficiency(shape, self.config.dataflow, self.config.array),
+            sram,
+            energy_pj: self.config.energy.energy_pj(macs, power),
+        }
+    }
+
+    /// Run `images` (N·C·H·W floats in the model's input layout).
+    pub fn run(&self, images: &[f32]) -> Result<Inference, AccelError> {
+        let d = self.model.arch.input.numel();
+        if !images.len().is_multiple_of(d) {
+            return Err(AccelError::Input { len: images.len(), image: d });
+        }
+        let n = images.len() / d;
+        let classes = self.model.arch.classes;
+        // One image per task; results collected in image order (independent of thread count).
+        let per: Vec<(Vec<i32>, Option<Vec<LayerStats>>)> = (0..n)
+            .into_par_iter()
+            .map(|i| self.run_image(&images[i * d..(i + 1) * d], i == 0))
+            .collect();
+        let mut acc = Vec::with_capacity(n * classes);
+        let mut layers = match self.config.engine {
+            Engine::Fast => self.stats(),
+            Engine::Cycle => Vec::new(),
+        };
+        for (i, (a, st)) in per.into_iter().enumerate() {
+            acc.extend_from_slice(&a);
+            if i == 0 {
+                if let Some(st) = st {
+                    layers = st;
+                }
+            }
+        }
+        let last = self.model.gemms().last().expect("model has a GEMM layer");
+        let logits = acc
+            .chunks_exact(classes)
+            .flat_map(|c| c.iter().enumerate().map(|(o, &a)| last.dequantize_acc(a, o)))
+            .collect();
+        Ok(Inference { n, classes, acc, logits, layers })
+    }
+
+    /// One image: last-layer accumulators, and measured statistics when the cycle engine runs
+    /// (only kept for the first image; they are the same for every image).
+    fn run_image(&self, x: &[f32], keep_stats: bool) -> (Vec<i32>, Option<Vec<LayerStats>>) {
+        let range = self.model.act_range();
+        let mut cur = self.model.quantize_input(x);
+        let (mut xsum, mut codes, mut sums, mut next) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut stats = Vec::new();
+        let mut gi = 0;
+        for l in &self.model.layers {
+            match l {
+                QLayer::Gemm(g) => {
+                    let p = &self.prepared[gi];
+                    g.im2col_indexed(&p.index, &cur, self.model.options.scheme, &mut codes, &mut xsum);
+                    let ops = GemmOperands {
+                        npix: g.npix(),
+                        k: g.k,
+                        nf: g.nf,
+                        act: &codes,
+                        wgt: &p.wgt,
+                        neg: p.neg.as_deref(),
+                    };
+                    let mult = self.mult_of(g);
+                    match self.config.engine {
+                        Engine::Fast => match &p.rebased {
+                            Some(rl) => fast::gemm_rebased(&ops, rl, &mut sums),
+                            None => fast::gemm(&ops, mult, self.config.use_table, &mut sums),
+                        },
+                        Engine::Cycle => {
+                            let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
+                            if keep_stats {
+                                let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf };
+                                stats.push(self.layer_stats(g, shape, r.folds, r.last_busy_cycle, r.sram));
+                            }
+                            sums = r.sums;
+                        }
+                    }
+                    g.finish(&sums, &xsum, range, &mut next);
+                    std::mem::swap(&mut cur, &mut next);
+                    gi += 1;
+                }
+                QLayer::Relu { zero_point } => relu(&mut cur, *zero_point),
+                QLayer::AvgPool { k, stride, in_shape, out_shape } => {
+                    avg_pool(&cur, *k, *stride, *in_shape, *out_shape, &mut next);
+                    std::mem::swap(&mut cur, &mut next);
+                }
+            }
+        }
+        (cur, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats))
+    }
+}

@@ -1,0 +1,126 @@
+//! Resolving `--multiplier` to a [`Multiplier`]: `exact`, a Verilog file, or an EvoApprox name
+//! looked up in `$AXDNN_EVOAPPROX`. LUT mode builds the full table by simulating the netlist on
+//! every operand pair; bit-level mode keeps the netlist and simulates it for every product.
+
+use crate::lut::Lut;
+use crate::mult::{Multiplier, RowPort};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Netlist(#[from] crate::netlist::NetlistError),
+    #[error("{path}: {source}")]
+    Sim { path: PathBuf, source: crate::sim::SimError },
+    #[error("multiplier '{name}' not found: no {name}.v under {root} (set AXDNN_EVOAPPROX or give a path)")]
+    NotFound { name: String, root: String },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A resolved multiplier with what the library publishes about it.
+pub struct LoadedMultiplier {
+    pub mult: Box<dyn Multiplier>,
+    pub path: Option<PathBuf>,
+    /// Published MAE in percent, power (mW), area (µm²), when the header states them.
+    pub published_mae_pct: Option<f64>,
+    pub power_mw: Option<f64>,
+    pub area_um2: Option<f64>,
+    /// The full table (LUT mode, or built for metrics).
+    pub lut: Option<Lut>,
+}
+
+/// Whether a file name denotes a signed multiplier (EvoApprox `mul8s_*`).
+pub fn name_is_signed(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("mul") && n.trim_start_matches("mul").trim_start_matches(|c: char| c.is_ascii_digit()).starts_with('s')
+}
+
+/// Find `NAME.v` (or `mul8u_NAME.v` / `mul8s_NAME.v`) anywhere under `root`.
+pub fn find_in_tree(root: &Path, name: &str) -> Option<PathBuf> {
+    let wanted = [format!("{name}.v"), format!("mul8u_{name}.v"), format!("mul8s_{name}.v")];
+    let mut stack = vec![root.to_path_buf()];
+    let mut found: Vec<PathBuf> = Vec::new();
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().and_then(|f| f.to_str()).is_some_and(|f| wanted.iter().any(|w| w == f)) {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found.into_iter().next()
+}
+
+/// Every `.v` file under `dir`, sorted.
+pub fn verilog_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), source })?;
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "v") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Load a multiplier from a Verilog file. `bit_level`: keep the netlist (products simulated
+/// gate by gate); otherwise build the table once.
+pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, LoadError> {
+    let parsed = crate::netlist::parse_file(path)?;
+    let signed = name_is_signed(&parsed.netlist.name)
+        || path.file_stem().and_then(|s| s.to_str()).is_some_and(name_is_signed);
+    let pubd = &parsed.published;
+    let power = pubd.pdk45_pwr_mw.as_ref().map(|f| f.value).or(pubd.power_45.as_ref().map(|f| f.value / 1000.0));
+    let area = pubd.pdk45_area_um2.as_ref().map(|f| f.value).or(pubd.area_45.as_ref().map(|f| f.value));
+    let mae = pubd.mae_pct.as_ref().map(|f| f.value);
+    let sim_err = |source| LoadError::Sim { path: path.to_path_buf(), source };
+    let mut lut = crate::sim::sweep::exhaustive_lut(&parsed.netlist, RowPort::B, signed).map_err(sim_err)?;
+    lut.power_mw = power;
+    lut.name = parsed.netlist.name.clone();
+    let mult: Box<dyn Multiplier> = if bit_level {
+        Box::new(
+            crate::sim::NetlistMultiplier::new(&parsed.netlist, RowPort::B, signed)
+                .map_err(sim_err)?
+                .with_power_mw(power),
+        )
+    } else {
+        Box::new(lut.clone())
+    };
+    Ok(LoadedMultiplier { mult, path: Some(path.to_path_buf()), published_mae_pct: mae, power_mw: power, area_um2: area, lut: Some(lut) })
+}
+
+/// `exact`, a path to a `.v` file, or a name searched under `evoapprox_root`.
+pub fn resolve(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>) -> Result<LoadedMultiplier, LoadError> {
+    if spec == "exact" {
+        let lut = Lut::exact(8, 8, signed);
+        return Ok(LoadedMultiplier {
+            mult: Box::new(lut.clone()),
+            path: None,
+            published_mae_pct: Some(0.0),
+            power_mw: None,
+            area_um2: None,
+            lut: Some(lut),
+        });
+    }
+    let p = Path::new(spec);
+    if p.extension().is_some_and(|x| x == "v") || p.is_file() {
+        return from_verilog(p, bit_level);
+    }
+    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound { name: spec.into(), root: "$AXDNN_EVOAPPROX (unset)".into() })?;
+    let path = find_in_tree(root, spec)
+        .ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })?;
+    from_verilog(&path, bit_level)
+}

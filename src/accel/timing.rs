@@ -1,0 +1,180 @@
+//! Closed-form SCALE-Sim (v2/v3) timing and SRAM access counts of one im2col GEMM on an R×C
+//! array (peers.md §5): folds never overlap, compute cycles = `folds × per_fold − 1`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Weight-stationary or output-stationary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataflow {
+    Ws,
+    Os,
+}
+
+impl fmt::Display for Dataflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dataflow::Ws => "ws",
+            Dataflow::Os => "os",
+        })
+    }
+}
+
+impl std::str::FromStr for Dataflow {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "ws" => Ok(Dataflow::Ws),
+            "os" => Ok(Dataflow::Os),
+            _ => Err(format!("unknown dataflow '{s}' (expected ws or os)")),
+        }
+    }
+}
+
+/// Physical array size: `rows × cols` processing elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ArrayShape {
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl fmt::Display for ArrayShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.rows, self.cols)
+    }
+}
+
+impl std::str::FromStr for ArrayShape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("bad array size '{s}' (expected RxC, e.g. 16x16)");
+        let (r, c) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+        let rows: usize = r.trim().parse().map_err(|_| bad())?;
+        let cols: usize = c.trim().parse().map_err(|_| bad())?;
+        if rows == 0 || cols == 0 {
+            return Err(bad());
+        }
+        Ok(ArrayShape { rows, cols })
+    }
+}
+
+/// The im2col GEMM of one layer and one image: `Npix × K` activations by `K × Nf` weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GemmShape {
+    pub npix: usize,
+    pub k: usize,
+    pub nf: usize,
+}
+
+impl GemmShape {
+    pub fn macs(&self) -> u64 {
+        (self.npix * self.k * self.nf) as u64
+    }
+
+    /// (spatial rows dimension, spatial columns dimension, streamed dimension T).
+    pub fn mapping(&self, df: Dataflow) -> (usize, usize, usize) {
+        match df {
+            Dataflow::Os => (self.npix, self.nf, self.k),
+            Dataflow::Ws => (self.k, self.nf, self.npix),
+        }
+    }
+}
+
+/// SRAM word accesses, counted as SCALE-Sim does (every operand word each time it enters the
+/// array; WS writes partial sums once per row fold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SramCounts {
+    pub ifmap_reads: u64,
+    pub filter_reads: u64,
+    pub ofmap_writes: u64,
+}
+
+impl std::ops::AddAssign for SramCounts {
+    fn add_assign(&mut self, o: SramCounts) {
+        self.ifmap_reads += o.ifmap_reads;
+        self.filter_reads += o.filter_reads;
+        self.ofmap_writes += o.ofmap_writes;
+    }
+}
+
+/// Closed-form timing of one GEMM.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub folds: u64,
+    pub cycles_per_fold: u64,
+    /// SCALE-Sim "Compute cycles": index of the last busy cycle, `folds × per_fold − 1`.
+    pub compute_cycles: u64,
+    pub sram: SramCounts,
+}
+
+fn ceil_div(a: usize, b: usize) -> usize {
+    a.div_ceil(b)
+}
+
+pub fn folds(g: GemmShape, df: Dataflow, a: ArrayShape) -> u64 {
+    let (sr, sc, _) = g.mapping(df);
+    (ceil_div(sr, a.rows) * ceil_div(sc, a.cols)) as u64
+}
+
+pub fn cycles_per_fold(g: GemmShape, df: Dataflow, a: ArrayShape) -> u64 {
+    let (_, _, t) = g.mapping(df);
+    let (r, c, t) = (a.rows as u64, a.cols as u64, t as u64);
+    match df {
+        Dataflow::Ws => 2 * r + c + t - 2,
+        Dataflow::Os => r + c + t - 2,
+    }
+}
+
+pub fn timing(g: GemmShape, df: Dataflow, a: ArrayShape) -> Timing {
+    let f = folds(g, df, a);
+    let per = cycles_per_fold(g, df, a);
+    let (npix, k, nf) = (g.npix as u64, g.k as u64, g.nf as u64);
+    let row_folds = ceil_div(g.mapping(df).0, a.rows) as u64;
+    let col_folds = ceil_div(g.mapping(df).1, a.cols) as u64;
+    let sram = match df {
+        Dataflow::Ws => SramCounts {
+            ifmap_reads: npix * k * col_folds,
+            filter_reads: k * nf,
+            ofmap_writes: npix * nf * row_folds,
+        },
+        Dataflow::Os => SramCounts {
+            ifmap_reads: npix * k * col_folds,
+            filter_reads: k * nf * row_folds,
+            ofmap_writes: npix * nf,
+        },
+    };
+    Timing { folds: f, cycles_per_fold: per, compute_cycles: f * per - 1, sram }
+}
+
+/// SCALE-Sim "Overall Util": MACs over (compute cycles × PEs).
+pub fn utilization(g: GemmShape, a: ArrayShape, compute_cycles: u64) -> f64 {
+    g.macs() as f64 / (compute_cycles as f64 * (a.rows * a.cols) as f64)
+}
+
+/// SCALE-Sim "Mapping Efficiency": mean over folds of used PEs / (R·C).
+pub fn mapping_efficiency(g: GemmShape, df: Dataflow, a: ArrayShape) -> f64 {
+    let (sr, sc, _) = g.mapping(df);
+    (sr * sc) as f64 / (folds(g, df, a) as f64 * (a.rows * a.cols) as f64)
+}
+
+/// The im2col GEMM of every conv/linear layer of `arch` (per image), with the layer names.
+pub fn gemm_shapes(arch: &crate::model::Arch) -> Vec<(String, GemmShape)> {
+    use crate::model::LayerKind;
+    let shapes = arch.shapes();
+    arch.layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let inp = arch.input_of(i);
+            let o = shapes[i];
+            match l.kind {
+                LayerKind::Conv { out_ch, k, .. } => {
+                    Some((l.name.clone(), GemmShape { npix: o.h * o.w, k: k * k * inp.c, nf: out_ch }))
+                }
+                LayerKind::Linear { out } => Some((l.name.clone(), GemmShape { npix: 1, k: inp.numel(), nf: out })),
+                _ => None,
+            }
+        })
+        .collect()
+}

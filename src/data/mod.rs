@@ -1,0 +1,197 @@
+//! Datasets: MNIST (IDX), CIFAR-10 (official binary), and image folders (`train/<class>/*`,
+//! `test/<class>/*`, plain or inside a `.tar.gz`) imported once into CIFAR-10 binary in a cache.
+//!
+//! Every dataset comes out as NCHW f32 pixels in [0,1] plus u8 labels.
+
+pub mod cifar;
+pub mod folder;
+pub mod idx;
+
+use crate::model::Shape;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetName {
+    Mnist,
+    Cifar10,
+}
+
+impl fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::Cifar10 => "cifar10",
+        })
+    }
+}
+
+impl std::str::FromStr for DatasetName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mnist" => Ok(DatasetName::Mnist),
+            "cifar10" => Ok(DatasetName::Cifar10),
+            _ => Err(format!("unknown dataset '{s}' (expected mnist or cifar10)")),
+        }
+    }
+}
+
+impl DatasetName {
+    /// Shape of one image.
+    pub fn shape(&self) -> Shape {
+        match self {
+            DatasetName::Mnist => Shape::new(1, 28, 28),
+            DatasetName::Cifar10 => Shape::new(3, 32, 32),
+        }
+    }
+    pub fn classes(&self) -> usize {
+        10
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        })
+    }
+}
+
+/// Images (NCHW, f32 in [0,1]) and their labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub shape: Shape,
+    pub images: Vec<f32>,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// Pixels of image `i` (CHW).
+    pub fn image(&self, i: usize) -> &[f32] {
+        let n = self.shape.numel();
+        &self.images[i * n..(i + 1) * n]
+    }
+    /// The first `n` images (all if fewer).
+    pub fn head(mut self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        self.images.truncate(n * self.shape.numel());
+        self.labels.truncate(n);
+        self
+    }
+}
+
+/// Why a dataset could not be read. Each variant names the file and, where it applies, the record.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a valid gzip stream: {reason}")]
+    BadGzip { path: PathBuf, reason: String },
+    #[error("{path}: bad magic number 0x{found:08x} (expected 0x{expected:08x})")]
+    BadMagic { path: PathBuf, expected: u32, found: u32 },
+    #[error("{path}: wrong dimensions: {what}")]
+    WrongDimensions { path: PathBuf, what: String },
+    #[error("{path}: truncated at record {record}: file has {found} bytes, {expected} needed")]
+    Truncated { path: PathBuf, record: usize, expected: u64, found: u64 },
+    #[error("{path}: record {record}: label {label} out of range 0..{classes}")]
+    LabelOutOfRange { path: PathBuf, record: usize, label: u8, classes: usize },
+    #[error("{path}: {images} images but {labels} labels in {labels_path}")]
+    CountMismatch { path: PathBuf, images: usize, labels: usize, labels_path: PathBuf },
+    #[error("{path}: member {member}: cannot decode image: {reason}")]
+    Undecodable { path: PathBuf, member: String, reason: String },
+    #[error("{path}: {reason}")]
+    BadFolder { path: PathBuf, reason: String },
+    #[error("{dataset} not found under {root}: looked for {looked_for}")]
+    NotFound { dataset: DatasetName, root: PathBuf, looked_for: String },
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
+    move |source| DataError::Io { path: path.to_path_buf(), source }
+}
+
+/// Whole file, gunzipped if it starts with the gzip magic.
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
+    let raw = std::fs::read(path).map_err(io_err(path))?;
+    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::BadGzip { path: path.to_path_buf(), reason: e.to_string() })?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// `dir/name` or `dir/name.gz`, whichever exists.
+pub(crate) fn find_maybe_gz(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name), dir.join(format!("{name}.gz"))].into_iter().find(|p| p.is_file())
+}
+
+/// The folder of a dataset: `root/<name>` if it exists, else `root` itself.
+pub fn dataset_dir(name: DatasetName, root: &Path) -> PathBuf {
+    let sub = root.join(name.to_string());
+    if sub.is_dir() {
+        sub
+    } else {
+        root.to_path_buf()
+    }
+}
+
+/// Load a split. `root` is the data folder (`AXDNN_DATA`), holding `mnist/` and `cifar10/` (or the
+/// dataset folder itself). CIFAR-10 is read from the official binary files if present, otherwise
+/// from an image folder (`cifar10-jpeg.tar.gz`, any `*.tar.gz`, or `train/` + `test/`), imported
+/// once into the cache.
+pub fn load(name: DatasetName, split: Split, root: &Path) -> Result<Dataset, DataError> {
+    let dir = dataset_dir(name, root);
+    match name {
+        DatasetName::Mnist => idx::load_mnist(&dir, split),
+        DatasetName::Cifar10 => {
+            if cifar::has_binary(&dir) {
+                cifar::load_dir(&dir, split)
+            } else if let Some(src) = folder::find_source(&dir) {
+                let cached = folder::import_cached(&src, &folder::cache_dir(), true)?;
+                cifar::load_dir(&cached, split)
+            } else {
+                Err(DataError::NotFound {
+                    dataset: name,
+                    root: root.to_path_buf(),
+                    looked_for: "data_batch_1.bin / test_batch.bin, *.tar.gz, or train/ and test/ folders".into(),
+                })
+            }
+        }
+    }
+}
+
+/// The files a dataset is read from (for recording their sha256 next to a trained model).
+pub fn source_files(name: DatasetName, root: &Path) -> Vec<PathBuf> {
+    let dir = dataset_dir(name, root);
+    let mut v: Vec<PathBuf> = match name {
+        DatasetName::Mnist => idx::MNIST_FILES.iter().filter_map(|f| find_maybe_gz(&dir, f)).collect(),
+        DatasetName::Cifar10 => {
+            if cifar::has_binary(&dir) {
+                cifar::binary_files(&dir)
+            } else {
+                folder::find_source(&dir).filter(|p| p.is_file()).into_iter().collect()
+            }
+        }
+    };
+    v.sort();
+    v
+}

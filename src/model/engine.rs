@@ -1,0 +1,667 @@
+//! Fast float engine: walks an `Arch`, batch at a time, with convolutions as im2col + one GEMM
+//! (matrixmultiply) per layer and batch. Generic over `Real` (f32 for speed, f64 for checking
+//! gradients against finite differences).
+//!
+//! Layout: spatial activations are kept channel-major over the batch, `[C][N][H][W]` ("CNHW"),
+//! so a whole batch's convolution is a single `W[OC×K] · cols[K × N·OH·OW]` product and every
+//! per-channel reduction (bias gradient, BatchNorm statistics) is one contiguous row. After the
+//! first fully connected layer activations are `[N][F]`.
+//!
+//! Determinism: rayon only splits work over disjoint outputs (rows of `cols`, channels, planes);
+//! every sum is computed by one task in a fixed order, and matrixmultiply sums each output element
+//! over k in a fixed order, so results do not depend on the thread count.
+//!
+//! Optional BatchNorm (training only) sits between a convolution and its ReLU; `Net::folded`
+//! folds it into the convolution's weight and bias so the exported model is plain conv+bias as
+//! `arch.rs` describes.
+
+use super::arch::{Arch, LayerKind, Shape};
+use super::params::{Params, Tensor};
+use super::real::{gemm, Real};
+use rayon::prelude::*;
+
+const BN_EPS: f64 = 1e-5;
+const BN_MOMENTUM: f64 = 0.1;
+
+/// BatchNorm state of one convolution's output channels.
+#[derive(Debug, Clone)]
+pub struct BatchNorm<T> {
+    pub gamma: Vec<T>,
+    pub beta: Vec<T>,
+    pub running_mean: Vec<T>,
+    pub running_var: Vec<T>,
+}
+
+/// A network's trainable state: weights per layer (empty for layers without parameters) and
+/// optional BatchNorm per convolution.
+#[derive(Debug, Clone)]
+pub struct Net<T> {
+    pub arch: Arch,
+    pub shapes: Vec<Shape>,
+    pub w: Vec<Vec<T>>,
+    pub b: Vec<Vec<T>>,
+    pub bn: Vec<Option<BatchNorm<T>>>,
+    /// Reused im2col buffers: the largest arrays of a step (up to ~100 MB); allocating them
+    /// fresh every step costs more in page faults than the copy itself.
+    scratch: Vec<Vec<T>>,
+}
+
+impl<T: Real> Net<T> {
+    /// A buffer of length `n` (contents unspecified) from the scratch pool.
+    fn take(&mut self, n: usize) -> Vec<T> {
+        let best = (0..self.scratch.len())
+            .filter(|&i| self.scratch[i].capacity() >= n)
+            .min_by_key(|&i| self.scratch[i].capacity());
+        let mut v = match best {
+            Some(i) => self.scratch.swap_remove(i),
+            None => Vec::with_capacity(n),
+        };
+        v.resize(n, T::ZERO);
+        v.truncate(n);
+        v
+    }
+    fn give(&mut self, v: Vec<T>) {
+        if v.capacity() > 0 && self.scratch.len() < 16 {
+            self.scratch.push(v);
+        }
+    }
+}
+
+/// Gradients of the loss, same structure as `Net`.
+#[derive(Debug, Clone)]
+pub struct Grads<T> {
+    pub w: Vec<Vec<T>>,
+    pub b: Vec<Vec<T>>,
+    pub gamma: Vec<Vec<T>>,
+    pub beta: Vec<Vec<T>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// BatchNorm uses batch statistics and updates running statistics.
+    Train,
+    /// BatchNorm uses running statistics.
+    Eval,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `[C][N][H][W]`
+    Spatial(Shape),
+    /// `[N][F]`
+    Flat(usize),
+}
+
+struct Act<T> {
+    data: Vec<T>,
+    layout: Layout,
+}
+
+enum Cache<T> {
+    Conv { cols: Vec<T>, in_shape: Shape, bn: Option<(Vec<T>, Vec<T>)> },
+    Linear { x: Vec<T>, from: Layout },
+    Pool { in_shape: Shape },
+    Relu { y: Vec<T> },
+}
+
+/// Outcome of a forward+backward pass over a batch.
+pub struct Backward<T> {
+    /// Cross-entropy loss of every image.
+    pub losses: Vec<T>,
+    /// Number of images whose arg-max logit is the label.
+    pub correct: usize,
+    pub grads: Grads<T>,
+    /// dLoss/dInput (NCHW) when requested.
+    pub input_grad: Option<Vec<T>>,
+}
+
+impl<T: Real> Net<T> {
+    /// Engine state from PyTorch-layout parameters (no BatchNorm).
+    pub fn from_params(arch: &Arch, params: &Params) -> Net<T> {
+        let mut w = Vec::new();
+        let mut b = Vec::new();
+        for l in &arch.layers {
+            if l.has_params() {
+                let (tw, tb) = params.layer(&l.name);
+                w.push(tw.data.iter().map(|&v| T::from_f32(v)).collect());
+                b.push(tb.data.iter().map(|&v| T::from_f32(v)).collect());
+            } else {
+                w.push(Vec::new());
+                b.push(Vec::new());
+            }
+        }
+        Net { arch: arch.clone(), shapes: arch.shapes(), w, b, bn: vec![None; arch.layers.len()], scratch: Vec::new() }
+    }
+
+    /// Add BatchNorm (gamma 1, beta 0) after every convolution.
+    pub fn with_batchnorm(mut self) -> Net<T> {
+        for (i, l) in self.arch.layers.iter().enumerate() {
+            if let LayerKind::Conv { out_ch, .. } = l.kind {
+                self.bn[i] = Some(BatchNorm {
+                    gamma: vec![T::ONE; out_ch],
+                    beta: vec![T::ZERO; out_ch],
+                    running_mean: vec![T::ZERO; out_ch],
+                    running_var: vec![T::ONE; out_ch],
+                });
+            }
+        }
+        self
+    }
+
+    /// Plain conv+bias parameters (BatchNorm folded in with its running statistics).
+    pub fn folded(&self) -> Params {
+        let mut p = Params::zeros(&self.arch);
+        for (i, l) in self.arch.layers.iter().enumerate() {
+            if !l.has_params() {
+                continue;
+            }
+            let mut w: Vec<f32> = self.w[i].iter().map(|v| v.to_f32()).collect();
+            let mut b: Vec<f32> = self.b[i].iter().map(|v| v.to_f32()).collect();
+            if let Some(bn) = &self.bn[i] {
+                let oc = b.len();
+                let per = w.len() / oc;
+                for o in 0..oc {
+                    let scale = bn.gamma[o].to_f64() / (bn.running_var[o].to_f64() + BN_EPS).sqrt();
+                    for v in &mut w[o * per..(o + 1) * per] {
+                        *v = (*v as f64 * scale) as f32;
+                    }
+                    b[o] = ((b[o] as f64 - bn.running_mean[o].to_f64()) * scale + bn.beta[o].to_f64()) as f32;
+                }
+            }
+            let (tw, tb) = (format!("{}.weight", l.name), format!("{}.bias", l.name));
+            p.tensors[&tw].data = w;
+            p.tensors[&tb].data = b;
+        }
+        p
+    }
+
+    pub fn zero_grads(&self) -> Grads<T> {
+        let z = |v: &Vec<T>| vec![T::ZERO; v.len()];
+        Grads {
+            w: self.w.iter().map(z).collect(),
+            b: self.b.iter().map(z).collect(),
+            gamma: self.bn.iter().map(|o| o.as_ref().map_or(Vec::new(), |bn| z(&bn.gamma))).collect(),
+            beta: self.bn.iter().map(|o| o.as_ref().map_or(Vec::new(), |bn| z(&bn.beta))).collect(),
+        }
+    }
+
+    fn forward_impl(&mut self, x: &[T], n: usize, mode: Mode, mut cache: Option<&mut Vec<Cache<T>>>) -> Vec<T> {
+        let inp = self.arch.input;
+        assert_eq!(x.len(), n * inp.numel(), "input batch size");
+        let mut act = Act { data: nchw_to_cnhw(x, n, inp), layout: Layout::Spatial(inp) };
+        for i in 0..self.arch.layers.len() {
+            let kind = self.arch.layers[i].kind;
+            let out_shape = self.shapes[i];
+            act = match kind {
+                LayerKind::Conv { out_ch, k, stride, pad } => {
+                    let s = spatial(act.layout, &act.data, n);
+                    let np = n * out_shape.h * out_shape.w;
+                    let kk = s.c * k * k;
+                    let mut cols = self.take(kk * np);
+                    im2col(&act.data, n, s, k, stride, pad, out_shape.h, out_shape.w, &mut cols);
+                    let mut y = vec![T::ZERO; out_ch * np];
+                    gemm(out_ch, kk, np, T::ONE, &self.w[i], kk, 1, &cols, np, 1, T::ZERO, &mut y);
+                    let bias = &self.b[i];
+                    y.par_chunks_mut(np).enumerate().for_each(|(o, row)| {
+                        for v in row.iter_mut() {
+                            *v += bias[o];
+                        }
+                    });
+                    let bn_cache = match (&mut self.bn[i], mode) {
+                        (Some(bn), Mode::Train) => Some(bn_train_forward(bn, &mut y, np)),
+                        (Some(bn), Mode::Eval) => {
+                            bn_eval_forward(bn, &mut y, np);
+                            None
+                        }
+                        (None, _) => None,
+                    };
+                    match cache.as_deref_mut() {
+                        Some(c) => c.push(Cache::Conv { cols, in_shape: s, bn: bn_cache }),
+                        None => self.give(cols),
+                    }
+                    Act { data: y, layout: Layout::Spatial(out_shape) }
+                }
+                LayerKind::Linear { out } => {
+                    let from = act.layout;
+                    let xf = to_flat(act, n);
+                    let f = xf.len() / n.max(1);
+                    let mut y = vec![T::ZERO; n * out];
+                    // Y[n×out] = X[n×f] · Wᵀ (W is out×f)
+                    gemm(n, f, out, T::ONE, &xf, f, 1, &self.w[i], 1, f, T::ZERO, &mut y);
+                    let bias = &self.b[i];
+                    for row in y.chunks_mut(out) {
+                        for (v, &bb) in row.iter_mut().zip(bias) {
+                            *v += bb;
+                        }
+                    }
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::Linear { x: xf, from });
+                    }
+                    Act { data: y, layout: Layout::Flat(out) }
+                }
+                LayerKind::AvgPool { k, stride } => {
+                    let s = spatial(act.layout, &act.data, n);
+                    let y = avgpool_forward(&act.data, n, s, k, stride, out_shape);
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::Pool { in_shape: s });
+                    }
+                    Act { data: y, layout: Layout::Spatial(out_shape) }
+                }
+                LayerKind::Relu => {
+                    let mut y = act.data;
+                    y.par_chunks_mut(4096).for_each(|c| {
+                        for v in c {
+                            *v = v.max(T::ZERO);
+                        }
+                    });
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::Relu { y: y.clone() });
+                    }
+                    Act { data: y, layout: act.layout }
+                }
+            };
+        }
+        to_flat(act, n)
+    }
+
+    /// Logits `[n × classes]` of an NCHW batch.
+    pub fn forward(&mut self, x: &[T], n: usize, mode: Mode) -> Vec<T> {
+        self.forward_impl(x, n, mode, None)
+    }
+
+    /// Forward and backward of the softmax cross-entropy loss. `scale` multiplies each image's
+    /// loss gradient (1/n for a mean-loss training step, 1 for per-image input gradients).
+    pub fn backward(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool) -> Backward<T> {
+        let n = labels.len();
+        let mut cache = Vec::with_capacity(self.arch.layers.len());
+        let logits = self.forward_impl(x, n, mode, Some(&mut cache));
+        let classes = self.arch.classes;
+        let mut losses = vec![T::ZERO; n];
+        let mut correct = 0;
+        let mut g = vec![T::ZERO; n * classes];
+        for i in 0..n {
+            let z = &logits[i * classes..(i + 1) * classes];
+            let label = labels[i] as usize;
+            let mut best = 0;
+            for c in 1..classes {
+                if z[c] > z[best] {
+                    best = c;
+                }
+            }
+            correct += (best == label) as usize;
+            let m = z[best];
+            let mut sum = T::ZERO;
+            for &v in z {
+                sum += (v - m).exp();
+            }
+            losses[i] = sum.ln() + m - z[label];
+            for c in 0..classes {
+                let p = (z[c] - m).exp() / sum;
+                let t = if c == label { T::ONE } else { T::ZERO };
+                g[i * classes + c] = (p - t) * scale;
+            }
+        }
+        let mut grads = self.zero_grads();
+        let mut grad = Act { data: g, layout: Layout::Flat(classes) };
+        let mut input_grad = None;
+        for i in (0..self.arch.layers.len()).rev() {
+            let c = cache.pop().expect("one cache entry per layer");
+            let kind = self.arch.layers[i].kind;
+            let out_shape = self.shapes[i];
+            let need_dx = i > 0 || want_input_grad;
+            grad = match (kind, c) {
+                (LayerKind::Conv { out_ch, k, stride, pad }, Cache::Conv { cols, in_shape, bn }) => {
+                    let np = n * out_shape.h * out_shape.w;
+                    let mut dy = to_spatial(grad, n, out_shape);
+                    if let (Some(bnp), Some((xhat, inv_std))) = (&self.bn[i], bn) {
+                        let (dg, db) = bn_backward(bnp, &xhat, &inv_std, &mut dy, np);
+                        grads.gamma[i] = dg;
+                        grads.beta[i] = db;
+                    }
+                    grads.b[i] = dy.par_chunks(np).map(|row| row.iter().fold(T::ZERO, |a, &v| a + v)).collect();
+                    let kk = in_shape.c * k * k;
+                    // dW[OC×K] = dY[OC×NP] · colsᵀ
+                    gemm(out_ch, np, kk, T::ONE, &dy, np, 1, &cols, 1, np, T::ZERO, &mut grads.w[i]);
+                    if need_dx {
+                        let mut dcols = cols;
+                        // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
+                        gemm(kk, out_ch, np, T::ONE, &self.w[i], 1, kk, &dy, np, 1, T::ZERO, &mut dcols);
+                        let dx = col2im(&dcols, n, in_shape, k, stride, pad, out_shape.h, out_shape.w);
+                        self.give(dcols);
+                        Act { data: dx, layout: Layout::Spatial(in_shape) }
+                    } else {
+                        self.give(cols);
+                        Act { data: Vec::new(), layout: Layout::Spatial(in_shape) }
+                    }
+                }
+                (LayerKind::Linear { out }, Cache::Linear { x, from }) => {
+                    let dy = to_flat(grad, n);
+                    let f = x.len() / n.max(1);
+                    // dW[out×f] = dYᵀ · X
+                    gemm(out, n, f, T::ONE, &dy, 1, out, &x, f, 1, T::ZERO, &mut grads.w[i]);
+                    let mut db = vec![T::ZERO; out];
+                    for row in dy.chunks(out) {
+                        for (a, &v) in db.iter_mut().zip(row) {
+                            *a += v;
+                        }
+                    }
+                    grads.b[i] = db;
+                    if need_dx {
+                        let mut dx = vec![T::ZERO; n * f];
+                        gemm(n, out, f, T::ONE, &dy, out, 1, &self.w[i], f, 1, T::ZERO, &mut dx);
+                        let flat = Act { data: dx, layout: Layout::Flat(f) };
+                        match from {
+                            Layout::Spatial(s) => Act { data: to_spatial(flat, n, s), layout: from },
+                            Layout::Flat(_) => flat,
+                        }
+                    } else {
+                        Act { data: Vec::new(), layout: from }
+                    }
+                }
+                (LayerKind::AvgPool { k, stride }, Cache::Pool { in_shape }) => {
+                    let dy = to_spatial(grad, n, out_shape);
+                    let dx = avgpool_backward(&dy, n, in_shape, k, stride, out_shape);
+                    Act { data: dx, layout: Layout::Spatial(in_shape) }
+                }
+                (LayerKind::Relu, Cache::Relu { y }) => {
+                    let mut d = grad.data;
+                    d.par_chunks_mut(4096).zip(y.par_chunks(4096)).for_each(|(dc, yc)| {
+                        for (dv, &yv) in dc.iter_mut().zip(yc) {
+                            if yv <= T::ZERO {
+                                *dv = T::ZERO;
+                            }
+                        }
+                    });
+                    Act { data: d, layout: grad.layout }
+                }
+                _ => unreachable!("cache entries are pushed in layer order"),
+            };
+            if i == 0 && want_input_grad {
+                let s = self.arch.input;
+                let d = to_spatial(std::mem::replace(&mut grad, Act { data: Vec::new(), layout: Layout::Flat(0) }), n, s);
+                input_grad = Some(cnhw_to_nchw(&d, n, s));
+            }
+        }
+        Backward { losses, correct, grads, input_grad }
+    }
+}
+
+fn spatial<T>(l: Layout, data: &[T], n: usize) -> Shape {
+    match l {
+        Layout::Spatial(s) => s,
+        Layout::Flat(f) => {
+            assert_eq!(data.len(), n * f);
+            Shape::new(f, 1, 1)
+        }
+    }
+}
+
+/// `[C][N][H][W]` → `[N][C·H·W]`; `[N][F]` unchanged.
+fn to_flat<T: Real>(a: Act<T>, n: usize) -> Vec<T> {
+    match a.layout {
+        Layout::Flat(_) => a.data,
+        Layout::Spatial(s) => cnhw_to_nchw(&a.data, n, s),
+    }
+}
+
+/// Any layout → `[C][N][H][W]` with the given shape.
+fn to_spatial<T: Real>(a: Act<T>, n: usize, s: Shape) -> Vec<T> {
+    match a.layout {
+        Layout::Spatial(_) => a.data,
+        Layout::Flat(_) => nchw_to_cnhw(&a.data, n, s),
+    }
+}
+
+fn nchw_to_cnhw<T: Real>(x: &[T], n: usize, s: Shape) -> Vec<T> {
+    let hw = s.h * s.w;
+    let mut out = vec![T::ZERO; x.len()];
+    for c in 0..s.c {
+        for b in 0..n {
+            out[(c * n + b) * hw..(c * n + b + 1) * hw].copy_from_slice(&x[(b * s.c + c) * hw..(b * s.c + c + 1) * hw]);
+        }
+    }
+    out
+}
+
+fn cnhw_to_nchw<T: Real>(x: &[T], n: usize, s: Shape) -> Vec<T> {
+    let hw = s.h * s.w;
+    let mut out = vec![T::ZERO; x.len()];
+    for c in 0..s.c {
+        for b in 0..n {
+            out[(b * s.c + c) * hw..(b * s.c + c + 1) * hw].copy_from_slice(&x[(c * n + b) * hw..(c * n + b + 1) * hw]);
+        }
+    }
+    out
+}
+
+/// cols[(ic,ky,kx)][(b,oy,ox)] = x[ic][b][oy·stride+ky−pad][ox·stride+kx−pad] (0 outside).
+/// Writes every element of `cols`.
+#[allow(clippy::too_many_arguments)]
+fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize, cols: &mut [T]) {
+    let np = n * oh * ow;
+    assert_eq!(cols.len(), s.c * k * k * np);
+    cols.par_chunks_mut(np).enumerate().for_each(|(r, row)| {
+        let (ic, ky, kx) = (r / (k * k), (r / k) % k, r % k);
+        for b in 0..n {
+            let plane = &x[(ic * n + b) * s.h * s.w..(ic * n + b + 1) * s.h * s.w];
+            for oy in 0..oh {
+                let iy = (oy * stride + ky) as isize - pad as isize;
+                let dst = &mut row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
+                if iy < 0 || iy >= s.h as isize {
+                    dst.fill(T::ZERO);
+                    continue;
+                }
+                let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                if stride == 1 {
+                    // Valid ox form one run: ix = ox + kx − pad ∈ [0, w).
+                    let lo = pad.saturating_sub(kx).min(ow);
+                    let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
+                    dst[..lo].fill(T::ZERO);
+                    dst[lo..hi].copy_from_slice(&src[lo + kx - pad..hi + kx - pad]);
+                    dst[hi..].fill(T::ZERO);
+                    continue;
+                }
+                for (ox, d) in dst.iter_mut().enumerate() {
+                    let ix = (ox * stride + kx) as isize - pad as isize;
+                    *d = if ix >= 0 && ix < s.w as isize { src[ix as usize] } else { T::ZERO };
+                }
+            }
+        }
+    });
+}
+
+/// Adjoint of `im2col`: scatter-add the column gradients back to `[C][N][H][W]`.
+#[allow(clippy::too_many_arguments)]
+fn col2im<T: Real>(dcols: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize) -> Vec<T> {
+    let np = n * oh * ow;
+    let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
+    dx.par_chunks_mut(n * s.h * s.w).enumerate().for_each(|(ic, dxc)| {
+        for ky in 0..k {
+            for kx in 0..k {
+                let r = (ic * k + ky) * k + kx;
+                let row = &dcols[r * np..(r + 1) * np];
+                for b in 0..n {
+                    let plane = &mut dxc[b * s.h * s.w..(b + 1) * s.h * s.w];
+                    for oy in 0..oh {
+                        let iy = (oy * stride + ky) as isize - pad as isize;
+                        if iy < 0 || iy >= s.h as isize {
+                            continue;
+                        }
+                        let src = &row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
+                        let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                        if stride == 1 {
+                            let lo = pad.saturating_sub(kx).min(ow);
+                            let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
+                            for (d, &v) in dst[lo + kx - pad..hi + kx - pad].iter_mut().zip(&src[lo..hi]) {
+                                *d += v;
+                            }
+                            continue;
+                        }
+                        for (ox, &v) in src.iter().enumerate() {
+                            let ix = (ox * stride + kx) as isize - pad as isize;
+                            if ix >= 0 && ix < s.w as isize {
+                                dst[ix as usize] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+fn avgpool_forward<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, o: Shape) -> Vec<T> {
+    let inv = T::ONE / T::from_f64((k * k) as f64);
+    let mut y = vec![T::ZERO; s.c * n * o.h * o.w];
+    let _ = n;
+    y.par_chunks_mut(o.h * o.w).enumerate().for_each(|(p, yp)| {
+        let xp = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
+        for oy in 0..o.h {
+            for ox in 0..o.w {
+                let mut acc = T::ZERO;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        acc += xp[(oy * stride + ky) * s.w + ox * stride + kx];
+                    }
+                }
+                yp[oy * o.w + ox] = acc * inv;
+            }
+        }
+    });
+    y
+}
+
+fn avgpool_backward<T: Real>(dy: &[T], n: usize, s: Shape, k: usize, stride: usize, o: Shape) -> Vec<T> {
+    let inv = T::ONE / T::from_f64((k * k) as f64);
+    let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
+    dx.par_chunks_mut(s.h * s.w).enumerate().for_each(|(p, dxp)| {
+        let dyp = &dy[p * o.h * o.w..(p + 1) * o.h * o.w];
+        for oy in 0..o.h {
+            for ox in 0..o.w {
+                let g = dyp[oy * o.w + ox] * inv;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        dxp[(oy * stride + ky) * s.w + ox * stride + kx] += g;
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+/// Normalise each channel row of `y` (`[C][np]`) with batch statistics; returns (x̂, 1/σ).
+fn bn_train_forward<T: Real>(bn: &mut BatchNorm<T>, y: &mut [T], np: usize) -> (Vec<T>, Vec<T>) {
+    let stats: Vec<(f64, f64)> = y
+        .par_chunks(np)
+        .map(|row| {
+            let mean = row.iter().map(|v| v.to_f64()).sum::<f64>() / np as f64;
+            let var = row.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / np as f64;
+            (mean, var)
+        })
+        .collect();
+    let mut xhat = vec![T::ZERO; y.len()];
+    let inv_std: Vec<T> = stats.iter().map(|&(_, v)| T::from_f64(1.0 / (v + BN_EPS).sqrt())).collect();
+    let (gamma, beta) = (&bn.gamma, &bn.beta);
+    y.par_chunks_mut(np).zip(xhat.par_chunks_mut(np)).enumerate().for_each(|(c, (row, xh))| {
+        let m = T::from_f64(stats[c].0);
+        for (v, h) in row.iter_mut().zip(xh.iter_mut()) {
+            *h = (*v - m) * inv_std[c];
+            *v = gamma[c] * *h + beta[c];
+        }
+    });
+    let unbias = if np > 1 { np as f64 / (np - 1) as f64 } else { 1.0 };
+    for (c, &(m, v)) in stats.iter().enumerate() {
+        bn.running_mean[c] = T::from_f64((1.0 - BN_MOMENTUM) * bn.running_mean[c].to_f64() + BN_MOMENTUM * m);
+        bn.running_var[c] = T::from_f64((1.0 - BN_MOMENTUM) * bn.running_var[c].to_f64() + BN_MOMENTUM * v * unbias);
+    }
+    (xhat, inv_std)
+}
+
+fn bn_eval_forward<T: Real>(bn: &BatchNorm<T>, y: &mut [T], np: usize) {
+    y.par_chunks_mut(np).enumerate().for_each(|(c, row)| {
+        let s = bn.gamma[c].to_f64() / (bn.running_var[c].to_f64() + BN_EPS).sqrt();
+        let (s, m, b) = (T::from_f64(s), bn.running_mean[c], bn.beta[c]);
+        for v in row {
+            *v = (*v - m) * s + b;
+        }
+    });
+}
+
+/// In place: dy (w.r.t. BN output) becomes the gradient w.r.t. BN input. Returns (dγ, dβ).
+fn bn_backward<T: Real>(bn: &BatchNorm<T>, xhat: &[T], inv_std: &[T], dy: &mut [T], np: usize) -> (Vec<T>, Vec<T>) {
+    let r: Vec<(T, T)> = dy
+        .par_chunks_mut(np)
+        .zip(xhat.par_chunks(np))
+        .enumerate()
+        .map(|(c, (d, xh))| {
+            let mut sd = 0f64;
+            let mut sdx = 0f64;
+            for (&dv, &h) in d.iter().zip(xh) {
+                sd += dv.to_f64();
+                sdx += (dv * h).to_f64();
+            }
+            // dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂))
+            let (md, mdx) = (T::from_f64(sd / np as f64), T::from_f64(sdx / np as f64));
+            let g = bn.gamma[c] * inv_std[c];
+            for (dv, &h) in d.iter_mut().zip(xh) {
+                *dv = g * (*dv - md - h * mdx);
+            }
+            (T::from_f64(sdx), T::from_f64(sd))
+        })
+        .collect();
+    r.into_iter().unzip()
+}
+
+/// Logits (`n × classes`) of an NCHW batch of images in [0,1], computed in chunks of 256 images.
+pub fn logits(arch: &Arch, params: &Params, x: &[f32], n: usize) -> Vec<f32> {
+    let mut net = Net::<f32>::from_params(arch, params);
+    let per = arch.input.numel();
+    assert_eq!(x.len(), n * per, "logits: x holds {} values, expected {n}×{per}", x.len());
+    let mut out = Vec::with_capacity(n * arch.classes);
+    for start in (0..n).step_by(256) {
+        let m = (n - start).min(256);
+        out.extend(net.forward(&x[start * per..(start + m) * per], m, Mode::Eval));
+    }
+    out
+}
+
+/// Per-image cross-entropy loss and its gradient w.r.t. that image (NCHW, same shape as `x`),
+/// generic over the float type.
+pub fn input_gradient_t<T: Real>(arch: &Arch, params: &Params, x: &[T], labels: &[u8]) -> (Vec<T>, Vec<T>) {
+    let mut net = Net::<T>::from_params(arch, params);
+    let b = net.backward(x, labels, Mode::Eval, T::ONE, true);
+    (b.losses, b.input_grad.expect("input gradient requested"))
+}
+
+/// Per-image cross-entropy loss and dLoss/dx (each image's own loss; same shape as `x`).
+pub fn input_gradient(arch: &Arch, params: &Params, x: &[f32], labels: &[u8]) -> (Vec<f32>, Vec<f32>) {
+    let per = arch.input.numel();
+    assert_eq!(x.len(), labels.len() * per, "input_gradient: x and labels disagree");
+    let mut losses = Vec::with_capacity(labels.len());
+    let mut grad = Vec::with_capacity(x.len());
+    for start in (0..labels.len()).step_by(256) {
+        let m = (labels.len() - start).min(256);
+        let (l, g) = input_gradient_t::<f32>(arch, params, &x[start * per..(start + m) * per], &labels[start..start + m]);
+        losses.extend(l);
+        grad.extend(g);
+    }
+    (losses, grad)
+}
+
+/// Deterministic initialisation: weights uniform in ±√(6/fan_in) (He), biases 0.
+pub fn init_params(arch: &Arch, rng: &mut impl rand::Rng) -> Params {
+    let mut p = Params::default();
+    for spec in arch.params() {
+        let mut t = Tensor::zeros(&spec.shape);
+        if spec.name.ends_with(".weight") {
+            let a = (6.0 / spec.fan_in as f64).sqrt() as f32;
+            for v in &mut t.data {
+                *v = rng.gen_range(-a..a);
+            }
+        }
+        p.tensors.insert(spec.name, t);
+    }
+    p
+}

@@ -1,0 +1,402 @@
+//! Deterministic float training: SGD with Nesterov momentum and weight decay, one-cycle learning
+//! rate (linear warm-up, linear decay to 0), optional BatchNorm (folded at export), CIFAR-style
+//! augmentation (random crop with 4-px zero padding, horizontal flip). Every random choice comes
+//! from `ChaCha8Rng` seeded by (seed, epoch), so a run resumed from its per-epoch checkpoint
+//! continues exactly as if it had never stopped.
+
+use super::arch::{Arch, ArchName};
+use super::engine::{init_params, logits, Mode, Net};
+use super::io::{tensors_from_bytes, tensors_to_bytes, write_atomic, ModelIoError};
+use super::params::{Params, Tensor};
+use crate::data::{Dataset, DatasetName};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// Test images evaluated after each epoch (for the log only).
+pub const EPOCH_EVAL_N: usize = 2000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub arch: ArchName,
+    pub dataset: DatasetName,
+    pub epochs: usize,
+    pub seed: u64,
+    pub batch: usize,
+    /// Peak learning rate of the one-cycle schedule.
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    /// Fraction of all steps spent warming up from lr/10 to lr.
+    pub warmup: f32,
+    pub batchnorm: bool,
+    /// Random crop (4-px padding) and horizontal flip.
+    pub augment: bool,
+}
+
+impl TrainConfig {
+    /// Defaults per dataset (augmentation for CIFAR-10 only).
+    pub fn new(arch: ArchName, dataset: DatasetName) -> TrainConfig {
+        TrainConfig {
+            arch,
+            dataset,
+            epochs: if dataset == DatasetName::Mnist { 8 } else { 30 },
+            seed: 1,
+            batch: 128,
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            warmup: 0.15,
+            batchnorm: true,
+            augment: dataset == DatasetName::Cifar10,
+        }
+    }
+
+    pub fn optimizer_description(&self) -> String {
+        format!(
+            "sgd(nesterov momentum={}, weight_decay={}), one-cycle lr peak {} (warm-up {}%), batch {}, batchnorm={}, augment={}",
+            self.momentum,
+            self.weight_decay,
+            self.lr,
+            (self.warmup * 100.0).round(),
+            self.batch,
+            self.batchnorm,
+            self.augment
+        )
+    }
+
+    /// Learning rate at global step `t` of `total`.
+    pub fn lr_at(&self, t: usize, total: usize) -> f32 {
+        let warm = ((self.warmup * total as f32) as usize).max(1);
+        if t < warm {
+            self.lr * (0.1 + 0.9 * t as f32 / warm as f32)
+        } else {
+            self.lr * (1.0 - (t - warm) as f32 / (total - warm).max(1) as f32).max(0.0)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Io(#[from] ModelIoError),
+    #[error("{path}: checkpoint was made with a different configuration ({reason}); remove it or use the same options")]
+    ConfigMismatch { path: PathBuf, reason: String },
+    #[error("{path}: bad checkpoint: {reason}")]
+    BadCheckpoint { path: PathBuf, reason: String },
+    #[error("dataset has images of shape {found}, model expects {expected}")]
+    ShapeMismatch { expected: String, found: String },
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    /// Accuracy on the first `EPOCH_EVAL_N` test images.
+    pub test_accuracy: f64,
+    pub seconds: f64,
+}
+
+/// Checkpoint metadata (stored in the safetensors header).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointMeta {
+    config: TrainConfig,
+    epochs_done: usize,
+    history: Vec<EpochLog>,
+    /// Schedule changes made on resume: "after epoch k: E1 → E2 epochs".
+    #[serde(default)]
+    replans: Vec<String>,
+}
+
+pub struct TrainOutcome {
+    pub arch: Arch,
+    /// Plain conv+bias parameters (BatchNorm folded).
+    pub params: Params,
+    pub history: Vec<EpochLog>,
+    /// Test accuracy of `params` over the whole test set.
+    pub test_accuracy: f64,
+    /// Seconds spent training in this process (excludes epochs done before a resume).
+    pub seconds: f64,
+    /// Schedule changes made on resume.
+    pub replans: Vec<String>,
+}
+
+/// Momentum buffers, same structure as the net.
+struct Momentum {
+    w: Vec<Vec<f32>>,
+    b: Vec<Vec<f32>>,
+    gamma: Vec<Vec<f32>>,
+    beta: Vec<Vec<f32>>,
+}
+
+/// Float accuracy of `params` on `ds`.
+pub fn accuracy(arch: &Arch, params: &Params, ds: &Dataset) -> f64 {
+    let mut correct = 0;
+    let step = 1000;
+    for start in (0..ds.len()).step_by(step) {
+        let n = (ds.len() - start).min(step);
+        let per = ds.shape.numel();
+        let z = logits(arch, params, &ds.images[start * per..(start + n) * per], n);
+        for i in 0..n {
+            let row = &z[i * arch.classes..(i + 1) * arch.classes];
+            let best = (0..arch.classes).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+            correct += (best == ds.labels[start + i] as usize) as usize;
+        }
+    }
+    correct as f64 / ds.len().max(1) as f64
+}
+
+/// Copy image `src` (CHW) into `dst`, shifted by (dy, dx) with zero fill, optionally mirrored.
+#[allow(clippy::too_many_arguments)]
+fn augment_into(src: &[f32], dst: &mut [f32], c: usize, h: usize, w: usize, dy: isize, dx: isize, flip: bool) {
+    for ch in 0..c {
+        for y in 0..h {
+            let sy = y as isize + dy;
+            for x in 0..w {
+                let xx = if flip { w - 1 - x } else { x };
+                let sx = xx as isize + dx;
+                dst[(ch * h + y) * w + x] = if sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize {
+                    src[(ch * h + sy as usize) * w + sx as usize]
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+}
+
+fn checkpoint_tensors<'a>(net: &'a Net<f32>, mom: &'a Momentum) -> Vec<(String, Vec<usize>, &'a [f32])> {
+    let mut v = Vec::new();
+    for (i, l) in net.arch.layers.iter().enumerate() {
+        if !l.has_params() {
+            continue;
+        }
+        let n = &l.name;
+        v.push((format!("net.{n}.weight"), vec![net.w[i].len()], &net.w[i][..]));
+        v.push((format!("net.{n}.bias"), vec![net.b[i].len()], &net.b[i][..]));
+        v.push((format!("mom.{n}.weight"), vec![mom.w[i].len()], &mom.w[i][..]));
+        v.push((format!("mom.{n}.bias"), vec![mom.b[i].len()], &mom.b[i][..]));
+        if let Some(bn) = &net.bn[i] {
+            let c = bn.gamma.len();
+            v.push((format!("bn.{n}.gamma"), vec![c], &bn.gamma[..]));
+            v.push((format!("bn.{n}.beta"), vec![c], &bn.beta[..]));
+            v.push((format!("bn.{n}.running_mean"), vec![c], &bn.running_mean[..]));
+            v.push((format!("bn.{n}.running_var"), vec![c], &bn.running_var[..]));
+            v.push((format!("mom.{n}.gamma"), vec![c], &mom.gamma[i][..]));
+            v.push((format!("mom.{n}.beta"), vec![c], &mom.beta[i][..]));
+        }
+    }
+    v
+}
+
+fn save_checkpoint(path: &Path, net: &Net<f32>, mom: &Momentum, meta: &CheckpointMeta) -> Result<(), TrainError> {
+    let mut md = HashMap::new();
+    md.insert("axdnn_checkpoint".to_string(), serde_json::to_string(meta).expect("checkpoint meta serializes"));
+    let bytes = tensors_to_bytes(&checkpoint_tensors(net, mom), Some(md))
+        .map_err(|reason| TrainError::BadCheckpoint { path: path.into(), reason })?;
+    write_atomic(path, &bytes).map_err(|source| ModelIoError::Io { path: path.into(), source })?;
+    Ok(())
+}
+
+fn load_checkpoint(path: &Path, net: &mut Net<f32>, mom: &mut Momentum, cfg: &TrainConfig) -> Result<CheckpointMeta, TrainError> {
+    let bytes = std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.into(), source })?;
+    let (mut tensors, md) = tensors_from_bytes(path, &bytes)?;
+    let bad = |reason: String| TrainError::BadCheckpoint { path: path.into(), reason };
+    let meta: CheckpointMeta = md
+        .as_ref()
+        .and_then(|m| m.get("axdnn_checkpoint"))
+        .ok_or_else(|| bad("no axdnn_checkpoint metadata".into()))
+        .and_then(|s| serde_json::from_str(s).map_err(|e| bad(e.to_string())))?;
+    // Only the planned number of epochs may change on resume (re-planning the schedule's
+    // remaining steps, e.g. when the time available turns out shorter); it is recorded.
+    let mut meta = meta;
+    let same_but_epochs = TrainConfig { epochs: cfg.epochs, ..meta.config.clone() } == *cfg;
+    if !same_but_epochs {
+        return Err(TrainError::ConfigMismatch { path: path.into(), reason: format!("checkpoint {:?}", meta.config) });
+    }
+    if meta.config.epochs != cfg.epochs {
+        if cfg.epochs < meta.epochs_done {
+            return Err(TrainError::ConfigMismatch {
+                path: path.into(),
+                reason: format!("{} epochs already done, {} asked", meta.epochs_done, cfg.epochs),
+            });
+        }
+        let note = format!("after epoch {}: schedule re-planned from {} to {} epochs", meta.epochs_done, meta.config.epochs, cfg.epochs);
+        eprintln!("{note}");
+        meta.replans.push(note);
+        meta.config.epochs = cfg.epochs;
+    }
+    let names: Vec<(String, usize)> = checkpoint_tensors(net, mom).into_iter().map(|(n, _, d)| (n, d.len())).collect();
+    let mut take = |name: &str, len: usize| -> Result<Vec<f32>, TrainError> {
+        let t: Tensor = tensors.remove(name).ok_or_else(|| bad(format!("tensor {name} missing")))?;
+        if t.data.len() != len {
+            return Err(bad(format!("tensor {name} has {} values, expected {len}", t.data.len())));
+        }
+        Ok(t.data)
+    };
+    let mut got = HashMap::new();
+    for (n, len) in names {
+        let d = take(&n, len)?;
+        got.insert(n, d);
+    }
+    for (i, l) in net.arch.layers.clone().iter().enumerate() {
+        if !l.has_params() {
+            continue;
+        }
+        let n = &l.name;
+        let mut g = |k: String| got.remove(&k).expect("collected above");
+        net.w[i] = g(format!("net.{n}.weight"));
+        net.b[i] = g(format!("net.{n}.bias"));
+        mom.w[i] = g(format!("mom.{n}.weight"));
+        mom.b[i] = g(format!("mom.{n}.bias"));
+        if let Some(bn) = &mut net.bn[i] {
+            bn.gamma = g(format!("bn.{n}.gamma"));
+            bn.beta = g(format!("bn.{n}.beta"));
+            bn.running_mean = g(format!("bn.{n}.running_mean"));
+            bn.running_var = g(format!("bn.{n}.running_var"));
+            mom.gamma[i] = g(format!("mom.{n}.gamma"));
+            mom.beta[i] = g(format!("mom.{n}.beta"));
+        }
+    }
+    Ok(meta)
+}
+
+/// Nesterov SGD step on one tensor.
+fn sgd(w: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, wd: f32) {
+    for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+        let g = g + wd * *w;
+        *v = mu * *v + g;
+        *w -= lr * (g + mu * *v);
+    }
+}
+
+/// Train per `cfg`, checkpointing into `out/checkpoint.safetensors` after every epoch and resuming
+/// from it when present. `progress` shows a bar on stderr.
+pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &Path, progress: bool) -> Result<TrainOutcome, TrainError> {
+    train_until(cfg, train_set, test_set, out, progress, cfg.epochs)
+}
+
+/// As `train`, but stop (as if killed) once `stop_after` epochs are checkpointed.
+pub fn train_until(
+    cfg: &TrainConfig,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    out: &Path,
+    progress: bool,
+    stop_after: usize,
+) -> Result<TrainOutcome, TrainError> {
+    let arch = Arch::new(cfg.arch, train_set.shape, cfg.dataset.classes());
+    if test_set.shape != train_set.shape {
+        return Err(TrainError::ShapeMismatch { expected: train_set.shape.to_string(), found: test_set.shape.to_string() });
+    }
+    std::fs::create_dir_all(out).map_err(|source| ModelIoError::Io { path: out.into(), source })?;
+    let init = init_params(&arch, &mut ChaCha8Rng::seed_from_u64(cfg.seed));
+    let mut net = Net::<f32>::from_params(&arch, &init);
+    if cfg.batchnorm {
+        net = net.with_batchnorm();
+    }
+    let g0 = net.zero_grads();
+    let mut mom = Momentum { w: g0.w, b: g0.b, gamma: g0.gamma, beta: g0.beta };
+    let ck = out.join(CHECKPOINT_FILE);
+    let mut meta = CheckpointMeta { config: cfg.clone(), epochs_done: 0, history: Vec::new(), replans: Vec::new() };
+    if ck.is_file() {
+        meta = load_checkpoint(&ck, &mut net, &mut mom, cfg)?;
+        eprintln!("resuming from {} after epoch {}", ck.display(), meta.epochs_done);
+    }
+    let n = train_set.len();
+    let b = cfg.batch.min(n).max(1);
+    let steps_per_epoch = n / b;
+    let total = steps_per_epoch * cfg.epochs;
+    let per = train_set.shape.numel();
+    let s = train_set.shape;
+    let t0 = Instant::now();
+    // Without a terminal (nohup, logs) the bar is invisible: print a line every ~10% instead.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let log_every = (steps_per_epoch / 10).max(1);
+    for epoch in meta.epochs_done..cfg.epochs.min(stop_after) {
+        let te = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        rng.set_stream(epoch as u64 + 1);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        let bar = if progress { ProgressBar::new(steps_per_epoch as u64) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}").expect("valid template"),
+        );
+        bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
+        let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        let mut x = vec![0f32; b * per];
+        let mut labels = vec![0u8; b];
+        for step in 0..steps_per_epoch {
+            for j in 0..b {
+                let idx = order[step * b + j];
+                labels[j] = train_set.labels[idx];
+                let dst = &mut x[j * per..(j + 1) * per];
+                if cfg.augment {
+                    let dy = rng.gen_range(-4isize..=4);
+                    let dx = rng.gen_range(-4isize..=4);
+                    let flip = rng.gen_bool(0.5);
+                    augment_into(train_set.image(idx), dst, s.c, s.h, s.w, dy, dx, flip);
+                } else {
+                    dst.copy_from_slice(train_set.image(idx));
+                }
+            }
+            let r = net.backward(&x, &labels, Mode::Train, 1.0 / b as f32, false);
+            let lr = cfg.lr_at(epoch * steps_per_epoch + step, total);
+            for i in 0..arch.layers.len() {
+                if !arch.layers[i].has_params() {
+                    continue;
+                }
+                sgd(&mut net.w[i], &r.grads.w[i], &mut mom.w[i], lr, cfg.momentum, cfg.weight_decay);
+                sgd(&mut net.b[i], &r.grads.b[i], &mut mom.b[i], lr, cfg.momentum, 0.0);
+                if let Some(bn) = &mut net.bn[i] {
+                    sgd(&mut bn.gamma, &r.grads.gamma[i], &mut mom.gamma[i], lr, cfg.momentum, 0.0);
+                    sgd(&mut bn.beta, &r.grads.beta[i], &mut mom.beta[i], lr, cfg.momentum, 0.0);
+                }
+            }
+            loss_sum += r.losses.iter().map(|&l| l as f64).sum::<f64>();
+            correct += r.correct;
+            seen += b;
+            bar.inc(1);
+            if !tty && (step + 1) % log_every == 0 {
+                eprintln!(
+                    "epoch {} step {}/{}: loss {:.4} acc {:.4} lr {:.4} ({:.0} img/s)",
+                    epoch + 1, step + 1, steps_per_epoch, loss_sum / seen as f64, correct as f64 / seen as f64, lr,
+                    seen as f64 / te.elapsed().as_secs_f64()
+                );
+            }
+            if step % 10 == 0 {
+                bar.set_message(format!("loss {:.3} acc {:.3} lr {:.4}", loss_sum / seen as f64, correct as f64 / seen as f64, lr));
+            }
+        }
+        bar.finish_and_clear();
+        // Per-epoch check on the first 2000 test images (mixed classes); the whole set at the end.
+        let folded = net.folded();
+        let test_accuracy = accuracy(&arch, &folded, &test_set.clone().head(EPOCH_EVAL_N));
+        let log = EpochLog {
+            epoch: epoch + 1,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            test_accuracy,
+            seconds: te.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "epoch {}/{}: train loss {:.4} acc {:.4}, test acc (first {EPOCH_EVAL_N}) {:.4}, {:.1}s",
+            log.epoch, cfg.epochs, log.train_loss, log.train_accuracy, log.test_accuracy, log.seconds
+        );
+        meta.history.push(log);
+        meta.epochs_done = epoch + 1;
+        save_checkpoint(&ck, &net, &mom, &meta)?;
+    }
+    let params = net.folded();
+    let test_accuracy = accuracy(&arch, &params, test_set);
+    Ok(TrainOutcome { arch, params, history: meta.history, test_accuracy, seconds: t0.elapsed().as_secs_f64(), replans: meta.replans })
+}

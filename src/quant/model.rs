@@ -1,0 +1,441 @@
+//! Post-training quantization of a float model to integer-only inference. Ranges come from one
+//! calibration pass over a fixed (seeded) set of training images, never from the batch being
+//! evaluated. The integer ops that are not products (zero-point corrections, bias,
+//! requantization, ReLU, average pooling) live here; the products are the accelerator's job.
+
+use super::fixed::FixedMultiplier;
+use super::params::{QuantParams, QuantScheme, WeightGranularity};
+use super::QuantError;
+use crate::model::{Arch, LayerKind, Params, Shape};
+use rand::seq::index::sample;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which conv/linear layers use the approximate multiplier (the others use the exact one
+/// through the same datapath).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ApproxLayers {
+    /// Convolutions only (the reproduced study); fully connected layers exact.
+    #[default]
+    Conv,
+    All,
+    /// Exactly these layer names.
+    Named(Vec<String>),
+}
+
+impl std::str::FromStr for ApproxLayers {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "conv" => Ok(ApproxLayers::Conv),
+            "all" => Ok(ApproxLayers::All),
+            "" => Err("empty --approx-layers".into()),
+            _ => Ok(ApproxLayers::Named(s.split(',').map(|t| t.trim().to_string()).collect())),
+        }
+    }
+}
+
+impl ApproxLayers {
+    fn selects(&self, name: &str, is_conv: bool) -> bool {
+        match self {
+            ApproxLayers::Conv => is_conv,
+            ApproxLayers::All => true,
+            ApproxLayers::Named(v) => v.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// Options of the quantizer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct QuantOptions {
+    pub scheme: QuantScheme,
+    pub weights: WeightGranularity,
+    pub approx: ApproxLayers,
+}
+
+/// How a GEMM layer reads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GemmKind {
+    Conv { k: usize, stride: usize, pad: usize },
+    Linear,
+}
+
+/// A conv or linear layer in integers: `acc = Σ P(x, w) − z_w·Σq_x − z_x·Σw + K·z_x·z_w + bias`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QGemm {
+    pub name: String,
+    pub kind: GemmKind,
+    pub in_shape: Shape,
+    pub out_shape: Shape,
+    /// Reduction length (`Fh·Fw·Cin` or the input size).
+    pub k: usize,
+    /// Output channels (filters).
+    pub nf: usize,
+    /// Integer weights, `nf × k` in PyTorch flatten order (codes for asym-u8, signed otherwise).
+    pub w: Vec<i32>,
+    /// Weight quantization per output channel (all equal when per-tensor).
+    pub w_params: Vec<QuantParams>,
+    /// `Σ_k w[o][k]` per output channel (exact correction term).
+    pub w_sum: Vec<i32>,
+    /// Bias in int32 with scale `s_x·s_w[o]`.
+    pub bias: Vec<i32>,
+    pub input: QuantParams,
+    /// Output quantization (ReLU range fused when a ReLU follows); `None` for the logits layer,
+    /// whose int32 accumulators are the result.
+    pub output: Option<QuantParams>,
+    /// `s_x·s_w[o]/s_y` in fixed point, per output channel (empty for the logits layer).
+    pub requant: Vec<FixedMultiplier>,
+    /// Whether this layer's products go through the approximate multiplier.
+    pub approximate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QLayer {
+    Gemm(QGemm),
+    /// Clamp at the zero point.
+    Relu { zero_point: i32 },
+    /// Integer mean of the window (same scale and zero point in and out).
+    AvgPool { k: usize, stride: usize, in_shape: Shape, out_shape: Shape },
+}
+
+/// Record of the calibration pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub images: usize,
+    /// Seed of the image choice, when chosen by [`calibration_indices`].
+    pub seed: Option<u64>,
+}
+
+/// An integer-only model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantModel {
+    pub arch: Arch,
+    pub options: QuantOptions,
+    pub input: QuantParams,
+    pub layers: Vec<QLayer>,
+    pub calibration: Calibration,
+}
+
+/// `n` distinct indices of `0..total` chosen by a seeded generator, sorted.
+pub fn calibration_indices(total: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut v = sample(&mut rng, total, n.min(total)).into_vec();
+    v.sort_unstable();
+    v
+}
+
+/// Float min/max of the network input and of every layer output over the calibration images.
+fn float_ranges(arch: &Arch, params: &Params, images: &[f32]) -> (Vec<(f32, f32)>, (f32, f32)) {
+    let d = arch.input.numel();
+    let n = images.len() / d;
+    let per_image: Vec<Vec<(f32, f32)>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let outs = crate::model::forward_reference(arch, params, &images[i * d..(i + 1) * d]);
+            outs.iter().map(|o| minmax(o)).collect()
+        })
+        .collect();
+    let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); arch.layers.len()];
+    for r in &per_image {
+        for (acc, &(lo, hi)) in ranges.iter_mut().zip(r) {
+            acc.0 = acc.0.min(lo);
+            acc.1 = acc.1.max(hi);
+        }
+    }
+    (ranges, minmax(images))
+}
+
+fn minmax(v: &[f32]) -> (f32, f32) {
+    v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)))
+}
+
+impl QuantModel {
+    /// Quantize `params` of `arch`, calibrating activation ranges on `calib` (N·C·H·W floats).
+    pub fn build(
+        arch: &Arch,
+        params: &Params,
+        calib: &[f32],
+        options: QuantOptions,
+    ) -> Result<QuantModel, QuantError> {
+        let d = arch.input.numel();
+        if calib.is_empty() || !calib.len().is_multiple_of(d) {
+            return Err(QuantError::Calibration { len: calib.len(), image: d });
+        }
+        for spec in arch.params() {
+            match params.get(&spec.name) {
+                None => return Err(QuantError::MissingParam(spec.name)),
+                Some(t) if t.shape != spec.shape => {
+                    return Err(QuantError::ParamShape { name: spec.name, want: spec.shape, got: t.shape.clone() })
+                }
+                _ => {}
+            }
+        }
+        let (ranges, in_range) = float_ranges(arch, params, calib);
+        let scheme = options.scheme;
+        let (qmin, qmax) = scheme.act_range();
+        let input = QuantParams::asymmetric(in_range.0, in_range.1, qmin, qmax);
+        let shapes = arch.shapes();
+        let last_gemm = arch.layers.iter().rposition(|l| l.has_params());
+        let mut cur = input;
+        let mut layers = Vec::with_capacity(arch.layers.len());
+        for (i, l) in arch.layers.iter().enumerate() {
+            let in_shape = arch.input_of(i);
+            let out_shape = shapes[i];
+            match l.kind {
+                LayerKind::Conv { .. } | LayerKind::Linear { .. } => {
+                    // Fuse a following ReLU's range (TFLite): the clamp then happens in requantization.
+                    let relu_next = matches!(arch.layers.get(i + 1).map(|n| n.kind), Some(LayerKind::Relu));
+                    let range = if relu_next { ranges[i + 1] } else { ranges[i] };
+                    let output = if Some(i) == last_gemm {
+                        None
+                    } else {
+                        Some(QuantParams::asymmetric(range.0, range.1, qmin, qmax))
+                    };
+                    let g = quantize_gemm(l, in_shape, out_shape, params, cur, output, &options);
+                    if let Some(o) = output {
+                        cur = o;
+                    }
+                    layers.push(QLayer::Gemm(g));
+                }
+                LayerKind::Relu => layers.push(QLayer::Relu { zero_point: cur.zero_point }),
+                LayerKind::AvgPool { k, stride } => {
+                    layers.push(QLayer::AvgPool { k, stride, in_shape, out_shape })
+                }
+            }
+        }
+        Ok(QuantModel {
+            arch: arch.clone(),
+            options,
+            input,
+            layers,
+            calibration: Calibration { images: calib.len() / d, seed: None },
+        })
+    }
+
+    /// Activation code range of this model's scheme.
+    pub fn act_range(&self) -> (i32, i32) {
+        self.options.scheme.act_range()
+    }
+
+    /// Input codes of one image.
+    pub fn quantize_input(&self, x: &[f32]) -> Vec<i32> {
+        let (qmin, qmax) = self.act_range();
+        x.iter().map(|&v| self.input.quantize(v, qmin, qmax)).collect()
+    }
+
+    /// The GEMM layers in order.
+    pub fn gemms(&self) -> impl Iterator<Item = &QGemm> {
+        self.layers.iter().filter_map(|l| match l {
+            QLayer::Gemm(g) => Some(g),
+            _ => None,
+        })
+    }
+}
+
+fn quantize_gemm(
+    l: &crate::model::Layer,
+    in_shape: Shape,
+    out_shape: Shape,
+    params: &Params,
+    input: QuantParams,
+    output: Option<QuantParams>,
+    opt: &QuantOptions,
+) -> QGemm {
+    let (wt, bt) = params.layer(&l.name);
+    let nf = out_shape.c;
+    let k = wt.numel() / nf;
+    let (kind, is_conv) = match l.kind {
+        LayerKind::Conv { k, stride, pad, .. } => (GemmKind::Conv { k, stride, pad }, true),
+        _ => (GemmKind::Linear, false),
+    };
+    let scheme = opt.scheme;
+    // Ranges per channel or for the whole tensor.
+    let chan_range = |o: usize| minmax(&wt.data[o * k..(o + 1) * k]);
+    let whole = minmax(&wt.data);
+    let mut w_params = Vec::with_capacity(nf);
+    for o in 0..nf {
+        let (lo, hi) = match opt.weights {
+            WeightGranularity::PerTensor => whole,
+            WeightGranularity::PerChannel => chan_range(o),
+        };
+        w_params.push(if scheme.asymmetric_weights() {
+            QuantParams::asymmetric(lo, hi, 0, 255)
+        } else {
+            QuantParams::symmetric(lo.abs().max(hi.abs()), 127)
+        });
+    }
+    let (wmin, wmax) = if scheme.asymmetric_weights() { (0, 255) } else { (-127, 127) };
+    let mut w = Vec::with_capacity(nf * k);
+    for (o, wp) in w_params.iter().enumerate() {
+        w.extend(wt.data[o * k..(o + 1) * k].iter().map(|&v| wp.quantize(v, wmin, wmax)));
+    }
+    let w_sum = (0..nf).map(|o| w[o * k..(o + 1) * k].iter().sum()).collect();
+    let bias = (0..nf)
+        .map(|o| {
+            let s = input.scale as f64 * w_params[o].scale as f64;
+            (bt.data[o] as f64 / s).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32
+        })
+        .collect();
+    let requant = match output {
+        Some(out) => (0..nf)
+            .map(|o| {
+                FixedMultiplier::from_real(input.scale as f64 * w_params[o].scale as f64 / out.scale as f64)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    QGemm {
+        name: l.name.clone(),
+        kind,
+        in_shape,
+        out_shape,
+        k,
+        nf,
+        w,
+        w_params,
+        w_sum,
+        bias,
+        input,
+        output,
+        requant,
+        approximate: opt.approx.selects(&l.name, is_conv),
+    }
+}
+
+impl QGemm {
+    /// Output pixels per image (`Eh·Ew`; 1 for linear layers).
+    pub fn npix(&self) -> usize {
+        self.out_shape.h * self.out_shape.w
+    }
+
+    /// im2col of one image's input codes: `npix × k` activation codes (padding = `z_x`, which
+    /// still goes through the multiplier) and `Σ_k q_x` per pixel for the exact correction.
+    pub fn im2col(&self, x: &[i32], act: &mut Vec<i32>, xsum: &mut Vec<i32>) {
+        act.clear();
+        xsum.clear();
+        match self.kind {
+            GemmKind::Linear => {
+                act.extend_from_slice(x);
+                xsum.push(x.iter().sum());
+            }
+            GemmKind::Conv { k, stride, pad } => {
+                let s = self.in_shape;
+                let o = self.out_shape;
+                let z = self.input.zero_point;
+                for oy in 0..o.h {
+                    for ox in 0..o.w {
+                        let mut sum = 0i32;
+                        for ic in 0..s.c {
+                            for ky in 0..k {
+                                let iy = (oy * stride + ky) as isize - pad as isize;
+                                for kx in 0..k {
+                                    let ix = (ox * stride + kx) as isize - pad as isize;
+                                    let v = if iy < 0 || ix < 0 || iy >= s.h as isize || ix >= s.w as isize {
+                                        z
+                                    } else {
+                                        x[(ic * s.h + iy as usize) * s.w + ix as usize]
+                                    };
+                                    sum += v;
+                                    act.push(v);
+                                }
+                            }
+                        }
+                        xsum.push(sum);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Source index in the CHW input of every im2col entry (`npix × k`), `u32::MAX` for padding.
+    /// Computed once per layer; [`QGemm::im2col_indexed`] then gathers.
+    pub fn im2col_index(&self) -> Vec<u32> {
+        let n = self.in_shape.numel();
+        let x: Vec<i32> = (0..n as i32).collect();
+        let mut idx = Vec::new();
+        let mut sums = Vec::new();
+        // Reuse the direct im2col on the identity image, with padding marked by −1.
+        let mut g = self.clone();
+        g.input.zero_point = -1;
+        g.im2col(&x, &mut idx, &mut sums);
+        idx.into_iter().map(|v| if v < 0 { u32::MAX } else { v as u32 }).collect()
+    }
+
+    /// im2col by gather: multiplier operand codes (`scheme.act_operand`) and `Σ_k q_x` per pixel.
+    pub fn im2col_indexed(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
+        let z = self.input.zero_point;
+        codes.clear();
+        codes.resize(index.len(), 0);
+        xsum.clear();
+        for (ci, ii) in codes.chunks_exact_mut(self.k).zip(index.chunks_exact(self.k)) {
+            let mut sum = 0i32;
+            for (c, &i) in ci.iter_mut().zip(ii) {
+                let q = if i == u32::MAX { z } else { x[i as usize] };
+                sum += q;
+                *c = scheme.act_operand(q);
+            }
+            xsum.push(sum);
+        }
+    }
+
+    /// Int32 accumulator of pixel `p`, channel `o` from the multiplier sum `s = Σ_k P(x, w)`.
+    #[inline]
+    pub fn accumulator(&self, s: i32, xsum: i32, o: usize) -> i32 {
+        let zx = self.input.zero_point;
+        let zw = self.w_params[o].zero_point;
+        s.wrapping_sub(zw.wrapping_mul(xsum))
+            .wrapping_sub(zx.wrapping_mul(self.w_sum[o]))
+            .wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw))
+            .wrapping_add(self.bias[o])
+    }
+
+    /// Finish a layer: `sums` is `npix × nf` (pixel-major) multiplier sums. Writes CHW output:
+    /// requantized codes, or int32 accumulators for the logits layer.
+    pub fn finish(&self, sums: &[i32], xsum: &[i32], range: (i32, i32), out: &mut Vec<i32>) {
+        let npix = self.npix();
+        out.clear();
+        out.resize(npix * self.nf, 0);
+        for o in 0..self.nf {
+            let dst = &mut out[o * npix..(o + 1) * npix];
+            for (p, d) in dst.iter_mut().enumerate() {
+                let acc = self.accumulator(sums[p * self.nf + o], xsum[p], o);
+                *d = match self.output {
+                    None => acc,
+                    Some(q) => (q.zero_point + self.requant[o].apply(acc)).clamp(range.0, range.1),
+                };
+            }
+        }
+    }
+
+    /// Real value of a logits-layer accumulator.
+    pub fn dequantize_acc(&self, acc: i32, o: usize) -> f32 {
+        (acc as f64 * self.input.scale as f64 * self.w_params[o].scale as f64) as f32
+    }
+}
+
+/// Integer average pooling: rounded mean of the codes (ties away from zero).
+pub fn avg_pool(x: &[i32], k: usize, stride: usize, s: Shape, o: Shape, out: &mut Vec<i32>) {
+    out.clear();
+    let n = (k * k) as i32;
+    for c in 0..o.c {
+        for oy in 0..o.h {
+            for ox in 0..o.w {
+                let mut acc = 0i32;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        acc += x[(c * s.h + oy * stride + ky) * s.w + ox * stride + kx];
+                    }
+                }
+                let q = if acc >= 0 { (acc + n / 2) / n } else { -((-acc + n / 2) / n) };
+                out.push(q);
+            }
+        }
+    }
+}
+
+/// Integer ReLU: clamp at the zero point.
+pub fn relu(x: &mut [i32], zero_point: i32) {
+    for v in x {
+        *v = (*v).max(zero_point);
+    }
+}

@@ -1,0 +1,82 @@
+//! Seeded random models, images and multipliers for the accelerator tests.
+#![allow(dead_code)]
+
+use axdnn::model::{Arch, Params};
+use axdnn::mult::Multiplier;
+use axdnn::Lut;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// He-uniform weights and small biases.
+pub fn random_params(arch: &Arch, seed: u64) -> Params {
+    let mut r = rng(seed);
+    let mut p = Params::zeros(arch);
+    let specs = arch.params();
+    for s in specs {
+        let t = p.tensors.get_mut(&s.name).unwrap();
+        let bound = (6.0 / s.fan_in as f32).sqrt();
+        let is_bias = s.name.ends_with(".bias");
+        for v in &mut t.data {
+            *v = if is_bias { r.gen_range(-0.1..0.1) } else { r.gen_range(-bound..bound) };
+        }
+    }
+    p
+}
+
+/// Images in [0, 1] with some structure (a random blob per image) so activations vary.
+pub fn random_images(arch: &Arch, n: usize, seed: u64) -> Vec<f32> {
+    let mut r = rng(seed);
+    let s = arch.input;
+    let mut v = Vec::with_capacity(n * s.numel());
+    for _ in 0..n {
+        let (cy, cx) = (r.gen_range(0.0..s.h as f32), r.gen_range(0.0..s.w as f32));
+        for _c in 0..s.c {
+            for y in 0..s.h {
+                for x in 0..s.w {
+                    let d = ((y as f32 - cy).powi(2) + (x as f32 - cx).powi(2)).sqrt();
+                    let base = (1.0 - d / 10.0).max(0.0);
+                    v.push((base + r.gen_range(0.0..0.3f32)).min(1.0));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// A random 8×8 table: the exact product plus seeded noise, with non-zero products for zero
+/// operands (like mul8u_2HH), so `0 × x = 0` shortcuts would be caught.
+pub fn random_lut(signed: bool, seed: u64) -> Lut {
+    let mut r = rng(seed);
+    let mut l = Lut::exact(8, 8, signed);
+    for v in &mut l.table {
+        *v += r.gen_range(-300..300);
+    }
+    l.name = format!("random{seed}");
+    l.power_mw = Some(0.1);
+    l
+}
+
+/// A multiplier with no table: forces the `mul_batch` path (as the bit-level netlist one does).
+pub struct NoTable(pub Lut);
+
+impl Multiplier for NoTable {
+    fn name(&self) -> &str {
+        "notable"
+    }
+    fn widths(&self) -> (u32, u32) {
+        (8, 8)
+    }
+    fn signed(&self) -> bool {
+        self.0.signed
+    }
+    fn mul(&self, row: u32, col: u32) -> i32 {
+        self.0.get(row, col)
+    }
+    fn power_mw(&self) -> Option<f64> {
+        self.0.power_mw
+    }
+}
