@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod accel;
+mod run;
 
 #[derive(Parser)]
 #[command(name = "axdnn", version, about = "Approximate DNN accelerators: netlist → LUT → systolic array")]
@@ -13,6 +14,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The main job on built-in defaults: built-in and EvoApprox multipliers → verified LUTs →
+    /// quantized LeNet-5 on the systolic array; writes runs/main/{results.csv,report.md}.
+    Run(run::RunArgs),
     /// Print the model architectures and their per-layer MACs.
     Arch,
     /// 8-bit integer inference on the systolic-array model with any multiplier.
@@ -282,6 +286,7 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Run(a) => run::run_cmd(a)?,
         Cmd::Netlist(cmd) => netlist_cmd(cmd)?,
         Cmd::Arch => {
             use axdnn::model::{Arch, ArchName, Shape};

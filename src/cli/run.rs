@@ -1,0 +1,240 @@
+//! `axdnn run`: the main job on built-in defaults — the chain netlist → verified LUT → quantized
+//! model on the systolic-array model, end to end, with a CSV and a Markdown report.
+//!
+//! 1. Our own 8×8 unsigned multipliers (`gen::default_set`) are written as Verilog, parsed back,
+//!    simulated over all 65,536 pairs and checked against their closed form.
+//! 2. When the EvoApprox library is at hand, the paper's LeNet-5 multipliers are verified against
+//!    their published figures and (unless `--no-c`) their C models.
+//! 3. The committed LeNet-5/MNIST model is quantized and run on a 16×16 weight-stationary array
+//!    with every verified multiplier, for the asym-u8 and sign-magnitude schemes.
+//! Results are appended to `results.csv` one row at a time (atomically), so a killed run resumes
+//! where it stopped.
+
+use super::accel::{prepare, run_all, QuantArgs};
+use axdnn::accel::load;
+use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, EnergyModel, Engine};
+use axdnn::lut::verify;
+use axdnn::model::io::write_atomic;
+use axdnn::quant::{ApproxLayers, QuantScheme};
+use axdnn::{gen, netlist, sim, RowPort};
+use std::path::{Path, PathBuf};
+
+/// The multipliers of Siddique & Hoque's LeNet-5 study (mul8u_96D is not in the library).
+pub const PAPER_LENET5: [&str; 8] =
+    ["mul8u_1JFF", "mul8u_12N4", "mul8u_17KS", "mul8u_1AGV", "mul8u_FTA", "mul8u_JQQ", "mul8u_L40", "mul8u_JV3"];
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Trained model folder.
+    #[arg(long, default_value = "models/lenet5-mnist")]
+    pub model: PathBuf,
+    /// Output folder (results.csv, report.md, netlists/).
+    #[arg(long, default_value = "runs/main")]
+    pub out: PathBuf,
+    /// Test images per accuracy measurement.
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data when present).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// EvoApprox folder (default: $AXDNN_EVOAPPROX, else ../shared/evoapprox when present).
+    #[arg(long)]
+    pub evoapprox: Option<PathBuf>,
+    /// Skip compiling the EvoApprox C models.
+    #[arg(long)]
+    pub no_c: bool,
+}
+
+/// `--flag`, then the environment variable, then the conventional sibling folder.
+fn locate(arg: Option<PathBuf>, var: &str, fallback: &str) -> Option<PathBuf> {
+    arg.or_else(|| std::env::var_os(var).filter(|s| !s.is_empty()).map(Into::into))
+        .or_else(|| Some(PathBuf::from(fallback)).filter(|p| p.is_dir()))
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Row {
+    scheme: String,
+    multiplier: String,
+    source: String,
+    verified_by: String,
+    mae_pct: Option<f64>,
+    power_mw: Option<f64>,
+    n: usize,
+    accuracy: f64,
+    float_accuracy: f64,
+    cycles_per_image: u64,
+    energy_per_image_pj: Option<f64>,
+}
+
+fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let mut r = csv::Reader::from_path(path)?;
+    let rows = r.deserialize().collect::<Result<Vec<Row>, _>>();
+    rows.map_err(|e| anyhow::anyhow!("{}: {e} (delete it to start over)", path.display()))
+}
+
+fn write_rows(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    write_atomic(path, &w.into_inner()?)?;
+    Ok(())
+}
+
+/// Step 1: our multipliers, written, parsed back, simulated, checked against arithmetic.
+fn builtin_multipliers(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
+    std::fs::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    for spec in gen::default_set().into_iter().filter(|s| s.n == 8 && s.m == 8 && s.kind != gen::Kind::SignedExact) {
+        let path = dir.join(format!("{}.v", spec.name()));
+        write_atomic(&path, gen::to_verilog(&spec.netlist(), &gen::header(&spec)).as_bytes())?;
+        let parsed = netlist::parse_file(&path)?;
+        let lut = sim::exhaustive_lut(&parsed.netlist, RowPort::B, false)?;
+        let bad = (0..256u32)
+            .flat_map(|b| (0..256u32).map(move |a| (a, b)))
+            .filter(|&(a, b)| lut.get(b, a) as i64 != spec.closed_form(a as u64, b as u64) as i64)
+            .count();
+        anyhow::ensure!(bad == 0, "{}: {bad} of 65536 products differ from the closed form", path.display());
+        out.push((spec.name(), path, "closed form, 65536/65536 pairs".to_string()));
+    }
+    Ok(out)
+}
+
+/// Step 2: the paper's multipliers, verified against published figures and C models.
+fn paper_multipliers(root: &Path, with_c: bool) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
+    let mut circuits: Vec<verify::Circuit> = verify::discover(root)?
+        .into_iter()
+        .filter(|c| PAPER_LENET5.contains(&c.name.as_str()))
+        .collect();
+    circuits.sort_by_key(|c| PAPER_LENET5.iter().position(|n| *n == c.name));
+    let pb = indicatif::ProgressBar::hidden();
+    let mut reports = verify::simulate_all(&circuits, &verify::Options::default(), &pb);
+    if with_c {
+        verify::compare_c_all(&mut reports, &pb);
+    }
+    println!("{}", verify::table(&reports));
+    let mut out = Vec::new();
+    for r in &reports {
+        anyhow::ensure!(r.ok(), "{} failed verification: {:?}", r.circuit.name, r.errors);
+        let path = r.circuit.generic.clone().or_else(|| r.circuit.pdk45.clone()).expect("a netlist");
+        let by = if with_c { "published figures + C model" } else { "published figures" };
+        out.push((r.circuit.name.clone(), path, by.to_string()));
+    }
+    Ok(out)
+}
+
+pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
+    let data = locate(a.data.clone(), "AXDNN_DATA", "../shared/data")
+        .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put the data in ../shared/data"))?;
+    let evo = locate(a.evoapprox.clone(), "AXDNN_EVOAPPROX", "../shared/evoapprox");
+    if let Some(e) = &evo {
+        // `prepare` looks up the exact circuit's power through the variable.
+        std::env::set_var("AXDNN_EVOAPPROX", e);
+    }
+    std::fs::create_dir_all(&a.out)?;
+
+    eprintln!("[1/3] built-in multipliers: generate, parse back, simulate, check against arithmetic");
+    let mut mults = vec![("exact".to_string(), PathBuf::new(), "built-in exact".to_string())];
+    mults.extend(builtin_multipliers(&a.out.join("netlists"))?);
+    match &evo {
+        Some(root) => {
+            eprintln!("[2/3] EvoApprox multipliers of the paper: verify ({})", root.display());
+            mults.extend(paper_multipliers(root, !a.no_c)?);
+        }
+        None => eprintln!("[2/3] skipped: no EvoApprox library (set AXDNN_EVOAPPROX or --evoapprox)"),
+    }
+
+    eprintln!("[3/3] quantized {} on a 16x16 WS systolic array, {} test images", a.model.display(), a.n);
+    let csv_path = a.out.join("results.csv");
+    let mut rows = read_rows(&csv_path)?;
+    for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude] {
+        let todo: Vec<_> = mults
+            .iter()
+            .filter(|(name, ..)| !rows.iter().any(|r| r.scheme == scheme.to_string() && &r.multiplier == name && r.n == a.n))
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        let q = QuantArgs {
+            model: a.model.clone(),
+            array: ArrayShape { rows: 16, cols: 16 },
+            dataflow: Dataflow::Ws,
+            scheme,
+            per_channel: false,
+            approx_layers: ApproxLayers::Conv,
+            n: Some(a.n),
+            calib: 256,
+            seed: 0,
+            clock_ghz: 1.0,
+            data: Some(data.clone()),
+        };
+        let p = prepare(&q)?;
+        for (name, path, by) in todo {
+            let spec = if name == "exact" { "exact".to_string() } else { path.display().to_string() };
+            let mut m = load::resolve(&spec, false, false, evo.as_deref())?;
+            if name == "exact" {
+                // Charged the power of the library's exact circuit, like `infer`.
+                m.power_mw = p.exact_power_mw;
+                let mut lut = m.lut.take().expect("exact table");
+                lut.power_mw = p.exact_power_mw;
+                m.mult = Box::new(lut.clone());
+                m.lut = Some(lut);
+            }
+            let cfg = AccelConfig {
+                array: q.array,
+                dataflow: q.dataflow,
+                engine: Engine::Fast,
+                use_table: true,
+                energy: EnergyModel { clock_ghz: q.clock_ghz, exact_power_mw: p.exact_power_mw },
+            };
+            let acc = Accelerator::new(&p.qm, m.mult.as_ref(), cfg)?;
+            let r = run_all(&acc, &p.test, name)?;
+            rows.push(Row {
+                scheme: scheme.to_string(),
+                multiplier: name.clone(),
+                source: if name == "exact" { "built-in".into() } else { path.display().to_string() },
+                verified_by: by.clone(),
+                mae_pct: m.lut.as_ref().map(|l| axdnn::lut::metrics::Metrics::of_lut(l).mae_pct),
+                power_mw: m.power_mw,
+                n: r.n,
+                accuracy: r.accuracy(&p.test.labels),
+                float_accuracy: p.float_accuracy,
+                cycles_per_image: r.cycles_per_image(),
+                energy_per_image_pj: r.energy_per_image_pj(),
+            });
+            write_rows(&csv_path, &rows)?;
+        }
+    }
+
+    let mut md = format!(
+        "# axdnn main job\n\nModel `{}`, first {} test images, 16x16 weight-stationary array, conv layers \
+         approximate, calibration 256 training images (seed 0). Energy: multiplier only, E = P/f at 1 GHz.\n\n\
+         | multiplier | verified by | MAE % | power mW | asym-u8 acc % | sign-magnitude acc % | cycles/image | energy/image nJ |\n\
+         |---|---|---|---|---|---|---|---|\n",
+        a.model.display(),
+        a.n
+    );
+    for (name, _, by) in &mults {
+        let get = |s: QuantScheme| rows.iter().find(|r| &r.multiplier == name && r.scheme == s.to_string() && r.n == a.n);
+        let (Some(u), Some(s)) = (get(QuantScheme::AsymU8), get(QuantScheme::SignMagnitude)) else { continue };
+        md += &format!(
+            "| {name} | {by} | {} | {} | {:.2} | {:.2} | {} | {} |\n",
+            u.mae_pct.map_or("-".into(), |v| format!("{v:.3}")),
+            u.power_mw.map_or("-".into(), |v| format!("{v:.3}")),
+            100.0 * u.accuracy,
+            100.0 * s.accuracy,
+            u.cycles_per_image,
+            u.energy_per_image_pj.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)),
+        );
+    }
+    if let Some(r) = rows.first() {
+        md += &format!("\nFloat accuracy of the model on the same images: {:.2} %.\n", 100.0 * r.float_accuracy);
+    }
+    write_atomic(&a.out.join("report.md"), md.as_bytes())?;
+    print!("{md}");
+    eprintln!("wrote {} and {}", csv_path.display(), a.out.join("report.md").display());
+    Ok(())
+}
