@@ -151,7 +151,7 @@ struct TrainArgs {
     /// Train on the first N training images only (smoke tests).
     #[arg(long)]
     limit: Option<usize>,
-    /// Dataset folder (default: $AXDNN_DATA).
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
     #[arg(long)]
     data: Option<std::path::PathBuf>,
     /// Resume from the checkpoint in --out (also automatic when one exists).
@@ -173,7 +173,7 @@ struct EvalArgs {
     n: Option<usize>,
     #[arg(long)]
     json: bool,
-    /// Dataset folder (default: $AXDNN_DATA).
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
     #[arg(long)]
     data: Option<std::path::PathBuf>,
 }
@@ -190,9 +190,16 @@ enum DataCmd {
     },
 }
 
-fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    arg.or_else(|| std::env::var_os("AXDNN_DATA").filter(|s| !s.is_empty()).map(Into::into))
-        .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR or set AXDNN_DATA"))
+/// A third-party folder: `--flag`, then the environment variable, then `fallback` (the
+/// `../shared/...` sibling of a checkout) when it exists.
+pub(crate) fn locate(arg: Option<std::path::PathBuf>, var: &str, fallback: &str) -> Option<std::path::PathBuf> {
+    arg.or_else(|| std::env::var_os(var).filter(|s| !s.is_empty()).map(Into::into))
+        .or_else(|| Some(std::path::PathBuf::from(fallback)).filter(|p| p.is_dir()))
+}
+
+pub(crate) fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    locate(arg, "AXDNN_DATA", "../shared/data")
+        .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data"))
 }
 
 fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, EnergyModel, 
 use axdnn::data::{self, Dataset, DatasetName, Split};
 use axdnn::model::io;
 use axdnn::quant::{calibration_indices, ApproxLayers, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
+use super::data_root;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Clone)]
@@ -36,7 +37,7 @@ pub struct QuantArgs {
     /// Assumed clock for the energy convention E = P / f.
     #[arg(long, default_value_t = 1.0)]
     pub clock_ghz: f64,
-    /// Dataset folder (default: $AXDNN_DATA).
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
     #[arg(long)]
     pub data: Option<PathBuf>,
 }
@@ -67,11 +68,6 @@ pub struct SelectArgs {
     /// Output folder for select.csv and pareto.svg (default: select-<model folder name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-fn data_root(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    arg.or_else(|| std::env::var_os("AXDNN_DATA").filter(|s| !s.is_empty()).map(Into::into))
-        .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR or set AXDNN_DATA"))
 }
 
 fn evoapprox_root() -> Option<PathBuf> {

@@ -11,6 +11,7 @@
 //! where it stopped.
 
 use super::accel::{prepare, run_all, QuantArgs};
+use super::{data_root, locate};
 use axdnn::accel::load;
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, EnergyModel, Engine};
 use axdnn::lut::verify;
@@ -43,12 +44,6 @@ pub struct RunArgs {
     /// Skip compiling the EvoApprox C models.
     #[arg(long)]
     pub no_c: bool,
-}
-
-/// `--flag`, then the environment variable, then the conventional sibling folder.
-fn locate(arg: Option<PathBuf>, var: &str, fallback: &str) -> Option<PathBuf> {
-    arg.or_else(|| std::env::var_os(var).filter(|s| !s.is_empty()).map(Into::into))
-        .or_else(|| Some(PathBuf::from(fallback)).filter(|p| p.is_dir()))
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -127,8 +122,7 @@ fn paper_multipliers(root: &Path, with_c: bool) -> anyhow::Result<Vec<(String, P
 }
 
 pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
-    let data = locate(a.data.clone(), "AXDNN_DATA", "../shared/data")
-        .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put the data in ../shared/data"))?;
+    let data = data_root(a.data.clone())?;
     let evo = locate(a.evoapprox.clone(), "AXDNN_EVOAPPROX", "../shared/evoapprox");
     if let Some(e) = &evo {
         // `prepare` looks up the exact circuit's power through the variable.
