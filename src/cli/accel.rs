@@ -158,7 +158,7 @@ pub fn run_all(acc: &Accelerator, test: &Dataset, label: &str) -> anyhow::Result
     all.ok_or_else(|| anyhow::anyhow!("no test images"))
 }
 
-fn config(q: &QuantArgs, engine: Engine, bit_level: bool, exact_power_mw: Option<f64>) -> AccelConfig {
+pub(crate) fn config(q: &QuantArgs, engine: Engine, bit_level: bool, exact_power_mw: Option<f64>) -> AccelConfig {
     AccelConfig {
         array: q.array,
         dataflow: q.dataflow,
@@ -168,7 +168,7 @@ fn config(q: &QuantArgs, engine: Engine, bit_level: bool, exact_power_mw: Option
     }
 }
 
-fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_power_mw: Option<f64>) -> anyhow::Result<LoadedMultiplier> {
+pub(crate) fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_power_mw: Option<f64>) -> anyhow::Result<LoadedMultiplier> {
     let mut m = load::resolve(spec, scheme.signed_multiplier(), bit_level, evoapprox_root().as_deref())?;
     if spec == "exact" {
         // The built-in exact multiplier is charged the library's exact circuit power.

@@ -10,10 +10,9 @@
 //! Results are appended to `results.csv` one row at a time (atomically), so a killed run resumes
 //! where it stopped.
 
-use super::accel::{prepare, run_all, QuantArgs};
+use super::accel::{config, prepare, resolve, run_all, QuantArgs};
 use super::{data_root, locate};
-use axdnn::accel::load;
-use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, EnergyModel, Engine};
+use axdnn::accel::{Accelerator, ArrayShape, Dataflow, Engine};
 use axdnn::lut::verify;
 use axdnn::model::io::write_atomic;
 use axdnn::quant::{ApproxLayers, QuantScheme};
@@ -168,22 +167,8 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         let p = prepare(&q)?;
         for (name, path, by) in todo {
             let spec = if name == "exact" { "exact".to_string() } else { path.display().to_string() };
-            let mut m = load::resolve(&spec, false, false, evo.as_deref())?;
-            if name == "exact" {
-                // Charged the power of the library's exact circuit, like `infer`.
-                m.power_mw = p.exact_power_mw;
-                let mut lut = m.lut.take().expect("exact table");
-                lut.power_mw = p.exact_power_mw;
-                m.mult = Box::new(lut.clone());
-                m.lut = Some(lut);
-            }
-            let cfg = AccelConfig {
-                array: q.array,
-                dataflow: q.dataflow,
-                engine: Engine::Fast,
-                use_table: true,
-                energy: EnergyModel { clock_ghz: q.clock_ghz, exact_power_mw: p.exact_power_mw },
-            };
+            let m = resolve(&spec, scheme, false, p.exact_power_mw)?;
+            let cfg = config(&q, Engine::Fast, false, p.exact_power_mw);
             let acc = Accelerator::new(&p.qm, m.mult.as_ref(), cfg)?;
             let r = run_all(&acc, &p.test, name)?;
             rows.push(Row {
