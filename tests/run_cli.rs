@@ -1,0 +1,35 @@
+//! `axdnn run`, the main job, end to end on the committed LeNet-5/MNIST model: every built-in
+//! multiplier is checked against arithmetic, the paper's multipliers against their published
+//! figures, rows land in results.csv, and a second run resumes instead of recomputing.
+
+use std::process::Command;
+
+#[test]
+fn main_job_runs_and_resumes() {
+    let (Some(_), Some(_)) = (std::env::var_os("AXDNN_DATA"), std::env::var_os("AXDNN_EVOAPPROX")) else {
+        eprintln!("skipped: AXDNN_DATA or AXDNN_EVOAPPROX not set");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("main");
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_axdnn"))
+            .args(["run", "--model", model, "--n", "100", "--no-c", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    // exact + 8 built-in 8×8 unsigned + 8 paper multipliers, two schemes each, plus the header.
+    assert_eq!(csv.lines().count(), 1 + 2 * 17, "{csv}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let exact = report.lines().find(|l| l.starts_with("| exact |")).expect("exact row");
+    let acc: Vec<f64> = exact.split('|').filter_map(|c| c.trim().parse().ok()).collect();
+    // MAE 0, power, asym-u8 and sign-magnitude accuracy: a trained LeNet-5 on 100 MNIST digits.
+    assert!(acc[2] >= 95.0 && acc[3] >= 95.0, "{exact}");
+    let o2 = run();
+    assert!(o2.status.success());
+    assert_eq!(std::fs::read_to_string(out.join("results.csv")).unwrap(), csv, "resume must not recompute rows");
+}
