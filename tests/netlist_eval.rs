@@ -3,33 +3,16 @@
 //! its published worst-case error, and generic and `_pdk45` twins must agree. Needs
 //! `AXDNN_EVOAPPROX`; uses the scalar oracle `Netlist::eval_scalar` on seeded random pairs.
 
+mod common;
+use common::{library, verilog_files};
+
 use std::path::{Path, PathBuf};
 
 use axdnn::netlist::{self, Netlist, Parsed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn library() -> Option<PathBuf> {
-    match std::env::var_os("AXDNN_EVOAPPROX") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            eprintln!("skipped: AXDNN_EVOAPPROX not set");
-            None
-        }
-    }
-}
 
-fn verilog_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            verilog_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "v") {
-            out.push(p);
-        }
-    }
-}
 
 fn bits(v: u64, w: usize) -> Vec<bool> {
     (0..w).map(|i| (v >> i) & 1 != 0).collect()

@@ -2,7 +2,10 @@
 //! with the original on exhaustive inputs (fixtures) or seeded random inputs (library circuits,
 //! with `AXDNN_EVOAPPROX`). Also checks levels and statistics against hand counts.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::library;
+
+use std::path::Path;
 
 use axdnn::netlist::{self, graph, Netlist, Op};
 use rand::{Rng, SeedableRng};
@@ -97,15 +100,6 @@ fn levels_and_stats_of_a_fixture() {
     assert!(p.netlist.inputs.iter().flat_map(|p| &p.bits).all(|&b| levels[b as usize] == 0));
 }
 
-fn library() -> Option<PathBuf> {
-    match std::env::var_os("AXDNN_EVOAPPROX") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            eprintln!("skipped: AXDNN_EVOAPPROX not set");
-            None
-        }
-    }
-}
 
 #[test]
 fn passes_preserve_library_circuits() {

@@ -1,32 +1,15 @@
 //! Every Verilog file of the EvoApprox libraries parses, elaborates and checks, with ports of the
 //! widths its folder promises. Needs `AXDNN_EVOAPPROX`.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{library, verilog_files};
+
+use std::path::Path;
 use std::time::Instant;
 
 use axdnn::netlist::{self, Netlist};
 
-fn library() -> Option<PathBuf> {
-    match std::env::var_os("AXDNN_EVOAPPROX") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            eprintln!("skipped: AXDNN_EVOAPPROX not set");
-            None
-        }
-    }
-}
 
-fn verilog_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            verilog_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "v") {
-            out.push(p);
-        }
-    }
-}
 
 /// Operand widths and signedness from the folder name (`8x3_unsigned`; evoapprox8b is 8x8u).
 fn folder_widths(path: &Path) -> (usize, usize) {

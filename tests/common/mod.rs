@@ -1,4 +1,5 @@
-//! Seeded random models, images and multipliers for the accelerator tests.
+//! Shared test helpers: seeded random models, images and multipliers; the EvoApprox library
+//! location and its Verilog files.
 #![allow(dead_code)]
 
 use axdnn::model::{Arch, Params};
@@ -78,5 +79,29 @@ impl Multiplier for NoTable {
     }
     fn power_mw(&self) -> Option<f64> {
         self.0.power_mw
+    }
+}
+
+/// The EvoApprox library root from `AXDNN_EVOAPPROX`, or `None` after printing why the test skips.
+pub fn library() -> Option<std::path::PathBuf> {
+    match std::env::var_os("AXDNN_EVOAPPROX") {
+        Some(p) => Some(std::path::PathBuf::from(p)),
+        None => {
+            eprintln!("skipped: AXDNN_EVOAPPROX not set");
+            None
+        }
+    }
+}
+
+/// Every `.v` file under `dir`, in sorted (deterministic) order.
+pub fn verilog_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            verilog_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "v") {
+            out.push(p);
+        }
     }
 }
