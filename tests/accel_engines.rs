@@ -56,12 +56,46 @@ fn random_gemms_fast_equals_cycle_stepped() {
         let mut rebased = Vec::new();
         fast::gemm_rebased(&ops, &rl, &mut rebased);
         assert_eq!(rebased, want, "{what}: rebased on z={z}");
+        let mut cols = Vec::new();
+        fast::ColumnTable::new(&lut.table, &wgt, ops.neg, g.k, g.nf).gemm(&ops, &mut cols);
+        assert_eq!(cols, want, "{what}: column table");
+        // A random table is not the exact product, so the exact kernel must refuse it.
+        assert!(fast::ExactKernel::new(&lut, &wgt, ops.neg, g.k, g.nf).is_none(), "{what}");
+        let kn = fast::TableKernel::choose(&lut, z, &wgt, ops.neg, g.k, g.nf);
+        assert_eq!(kn.kind(), "columns", "{what}");
         assert_eq!(run.sums, want, "{what}");
         assert_eq!(run_nt, run, "{what}");
         assert_eq!(run.last_busy_cycle, t.compute_cycles, "{what}");
         assert_eq!(run.folds, t.folds, "{what}");
         assert_eq!(run.sram, t.sram, "{what}");
         assert_eq!(run.macs, g.macs(), "{what}");
+    }
+}
+
+/// The exact kernel (operand values multiplied, no lookup) equals the exact table's sums, for
+/// unsigned and signed operands, with and without negation masks; a table one entry off is refused.
+#[test]
+fn exact_kernel_equals_exact_table() {
+    let mut r = common::rng(5);
+    for case in 0..40 {
+        let g = GemmShape { npix: r.gen_range(1..20), k: r.gen_range(1..40), nf: r.gen_range(1..40) };
+        let signed = case % 2 == 1;
+        let lut = Lut::exact(8, 8, signed);
+        let act: Vec<u8> = (0..g.npix * g.k).map(|_| r.gen()).collect();
+        let wgt: Vec<u8> = (0..g.k * g.nf).map(|_| r.gen()).collect();
+        let neg: Vec<i32> = (0..g.k * g.nf).map(|_| -(r.gen_bool(0.5) as i32)).collect();
+        let n = (case % 4 >= 2).then_some(&neg[..]);
+        let ops = GemmOperands { npix: g.npix, k: g.k, nf: g.nf, act: &act, wgt: &wgt, neg: n };
+        let mut want = Vec::new();
+        fast::gemm(&ops, &lut, true, &mut want);
+        let kn = fast::TableKernel::choose(&lut, 0, &wgt, n, g.k, g.nf);
+        assert_eq!(kn.kind(), "exact", "case {case}");
+        let mut got = Vec::new();
+        kn.gemm(&ops, &mut got);
+        assert_eq!(got, want, "case {case}: {g:?} signed={signed}");
+        let mut off = lut.clone();
+        off.table[r.gen_range(0..65536)] += 1;
+        assert!(fast::ExactKernel::new(&off, &wgt, n, g.k, g.nf).is_none(), "case {case}");
     }
 }
 

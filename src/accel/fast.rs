@@ -131,6 +131,269 @@ fn gemm_batch(ops: &GemmOperands, mult: &dyn Multiplier, out: &mut [i32]) {
     }
 }
 
+/// Per-layer products of the fast engine with an 8×8 table, chosen by [`TableKernel::choose`].
+/// All three give the same wrapping-i32 sums as [`gemm`]; they differ only in memory and speed.
+#[derive(Debug, Clone)]
+pub enum TableKernel {
+    /// The table is the exact product: multiply the operand values (no lookup).
+    Exact(ExactKernel),
+    /// The table folded with the layer's fixed weights into per-reduction-index rows.
+    Columns(ColumnTable),
+    /// Row gathers from the table rebased on the zero point (when columns exceed the budget).
+    Gather(RebasedLut),
+}
+
+/// Largest [`ColumnTable`] built per layer. Covers every approximate layer of LeNet-5 (2.4 MiB)
+/// and the convolutions of the AlexNet here (≤ 85 MiB); larger layers gather instead.
+pub const COLUMN_BUDGET_BYTES: usize = 96 << 20;
+
+impl TableKernel {
+    /// The kernel for a layer whose weights (`k × nf` codes, optional negation masks) meet
+    /// `table` (8×8, `signed` operands); `z` is the layer's most common activation code.
+    pub fn choose(table: &crate::lut::Lut, z: u8, wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> TableKernel {
+        if let Some(e) = ExactKernel::new(table, wgt, neg, k, nf) {
+            return TableKernel::Exact(e);
+        }
+        if ColumnTable::bytes(k, nf) <= COLUMN_BUDGET_BYTES {
+            return TableKernel::Columns(ColumnTable::new(&table.table, wgt, neg, k, nf));
+        }
+        TableKernel::Gather(RebasedLut::new(&table.table, z, wgt, neg, k, nf))
+    }
+
+    pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
+        match self {
+            TableKernel::Exact(e) => e.gemm(ops, out),
+            TableKernel::Columns(c) => c.gemm(ops, out),
+            TableKernel::Gather(r) => gemm_rebased(ops, r, out),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TableKernel::Exact(_) => "exact",
+            TableKernel::Columns(_) => "columns",
+            TableKernel::Gather(_) => "gather",
+        }
+    }
+}
+
+/// Output channels padded to whole 8-lane vectors.
+fn pad8(nf: usize) -> usize {
+    nf.div_ceil(LANES) * LANES
+}
+
+/// The weights are stationary, so the product of reduction index `kk` and activation code `a`
+/// with every output channel is one row known before any image arrives:
+/// `rows[kk·stride + a·nf_pad + o] = ±LUT[a][w_kk,o]`. A pixel then costs one contiguous row load
+/// and add per reduction index instead of `nf` scattered lookups.
+#[derive(Debug, Clone)]
+pub struct ColumnTable {
+    k: usize,
+    nf: usize,
+    nf_pad: usize,
+    /// Lanes from one reduction index's rows to the next: `256·nf_pad` plus one cache line, so
+    /// that the same code's rows of successive indices (e.g. the zero point's, in every pixel)
+    /// fall in different L1 sets instead of one (a power-of-two stride would thrash it).
+    stride: usize,
+    rows: Vec<i32>,
+}
+
+impl ColumnTable {
+    pub fn bytes(k: usize, nf: usize) -> usize {
+        k * Self::stride(pad8(nf)) * 4
+    }
+
+    fn stride(nf_pad: usize) -> usize {
+        256 * nf_pad + 16
+    }
+
+    pub fn new(table: &[i32], wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> ColumnTable {
+        assert_eq!(table.len(), 65536, "8x8 table");
+        let nf_pad = pad8(nf);
+        let stride = Self::stride(nf_pad);
+        let mut rows = vec![0i32; k * stride];
+        for kk in 0..k {
+            for o in 0..nf {
+                let c = wgt[kk * nf + o] as usize;
+                let m = neg.map_or(0, |m| m[kk * nf + o]);
+                for a in 0..256 {
+                    rows[kk * stride + a * nf_pad + o] = (table[a << 8 | c] ^ m).wrapping_sub(m);
+                }
+            }
+        }
+        ColumnTable { k, nf, nf_pad, stride, rows }
+    }
+
+    pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
+        assert_eq!((ops.k, ops.nf), (self.k, self.nf), "column table built for another layer");
+        let mut acc = vec![0i32; ops.npix * self.nf_pad];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present; the kernel asserts the lengths its pointers rely on.
+            unsafe { columns_avx2(self, ops, &mut acc) };
+        } else {
+            columns_body(self, ops, &mut acc);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        columns_body(self, ops, &mut acc);
+        unpad(&acc, self.nf_pad, ops.nf, out);
+    }
+}
+
+fn unpad(acc: &[i32], nf_pad: usize, nf: usize, out: &mut Vec<i32>) {
+    out.clear();
+    out.reserve(acc.len() / nf_pad * nf);
+    for a in acc.chunks_exact(nf_pad) {
+        out.extend_from_slice(&a[..nf]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn columns_avx2(t: &ColumnTable, ops: &GemmOperands, acc: &mut [i32]) {
+    let (k, np, st) = (t.k, t.nf_pad, t.stride);
+    assert_eq!(t.rows.len(), k * st);
+    assert_eq!(ops.act.len(), acc.len() / np * k);
+    for (kb, ke) in kblocks(k, st) {
+        let rows = t.rows.as_ptr().add(kb * st);
+        for (p, accp) in acc.chunks_exact_mut(np).enumerate() {
+            let a = &ops.act[p * k + kb..p * k + ke];
+            let mut o0 = 0;
+            // Tiles of up to 4 vectors (32 lanes) stay in registers across the block.
+            while o0 < np {
+                let v = ((np - o0) / LANES).min(4);
+                let (acc_o, rows_o) = (accp.as_mut_ptr().add(o0), rows.add(o0));
+                match v {
+                    4 => tile_avx2::<4>(acc_o, rows_o, a, np, st),
+                    3 => tile_avx2::<3>(acc_o, rows_o, a, np, st),
+                    2 => tile_avx2::<2>(acc_o, rows_o, a, np, st),
+                    _ => tile_avx2::<1>(acc_o, rows_o, a, np, st),
+                }
+                o0 += v * LANES;
+            }
+        }
+    }
+}
+
+/// `acc[..8V] += Σ_j rows[j·stride + a_j·np ..][..8V]`.
+/// SAFETY (caller): `acc` has `8V` lanes; `rows` points at `a.len()` blocks of `stride ≥ 256·np`
+/// lanes, of which lanes `..8V` of every row are readable (codes are < 256).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn tile_avx2<const V: usize>(acc: *mut i32, rows: *const i32, a: &[u8], np: usize, stride: usize) {
+    use std::arch::x86_64::*;
+    let mut s = [_mm256_setzero_si256(); V];
+    for (v, sv) in s.iter_mut().enumerate() {
+        *sv = _mm256_loadu_si256(acc.add(v * LANES) as *const __m256i);
+    }
+    let mut block = rows;
+    for &q in a {
+        let r = block.add(q as usize * np);
+        for (v, sv) in s.iter_mut().enumerate() {
+            *sv = _mm256_add_epi32(*sv, _mm256_loadu_si256(r.add(v * LANES) as *const __m256i));
+        }
+        block = block.add(stride);
+    }
+    for (v, sv) in s.iter().enumerate() {
+        _mm256_storeu_si256(acc.add(v * LANES) as *mut __m256i, *sv);
+    }
+}
+
+/// Blocks of reduction indices whose rows fit in half of a 1 MiB L2: every pixel of a GEMM (a
+/// batch of images) reuses a block's rows while they are cached.
+fn kblocks(k: usize, stride: usize) -> impl Iterator<Item = (usize, usize)> {
+    let kblock = ((512 << 10) / (stride * 4)).max(1);
+    (0..k).step_by(kblock).map(move |kb| (kb, (kb + kblock).min(k)))
+}
+
+/// Portable body (same sums as the AVX2 one).
+fn columns_body(t: &ColumnTable, ops: &GemmOperands, acc: &mut [i32]) {
+    let (k, np, st) = (t.k, t.nf_pad, t.stride);
+    for (kb, ke) in kblocks(k, st) {
+        let rows = &t.rows[kb * st..ke * st];
+        for (p, accp) in acc.chunks_exact_mut(np).enumerate() {
+            for (j, &q) in ops.act[p * k + kb..p * k + ke].iter().enumerate() {
+                let r = &rows[j * st + q as usize * np..][..np];
+                for (s, &v) in accp.iter_mut().zip(r) {
+                    *s = s.wrapping_add(v);
+                }
+            }
+        }
+    }
+}
+
+/// The exact multiplier's layers: `Σ ±a·w` on the operand values, chosen only after checking
+/// that the table holds exactly those products.
+#[derive(Debug, Clone)]
+pub struct ExactKernel {
+    signed: bool,
+    k: usize,
+    nf: usize,
+    nf_pad: usize,
+    /// `k × nf_pad` signed weight values (negation applied).
+    w: Vec<i32>,
+}
+
+impl ExactKernel {
+    /// `None` unless `table` is the exact product of 8-bit operands of its signedness.
+    pub fn new(table: &crate::lut::Lut, wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> Option<ExactKernel> {
+        let signed = table.signed;
+        let val = |c: usize| if signed { c as u8 as i8 as i32 } else { c as i32 };
+        if table.row_bits != 8 || table.col_bits != 8 || table.table.len() != 65536 {
+            return None;
+        }
+        if !table.table.iter().enumerate().all(|(i, &v)| v == val(i >> 8) * val(i & 255)) {
+            return None;
+        }
+        let nf_pad = pad8(nf);
+        let mut w = vec![0i32; k * nf_pad];
+        for kk in 0..k {
+            for o in 0..nf {
+                let m = neg.map_or(0, |m| m[kk * nf + o]);
+                w[kk * nf_pad + o] = (val(wgt[kk * nf + o] as usize) ^ m).wrapping_sub(m);
+            }
+        }
+        Some(ExactKernel { signed, k, nf, nf_pad, w })
+    }
+
+    pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
+        assert_eq!((ops.k, ops.nf), (self.k, self.nf), "weights built for another layer");
+        let mut acc = vec![0i32; ops.npix * self.nf_pad];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (the body is safe code compiled for it).
+            unsafe { exact_avx2(self, ops, &mut acc) };
+        } else {
+            exact_body(self, ops, &mut acc);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        exact_body(self, ops, &mut acc);
+        unpad(&acc, self.nf_pad, ops.nf, out);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
+    exact_body(e, ops, acc)
+}
+
+#[inline(always)]
+fn exact_body(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
+    let (k, np) = (e.k, e.nf_pad);
+    for (p, accp) in acc.chunks_exact_mut(np).enumerate() {
+        let a = &ops.act[p * k..(p + 1) * k];
+        for (kk, &q) in a.iter().enumerate() {
+            let v = if e.signed { q as i8 as i32 } else { q as i32 };
+            let w = &e.w[kk * np..(kk + 1) * np];
+            for (s, &wv) in accp.iter_mut().zip(w) {
+                *s = s.wrapping_add(v.wrapping_mul(wv));
+            }
+        }
+    }
+}
+
 /// A layer's table rebased on one activation code `z` (the zero point: padding, ReLU zeros,
 /// MNIST background): `delta[a][c] = LUT[a][c] − LUT[z][c]` and, per output channel,
 /// `base[o] = Σ_k ±LUT[z][w_ko]`. Then `Σ_k ±LUT[a_k][w_ko] = base[o] + Σ_{a_k ≠ z} ±delta[a_k][w_ko]`

@@ -152,9 +152,14 @@ struct PreparedGemm {
     index: Vec<u32>,
     wgt: Vec<u8>,
     neg: Option<Vec<i32>>,
-    /// The layer's table rebased on its input zero point (fast engine with a table).
-    rebased: Option<fast::RebasedLut>,
+    /// The fast engine's kernel for the layer's table (fast engine with a table).
+    kernel: Option<fast::TableKernel>,
 }
+
+/// Images per task of [`Accelerator::run`]: enough to reuse a layer's table rows across images
+/// (LeNet-5's conv2 rows are 2.4 MiB, more than one core's L2), few enough to keep a batch's
+/// activations in cache and both cores busy on small runs.
+pub const BATCH: usize = 16;
 
 /// An accelerator bound to a quantized model and a multiplier.
 pub struct Accelerator<'a> {
@@ -196,21 +201,21 @@ impl<'a> Accelerator<'a> {
                     }
                 }
                 let neg = (matches!(scheme, crate::quant::QuantScheme::SignMagnitude) || any_neg).then_some(neg);
-                PreparedGemm { index: g.im2col_index(), wgt, neg, rebased: None }
+                PreparedGemm { index: g.im2col_index(), wgt, neg, kernel: None }
             })
             .collect();
         let mut acc = Accelerator { config, model, approx, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
         if config.use_table && config.engine == Engine::Fast {
             let gemms: Vec<&QGemm> = model.gemms().collect();
-            let mut rebased = Vec::with_capacity(gemms.len());
+            let mut kernels = Vec::with_capacity(gemms.len());
             for (g, p) in gemms.iter().zip(&acc.prepared) {
-                rebased.push(acc.mult_of(g).table().filter(|t| t.row_bits == 8 && t.col_bits == 8).map(|t| {
+                kernels.push(acc.mult_of(g).table().filter(|t| t.row_bits == 8 && t.col_bits == 8).map(|t| {
                     let z = scheme.act_operand(g.input.zero_point);
-                    fast::RebasedLut::new(&t.table, z, &p.wgt, p.neg.as_deref(), g.k, g.nf)
+                    fast::TableKernel::choose(t, z, &p.wgt, p.neg.as_deref(), g.k, g.nf)
                 }));
             }
-            for (p, r) in acc.prepared.iter_mut().zip(rebased) {
-                p.rebased = r;
+            for (p, kn) in acc.prepared.iter_mut().zip(kernels) {
+                p.kernel = kn;
             }
         }
         Ok(acc)
@@ -263,10 +268,12 @@ impl<'a> Accelerator<'a> {
         }
         let n = images.len() / d;
         let classes = self.model.arch.classes;
-        // One image per task; results collected in image order (independent of thread count).
-        let per: Vec<(Vec<i32>, Option<Vec<LayerStats>>)> = (0..n)
-            .into_par_iter()
-            .map(|i| self.run_image(&images[i * d..(i + 1) * d], i == 0))
+        // One batch per task; results collected in image order (independent of thread count,
+        // and of the batch size: every image's integers are computed on their own).
+        let per: Vec<(Vec<i32>, Option<Vec<LayerStats>>)> = images
+            .par_chunks(BATCH * d)
+            .enumerate()
+            .map(|(i, xs)| self.run_batch(xs, i == 0))
             .collect();
         let mut acc = Vec::with_capacity(n * classes);
         let mut layers = match self.config.engine {
@@ -289,50 +296,70 @@ impl<'a> Accelerator<'a> {
         Ok(Inference { n, classes, acc, logits, layers })
     }
 
-    /// One image: last-layer accumulators, and measured statistics when the cycle engine runs
-    /// (only kept for the first image; they are the same for every image).
-    fn run_image(&self, x: &[f32], keep_stats: bool) -> (Vec<i32>, Option<Vec<LayerStats>>) {
+    /// A batch of images, layer by layer: last-layer accumulators (image-major), and measured
+    /// statistics of the first image when the cycle engine runs (the same for every image).
+    /// The fast engine stacks the batch's im2col rows into one GEMM so that a layer's table rows
+    /// are fetched once per batch rather than once per image.
+    fn run_batch(&self, xs: &[f32], keep_stats: bool) -> (Vec<i32>, Option<Vec<LayerStats>>) {
         let range = self.model.act_range();
-        let mut cur = self.model.quantize_input(x);
-        let (mut xsum, mut codes, mut sums, mut next) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let d = self.model.arch.input.numel();
+        let b = xs.len() / d;
+        let scheme = self.model.options.scheme;
+        let mut cur: Vec<i32> = xs.chunks_exact(d).flat_map(|x| self.model.quantize_input(x)).collect();
+        let mut len = d; // integers per image in `cur`
+        let (mut xsum, mut codes, mut sums, mut next, mut tmp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut stats = Vec::new();
         let mut gi = 0;
         for l in &self.model.layers {
             match l {
                 QLayer::Gemm(g) => {
                     let p = &self.prepared[gi];
-                    g.im2col_indexed(&p.index, &cur, self.model.options.scheme, &mut codes, &mut xsum);
-                    let ops = GemmOperands {
-                        npix: g.npix(),
-                        k: g.k,
-                        nf: g.nf,
-                        act: &codes,
-                        wgt: &p.wgt,
-                        neg: p.neg.as_deref(),
-                    };
+                    let (npix, k, nf) = (g.npix(), g.k, g.nf);
+                    codes.clear();
+                    xsum.clear();
+                    for x in cur.chunks_exact(len) {
+                        g.im2col_append(&p.index, x, scheme, &mut codes, &mut xsum);
+                    }
                     let mult = self.mult_of(g);
                     match self.config.engine {
-                        Engine::Fast => match &p.rebased {
-                            Some(rl) => fast::gemm_rebased(&ops, rl, &mut sums),
-                            None => fast::gemm(&ops, mult, self.config.use_table, &mut sums),
-                        },
-                        Engine::Cycle => {
-                            let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
-                            if keep_stats {
-                                let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf };
-                                stats.push(self.layer_stats(g, shape, r.folds, r.last_busy_cycle, r.sram));
+                        Engine::Fast => {
+                            let ops = GemmOperands { npix: b * npix, k, nf, act: &codes, wgt: &p.wgt, neg: p.neg.as_deref() };
+                            match &p.kernel {
+                                Some(kn) => kn.gemm(&ops, &mut sums),
+                                None => fast::gemm(&ops, mult, self.config.use_table, &mut sums),
                             }
-                            sums = r.sums;
+                        }
+                        Engine::Cycle => {
+                            sums.clear();
+                            for (i, act) in codes.chunks_exact(npix * k).enumerate() {
+                                let ops = GemmOperands { npix, k, nf, act, wgt: &p.wgt, neg: p.neg.as_deref() };
+                                let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
+                                if keep_stats && i == 0 {
+                                    let shape = GemmShape { npix, k, nf };
+                                    stats.push(self.layer_stats(g, shape, r.folds, r.last_busy_cycle, r.sram));
+                                }
+                                sums.extend_from_slice(&r.sums);
+                            }
                         }
                     }
-                    g.finish(&sums, &xsum, range, &mut next);
+                    next.clear();
+                    for (s, xs) in sums.chunks_exact(npix * nf).zip(xsum.chunks_exact(npix)) {
+                        g.finish(s, xs, range, &mut tmp);
+                        next.extend_from_slice(&tmp);
+                    }
                     std::mem::swap(&mut cur, &mut next);
+                    len = npix * nf;
                     gi += 1;
                 }
                 QLayer::Relu { zero_point } => relu(&mut cur, *zero_point),
                 QLayer::AvgPool { k, stride, in_shape, out_shape } => {
-                    avg_pool(&cur, *k, *stride, *in_shape, *out_shape, &mut next);
+                    next.clear();
+                    for x in cur.chunks_exact(len) {
+                        avg_pool(x, *k, *stride, *in_shape, *out_shape, &mut tmp);
+                        next.extend_from_slice(&tmp);
+                    }
                     std::mem::swap(&mut cur, &mut next);
+                    len = out_shape.numel();
                 }
             }
         }

@@ -363,14 +363,21 @@ impl QGemm {
 
     /// im2col by gather: multiplier operand codes (`scheme.act_operand`) and `Σ_k q_x` per pixel.
     pub fn im2col_indexed(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
-        let z = self.input.zero_point;
         codes.clear();
-        codes.resize(index.len(), 0);
         xsum.clear();
-        for (ci, ii) in codes.chunks_exact_mut(self.k).zip(index.chunks_exact(self.k)) {
+        self.im2col_append(index, x, scheme, codes, xsum);
+    }
+
+    /// [`Self::im2col_indexed`] appending to `codes` and `xsum` (batches stack their images).
+    pub fn im2col_append(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
+        let z = self.input.zero_point;
+        let start = codes.len();
+        codes.resize(start + index.len(), 0);
+        for (ci, ii) in codes[start..].chunks_exact_mut(self.k).zip(index.chunks_exact(self.k)) {
             let mut sum = 0i32;
             for (c, &i) in ci.iter_mut().zip(ii) {
-                let q = if i == u32::MAX { z } else { x[i as usize] };
+                // Padding (`u32::MAX`) reads the zero point; `get` keeps this branch-free.
+                let q = x.get(i as usize).copied().unwrap_or(z);
                 sum += q;
                 *c = scheme.act_operand(q);
             }
@@ -393,16 +400,26 @@ impl QGemm {
     /// requantized codes, or int32 accumulators for the logits layer.
     pub fn finish(&self, sums: &[i32], xsum: &[i32], range: (i32, i32), out: &mut Vec<i32>) {
         let npix = self.npix();
+        let nf = self.nf;
         out.clear();
-        out.resize(npix * self.nf, 0);
-        for o in 0..self.nf {
+        out.resize(npix * nf, 0);
+        let zx = self.input.zero_point;
+        for o in 0..nf {
+            // `accumulator` with its per-channel terms hoisted (wrapping sums may be reordered).
+            let zw = self.w_params[o].zero_point;
+            let c = self.bias[o]
+                .wrapping_sub(zx.wrapping_mul(self.w_sum[o]))
+                .wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw));
             let dst = &mut out[o * npix..(o + 1) * npix];
-            for (p, d) in dst.iter_mut().enumerate() {
-                let acc = self.accumulator(sums[p * self.nf + o], xsum[p], o);
-                *d = match self.output {
-                    None => acc,
-                    Some(q) => (q.zero_point + self.requant[o].apply(acc)).clamp(range.0, range.1),
-                };
+            let acc = |p: usize| sums[p * nf + o].wrapping_sub(zw.wrapping_mul(xsum[p])).wrapping_add(c);
+            match self.output {
+                None => dst.iter_mut().enumerate().for_each(|(p, d)| *d = acc(p)),
+                Some(q) => {
+                    let m = self.requant[o];
+                    for (p, d) in dst.iter_mut().enumerate() {
+                        *d = (q.zero_point + m.apply(acc(p))).clamp(range.0, range.1);
+                    }
+                }
             }
         }
     }
@@ -415,6 +432,41 @@ impl QGemm {
 
 /// Integer average pooling: rounded mean of the codes (ties away from zero).
 pub fn avg_pool(x: &[i32], k: usize, stride: usize, s: Shape, o: Shape, out: &mut Vec<i32>) {
+    // The 2×2 window of LeNet-5 and AlexNet gets a constant divisor (a shift, not a division).
+    match k {
+        2 => avg_pool_k::<2>(x, stride, s, o, out),
+        3 => avg_pool_k::<3>(x, stride, s, o, out),
+        _ => avg_pool_any(x, k, stride, s, o, out),
+    }
+}
+
+#[inline(always)]
+fn rounded_mean(acc: i32, n: i32) -> i32 {
+    if acc >= 0 {
+        (acc + n / 2) / n
+    } else {
+        -((-acc + n / 2) / n)
+    }
+}
+
+fn avg_pool_k<const K: usize>(x: &[i32], stride: usize, s: Shape, o: Shape, out: &mut Vec<i32>) {
+    out.clear();
+    out.reserve(o.numel());
+    for c in 0..o.c {
+        for oy in 0..o.h {
+            for ox in 0..o.w {
+                let mut acc = 0i32;
+                for ky in 0..K {
+                    let row = &x[(c * s.h + oy * stride + ky) * s.w + ox * stride..][..K];
+                    acc += row.iter().sum::<i32>();
+                }
+                out.push(rounded_mean(acc, (K * K) as i32));
+            }
+        }
+    }
+}
+
+fn avg_pool_any(x: &[i32], k: usize, stride: usize, s: Shape, o: Shape, out: &mut Vec<i32>) {
     out.clear();
     let n = (k * k) as i32;
     for c in 0..o.c {
@@ -426,8 +478,7 @@ pub fn avg_pool(x: &[i32], k: usize, stride: usize, s: Shape, o: Shape, out: &mu
                         acc += x[(c * s.h + oy * stride + ky) * s.w + ox * stride + kx];
                     }
                 }
-                let q = if acc >= 0 { (acc + n / 2) / n } else { -((-acc + n / 2) / n) };
-                out.push(q);
+                out.push(rounded_mean(acc, n));
             }
         }
     }
@@ -437,5 +488,28 @@ pub fn avg_pool(x: &[i32], k: usize, stride: usize, s: Shape, o: Shape, out: &mu
 pub fn relu(x: &mut [i32], zero_point: i32) {
     for v in x {
         *v = (*v).max(zero_point);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The constant-window pools equal the general one (ties and negative sums included).
+    #[test]
+    fn specialised_avg_pool_equals_general() {
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for case in 0..200 {
+            let k = r.gen_range(2..4usize);
+            let stride = r.gen_range(1..4usize);
+            let s = Shape::new(r.gen_range(1..4), r.gen_range(k..12), r.gen_range(k..12));
+            let o = Shape::new(s.c, (s.h - k) / stride + 1, (s.w - k) / stride + 1);
+            let x: Vec<i32> = (0..s.numel()).map(|_| r.gen_range(-300..300)).collect();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            avg_pool(&x, k, stride, s, o, &mut a);
+            avg_pool_any(&x, k, stride, s, o, &mut b);
+            assert_eq!(a, b, "case {case}: k={k} stride={stride} {s:?}");
+        }
     }
 }
