@@ -1,6 +1,8 @@
-//! LeNet-5 (random seeded parameters until trained models exist) through the fast engine with an
-//! approximate LUT multiplier vs the float inference of the same model (the float engine and the
-//! per-image reference), measured in the same run.
+//! LeNet-5/MNIST through the fast engine with an approximate LUT multiplier vs the float
+//! inference of the same model (the float engine and the per-image reference), measured in the
+//! same run. Trained parameters from `models/lenet5-mnist`, MNIST test images from `AXDNN_DATA`,
+//! and the paper's `mul8u_L40` simulated from its netlist under `AXDNN_EVOAPPROX`; each falls back
+//! to a seeded stand-in (random parameters/images, exact product plus noise) when absent.
 //! After the criterion groups, prints images/s, LUT-MAC/s and the ratio from criterion's estimates.
 
 use axdnn::accel::{AccelConfig, Accelerator};
@@ -46,8 +48,16 @@ fn setup() -> (Arch, Params, Vec<f32>, &'static str) {
     (arch, params, imgs, desc)
 }
 
-/// A seeded approximate table (exact product plus noise).
+/// `mul8u_L40` (LeNet-5 multiplier of the paper) from the library, else a seeded approximate
+/// table (exact product plus noise).
 fn approx_lut() -> Lut {
+    if let Some(root) = std::env::var_os("AXDNN_EVOAPPROX") {
+        if let Ok(m) = axdnn::accel::load::resolve("mul8u_L40", false, false, Some(root.as_ref())) {
+            if let Some(l) = m.lut {
+                return l;
+            }
+        }
+    }
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(2);
     let mut l = Lut::exact(8, 8, false);
     for v in &mut l.table {
@@ -62,6 +72,7 @@ fn bench(c: &mut Criterion) {
     eprintln!("bench input: {desc}");
     let qm = QuantModel::build(&arch, &params, &imgs[..32 * arch.input.numel()], QuantOptions::default()).unwrap();
     let lut = approx_lut();
+    eprintln!("bench multiplier: {}", lut.name);
     let cfg = AccelConfig::default();
     let acc = Accelerator::new(&qm, &lut, cfg).unwrap();
     let d = arch.input.numel();

@@ -231,3 +231,44 @@ impl Exactness {
         }
     }
 }
+
+/// Post-processing of strided batch rows (the vector path where the CPU has AVX2) equals the
+/// per-element definition: zero-point corrections, bias, requantization, zero point and clamp.
+#[test]
+fn finish_rows_equals_per_element_definition() {
+    let mut r = common::rng(17);
+    for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8] {
+        for weights in [WeightGranularity::PerTensor, WeightGranularity::PerChannel] {
+            let qm = qmodel(&lenet(), scheme, weights, ApproxLayers::Conv);
+            let range = qm.act_range();
+            for g in qm.gemms() {
+                let (npix, nf) = (g.npix(), g.nf);
+                for (b, pad) in [(1usize, 0usize), (3, 2), (2, 8)] {
+                    let stride = nf + pad;
+                    let sums: Vec<i32> = (0..b * npix * stride).map(|_| if r.gen_bool(0.05) { r.gen() } else { r.gen_range(-200_000..200_000) }).collect();
+                    let xsum: Vec<i32> = (0..b * npix).map(|_| r.gen_range(0..40_000)).collect();
+                    let mut got = vec![7];
+                    g.finish_rows(&sums, stride, &xsum, range, &mut got);
+                    assert_eq!(got[0], 7, "finish_rows appends");
+                    let mut want = vec![7];
+                    for img in 0..b {
+                        for o in 0..nf {
+                            for p in 0..npix {
+                                let row = img * npix + p;
+                                let acc = g.accumulator(sums[row * stride + o], xsum[row], o);
+                                want.push(match g.output {
+                                    None => acc,
+                                    Some(q) => (q.zero_point + g.requant[o].apply(acc)).clamp(range.0, range.1),
+                                });
+                            }
+                        }
+                    }
+                    assert_eq!(got, want, "{scheme} {weights:?} {} b={b} stride={stride}", g.name);
+                    let mut portable = vec![0; b * npix * nf];
+                    g.finish_rows_portable(&sums, stride, &xsum, range, &mut portable);
+                    assert_eq!(portable, want[1..], "portable: {scheme} {weights:?} {} b={b}", g.name);
+                }
+            }
+        }
+    }
+}

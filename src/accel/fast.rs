@@ -168,6 +168,19 @@ impl TableKernel {
         }
     }
 
+    /// [`Self::gemm`] leaving each pixel's row padded: returns the row stride (`≥ nf`; lanes past
+    /// `nf` are not sums). Saves a copy when the consumer takes strided rows.
+    pub fn gemm_rows(&self, ops: &GemmOperands, out: &mut Vec<i32>) -> usize {
+        match self {
+            TableKernel::Exact(e) => e.gemm_rows(ops, out),
+            TableKernel::Columns(c) => c.gemm_rows(ops, out),
+            TableKernel::Gather(r) => {
+                gemm_rebased(ops, r, out);
+                ops.nf
+            }
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             TableKernel::Exact(_) => "exact",
@@ -186,6 +199,10 @@ fn pad8(nf: usize) -> usize {
 /// with every output channel is one row known before any image arrives:
 /// `rows[kk·stride + a·nf_pad + o] = ±LUT[a][w_kk,o]`. A pixel then costs one contiguous row load
 /// and add per reduction index instead of `nf` scattered lookups.
+///
+/// Rows are stored in 16 bits whenever every entry fits (8×8 multipliers have 16-bit products:
+/// unsigned ones fit `u16`, signed ones and most sign-magnitude layers `i16`), halving the bytes
+/// the kernel streams; otherwise in `i32`.
 #[derive(Debug, Clone)]
 pub struct ColumnTable {
     k: usize,
@@ -195,10 +212,62 @@ pub struct ColumnTable {
     /// that the same code's rows of successive indices (e.g. the zero point's, in every pixel)
     /// fall in different L1 sets instead of one (a power-of-two stride would thrash it).
     stride: usize,
-    rows: Vec<i32>,
+    rows: Rows,
+}
+
+#[derive(Debug, Clone)]
+enum Rows {
+    U16(Vec<u16>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+}
+
+/// A row element: widened to i32 lanes on load.
+trait Elem: Copy {
+    fn widen(self) -> i32;
+    /// Eight elements at `p` as eight i32 lanes.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i;
+}
+
+impl Elem for u16 {
+    fn widen(self) -> i32 {
+        self as i32
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const u16) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i))
+    }
+}
+
+impl Elem for i16 {
+    fn widen(self) -> i32 {
+        self as i32
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const i16) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_cvtepi16_epi32(_mm_loadu_si128(p as *const __m128i))
+    }
+}
+
+impl Elem for i32 {
+    fn widen(self) -> i32 {
+        self
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const i32) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_loadu_si256(p as *const __m256i)
+    }
 }
 
 impl ColumnTable {
+    /// Upper bound of the table's size (32-bit rows).
     pub fn bytes(k: usize, nf: usize) -> usize {
         k * Self::stride(pad8(nf)) * 4
     }
@@ -221,22 +290,52 @@ impl ColumnTable {
                 }
             }
         }
+        let (lo, hi) = rows.iter().fold((0, 0), |(lo, hi), &v| (v.min(lo), v.max(hi)));
+        let rows = if lo >= 0 && hi <= u16::MAX as i32 {
+            Rows::U16(rows.iter().map(|&v| v as u16).collect())
+        } else if lo >= i16::MIN as i32 && hi <= i16::MAX as i32 {
+            Rows::I16(rows.iter().map(|&v| v as i16).collect())
+        } else {
+            Rows::I32(rows)
+        };
         ColumnTable { k, nf, nf_pad, stride, rows }
     }
 
+    /// Bits per stored entry (16 or 32).
+    pub fn entry_bits(&self) -> u32 {
+        match self.rows {
+            Rows::U16(_) | Rows::I16(_) => 16,
+            Rows::I32(_) => 32,
+        }
+    }
+
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
+        let mut acc = Vec::new();
+        self.gemm_rows(ops, &mut acc);
+        unpad(&acc, self.nf_pad, ops.nf, out);
+    }
+
+    /// Sums in rows of `nf_pad` lanes (the returned stride).
+    pub fn gemm_rows(&self, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
         assert_eq!((ops.k, ops.nf), (self.k, self.nf), "column table built for another layer");
-        let mut acc = vec![0i32; ops.npix * self.nf_pad];
+        acc.clear();
+        acc.resize(ops.npix * self.nf_pad, 0);
+        match &self.rows {
+            Rows::U16(r) => self.run(r, ops, acc),
+            Rows::I16(r) => self.run(r, ops, acc),
+            Rows::I32(r) => self.run(r, ops, acc),
+        }
+        self.nf_pad
+    }
+
+    fn run<E: Elem>(&self, rows: &[E], ops: &GemmOperands, acc: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is present; the kernel asserts the lengths its pointers rely on.
-            unsafe { columns_avx2(self, ops, &mut acc) };
-        } else {
-            columns_body(self, ops, &mut acc);
+            unsafe { columns_avx2(self, rows, ops, acc) };
+            return;
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        columns_body(self, ops, &mut acc);
-        unpad(&acc, self.nf_pad, ops.nf, out);
+        columns_body(self, rows, ops, acc);
     }
 }
 
@@ -250,12 +349,12 @@ fn unpad(acc: &[i32], nf_pad: usize, nf: usize, out: &mut Vec<i32>) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn columns_avx2(t: &ColumnTable, ops: &GemmOperands, acc: &mut [i32]) {
+unsafe fn columns_avx2<E: Elem>(t: &ColumnTable, rows: &[E], ops: &GemmOperands, acc: &mut [i32]) {
     let (k, np, st) = (t.k, t.nf_pad, t.stride);
-    assert_eq!(t.rows.len(), k * st);
+    assert_eq!(rows.len(), k * st);
     assert_eq!(ops.act.len(), acc.len() / np * k);
-    for (kb, ke) in kblocks(k, st) {
-        let rows = t.rows.as_ptr().add(kb * st);
+    for (kb, ke) in kblocks(k, st * std::mem::size_of::<E>()) {
+        let rows = rows.as_ptr().add(kb * st);
         for (p, accp) in acc.chunks_exact_mut(np).enumerate() {
             let a = &ops.act[p * k + kb..p * k + ke];
             let mut o0 = 0;
@@ -264,10 +363,10 @@ unsafe fn columns_avx2(t: &ColumnTable, ops: &GemmOperands, acc: &mut [i32]) {
                 let v = ((np - o0) / LANES).min(4);
                 let (acc_o, rows_o) = (accp.as_mut_ptr().add(o0), rows.add(o0));
                 match v {
-                    4 => tile_avx2::<4>(acc_o, rows_o, a, np, st),
-                    3 => tile_avx2::<3>(acc_o, rows_o, a, np, st),
-                    2 => tile_avx2::<2>(acc_o, rows_o, a, np, st),
-                    _ => tile_avx2::<1>(acc_o, rows_o, a, np, st),
+                    4 => tile_avx2::<4, E>(acc_o, rows_o, a, np, st),
+                    3 => tile_avx2::<3, E>(acc_o, rows_o, a, np, st),
+                    2 => tile_avx2::<2, E>(acc_o, rows_o, a, np, st),
+                    _ => tile_avx2::<1, E>(acc_o, rows_o, a, np, st),
                 }
                 o0 += v * LANES;
             }
@@ -277,11 +376,11 @@ unsafe fn columns_avx2(t: &ColumnTable, ops: &GemmOperands, acc: &mut [i32]) {
 
 /// `acc[..8V] += Σ_j rows[j·stride + a_j·np ..][..8V]`.
 /// SAFETY (caller): `acc` has `8V` lanes; `rows` points at `a.len()` blocks of `stride ≥ 256·np`
-/// lanes, of which lanes `..8V` of every row are readable (codes are < 256).
+/// elements, of which elements `..8V` of every row are readable (codes are < 256).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn tile_avx2<const V: usize>(acc: *mut i32, rows: *const i32, a: &[u8], np: usize, stride: usize) {
+unsafe fn tile_avx2<const V: usize, E: Elem>(acc: *mut i32, rows: *const E, a: &[u8], np: usize, stride: usize) {
     use std::arch::x86_64::*;
     let mut s = [_mm256_setzero_si256(); V];
     for (v, sv) in s.iter_mut().enumerate() {
@@ -291,7 +390,7 @@ unsafe fn tile_avx2<const V: usize>(acc: *mut i32, rows: *const i32, a: &[u8], n
     for &q in a {
         let r = block.add(q as usize * np);
         for (v, sv) in s.iter_mut().enumerate() {
-            *sv = _mm256_add_epi32(*sv, _mm256_loadu_si256(r.add(v * LANES) as *const __m256i));
+            *sv = _mm256_add_epi32(*sv, E::load8(r.add(v * LANES)));
         }
         block = block.add(stride);
     }
@@ -300,23 +399,23 @@ unsafe fn tile_avx2<const V: usize>(acc: *mut i32, rows: *const i32, a: &[u8], n
     }
 }
 
-/// Blocks of reduction indices whose rows fit in half of a 1 MiB L2: every pixel of a GEMM (a
-/// batch of images) reuses a block's rows while they are cached.
-fn kblocks(k: usize, stride: usize) -> impl Iterator<Item = (usize, usize)> {
-    let kblock = ((512 << 10) / (stride * 4)).max(1);
+/// Blocks of reduction indices whose rows (`stride_bytes` each) fit in half of a 1 MiB L2: every
+/// pixel of a GEMM (a batch of images) reuses a block's rows while they are cached.
+fn kblocks(k: usize, stride_bytes: usize) -> impl Iterator<Item = (usize, usize)> {
+    let kblock = ((512 << 10) / stride_bytes).max(1);
     (0..k).step_by(kblock).map(move |kb| (kb, (kb + kblock).min(k)))
 }
 
 /// Portable body (same sums as the AVX2 one).
-fn columns_body(t: &ColumnTable, ops: &GemmOperands, acc: &mut [i32]) {
+fn columns_body<E: Elem>(t: &ColumnTable, rows: &[E], ops: &GemmOperands, acc: &mut [i32]) {
     let (k, np, st) = (t.k, t.nf_pad, t.stride);
-    for (kb, ke) in kblocks(k, st) {
-        let rows = &t.rows[kb * st..ke * st];
+    for (kb, ke) in kblocks(k, st * std::mem::size_of::<E>()) {
+        let rows = &rows[kb * st..ke * st];
         for (p, accp) in acc.chunks_exact_mut(np).enumerate() {
             for (j, &q) in ops.act[p * k + kb..p * k + ke].iter().enumerate() {
                 let r = &rows[j * st + q as usize * np..][..np];
                 for (s, &v) in accp.iter_mut().zip(r) {
-                    *s = s.wrapping_add(v);
+                    *s = s.wrapping_add(v.widen());
                 }
             }
         }
@@ -358,18 +457,24 @@ impl ExactKernel {
     }
 
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
+        let mut acc = Vec::new();
+        self.gemm_rows(ops, &mut acc);
+        unpad(&acc, self.nf_pad, ops.nf, out);
+    }
+
+    /// Sums in rows of `nf_pad` lanes (the returned stride).
+    pub fn gemm_rows(&self, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
         assert_eq!((ops.k, ops.nf), (self.k, self.nf), "weights built for another layer");
-        let mut acc = vec![0i32; ops.npix * self.nf_pad];
+        acc.clear();
+        acc.resize(ops.npix * self.nf_pad, 0);
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is present (the body is safe code compiled for it).
-            unsafe { exact_avx2(self, ops, &mut acc) };
-        } else {
-            exact_body(self, ops, &mut acc);
+            unsafe { exact_avx2(self, ops, acc) };
+            return self.nf_pad;
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        exact_body(self, ops, &mut acc);
-        unpad(&acc, self.nf_pad, ops.nf, out);
+        exact_body(self, ops, acc);
+        self.nf_pad
     }
 }
 
@@ -533,6 +638,52 @@ unsafe fn rebased_avx2<const NEG: bool>(ops: &GemmOperands, rl: &RebasedLut, out
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Column tables in all three entry widths: the AVX2 kernel, the portable body and the
+    /// definition agree (with and without negation masks).
+    #[test]
+    fn column_table_widths_and_bodies_agree() {
+        use rand::{Rng, SeedableRng};
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        // (table, negation): u16 entries, i16 entries, i32 entries.
+        let unsigned: Vec<i32> = (0..65536).map(|i| ((i >> 8) * (i & 255)) as i32 + r.gen_range(0..400)).collect();
+        let small: Vec<i32> = (0..65536).map(|_| r.gen_range(-32768..32768)).collect();
+        let wide: Vec<i32> = (0..65536).map(|_| r.gen_range(-100_000..100_000)).collect();
+        for (ti, (table, want_bits, use_neg)) in [(&unsigned, 16, false), (&small, 16, false), (&wide, 32, false), (&unsigned, 32, true)].into_iter().enumerate() {
+            for nf in [1usize, 6, 8, 13, 16, 40] {
+                let (npix, k) = (9, 23);
+                let act: Vec<u8> = (0..npix * k).map(|_| r.gen()).collect();
+                let wgt: Vec<u8> = (0..k * nf).map(|_| r.gen()).collect();
+                let neg: Vec<i32> = (0..k * nf).map(|_| -(r.gen_bool(0.5) as i32)).collect();
+                let n = use_neg.then_some(&neg[..]);
+                let ops = GemmOperands { npix, k, nf, act: &act, wgt: &wgt, neg: n };
+                let ct = ColumnTable::new(table, &wgt, n, k, nf);
+                assert_eq!(ct.entry_bits(), want_bits, "table {ti}");
+                let mut fast = Vec::new();
+                ct.gemm(&ops, &mut fast);
+                let mut portable = vec![0i32; npix * ct.nf_pad];
+                match &ct.rows {
+                    Rows::U16(rows) => columns_body(&ct, rows, &ops, &mut portable),
+                    Rows::I16(rows) => columns_body(&ct, rows, &ops, &mut portable),
+                    Rows::I32(rows) => columns_body(&ct, rows, &ops, &mut portable),
+                }
+                let mut portable_out = Vec::new();
+                unpad(&portable, ct.nf_pad, nf, &mut portable_out);
+                let mut want = vec![0i32; npix * nf];
+                for p in 0..npix {
+                    for o in 0..nf {
+                        for kk in 0..k {
+                            let v = table[((act[p * k + kk] as usize) << 8) | wgt[kk * nf + o] as usize];
+                            let m = n.map_or(0, |m| m[kk * nf + o]);
+                            want[p * nf + o] = want[p * nf + o].wrapping_add((v ^ m).wrapping_sub(m));
+                        }
+                    }
+                }
+                assert_eq!(fast, want, "table {ti}, nf {nf}");
+                assert_eq!(portable_out, want, "table {ti}, nf {nf}");
+            }
+        }
+    }
 
     #[test]
     fn scalar_and_simd_rebased_agree() {

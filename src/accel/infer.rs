@@ -321,12 +321,15 @@ impl<'a> Accelerator<'a> {
                         g.im2col_append(&p.index, x, scheme, &mut codes, &mut xsum);
                     }
                     let mult = self.mult_of(g);
-                    match self.config.engine {
+                    let stride = match self.config.engine {
                         Engine::Fast => {
                             let ops = GemmOperands { npix: b * npix, k, nf, act: &codes, wgt: &p.wgt, neg: p.neg.as_deref() };
                             match &p.kernel {
-                                Some(kn) => kn.gemm(&ops, &mut sums),
-                                None => fast::gemm(&ops, mult, self.config.use_table, &mut sums),
+                                Some(kn) => kn.gemm_rows(&ops, &mut sums),
+                                None => {
+                                    fast::gemm(&ops, mult, self.config.use_table, &mut sums);
+                                    nf
+                                }
                             }
                         }
                         Engine::Cycle => {
@@ -340,13 +343,11 @@ impl<'a> Accelerator<'a> {
                                 }
                                 sums.extend_from_slice(&r.sums);
                             }
+                            nf
                         }
-                    }
+                    };
                     next.clear();
-                    for (s, xs) in sums.chunks_exact(npix * nf).zip(xsum.chunks_exact(npix)) {
-                        g.finish(s, xs, range, &mut tmp);
-                        next.extend_from_slice(&tmp);
-                    }
+                    g.finish_rows(&sums, stride, &xsum, range, &mut next);
                     std::mem::swap(&mut cur, &mut next);
                     len = npix * nf;
                     gi += 1;

@@ -85,10 +85,106 @@ impl FixedMultiplier {
     }
 }
 
+/// [`FixedMultiplier::apply`] on eight lanes, each with its own multiplier (AVX2). Same results
+/// bit for bit: the 64-bit product, its sign-dependent nudge, the truncating division by 2^31
+/// and the rounding shift are all done exactly. Lanes whose mantissa is `i32::MIN` (never built
+/// by [`FixedMultiplier::from_real`]) must take the scalar path, which saturates them.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub struct Requant8 {
+    /// `1 << left` (the wrapping left shift as a multiply, as `apply` does).
+    mul: std::arch::x86_64::__m256i,
+    mantissa: std::arch::x86_64::__m256i,
+    right: std::arch::x86_64::__m256i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Requant8 {
+    /// `None` if a lane's mantissa is `i32::MIN`.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn new(m: &[FixedMultiplier; 8]) -> Option<Requant8> {
+        use std::arch::x86_64::*;
+        if m.iter().any(|m| m.mantissa == i32::MIN) {
+            return None;
+        }
+        let lane = |f: &dyn Fn(&FixedMultiplier) -> i32| {
+            let v: [i32; 8] = std::array::from_fn(|i| f(&m[i]));
+            _mm256_loadu_si256(v.as_ptr() as *const __m256i)
+        };
+        Some(Requant8 {
+            mul: lane(&|m| 1i32.wrapping_shl(m.shift.max(0) as u32)),
+            mantissa: lane(&|m| m.mantissa),
+            right: lane(&|m| ((-m.shift).max(0) as u32).min(31) as i32),
+        })
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn apply(&self, x: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        let a = _mm256_mullo_epi32(x, self.mul);
+        // round(a·b / 2^31) per 64-bit product: even lanes, then odd lanes moved down.
+        let high = |a: __m256i, b: __m256i| {
+            let ab = _mm256_mul_epi32(a, b);
+            let neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), ab);
+            let nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(1 << 30), _mm256_set1_epi64x(1 - (1 << 30)), neg);
+            let x = _mm256_add_epi64(ab, nudge);
+            // Truncation toward zero: negative sums are biased by 2^31 − 1 before the shift; the
+            // low 32 bits of a logical and an arithmetic shift by 31 agree.
+            let xneg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+            let x = _mm256_add_epi64(x, _mm256_and_si256(xneg, _mm256_set1_epi64x((1 << 31) - 1)));
+            _mm256_srli_epi64(x, 31)
+        };
+        let even = high(a, self.mantissa);
+        let odd = high(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(self.mantissa, 32));
+        let h = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0b1010_1010);
+        // rounding_divide_by_pot(h, right).
+        let one = _mm256_set1_epi32(1);
+        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, self.right), one);
+        let remainder = _mm256_and_si256(h, mask);
+        let threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
+        _mm256_sub_epi32(_mm256_srav_epi32(h, self.right), _mm256_cmpgt_epi32(remainder, threshold))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn requant8_equals_scalar_apply() {
+        use std::arch::x86_64::*;
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("skipped: no AVX2");
+            return;
+        }
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        let edges = [0, 1, -1, 2, -2, i32::MIN, i32::MAX, i32::MIN + 1, 1 << 30, -(1 << 30), 3, -3];
+        for case in 0..20_000 {
+            let m: [FixedMultiplier; 8] = std::array::from_fn(|_| match r.gen_range(0..4) {
+                0 => FixedMultiplier::from_real(r.gen_range(1e-6..1.0)),
+                1 => FixedMultiplier::from_real(r.gen_range(1.0..300.0)),
+                2 => FixedMultiplier { mantissa: r.gen_range(0..i32::MAX), shift: r.gen_range(-40..40) },
+                _ => FixedMultiplier { mantissa: 0, shift: 0 },
+            });
+            let x: [i32; 8] = std::array::from_fn(|_| if r.gen_bool(0.2) { edges[r.gen_range(0..edges.len())] } else { r.gen() });
+            // SAFETY: AVX2 checked above.
+            let got: [i32; 8] = unsafe {
+                let q = Requant8::new(&m).unwrap();
+                let v = q.apply(_mm256_loadu_si256(x.as_ptr() as *const __m256i));
+                let mut out = [0i32; 8];
+                _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v);
+                out
+            };
+            let want: [i32; 8] = std::array::from_fn(|i| m[i].apply(x[i]));
+            assert_eq!(got, want, "case {case}: {m:?} {x:?}");
+        }
+        let mut m = [FixedMultiplier::from_real(0.5); 8];
+        m[3].mantissa = i32::MIN;
+        // SAFETY: AVX2 checked above.
+        assert!(unsafe { Requant8::new(&m) }.is_none());
+    }
 
     #[test]
     fn gemmlowp_edge_cases() {

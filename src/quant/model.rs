@@ -399,10 +399,31 @@ impl QGemm {
     /// Finish a layer: `sums` is `npix × nf` (pixel-major) multiplier sums. Writes CHW output:
     /// requantized codes, or int32 accumulators for the logits layer.
     pub fn finish(&self, sums: &[i32], xsum: &[i32], range: (i32, i32), out: &mut Vec<i32>) {
-        let npix = self.npix();
-        let nf = self.nf;
         out.clear();
-        out.resize(npix * nf, 0);
+        self.finish_rows(sums, self.nf, xsum, range, out);
+    }
+
+    /// [`Self::finish`] for a batch: `sums` holds `b·npix` rows of `stride ≥ nf` sums (lanes past
+    /// `nf` are ignored), `xsum` `b·npix` entries; appends the `b` CHW outputs to `out`.
+    pub fn finish_rows(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut Vec<i32>) {
+        let (npix, nf) = (self.npix(), self.nf);
+        assert!(stride >= nf && xsum.len().is_multiple_of(npix) && sums.len() >= xsum.len() * stride - (stride - nf));
+        let start = out.len();
+        out.resize(start + xsum.len() * nf, 0);
+        let out = &mut out[start..];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present; `finish_avx2` bounds-checks its loads and stores.
+            if unsafe { self.finish_avx2(sums, stride, xsum, range, out) } {
+                return;
+            }
+        }
+        self.finish_rows_portable(sums, stride, xsum, range, out);
+    }
+
+    /// The portable path of [`Self::finish_rows`] (`out` has `b·npix·nf` entries to overwrite).
+    pub fn finish_rows_portable(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut [i32]) {
+        let (npix, nf) = (self.npix(), self.nf);
         let zx = self.input.zero_point;
         for o in 0..nf {
             // `accumulator` with its per-channel terms hoisted (wrapping sums may be reordered).
@@ -410,18 +431,90 @@ impl QGemm {
             let c = self.bias[o]
                 .wrapping_sub(zx.wrapping_mul(self.w_sum[o]))
                 .wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw));
-            let dst = &mut out[o * npix..(o + 1) * npix];
-            let acc = |p: usize| sums[p * nf + o].wrapping_sub(zw.wrapping_mul(xsum[p])).wrapping_add(c);
-            match self.output {
-                None => dst.iter_mut().enumerate().for_each(|(p, d)| *d = acc(p)),
-                Some(q) => {
-                    let m = self.requant[o];
-                    for (p, d) in dst.iter_mut().enumerate() {
-                        *d = (q.zero_point + m.apply(acc(p))).clamp(range.0, range.1);
+            let acc = |r: usize| sums[r * stride + o].wrapping_sub(zw.wrapping_mul(xsum[r])).wrapping_add(c);
+            for (img, dst) in out.chunks_exact_mut(npix * nf).enumerate() {
+                let dst = &mut dst[o * npix..(o + 1) * npix];
+                let r0 = img * npix;
+                match self.output {
+                    None => dst.iter_mut().enumerate().for_each(|(p, d)| *d = acc(r0 + p)),
+                    Some(q) => {
+                        let m = self.requant[o];
+                        for (p, d) in dst.iter_mut().enumerate() {
+                            *d = (q.zero_point + m.apply(acc(r0 + p))).clamp(range.0, range.1);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Eight output channels at a time; `false` (nothing written) if a requantization mantissa
+    /// needs the scalar path's saturation.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn finish_avx2(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut [i32]) -> bool {
+        use super::fixed::Requant8;
+        use std::arch::x86_64::*;
+        let (npix, nf) = (self.npix(), self.nf);
+        let zx = self.input.zero_point;
+        let load = |v: [i32; 8]| _mm256_loadu_si256(v.as_ptr() as *const __m256i);
+        // Per chunk of 8 channels: zw, the constant terms, requantization (padding lanes inert).
+        let mut chunks = Vec::with_capacity(nf.div_ceil(8));
+        for o0 in (0..nf).step_by(8) {
+            let ch = |o: usize| o0 + o < nf;
+            let zw: [i32; 8] = std::array::from_fn(|o| if ch(o) { self.w_params[o0 + o].zero_point } else { 0 });
+            let c: [i32; 8] = std::array::from_fn(|o| {
+                if !ch(o) {
+                    return 0;
+                }
+                let oc = o0 + o;
+                self.bias[oc].wrapping_sub(zx.wrapping_mul(self.w_sum[oc])).wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw[o]))
+            });
+            let rq = match self.output {
+                None => None,
+                Some(_) => {
+                    let m: [FixedMultiplier; 8] = std::array::from_fn(|o| if ch(o) { self.requant[o0 + o] } else { FixedMultiplier { mantissa: 0, shift: 0 } });
+                    match Requant8::new(&m) {
+                        Some(r) => Some(r),
+                        None => return false,
+                    }
+                }
+            };
+            chunks.push((load(zw), load(c), rq));
+        }
+        let (zy, lo, hi) = match self.output {
+            Some(q) => (q.zero_point, range.0, range.1),
+            None => (0, 0, 0),
+        };
+        let (zy, lo, hi) = (_mm256_set1_epi32(zy), _mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
+        let mut lanes = [0i32; 8];
+        for (r, &xs) in xsum.iter().enumerate() {
+            let (img, p) = (r / npix, r % npix);
+            let dst = &mut out[img * npix * nf..(img + 1) * npix * nf];
+            let xs = _mm256_set1_epi32(xs);
+            for (j, (zw, c, rq)) in chunks.iter().enumerate() {
+                let o0 = j * 8;
+                let at = r * stride + o0;
+                let s = if o0 + 8 <= stride && at + 8 <= sums.len() {
+                    _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i)
+                } else {
+                    let n = nf - o0;
+                    let mut v = [0i32; 8];
+                    v[..n].copy_from_slice(&sums[at..at + n]);
+                    load(v)
+                };
+                let acc = _mm256_add_epi32(_mm256_sub_epi32(s, _mm256_mullo_epi32(*zw, xs)), *c);
+                let v = match rq {
+                    None => acc,
+                    Some(rq) => _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(zy, rq.apply(acc)), lo), hi),
+                };
+                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, v);
+                for (o, &l) in lanes.iter().enumerate().take(nf - o0) {
+                    dst[(o0 + o) * npix + p] = l;
+                }
+            }
+        }
+        true
     }
 
     /// Real value of a logits-layer accumulator.
