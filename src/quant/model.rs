@@ -348,7 +348,7 @@ impl QGemm {
     }
 
     /// Source index in the CHW input of every im2col entry (`npix × k`), `u32::MAX` for padding.
-    /// Computed once per layer; [`QGemm::im2col_indexed`] then gathers.
+    /// Computed once per layer; [`QGemm::im2col_append`] then gathers.
     pub fn im2col_index(&self) -> Vec<u32> {
         let n = self.in_shape.numel();
         let x: Vec<i32> = (0..n as i32).collect();
@@ -361,28 +361,65 @@ impl QGemm {
         idx.into_iter().map(|v| if v < 0 { u32::MAX } else { v as u32 }).collect()
     }
 
-    /// im2col by gather: multiplier operand codes (`scheme.act_operand`) and `Σ_k q_x` per pixel.
-    pub fn im2col_indexed(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
-        codes.clear();
-        xsum.clear();
-        self.im2col_append(index, x, scheme, codes, xsum);
+    /// im2col by gather, appending one image's rows to `codes` (multiplier operand codes,
+    /// `scheme.act_operand`) and its `Σ_k q_x` per pixel to `xsum` (batches stack their images).
+    pub fn im2col_append(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
+        let start = codes.len();
+        match self.kind {
+            GemmKind::Conv { k, stride, pad } if k <= 8 => self.im2col_runs(x, scheme, k, stride, pad, codes),
+            _ => {
+                // The image as operand bytes, with the zero point's byte at `x.len()` for padding
+                // (`u32::MAX` in the index): one byte load per entry.
+                let n = x.len();
+                let mut xb: Vec<u8> = Vec::with_capacity(n + 1);
+                xb.extend(x.iter().map(|&q| scheme.act_operand(q)));
+                xb.push(scheme.act_operand(self.input.zero_point));
+                codes.resize(start + index.len(), 0);
+                for (c, &i) in codes[start..].iter_mut().zip(index) {
+                    *c = xb[(i as usize).min(n)];
+                }
+            }
+        }
+        // Σ q over each row, from the bytes (q is the code, or its two's-complement value).
+        let signed = scheme.act_range().0 < 0;
+        for row in codes[start..].chunks_exact(self.k) {
+            xsum.push(if signed { row.iter().map(|&c| c as i8 as i32).sum() } else { row.iter().map(|&c| c as i32).sum() });
+        }
     }
 
-    /// [`Self::im2col_indexed`] appending to `codes` and `xsum` (batches stack their images).
-    pub fn im2col_append(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
-        let z = self.input.zero_point;
-        let start = codes.len();
-        codes.resize(start + index.len(), 0);
-        for (ci, ii) in codes[start..].chunks_exact_mut(self.k).zip(index.chunks_exact(self.k)) {
-            let mut sum = 0i32;
-            for (c, &i) in ci.iter_mut().zip(ii) {
-                // Padding (`u32::MAX`) reads the zero point; `get` keeps this branch-free.
-                let q = x.get(i as usize).copied().unwrap_or(z);
-                sum += q;
-                *c = scheme.act_operand(q);
+    /// Convolution im2col from a zero-point-padded byte image: every (channel, kernel row) of a
+    /// window is `fk ≤ 8` contiguous bytes, copied as one 8-byte move (the overhang is
+    /// overwritten by the next run, or truncated).
+    fn im2col_runs(&self, x: &[i32], scheme: super::QuantScheme, fk: usize, stride: usize, pad: usize, codes: &mut Vec<u8>) {
+        let (s, o) = (self.in_shape, self.out_shape);
+        let (hp, wp) = (s.h + 2 * pad, s.w + 2 * pad);
+        let mut xb = vec![scheme.act_operand(self.input.zero_point); s.c * hp * wp + 8];
+        for c in 0..s.c {
+            for y in 0..s.h {
+                let src = &x[(c * s.h + y) * s.w..][..s.w];
+                let dst = &mut xb[(c * hp + y + pad) * wp + pad..][..s.w];
+                for (d, &q) in dst.iter_mut().zip(src) {
+                    *d = scheme.act_operand(q);
+                }
             }
-            xsum.push(sum);
         }
+        let start = codes.len();
+        let len = o.h * o.w * self.k;
+        codes.resize(start + len + 8, 0);
+        let dst = &mut codes[start..];
+        let mut d = 0;
+        for oy in 0..o.h {
+            for ox in 0..o.w {
+                for c in 0..s.c {
+                    for ky in 0..fk {
+                        let src = (c * hp + oy * stride + ky) * wp + ox * stride;
+                        dst[d..d + 8].copy_from_slice(&xb[src..src + 8]);
+                        d += fk;
+                    }
+                }
+            }
+        }
+        codes.truncate(start + len);
     }
 
     /// Int32 accumulator of pixel `p`, channel `o` from the multiplier sum `s = Σ_k P(x, w)`.
@@ -588,6 +625,48 @@ pub fn relu(x: &mut [i32], zero_point: i32) {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// Both gather paths of `im2col_append` (8-byte runs for kernels ≤ 8 wide, the index for
+    /// others) equal the direct `im2col`, appending after what is already in the buffers.
+    #[test]
+    fn im2col_append_equals_direct() {
+        use super::super::QuantScheme;
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(10);
+        for case in 0..300 {
+            let fk = [1usize, 2, 3, 5, 7, 8, 9, 11][r.gen_range(0..8)];
+            let (stride, pad) = (r.gen_range(1..4), r.gen_range(0..4));
+            let s = Shape::new(r.gen_range(1..4), r.gen_range(fk.max(1)..fk + 9), r.gen_range(fk.max(1)..fk + 9));
+            let o = Shape::new(r.gen_range(1..5), (s.h + 2 * pad - fk) / stride + 1, (s.w + 2 * pad - fk) / stride + 1);
+            let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case % 3];
+            let (lo, hi) = scheme.act_range();
+            let k = s.c * fk * fk;
+            let qp = QuantParams { scale: 1.0, zero_point: r.gen_range(lo..=hi) };
+            let g = QGemm {
+                name: "t".into(),
+                kind: GemmKind::Conv { k: fk, stride, pad },
+                in_shape: s,
+                out_shape: o,
+                k,
+                nf: o.c,
+                w: vec![0; o.c * k],
+                w_params: vec![qp; o.c],
+                w_sum: vec![0; o.c],
+                bias: vec![0; o.c],
+                input: qp,
+                output: None,
+                requant: vec![],
+                approximate: true,
+            };
+            let x: Vec<i32> = (0..s.numel()).map(|_| r.gen_range(lo..=hi)).collect();
+            let (mut act, mut sums) = (Vec::new(), Vec::new());
+            g.im2col(&x, &mut act, &mut sums);
+            let want: Vec<u8> = [9u8].into_iter().chain(act.iter().map(|&q| scheme.act_operand(q))).collect();
+            let (mut codes, mut xsum) = (vec![9u8], vec![-5]);
+            g.im2col_append(&g.im2col_index(), &x, scheme, &mut codes, &mut xsum);
+            assert_eq!(codes, want, "case {case}: fk={fk} stride={stride} pad={pad} {s:?}");
+            assert_eq!(xsum[1..], sums[..], "case {case}");
+        }
+    }
 
     /// The constant-window pools equal the general one (ties and negative sums included).
     #[test]
