@@ -10,6 +10,7 @@
 //! ```
 
 pub mod accel;
+pub mod attack;
 pub mod data;
 pub mod error;
 pub mod gen;

@@ -221,6 +221,11 @@ impl<'a> Accelerator<'a> {
         Ok(acc)
     }
 
+    /// The quantized model this accelerator runs.
+    pub fn model(&self) -> &'a QuantModel {
+        self.model
+    }
+
     fn mult_of(&self, g: &QGemm) -> &dyn Multiplier {
         if g.approximate {
             self.approx

@@ -1,0 +1,72 @@
+//! What an attack sees of a model: logits, and the input gradient of the summed cross-entropy
+//! when the model is differentiable.
+
+use crate::accel::Accelerator;
+use crate::model::{engine, Arch, Params};
+
+pub trait Classifier: Sync {
+    fn name(&self) -> String;
+    /// Values per sample.
+    fn input_len(&self) -> usize;
+    fn classes(&self) -> usize;
+    /// Logits of `x` (`n × input_len`), `n × classes`.
+    fn logits(&self, x: &[f32]) -> Vec<f32>;
+    fn has_gradient(&self) -> bool {
+        false
+    }
+    /// `∂/∂x Σ_i CE(f(x)_i, y_i)` (cross-entropy on logits, summed over the batch), or `None`.
+    fn loss_gradient(&self, _x: &[f32], _labels: &[u8]) -> Option<Vec<f32>> {
+        None
+    }
+}
+
+/// The float model (the paper's "accurate DNN" on which adversarial examples are generated).
+pub struct FloatClassifier<'a> {
+    pub arch: &'a Arch,
+    pub params: &'a Params,
+}
+
+impl Classifier for FloatClassifier<'_> {
+    fn name(&self) -> String {
+        format!("{} (float)", self.arch.name)
+    }
+    fn input_len(&self) -> usize {
+        self.arch.input.numel()
+    }
+    fn classes(&self) -> usize {
+        self.arch.classes
+    }
+    fn logits(&self, x: &[f32]) -> Vec<f32> {
+        engine::logits(self.arch, self.params, x, x.len() / self.input_len())
+    }
+    fn has_gradient(&self) -> bool {
+        true
+    }
+    fn loss_gradient(&self, x: &[f32], labels: &[u8]) -> Option<Vec<f32>> {
+        // Each image's gradient is of its own loss; for the summed loss they are the same.
+        Some(engine::input_gradient(self.arch, self.params, x, labels).1)
+    }
+}
+
+/// The quantized model on the simulated accelerator (integer inference through the chosen
+/// multiplier). No gradient: gradient attacks are generated on a float surrogate and evaluated
+/// here (the paper's Algorithm 1); decision-only attacks can query it directly.
+pub struct AccelClassifier<'a> {
+    pub accel: &'a Accelerator<'a>,
+    pub label: String,
+}
+
+impl Classifier for AccelClassifier<'_> {
+    fn name(&self) -> String {
+        self.label.clone()
+    }
+    fn input_len(&self) -> usize {
+        self.accel.model().arch.input.numel()
+    }
+    fn classes(&self) -> usize {
+        self.accel.model().arch.classes
+    }
+    fn logits(&self, x: &[f32]) -> Vec<f32> {
+        self.accel.run(x).expect("input length checked by the attack").logits
+    }
+}

@@ -1,0 +1,353 @@
+//! The ten fixed-epsilon adversarial attacks of the paper with Foolbox 3.3 semantics
+//! (`../shared/docs/attacks.md`): FGM/FGSM, L2/Linf BIM, L2/Linf PGD, L2 contrast reduction and
+//! repeated additive Gaussian/uniform noise.
+//!
+//! An attack sees a [`Classifier`] (logits, and the input gradient of the summed cross-entropy
+//! when it has one) and draws every random number from a [`NoiseSource`], seeded by default and
+//! replayable in tests. For every epsilon, in order and independently: `raw` = the attack's
+//! output, `clipped` = `raw` with its perturbation clipped to the epsilon ball of the attack's
+//! norm, `success` = the criterion on the model's prediction for `clipped` (not `raw`).
+
+mod additive;
+mod classifier;
+mod contrast;
+mod gradient;
+mod noise;
+
+pub use classifier::{AccelClassifier, Classifier, FloatClassifier};
+pub use noise::{Draw, NoiseSource, ReplayNoise, SeededNoise};
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A perturbation budget in the units of the model's input bounds (pixels in `[0, 1]`).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize, serde::Deserialize)]
+pub struct Epsilon(pub f32);
+
+impl Epsilon {
+    pub fn new(v: f32) -> Result<Epsilon, AttackError> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(Epsilon(v))
+        } else {
+            Err(AttackError::Epsilon(v))
+        }
+    }
+}
+
+impl fmt::Display for Epsilon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The norm an attack measures its perturbation with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Norm {
+    L2,
+    Linf,
+}
+
+/// Input domain of the model, element-wise.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Bounds {
+    pub lower: f32,
+    pub upper: f32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds { lower: 0.0, upper: 1.0 }
+    }
+}
+
+/// The ten attacks (Foolbox 3 class in [`Attack::foolbox_name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Attack {
+    Fgm,
+    Fgsm,
+    L2Bim,
+    LinfBim,
+    L2Pgd,
+    LinfPgd,
+    L2ContrastReduction,
+    L2RepeatedGaussian,
+    L2RepeatedUniform,
+    LinfRepeatedUniform,
+}
+
+impl Attack {
+    pub const ALL: [Attack; 10] = [
+        Attack::Fgm,
+        Attack::Fgsm,
+        Attack::L2Bim,
+        Attack::LinfBim,
+        Attack::L2Pgd,
+        Attack::LinfPgd,
+        Attack::L2ContrastReduction,
+        Attack::L2RepeatedGaussian,
+        Attack::L2RepeatedUniform,
+        Attack::LinfRepeatedUniform,
+    ];
+
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Attack::Fgm => "fgm",
+            Attack::Fgsm => "fgsm",
+            Attack::L2Bim => "l2-bim",
+            Attack::LinfBim => "linf-bim",
+            Attack::L2Pgd => "l2-pgd",
+            Attack::LinfPgd => "linf-pgd",
+            Attack::L2ContrastReduction => "l2-contrast",
+            Attack::L2RepeatedGaussian => "l2-gaussian",
+            Attack::L2RepeatedUniform => "l2-uniform",
+            Attack::LinfRepeatedUniform => "linf-uniform",
+        }
+    }
+
+    pub fn foolbox_name(self) -> &'static str {
+        match self {
+            Attack::Fgm => "L2FastGradientAttack",
+            Attack::Fgsm => "LinfFastGradientAttack",
+            Attack::L2Bim => "L2BasicIterativeAttack",
+            Attack::LinfBim => "LinfBasicIterativeAttack",
+            Attack::L2Pgd => "L2ProjectedGradientDescentAttack",
+            Attack::LinfPgd => "LinfProjectedGradientDescentAttack",
+            Attack::L2ContrastReduction => "L2ContrastReductionAttack",
+            Attack::L2RepeatedGaussian => "L2RepeatedAdditiveGaussianNoiseAttack",
+            Attack::L2RepeatedUniform => "L2RepeatedAdditiveUniformNoiseAttack",
+            Attack::LinfRepeatedUniform => "LinfRepeatedAdditiveUniformNoiseAttack",
+        }
+    }
+
+    pub fn from_foolbox_name(s: &str) -> Option<Attack> {
+        Attack::ALL.into_iter().find(|a| a.foolbox_name() == s)
+    }
+
+    pub fn norm(self) -> Norm {
+        match self {
+            Attack::Fgsm | Attack::LinfBim | Attack::LinfPgd | Attack::LinfRepeatedUniform => Norm::Linf,
+            _ => Norm::L2,
+        }
+    }
+
+    /// Whether the attack needs the model's input gradient.
+    pub fn needs_gradient(self) -> bool {
+        matches!(self, Attack::Fgm | Attack::Fgsm | Attack::L2Bim | Attack::LinfBim | Attack::L2Pgd | Attack::LinfPgd)
+    }
+
+    /// Foolbox's default parameters.
+    pub fn default_params(self) -> AttackParams {
+        let g = |steps, rel_stepsize, random_start| AttackParams::Gradient(GradientParams { steps, rel_stepsize, abs_stepsize: None, random_start });
+        let n = || AttackParams::Noise(NoiseParams { repeats: 100, check_trivial: true, linf_abs_max: false });
+        match self {
+            Attack::Fgm | Attack::Fgsm => g(1, 1.0, false),
+            Attack::L2Bim | Attack::LinfBim => g(10, 0.2, false),
+            Attack::L2Pgd => g(50, 0.025, true),
+            Attack::LinfPgd => g(40, 0.01 / 0.3, true),
+            Attack::L2ContrastReduction => AttackParams::Contrast { target: 0.5 },
+            Attack::L2RepeatedGaussian | Attack::L2RepeatedUniform | Attack::LinfRepeatedUniform => n(),
+        }
+    }
+}
+
+impl fmt::Display for Attack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Attack {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Attack::ALL.into_iter().find(|a| a.name() == s || a.foolbox_name() == s).ok_or_else(|| {
+            format!("unknown attack '{s}' (expected one of {})", Attack::ALL.map(|a| a.name()).join(", "))
+        })
+    }
+}
+
+/// Parameters of the gradient family (Foolbox `BaseGradientDescent`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct GradientParams {
+    pub steps: usize,
+    pub rel_stepsize: f32,
+    pub abs_stepsize: Option<f32>,
+    pub random_start: bool,
+}
+
+/// Parameters of the repeated additive noise attacks.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct NoiseParams {
+    pub repeats: usize,
+    pub check_trivial: bool,
+    /// Scale Linf noise by `max |p|` instead of Foolbox's signed `max p` (which overshoots eps
+    /// for about half the draws). Off by default: Foolbox's behaviour.
+    pub linf_abs_max: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub enum AttackParams {
+    Gradient(GradientParams),
+    Contrast { target: f32 },
+    Noise(NoiseParams),
+}
+
+/// What counts as adversarial (Foolbox `Misclassification` / `TargetedMisclassification`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criterion {
+    /// Adversarial iff the predicted class differs from the label.
+    Misclassification(Vec<u8>),
+    /// Adversarial iff the predicted class equals the target.
+    Targeted(Vec<u8>),
+}
+
+impl Criterion {
+    fn classes(&self) -> &[u8] {
+        match self {
+            Criterion::Misclassification(l) | Criterion::Targeted(l) => l,
+        }
+    }
+
+    /// Per sample, from logits (`n × classes`); argmax ties go to the first index.
+    pub fn is_adversarial(&self, logits: &[f32], classes: usize) -> Vec<bool> {
+        logits
+            .chunks_exact(classes)
+            .zip(self.classes())
+            .map(|(z, &c)| {
+                let pred = crate::accel::infer::argmax(z);
+                match self {
+                    Criterion::Misclassification(_) => pred != c as usize,
+                    Criterion::Targeted(_) => pred == c as usize,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Results for each epsilon: `raw[k]`, `clipped[k]` (`n × input_len` each), `success[k][i]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttackOutput {
+    pub epsilons: Vec<Epsilon>,
+    pub raw: Vec<Vec<f32>>,
+    pub clipped: Vec<Vec<f32>>,
+    pub success: Vec<Vec<bool>>,
+}
+
+impl AttackOutput {
+    /// `1 − mean(success)` per epsilon (Foolbox's robust accuracy).
+    pub fn robust_accuracy(&self) -> Vec<f64> {
+        self.success.iter().map(|s| 1.0 - s.iter().filter(|&&b| b).count() as f64 / s.len().max(1) as f64).collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    #[error("epsilon {0} is not a finite non-negative number")]
+    Epsilon(f32),
+    #[error("input sample {sample}, element {index} is {value}, outside the model bounds [{lower}, {upper}]")]
+    OutOfBounds { sample: usize, index: usize, value: f32, lower: f32, upper: f32 },
+    #[error("input holds {len} values, not a multiple of the sample size {per}")]
+    Shape { len: usize, per: usize },
+    #[error("{labels} labels for {samples} samples")]
+    Labels { labels: usize, samples: usize },
+    #[error("label {label} of sample {sample} is not a class of a {classes}-class model")]
+    LabelRange { sample: usize, label: u8, classes: usize },
+    #[error("attack {attack} needs input gradients; model '{model}' has none")]
+    NoGradient { attack: Attack, model: String },
+    #[error("attack {0} does not support a targeted criterion (Foolbox: unsupported criterion)")]
+    Targeted(Attack),
+    #[error("{attack} takes {expected} parameters")]
+    Params { attack: Attack, expected: &'static str },
+    #[error("noise replay: {0}")]
+    Replay(String),
+}
+
+/// Run `attack` with `params` on `x` (`n × model.input_len()`, inside `bounds`) for every
+/// epsilon, in order (one independent run each, drawing from `noise` one after another).
+pub fn run(
+    attack: Attack,
+    params: AttackParams,
+    model: &dyn Classifier,
+    bounds: Bounds,
+    x: &[f32],
+    criterion: &Criterion,
+    epsilons: &[Epsilon],
+    noise: &mut dyn NoiseSource,
+) -> Result<AttackOutput, AttackError> {
+    let per = model.input_len();
+    if per == 0 || !x.len().is_multiple_of(per) {
+        return Err(AttackError::Shape { len: x.len(), per });
+    }
+    let n = x.len() / per;
+    let labels = criterion.classes();
+    if labels.len() != n {
+        return Err(AttackError::Labels { labels: labels.len(), samples: n });
+    }
+    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= model.classes()) {
+        return Err(AttackError::LabelRange { sample: i, label: l, classes: model.classes() });
+    }
+    if let Some((i, &v)) = x.iter().enumerate().find(|(_, &v)| !(v >= bounds.lower && v <= bounds.upper)) {
+        return Err(AttackError::OutOfBounds { sample: i / per, index: i % per, value: v, lower: bounds.lower, upper: bounds.upper });
+    }
+    for e in epsilons {
+        Epsilon::new(e.0)?;
+    }
+    if attack.needs_gradient() && !model.has_gradient() {
+        return Err(AttackError::NoGradient { attack, model: model.name() });
+    }
+    if matches!(criterion, Criterion::Targeted(_)) && matches!(attack, Attack::Fgm | Attack::Fgsm) {
+        return Err(AttackError::Targeted(attack));
+    }
+    let norm = attack.norm();
+    let mut out = AttackOutput { epsilons: epsilons.to_vec(), raw: vec![], clipped: vec![], success: vec![] };
+    for &eps in epsilons {
+        let raw = match (attack, params) {
+            (a, AttackParams::Gradient(p)) if a.needs_gradient() => gradient::run(norm, p, model, bounds, x, criterion, eps.0, noise)?,
+            (Attack::L2ContrastReduction, AttackParams::Contrast { target }) => contrast::run(target, bounds, x, per, eps.0),
+            (Attack::L2RepeatedGaussian | Attack::L2RepeatedUniform | Attack::LinfRepeatedUniform, AttackParams::Noise(p)) => {
+                additive::run(attack, p, model, bounds, x, criterion, eps.0, noise)?
+            }
+            _ => {
+                let expected = match attack.default_params() {
+                    AttackParams::Gradient(_) => "gradient",
+                    AttackParams::Contrast { .. } => "contrast",
+                    AttackParams::Noise(_) => "noise",
+                };
+                return Err(AttackError::Params { attack, expected });
+            }
+        };
+        let clipped = clip_perturbation(norm, x, &raw, per, eps.0);
+        let success = criterion.is_adversarial(&model.logits(&clipped), model.classes());
+        out.raw.push(raw);
+        out.clipped.push(clipped);
+        out.success.push(success);
+    }
+    Ok(out)
+}
+
+/// Foolbox `LpDistance.clip_perturbation`: the perturbation shrunk into the eps ball.
+pub fn clip_perturbation(norm: Norm, x0: &[f32], x: &[f32], per: usize, eps: f32) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    for (a, b) in x0.chunks_exact(per).zip(x.chunks_exact(per)) {
+        match norm {
+            Norm::Linf => out.extend(a.iter().zip(b).map(|(&a, &b)| a + (b - a).clamp(-eps, eps))),
+            Norm::L2 => {
+                let d: Vec<f32> = a.iter().zip(b).map(|(&a, &b)| b - a).collect();
+                let factor = (eps / l2(&d).max(1e-12)).min(1.0);
+                out.extend(a.iter().zip(&d).map(|(&a, &d)| a + d * factor));
+            }
+        }
+    }
+    out
+}
+
+/// `sqrt(Σ v²)` in f32, no overflow-safe scaling (as Foolbox).
+pub(crate) fn l2(v: &[f32]) -> f32 {
+    v.iter().map(|&x| x * x).sum::<f32>().sqrt()
+}
+
+pub(crate) fn clamp_all(x: &mut [f32], b: Bounds) {
+    for v in x {
+        *v = v.clamp(b.lower, b.upper);
+    }
+}
