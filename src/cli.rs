@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod accel;
+mod attack;
 mod run;
 
 #[derive(Parser)]
@@ -23,6 +24,9 @@ enum Cmd {
     Infer(accel::InferArgs),
     /// Evaluate every multiplier of a folder on a model: CSV + Pareto SVG.
     Select(accel::SelectArgs),
+    /// Algorithm 1 for one attack: adversarial examples from the float model, robust accuracy of
+    /// the quantized model on the accelerator with each multiplier, per epsilon.
+    Attack(attack::AttackArgs),
     /// Accuracy table of several multipliers under several quantization schemes (Markdown).
     AccuracyTable(accel::TableArgs),
     /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
@@ -311,6 +315,7 @@ pub fn run() -> anyhow::Result<()> {
         Cmd::Infer(a) => accel::infer_cmd(a)?,
         Cmd::Select(a) => accel::select_cmd(a)?,
         Cmd::AccuracyTable(a) => accel::table_cmd(a)?,
+        Cmd::Attack(a) => attack::attack_cmd(a)?,
         Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Lut(c) => lut_cmd(c)?,
         Cmd::Train(a) => train_cmd(a)?,

@@ -81,6 +81,8 @@ pub struct Prepared {
     pub dataset: DatasetName,
     pub float_accuracy: f64,
     pub exact_power_mw: Option<f64>,
+    /// The float model the quantized one was built from.
+    pub float: io::SavedModel,
 }
 
 pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
@@ -116,7 +118,7 @@ pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
         .and_then(|r| load::find_in_tree(&r, exact_name))
         .and_then(|p| axdnn::netlist::parse_file(&p).ok())
         .and_then(|p| p.published.pdk45_pwr_mw.map(|f| f.value));
-    Ok(Prepared { qm, test, dataset, float_accuracy, exact_power_mw })
+    Ok(Prepared { qm, test, dataset, float_accuracy, exact_power_mw, float: m })
 }
 
 fn accuracy_of(logits: &[f32], labels: &[u8], classes: usize) -> f64 {
