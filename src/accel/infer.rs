@@ -157,8 +157,8 @@ struct PreparedGemm {
 }
 
 /// Images per task of [`Accelerator::run`]: enough to reuse a layer's table rows across images
-/// (LeNet-5's conv2 rows are 2.4 MiB, more than one core's L2), few enough to keep a batch's
-/// activations in cache and both cores busy on small runs.
+/// (LeNet-5's conv2 rows are 1.2 MB, beyond one core's L2 beside the rest), few enough to keep
+/// a batch's activations in cache and both cores busy on small runs.
 pub const BATCH: usize = 16;
 
 /// An accelerator bound to a quantized model and a multiplier.
