@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod accel;
 mod attack;
+mod study;
 mod run;
 
 #[derive(Parser)]
@@ -27,6 +28,9 @@ enum Cmd {
     /// Algorithm 1 for one attack: adversarial examples from the float model, robust accuracy of
     /// the quantized model on the accelerator with each multiplier, per epsilon.
     Attack(attack::AttackArgs),
+    /// The robustness study on one model: every attack, epsilon and multiplier (Algorithm 1),
+    /// resumable CSV, SVG plots and a Markdown report.
+    Study(study::StudyArgs),
     /// Accuracy table of several multipliers under several quantization schemes (Markdown).
     AccuracyTable(accel::TableArgs),
     /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
@@ -316,6 +320,7 @@ pub fn run() -> anyhow::Result<()> {
         Cmd::Select(a) => accel::select_cmd(a)?,
         Cmd::AccuracyTable(a) => accel::table_cmd(a)?,
         Cmd::Attack(a) => attack::attack_cmd(a)?,
+        Cmd::Study(a) => study::study_cmd(a)?,
         Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Lut(c) => lut_cmd(c)?,
         Cmd::Train(a) => train_cmd(a)?,

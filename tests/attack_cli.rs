@@ -29,7 +29,7 @@ fn attack_on_float_and_accelerator() {
     assert!(get("float", 0.15) < get("float", 0.0) - 0.2, "{rows:?}");
     let csv = std::fs::read_to_string(tmp.path().join("attack.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
-    assert!(csv.lines().nth(1).unwrap().starts_with("fgsm,0.0,float,"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("fgsm,asym-u8,0.0,float,"), "{csv}");
 
     // PGD draws its random start from the seed: same seed, same numbers.
     let pgd = |seed: &str| {

@@ -3,7 +3,7 @@
 //! the simulated accelerator with each multiplier; robust accuracy = share still classified
 //! correctly.
 
-use super::accel::{config, prepare, resolve, QuantArgs};
+use super::accel::{config, prepare, resolve, Prepared, QuantArgs};
 use axdnn::accel::{Accelerator, Engine};
 use axdnn::attack::{self, Attack, Bounds, Criterion, Epsilon, FloatClassifier, SeededNoise};
 use std::path::PathBuf;
@@ -31,14 +31,97 @@ pub struct AttackArgs {
     pub json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct Row {
-    attack: String,
-    epsilon: f32,
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Row {
+    pub attack: String,
+    pub scheme: String,
+    pub epsilon: f32,
     /// `float` or the multiplier's name.
-    model: String,
-    robust_accuracy: f64,
-    n: usize,
+    pub model: String,
+    pub robust_accuracy: f64,
+    pub n: usize,
+    pub seed: u64,
+}
+
+/// Algorithm 1 of the paper for one attack: adversarial examples from the float model of
+/// `prep` for every epsilon (batch by batch, one seeded noise stream), then robust accuracy of
+/// the float model and of the quantized model on the accelerator with each multiplier.
+pub fn algorithm1(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon], multipliers: &[String], batch: usize) -> anyhow::Result<Vec<Row>> {
+    let (arch, params) = (&prep.float.arch, &prep.float.params);
+    let test = &prep.test;
+    let d = test.shape.numel();
+    let n = test.len();
+    let float = FloatClassifier { arch, params };
+    let pb = indicatif::ProgressBar::new(n as u64);
+    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images ({eta})")?);
+    pb.set_message(format!("{attack} on {} (float)", arch.name));
+    let mut noise = SeededNoise::new(q.seed);
+    let mut adv: Vec<Vec<f32>> = vec![Vec::with_capacity(n * d); eps.len()];
+    let mut float_ok = vec![0usize; eps.len()];
+    for s in (0..n).step_by(batch) {
+        let e = (s + batch).min(n);
+        let crit = Criterion::Misclassification(test.labels[s..e].to_vec());
+        let out = attack::run(attack, attack.default_params(), &float, Bounds::default(), &test.images[s * d..e * d], &crit, eps, &mut noise)?;
+        for (k, c) in out.clipped.into_iter().enumerate() {
+            adv[k].extend(c);
+            float_ok[k] += out.success[k].iter().filter(|&&f| !f).count();
+        }
+        pb.inc((e - s) as u64);
+    }
+    pb.finish_and_clear();
+    let row = |e: &Epsilon, model: String, ok: usize| Row {
+        attack: attack.name().into(),
+        scheme: q.scheme.to_string(),
+        epsilon: e.0,
+        model,
+        robust_accuracy: ok as f64 / n as f64,
+        n,
+        seed: q.seed,
+    };
+    let mut rows: Vec<Row> = eps.iter().zip(&float_ok).map(|(e, &ok)| row(e, "float".into(), ok)).collect();
+    for spec in multipliers {
+        let m = resolve(spec, q.scheme, false, prep.exact_power_mw)?;
+        let acc = Accelerator::new(&prep.qm, m.mult.as_ref(), config(q, Engine::Fast, false, prep.exact_power_mw))?;
+        for (k, e) in eps.iter().enumerate() {
+            let ok = acc.run(&adv[k])?.predictions().iter().zip(&test.labels).filter(|(&p, &y)| p == y as usize).count();
+            rows.push(row(e, m.mult.name().into(), ok));
+        }
+    }
+    Ok(rows)
+}
+
+/// Distinct values in first-seen order.
+pub fn ordered<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    it.fold(Vec::new(), |mut v, m| {
+        if !v.contains(&m) {
+            v.push(m);
+        }
+        v
+    })
+}
+
+/// Robust accuracy (%) with epsilons as rows and models as columns, Markdown.
+pub fn markdown_table(rows: &[Row]) -> String {
+    let models = ordered(rows.iter().map(|r| r.model.as_str()));
+    let mut eps: Vec<f32> = Vec::new();
+    for r in rows {
+        if !eps.contains(&r.epsilon) {
+            eps.push(r.epsilon);
+        }
+    }
+    let mut s = format!("| eps | {} |\n|---|{}\n", models.join(" | "), "---:|".repeat(models.len()));
+    for e in eps {
+        s += &format!("| {e} |");
+        for m in &models {
+            match rows.iter().find(|r| r.model == *m && r.epsilon == e) {
+                Some(r) => s += &format!(" {:.1} |", 100.0 * r.robust_accuracy),
+                None => s += " – |",
+            }
+        }
+        s += "\n";
+    }
+    s
 }
 
 pub fn attack_cmd(mut a: AttackArgs) -> anyhow::Result<()> {
@@ -49,47 +132,8 @@ pub fn attack_cmd(mut a: AttackArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.batch > 0, "--batch must be positive");
     let eps: Vec<Epsilon> = a.eps.iter().map(|&e| Epsilon::new(e)).collect::<Result<_, _>>()?;
     let prep = prepare(&a.q)?;
-    let (arch, params) = (&prep.float.arch, &prep.float.params);
-    let test = &prep.test;
-    let d = test.shape.numel();
-    let n = test.len();
-    let float = FloatClassifier { arch, params };
-
-    // 1. Adversarial examples on the float model, batch by batch, one seeded noise stream.
-    let pb = indicatif::ProgressBar::new(n as u64);
-    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images ({eta})")?);
-    pb.set_message(format!("{} on {} (float)", a.attack, arch.name));
-    let mut noise = SeededNoise::new(a.q.seed);
-    let mut adv: Vec<Vec<f32>> = vec![Vec::with_capacity(n * d); eps.len()];
-    let mut float_ok = vec![0usize; eps.len()];
-    for s in (0..n).step_by(a.batch) {
-        let e = (s + a.batch).min(n);
-        let crit = Criterion::Misclassification(test.labels[s..e].to_vec());
-        let out = attack::run(a.attack, a.attack.default_params(), &float, Bounds::default(), &test.images[s * d..e * d], &crit, &eps, &mut noise)?;
-        for (k, c) in out.clipped.into_iter().enumerate() {
-            adv[k].extend(c);
-            float_ok[k] += out.success[k].iter().filter(|&&f| !f).count();
-        }
-        pb.inc((e - s) as u64);
-    }
-    pb.finish_and_clear();
-    let mut rows: Vec<Row> = eps
-        .iter()
-        .zip(&float_ok)
-        .map(|(e, &ok)| Row { attack: a.attack.name().into(), epsilon: e.0, model: "float".into(), robust_accuracy: ok as f64 / n as f64, n })
-        .collect();
-
-    // 2. The same examples on the quantized model through each multiplier.
-    for spec in &a.multipliers {
-        let m = resolve(spec, a.q.scheme, false, prep.exact_power_mw)?;
-        let acc = Accelerator::new(&prep.qm, m.mult.as_ref(), config(&a.q, Engine::Fast, false, prep.exact_power_mw))?;
-        for (k, e) in eps.iter().enumerate() {
-            let inf = acc.run(&adv[k])?;
-            let ok = inf.predictions().iter().zip(&test.labels).filter(|(&p, &y)| p == y as usize).count();
-            rows.push(Row { attack: a.attack.name().into(), epsilon: e.0, model: m.mult.name().into(), robust_accuracy: ok as f64 / n as f64, n });
-        }
-    }
+    let n = prep.test.len();
+    let rows = algorithm1(&prep, &a.q, a.attack, &eps, &a.multipliers, a.batch)?;
 
     let model_name = a.q.model.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/attack-{model_name}-{}", a.attack)));
@@ -104,29 +148,11 @@ pub fn attack_cmd(mut a: AttackArgs) -> anyhow::Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        let models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).fold(Vec::new(), |mut v, m| {
-            if !v.contains(&m) {
-                v.push(m);
-            }
-            v
-        });
         println!(
             "{} on {model_name}: adversarial examples from the float model, {n} test images, scheme {}; robust accuracy %",
             a.attack, a.q.scheme
         );
-        print!("{:>8}", "eps");
-        for m in &models {
-            print!(" {:>12}", m);
-        }
-        println!();
-        for e in &eps {
-            print!("{:>8}", e.0);
-            for m in &models {
-                let r = rows.iter().find(|r| r.model == *m && r.epsilon == e.0).expect("row per model and eps");
-                print!(" {:>12.2}", 100.0 * r.robust_accuracy);
-            }
-            println!();
-        }
+        print!("{}", markdown_table(&rows));
         println!("wrote {}", csv_path.display());
     }
     Ok(())
