@@ -1,6 +1,7 @@
 //! `axdnn run`, the main job, end to end on the committed LeNet-5/MNIST model: every built-in
 //! multiplier is checked against arithmetic, the paper's multipliers against their published
-//! figures, rows land in results.csv, and a second run resumes instead of recomputing.
+//! figures, rows land in results.csv, PGD robustness in robustness.csv, and a second run resumes
+//! instead of recomputing.
 
 use std::process::Command;
 
@@ -29,7 +30,12 @@ fn main_job_runs_and_resumes() {
     let acc: Vec<f64> = exact.split('|').filter_map(|c| c.trim().parse().ok()).collect();
     // MAE 0, power, asym-u8 and sign-magnitude accuracy: a trained LeNet-5 on 100 MNIST digits.
     assert!(acc[2] >= 95.0 && acc[3] >= 95.0, "{exact}");
+    // Step 4: PGD robustness, 4 epsilons × (float + the 17 multipliers).
+    let rob = std::fs::read_to_string(out.join("robustness.csv")).unwrap();
+    assert_eq!(rob.lines().count(), 1 + 4 * 18, "{rob}");
+    assert!(report.contains("## Robustness on the accelerator"), "{report}");
     let o2 = run();
     assert!(o2.status.success());
     assert_eq!(std::fs::read_to_string(out.join("results.csv")).unwrap(), csv, "resume must not recompute rows");
+    assert_eq!(std::fs::read_to_string(out.join("robustness.csv")).unwrap(), rob, "resume must not recompute robustness");
 }

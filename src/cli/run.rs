@@ -17,6 +17,8 @@ use axdnn::lut::verify;
 use axdnn::model::io::write_atomic;
 use axdnn::quant::{ApproxLayers, QuantScheme};
 use axdnn::{gen, netlist, sim, RowPort};
+use super::attack::{algorithm1, markdown_table, Row as AttackRow};
+use axdnn::attack::{Attack, Epsilon};
 use std::path::{Path, PathBuf};
 
 /// The multipliers of Siddique & Hoque's LeNet-5 study (mul8u_96D is not in the library).
@@ -129,18 +131,18 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&a.out)?;
 
-    eprintln!("[1/3] built-in multipliers: generate, parse back, simulate, check against arithmetic");
+    eprintln!("[1/4] built-in multipliers: generate, parse back, simulate, check against arithmetic");
     let mut mults = vec![("exact".to_string(), PathBuf::new(), "built-in exact".to_string())];
     mults.extend(builtin_multipliers(&a.out.join("netlists"))?);
     match &evo {
         Some(root) => {
-            eprintln!("[2/3] EvoApprox multipliers of the paper: verify ({})", root.display());
+            eprintln!("[2/4] EvoApprox multipliers of the paper: verify ({})", root.display());
             mults.extend(paper_multipliers(root, !a.no_c)?);
         }
-        None => eprintln!("[2/3] skipped: no EvoApprox library (set AXDNN_EVOAPPROX or --evoapprox)"),
+        None => eprintln!("[2/4] skipped: no EvoApprox library (set AXDNN_EVOAPPROX or --evoapprox)"),
     }
 
-    eprintln!("[3/3] quantized {} on a 16x16 WS systolic array, {} test images", a.model.display(), a.n);
+    eprintln!("[3/4] quantized {} on a 16x16 WS systolic array, {} test images", a.model.display(), a.n);
     let csv_path = a.out.join("results.csv");
     let mut rows = read_rows(&csv_path)?;
     for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude] {
@@ -212,8 +214,58 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     if let Some(r) = rows.first() {
         md += &format!("\nFloat accuracy of the model on the same images: {:.2} %.\n", 100.0 * r.float_accuracy);
     }
+    md += &robustness(&a, &data, &mults)?;
     write_atomic(&a.out.join("report.md"), md.as_bytes())?;
     print!("{md}");
     eprintln!("wrote {} and {}", csv_path.display(), a.out.join("report.md").display());
     Ok(())
 }
+
+/// Step 4: the paper's question on the simulated hardware — Linf PGD examples from the float
+/// model, robust accuracy of the sign-magnitude quantized model with every multiplier
+/// (`robustness.csv`, resumed like `results.csv`).
+fn robustness(a: &RunArgs, data: &Path, mults: &[(String, PathBuf, String)]) -> anyhow::Result<String> {
+    let n = a.n.min(ROBUSTNESS_IMAGES);
+    let attack = Attack::LinfPgd;
+    let eps: Vec<Epsilon> = [0.0, 0.05, 0.1, 0.2].iter().map(|&e| Epsilon::new(e)).collect::<Result<_, _>>()?;
+    eprintln!("[4/4] robustness: {attack} (Foolbox defaults) on the float model, {n} test images, evaluated on the accelerator");
+    let path = a.out.join("robustness.csv");
+    let mut rows: Vec<AttackRow> = if path.exists() {
+        csv::Reader::from_path(&path)?.deserialize().collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    } else {
+        Vec::new()
+    };
+    let q = QuantArgs {
+        model: a.model.clone(),
+        array: ArrayShape { rows: 16, cols: 16 },
+        dataflow: Dataflow::Ws,
+        scheme: QuantScheme::SignMagnitude,
+        per_channel: false,
+        approx_layers: ApproxLayers::Conv,
+        n: Some(n),
+        calib: 256,
+        seed: 0,
+        clock_ghz: 1.0,
+        data: Some(data.to_path_buf()),
+    };
+    let complete = rows.iter().filter(|r| r.n == n && r.attack == attack.name()).count() == eps.len() * (mults.len() + 1);
+    if !complete {
+        let specs: Vec<String> = mults.iter().map(|(name, path, _)| if name == "exact" { "exact".into() } else { path.display().to_string() }).collect();
+        let p = prepare(&q)?;
+        rows = algorithm1(&p, &q, attack, &eps, &specs, 100)?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in &rows {
+            w.serialize(r)?;
+        }
+        write_atomic(&path, &w.into_inner()?)?;
+    }
+    Ok(format!(
+        "\n## Robustness on the accelerator ({attack}, sign-magnitude, first {n} test images)\n\n\
+         Adversarial examples from the float model (`float` column), classified by the quantized model with each \
+         multiplier; robust accuracy %. The full study: `axdnn study`.\n\n{}",
+        markdown_table(&rows)
+    ))
+}
+
+/// Images attacked by the main job (PGD is 40 gradient steps per epsilon).
+const ROBUSTNESS_IMAGES: usize = 300;
