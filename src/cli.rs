@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod accel;
 mod attack;
 mod study;
+mod transfer;
 mod run;
 
 #[derive(Parser)]
@@ -31,6 +32,9 @@ enum Cmd {
     /// The robustness study on one model: every attack, epsilon and multiplier (Algorithm 1),
     /// resumable CSV, SVG plots and a Markdown report.
     Study(study::StudyArgs),
+    /// Transferability (the paper's Table II): adversarial examples from each model's float
+    /// version against every model quantized on the accelerator.
+    Transfer(transfer::TransferArgs),
     /// Accuracy table of several multipliers under several quantization schemes (Markdown).
     AccuracyTable(accel::TableArgs),
     /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
@@ -321,6 +325,7 @@ pub fn run() -> anyhow::Result<()> {
         Cmd::AccuracyTable(a) => accel::table_cmd(a)?,
         Cmd::Attack(a) => attack::attack_cmd(a)?,
         Cmd::Study(a) => study::study_cmd(a)?,
+        Cmd::Transfer(a) => transfer::transfer_cmd(a)?,
         Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Lut(c) => lut_cmd(c)?,
         Cmd::Train(a) => train_cmd(a)?,

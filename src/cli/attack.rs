@@ -44,32 +44,11 @@ pub struct Row {
 }
 
 /// Algorithm 1 of the paper for one attack: adversarial examples from the float model of
-/// `prep` for every epsilon (batch by batch, one seeded noise stream), then robust accuracy of
-/// the float model and of the quantized model on the accelerator with each multiplier.
+/// `prep` for every epsilon, then robust accuracy of the float model and of the quantized model
+/// on the accelerator with each multiplier.
 pub fn algorithm1(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon], multipliers: &[String], batch: usize) -> anyhow::Result<Vec<Row>> {
-    let (arch, params) = (&prep.float.arch, &prep.float.params);
-    let test = &prep.test;
-    let d = test.shape.numel();
-    let n = test.len();
-    let float = FloatClassifier { arch, params };
-    let pb = indicatif::ProgressBar::new(n as u64);
-    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images ({eta})")?);
-    pb.set_message(format!("{attack} on {} (float)", arch.name));
-    let mut noise = SeededNoise::new(q.seed);
-    let mut adv: Vec<Vec<f32>> = vec![Vec::with_capacity(n * d); eps.len()];
-    let mut float_ok = vec![0usize; eps.len()];
-    for s in (0..n).step_by(batch) {
-        let e = (s + batch).min(n);
-        let crit = Criterion::Misclassification(test.labels[s..e].to_vec());
-        let out = attack::run(attack, attack.default_params(), &float, Bounds::default(), &test.images[s * d..e * d], &crit, eps, &mut noise)?;
-        for (k, c) in out.clipped.into_iter().enumerate() {
-            adv[k].extend(c);
-            float_ok[k] += out.success[k].iter().filter(|&&f| !f).count();
-        }
-        pb.inc((e - s) as u64);
-    }
-    pb.finish_and_clear();
+    let n = prep.test.len();
+    let (adv, float_ok) = generate(prep, q.seed, attack, eps, batch)?;
     let row = |e: &Epsilon, model: String, ok: usize| Row {
         attack: attack.name().into(),
         scheme: q.scheme.to_string(),
@@ -84,11 +63,44 @@ pub fn algorithm1(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon
         let m = resolve(spec, q.scheme, false, prep.exact_power_mw)?;
         let acc = Accelerator::new(&prep.qm, m.mult.as_ref(), config(q, Engine::Fast, false, prep.exact_power_mw))?;
         for (k, e) in eps.iter().enumerate() {
-            let ok = acc.run(&adv[k])?.predictions().iter().zip(&test.labels).filter(|(&p, &y)| p == y as usize).count();
-            rows.push(row(e, m.mult.name().into(), ok));
+            rows.push(row(e, m.mult.name().into(), correct(&acc, &adv[k], &prep.test.labels)?));
         }
     }
     Ok(rows)
+}
+
+/// Adversarial examples on the float model of `prep`, per epsilon (clipped outputs, batch by
+/// batch, one seeded noise stream), and how many the float model still classifies correctly.
+pub fn generate(prep: &Prepared, seed: u64, attack: Attack, eps: &[Epsilon], batch: usize) -> anyhow::Result<(Vec<Vec<f32>>, Vec<usize>)> {
+    let (arch, params) = (&prep.float.arch, &prep.float.params);
+    let test = &prep.test;
+    let d = test.shape.numel();
+    let n = test.len();
+    let float = FloatClassifier { arch, params };
+    let pb = indicatif::ProgressBar::new(n as u64);
+    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images ({eta})")?);
+    pb.set_message(format!("{attack} on {} (float)", arch.name));
+    let mut noise = SeededNoise::new(seed);
+    let mut adv: Vec<Vec<f32>> = vec![Vec::with_capacity(n * d); eps.len()];
+    let mut float_ok = vec![0usize; eps.len()];
+    for s in (0..n).step_by(batch) {
+        let e = (s + batch).min(n);
+        let crit = Criterion::Misclassification(test.labels[s..e].to_vec());
+        let out = attack::run(attack, attack.default_params(), &float, Bounds::default(), &test.images[s * d..e * d], &crit, eps, &mut noise)?;
+        for (k, c) in out.clipped.into_iter().enumerate() {
+            adv[k].extend(c);
+            float_ok[k] += out.success[k].iter().filter(|&&f| !f).count();
+        }
+        pb.inc((e - s) as u64);
+    }
+    pb.finish_and_clear();
+    Ok((adv, float_ok))
+}
+
+/// Images of `x` the accelerator classifies as `labels` say.
+pub fn correct(acc: &Accelerator, x: &[f32], labels: &[u8]) -> anyhow::Result<usize> {
+    Ok(acc.run(x)?.predictions().iter().zip(labels).filter(|(&p, &y)| p == y as usize).count())
 }
 
 /// Distinct values in first-seen order.

@@ -1,0 +1,37 @@
+//! `axdnn transfer` (Table II): a source × target matrix of before/after accuracies; the white-box
+//! diagonal is hurt at least as much as clean accuracy allows, and models of different datasets
+//! are refused.
+
+use std::process::Command;
+
+#[test]
+fn transfer_matrix_and_dataset_check() {
+    let Some(_) = std::env::var_os("AXDNN_DATA") else {
+        eprintln!("skipped: AXDNN_DATA not set");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (l5, alx, l5c) = (format!("{root}/models/lenet5-mnist"), format!("{root}/models/alexnet-mnist"), format!("{root}/models/lenet5-cifar10"));
+    let o = Command::new(env!("CARGO_BIN_EXE_axdnn"))
+        .args(["transfer", "--model", &l5, "--with", &alx, "--n", "40", "--eps", "0.1", "--calib", "32", "--out", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(tmp.path().join("transfer.csv")).unwrap();
+    let rows: Vec<Vec<String>> = csv.lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    for r in &rows {
+        let (before, after): (f64, f64) = (r[5].parse().unwrap(), r[6].parse().unwrap());
+        assert!((0.0..=1.0).contains(&before) && (0.0..=1.0).contains(&after), "{csv}");
+    }
+    // LeNet-5 attacked white-box at eps 0.1 (BIM) loses much of its accuracy.
+    let (b, a): (f64, f64) = (rows[0][5].parse().unwrap(), rows[0][6].parse().unwrap());
+    assert!(a < b - 0.3, "{csv}");
+    let o = Command::new(env!("CARGO_BIN_EXE_axdnn"))
+        .args(["transfer", "--model", &l5, "--with", &l5c, "--n", "10", "--calib", "8", "--out", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("transfer needs one test set"), "{}", String::from_utf8_lossy(&o.stderr));
+}
