@@ -646,7 +646,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         // (table, negation): u16 entries, i16 entries, i32 entries.
-        let unsigned: Vec<i32> = (0..65536).map(|i| ((i >> 8) * (i & 255)) as i32 + r.gen_range(0..400)).collect();
+        let unsigned: Vec<i32> = (0..65536).map(|i: i32| (i >> 8) * (i & 255) + r.gen_range(0..400)).collect();
         let small: Vec<i32> = (0..65536).map(|_| r.gen_range(-32768..32768)).collect();
         let wide: Vec<i32> = (0..65536).map(|_| r.gen_range(-100_000..100_000)).collect();
         for (ti, (table, want_bits, use_neg)) in [(&unsigned, 16, false), (&small, 16, false), (&wide, 32, false), (&unsigned, 32, true)].into_iter().enumerate() {

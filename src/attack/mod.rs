@@ -264,6 +264,7 @@ pub enum AttackError {
 
 /// Run `attack` with `params` on `x` (`n × model.input_len()`, inside `bounds`) for every
 /// epsilon, in order (one independent run each, drawing from `noise` one after another).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     attack: Attack,
     params: AttackParams,

@@ -7,7 +7,10 @@
 //!    their published figures and (unless `--no-c`) their C models.
 //! 3. The committed LeNet-5/MNIST model is quantized and run on a 16×16 weight-stationary array
 //!    with every verified multiplier, for the asym-u8 and sign-magnitude schemes.
-//! Results are appended to `results.csv` one row at a time (atomically), so a killed run resumes
+//! 4. Linf PGD adversarial examples from the float model are classified by the sign-magnitude
+//!    model on the accelerator with every multiplier (`robustness.csv`).
+//!
+//! Results are written atomically (`results.csv` one row at a time), so a killed run resumes
 //! where it stopped.
 
 use super::accel::{config, prepare, resolve, run_all, QuantArgs};

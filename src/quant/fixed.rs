@@ -101,6 +101,9 @@ pub struct Requant8 {
 #[cfg(target_arch = "x86_64")]
 impl Requant8 {
     /// `None` if a lane's mantissa is `i32::MIN`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub unsafe fn new(m: &[FixedMultiplier; 8]) -> Option<Requant8> {
         use std::arch::x86_64::*;
@@ -118,6 +121,8 @@ impl Requant8 {
         })
     }
 
+    /// # Safety
+    /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub unsafe fn apply(&self, x: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
         use std::arch::x86_64::*;
