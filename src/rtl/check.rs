@@ -95,11 +95,11 @@ pub fn check(
         }
     }
     for (fi, f) in folds.iter().enumerate() {
-        for c in 0..f.c_used {
-            if count[fi][c] != npix {
+        for (c, &n) in count[fi].iter().enumerate().take(f.c_used) {
+            if n != npix {
                 return Err(RtlError::Missing {
                     path: path.into(),
-                    msg: format!("fold {fi} (k0 {}, o0 {}), column {c}: {} outputs, expected {npix}", f.k0, f.o0, count[fi][c]),
+                    msg: format!("fold {fi} (k0 {}, o0 {}), column {c}: {n} outputs, expected {npix}", f.k0, f.o0),
                 });
             }
         }
