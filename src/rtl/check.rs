@@ -63,8 +63,8 @@ pub fn check(
 ) -> Result<CosimCheck, RtlError> {
     let (npix, nf) = (ops.npix, ops.nf);
     let mut sums = vec![0i32; npix * nf];
-    // Last dump line that contributed to each sum (named in a mismatch).
-    let mut src_line = vec![0u64; npix * nf];
+    // Dump lines that contributed to each sum (named in a mismatch).
+    let mut src_lines = vec![Vec::new(); npix * nf];
     let mut count = vec![vec![0usize; g.cols]; folds.len()];
     let mut last: Option<&DumpEntry> = None;
     for e in entries {
@@ -89,7 +89,7 @@ pub fn check(
         }
         let s = &mut sums[t * nf + o];
         *s = s.wrapping_add(e.value as i32);
-        src_line[t * nf + o] = e.line;
+        src_lines[t * nf + o].push(e.line);
         if last.is_none_or(|l| e.cycle >= l.cycle) {
             last = Some(e);
         }
@@ -107,7 +107,8 @@ pub fn check(
     for (reference, want) in [("accel::array", &array.sums[..]), ("accel::fast::gemm", fast)] {
         for (i, (&got, &w)) in sums.iter().zip(want).enumerate() {
             if got != w {
-                return Err(RtlError::SumMismatch { path: path.into(), line: src_line[i], pixel: i / nf, output: i % nf, got, want: w, reference });
+                let lines = src_lines[i].clone();
+                return Err(RtlError::SumMismatch { path: path.into(), line: lines[0], lines, pixel: i / nf, output: i % nf, got, want: w, reference });
             }
         }
     }
