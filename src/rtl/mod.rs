@@ -25,7 +25,7 @@ pub enum RtlError {
     Sim { path: PathBuf, source: crate::sim::SimError },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{tool} on {path}: {source}")]
+    #[error("{path}: {source}")]
     Tool { tool: &'static str, path: PathBuf, source: crate::lut::testbench::ExtSimError },
     #[error("{path}:{line}: {msg}")]
     Dump { path: PathBuf, line: u64, msg: String },
