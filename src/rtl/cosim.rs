@@ -219,9 +219,9 @@ pub fn cosim(mult: &RtlMultiplier, cfg: CosimConfig, dir: &Path) -> Result<Cosim
     }
     if mult.ports.signed != cfg.scheme.signed_multiplier() {
         return Err(RtlError::Config(format!(
-            "scheme {} needs a {} multiplier, {} is {}",
+            "scheme {} needs {} multiplier, {} is {}",
             cfg.scheme,
-            if cfg.scheme.signed_multiplier() { "signed" } else { "unsigned" },
+            if cfg.scheme.signed_multiplier() { "a signed" } else { "an unsigned" },
             mult.ports.module,
             if mult.ports.signed { "signed" } else { "unsigned" }
         )));
