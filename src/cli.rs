@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod accel;
 mod attack;
+mod rtl;
 mod study;
 mod transfer;
 mod run;
@@ -57,6 +58,9 @@ enum Cmd {
     /// Dataset tools.
     #[command(subcommand)]
     Data(DataCmd),
+    /// RTL co-verification: emit the WS array as Verilog, co-simulate it against the model.
+    #[command(subcommand)]
+    Rtl(rtl::RtlCmd),
 }
 
 #[derive(Subcommand)]
@@ -306,6 +310,7 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run(a) => run::run_cmd(a)?,
+        Cmd::Rtl(c) => rtl::rtl_cmd(c)?,
         Cmd::Netlist(cmd) => netlist_cmd(cmd)?,
         Cmd::Arch => {
             use axdnn::model::{Arch, ArchName, Shape};

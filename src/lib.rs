@@ -19,6 +19,7 @@ pub mod model;
 pub mod mult;
 pub mod netlist;
 pub mod quant;
+pub mod rtl;
 pub mod sim;
 
 pub use error::Span;

@@ -10,7 +10,7 @@
 //!   cycle; partial sums start at row 0 and move one PE down per cycle, passing unused rows
 //!   unchanged (PEs without a weight are bypassed: no product, since `0 × x` need not be 0). The
 //!   bottom of column `c` feeds a de-skew delay line of depth `C − 1 − c`, so a whole output row
-//!   is written at `τ = 2R + C + t − 3`: per fold `2R + C + T − 2` cycles.
+//!   is written at `τ = 2R + C + t − 2`: per fold `2R + C + T − 2` cycles.
 //! * OS: activation `k` of row `r` enters at `τ = k + r`, weight `k` of column `c` at
 //!   `τ = k + c`; PE `(r,c)` accumulates in place and, after its K-th product at `τ = K−1+r+c`,
 //!   hands the result to an output de-skew delay line of depth `(R−1−r) + (C−1−c)`, so the fold's

@@ -1,0 +1,245 @@
+//! The co-simulation driver: a seeded random GEMM tile, the emitted RTL around a multiplier
+//! netlist, Icarus Verilog (or Verilator) on it, and the dump compared with `accel::array::run`
+//! and `accel::fast::gemm` on the table simulated from the same netlist.
+
+use super::check::{check, parse_dump, CosimCheck};
+use super::emit::{self, Geometry, MulPorts};
+use super::schedule;
+use super::RtlError;
+use crate::accel::array;
+use crate::accel::fast::{self, GemmOperands};
+use crate::accel::timing::{ArrayShape, Dataflow};
+use crate::lut::testbench::ExtSimError;
+use crate::mult::RowPort;
+use crate::quant::QuantScheme;
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+
+/// Our models of the PDK45 cells used by EvoApprox `*_pdk45.v` netlists.
+pub const CELLS_PDK45: &str = include_str!("../../verilog/cells_pdk45.v");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Simulator {
+    #[default]
+    Icarus,
+    Verilator,
+}
+
+impl std::str::FromStr for Simulator {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "iverilog" | "icarus" => Ok(Simulator::Icarus),
+            "verilator" => Ok(Simulator::Verilator),
+            _ => Err(format!("unknown simulator '{s}' (expected iverilog or verilator)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Simulator::Icarus => "iverilog",
+            Simulator::Verilator => "verilator",
+        })
+    }
+}
+
+/// One co-simulation: array size, GEMM tile (`npix × k` by `k × nf`), seed, scheme, simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CosimConfig {
+    pub rows: usize,
+    pub cols: usize,
+    pub npix: usize,
+    pub k: usize,
+    pub nf: usize,
+    pub seed: u64,
+    pub scheme: QuantScheme,
+    pub sim: Simulator,
+}
+
+/// Operand codes of a random tile (owned [`GemmOperands`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tile {
+    pub npix: usize,
+    pub k: usize,
+    pub nf: usize,
+    pub act: Vec<u8>,
+    pub wgt: Vec<u8>,
+    pub neg: Option<Vec<i32>>,
+}
+
+impl Tile {
+    /// Uniform codes of the scheme's ranges (weights symmetric in `[−127, 127]` unless asym-u8).
+    pub fn random(npix: usize, k: usize, nf: usize, scheme: QuantScheme, seed: u64) -> Tile {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (lo, hi) = scheme.act_range();
+        let act = (0..npix * k).map(|_| scheme.act_operand(rng.gen_range(lo..=hi))).collect();
+        let (mut wgt, mut neg) = (Vec::with_capacity(k * nf), Vec::with_capacity(k * nf));
+        for _ in 0..k * nf {
+            let w = if scheme.asymmetric_weights() { rng.gen_range(0..=255) } else { rng.gen_range(-127..=127) };
+            let (code, n) = scheme.wgt_operand(w);
+            wgt.push(code);
+            neg.push(if n { -1 } else { 0 });
+        }
+        let neg = matches!(scheme, QuantScheme::SignMagnitude).then_some(neg);
+        Tile { npix, k, nf, act, wgt, neg }
+    }
+
+    pub fn ops(&self) -> GemmOperands<'_> {
+        GemmOperands { npix: self.npix, k: self.k, nf: self.nf, act: &self.act, wgt: &self.wgt, neg: self.neg.as_deref() }
+    }
+}
+
+/// What a co-simulation ran and found (all comparisons passed).
+#[derive(Debug, Clone)]
+pub struct CosimReport {
+    pub multiplier: String,
+    pub config: CosimConfig,
+    pub check: CosimCheck,
+    /// Where the Verilog, stimulus and dump are.
+    pub dir: PathBuf,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RtlError + '_ {
+    move |source| RtlError::Io { path: path.to_path_buf(), source }
+}
+
+/// Whether the netlist text instantiates any cell of `cells_pdk45.v`.
+pub fn uses_pdk45_cells(src: &str) -> bool {
+    let cells: Vec<&str> = CELLS_PDK45
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("module "))
+        .filter_map(|l| l.split(|c: char| !(c.is_alphanumeric() || c == '_')).next())
+        .collect();
+    src.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| cells.contains(&w))
+}
+
+/// The multiplier as the RTL sees it: parsed ports and the table simulated from the netlist.
+pub struct RtlMultiplier {
+    pub path: PathBuf,
+    pub ports: MulPorts,
+    pub lut: crate::Lut,
+    pub source: String,
+}
+
+impl RtlMultiplier {
+    pub fn load(path: &Path) -> Result<RtlMultiplier, RtlError> {
+        let source = std::fs::read_to_string(path).map_err(io_err(path))?;
+        let parsed = crate::netlist::parse_str(&source, path)?;
+        let net = &parsed.netlist;
+        let signed = crate::accel::load::name_is_signed(&net.name)
+            || path.file_stem().and_then(|s| s.to_str()).is_some_and(crate::accel::load::name_is_signed);
+        let ports = MulPorts::of(net, signed)?;
+        let lut = crate::sim::sweep::exhaustive_lut(net, RowPort::B, signed)
+            .map_err(|source| RtlError::Sim { path: path.to_path_buf(), source })?;
+        Ok(RtlMultiplier { path: path.to_path_buf(), ports, lut, source })
+    }
+
+    /// Write the multiplier (single-bit buses as scalar nets, same circuit) and, for PDK45
+    /// netlists, the cell models into `dir`; returns the files to compile.
+    pub fn write_sources(&self, dir: &Path) -> Result<Vec<PathBuf>, RtlError> {
+        let name = self.path.file_name().map_or_else(|| "multiplier.v".into(), |n| n.to_string_lossy().into_owned());
+        let mpath = dir.join(name);
+        let mut out = Vec::new();
+        if uses_pdk45_cells(&self.source) {
+            let cells = dir.join("cells_pdk45.v");
+            std::fs::write(&cells, CELLS_PDK45).map_err(io_err(&cells))?;
+            out.push(cells);
+            // Icarus re-evaluates every reader of a 2032-bit bus on any bit change otherwise.
+            let text = crate::lut::testbench::scalarize_vectors(&self.source);
+            std::fs::write(&mpath, text).map_err(io_err(&mpath))?;
+        } else {
+            std::fs::write(&mpath, &self.source).map_err(io_err(&mpath))?;
+        }
+        out.push(mpath);
+        Ok(out)
+    }
+}
+
+/// Write `axdnn_pe.v`, `axdnn_array_ws.v` and `axdnn_tb_ws.v` into `dir`.
+pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry) -> Result<Vec<PathBuf>, RtlError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let mut out = Vec::new();
+    for (name, text) in [("axdnn_pe.v", emit::pe(ports)), ("axdnn_array_ws.v", emit::array(g)), ("axdnn_tb_ws.v", emit::testbench(g))] {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(io_err(&p))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) -> Result<(), RtlError> {
+    let err = |source| RtlError::Tool { tool, path: path.to_path_buf(), source };
+    let out = cmd.output().map_err(|e| {
+        err(if e.kind() == std::io::ErrorKind::NotFound { ExtSimError::Missing { tool } } else { ExtSimError::Io(e) })
+    })?;
+    if !out.status.success() {
+        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        stderr.push_str(&String::from_utf8_lossy(&out.stdout));
+        return Err(err(ExtSimError::Failed { tool, status: out.status.to_string(), stderr: stderr.chars().take(2000).collect() }));
+    }
+    Ok(())
+}
+
+/// Compile and run the testbench in `dir` (sources: RTL + multiplier + cells); returns the dump
+/// path.
+pub fn simulate(sim: Simulator, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
+    let dump = dir.join("dump.txt");
+    let tb = dir.join("axdnn_tb_ws.v");
+    match sim {
+        Simulator::Icarus => {
+            let image = dir.join("axdnn_tb_ws.vvp");
+            let mut cmd = std::process::Command::new("iverilog");
+            cmd.args(["-g2005", "-s", "axdnn_tb_ws", "-o"]).arg(&image).args(sources);
+            run_tool("iverilog", &tb, &mut cmd)?;
+            let mut cmd = std::process::Command::new("vvp");
+            cmd.arg("-n").arg(&image).arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
+            run_tool("vvp", &image, &mut cmd)?;
+        }
+        Simulator::Verilator => {
+            let mdir = dir.join("obj_vl");
+            let mut cmd = std::process::Command::new("verilator");
+            cmd.args(["--binary", "--timing", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "axdnn_tb_ws"]);
+            cmd.arg("-Mdir").arg(&mdir).args(sources);
+            run_tool("verilator", &tb, &mut cmd)?;
+            let exe = mdir.join("Vaxdnn_tb_ws");
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
+            run_tool("verilator", &exe, &mut cmd)?;
+        }
+    }
+    Ok(dump)
+}
+
+/// Run one co-simulation in `dir` (created; files are left there).
+pub fn cosim(mult: &RtlMultiplier, cfg: CosimConfig, dir: &Path) -> Result<CosimReport, RtlError> {
+    if cfg.rows == 0 || cfg.cols == 0 || cfg.npix == 0 || cfg.k == 0 || cfg.nf == 0 {
+        return Err(RtlError::Config(format!("rows {}, cols {}, npix {}, k {}, nf {}: all must be > 0", cfg.rows, cfg.cols, cfg.npix, cfg.k, cfg.nf)));
+    }
+    if mult.ports.signed != cfg.scheme.signed_multiplier() {
+        return Err(RtlError::Config(format!(
+            "scheme {} needs {} multiplier, {} is {}",
+            cfg.scheme,
+            if cfg.scheme.signed_multiplier() { "a signed" } else { "an unsigned" },
+            mult.ports.module,
+            if mult.ports.signed { "signed" } else { "unsigned" }
+        )));
+    }
+    let g = Geometry { rows: cfg.rows, cols: cfg.cols };
+    let mut sources = write_rtl(dir, &mult.ports, g)?;
+    sources.extend(mult.write_sources(dir)?);
+    let tile = Tile::random(cfg.npix, cfg.k, cfg.nf, cfg.scheme, cfg.seed);
+    let ops = tile.ops();
+    let folds = schedule::folds(&ops, g);
+    let stim = dir.join("stim.hex");
+    std::fs::write(&stim, schedule::stimulus(&ops, g, &folds)).map_err(io_err(&stim))?;
+    let dump = simulate(cfg.sim, &sources, dir, &stim)?;
+    let text = std::fs::read_to_string(&dump).map_err(io_err(&dump))?;
+    let entries = parse_dump(&text, &dump)?;
+    let model = array::run(&ops, &mult.lut, ArrayShape { rows: cfg.rows, cols: cfg.cols }, Dataflow::Ws);
+    let mut fast_sums = Vec::new();
+    fast::gemm(&ops, &mult.lut, true, &mut fast_sums);
+    let check = check(&entries, &dump, g, &folds, &ops, &model, &fast_sums)?;
+    Ok(CosimReport { multiplier: mult.ports.module.clone(), config: cfg, check, dir: dir.to_path_buf() })
+}

@@ -1,0 +1,44 @@
+//! RTL co-verification of the accelerator: Verilog for a weight-stationary systolic array around
+//! a multiplier netlist ([`emit`]), the stimulus that streams a GEMM into it as `accel::array`
+//! does ([`schedule`]), the comparison of the simulator's output dump with the cycle-stepped
+//! model ([`check`]) and the driver that runs Icarus Verilog or Verilator ([`cosim`]).
+//! Conventions: `sim/README.md`.
+
+pub mod check;
+pub mod cosim;
+pub mod emit;
+pub mod schedule;
+
+pub use check::CosimCheck;
+pub use cosim::{cosim, CosimConfig, CosimReport, Simulator};
+pub use emit::{Geometry, MulPorts};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RtlError {
+    #[error("multiplier module '{module}': {msg}")]
+    Ports { module: String, msg: String },
+    #[error("{0}")]
+    Netlist(#[from] crate::netlist::NetlistError),
+    #[error("{path}: {source}")]
+    Sim { path: PathBuf, source: crate::sim::SimError },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Tool { tool: &'static str, path: PathBuf, source: crate::lut::testbench::ExtSimError },
+    #[error("{path}:{line}: {msg}")]
+    Dump { path: PathBuf, line: u64, msg: String },
+    /// `lines`: every dump line that contributed to the sum (one per reduction fold); `line` is
+    /// the first.
+    #[error("{path}:{line}: sum of pixel {pixel}, output {output} is {got} (0x{got:08x}), {reference} gives {want} (0x{want:08x}); partial sums on dump lines {lines:?}")]
+    SumMismatch { path: PathBuf, line: u64, lines: Vec<u64>, pixel: usize, output: usize, got: i32, want: i32, reference: &'static str },
+    #[error("{path}:{line}: pixel {pixel}, output {output} appeared on cycle {got}, the model writes it on cycle {want}")]
+    CycleMismatch { path: PathBuf, line: u64, pixel: usize, output: usize, got: u64, want: u64 },
+    #[error("{path}: {msg}")]
+    Missing { path: PathBuf, msg: String },
+    #[error("{path}:{line}: last output on cycle {got}, accel::array's last busy cycle is {want}")]
+    LastCycle { path: PathBuf, line: u64, got: u64, want: u64 },
+    #[error("bad tile: {0}")]
+    Config(String),
+}

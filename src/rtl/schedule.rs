@@ -1,0 +1,93 @@
+//! The stimulus of a WS GEMM: per cycle, what enters the array's edges. The feeds are those of
+//! `accel::array`'s WS fold (weights shift in from the top during local cycles `0..R`, activation
+//! `t` of array row `r` enters the left edge at `R + t + r`); folds follow each other every
+//! `timing::cycles_per_fold` cycles (SCALE-Sim closed form), in the model's fold order.
+
+use super::emit::Geometry;
+use crate::accel::fast::GemmOperands;
+use crate::accel::timing::{cycles_per_fold, ArrayShape, Dataflow, GemmShape};
+
+/// One fold of the schedule: reduction rows `k0..k0+r_used`, output columns `o0..o0+c_used`,
+/// global cycles `base..base+len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fold {
+    pub k0: usize,
+    pub o0: usize,
+    pub r_used: usize,
+    pub c_used: usize,
+    pub base: u64,
+    pub len: u64,
+}
+
+impl Fold {
+    /// Cycle on which the model writes output row (pixel) `t` of this fold:
+    /// `base + 2R + C + t − 2` (the last one, `t = T − 1`, is `base + len − 1`).
+    pub fn output_cycle(&self, g: Geometry, t: usize) -> u64 {
+        self.base + (2 * g.rows + g.cols + t) as u64 - 2
+    }
+}
+
+/// Folds in the order `accel::array::run` executes them (k outer, output channels inner).
+pub fn folds(ops: &GemmOperands, g: Geometry) -> Vec<Fold> {
+    let a = ArrayShape { rows: g.rows, cols: g.cols };
+    let len = cycles_per_fold(GemmShape { npix: ops.npix, k: ops.k, nf: ops.nf }, Dataflow::Ws, a);
+    let mut out = Vec::new();
+    let mut base = 0;
+    for k0 in (0..ops.k).step_by(g.rows) {
+        for o0 in (0..ops.nf).step_by(g.cols) {
+            out.push(Fold { k0, o0, r_used: (ops.k - k0).min(g.rows), c_used: (ops.nf - o0).min(g.cols), base, len });
+            base += len;
+        }
+    }
+    out
+}
+
+/// The stimulus file: one hex word per cycle (layout in [`Geometry::stim_bits`]).
+pub fn stimulus(ops: &GemmOperands, g: Geometry, folds: &[Fold]) -> String {
+    let (r_n, c_n) = (g.rows, g.cols);
+    let sw = g.stim_bits();
+    let mut text = String::new();
+    let mut bits = vec![false; sw];
+    let put = |bits: &mut [bool], at: usize, width: usize, v: u32| {
+        for i in 0..width {
+            bits[at + i] = (v >> i) & 1 == 1;
+        }
+    };
+    for f in folds {
+        for tau in 0..f.len as usize {
+            bits.iter_mut().for_each(|b| *b = false);
+            if tau < r_n {
+                // Weights shift down; the top row receives array row R−1−τ.
+                bits[sw - 1] = true;
+                let rr = r_n - 1 - tau;
+                for c in 0..c_n {
+                    if rr < f.r_used && c < f.c_used {
+                        let j = (f.k0 + rr) * ops.nf + f.o0 + c;
+                        put(&mut bits, 9 * r_n + 8 * c, 8, ops.wgt[j] as u32);
+                        bits[9 * r_n + 8 * c_n + c] = true;
+                        bits[9 * r_n + 9 * c_n + c] = ops.neg.is_some_and(|m| m[j] != 0);
+                    }
+                }
+            }
+            for r in 0..f.r_used {
+                let t = tau as i64 - r_n as i64 - r as i64;
+                if t >= 0 && (t as usize) < ops.npix {
+                    put(&mut bits, 8 * r, 8, ops.act[t as usize * ops.k + f.k0 + r] as u32);
+                    bits[8 * r_n + r] = true;
+                }
+            }
+            // Hex, most significant nibble first.
+            for n in (0..sw.div_ceil(4)).rev() {
+                let mut v = 0;
+                for i in 0..4 {
+                    if bits.get(4 * n + i).copied().unwrap_or(false) {
+                        v |= 1 << i;
+                    }
+                }
+                text.push(char::from_digit(v, 16).unwrap());
+            }
+            text.push('\n');
+        }
+    }
+    text
+}

@@ -1,0 +1,275 @@
+//! RTL co-verification: the emitted WS array around a multiplier netlist, simulated by Icarus
+//! Verilog, must give the cycle-stepped model's sums bit for bit and its output cycles.
+
+use axdnn::accel::timing::{ArrayShape, Dataflow};
+use axdnn::accel::{array, fast};
+use axdnn::quant::QuantScheme;
+use axdnn::rtl::check::{check, parse_dump};
+use axdnn::rtl::cosim::{cosim, RtlMultiplier, Tile};
+use axdnn::rtl::{schedule, CosimConfig, Geometry, RtlError, Simulator};
+use std::path::{Path, PathBuf};
+
+fn iverilog_available() -> bool {
+    if axdnn::lut::testbench::have_tool("iverilog") && axdnn::lut::testbench::have_tool("vvp") {
+        return true;
+    }
+    eprintln!("skipped: iverilog not found");
+    false
+}
+
+fn gen(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("netlists/gen").join(name)
+}
+
+fn cfg(rows: usize, cols: usize, npix: usize, k: usize, nf: usize, seed: u64, scheme: QuantScheme) -> CosimConfig {
+    CosimConfig { rows, cols, npix, k, nf, seed, scheme, sim: Simulator::Icarus }
+}
+
+#[test]
+fn generated_multiplier_4x4_and_3x5() {
+    if !iverilog_available() {
+        return;
+    }
+    let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    for c in [
+        cfg(4, 4, 16, 4, 4, 1, QuantScheme::AsymU8),
+        cfg(3, 5, 7, 3, 5, 2, QuantScheme::AsymU8),
+        cfg(4, 4, 9, 4, 4, 3, QuantScheme::SignMagnitude),
+        cfg(3, 5, 6, 2, 4, 4, QuantScheme::SignMagnitude),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(&m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        eprintln!("{c:?}: {:?}", r.check);
+        assert_eq!(r.check.sums, c.npix * c.nf);
+        assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+    }
+}
+
+/// Several folds in sequence (K > R, NF > C) and a signed multiplier (sym-s8).
+#[test]
+fn multi_fold_and_signed() {
+    if !iverilog_available() {
+        return;
+    }
+    let u = RtlMultiplier::load(&gen("mul8u_gen_trunc6.v")).unwrap();
+    let s = RtlMultiplier::load(&gen("mul8s_gen_exact.v")).unwrap();
+    for (m, c) in [
+        (&u, cfg(4, 4, 12, 10, 7, 5, QuantScheme::SignMagnitude)),
+        (&u, cfg(3, 5, 5, 7, 11, 6, QuantScheme::AsymU8)),
+        (&s, cfg(4, 4, 9, 4, 4, 7, QuantScheme::SymS8)),
+        (&s, cfg(3, 5, 6, 8, 9, 8, QuantScheme::SymS8)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        let folds = c.k.div_ceil(c.rows) * c.nf.div_ceil(c.cols);
+        assert_eq!(r.check.folds, folds);
+        assert_eq!(r.check.outputs, c.npix * c.nf * c.k.div_ceil(c.rows));
+        // SCALE-Sim closed form: folds × (2R + C + T − 2) − 1.
+        let per_fold = 2 * c.rows + c.cols + c.npix - 2;
+        assert_eq!(r.check.last_output_cycle, (folds * per_fold - 1) as u64);
+    }
+}
+
+/// The scheme must match the multiplier's signedness (typed error, no simulation).
+#[test]
+fn scheme_signedness_is_checked() {
+    let s = RtlMultiplier::load(&gen("mul8s_gen_exact.v")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = cosim(&s, cfg(2, 2, 2, 2, 2, 1, QuantScheme::AsymU8), dir.path()).unwrap_err();
+    assert!(matches!(e, RtlError::Config(_)), "{e}");
+    let e = RtlMultiplier::load(&gen("mul4u_gen_exact.v")).err().expect("4-bit multiplier rejected");
+    assert!(matches!(e, RtlError::Ports { .. }), "{e}");
+}
+
+/// Wiring the activation to port A instead of B changes the sums of an asymmetric multiplier:
+/// the co-simulation catches it.
+#[test]
+fn swapped_operand_ports_are_caught() {
+    if !iverilog_available() {
+        return;
+    }
+    let mut m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let asym = (0..256u32).flat_map(|a| (0..256u32).map(move |b| (a, b))).filter(|&(a, b)| m.lut.get(a, b) != m.lut.get(b, a)).count();
+    assert!(asym > 1000, "the multiplier must be asymmetric for this test ({asym} pairs)");
+    std::mem::swap(&mut m.ports.a, &mut m.ports.b);
+    let dir = tempfile::tempdir().unwrap();
+    let e = cosim(&m, cfg(4, 4, 16, 4, 4, 1, QuantScheme::AsymU8), dir.path()).unwrap_err();
+    assert!(matches!(e, RtlError::SumMismatch { reference: "accel::array", .. }), "{e}");
+}
+
+/// A corrupted dump or expected value fails with a typed error naming the dump line.
+#[test]
+fn corrupted_dump_or_expectation_fails() {
+    if !iverilog_available() {
+        return;
+    }
+    let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let c = cfg(3, 5, 6, 5, 7, 9, QuantScheme::SignMagnitude);
+    let dir = tempfile::tempdir().unwrap();
+    cosim(&m, c, dir.path()).unwrap();
+    let dump_path = dir.path().join("dump.txt");
+    let text = std::fs::read_to_string(&dump_path).unwrap();
+    let g = Geometry { rows: c.rows, cols: c.cols };
+    let tile = Tile::random(c.npix, c.k, c.nf, c.scheme, c.seed);
+    let ops = tile.ops();
+    let folds = schedule::folds(&ops, g);
+    let model = array::run(&ops, &m.lut, ArrayShape { rows: c.rows, cols: c.cols }, Dataflow::Ws);
+    let mut fast_sums = Vec::new();
+    fast::gemm(&ops, &m.lut, true, &mut fast_sums);
+    let run = |t: &str, model: &axdnn::accel::array::ArrayRun, fast: &[i32]| {
+        let e = parse_dump(t, &dump_path)?;
+        check(&e, &dump_path, g, &folds, &ops, model, fast)
+    };
+    let ok = run(&text, &model, &fast_sums).unwrap();
+    assert_eq!(ok.sums, c.npix * c.nf);
+    let lines: Vec<&str> = text.lines().collect();
+    let edit = |i: usize, f: &dyn Fn(&str) -> String| {
+        let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+        l[i] = f(lines[i]);
+        l.join("\n")
+    };
+    // One bit of one sum flipped → SumMismatch on that line.
+    let flipped = edit(10, &|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        format!("{} {} {:08x}", f[0], f[1], u32::from_str_radix(f[2], 16).unwrap() ^ 1 << 7)
+    });
+    match run(&flipped, &model, &fast_sums) {
+        Err(RtlError::SumMismatch { lines, got, want, .. }) => {
+            assert!(lines.contains(&11), "{lines:?}");
+            // The other fold's partial sum is exact, so the total differs by the flipped bit.
+            assert_eq!(got.wrapping_sub(want).unsigned_abs(), 1 << 7);
+        }
+        r => panic!("flipped bit not caught: {r:?}"),
+    }
+    // An output a cycle late → CycleMismatch naming the line.
+    let late = edit(3, &|l| {
+        let (cyc, rest) = l.split_once(' ').unwrap();
+        format!("{} {rest}", cyc.parse::<u64>().unwrap() + 1)
+    });
+    assert!(matches!(run(&late, &model, &fast_sums), Err(RtlError::CycleMismatch { line: 4, .. })));
+    // A missing last output → Missing; a missing first one shifts its column → CycleMismatch;
+    // garbage → Dump error with the line.
+    let dropped = lines[..lines.len() - 1].join("\n");
+    assert!(matches!(run(&dropped, &model, &fast_sums), Err(RtlError::Missing { .. })));
+    let dropped = lines[1..].join("\n");
+    assert!(matches!(run(&dropped, &model, &fast_sums), Err(RtlError::CycleMismatch { .. })));
+    let garbage = edit(5, &|l| l.replace(|c: char| c.is_ascii_hexdigit() && c > '9', "x"));
+    let garbage = if garbage == text { edit(5, &|_| "5 0 xxxxxxxx".into()) } else { garbage };
+    assert!(matches!(run(&garbage, &model, &fast_sums), Err(RtlError::Dump { line: 6, .. })));
+    // A wrong expected value (model or fast engine) → SumMismatch against that reference.
+    let mut bad_model = model.clone();
+    bad_model.sums[3] = bad_model.sums[3].wrapping_add(1);
+    assert!(matches!(run(&text, &bad_model, &fast_sums), Err(RtlError::SumMismatch { reference: "accel::array", pixel: 0, output: 3, .. })));
+    let mut bad_fast = fast_sums.clone();
+    bad_fast[c.nf + 2] ^= 1 << 20;
+    assert!(matches!(run(&text, &model, &bad_fast), Err(RtlError::SumMismatch { reference: "accel::fast::gemm", pixel: 1, output: 2, .. })));
+    let mut bad_cycle = model.clone();
+    bad_cycle.last_busy_cycle += 1;
+    assert!(matches!(run(&text, &bad_cycle, &fast_sums), Err(RtlError::LastCycle { .. })));
+}
+
+fn evoapprox() -> Option<PathBuf> {
+    let p = std::env::var_os("AXDNN_EVOAPPROX").filter(|s| !s.is_empty()).map(PathBuf::from);
+    if p.is_none() {
+        eprintln!("skipped: AXDNN_EVOAPPROX not set");
+    }
+    p
+}
+
+/// EvoApprox netlists: a generic one (mul8u_L40) and PDK45 ones with our cell models, unsigned
+/// (sign-magnitude) and signed (sym-s8).
+#[test]
+fn evoapprox_multipliers() {
+    if !iverilog_available() {
+        return;
+    }
+    let Some(root) = evoapprox() else { return };
+    let lib = root.join("evoapproxlib");
+    let l40 = lib.join("8x8_unsigned/pareto_pwr_ep/mul8u_L40.v");
+    let jff = lib.join("8x8_unsigned/pareto_pwr_ep/mul8u_1JFF_pdk45.v");
+    let sdir = lib.join("8x8_signed/pareto_pwr_mae");
+    let spdk = std::fs::read_dir(&sdir).unwrap().map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_pdk45.v")).min().unwrap();
+    for (path, c) in [
+        (&l40, cfg(4, 4, 16, 4, 4, 11, QuantScheme::AsymU8)),
+        (&l40, cfg(3, 5, 8, 7, 9, 12, QuantScheme::SignMagnitude)),
+        (&jff, cfg(4, 4, 10, 6, 5, 13, QuantScheme::SignMagnitude)),
+        (&spdk, cfg(3, 5, 8, 5, 6, 14, QuantScheme::SymS8)),
+    ] {
+        let m = RtlMultiplier::load(path).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(&m, c, dir.path()).unwrap_or_else(|e| panic!("{}: {c:?}: {e}", path.display()));
+        eprintln!("{}: {:?}", m.ports.module, r.check);
+        assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+    }
+}
+
+/// The same RTL under Verilator (its C++ build takes ~30 s; skipped when not installed).
+#[test]
+fn verilator_agrees() {
+    if !axdnn::lut::testbench::have_tool("verilator") {
+        eprintln!("skipped: verilator not found");
+        return;
+    }
+    let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let mut c = cfg(2, 3, 5, 3, 4, 21, QuantScheme::SignMagnitude);
+    c.sim = Simulator::Verilator;
+    let dir = tempfile::tempdir().unwrap();
+    let r = cosim(&m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+    assert_eq!(r.check.folds, 4);
+    assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+}
+
+/// Seeded random shapes (arrays 1..6 × 1..6, ragged folds, 1..10 pixels, all three schemes).
+#[test]
+fn random_shapes() {
+    use rand::{Rng, SeedableRng};
+    if !iverilog_available() {
+        return;
+    }
+    let u = RtlMultiplier::load(&gen("mul8u_gen_bam_h1v6.v")).unwrap();
+    let s = RtlMultiplier::load(&gen("mul8s_gen_exact.v")).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    for case in 0..10u64 {
+        let (rows, cols) = (rng.gen_range(1..=6), rng.gen_range(1..=6));
+        let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case as usize % 3];
+        let c = cfg(rows, cols, rng.gen_range(1..=10), rng.gen_range(1..=2 * rows + 1), rng.gen_range(1..=2 * cols + 1), case, scheme);
+        let m = if scheme.signed_multiplier() { &s } else { &u };
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        assert_eq!(r.check.sums, c.npix * c.nf);
+        assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+    }
+}
+
+/// The CLI: `rtl emit` writes the files, `rtl cosim` prints what matched.
+#[test]
+fn cli_emit_and_cosim() {
+    let exe = env!("CARGO_BIN_EXE_axdnn");
+    let dir = tempfile::tempdir().unwrap();
+    let m = gen("mul8u_gen_bam_h2v6.v");
+    let st = std::process::Command::new(exe)
+        .args(["rtl", "emit", "--rows", "3", "--cols", "5", "--multiplier"])
+        .arg(&m)
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    for f in ["axdnn_pe.v", "axdnn_array_ws.v", "axdnn_tb_ws.v", "mul8u_gen_bam_h2v6.v"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let pe = std::fs::read_to_string(dir.path().join("axdnn_pe.v")).unwrap();
+    assert!(pe.contains("mul8u_gen_bam_h2v6 mul (.A(w_q), .B(x_in), .O(prod_raw));"), "{pe}");
+    if !iverilog_available() {
+        return;
+    }
+    let out = std::process::Command::new(exe)
+        .args(["rtl", "cosim", "--rows", "4", "--cols", "4", "--k", "4", "--nf", "4", "--npix", "16", "--multiplier"])
+        .arg(&m)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("64 sums equal") && text.contains("last output cycle 25 = model 25"), "{text}");
+}
