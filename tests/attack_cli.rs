@@ -40,6 +40,32 @@ fn attack_on_float_and_accelerator() {
     assert_eq!(pgd("3"), pgd("3"));
 }
 
+/// Contrast reduction does not look at the model, so running it against the accelerator itself
+/// (`--on-hardware`) must give exactly the transferred numbers; gradient attacks are refused there.
+#[test]
+fn hardware_in_the_loop() {
+    let Some(_) = std::env::var_os("AXDNN_DATA") else {
+        eprintln!("skipped: AXDNN_DATA not set");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
+    let trunc = concat!(env!("CARGO_MANIFEST_DIR"), "/netlists/gen/mul8u_gen_trunc8.v");
+    let mults = format!("exact,{trunc}");
+    let o = axdnn(&["attack", "--model", model, "--attack", "l2-contrast", "--eps", "0,1,2", "--n", "40", "--multipliers", &mults, "--on-hardware", "--json", "--out", out]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.len(), 3 * 3 + 3 * 2, "float + 2 transferred + 2 on hardware, 3 eps");
+    for r in rows.iter().filter(|r| r["attack"] == "l2-contrast@hw") {
+        let twin = rows.iter().find(|t| t["attack"] == "l2-contrast" && t["model"] == r["model"] && t["epsilon"] == r["epsilon"]).unwrap();
+        assert_eq!(r["robust_accuracy"], twin["robust_accuracy"], "{r} vs {twin}");
+    }
+    let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0.1", "--n", "5", "--on-hardware", "--out", out]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs gradients the accelerator does not have"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn bad_arguments_fail_clearly() {
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");

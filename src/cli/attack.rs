@@ -5,7 +5,8 @@
 
 use super::accel::{config, prepare, resolve, Prepared, QuantArgs};
 use axdnn::accel::{Accelerator, Engine};
-use axdnn::attack::{self, Attack, Bounds, Criterion, Epsilon, FloatClassifier, SeededNoise};
+use axdnn::attack::{self, AccelClassifier, Attack, Bounds, Classifier, Criterion, Epsilon, FloatClassifier, SeededNoise};
+use axdnn::data::Dataset;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -29,6 +30,10 @@ pub struct AttackArgs {
     pub out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+    /// Also run the (decision-based) attack against each multiplier's accelerator directly,
+    /// rows `<attack>@hw`.
+    #[arg(long)]
+    pub on_hardware: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -72,30 +77,60 @@ pub fn algorithm1(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon
 /// Adversarial examples on the float model of `prep`, per epsilon (clipped outputs, batch by
 /// batch, one seeded noise stream), and how many the float model still classifies correctly.
 pub fn generate(prep: &Prepared, seed: u64, attack: Attack, eps: &[Epsilon], batch: usize) -> anyhow::Result<(Vec<Vec<f32>>, Vec<usize>)> {
-    let (arch, params) = (&prep.float.arch, &prep.float.params);
-    let test = &prep.test;
+    let float = FloatClassifier { arch: &prep.float.arch, params: &prep.float.params };
+    generate_on(&float, &prep.test, seed, attack, eps, batch)
+}
+
+/// [`generate`] against any classifier (the attack queries `model` itself).
+pub fn generate_on(model: &dyn Classifier, test: &Dataset, seed: u64, attack: Attack, eps: &[Epsilon], batch: usize) -> anyhow::Result<(Vec<Vec<f32>>, Vec<usize>)> {
     let d = test.shape.numel();
     let n = test.len();
-    let float = FloatClassifier { arch, params };
     let pb = indicatif::ProgressBar::new(n as u64);
     pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images ({eta})")?);
-    pb.set_message(format!("{attack} on {} (float)", arch.name));
+    pb.set_message(format!("{attack} on {}", model.name()));
     let mut noise = SeededNoise::new(seed);
     let mut adv: Vec<Vec<f32>> = vec![Vec::with_capacity(n * d); eps.len()];
-    let mut float_ok = vec![0usize; eps.len()];
+    let mut still_ok = vec![0usize; eps.len()];
     for s in (0..n).step_by(batch) {
         let e = (s + batch).min(n);
         let crit = Criterion::Misclassification(test.labels[s..e].to_vec());
-        let out = attack::run(attack, attack.default_params(), &float, Bounds::default(), &test.images[s * d..e * d], &crit, eps, &mut noise)?;
+        let out = attack::run(attack, attack.default_params(), model, Bounds::default(), &test.images[s * d..e * d], &crit, eps, &mut noise)?;
         for (k, c) in out.clipped.into_iter().enumerate() {
             adv[k].extend(c);
-            float_ok[k] += out.success[k].iter().filter(|&&f| !f).count();
+            still_ok[k] += out.success[k].iter().filter(|&&f| !f).count();
         }
         pb.inc((e - s) as u64);
     }
     pb.finish_and_clear();
-    Ok((adv, float_ok))
+    Ok((adv, still_ok))
+}
+
+/// Decision-based attacks (contrast reduction, repeated noise) run against the quantized model
+/// on the accelerator itself, one search per multiplier: hardware in the loop, beyond the
+/// paper's transfer setting. Rows are labelled `<attack>@hw`.
+pub fn on_hardware(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon], multipliers: &[String], batch: usize) -> anyhow::Result<Vec<Row>> {
+    anyhow::ensure!(!attack.needs_gradient(), "--on-hardware needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform); {attack} needs gradients the accelerator does not have");
+    let n = prep.test.len();
+    let mut rows = Vec::new();
+    for spec in multipliers {
+        let m = resolve(spec, q.scheme, false, prep.exact_power_mw)?;
+        let acc = Accelerator::new(&prep.qm, m.mult.as_ref(), config(q, Engine::Fast, false, prep.exact_power_mw))?;
+        let hw = AccelClassifier { accel: &acc, label: format!("{} on the accelerator", m.mult.name()) };
+        let (_, ok) = generate_on(&hw, &prep.test, q.seed, attack, eps, batch)?;
+        for (e, ok) in eps.iter().zip(ok) {
+            rows.push(Row {
+                attack: format!("{}@hw", attack.name()),
+                scheme: q.scheme.to_string(),
+                epsilon: e.0,
+                model: m.mult.name().into(),
+                robust_accuracy: ok as f64 / n as f64,
+                n,
+                seed: q.seed,
+            });
+        }
+    }
+    Ok(rows)
 }
 
 /// Images of `x` the accelerator classifies as `labels` say.
@@ -113,20 +148,27 @@ pub fn ordered<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     })
 }
 
-/// Robust accuracy (%) with epsilons as rows and models as columns, Markdown.
+/// Robust accuracy (%) with epsilons as rows and models as columns, Markdown. Hardware-in-the-loop
+/// rows (`<attack>@hw`) get their own columns, marked `@hw`.
 pub fn markdown_table(rows: &[Row]) -> String {
-    let models = ordered(rows.iter().map(|r| r.model.as_str()));
+    let column = |r: &Row| if r.attack.ends_with("@hw") { format!("{} @hw", r.model) } else { r.model.clone() };
+    let cols: Vec<String> = rows.iter().map(column).fold(Vec::new(), |mut v, c| {
+        if !v.contains(&c) {
+            v.push(c);
+        }
+        v
+    });
     let mut eps: Vec<f32> = Vec::new();
     for r in rows {
         if !eps.contains(&r.epsilon) {
             eps.push(r.epsilon);
         }
     }
-    let mut s = format!("| eps | {} |\n|---|{}\n", models.join(" | "), "---:|".repeat(models.len()));
+    let mut s = format!("| eps | {} |\n|---|{}\n", cols.join(" | "), "---:|".repeat(cols.len()));
     for e in eps {
         s += &format!("| {e} |");
-        for m in &models {
-            match rows.iter().find(|r| r.model == *m && r.epsilon == e) {
+        for c in &cols {
+            match rows.iter().find(|r| column(r) == *c && r.epsilon == e) {
                 Some(r) => s += &format!(" {:.1} |", 100.0 * r.robust_accuracy),
                 None => s += " – |",
             }
@@ -142,10 +184,14 @@ pub fn attack_cmd(mut a: AttackArgs) -> anyhow::Result<()> {
         eprintln!("--n not given: attacking the first 1000 test images");
     }
     anyhow::ensure!(a.batch > 0, "--batch must be positive");
+    anyhow::ensure!(!(a.on_hardware && a.attack.needs_gradient()), "--on-hardware needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform); {} needs gradients the accelerator does not have", a.attack);
     let eps: Vec<Epsilon> = a.eps.iter().map(|&e| Epsilon::new(e)).collect::<Result<_, _>>()?;
     let prep = prepare(&a.q)?;
     let n = prep.test.len();
-    let rows = algorithm1(&prep, &a.q, a.attack, &eps, &a.multipliers, a.batch)?;
+    let mut rows = algorithm1(&prep, &a.q, a.attack, &eps, &a.multipliers, a.batch)?;
+    if a.on_hardware {
+        rows.extend(on_hardware(&prep, &a.q, a.attack, &eps, &a.multipliers, a.batch)?);
+    }
 
     let model_name = a.q.model.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/attack-{model_name}-{}", a.attack)));
