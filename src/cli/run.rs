@@ -28,6 +28,10 @@ use std::path::{Path, PathBuf};
 pub const PAPER_LENET5: [&str; 8] =
     ["mul8u_1JFF", "mul8u_12N4", "mul8u_17KS", "mul8u_1AGV", "mul8u_FTA", "mul8u_JQQ", "mul8u_L40", "mul8u_JV3"];
 
+/// The multipliers of the paper's AlexNet/CIFAR-10 study (Fig. 7).
+pub const PAPER_ALEXNET: [&str; 8] =
+    ["mul8u_1JFF", "mul8u_2P7", "mul8u_KEM", "mul8u_150Q", "mul8u_14VP", "mul8u_QJD", "mul8u_1446", "mul8u_GS2"];
+
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// Trained model folder.
