@@ -3,7 +3,7 @@
 //! that grows attack by attack (rewritten atomically, so a killed study resumes where it
 //! stopped), one SVG plot per attack and a Markdown report.
 
-use super::accel::{prepare, QuantArgs};
+use super::accel::{prepare, resolve, QuantArgs};
 use super::attack::{algorithm1, markdown_table, ordered, Row};
 use super::run::{PAPER_ALEXNET, PAPER_LENET5};
 use axdnn::attack::{Attack, Epsilon, Norm};
@@ -87,6 +87,11 @@ pub fn study_cmd(mut a: StudyArgs) -> anyhow::Result<()> {
     };
     let prep = prepare(&a.q)?;
     let multipliers = if a.multipliers.is_empty() { paper_multipliers(prep.dataset) } else { a.multipliers.clone() };
+    // The row names of this study's models (a multiplier is named by its netlist, not the spec).
+    let mut models = vec!["float".to_string()];
+    for m in &multipliers {
+        models.push(resolve(m, a.q.scheme, false, prep.exact_power_mw)?.mult.name().to_string());
+    }
     let model_name = a.q.model.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{model_name}-{}", a.q.scheme)));
     std::fs::create_dir_all(out.join("plots"))?;
@@ -101,8 +106,7 @@ pub fn study_cmd(mut a: StudyArgs) -> anyhow::Result<()> {
         let eps = eps_of(at)?;
         // Resume: an attack is done when every (model, eps) row of these settings is present.
         let have = |model: &str, e: f32| rows.iter().any(|r| r.attack == at.name() && r.scheme == scheme && r.n == n && r.seed == a.q.seed && r.model == model && r.epsilon == e);
-        let models_done = ordered(rows.iter().filter(|r| r.attack == at.name() && r.scheme == scheme && r.n == n && r.seed == a.q.seed).map(|r| r.model.as_str()));
-        let done = models_done.len() == multipliers.len() + 1 && models_done.iter().all(|m| eps.iter().all(|e| have(m, e.0)));
+        let done = models.iter().all(|m| eps.iter().all(|e| have(m, e.0)));
         pb.set_message(at.name().to_string());
         if !done {
             let new = algorithm1(&prep, &a.q, at, &eps, &multipliers, a.batch)?;
