@@ -22,7 +22,7 @@ fn gen(name: &str) -> PathBuf {
 }
 
 fn cfg(rows: usize, cols: usize, npix: usize, k: usize, nf: usize, seed: u64, scheme: QuantScheme) -> CosimConfig {
-    CosimConfig { rows, cols, npix, k, nf, seed, scheme, sim: Simulator::Icarus }
+    CosimConfig { rows, cols, npix, k, nf, seed, scheme, sim: Simulator::Icarus, dataflow: Dataflow::Ws }
 }
 
 #[test]
