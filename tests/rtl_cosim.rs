@@ -1,10 +1,10 @@
-//! RTL co-verification: the emitted WS array around a multiplier netlist, simulated by Icarus
-//! Verilog, must give the cycle-stepped model's sums bit for bit and its output cycles.
+//! RTL co-verification: the emitted WS and OS arrays around a multiplier netlist, simulated by
+//! Icarus Verilog, must give the cycle-stepped model's sums bit for bit and its output cycles.
 
 use axdnn::accel::timing::{ArrayShape, Dataflow};
 use axdnn::accel::{array, fast};
 use axdnn::quant::QuantScheme;
-use axdnn::rtl::check::{check, parse_dump};
+use axdnn::rtl::check::{check, check_os, parse_dump, parse_dump_os};
 use axdnn::rtl::cosim::{cosim, RtlMultiplier, Tile};
 use axdnn::rtl::{schedule, CosimConfig, Geometry, RtlError, Simulator};
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ fn gen(name: &str) -> PathBuf {
 }
 
 fn cfg(rows: usize, cols: usize, npix: usize, k: usize, nf: usize, seed: u64, scheme: QuantScheme) -> CosimConfig {
-    CosimConfig { rows, cols, npix, k, nf, seed, scheme, sim: Simulator::Icarus }
+    CosimConfig { rows, cols, npix, k, nf, seed, scheme, sim: Simulator::Icarus, dataflow: Dataflow::Ws }
 }
 
 #[test]
@@ -272,4 +272,170 @@ fn cli_emit_and_cosim() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("64 sums equal") && text.contains("last output cycle 25 = model 25"), "{text}");
+}
+
+fn os(c: CosimConfig) -> CosimConfig {
+    CosimConfig { dataflow: Dataflow::Os, ..c }
+}
+
+/// OS on generated multipliers: one fold (4×4) and several (3×5), sign-magnitude and sym-s8. The
+/// last output is on the SCALE-Sim closed form folds × (R + C + K − 2) − 1.
+#[test]
+fn os_generated_multipliers() {
+    if !iverilog_available() {
+        return;
+    }
+    let u = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let t = RtlMultiplier::load(&gen("mul8u_gen_trunc6.v")).unwrap();
+    let s = RtlMultiplier::load(&gen("mul8s_gen_exact.v")).unwrap();
+    for (m, c) in [
+        (&u, os(cfg(4, 4, 4, 6, 4, 31, QuantScheme::AsymU8))),
+        (&u, os(cfg(4, 4, 3, 5, 2, 32, QuantScheme::SignMagnitude))),
+        (&t, os(cfg(3, 5, 7, 5, 11, 33, QuantScheme::SignMagnitude))),
+        (&s, os(cfg(4, 4, 4, 9, 4, 34, QuantScheme::SymS8))),
+        (&s, os(cfg(3, 5, 8, 4, 7, 35, QuantScheme::SymS8))),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        eprintln!("{c:?}: {:?}", r.check);
+        let folds = c.npix.div_ceil(c.rows) * c.nf.div_ceil(c.cols);
+        assert_eq!(r.check.folds, folds);
+        // Every output written once (no partial sums in OS).
+        assert_eq!(r.check.outputs, c.npix * c.nf);
+        assert_eq!(r.check.sums, c.npix * c.nf);
+        assert_eq!(r.check.last_output_cycle, (folds * (c.rows + c.cols + c.k - 2) - 1) as u64);
+        assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+    }
+}
+
+/// Seeded random OS shapes (arrays 1..6 × 1..6, ragged folds, K 1..12, all three schemes).
+#[test]
+fn os_random_shapes() {
+    use rand::{Rng, SeedableRng};
+    if !iverilog_available() {
+        return;
+    }
+    let u = RtlMultiplier::load(&gen("mul8u_gen_bam_h1v6.v")).unwrap();
+    let s = RtlMultiplier::load(&gen("mul8s_gen_exact.v")).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2027);
+    for case in 0..10u64 {
+        let (rows, cols) = (rng.gen_range(1..=6), rng.gen_range(1..=6));
+        let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case as usize % 3];
+        let c = os(cfg(rows, cols, rng.gen_range(1..=2 * rows + 1), rng.gen_range(1..=12), rng.gen_range(1..=2 * cols + 1), case, scheme));
+        let m = if scheme.signed_multiplier() { &s } else { &u };
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        assert_eq!(r.check.sums, c.npix * c.nf);
+        assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+    }
+}
+
+/// A corrupted OS dump or expected value fails with a typed error naming the dump line.
+#[test]
+fn os_corrupted_dump_fails() {
+    if !iverilog_available() {
+        return;
+    }
+    let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let c = os(cfg(3, 5, 5, 4, 7, 41, QuantScheme::SignMagnitude));
+    let dir = tempfile::tempdir().unwrap();
+    cosim(&m, c, dir.path()).unwrap();
+    let dump_path = dir.path().join("dump.txt");
+    let text = std::fs::read_to_string(&dump_path).unwrap();
+    let g = Geometry { rows: c.rows, cols: c.cols };
+    let tile = Tile::random(c.npix, c.k, c.nf, c.scheme, c.seed);
+    let ops = tile.ops();
+    let folds = schedule::os_folds(&ops, g);
+    let model = array::run(&ops, &m.lut, ArrayShape { rows: c.rows, cols: c.cols }, Dataflow::Os);
+    let mut fast_sums = Vec::new();
+    fast::gemm(&ops, &m.lut, true, &mut fast_sums);
+    let run = |t: &str, model: &axdnn::accel::array::ArrayRun, fast: &[i32]| {
+        let e = parse_dump_os(t, &dump_path)?;
+        check_os(&e, &dump_path, g, &folds, &ops, model, fast)
+    };
+    assert_eq!(run(&text, &model, &fast_sums).unwrap().sums, c.npix * c.nf);
+    let lines: Vec<&str> = text.lines().collect();
+    let edit = |i: usize, f: &dyn Fn(&str) -> String| {
+        let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+        l[i] = f(lines[i]);
+        l.join("\n")
+    };
+    // One bit flipped → SumMismatch on that line, off by exactly that bit.
+    let flipped = edit(7, &|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        format!("{} {} {} {:08x}", f[0], f[1], f[2], u32::from_str_radix(f[3], 16).unwrap() ^ 1 << 9)
+    });
+    match run(&flipped, &model, &fast_sums) {
+        Err(RtlError::SumMismatch { line: 8, got, want, .. }) => assert_eq!((got ^ want) as u32, 1 << 9),
+        r => panic!("flipped bit not caught: {r:?}"),
+    }
+    // A cycle early (same fold) → CycleMismatch on that line; the last output a cycle late (after
+    // the last fold) → Dump; a dropped output → Missing; a duplicated one → Dump; a PE outside
+    // the fold → Dump; a WS-format line → Dump.
+    let shift = |i: usize, d: i64| {
+        edit(i, &|l| {
+            let (cyc, rest) = l.split_once(' ').unwrap();
+            format!("{} {rest}", cyc.parse::<i64>().unwrap() + d)
+        })
+    };
+    assert!(matches!(run(&shift(4, -1), &model, &fast_sums), Err(RtlError::CycleMismatch { line: 5, .. })));
+    let n = lines.len();
+    assert!(matches!(run(&shift(n - 1, 1), &model, &fast_sums), Err(RtlError::Dump { line, .. }) if line == n as u64));
+    let dropped = lines[..lines.len() - 1].join("\n");
+    assert!(matches!(run(&dropped, &model, &fast_sums), Err(RtlError::Missing { .. })));
+    let dup = format!("{}\n{}", lines[0], text);
+    assert!(matches!(run(&dup, &model, &fast_sums), Err(RtlError::Dump { line: 2, .. })));
+    let outside = edit(2, &|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        format!("{} {} 9 {}", f[0], f[1], f[3])
+    });
+    assert!(matches!(run(&outside, &model, &fast_sums), Err(RtlError::Dump { line: 3, .. })));
+    let ws_line = edit(1, &|l| l.split_once(' ').map(|(a, b)| format!("{a} {}", b.split_once(' ').unwrap().1)).unwrap());
+    assert!(matches!(run(&ws_line, &model, &fast_sums), Err(RtlError::Dump { line: 2, .. })));
+    // Wrong expectations → SumMismatch against that reference, LastCycle.
+    let mut bad_model = model.clone();
+    bad_model.sums[3] = bad_model.sums[3].wrapping_add(1);
+    assert!(matches!(run(&text, &bad_model, &fast_sums), Err(RtlError::SumMismatch { reference: "accel::array", pixel: 0, output: 3, .. })));
+    let mut bad_fast = fast_sums.clone();
+    bad_fast[c.nf + 2] ^= 1 << 20;
+    assert!(matches!(run(&text, &model, &bad_fast), Err(RtlError::SumMismatch { reference: "accel::fast::gemm", pixel: 1, output: 2, .. })));
+    let mut bad_cycle = model.clone();
+    bad_cycle.last_busy_cycle += 1;
+    assert!(matches!(run(&text, &bad_cycle, &fast_sums), Err(RtlError::LastCycle { .. })));
+    // The WS checker on the OS dump rejects it too (4 fields per line).
+    assert!(matches!(parse_dump(&text, &dump_path), Err(RtlError::Dump { line: 1, .. })));
+}
+
+/// The CLI with `--dataflow os`.
+#[test]
+fn cli_os() {
+    let exe = env!("CARGO_BIN_EXE_axdnn");
+    let dir = tempfile::tempdir().unwrap();
+    let m = gen("mul8u_gen_bam_h2v6.v");
+    let st = std::process::Command::new(exe)
+        .args(["rtl", "emit", "--dataflow", "os", "--rows", "3", "--cols", "5", "--multiplier"])
+        .arg(&m)
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    for f in ["axdnn_pe_os.v", "axdnn_array_os.v", "axdnn_tb_os.v", "mul8u_gen_bam_h2v6.v"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let arr = std::fs::read_to_string(dir.path().join("axdnn_array_os.v")).unwrap();
+    // Output de-skew depth (R−1−r) + (C−1−c): 6 at PE (0,0), 0 at PE (2,4).
+    assert!(arr.contains("axdnn_pe_os #(.D(6)) pe_0_0") && arr.contains("axdnn_pe_os #(.D(0)) pe_2_4"), "{arr}");
+    if !iverilog_available() {
+        return;
+    }
+    let out = std::process::Command::new(exe)
+        .args(["rtl", "cosim", "--dataflow", "os", "--rows", "4", "--cols", "4", "--k", "6", "--nf", "4", "--npix", "8", "--multiplier"])
+        .arg(&m)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 2 folds × (4 + 4 + 6 − 2) cycles.
+    assert!(text.contains("4x4 OS") && text.contains("32 sums equal") && text.contains("last output cycle 23 = model 23"), "{text}");
 }

@@ -1,6 +1,7 @@
-//! `axdnn rtl`: emit the weight-stationary array as Verilog, co-simulate it with Icarus Verilog
+//! `axdnn rtl`: emit the weight- or output-stationary array as Verilog, co-simulate it with Icarus Verilog
 //! or Verilator against the cycle-stepped model.
 
+use axdnn::accel::timing::Dataflow;
 use axdnn::quant::QuantScheme;
 use axdnn::rtl::cosim::{cosim, write_rtl, RtlMultiplier};
 use axdnn::rtl::{CosimConfig, Geometry, Simulator};
@@ -9,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum RtlCmd {
-    /// Write axdnn_pe.v, axdnn_array_ws.v, axdnn_tb_ws.v (+ the multiplier and, for PDK45
-    /// netlists, the cell models) into a folder.
+    /// Write axdnn_pe.v, axdnn_array_ws.v, axdnn_tb_ws.v (ws) or axdnn_pe_os.v,
+    /// axdnn_array_os.v, axdnn_tb_os.v (os) (+ the multiplier and, for PDK45 netlists, the cell
+    /// models) into a folder.
     Emit {
         /// Multiplier netlist (.v) or an EvoApprox name under $AXDNN_EVOAPPROX.
         #[arg(long)]
@@ -21,6 +23,9 @@ pub enum RtlCmd {
         cols: usize,
         #[arg(short, long)]
         out: PathBuf,
+        /// ws (weight-stationary) or os (output-stationary).
+        #[arg(long, default_value = "ws")]
+        dataflow: Dataflow,
     },
     /// Co-simulate a random GEMM tile on the emitted RTL and compare with accel::array/fast.
     Cosim(CosimArgs),
@@ -50,6 +55,9 @@ pub struct CosimArgs {
     scheme: QuantScheme,
     #[arg(long, default_value = "iverilog")]
     sim: Simulator,
+    /// ws (weight-stationary) or os (output-stationary).
+    #[arg(long, default_value = "ws")]
+    dataflow: Dataflow,
     /// Keep the Verilog, stimulus and dump in this folder (default: a temporary folder, removed).
     #[arg(long)]
     keep: Option<PathBuf>,
@@ -68,13 +76,13 @@ fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
 
 pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
     match cmd {
-        RtlCmd::Emit { multiplier, rows, cols, out } => {
+        RtlCmd::Emit { multiplier, rows, cols, out, dataflow } => {
             anyhow::ensure!(rows > 0 && cols > 0, "--rows and --cols must be > 0");
             let m = RtlMultiplier::load(&resolve(&multiplier)?)?;
-            let mut files = write_rtl(&out, &m.ports, Geometry { rows, cols })?;
+            let mut files = write_rtl(&out, &m.ports, Geometry { rows, cols }, dataflow)?;
             files.extend(m.write_sources(&out)?);
-            println!("{rows}x{cols} WS array around {} (A = weight, B = activation, product {}[{}], {})",
-                m.ports.module, m.ports.out, m.ports.out_bits, if m.ports.signed { "signed" } else { "unsigned" });
+            println!("{rows}x{cols} {} array around {} (A = weight, B = activation, product {}[{}], {})",
+                dataflow.to_string().to_uppercase(), m.ports.module, m.ports.out, m.ports.out_bits, if m.ports.signed { "signed" } else { "unsigned" });
             for f in files {
                 println!("  {}", f.display());
             }
@@ -90,6 +98,7 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
                 seed: a.seed,
                 scheme: a.scheme,
                 sim: a.sim,
+                dataflow: a.dataflow,
             };
             let tmp;
             let dir = match &a.keep {
@@ -105,9 +114,9 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
             let r = cosim(&m, cfg, &dir)?;
             let c = &r.check;
             println!(
-                "{}x{} WS, {}, {} ({}), K={}, NF={}, {} pixels, seed {}: {} folds, {} partial sums written, {} sums equal to accel::array and accel::fast::gemm bit for bit, every output on the model's cycle, last output cycle {} = model {}",
-                cfg.rows, cfg.cols, r.multiplier, cfg.scheme, cfg.sim, cfg.k, cfg.nf, cfg.npix, cfg.seed,
-                c.folds, c.outputs, c.sums, c.last_output_cycle, c.model_last_busy_cycle
+                "{}x{} {}, {}, {} ({}), K={}, NF={}, {} pixels, seed {}: {} folds, {} {} written, {} sums equal to accel::array and accel::fast::gemm bit for bit, every output on the model's cycle, last output cycle {} = model {}",
+                cfg.rows, cfg.cols, cfg.dataflow.to_string().to_uppercase(), r.multiplier, cfg.scheme, cfg.sim, cfg.k, cfg.nf, cfg.npix, cfg.seed,
+                c.folds, c.outputs, if cfg.dataflow == Dataflow::Ws { "partial sums" } else { "outputs" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
             );
             if a.keep.is_some() {
                 println!("files in {}", dir.display());

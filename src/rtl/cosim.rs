@@ -2,8 +2,9 @@
 //! netlist, Icarus Verilog (or Verilator) on it, and the dump compared with `accel::array::run`
 //! and `accel::fast::gemm` on the table simulated from the same netlist.
 
-use super::check::{check, parse_dump, CosimCheck};
+use super::check::{check, check_os, parse_dump, parse_dump_os, CosimCheck};
 use super::emit::{self, Geometry, MulPorts};
+use super::emit_os;
 use super::schedule;
 use super::RtlError;
 use crate::accel::array;
@@ -45,7 +46,8 @@ impl std::fmt::Display for Simulator {
     }
 }
 
-/// One co-simulation: array size, GEMM tile (`npix × k` by `k × nf`), seed, scheme, simulator.
+/// One co-simulation: array size, GEMM tile (`npix × k` by `k × nf`), seed, scheme, simulator,
+/// dataflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CosimConfig {
     pub rows: usize,
@@ -56,6 +58,7 @@ pub struct CosimConfig {
     pub seed: u64,
     pub scheme: QuantScheme,
     pub sim: Simulator,
+    pub dataflow: Dataflow,
 }
 
 /// Operand codes of a random tile (owned [`GemmOperands`]).
@@ -157,11 +160,24 @@ impl RtlMultiplier {
     }
 }
 
-/// Write `axdnn_pe.v`, `axdnn_array_ws.v` and `axdnn_tb_ws.v` into `dir`.
-pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry) -> Result<Vec<PathBuf>, RtlError> {
+/// Name of the testbench module (and its file stem) of a dataflow.
+pub fn testbench_top(df: Dataflow) -> &'static str {
+    match df {
+        Dataflow::Ws => "axdnn_tb_ws",
+        Dataflow::Os => "axdnn_tb_os",
+    }
+}
+
+/// Write `axdnn_pe.v`, `axdnn_array_ws.v` and `axdnn_tb_ws.v` (WS) or `axdnn_pe_os.v`,
+/// `axdnn_array_os.v` and `axdnn_tb_os.v` (OS) into `dir`.
+pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry, df: Dataflow) -> Result<Vec<PathBuf>, RtlError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut out = Vec::new();
-    for (name, text) in [("axdnn_pe.v", emit::pe(ports)), ("axdnn_array_ws.v", emit::array(g)), ("axdnn_tb_ws.v", emit::testbench(g))] {
+    let files = match df {
+        Dataflow::Ws => [("axdnn_pe.v", emit::pe(ports)), ("axdnn_array_ws.v", emit::array(g)), ("axdnn_tb_ws.v", emit::testbench(g))],
+        Dataflow::Os => [("axdnn_pe_os.v", emit_os::pe(ports)), ("axdnn_array_os.v", emit_os::array(g)), ("axdnn_tb_os.v", emit_os::testbench(g))],
+    };
+    for (name, text) in files {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(io_err(&p))?;
         out.push(p);
@@ -182,16 +198,16 @@ fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) ->
     Ok(())
 }
 
-/// Compile and run the testbench in `dir` (sources: RTL + multiplier + cells); returns the dump
-/// path.
-pub fn simulate(sim: Simulator, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
+/// Compile and run the testbench module `top` (file `top.v` in `dir`; sources: RTL + multiplier +
+/// cells); returns the dump path.
+pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
     let dump = dir.join("dump.txt");
-    let tb = dir.join("axdnn_tb_ws.v");
+    let tb = dir.join(format!("{top}.v"));
     match sim {
         Simulator::Icarus => {
-            let image = dir.join("axdnn_tb_ws.vvp");
+            let image = dir.join(format!("{top}.vvp"));
             let mut cmd = std::process::Command::new("iverilog");
-            cmd.args(["-g2005", "-s", "axdnn_tb_ws", "-o"]).arg(&image).args(sources);
+            cmd.args(["-g2005", "-s", top, "-o"]).arg(&image).args(sources);
             run_tool("iverilog", &tb, &mut cmd)?;
             let mut cmd = std::process::Command::new("vvp");
             cmd.arg("-n").arg(&image).arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
@@ -200,10 +216,10 @@ pub fn simulate(sim: Simulator, sources: &[PathBuf], dir: &Path, stim: &Path) ->
         Simulator::Verilator => {
             let mdir = dir.join("obj_vl");
             let mut cmd = std::process::Command::new("verilator");
-            cmd.args(["--binary", "--timing", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "axdnn_tb_ws"]);
+            cmd.args(["--binary", "--timing", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top]);
             cmd.arg("-Mdir").arg(&mdir).args(sources);
             run_tool("verilator", &tb, &mut cmd)?;
-            let exe = mdir.join("Vaxdnn_tb_ws");
+            let exe = mdir.join(format!("V{top}"));
             let mut cmd = std::process::Command::new(&exe);
             cmd.arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
             run_tool("verilator", &exe, &mut cmd)?;
@@ -227,19 +243,28 @@ pub fn cosim(mult: &RtlMultiplier, cfg: CosimConfig, dir: &Path) -> Result<Cosim
         )));
     }
     let g = Geometry { rows: cfg.rows, cols: cfg.cols };
-    let mut sources = write_rtl(dir, &mult.ports, g)?;
+    let mut sources = write_rtl(dir, &mult.ports, g, cfg.dataflow)?;
     sources.extend(mult.write_sources(dir)?);
     let tile = Tile::random(cfg.npix, cfg.k, cfg.nf, cfg.scheme, cfg.seed);
     let ops = tile.ops();
-    let folds = schedule::folds(&ops, g);
     let stim = dir.join("stim.hex");
-    std::fs::write(&stim, schedule::stimulus(&ops, g, &folds)).map_err(io_err(&stim))?;
-    let dump = simulate(cfg.sim, &sources, dir, &stim)?;
+    let (ws_folds, os_folds) = match cfg.dataflow {
+        Dataflow::Ws => (schedule::folds(&ops, g), Vec::new()),
+        Dataflow::Os => (Vec::new(), schedule::os_folds(&ops, g)),
+    };
+    let text = match cfg.dataflow {
+        Dataflow::Ws => schedule::stimulus(&ops, g, &ws_folds),
+        Dataflow::Os => schedule::os_stimulus(&ops, g, &os_folds),
+    };
+    std::fs::write(&stim, text).map_err(io_err(&stim))?;
+    let dump = simulate(cfg.sim, testbench_top(cfg.dataflow), &sources, dir, &stim)?;
     let text = std::fs::read_to_string(&dump).map_err(io_err(&dump))?;
-    let entries = parse_dump(&text, &dump)?;
-    let model = array::run(&ops, &mult.lut, ArrayShape { rows: cfg.rows, cols: cfg.cols }, Dataflow::Ws);
+    let model = array::run(&ops, &mult.lut, ArrayShape { rows: cfg.rows, cols: cfg.cols }, cfg.dataflow);
     let mut fast_sums = Vec::new();
     fast::gemm(&ops, &mult.lut, true, &mut fast_sums);
-    let check = check(&entries, &dump, g, &folds, &ops, &model, &fast_sums)?;
+    let check = match cfg.dataflow {
+        Dataflow::Ws => check(&parse_dump(&text, &dump)?, &dump, g, &ws_folds, &ops, &model, &fast_sums)?,
+        Dataflow::Os => check_os(&parse_dump_os(&text, &dump)?, &dump, g, &os_folds, &ops, &model, &fast_sums)?,
+    };
     Ok(CosimReport { multiplier: mult.ports.module.clone(), config: cfg, check, dir: dir.to_path_buf() })
 }

@@ -48,11 +48,6 @@ pub fn stimulus(ops: &GemmOperands, g: Geometry, folds: &[Fold]) -> String {
     let sw = g.stim_bits();
     let mut text = String::new();
     let mut bits = vec![false; sw];
-    let put = |bits: &mut [bool], at: usize, width: usize, v: u32| {
-        for i in 0..width {
-            bits[at + i] = (v >> i) & 1 == 1;
-        }
-    };
     for f in folds {
         for tau in 0..f.len as usize {
             bits.iter_mut().for_each(|b| *b = false);
@@ -76,17 +71,95 @@ pub fn stimulus(ops: &GemmOperands, g: Geometry, folds: &[Fold]) -> String {
                     bits[8 * r_n + r] = true;
                 }
             }
-            // Hex, most significant nibble first.
-            for n in (0..sw.div_ceil(4)).rev() {
-                let mut v = 0;
-                for i in 0..4 {
-                    if bits.get(4 * n + i).copied().unwrap_or(false) {
-                        v |= 1 << i;
-                    }
-                }
-                text.push(char::from_digit(v, 16).unwrap());
+            push_hex(&mut text, &bits);
+        }
+    }
+    text
+}
+
+fn put(bits: &mut [bool], at: usize, width: usize, v: u32) {
+    for i in 0..width {
+        bits[at + i] = (v >> i) & 1 == 1;
+    }
+}
+
+/// One stimulus line: hex, most significant nibble first.
+fn push_hex(text: &mut String, bits: &[bool]) {
+    for n in (0..bits.len().div_ceil(4)).rev() {
+        let mut v = 0;
+        for i in 0..4 {
+            if bits.get(4 * n + i).copied().unwrap_or(false) {
+                v |= 1 << i;
             }
-            text.push('\n');
+        }
+        text.push(char::from_digit(v, 16).unwrap());
+    }
+    text.push('\n');
+}
+
+/// One OS fold: pixels `p0..p0+r_used` on the array rows, output columns `o0..o0+c_used`, the
+/// whole reduction streamed through; global cycles `base..base+len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OsFold {
+    pub p0: usize,
+    pub o0: usize,
+    pub r_used: usize,
+    pub c_used: usize,
+    pub base: u64,
+    pub len: u64,
+}
+
+impl OsFold {
+    /// Cycle on which the model writes every output of this fold: `base + R + C + K − 3`, the
+    /// fold's last cycle (`accel::array`'s OS fold lasts `R + C + K − 2` cycles).
+    pub fn output_cycle(&self, g: Geometry, k: usize) -> u64 {
+        self.base + (g.rows + g.cols + k) as u64 - 3
+    }
+}
+
+/// OS folds in the order `accel::array::run` executes them (pixels outer, output channels
+/// inner), each `timing::cycles_per_fold(.., Os, ..)` long.
+pub fn os_folds(ops: &GemmOperands, g: Geometry) -> Vec<OsFold> {
+    let a = ArrayShape { rows: g.rows, cols: g.cols };
+    let len = cycles_per_fold(GemmShape { npix: ops.npix, k: ops.k, nf: ops.nf }, Dataflow::Os, a);
+    let mut out = Vec::new();
+    let mut base = 0;
+    for p0 in (0..ops.npix).step_by(g.rows) {
+        for o0 in (0..ops.nf).step_by(g.cols) {
+            out.push(OsFold { p0, o0, r_used: (ops.npix - p0).min(g.rows), c_used: (ops.nf - o0).min(g.cols), base, len });
+            base += len;
+        }
+    }
+    out
+}
+
+/// The OS stimulus file (layout in [`Geometry::stim_bits_os`]): activation `k` of array row `r`
+/// (pixel `p0 + r`) enters the left edge at local cycle `k + r`, flagged `last` when `k = K − 1`;
+/// weight `k` of column `c` enters the top edge at `k + c`.
+pub fn os_stimulus(ops: &GemmOperands, g: Geometry, folds: &[OsFold]) -> String {
+    let (r_n, c_n, k_n) = (g.rows, g.cols, ops.k);
+    let mut text = String::new();
+    let mut bits = vec![false; g.stim_bits_os()];
+    let wb = 10 * r_n;
+    for f in folds {
+        for tau in 0..f.len as usize {
+            bits.iter_mut().for_each(|b| *b = false);
+            for r in 0..f.r_used {
+                if let Some(kk) = tau.checked_sub(r).filter(|&kk| kk < k_n) {
+                    put(&mut bits, 8 * r, 8, ops.act[(f.p0 + r) * k_n + kk] as u32);
+                    bits[8 * r_n + r] = true;
+                    bits[9 * r_n + r] = kk == k_n - 1;
+                }
+            }
+            for c in 0..f.c_used {
+                if let Some(kk) = tau.checked_sub(c).filter(|&kk| kk < k_n) {
+                    let j = kk * ops.nf + f.o0 + c;
+                    put(&mut bits, wb + 8 * c, 8, ops.wgt[j] as u32);
+                    bits[wb + 8 * c_n + c] = true;
+                    bits[wb + 9 * c_n + c] = ops.neg.is_some_and(|m| m[j] != 0);
+                }
+            }
+            push_hex(&mut text, &bits);
         }
     }
     text
