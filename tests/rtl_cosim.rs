@@ -195,6 +195,8 @@ fn evoapprox_multipliers() {
         (&l40, cfg(3, 5, 8, 7, 9, 12, QuantScheme::SignMagnitude)),
         (&jff, cfg(4, 4, 10, 6, 5, 13, QuantScheme::SignMagnitude)),
         (&spdk, cfg(3, 5, 8, 5, 6, 14, QuantScheme::SymS8)),
+        (&jff, os(cfg(3, 5, 8, 5, 6, 15, QuantScheme::SignMagnitude))),
+        (&spdk, os(cfg(4, 4, 6, 7, 5, 16, QuantScheme::SymS8))),
     ] {
         let m = RtlMultiplier::load(path).unwrap();
         let dir = tempfile::tempdir().unwrap();

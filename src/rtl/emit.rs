@@ -1,6 +1,7 @@
-//! Verilog for the weight-stationary array: `axdnn_pe` (one processing element around a
-//! multiplier netlist), `axdnn_array_ws` (R×C PEs with the output de-skew lines) and the
-//! testbench `axdnn_tb_ws` that streams a stimulus file and dumps every output with its cycle.
+//! Verilog for the weight-stationary array (the output-stationary one is in `emit_os`):
+//! `axdnn_pe` (one processing element around a multiplier netlist), `axdnn_array_ws` (R×C PEs
+//! with the output de-skew lines) and the testbench `axdnn_tb_ws` that streams a stimulus file
+//! and dumps every output with its cycle.
 //!
 //! The RTL is the register-transfer image of `accel::array`'s WS fold (see `sim/README.md`):
 //! the same registers (weight, activation, partial sum, de-skew line), each with a valid bit where

@@ -1,7 +1,8 @@
-//! The stimulus of a WS GEMM: per cycle, what enters the array's edges. The feeds are those of
-//! `accel::array`'s WS fold (weights shift in from the top during local cycles `0..R`, activation
-//! `t` of array row `r` enters the left edge at `R + t + r`); folds follow each other every
-//! `timing::cycles_per_fold` cycles (SCALE-Sim closed form), in the model's fold order.
+//! The stimulus of a GEMM: per cycle, what enters the array's edges (OS: [`os_folds`],
+//! [`os_stimulus`]; WS below). The WS feeds are those of `accel::array`'s WS fold (weights shift
+//! in from the top during local cycles `0..R`, activation `t` of array row `r` enters the left
+//! edge at `R + t + r`); folds follow each other every `timing::cycles_per_fold` cycles
+//! (SCALE-Sim closed form), in the model's fold order.
 
 use super::emit::Geometry;
 use crate::accel::fast::GemmOperands;
