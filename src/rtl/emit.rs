@@ -199,13 +199,29 @@ pub fn testbench(g: Geometry) -> String {
     let _ = writeln!(s, "  axdnn_array_ws dut (.clk(clk), .rst(rst), .load_w(load_w), .w_top(w_top),");
     let _ = writeln!(s, "    .w_top_vld(w_vld), .w_top_neg(w_neg), .x_left(x_left), .x_left_vld(x_vld),");
     let _ = writeln!(s, "    .out_sum(out_sum), .out_vld(out_vld));");
-    let _ = writeln!(s, "  integer fi, fo, cyc, col, idle, code;");
+    driver(
+        &mut s,
+        "axdnn_tb_ws",
+        "col",
+        &[
+            "      for (col = 0; col < C; col = col + 1)",
+            "        if (out_vld[col]) $fwrite(fo, \"%0d %0d %h\\n\", cyc, col, out_sum[32*col +: 32]);",
+        ],
+    );
+    s
+}
+
+/// The stimulus-driven clock loop shared by the WS and OS testbenches: one reset cycle, then one
+/// stimulus word per numbered cycle, `dump` (Verilog lines, index variable `var`) after each
+/// closing edge, `DRAIN` idle cycles after the stimulus ends.
+pub(super) fn driver(s: &mut String, tb: &str, var: &str, dump: &[&str]) {
+    let _ = writeln!(s, "  integer fi, fo, cyc, {var}, idle, code;");
     let _ = writeln!(s, "  reg [8*1024-1:0] inpath, outpath;");
     let _ = writeln!(s, "  initial begin");
     let _ = writeln!(s, "    if (!$value$plusargs(\"stim=%s\", inpath)) inpath = \"stim.hex\";");
     let _ = writeln!(s, "    if (!$value$plusargs(\"out=%s\", outpath)) outpath = \"dump.txt\";");
     let _ = writeln!(s, "    fi = $fopen(inpath, \"r\");");
-    let _ = writeln!(s, "    if (fi == 0) begin $display(\"axdnn_tb_ws: cannot open stimulus\"); $finish; end");
+    let _ = writeln!(s, "    if (fi == 0) begin $display(\"{tb}: cannot open stimulus\"); $finish; end");
     let _ = writeln!(s, "    fo = $fopen(outpath, \"w\");");
     let _ = writeln!(s, "    stim = {{SW{{1'b0}}}}; clk = 1'b0; rst = 1'b1;");
     let _ = writeln!(s, "    #1 clk = 1'b1; #1 clk = 1'b0; rst = 1'b0; // reset cycle, not numbered");
@@ -215,8 +231,9 @@ pub fn testbench(g: Geometry) -> String {
     let _ = writeln!(s, "      if (code != 1) begin stim = {{SW{{1'b0}}}}; idle = idle + 1; end");
     let _ = writeln!(s, "      #1 clk = 1'b1; // the edge ending cycle cyc");
     let _ = writeln!(s, "      #1;");
-    let _ = writeln!(s, "      for (col = 0; col < C; col = col + 1)");
-    let _ = writeln!(s, "        if (out_vld[col]) $fwrite(fo, \"%0d %0d %h\\n\", cyc, col, out_sum[32*col +: 32]);");
+    for l in dump {
+        let _ = writeln!(s, "{l}");
+    }
     let _ = writeln!(s, "      clk = 1'b0;");
     let _ = writeln!(s, "      cyc = cyc + 1;");
     let _ = writeln!(s, "    end");
@@ -224,5 +241,4 @@ pub fn testbench(g: Geometry) -> String {
     let _ = writeln!(s, "    $finish;");
     let _ = writeln!(s, "  end");
     let _ = writeln!(s, "endmodule");
-    s
 }

@@ -145,31 +145,15 @@ pub fn testbench(g: Geometry) -> String {
     let _ = writeln!(s, "  wire [32*R*C-1:0] out_sum; wire [R*C-1:0] out_vld;");
     let _ = writeln!(s, "  axdnn_array_os dut (.clk(clk), .rst(rst), .x_left(x_left), .x_left_vld(x_vld), .x_left_last(x_last),");
     let _ = writeln!(s, "    .w_top(w_top), .w_top_vld(w_vld), .w_top_neg(w_neg), .out_sum(out_sum), .out_vld(out_vld));");
-    let _ = writeln!(s, "  integer fi, fo, cyc, pe, idle, code;");
-    let _ = writeln!(s, "  reg [8*1024-1:0] inpath, outpath;");
-    let _ = writeln!(s, "  initial begin");
-    let _ = writeln!(s, "    if (!$value$plusargs(\"stim=%s\", inpath)) inpath = \"stim.hex\";");
-    let _ = writeln!(s, "    if (!$value$plusargs(\"out=%s\", outpath)) outpath = \"dump.txt\";");
-    let _ = writeln!(s, "    fi = $fopen(inpath, \"r\");");
-    let _ = writeln!(s, "    if (fi == 0) begin $display(\"axdnn_tb_os: cannot open stimulus\"); $finish; end");
-    let _ = writeln!(s, "    fo = $fopen(outpath, \"w\");");
-    let _ = writeln!(s, "    stim = {{SW{{1'b0}}}}; clk = 1'b0; rst = 1'b1;");
-    let _ = writeln!(s, "    #1 clk = 1'b1; #1 clk = 1'b0; rst = 1'b0; // reset cycle, not numbered");
-    let _ = writeln!(s, "    cyc = 0; idle = 0;");
-    let _ = writeln!(s, "    while (idle < DRAIN) begin");
-    let _ = writeln!(s, "      code = $fscanf(fi, \"%h\\n\", stim);");
-    let _ = writeln!(s, "      if (code != 1) begin stim = {{SW{{1'b0}}}}; idle = idle + 1; end");
-    let _ = writeln!(s, "      #1 clk = 1'b1; // the edge ending cycle cyc");
-    let _ = writeln!(s, "      #1;");
-    let _ = writeln!(s, "      if (|out_vld)");
-    let _ = writeln!(s, "        for (pe = 0; pe < R*C; pe = pe + 1)");
-    let _ = writeln!(s, "          if (out_vld[pe]) $fwrite(fo, \"%0d %0d %0d %h\\n\", cyc, pe / C, pe % C, out_sum[32*pe +: 32]);");
-    let _ = writeln!(s, "      clk = 1'b0;");
-    let _ = writeln!(s, "      cyc = cyc + 1;");
-    let _ = writeln!(s, "    end");
-    let _ = writeln!(s, "    $fclose(fo); $fclose(fi);");
-    let _ = writeln!(s, "    $finish;");
-    let _ = writeln!(s, "  end");
-    let _ = writeln!(s, "endmodule");
+    super::emit::driver(
+        &mut s,
+        "axdnn_tb_os",
+        "pe",
+        &[
+            "      if (|out_vld)",
+            "        for (pe = 0; pe < R*C; pe = pe + 1)",
+            "          if (out_vld[pe]) $fwrite(fo, \"%0d %0d %0d %h\\n\", cyc, pe / C, pe % C, out_sum[32*pe +: 32]);",
+        ],
+    );
     s
 }
