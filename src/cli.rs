@@ -213,6 +213,34 @@ pub(crate) fn locate(arg: Option<std::path::PathBuf>, var: &str, fallback: &str)
         .or_else(|| Some(std::path::PathBuf::from(fallback)).filter(|p| p.is_dir()))
 }
 
+/// Rows of a results CSV (none when the file does not exist yet); a bad record names the file
+/// and the record, and nothing is overwritten.
+pub(crate) fn read_csv<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<Vec<T>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::new();
+    for (i, rec) in csv::Reader::from_path(path)?.deserialize().enumerate() {
+        rows.push(rec.map_err(|e| anyhow::anyhow!("{}: record {}: {e} (delete the file to start over)", path.display(), i + 1))?);
+    }
+    Ok(rows)
+}
+
+/// Write a results CSV atomically (temporary file + rename).
+pub(crate) fn write_csv<T: serde::Serialize>(path: &std::path::Path, rows: &[T]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    axdnn::model::io::write_atomic(path, &w.into_inner()?)?;
+    Ok(())
+}
+
+/// A model folder's name for labels and default output folders.
+pub(crate) fn model_label(path: &std::path::Path) -> String {
+    path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
 pub(crate) fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
     locate(arg, "AXDNN_DATA", "../shared/data")
         .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data"))

@@ -7,7 +7,7 @@ use axdnn::data::{self, Dataset, DatasetName, Split};
 use axdnn::model::io;
 use axdnn::quant::{calibration_indices, ApproxLayers, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
 use super::data_root;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args, Clone)]
 pub struct QuantArgs {
@@ -255,10 +255,7 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     let csv_path = out.join("select.csv");
     // Resume: keep the rows already written.
-    let mut rows: Vec<SelectRow> = match csv::Reader::from_path(&csv_path) {
-        Ok(mut r) => r.deserialize().collect::<Result<_, _>>().unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
+    let mut rows: Vec<SelectRow> = super::read_csv(&csv_path)?;
     let mut files = load::verilog_files(&a.library)?;
     // One file per circuit: drop `*_pdk45.v` twins and copies in other Pareto folders.
     files.retain(|f| !f.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.ends_with("_pdk45")));
@@ -300,9 +297,9 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
         };
         eprintln!("{stem}: MAE {:.4} %, accuracy {:.4}", row.mae_pct, row.accuracy);
         rows.push(row);
-        write_csv(&csv_path, &rows)?;
+        super::write_csv(&csv_path, &rows)?;
     }
-    write_csv(&csv_path, &rows)?;
+    super::write_csv(&csv_path, &rows)?;
     let threshold = match p.dataset {
         DatasetName::Mnist => 0.90,
         _ => 0.75,
@@ -310,15 +307,6 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
     let svg = pareto_svg(&rows, threshold, &format!("{} ({}, {} test images)", a.q.model.display(), a.q.scheme, p.test.len()));
     io::write_atomic(&out.join("pareto.svg"), svg.as_bytes())?;
     println!("{} multipliers; float accuracy {:.4}; wrote {} and {}", rows.len(), p.float_accuracy, csv_path.display(), out.join("pareto.svg").display());
-    Ok(())
-}
-
-fn write_csv(path: &Path, rows: &[SelectRow]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    io::write_atomic(path, &w.into_inner()?)?;
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 //! correctly.
 
 use super::accel::{config, prepare, resolve, Prepared, QuantArgs};
+use super::{model_label, write_csv};
+use axdnn::accel::load::LoadedMultiplier;
 use axdnn::accel::{Accelerator, Engine};
 use axdnn::attack::{self, AccelClassifier, Attack, Bounds, Classifier, Criterion, Epsilon, FloatClassifier, SeededNoise};
 use axdnn::data::Dataset;
@@ -51,7 +53,12 @@ pub struct Row {
 /// Algorithm 1 of the paper for one attack: adversarial examples from the float model of
 /// `prep` for every epsilon, then robust accuracy of the float model and of the quantized model
 /// on the accelerator with each multiplier.
-pub fn algorithm1(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon], multipliers: &[String], batch: usize) -> anyhow::Result<Vec<Row>> {
+/// Every multiplier spec resolved once (its table simulated from the netlist).
+pub fn resolve_all(specs: &[String], q: &QuantArgs, prep: &Prepared) -> anyhow::Result<Vec<LoadedMultiplier>> {
+    specs.iter().map(|s| resolve(s, q.scheme, false, prep.exact_power_mw)).collect()
+}
+
+pub fn algorithm1(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon], multipliers: &[LoadedMultiplier], batch: usize) -> anyhow::Result<Vec<Row>> {
     let n = prep.test.len();
     let (adv, float_ok) = generate(prep, q.seed, attack, eps, batch)?;
     let row = |e: &Epsilon, model: String, ok: usize| Row {
@@ -64,8 +71,7 @@ pub fn algorithm1(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon
         seed: q.seed,
     };
     let mut rows: Vec<Row> = eps.iter().zip(&float_ok).map(|(e, &ok)| row(e, "float".into(), ok)).collect();
-    for spec in multipliers {
-        let m = resolve(spec, q.scheme, false, prep.exact_power_mw)?;
+    for m in multipliers {
         let acc = Accelerator::new(&prep.qm, m.mult.as_ref(), config(q, Engine::Fast, false, prep.exact_power_mw))?;
         for (k, e) in eps.iter().enumerate() {
             rows.push(row(e, m.mult.name().into(), correct(&acc, &adv[k], &prep.test.labels)?));
@@ -109,12 +115,11 @@ pub fn generate_on(model: &dyn Classifier, test: &Dataset, seed: u64, attack: At
 /// Decision-based attacks (contrast reduction, repeated noise) run against the quantized model
 /// on the accelerator itself, one search per multiplier: hardware in the loop, beyond the
 /// paper's transfer setting. Rows are labelled `<attack>@hw`.
-pub fn on_hardware(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon], multipliers: &[String], batch: usize) -> anyhow::Result<Vec<Row>> {
+pub fn on_hardware(prep: &Prepared, q: &QuantArgs, attack: Attack, eps: &[Epsilon], multipliers: &[LoadedMultiplier], batch: usize) -> anyhow::Result<Vec<Row>> {
     anyhow::ensure!(!attack.needs_gradient(), "--on-hardware needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform); {attack} needs gradients the accelerator does not have");
     let n = prep.test.len();
     let mut rows = Vec::new();
-    for spec in multipliers {
-        let m = resolve(spec, q.scheme, false, prep.exact_power_mw)?;
+    for m in multipliers {
         let acc = Accelerator::new(&prep.qm, m.mult.as_ref(), config(q, Engine::Fast, false, prep.exact_power_mw))?;
         let hw = AccelClassifier { accel: &acc, label: format!("{} on the accelerator", m.mult.name()) };
         let (_, ok) = generate_on(&hw, &prep.test, q.seed, attack, eps, batch)?;
@@ -188,20 +193,17 @@ pub fn attack_cmd(mut a: AttackArgs) -> anyhow::Result<()> {
     let eps: Vec<Epsilon> = a.eps.iter().map(|&e| Epsilon::new(e)).collect::<Result<_, _>>()?;
     let prep = prepare(&a.q)?;
     let n = prep.test.len();
-    let mut rows = algorithm1(&prep, &a.q, a.attack, &eps, &a.multipliers, a.batch)?;
+    let mults = resolve_all(&a.multipliers, &a.q, &prep)?;
+    let mut rows = algorithm1(&prep, &a.q, a.attack, &eps, &mults, a.batch)?;
     if a.on_hardware {
-        rows.extend(on_hardware(&prep, &a.q, a.attack, &eps, &a.multipliers, a.batch)?);
+        rows.extend(on_hardware(&prep, &a.q, a.attack, &eps, &mults, a.batch)?);
     }
 
-    let model_name = a.q.model.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let model_name = model_label(&a.q.model);
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/attack-{model_name}-{}", a.attack)));
     std::fs::create_dir_all(&out)?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in &rows {
-        w.serialize(r)?;
-    }
     let csv_path = out.join("attack.csv");
-    axdnn::model::io::write_atomic(&csv_path, &w.into_inner()?)?;
+    write_csv(&csv_path, &rows)?;
 
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

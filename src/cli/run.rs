@@ -14,13 +14,13 @@
 //! where it stopped.
 
 use super::accel::{config, prepare, resolve, run_all, QuantArgs};
-use super::{data_root, locate};
+use super::{data_root, locate, read_csv, write_csv};
 use axdnn::accel::{Accelerator, ArrayShape, Dataflow, Engine};
 use axdnn::lut::verify;
 use axdnn::model::io::write_atomic;
 use axdnn::quant::{ApproxLayers, QuantScheme};
 use axdnn::{gen, netlist, sim, RowPort};
-use super::attack::{algorithm1, markdown_table, Row as AttackRow};
+use super::attack::{algorithm1, markdown_table, resolve_all, Row as AttackRow};
 use axdnn::attack::{Attack, Epsilon};
 use std::path::{Path, PathBuf};
 
@@ -67,24 +67,6 @@ struct Row {
     float_accuracy: f64,
     cycles_per_image: u64,
     energy_per_image_pj: Option<f64>,
-}
-
-fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
-    if !path.is_file() {
-        return Ok(Vec::new());
-    }
-    let mut r = csv::Reader::from_path(path)?;
-    let rows = r.deserialize().collect::<Result<Vec<Row>, _>>();
-    rows.map_err(|e| anyhow::anyhow!("{}: {e} (delete it to start over)", path.display()))
-}
-
-fn write_rows(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    write_atomic(path, &w.into_inner()?)?;
-    Ok(())
 }
 
 /// Step 1: our multipliers, written, parsed back, simulated, checked against arithmetic.
@@ -151,7 +133,7 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
 
     eprintln!("[3/4] quantized {} on a 16x16 WS systolic array, {} test images", a.model.display(), a.n);
     let csv_path = a.out.join("results.csv");
-    let mut rows = read_rows(&csv_path)?;
+    let mut rows: Vec<Row> = read_csv(&csv_path)?;
     for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude] {
         let todo: Vec<_> = mults
             .iter()
@@ -193,7 +175,7 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
                 cycles_per_image: r.cycles_per_image(),
                 energy_per_image_pj: r.energy_per_image_pj(),
             });
-            write_rows(&csv_path, &rows)?;
+            write_csv(&csv_path, &rows)?;
         }
     }
 
@@ -237,11 +219,7 @@ fn robustness(a: &RunArgs, data: &Path, mults: &[(String, PathBuf, String)]) -> 
     let eps: Vec<Epsilon> = [0.0, 0.05, 0.1, 0.2].iter().map(|&e| Epsilon::new(e)).collect::<Result<_, _>>()?;
     eprintln!("[4/4] robustness: {attack} (Foolbox defaults) on the float model, {n} test images, evaluated on the accelerator");
     let path = a.out.join("robustness.csv");
-    let mut rows: Vec<AttackRow> = if path.exists() {
-        csv::Reader::from_path(&path)?.deserialize().collect::<Result<_, _>>().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-    } else {
-        Vec::new()
-    };
+    let mut rows: Vec<AttackRow> = read_csv(&path)?;
     let q = QuantArgs {
         model: a.model.clone(),
         array: ArrayShape { rows: 16, cols: 16 },
@@ -259,12 +237,8 @@ fn robustness(a: &RunArgs, data: &Path, mults: &[(String, PathBuf, String)]) -> 
     if !complete {
         let specs: Vec<String> = mults.iter().map(|(name, path, _)| if name == "exact" { "exact".into() } else { path.display().to_string() }).collect();
         let p = prepare(&q)?;
-        rows = algorithm1(&p, &q, attack, &eps, &specs, 100)?;
-        let mut w = csv::Writer::from_writer(Vec::new());
-        for r in &rows {
-            w.serialize(r)?;
-        }
-        write_atomic(&path, &w.into_inner()?)?;
+        rows = algorithm1(&p, &q, attack, &eps, &resolve_all(&specs, &q, &p)?, 100)?;
+        write_csv(&path, &rows)?;
     }
     Ok(format!(
         "\n## Robustness on the accelerator ({attack}, sign-magnitude, first {n} test images)\n\n\

@@ -3,14 +3,15 @@
 //! that grows attack by attack (rewritten atomically, so a killed study resumes where it
 //! stopped), one SVG plot per attack and a Markdown report.
 
-use super::accel::{prepare, resolve, QuantArgs};
-use super::attack::{algorithm1, markdown_table, ordered, Row};
+use super::accel::{prepare, QuantArgs};
+use super::{model_label, read_csv, write_csv};
+use super::attack::{algorithm1, markdown_table, ordered, resolve_all, Row};
 use super::run::{PAPER_ALEXNET, PAPER_LENET5};
 use axdnn::attack::{Attack, Epsilon, Norm};
 use axdnn::data::DatasetName;
 use axdnn::model::io::write_atomic;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct StudyArgs {
@@ -46,27 +47,6 @@ fn paper_multipliers(d: DatasetName) -> Vec<String> {
 
 const CSV: &str = "results.csv";
 
-fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let mut r = csv::Reader::from_path(path)?;
-    let mut rows = Vec::new();
-    for (i, rec) in r.deserialize().enumerate() {
-        rows.push(rec.map_err(|e| anyhow::anyhow!("{}: record {}: {e}", path.display(), i + 1))?);
-    }
-    Ok(rows)
-}
-
-fn write_rows(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    write_atomic(path, &w.into_inner()?)?;
-    Ok(())
-}
-
 pub fn study_cmd(mut a: StudyArgs) -> anyhow::Result<()> {
     if a.q.n.is_none() {
         a.q.n = Some(500);
@@ -87,16 +67,14 @@ pub fn study_cmd(mut a: StudyArgs) -> anyhow::Result<()> {
     };
     let prep = prepare(&a.q)?;
     let multipliers = if a.multipliers.is_empty() { paper_multipliers(prep.dataset) } else { a.multipliers.clone() };
-    // The row names of this study's models (a multiplier is named by its netlist, not the spec).
-    let mut models = vec!["float".to_string()];
-    for m in &multipliers {
-        models.push(resolve(m, a.q.scheme, false, prep.exact_power_mw)?.mult.name().to_string());
-    }
-    let model_name = a.q.model.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    // Resolved once; rows are named by the multiplier's netlist, not the spec.
+    let mults = resolve_all(&multipliers, &a.q, &prep)?;
+    let models: Vec<String> = std::iter::once("float".to_string()).chain(mults.iter().map(|m| m.mult.name().to_string())).collect();
+    let model_name = model_label(&a.q.model);
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{model_name}-{}", a.q.scheme)));
     std::fs::create_dir_all(out.join("plots"))?;
     let csv_path = out.join(CSV);
-    let mut rows = read_rows(&csv_path)?;
+    let mut rows: Vec<Row> = read_csv(&csv_path)?;
     let n = prep.test.len();
     let scheme = a.q.scheme.to_string();
     let pb = indicatif::ProgressBar::new(attacks.len() as u64);
@@ -109,10 +87,10 @@ pub fn study_cmd(mut a: StudyArgs) -> anyhow::Result<()> {
         let done = models.iter().all(|m| eps.iter().all(|e| have(m, e.0)));
         pb.set_message(at.name().to_string());
         if !done {
-            let new = algorithm1(&prep, &a.q, at, &eps, &multipliers, a.batch)?;
+            let new = algorithm1(&prep, &a.q, at, &eps, &mults, a.batch)?;
             rows.retain(|r| !(r.attack == at.name() && r.scheme == scheme && r.n == n && r.seed == a.q.seed));
             rows.extend(new);
-            write_rows(&csv_path, &rows)?;
+            write_csv(&csv_path, &rows)?;
         } else {
             eprintln!("{at}: already in {}, skipped", csv_path.display());
         }

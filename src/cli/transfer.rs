@@ -6,7 +6,7 @@ use super::accel::{config, prepare, resolve, Prepared, QuantArgs};
 use super::attack::{correct, generate};
 use axdnn::accel::{Accelerator, Engine};
 use axdnn::attack::{Attack, Epsilon};
-use axdnn::model::io::write_atomic;
+use super::{model_label, write_csv};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -42,10 +42,6 @@ struct Cell {
     n: usize,
 }
 
-fn name(p: &std::path::Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
-}
-
 pub fn transfer_cmd(mut a: TransferArgs) -> anyhow::Result<()> {
     if a.q.n.is_none() {
         a.q.n = Some(500);
@@ -68,11 +64,11 @@ pub fn transfer_cmd(mut a: TransferArgs) -> anyhow::Result<()> {
     let labels = &preps[0].test.labels;
     let n = labels.len();
     // Every target's accelerator, and its clean accuracy.
-    let mults = preps.iter().map(|p| resolve(&a.multiplier, a.q.scheme, false, p.exact_power_mw)).collect::<anyhow::Result<Vec<_>>>()?;
+    // One multiplier for every target (the exact circuit's power does not depend on the model).
+    let m = resolve(&a.multiplier, a.q.scheme, false, preps[0].exact_power_mw)?;
     let accs = preps
         .iter()
-        .zip(&mults)
-        .map(|(p, m)| Ok(Accelerator::new(&p.qm, m.mult.as_ref(), config(&a.q, Engine::Fast, false, p.exact_power_mw))?))
+        .map(|p| Ok(Accelerator::new(&p.qm, m.mult.as_ref(), config(&a.q, Engine::Fast, false, p.exact_power_mw))?))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let clean = accs.iter().zip(&preps).map(|(acc, p)| correct(acc, &p.test.images, labels)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut cells = Vec::new();
@@ -80,9 +76,9 @@ pub fn transfer_cmd(mut a: TransferArgs) -> anyhow::Result<()> {
         let (adv, _) = generate(sp, a.q.seed, a.attack, &eps, a.batch)?;
         for ((tgt, acc), &before) in paths.iter().zip(&accs).zip(&clean) {
             cells.push(Cell {
-                source: format!("{} (float)", name(src)),
-                target: format!("{} ({})", name(tgt), mults[0].mult.name()),
-                multiplier: mults[0].mult.name().into(),
+                source: format!("{} (float)", model_label(src)),
+                target: format!("{} ({})", model_label(tgt), m.mult.name()),
+                multiplier: m.mult.name().into(),
                 attack: a.attack.name().into(),
                 epsilon: a.eps,
                 accuracy_before: before as f64 / n as f64,
@@ -91,19 +87,15 @@ pub fn transfer_cmd(mut a: TransferArgs) -> anyhow::Result<()> {
             });
         }
     }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/transfer-{}", name(&paths[0]))));
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/transfer-{}", model_label(&paths[0]))));
     std::fs::create_dir_all(&out)?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for c in &cells {
-        w.serialize(c)?;
-    }
-    write_atomic(&out.join("transfer.csv"), &w.into_inner()?)?;
+    write_csv(&out.join("transfer.csv"), &cells)?;
     println!(
         "{} eps {} from each source's float model to each target, quantized ({}) with {}: accuracy % before/after, {n} test images\n",
         a.attack,
         a.eps,
         a.q.scheme,
-        mults[0].mult.name()
+        m.mult.name()
     );
     let targets: Vec<&str> = cells.iter().take(paths.len()).map(|c| c.target.as_str()).collect();
     println!("| source \\ target | {} |\n|---|{}", targets.join(" | "), "---|".repeat(targets.len()));
