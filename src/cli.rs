@@ -30,9 +30,13 @@ enum Cmd {
     /// Algorithm 1 for one attack: adversarial examples from the float model, robust accuracy of
     /// the quantized model on the accelerator with each multiplier, per epsilon.
     Attack(attack::AttackArgs),
-    /// The robustness study on one model: every attack, epsilon and multiplier (Algorithm 1),
-    /// resumable CSV, SVG plots and a Markdown report.
-    Study(study::StudyArgs),
+    /// The study engine: run a plan (TOML or flags) into a keyed, resumable results store;
+    /// report, merge shards, Slurm job arrays.
+    #[command(subcommand)]
+    Study(study::StudyCmd),
+    /// Reproduce the paper from the shipped plans (Figs. 4–8, Table II): one study folder per
+    /// plan and report.md setting every number the paper quotes beside ours.
+    Reproduce(study::ReproduceArgs),
     /// Transferability (the paper's Table II): adversarial examples from each model's float
     /// version against every model quantized on the accelerator.
     Transfer(transfer::TransferArgs),
@@ -206,34 +210,126 @@ enum DataCmd {
     },
 }
 
-/// A third-party folder: `--flag`, then the environment variable, then `fallback` (the
-/// `../shared/...` sibling of a checkout) when it exists.
-pub(crate) fn locate(arg: Option<std::path::PathBuf>, var: &str, fallback: &str) -> Option<std::path::PathBuf> {
-    arg.or_else(|| std::env::var_os(var).filter(|s| !s.is_empty()).map(Into::into))
-        .or_else(|| Some(std::path::PathBuf::from(fallback)).filter(|p| p.is_dir()))
+/// Where third-party inputs are: every command that reads data or multipliers takes these.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Inputs {
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data when present).
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// EvoApprox library folder (default: $AXDNN_EVOAPPROX, else ../shared/evoapprox when present).
+    #[arg(long)]
+    pub evoapprox: Option<std::path::PathBuf>,
 }
 
-/// Rows of a results CSV (none when the file does not exist yet); a bad record names the file
-/// and the record, and nothing is overwritten.
-pub(crate) fn read_csv<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<Vec<T>> {
-    if !path.is_file() {
-        return Ok(Vec::new());
+impl Inputs {
+    pub fn resolve(&self) -> axdnn::study::Inputs {
+        axdnn::study::runner::default_inputs(self.data.clone(), self.evoapprox.clone())
     }
-    let mut rows = Vec::new();
-    for (i, rec) in csv::Reader::from_path(path)?.deserialize().enumerate() {
-        rows.push(rec.map_err(|e| anyhow::anyhow!("{}: record {}: {e} (delete the file to start over)", path.display(), i + 1))?);
-    }
-    Ok(rows)
 }
 
-/// Write a results CSV atomically (temporary file + rename).
-pub(crate) fn write_csv<T: serde::Serialize>(path: &std::path::Path, rows: &[T]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
+/// The keys of a plan file as flags (`--eps-linf` is the key `eps_linf`); given without a
+/// plan file they are the whole plan, unset ones take the plan defaults.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PlanFlags {
+    /// Plan name (default: the plan file's name, `study` for flags).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Model folders (sources of the adversarial examples, and targets).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Evaluate each source's examples on every model of the same dataset (Table II).
+    #[arg(long)]
+    pub cross_models: bool,
+    /// Quantization schemes [plan default: asym-u8].
+    #[arg(long, value_delimiter = ',')]
+    pub schemes: Vec<String>,
+    /// Per-output-channel weight scales [plan default: per-tensor].
+    #[arg(long)]
+    pub per_channel: bool,
+    /// Array shapes RxC [plan default: 16x16].
+    #[arg(long, value_delimiter = ',')]
+    pub arrays: Vec<String>,
+    /// Dataflows ws|os [plan default: ws].
+    #[arg(long, value_delimiter = ',')]
+    pub dataflows: Vec<String>,
+    /// conv | all | comma-separated layer names [plan default: conv].
+    #[arg(long)]
+    pub approx_layers: Option<String>,
+    /// `exact`, EvoApprox names, Verilog files, or `paper` [plan default: paper].
+    #[arg(long, value_delimiter = ',')]
+    pub multipliers: Vec<String>,
+    /// Attack names, `clean`, or `all` [plan default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub attacks: Vec<String>,
+    /// Linf budgets (pixel units) [plan default: 0,0.02,0.05,0.1,0.2,0.3].
+    #[arg(long, value_delimiter = ',')]
+    pub eps_linf: Vec<f32>,
+    /// L2 budgets [plan default: 0,0.5,1,1.5,2,3].
+    #[arg(long, value_delimiter = ',')]
+    pub eps_l2: Vec<f32>,
+    /// Threat models transfer|hardware [plan default: transfer].
+    #[arg(long, value_delimiter = ',')]
+    pub threats: Vec<String>,
+    /// First test image [plan default: 0].
+    #[arg(long)]
+    pub image_start: Option<usize>,
+    /// Test images [plan default: 500].
+    #[arg(long)]
+    pub images: Option<usize>,
+    /// Images per cell [plan default: 100].
+    #[arg(long)]
+    pub chunk: Option<usize>,
+    /// Calibration images [plan default: 256].
+    #[arg(long)]
+    pub calib: Option<usize>,
+    /// Seed choosing the calibration images [plan default: 0].
+    #[arg(long)]
+    pub calib_seed: Option<u64>,
+    /// Attack seeds [plan default: 0].
+    #[arg(long, value_delimiter = ',')]
+    pub attack_seeds: Vec<u64>,
+    /// Assumed clock (GHz) of the energy convention E = P / f [plan default: 1].
+    #[arg(long)]
+    pub clock_ghz: Option<f64>,
+}
+
+impl PlanFlags {
+    pub fn is_empty(&self) -> bool {
+        self.to_table().is_empty()
     }
-    axdnn::model::io::write_atomic(path, &w.into_inner()?)?;
-    Ok(())
+
+    fn to_table(&self) -> toml::Table {
+        use toml::Value;
+        let mut t = toml::Table::new();
+        let strs = |v: &[String]| Value::Array(v.iter().map(|s| Value::String(s.clone())).collect());
+        let floats = |v: &[f32]| Value::Array(v.iter().map(|&x| Value::Float(x as f64)).collect());
+        if let Some(v) = &self.name { t.insert("name".into(), Value::String(v.clone())); }
+        if !self.models.is_empty() { t.insert("models".into(), strs(&self.models)); }
+        if self.cross_models { t.insert("cross_models".into(), Value::Boolean(true)); }
+        if !self.schemes.is_empty() { t.insert("schemes".into(), strs(&self.schemes)); }
+        if self.per_channel { t.insert("per_channel".into(), Value::Array(vec![Value::Boolean(true)])); }
+        if !self.arrays.is_empty() { t.insert("arrays".into(), strs(&self.arrays)); }
+        if !self.dataflows.is_empty() { t.insert("dataflows".into(), strs(&self.dataflows)); }
+        if let Some(v) = &self.approx_layers { t.insert("approx_layers".into(), Value::String(v.clone())); }
+        if !self.multipliers.is_empty() { t.insert("multipliers".into(), strs(&self.multipliers)); }
+        if !self.attacks.is_empty() { t.insert("attacks".into(), strs(&self.attacks)); }
+        if !self.eps_linf.is_empty() { t.insert("eps_linf".into(), floats(&self.eps_linf)); }
+        if !self.eps_l2.is_empty() { t.insert("eps_l2".into(), floats(&self.eps_l2)); }
+        if !self.threats.is_empty() { t.insert("threats".into(), strs(&self.threats)); }
+        if let Some(v) = self.image_start { t.insert("image_start".into(), Value::Integer(v as i64)); }
+        if let Some(v) = self.images { t.insert("images".into(), Value::Integer(v as i64)); }
+        if let Some(v) = self.chunk { t.insert("chunk".into(), Value::Integer(v as i64)); }
+        if let Some(v) = self.calib { t.insert("calib".into(), Value::Integer(v as i64)); }
+        if let Some(v) = self.calib_seed { t.insert("calib_seed".into(), Value::Integer(v as i64)); }
+        if !self.attack_seeds.is_empty() { t.insert("attack_seeds".into(), Value::Array(self.attack_seeds.iter().map(|&s| Value::Integer(s as i64)).collect())); }
+        if let Some(v) = self.clock_ghz { t.insert("clock_ghz".into(), Value::Float(v)); }
+        t
+    }
+
+    /// The flags as a plan file.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.to_table()).expect("a table serializes")
+    }
 }
 
 /// A model folder's name for labels and default output folders.
@@ -242,7 +338,7 @@ pub(crate) fn model_label(path: &std::path::Path) -> String {
 }
 
 pub(crate) fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    locate(arg, "AXDNN_DATA", "../shared/data")
+    axdnn::study::runner::locate(arg, "AXDNN_DATA", "../shared/data")
         .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data"))
 }
 
@@ -357,7 +453,8 @@ pub fn run() -> anyhow::Result<()> {
         Cmd::Select(a) => accel::select_cmd(a)?,
         Cmd::AccuracyTable(a) => accel::table_cmd(a)?,
         Cmd::Attack(a) => attack::attack_cmd(a)?,
-        Cmd::Study(a) => study::study_cmd(a)?,
+        Cmd::Study(c) => study::study_cmd(c)?,
+        Cmd::Reproduce(a) => study::reproduce_cmd(a)?,
         Cmd::Transfer(a) => transfer::transfer_cmd(a)?,
         Cmd::Gen { specs, out_dir } => gen_cmd(&specs, &out_dir)?,
         Cmd::Lut(c) => lut_cmd(c)?,

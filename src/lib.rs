@@ -7,6 +7,8 @@
 //! data (MNIST, CIFAR-10) → model (arch, float training, gradients) → quant (int8 params)
 //!                     ↘                                              ↙
 //!                       accel (systolic array; multiplies through `mult::Multiplier`)
+//!                                           ↓
+//!                       attack (Foolbox-3 attacks) → study (plans, runner, store, report)
 //! ```
 
 pub mod accel;
@@ -18,9 +20,11 @@ pub mod lut;
 pub mod model;
 pub mod mult;
 pub mod netlist;
+pub mod plot;
 pub mod quant;
 pub mod rtl;
 pub mod sim;
+pub mod study;
 
 pub use error::Span;
 pub use lut::Lut;

@@ -75,9 +75,10 @@ fn infer_json_and_select() {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    let csv = std::fs::read_to_string(sel.join("select.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 2, "{csv}");
-    assert!(csv.starts_with("name,mae_pct,power_mw,area_um2,accuracy,energy_per_image_pj"));
-    let svg = std::fs::read_to_string(sel.join("pareto.svg")).unwrap();
-    assert!(svg.contains("paper threshold 90%"));
+    // float + the one multiplier, one chunk.
+    let csv = std::fs::read_to_string(sel.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.lines().nth(2).unwrap().contains("mul8u_gen_trunc4.v"), "{csv}");
+    let report = std::fs::read_to_string(sel.join("report.md")).unwrap();
+    assert!(report.contains("## Clean accuracy") && report.contains("mul8u_gen_trunc4"), "{report}");
 }

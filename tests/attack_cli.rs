@@ -1,6 +1,6 @@
 //! `axdnn attack` end to end on the committed LeNet-5/MNIST model (Algorithm 1 for one attack):
 //! rows per epsilon and model, eps 0 reproduces clean accuracy, FGSM hurts the float model,
-//! the CSV equals the JSON, a fixed seed reproduces PGD, and bad arguments fail clearly.
+//! rows carry n and a 95 % interval, a fixed seed reproduces PGD, and bad arguments fail clearly.
 
 use std::process::Command;
 
@@ -27,13 +27,19 @@ fn attack_on_float_and_accelerator() {
     assert!((get("exact", 0.0) - get("float", 0.0)).abs() <= 0.02, "{rows:?}");
     // FGSM at 0.15 fools a large share of the undefended model.
     assert!(get("float", 0.15) < get("float", 0.0) - 0.2, "{rows:?}");
-    let csv = std::fs::read_to_string(tmp.path().join("attack.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 5, "{csv}");
-    assert!(csv.lines().nth(1).unwrap().starts_with("fgsm,asym-u8,0.0,float,"), "{csv}");
+    for r in &rows {
+        assert_eq!(r["n"], 60);
+        let (l, a, h) = (r["ci_low"].as_f64().unwrap(), r["robust_accuracy"].as_f64().unwrap(), r["ci_high"].as_f64().unwrap());
+        assert!(l <= a && a <= h && h - l > 0.0, "{r}");
+    }
+    // The results store: (float, exact) × 2 eps × 3 chunks of 25, 25, 10 images.
+    let csv = std::fs::read_to_string(tmp.path().join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 2 * 3, "{csv}");
+    assert!(std::fs::read_to_string(tmp.path().join("report.md")).unwrap().contains("### "));
 
     // PGD draws its random start from the seed: same seed, same numbers.
     let pgd = |seed: &str| {
-        let o = axdnn(&["attack", "--model", model, "--attack", "linf-pgd", "--eps", "0.1", "--n", "20", "--seed", seed, "--json", "--out", out]);
+        let o = axdnn(&["attack", "--model", model, "--attack", "linf-pgd", "--eps", "0.1", "--n", "20", "--attack-seed", seed, "--json", "--out", out]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         o.stdout
     };
@@ -57,8 +63,11 @@ fn hardware_in_the_loop() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows.len(), 3 * 3 + 3 * 2, "float + 2 transferred + 2 on hardware, 3 eps");
-    for r in rows.iter().filter(|r| r["attack"] == "l2-contrast@hw") {
-        let twin = rows.iter().find(|t| t["attack"] == "l2-contrast" && t["model"] == r["model"] && t["epsilon"] == r["epsilon"]).unwrap();
+    let hw: Vec<_> = rows.iter().filter(|r| r["threat"] == "hardware").collect();
+    assert_eq!(hw.len(), 6);
+    for r in hw {
+        let name = r["model"].as_str().unwrap().trim_end_matches(" @hw");
+        let twin = rows.iter().find(|t| t["threat"] == "transfer" && t["model"] == name && t["epsilon"] == r["epsilon"]).unwrap();
         assert_eq!(r["robust_accuracy"], twin["robust_accuracy"], "{r} vs {twin}");
     }
     let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0.1", "--n", "5", "--on-hardware", "--out", out]);
@@ -75,4 +84,7 @@ fn bad_arguments_fail_clearly() {
     let o = axdnn(&["attack", "--model", model, "--eps", "0.1,-2", "--data", "/nonexistent"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("epsilon -2"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = axdnn(&["attack", "--model", model, "--multipliers", "exact,no_such_mult", "--data", "/nonexistent", "--evoapprox", "/nonexistent"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no_such_mult"), "{}", String::from_utf8_lossy(&o.stderr));
 }

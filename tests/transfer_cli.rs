@@ -14,20 +14,22 @@ fn transfer_matrix_and_dataset_check() {
     let root = env!("CARGO_MANIFEST_DIR");
     let (l5, alx, l5c) = (format!("{root}/models/lenet5-mnist"), format!("{root}/models/alexnet-mnist"), format!("{root}/models/lenet5-cifar10"));
     let o = Command::new(env!("CARGO_BIN_EXE_axdnn"))
-        .args(["transfer", "--model", &l5, "--with", &alx, "--n", "40", "--eps", "0.1", "--calib", "32", "--out", tmp.path().to_str().unwrap()])
+        .args(["transfer", "--model", &l5, "--with", &alx, "--n", "40", "--eps", "0.1", "--calib", "32", "--json", "--out", tmp.path().to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let csv = std::fs::read_to_string(tmp.path().join("transfer.csv")).unwrap();
-    let rows: Vec<Vec<String>> = csv.lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect();
-    assert_eq!(rows.len(), 4, "{csv}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.len(), 4, "{rows:?}");
     for r in &rows {
-        let (before, after): (f64, f64) = (r[5].parse().unwrap(), r[6].parse().unwrap());
-        assert!((0.0..=1.0).contains(&before) && (0.0..=1.0).contains(&after), "{csv}");
+        let (before, after) = (r["accuracy_before"].as_f64().unwrap(), r["accuracy_after"].as_f64().unwrap());
+        assert!((0.0..=1.0).contains(&before) && (0.0..=1.0).contains(&after), "{r}");
+        assert_eq!(r["n"], 40);
     }
     // LeNet-5 attacked white-box at eps 0.1 (BIM) loses much of its accuracy.
-    let (b, a): (f64, f64) = (rows[0][5].parse().unwrap(), rows[0][6].parse().unwrap());
-    assert!(a < b - 0.3, "{csv}");
+    let d = rows.iter().find(|r| r["source"] == l5 && r["target"] == l5).unwrap();
+    assert!(d["accuracy_after"].as_f64().unwrap() < d["accuracy_before"].as_f64().unwrap() - 0.3, "{d}");
+    let report = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    assert!(report.contains("## Transferability (Table II)"), "{report}");
     let o = Command::new(env!("CARGO_BIN_EXE_axdnn"))
         .args(["transfer", "--model", &l5, "--with", &l5c, "--n", "10", "--calib", "8", "--out", tmp.path().to_str().unwrap()])
         .output()

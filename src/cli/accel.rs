@@ -29,17 +29,17 @@ pub struct QuantArgs {
     /// Evaluate the first N test images (default: all).
     #[arg(long)]
     pub n: Option<usize>,
-    /// Calibration images (chosen from the training set with --seed).
+    /// Calibration images (chosen from the training set with --calib-seed).
     #[arg(long, default_value_t = 256)]
     pub calib: usize,
+    /// Seed choosing the calibration images.
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub calib_seed: u64,
     /// Assumed clock for the energy convention E = P / f.
     #[arg(long, default_value_t = 1.0)]
     pub clock_ghz: f64,
-    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: super::Inputs,
 }
 
 #[derive(clap::Args)]
@@ -58,21 +58,6 @@ pub struct InferArgs {
     pub json: bool,
 }
 
-#[derive(clap::Args)]
-pub struct SelectArgs {
-    #[command(flatten)]
-    pub q: QuantArgs,
-    /// Folder of multiplier Verilog files (searched recursively; `*_pdk45.v` duplicates skipped).
-    #[arg(long)]
-    pub library: PathBuf,
-    /// Output folder for select.csv and pareto.svg (default: select-<model folder name>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-fn evoapprox_root() -> Option<PathBuf> {
-    std::env::var_os("AXDNN_EVOAPPROX").filter(|s| !s.is_empty()).map(Into::into)
-}
 
 /// A quantized model and its test set.
 pub struct Prepared {
@@ -81,12 +66,11 @@ pub struct Prepared {
     pub dataset: DatasetName,
     pub float_accuracy: f64,
     pub exact_power_mw: Option<f64>,
-    /// The float model the quantized one was built from.
-    pub float: io::SavedModel,
 }
 
 pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
-    let root = data_root(q.data.clone())?;
+    let inputs = q.inputs.resolve();
+    let root = data_root(inputs.data.clone())?;
     let m = io::load(&q.model)?;
     let dataset = m.meta.dataset;
     let train = data::load(dataset, Split::Train, &root)?;
@@ -97,7 +81,7 @@ pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
     if test.shape != m.arch.input {
         anyhow::bail!("dataset images are {}, model expects {}", test.shape, m.arch.input);
     }
-    let idx = calibration_indices(train.len(), q.calib, q.seed);
+    let idx = calibration_indices(train.len(), q.calib, q.calib_seed);
     let mut calib = Vec::with_capacity(idx.len() * m.arch.input.numel());
     for &i in &idx {
         calib.extend_from_slice(train.image(i));
@@ -107,18 +91,18 @@ pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
         weights: if q.per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
         approx: q.approx_layers.clone(),
     };
-    eprintln!("calibrating on {} training images (seed {})", idx.len(), q.seed);
+    eprintln!("calibrating on {} training images (seed {})", idx.len(), q.calib_seed);
     let mut qm = QuantModel::build(&m.arch, &m.params, &calib, options)?;
-    qm.calibration.seed = Some(q.seed);
+    qm.calibration.seed = Some(q.calib_seed);
     let logits = axdnn::model::engine::logits(&m.arch, &m.params, &test.images, test.len());
     let float_accuracy = accuracy_of(&logits, &test.labels, m.arch.classes);
     // Exact layers are charged the published power of the library's exact 8×8 multiplier.
     let exact_name = if q.scheme.signed_multiplier() { "mul8s_1KV8" } else { "mul8u_1JFF" };
-    let exact_power_mw = evoapprox_root()
+    let exact_power_mw = inputs.evoapprox.as_deref()
         .and_then(|r| load::find_in_tree(&r, exact_name))
         .and_then(|p| axdnn::netlist::parse_file(&p).ok())
         .and_then(|p| p.published.pdk45_pwr_mw.map(|f| f.value));
-    Ok(Prepared { qm, test, dataset, float_accuracy, exact_power_mw, float: m })
+    Ok(Prepared { qm, test, dataset, float_accuracy, exact_power_mw })
 }
 
 fn accuracy_of(logits: &[f32], labels: &[u8], classes: usize) -> f64 {
@@ -170,8 +154,8 @@ pub(crate) fn config(q: &QuantArgs, engine: Engine, bit_level: bool, exact_power
     }
 }
 
-pub(crate) fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_power_mw: Option<f64>) -> anyhow::Result<LoadedMultiplier> {
-    let mut m = load::resolve(spec, scheme.signed_multiplier(), bit_level, evoapprox_root().as_deref())?;
+pub(crate) fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_power_mw: Option<f64>, evoapprox: Option<&std::path::Path>) -> anyhow::Result<LoadedMultiplier> {
+    let mut m = load::resolve(spec, scheme.signed_multiplier(), bit_level, evoapprox)?;
     if spec == "exact" {
         // The built-in exact multiplier is charged the library's exact circuit power.
         let mut lut = m.lut.take().expect("exact table");
@@ -185,7 +169,7 @@ pub(crate) fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_po
 
 pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
     let p = prepare(&a.q)?;
-    let m = resolve(&a.multiplier, a.q.scheme, a.bit_level, p.exact_power_mw)?;
+    let m = resolve(&a.multiplier, a.q.scheme, a.bit_level, p.exact_power_mw, a.q.inputs.resolve().evoapprox.as_deref())?;
     let cfg = config(&a.q, a.engine, a.bit_level, p.exact_power_mw);
     let acc = Accelerator::new(&p.qm, m.mult.as_ref(), cfg)?;
     let r = run_all(&acc, &p.test, m.mult.name())?;
@@ -236,142 +220,95 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One row of select.csv.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SelectRow {
-    pub name: String,
-    pub mae_pct: f64,
-    pub power_mw: Option<f64>,
-    pub area_um2: Option<f64>,
-    pub accuracy: f64,
-    pub energy_per_image_pj: Option<f64>,
+#[derive(clap::Args)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub t: super::attack::TargetArgs,
+    /// Folder of multiplier Verilog files (searched recursively; `*_pdk45.v` twins and copies
+    /// in other folders skipped, other widths and the other signedness left out).
+    #[arg(long)]
+    pub library: PathBuf,
+    /// Results folder (default: runs/select-<model>-<scheme>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the rows as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
-    let p = prepare(&a.q)?;
-    let out = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("select-{}", a.q.model.file_name().unwrap_or_default().to_string_lossy()))
-    });
-    std::fs::create_dir_all(&out)?;
-    let csv_path = out.join("select.csv");
-    // Resume: keep the rows already written.
-    let mut rows: Vec<SelectRow> = super::read_csv(&csv_path)?;
-    let mut files = load::verilog_files(&a.library)?;
-    // One file per circuit: drop `*_pdk45.v` twins and copies in other Pareto folders.
+/// The 8×8 multipliers of a library folder usable with `scheme`, one file per circuit.
+pub fn library_multipliers(dir: &std::path::Path, scheme: QuantScheme) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = load::verilog_files(dir)?;
     files.retain(|f| !f.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.ends_with("_pdk45")));
     let mut seen = std::collections::BTreeSet::new();
     files.retain(|f| seen.insert(f.file_stem().map(|s| s.to_os_string())));
-    let signed = a.q.scheme.signed_multiplier();
-    for f in &files {
+    let signed = scheme.signed_multiplier();
+    let mut out = Vec::new();
+    for f in files {
         let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        if rows.iter().any(|r| r.name == stem) {
-            continue;
-        }
         if load::name_is_signed(&stem) != signed {
-            eprintln!("skipping {stem}: {} multiplier, scheme {} needs the other kind", if signed { "unsigned" } else { "signed" }, a.q.scheme);
             continue;
         }
-        let m = match load::from_verilog(f, false) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("skipping {}: {e}", f.display());
-                continue;
+        match axdnn::netlist::parse_file(&f) {
+            Ok(p) => {
+                let widths: Vec<usize> = p.netlist.inputs.iter().map(|i| i.width()).collect();
+                if widths == [8, 8] {
+                    out.push(f);
+                } else {
+                    eprintln!("skipping {stem}: inputs {widths:?} bits, need 8x8");
+                }
             }
-        };
-        let lut = m.lut.as_ref().expect("table");
-        if (lut.row_bits, lut.col_bits) != (8, 8) {
-            eprintln!("skipping {stem}: {}x{} bits, need 8x8", lut.row_bits, lut.col_bits);
-            continue;
+            Err(e) => eprintln!("skipping {}: {e}", f.display()),
         }
-        let mae_pct = axdnn::lut::metrics::Metrics::of_lut(lut).mae_pct;
-        let cfg = config(&a.q, Engine::Fast, false, p.exact_power_mw);
-        let acc = Accelerator::new(&p.qm, m.mult.as_ref(), cfg)?;
-        let r = run_all(&acc, &p.test, &stem)?;
-        let row = SelectRow {
-            name: stem.clone(),
-            mae_pct,
-            power_mw: m.power_mw,
-            area_um2: m.area_um2,
-            accuracy: r.accuracy(&p.test.labels),
-            energy_per_image_pj: r.energy_per_image_pj(),
-        };
-        eprintln!("{stem}: MAE {:.4} %, accuracy {:.4}", row.mae_pct, row.accuracy);
-        rows.push(row);
-        super::write_csv(&csv_path, &rows)?;
     }
-    super::write_csv(&csv_path, &rows)?;
-    let threshold = match p.dataset {
-        DatasetName::Mnist => 0.90,
-        _ => 0.75,
-    };
-    let svg = pareto_svg(&rows, threshold, &format!("{} ({}, {} test images)", a.q.model.display(), a.q.scheme, p.test.len()));
-    io::write_atomic(&out.join("pareto.svg"), svg.as_bytes())?;
-    println!("{} multipliers; float accuracy {:.4}; wrote {} and {}", rows.len(), p.float_accuracy, csv_path.display(), out.join("pareto.svg").display());
+    Ok(out)
+}
+
+/// Clean accuracy of every multiplier of a library folder: a `clean` plan.
+pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
+    use toml::Value;
+    let inputs = a.t.inputs.resolve();
+    let scheme: QuantScheme = a.t.scheme.parse().map_err(anyhow::Error::msg)?;
+    let files = library_multipliers(&a.library, scheme)?;
+    anyhow::ensure!(!files.is_empty(), "{}: no 8x8 {} multipliers found", a.library.display(), if scheme.signed_multiplier() { "signed" } else { "unsigned" });
+    let label = super::model_label(&a.t.model);
+    let mut t = a.t.plan_table(&[&a.t.model]);
+    t.insert("name".into(), Value::String(format!("select-{label}-{scheme}")));
+    t.insert("attacks".into(), Value::Array(vec![Value::String("clean".into())]));
+    t.insert("multipliers".into(), Value::Array(files.iter().map(|f| Value::String(f.display().to_string())).collect()));
+    t.insert("chunk".into(), Value::Integer(a.t.n.max(1) as i64));
+    let plan = super::attack::plan_from_table(&t, "<command line>", &inputs)?;
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/select-{label}-{scheme}")));
+    let sum = axdnn::study::Runner::new(plan, inputs).run(&out)?;
+    axdnn::study::report::write(&out)?;
+    let res = axdnn::study::report::Results::open(&out)?;
+    let rows: Vec<_> = res.complete().filter(|x| x.first.target == "accel").collect();
+    if a.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|x| {
+                let (l, h) = x.proportion().wilson();
+                serde_json::json!({
+                    "multiplier": x.first.multiplier, "mae_pct": x.first.mae_pct, "power_mw": x.first.power_mw,
+                    "n": x.n, "correct": x.correct, "accuracy": x.proportion().value(), "ci_low": l, "ci_high": h,
+                    "energy_per_image_pj": x.first.energy_per_image_pj,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{} multipliers of {} on {label} ({scheme}, {} test images); {sum}", rows.len(), a.library.display(), a.t.n);
+        println!("wrote {} (results.csv, report.md with the accuracy table, plots/pareto-*.svg|png)", out.display());
+    }
     Ok(())
-}
-
-/// Points that no other point beats in both accuracy (higher) and power (lower).
-fn pareto_front(pts: &[(f64, f64)]) -> Vec<bool> {
-    pts.iter()
-        .map(|&(p, a)| !pts.iter().any(|&(q, b)| q <= p && b >= a && (q < p || b > a)))
-        .collect()
-}
-
-/// Accuracy against power, Pareto front joined, the paper's accuracy threshold dashed.
-pub fn pareto_svg(rows: &[SelectRow], threshold: f64, title: &str) -> String {
-    let pts: Vec<(f64, f64, &str)> =
-        rows.iter().filter_map(|r| r.power_mw.map(|p| (p, r.accuracy, r.name.as_str()))).collect();
-    let (w, h, ml, mr, mt, mb) = (800.0, 560.0, 70.0, 30.0, 50.0, 60.0);
-    let pmax = pts.iter().map(|p| p.0).fold(0.0f64, f64::max).max(1e-3) * 1.05;
-    let amin = pts.iter().map(|p| p.1).fold(threshold, f64::min).min(threshold) - 0.02;
-    let amin = amin.max(0.0);
-    let x = |p: f64| ml + (w - ml - mr) * p / pmax;
-    let y = |a: f64| mt + (h - mt - mb) * (1.0 - (a - amin) / (1.0 - amin));
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"25\" font-size=\"14\" text-anchor=\"middle\">Accuracy vs multiplier power: {}</text>\n",
-        w / 2.0,
-        xml(title)
-    );
-    s += &format!("<line x1=\"{ml}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n", h - mb, w - mr, h - mb);
-    s += &format!("<line x1=\"{ml}\" y1=\"{mt}\" x2=\"{ml}\" y2=\"{}\" stroke=\"black\"/>\n", h - mb);
-    for i in 0..=5 {
-        let p = pmax * i as f64 / 5.0;
-        s += &format!("<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{p:.3}</text>\n", x(p), h - mb + 15.0);
-        let a = amin + (1.0 - amin) * i as f64 / 5.0;
-        s += &format!("<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.1}%</text>\n", ml - 5.0, y(a) + 4.0, a * 100.0);
-    }
-    s += &format!("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">PDK45 power (mW)</text>\n", (ml + w - mr) / 2.0, h - 20.0);
-    s += &format!("<text x=\"18\" y=\"{}\" transform=\"rotate(-90 18 {})\" text-anchor=\"middle\">top-1 accuracy</text>\n", (mt + h - mb) / 2.0, (mt + h - mb) / 2.0);
-    s += &format!(
-        "<line x1=\"{ml}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" stroke=\"red\" stroke-dasharray=\"6,4\"/>\n<text x=\"{1}\" y=\"{2:.1}\" fill=\"red\" text-anchor=\"end\">paper threshold {3:.0}%</text>\n",
-        y(threshold), w - mr, y(threshold) - 4.0, threshold * 100.0
-    );
-    let front = pareto_front(&pts.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>());
-    let mut fp: Vec<_> = pts.iter().zip(&front).filter(|(_, &f)| f).map(|(p, _)| *p).collect();
-    fp.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if fp.len() > 1 {
-        let path: Vec<String> = fp.iter().map(|p| format!("{:.1},{:.1}", x(p.0), y(p.1))).collect();
-        s += &format!("<polyline points=\"{}\" fill=\"none\" stroke=\"steelblue\"/>\n", path.join(" "));
-    }
-    for ((p, a, n), &f) in pts.iter().zip(&front) {
-        let col = if f { "steelblue" } else { "gray" };
-        s += &format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{col}\"><title>{} {:.4}</title></circle>\n", x(*p), y(*a), xml(n), a);
-        s += &format!("<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\">{}</text>\n", x(*p) + 5.0, y(*a) - 5.0, xml(n));
-    }
-    s += "</svg>\n";
-    s
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[derive(clap::Args)]
 pub struct TableArgs {
     #[command(flatten)]
-    pub q: QuantArgs,
+    pub t: super::attack::TargetArgs,
     /// Comma-separated multiplier names/paths (resolved like --multiplier).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', required = true)]
     pub multipliers: Vec<String>,
     /// Comma-separated schemes, one accuracy column each.
     #[arg(long, value_delimiter = ',', default_value = "asym-u8,sign-magnitude")]
@@ -379,37 +316,40 @@ pub struct TableArgs {
     /// Markdown output file (written atomically).
     #[arg(long)]
     pub out: PathBuf,
+    /// Results folder the measurements are kept in (default: runs/accuracy-<model>).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Print the rows as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Accuracy of a list of multipliers under several schemes, as a Markdown table.
+/// Accuracy of a list of multipliers under several schemes, as a Markdown table: a `clean` plan.
 pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
-    let mut cols = Vec::new();
-    let mut float_acc = 0.0;
-    let mut n = 0;
-    let mut info: Vec<(String, Option<f64>, Option<f64>)> = Vec::new();
-    for &scheme in &a.schemes {
-        let q = QuantArgs { scheme, ..a.q.clone() };
-        let p = prepare(&q)?;
-        float_acc = p.float_accuracy;
-        n = p.test.len();
-        let mut accs = Vec::new();
-        for spec in &a.multipliers {
-            let m = resolve(spec, scheme, false, p.exact_power_mw)?;
-            let mae = m.lut.as_ref().map(|l| axdnn::lut::metrics::Metrics::of_lut(l).mae_pct);
-            let acc = Accelerator::new(&p.qm, m.mult.as_ref(), config(&q, Engine::Fast, false, p.exact_power_mw))?;
-            let r = run_all(&acc, &p.test, m.mult.name())?;
-            accs.push((r.accuracy(&p.test.labels), r.energy_per_image_pj()));
-            if info.len() < a.multipliers.len() {
-                info.push((m.mult.name().to_string(), mae, m.power_mw));
-            }
-        }
-        cols.push(accs);
-    }
+    use toml::Value;
+    let inputs = a.t.inputs.resolve();
+    let label = super::model_label(&a.t.model);
+    let mut t = a.t.plan_table(&[&a.t.model]);
+    t.insert("name".into(), Value::String(format!("accuracy-{label}")));
+    t.insert("schemes".into(), Value::Array(a.schemes.iter().map(|s| Value::String(s.to_string())).collect()));
+    t.insert("attacks".into(), Value::Array(vec![Value::String("clean".into())]));
+    t.insert("multipliers".into(), Value::Array(a.multipliers.iter().map(|m| Value::String(m.clone())).collect()));
+    t.insert("chunk".into(), Value::Integer(a.t.n.max(1) as i64));
+    let plan = super::attack::plan_from_table(&t, "<command line>", &inputs)?;
+    let dir = a.store.clone().unwrap_or_else(|| PathBuf::from(format!("runs/accuracy-{label}")));
+    axdnn::study::Runner::new(plan, inputs).run(&dir)?;
+    let res = axdnn::study::report::Results::open(&dir)?;
+    let get = |m: &str, s: QuantScheme| res.find(|x| x.target == "accel" && x.multiplier == m && x.scheme == s.to_string());
+    let float = res.find(|x| x.target == "float");
+    let pct = |p: &axdnn::study::Proportion| {
+        let (l, h) = p.wilson();
+        format!("{:.2} ± {:.2}", 100.0 * p.value(), 50.0 * (h - l))
+    };
     let mut s = format!(
-        "Model `{}`: float accuracy {:.2} % on {n} test images. Integer inference on a {} {} array, \
-         approximate layers: {:?}, calibration {} training images (seed {}). Energy per image: \
-         multiplier only, E = P/f at {} GHz, exact layers charged the library's exact circuit power.\n\n",
-        a.q.model.display(), float_acc * 100.0, a.q.array, a.q.dataflow, a.q.approx_layers, a.q.calib, a.q.seed, a.q.clock_ghz
+        "Model `{}`: float accuracy {} % on {} test images. Integer inference on a {} {} array, approximate layers: {}, calibration {} training images (seed {}). \
+         Accuracy: % ± half-width of the 95 % Wilson interval. Energy per image: multiplier only, E = P/f at {} GHz, exact layers charged the library's exact circuit power. \
+         Measurements kept in `{}` (`axdnn study report` regenerates its report).\n\n",
+        a.t.model.display(), float.map_or("-".into(), |f| pct(&f.proportion())), a.t.n, a.t.array, a.t.dataflow, a.t.approx_layers, a.t.calib, a.t.calib_seed, a.t.clock_ghz, dir.display()
     );
     s += "| multiplier | MAE % (table) | PDK45 power mW |";
     for sc in &a.schemes {
@@ -420,21 +360,35 @@ pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
         s += "---|";
     }
     s += "---|\n";
-    for (i, (name, mae, pw)) in info.iter().enumerate() {
+    let mut json = Vec::new();
+    for m in &a.multipliers {
+        let first = a.schemes.iter().find_map(|&sc| get(m, sc));
+        let Some(f) = first else { continue };
         s += &format!(
-            "| {name} | {} | {} |",
-            mae.map_or("-".into(), |v| format!("{v:.4}")),
-            pw.map_or("-".into(), |v| format!("{v:.3}"))
+            "| {m} | {} | {} |",
+            f.first.mae_pct.map_or("-".into(), |v| format!("{v:.4}")),
+            f.first.power_mw.map_or("-".into(), |v| format!("{v:.3}"))
         );
-        for c in &cols {
-            s += &format!(" {:.2} |", c[i].0 * 100.0);
+        for &sc in &a.schemes {
+            match get(m, sc) {
+                Some(x) => {
+                    s += &format!(" {} |", pct(&x.proportion()));
+                    let (l, h) = x.proportion().wilson();
+                    json.push(serde_json::json!({"multiplier": m, "scheme": sc.to_string(), "n": x.n, "correct": x.correct, "accuracy": x.proportion().value(), "ci_low": l, "ci_high": h}));
+                }
+                None => s += " – |",
+            }
         }
-        s += &format!(" {} |\n", cols[0][i].1.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)));
+        s += &format!(" {} |\n", f.first.energy_per_image_pj.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)));
     }
-    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+    if let Some(d) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d)?;
     }
     io::write_atomic(&a.out, s.as_bytes())?;
-    print!("{s}");
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{s}");
+    }
     Ok(())
 }

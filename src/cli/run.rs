@@ -13,24 +13,14 @@
 //! Results are written atomically (`results.csv` one row at a time), so a killed run resumes
 //! where it stopped.
 
-use super::accel::{config, prepare, resolve, run_all, QuantArgs};
-use super::{data_root, locate, read_csv, write_csv};
-use axdnn::accel::{Accelerator, ArrayShape, Dataflow, Engine};
+use super::{data_root, Inputs};
 use axdnn::lut::verify;
 use axdnn::model::io::write_atomic;
-use axdnn::quant::{ApproxLayers, QuantScheme};
+use axdnn::study::{report, Plan, Runner};
 use axdnn::{gen, netlist, sim, RowPort};
-use super::attack::{algorithm1, markdown_table, resolve_all, Row as AttackRow};
-use axdnn::attack::{Attack, Epsilon};
 use std::path::{Path, PathBuf};
 
-/// The multipliers of Siddique & Hoque's LeNet-5 study (mul8u_96D is not in the library).
-pub const PAPER_LENET5: [&str; 8] =
-    ["mul8u_1JFF", "mul8u_12N4", "mul8u_17KS", "mul8u_1AGV", "mul8u_FTA", "mul8u_JQQ", "mul8u_L40", "mul8u_JV3"];
-
-/// The multipliers of the paper's AlexNet/CIFAR-10 study (Fig. 7).
-pub const PAPER_ALEXNET: [&str; 8] =
-    ["mul8u_1JFF", "mul8u_2P7", "mul8u_KEM", "mul8u_150Q", "mul8u_14VP", "mul8u_QJD", "mul8u_1446", "mul8u_GS2"];
+use axdnn::study::plan::PAPER_LENET5;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -43,30 +33,11 @@ pub struct RunArgs {
     /// Test images per accuracy measurement.
     #[arg(long, default_value_t = 1000)]
     pub n: usize,
-    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data when present).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// EvoApprox folder (default: $AXDNN_EVOAPPROX, else ../shared/evoapprox when present).
-    #[arg(long)]
-    pub evoapprox: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Skip compiling the EvoApprox C models.
     #[arg(long)]
     pub no_c: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct Row {
-    scheme: String,
-    multiplier: String,
-    source: String,
-    verified_by: String,
-    mae_pct: Option<f64>,
-    power_mw: Option<f64>,
-    n: usize,
-    accuracy: f64,
-    float_accuracy: f64,
-    cycles_per_image: u64,
-    energy_per_image_pj: Option<f64>,
 }
 
 /// Step 1: our multipliers, written, parsed back, simulated, checked against arithmetic.
@@ -111,13 +82,19 @@ fn paper_multipliers(root: &Path, with_c: bool) -> anyhow::Result<Vec<(String, P
     Ok(out)
 }
 
+/// A plan from a TOML text built here (named `what` in errors).
+fn plan(text: &str, what: &str, inputs: &axdnn::study::Inputs) -> anyhow::Result<Plan> {
+    Ok(Plan::from_toml(text, Path::new(what), inputs)?)
+}
+
+fn toml_list(v: &[String]) -> String {
+    format!("[{}]", v.iter().map(|s| toml::Value::String(s.clone()).to_string()).collect::<Vec<_>>().join(", "))
+}
+
 pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
-    let data = data_root(a.data.clone())?;
-    let evo = locate(a.evoapprox.clone(), "AXDNN_EVOAPPROX", "../shared/evoapprox");
-    if let Some(e) = &evo {
-        // `prepare` looks up the exact circuit's power through the variable.
-        std::env::set_var("AXDNN_EVOAPPROX", e);
-    }
+    let inputs = a.inputs.resolve();
+    data_root(inputs.data.clone())?;
+    let evo = inputs.evoapprox.clone();
     std::fs::create_dir_all(&a.out)?;
 
     eprintln!("[1/4] built-in multipliers: generate, parse back, simulate, check against arithmetic");
@@ -130,122 +107,82 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         }
         None => eprintln!("[2/4] skipped: no EvoApprox library (set AXDNN_EVOAPPROX or --evoapprox)"),
     }
+    let specs: Vec<String> = mults.iter().map(|(name, path, _)| if name == "exact" { "exact".into() } else { path.display().to_string() }).collect();
 
     eprintln!("[3/4] quantized {} on a 16x16 WS systolic array, {} test images", a.model.display(), a.n);
-    let csv_path = a.out.join("results.csv");
-    let mut rows: Vec<Row> = read_csv(&csv_path)?;
-    for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude] {
-        let todo: Vec<_> = mults
-            .iter()
-            .filter(|(name, ..)| !rows.iter().any(|r| r.scheme == scheme.to_string() && &r.multiplier == name && r.n == a.n))
-            .collect();
-        if todo.is_empty() {
-            continue;
-        }
-        let q = QuantArgs {
-            model: a.model.clone(),
-            array: ArrayShape { rows: 16, cols: 16 },
-            dataflow: Dataflow::Ws,
-            scheme,
-            per_channel: false,
-            approx_layers: ApproxLayers::Conv,
-            n: Some(a.n),
-            calib: 256,
-            seed: 0,
-            clock_ghz: 1.0,
-            data: Some(data.clone()),
-        };
-        let p = prepare(&q)?;
-        for (name, path, by) in todo {
-            let spec = if name == "exact" { "exact".to_string() } else { path.display().to_string() };
-            let m = resolve(&spec, scheme, false, p.exact_power_mw)?;
-            let cfg = config(&q, Engine::Fast, false, p.exact_power_mw);
-            let acc = Accelerator::new(&p.qm, m.mult.as_ref(), cfg)?;
-            let r = run_all(&acc, &p.test, name)?;
-            rows.push(Row {
-                scheme: scheme.to_string(),
-                multiplier: name.clone(),
-                source: if name == "exact" { "built-in".into() } else { path.display().to_string() },
-                verified_by: by.clone(),
-                mae_pct: m.lut.as_ref().map(|l| axdnn::lut::metrics::Metrics::of_lut(l).mae_pct),
-                power_mw: m.power_mw,
-                n: r.n,
-                accuracy: r.accuracy(&p.test.labels),
-                float_accuracy: p.float_accuracy,
-                cycles_per_image: r.cycles_per_image(),
-                energy_per_image_pj: r.energy_per_image_pj(),
-            });
-            write_csv(&csv_path, &rows)?;
-        }
-    }
+    let model = toml::Value::String(a.model.display().to_string());
+    let acc_dir = a.out.join("accuracy");
+    let p = plan(
+        &format!(
+            "name = \"main-accuracy\"\nmodels = [{model}]\nschemes = [\"asym-u8\", \"sign-magnitude\"]\nattacks = [\"clean\"]\nmultipliers = {}\nimages = {}\nchunk = {}\n",
+            toml_list(&specs),
+            a.n,
+            a.n.max(1)
+        ),
+        "<main job, step 3>",
+        &inputs,
+    )?;
+    Runner::new(p, inputs.clone()).run(&acc_dir)?;
+    report::write(&acc_dir)?;
+    let res = report::Results::open(&acc_dir)?;
 
     let mut md = format!(
         "# axdnn main job\n\nModel `{}`, first {} test images, 16x16 weight-stationary array, conv layers \
-         approximate, calibration 256 training images (seed 0). Energy: multiplier only, E = P/f at 1 GHz.\n\n\
+         approximate, calibration 256 training images (seed 0). Accuracy: % ± half-width of the 95 % Wilson interval. \
+         Energy: multiplier only, E = P/f at 1 GHz.\n\n\
          | multiplier | verified by | MAE % | power mW | asym-u8 acc % | sign-magnitude acc % | cycles/image | energy/image nJ |\n\
          |---|---|---|---|---|---|---|---|\n",
         a.model.display(),
         a.n
     );
-    for (name, _, by) in &mults {
-        let get = |s: QuantScheme| rows.iter().find(|r| &r.multiplier == name && r.scheme == s.to_string() && r.n == a.n);
-        let (Some(u), Some(s)) = (get(QuantScheme::AsymU8), get(QuantScheme::SignMagnitude)) else { continue };
+    let pct = |p: &axdnn::study::Proportion| {
+        let (l, h) = p.wilson();
+        format!("{:.2} ± {:.2}", 100.0 * p.value(), 50.0 * (h - l))
+    };
+    for ((name, _, by), spec) in mults.iter().zip(&specs) {
+        let get = |s: &str| res.find(|x| x.target == "accel" && &x.multiplier == spec && x.scheme == s);
+        let (Some(u), Some(s)) = (get("asym-u8"), get("sign-magnitude")) else { continue };
         md += &format!(
-            "| {name} | {by} | {} | {} | {:.2} | {:.2} | {} | {} |\n",
-            u.mae_pct.map_or("-".into(), |v| format!("{v:.3}")),
-            u.power_mw.map_or("-".into(), |v| format!("{v:.3}")),
-            100.0 * u.accuracy,
-            100.0 * s.accuracy,
-            u.cycles_per_image,
-            u.energy_per_image_pj.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)),
+            "| {name} | {by} | {} | {} | {} | {} | {} | {} |\n",
+            u.first.mae_pct.map_or("-".into(), |v| format!("{v:.3}")),
+            u.first.power_mw.map_or("-".into(), |v| format!("{v:.3}")),
+            pct(&u.proportion()),
+            pct(&s.proportion()),
+            u.first.cycles_per_image.map_or("-".into(), |v| v.to_string()),
+            u.first.energy_per_image_pj.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)),
         );
     }
-    if let Some(r) = rows.first() {
-        md += &format!("\nFloat accuracy of the model on the same images: {:.2} %.\n", 100.0 * r.float_accuracy);
+    if let Some(f) = res.find(|x| x.target == "float") {
+        md += &format!("\nFloat accuracy of the model on the same images: {} %.\n", pct(&f.proportion()));
     }
-    md += &robustness(&a, &data, &mults)?;
+
+    // Step 4: the paper's question on the simulated hardware.
+    let n = a.n.min(ROBUSTNESS_IMAGES);
+    eprintln!("[4/4] robustness: linf-pgd (Foolbox defaults) on the float model, {n} test images, evaluated on the accelerator");
+    let rob_dir = a.out.join("robustness");
+    let p = plan(
+        &format!(
+            "name = \"main-robustness\"\nmodels = [{model}]\nschemes = [\"sign-magnitude\"]\nattacks = [\"linf-pgd\"]\neps_linf = [0.0, 0.05, 0.1, 0.2]\nmultipliers = {}\nimages = {n}\nchunk = 100\n",
+            toml_list(&specs)
+        ),
+        "<main job, step 4>",
+        &inputs,
+    )?;
+    Runner::new(p, inputs.clone()).run(&rob_dir)?;
+    report::write(&rob_dir)?;
+    let res = report::Results::open(&rob_dir)?;
+    let aggs: Vec<_> = res.complete().collect();
+    md += &format!(
+        "\n## Robustness on the accelerator (linf-pgd, sign-magnitude, first {n} test images)\n\n\
+         Adversarial examples from the float model (`float` column), classified by the quantized model with each \
+         multiplier; robust accuracy % ± half-width of the 95 % interval. Full report with the paired verdict: \
+         [robustness/report.md](robustness/report.md); the whole study: `axdnn reproduce`.\n\n{}",
+        report::robust_table(&aggs)
+    );
     write_atomic(&a.out.join("report.md"), md.as_bytes())?;
     print!("{md}");
-    eprintln!("wrote {} and {}", csv_path.display(), a.out.join("report.md").display());
+    eprintln!("wrote {} ({}/ and {}/ hold the keyed, resumable results)", a.out.join("report.md").display(), acc_dir.display(), rob_dir.display());
     Ok(())
-}
-
-/// Step 4: the paper's question on the simulated hardware — Linf PGD examples from the float
-/// model, robust accuracy of the sign-magnitude quantized model with every multiplier
-/// (`robustness.csv`, resumed like `results.csv`).
-fn robustness(a: &RunArgs, data: &Path, mults: &[(String, PathBuf, String)]) -> anyhow::Result<String> {
-    let n = a.n.min(ROBUSTNESS_IMAGES);
-    let attack = Attack::LinfPgd;
-    let eps: Vec<Epsilon> = [0.0, 0.05, 0.1, 0.2].iter().map(|&e| Epsilon::new(e)).collect::<Result<_, _>>()?;
-    eprintln!("[4/4] robustness: {attack} (Foolbox defaults) on the float model, {n} test images, evaluated on the accelerator");
-    let path = a.out.join("robustness.csv");
-    let mut rows: Vec<AttackRow> = read_csv(&path)?;
-    let q = QuantArgs {
-        model: a.model.clone(),
-        array: ArrayShape { rows: 16, cols: 16 },
-        dataflow: Dataflow::Ws,
-        scheme: QuantScheme::SignMagnitude,
-        per_channel: false,
-        approx_layers: ApproxLayers::Conv,
-        n: Some(n),
-        calib: 256,
-        seed: 0,
-        clock_ghz: 1.0,
-        data: Some(data.to_path_buf()),
-    };
-    let complete = rows.iter().filter(|r| r.n == n && r.attack == attack.name()).count() == eps.len() * (mults.len() + 1);
-    if !complete {
-        let specs: Vec<String> = mults.iter().map(|(name, path, _)| if name == "exact" { "exact".into() } else { path.display().to_string() }).collect();
-        let p = prepare(&q)?;
-        rows = algorithm1(&p, &q, attack, &eps, &resolve_all(&specs, &q, &p)?, 100)?;
-        write_csv(&path, &rows)?;
-    }
-    Ok(format!(
-        "\n## Robustness on the accelerator ({attack}, sign-magnitude, first {n} test images)\n\n\
-         Adversarial examples from the float model (`float` column), classified by the quantized model with each \
-         multiplier; robust accuracy %. The full study: `axdnn study`.\n\n{}",
-        markdown_table(&rows)
-    ))
 }
 
 /// Images attacked by the main job (PGD is 40 gradient steps per epsilon).

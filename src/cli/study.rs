@@ -1,197 +1,240 @@
-//! `axdnn study`: the paper's robustness study on one model — Algorithm 1 for every attack,
-//! every epsilon and every multiplier (Figs. 4–7), float vs quantized exact (Fig. 8), with a CSV
-//! that grows attack by attack (rewritten atomically, so a killed study resumes where it
-//! stopped), one SVG plot per attack and a Markdown report.
+//! `axdnn study run|report|merge|slurm` and `axdnn reproduce`: argument parsing and printing
+//! around [`axdnn::study`]. A study is a plan file, or flags that name the same keys.
 
-use super::accel::{prepare, QuantArgs};
-use super::{model_label, read_csv, write_csv};
-use super::attack::{algorithm1, markdown_table, ordered, resolve_all, Row};
-use super::run::{PAPER_ALEXNET, PAPER_LENET5};
-use axdnn::attack::{Attack, Epsilon, Norm};
-use axdnn::data::DatasetName;
-use axdnn::model::io::write_atomic;
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use super::{Inputs, PlanFlags};
+use axdnn::study::{self, report, slurm, store, Plan, Runner, Shard};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Subcommand)]
+pub enum StudyCmd {
+    /// Run a plan (a TOML file, or the plan flags) into a results folder; reuses every stored
+    /// row whose key matches, so a killed run resumes; writes plan.lock.toml, results.csv,
+    /// report.md and plots/.
+    Run(RunArgs),
+    /// Regenerate report.md and plots/ of a results folder from its store alone.
+    Report {
+        dir: PathBuf,
+        /// Print the verdict counts as JSON instead of the report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Combine shard folders of one plan into one folder (refuses folders of different plans).
+    Merge {
+        /// Shard folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a Slurm job array (one task per shard) and a merge job that depends on it.
+    Slurm(SlurmArgs),
+}
 
 #[derive(clap::Args)]
-pub struct StudyArgs {
+pub struct RunArgs {
+    /// Plan file (TOML). Without one, the plan flags below make the plan.
+    pub plan: Option<PathBuf>,
     #[command(flatten)]
-    pub q: QuantArgs,
-    /// `all` or comma-separated attack names.
-    #[arg(long, default_value = "all")]
-    pub attacks: String,
-    /// Multipliers (default: the paper's set for the model's dataset, plus `exact`).
-    #[arg(long, value_delimiter = ',')]
-    pub multipliers: Vec<String>,
-    /// Linf budgets.
-    #[arg(long, value_delimiter = ',', default_value = "0,0.02,0.05,0.1,0.2,0.3")]
-    pub eps_linf: Vec<f32>,
-    /// L2 budgets.
-    #[arg(long, value_delimiter = ',', default_value = "0,0.5,1,1.5,2,3")]
-    pub eps_l2: Vec<f32>,
-    #[arg(long, default_value_t = 100)]
-    pub batch: usize,
-    /// Output folder (default: runs/study-<model>-<scheme>).
+    pub flags: PlanFlags,
+    /// Results folder (default: runs/study-<plan name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run only shard I of N (1-based), balanced by estimated cost.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Do not write report.md (shards of a larger plan).
+    #[arg(long)]
+    pub no_report: bool,
+    /// Print the run summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub inputs: Inputs,
 }
 
-/// The paper's multipliers (Figs. 4–7), M1 = 1JFF (accurate) first, after our built-in exact one.
-fn paper_multipliers(d: DatasetName) -> Vec<String> {
-    let names: &[&str] = match d {
-        DatasetName::Mnist => &PAPER_LENET5,
-        DatasetName::Cifar10 => &PAPER_ALEXNET,
-    };
-    std::iter::once("exact").chain(names.iter().copied()).map(String::from).collect()
+#[derive(clap::Args)]
+pub struct SlurmArgs {
+    pub plan: PathBuf,
+    /// Number of shards (array tasks).
+    #[arg(long)]
+    pub shards: usize,
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit of each task (Slurm syntax, e.g. 02:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    #[arg(long, default_value_t = 2)]
+    pub cpus_per_task: usize,
+    /// Results folder on the shared filesystem (default: runs/study-<plan name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Submit both jobs with sbatch (otherwise only write the scripts).
+    #[arg(long)]
+    pub submit: bool,
+    #[command(flatten)]
+    pub inputs: Inputs,
 }
 
-const CSV: &str = "results.csv";
-
-pub fn study_cmd(mut a: StudyArgs) -> anyhow::Result<()> {
-    if a.q.n.is_none() {
-        a.q.n = Some(500);
-        eprintln!("--n not given: the study uses the first 500 test images");
-    }
-    anyhow::ensure!(a.batch > 0, "--batch must be positive");
-    let attacks: Vec<Attack> = if a.attacks == "all" {
-        Attack::ALL.to_vec()
-    } else {
-        a.attacks.split(',').map(|s| s.parse::<Attack>().map_err(anyhow::Error::msg)).collect::<anyhow::Result<_>>()?
-    };
-    let eps_of = |at: Attack| -> anyhow::Result<Vec<Epsilon>> {
-        let v = match at.norm() {
-            Norm::Linf => &a.eps_linf,
-            Norm::L2 => &a.eps_l2,
-        };
-        Ok(v.iter().map(|&e| Epsilon::new(e)).collect::<Result<_, _>>()?)
-    };
-    let prep = prepare(&a.q)?;
-    let multipliers = if a.multipliers.is_empty() { paper_multipliers(prep.dataset) } else { a.multipliers.clone() };
-    // Resolved once; rows are named by the multiplier's netlist, not the spec.
-    let mults = resolve_all(&multipliers, &a.q, &prep)?;
-    let models: Vec<String> = std::iter::once("float".to_string()).chain(mults.iter().map(|m| m.mult.name().to_string())).collect();
-    let model_name = model_label(&a.q.model);
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/study-{model_name}-{}", a.q.scheme)));
-    std::fs::create_dir_all(out.join("plots"))?;
-    let csv_path = out.join(CSV);
-    let mut rows: Vec<Row> = read_csv(&csv_path)?;
-    let n = prep.test.len();
-    let scheme = a.q.scheme.to_string();
-    let pb = indicatif::ProgressBar::new(attacks.len() as u64);
-    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    pb.set_style(indicatif::ProgressStyle::with_template("study [{bar:20}] {pos}/{len} attacks {msg}")?);
-    for &at in &attacks {
-        let eps = eps_of(at)?;
-        // Resume: an attack is done when every (model, eps) row of these settings is present.
-        let have = |model: &str, e: f32| rows.iter().any(|r| r.attack == at.name() && r.scheme == scheme && r.n == n && r.seed == a.q.seed && r.model == model && r.epsilon == e);
-        let done = models.iter().all(|m| eps.iter().all(|e| have(m, e.0)));
-        pb.set_message(at.name().to_string());
-        if !done {
-            let new = algorithm1(&prep, &a.q, at, &eps, &mults, a.batch)?;
-            rows.retain(|r| !(r.attack == at.name() && r.scheme == scheme && r.n == n && r.seed == a.q.seed));
-            rows.extend(new);
-            write_csv(&csv_path, &rows)?;
-        } else {
-            eprintln!("{at}: already in {}, skipped", csv_path.display());
+/// The plan of a `study run`: the file, or the flags (which then are the whole plan).
+pub fn plan_of(file: Option<&Path>, flags: &PlanFlags, inputs: &study::Inputs) -> anyhow::Result<Plan> {
+    match file {
+        Some(p) => {
+            anyhow::ensure!(flags.is_empty(), "give either a plan file or plan flags, not both: the plan file is the record of the study (edit it instead)");
+            Ok(Plan::load(p, inputs)?)
         }
-        let mine: Vec<Row> = rows.iter().filter(|r| r.attack == at.name() && r.scheme == scheme && r.n == n && r.seed == a.q.seed).cloned().collect();
-        write_atomic(&out.join("plots").join(format!("{}.svg", at.name())), plot_svg(&mine, &format!("{at} on {model_name} ({scheme}, {n} images)")).as_bytes())?;
-        pb.inc(1);
+        None => Ok(Plan::from_toml(&flags.to_toml(), Path::new("<command line>"), inputs)?),
     }
-    pb.finish_and_clear();
-    let report = report(&rows, &attacks, &model_name, &scheme, n, a.q.seed, prep.float_accuracy);
-    write_atomic(&out.join("report.md"), report.as_bytes())?;
-    println!("{report}");
-    println!("wrote {} and {}", csv_path.display(), out.join("report.md").display());
+}
+
+pub fn default_out(plan: &Plan) -> PathBuf {
+    PathBuf::from(format!("runs/study-{}", report::slug(&plan.name)))
+}
+
+pub fn study_cmd(c: StudyCmd) -> anyhow::Result<()> {
+    match c {
+        StudyCmd::Run(a) => {
+            let inputs = a.inputs.resolve();
+            let plan = plan_of(a.plan.as_deref(), &a.flags, &inputs)?;
+            let out = a.out.clone().unwrap_or_else(|| default_out(&plan));
+            let sum = Runner::new(plan, inputs).shard(a.shard).run(&out)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&sum)?);
+            } else {
+                if !a.no_report {
+                    let text = report::write(&out)?;
+                    println!("{text}");
+                }
+                println!("{sum}");
+                println!("wrote {}", out.display());
+            }
+            if !a.no_report && a.json {
+                report::write(&out)?;
+            }
+        }
+        StudyCmd::Report { dir, json } => {
+            let text = report::write(&dir)?;
+            if json {
+                let res = report::Results::open(&dir)?;
+                let cs = report::comparisons(&res);
+                let mut threats: Vec<String> = cs.iter().map(|c| c.threat.clone()).collect();
+                threats.sort();
+                threats.dedup();
+                let v: Vec<_> = threats
+                    .iter()
+                    .map(|t| {
+                        let all: Vec<&report::Comparison> = cs.iter().filter(|c| &c.threat == t).collect();
+                        let kept: Vec<&report::Comparison> = all.iter().copied().filter(|c| c.passes_threshold).collect();
+                        serde_json::json!({"threat": t, "all": report::verdict(&all), "passing_threshold": report::verdict(&kept)})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{text}");
+            }
+        }
+        StudyCmd::Merge { dirs, out } => {
+            let n = store::merge(&dirs, &out)?;
+            println!("merged {} folders into {}: {n} rows", dirs.len(), out.display());
+        }
+        StudyCmd::Slurm(a) => {
+            let inputs = a.inputs.resolve();
+            let plan = Plan::load(&a.plan, &inputs)?;
+            let out = a.out.clone().unwrap_or_else(|| default_out(&plan));
+            let workdir = std::env::current_dir()?;
+            let o = slurm::SlurmOptions {
+                binary: std::env::current_exe()?,
+                plan: a.plan.clone(),
+                out,
+                workdir,
+                shards: a.shards,
+                partition: a.partition.clone(),
+                time: a.time.clone(),
+                cpus_per_task: a.cpus_per_task,
+                data: inputs.data.clone(),
+                evoapprox: inputs.evoapprox.clone(),
+            };
+            let s = slurm::write_scripts(&o)?;
+            println!("wrote {} and {}", s.array.display(), s.merge.display());
+            if a.submit {
+                let (array, merge) = slurm::submit(&s)?;
+                println!("submitted array job {array} ({} tasks) and merge job {merge} (afterok:{array})", a.shards);
+            } else {
+                println!("submit with: axdnn study slurm {} --shards {} --submit   (or sbatch the two scripts, the second with --dependency=afterok:<array id>)", a.plan.display(), a.shards);
+            }
+        }
+    }
     Ok(())
 }
 
-fn report(rows: &[Row], attacks: &[Attack], model: &str, scheme: &str, n: usize, seed: u64, float_acc: f64) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "# Robustness study: {model}, scheme {scheme}\n");
-    let _ = writeln!(
-        s,
-        "Adversarial examples are generated on the float model (white box, Foolbox 3 semantics, seed {seed}) and classified by \
-         the 8-bit quantized model on the simulated accelerator with each multiplier (the paper's Algorithm 1). \
-         Robust accuracy = share of the first {n} test images still classified correctly (float model on them, clean: {:.2} %).\n",
-        100.0 * float_acc
-    );
-    // Is approximation defensive? Each approximate multiplier against the quantized exact model,
-    // at every attacked epsilon (> 0): absolute robust accuracy, and accuracy lost to the attack.
-    let same = |x: &Row, r: &Row| x.attack == r.attack && x.scheme == r.scheme && x.n == r.n && x.seed == r.seed;
-    let find = |r: &Row, model: &dyn Fn(&str) -> bool, e: f32| rows.iter().find(|x| same(x, r) && model(&x.model) && x.epsilon == e);
-    let is_exact = |m: &str| m.starts_with("exact");
-    let (mut above, mut below, mut less_loss, mut more_loss, mut total) = (0, 0, 0, 0, 0);
-    let mut worst: Option<(f64, &Row)> = None;
-    for r in rows.iter().filter(|r| r.scheme == scheme && r.n == n && r.seed == seed && r.model != "float" && !is_exact(&r.model) && r.epsilon > 0.0) {
-        let (Some(ex), Some(ex0), Some(m0)) = (find(r, &is_exact, r.epsilon), find(r, &is_exact, 0.0), find(r, &|m: &str| m == r.model, 0.0)) else { continue };
-        let d = r.robust_accuracy - ex.robust_accuracy;
-        let loss = m0.robust_accuracy - r.robust_accuracy;
-        let ex_loss = ex0.robust_accuracy - ex.robust_accuracy;
-        total += 1;
-        above += (d > 0.05) as usize;
-        below += (d < -0.05) as usize;
-        less_loss += (loss < ex_loss - 0.05) as usize;
-        more_loss += (loss > ex_loss + 0.05) as usize;
-        if worst.is_none_or(|(w, _)| d < w) {
-            worst = Some((d, r));
-        }
-    }
-    let _ = writeln!(s, "## Is approximation universally defensive?\n");
-    let _ = writeln!(
-        s,
-        "Over {total} (attack, epsilon > 0, approximate multiplier) cells, compared with the quantized exact model at the same \
-         epsilon: robust accuracy more than 5 points higher in {above}, more than 5 points lower in {below}; accuracy lost to the \
-         attack (from the model's own clean accuracy) more than 5 points smaller in {less_loss} and more than 5 points larger in {more_loss}."
-    );
-    if let Some((d, r)) = worst {
-        let _ = writeln!(s, "Largest gap: {} at eps {} with {}, {:.1} points below exact.", r.attack, r.epsilon, r.model, -100.0 * d);
-    }
-    let _ = writeln!(s, "\nColumns: `float` = the float model (the attacked one), `exact…` = quantized with the exact multiplier (the paper's Fig. 8 compares these two), then the approximate multipliers.\n");
-    for at in attacks {
-        let mine: Vec<Row> = rows.iter().filter(|r| r.attack == at.name() && r.scheme == scheme && r.n == n && r.seed == seed).cloned().collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let _ = writeln!(s, "## {at} ({}, {:?})\n\n![{at}](plots/{}.svg)\n\n{}", at.foolbox_name(), at.norm(), at.name(), markdown_table(&mine));
-    }
-    s
+#[derive(clap::Args)]
+pub struct ReproduceArgs {
+    /// LeNet-5/MNIST only, three multipliers, three budgets per attack, 100 images
+    /// (plans/quick.toml): a few minutes on 2 cores.
+    #[arg(long)]
+    pub quick: bool,
+    /// Output folder (one study folder per plan, and report.md).
+    #[arg(long, default_value = "runs/reproduce")]
+    pub out: PathBuf,
+    /// Folder of the shipped plans.
+    #[arg(long, default_value = "plans")]
+    pub plans: PathBuf,
+    #[command(flatten)]
+    pub inputs: Inputs,
 }
 
-/// Robust accuracy (%) against epsilon, one polyline per model.
-fn plot_svg(rows: &[Row], title: &str) -> String {
-    let (w, h, l, r, t, b) = (640.0, 400.0, 60.0, 170.0, 40.0, 50.0);
-    let models = ordered(rows.iter().map(|r| r.model.as_str()));
-    let emax = rows.iter().map(|r| r.epsilon).fold(0.0f32, f32::max).max(1e-6) as f64;
-    let x = |e: f32| l + (w - l - r) * e as f64 / emax;
-    let y = |a: f64| t + (h - t - b) * (1.0 - a);
-    let colors = ["#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n");
-    let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"{l}\" y=\"22\" font-size=\"14\">{}</text>", xml(title));
-    for i in 0..=5 {
-        let a = i as f64 / 5.0;
-        let _ = writeln!(s, "<line x1=\"{l}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", w - r, l - 6.0, y(a) + 4.0, (a * 100.0) as i32, y = y(a));
+/// The shipped plans a reproduction runs: (folder name, plan file).
+fn reproduce_plans(quick: bool) -> Vec<(&'static str, &'static str)> {
+    if quick {
+        vec![("lenet5-mnist", "quick.toml")]
+    } else {
+        vec![
+            ("lenet5-mnist", "paper-lenet5-mnist.toml"),
+            ("alexnet-cifar10", "paper-alexnet-cifar10.toml"),
+            ("transfer-mnist", "paper-transfer-mnist.toml"),
+            ("transfer-cifar10", "paper-transfer-cifar10.toml"),
+        ]
     }
-    let mut eps: Vec<f32> = rows.iter().map(|r| r.epsilon).collect();
-    eps.sort_by(f32::total_cmp);
-    eps.dedup();
-    for e in &eps {
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{e}</text>", x(*e), h - b + 18.0);
-    }
-    let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">epsilon</text><text x=\"14\" y=\"{:.1}\" transform=\"rotate(-90 14 {:.1})\" text-anchor=\"middle\">robust accuracy %</text>", (l + w - r) / 2.0, h - 8.0, (t + h - b) / 2.0, (t + h - b) / 2.0);
-    for (i, m) in models.iter().enumerate() {
-        let c = colors[i % colors.len()];
-        let mut pts: Vec<(f32, f64)> = rows.iter().filter(|r| r.model == *m).map(|r| (r.epsilon, r.robust_accuracy)).collect();
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let p: Vec<String> = pts.iter().map(|&(e, a)| format!("{:.1},{:.1}", x(e), y(a))).collect();
-        let dash = if *m == "float" { " stroke-dasharray=\"5,3\"" } else { "" };
-        let _ = writeln!(s, "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.6\"{dash} points=\"{}\"/>", p.join(" "));
-        let _ = writeln!(s, "<line x1=\"{}\" x2=\"{}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{c}\" stroke-width=\"2\"{dash}/><text x=\"{}\" y=\"{}\">{}</text>", w - r + 10.0, w - r + 30.0, w - r + 35.0, t + 4.0 + 18.0 * i as f64, xml(m), ly = t + 18.0 * i as f64);
-    }
-    s.push_str("</svg>\n");
-    s
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
+    let inputs = a.inputs.resolve();
+    let t0 = std::time::Instant::now();
+    let mut folders = Vec::new();
+    // Every plan checked before any work starts.
+    let mut plans = Vec::new();
+    for (name, file) in reproduce_plans(a.quick) {
+        let p = a.plans.join(file);
+        plans.push((name, Plan::load(&p, &inputs)?));
+    }
+    for (name, plan) in plans {
+        let out = a.out.join(name);
+        eprintln!("== {name}: plan {} → {}", plan.name, out.display());
+        let sum = Runner::new(plan, inputs.clone()).run(&out)?;
+        report::write(&out)?;
+        eprintln!("{sum}");
+        folders.push((name, out));
+    }
+    let open = |n: &str| folders.iter().find(|(f, _)| *f == n).map(|(_, d)| report::Results::open(d)).transpose();
+    let lenet = open("lenet5-mnist")?;
+    let alexnet = open("alexnet-cifar10")?;
+    let tm = open("transfer-mnist")?;
+    let tc = open("transfer-cifar10")?;
+    let mut transfer = Vec::new();
+    if let Some(r) = &tm {
+        transfer.push(("MNIST", r));
+    }
+    if let Some(r) = &tc {
+        transfer.push(("CIFAR-10", r));
+    }
+    let mut text = study::paper::compare(lenet.as_ref(), alexnet.as_ref(), &transfer);
+    text += &format!(
+        "\nStudy folders (each with its own report.md, results.csv and plots): {}. Wall time of this reproduction: {:.1} s on {} threads.\n",
+        folders.iter().map(|(n, _)| format!("[{n}]({n}/report.md)")).collect::<Vec<_>>().join(", "),
+        t0.elapsed().as_secs_f64(),
+        rayon::current_num_threads()
+    );
+    store::write_atomic(&a.out.join("report.md"), text.as_bytes())?;
+    println!("{text}");
+    println!("wrote {}", a.out.join("report.md").display());
+    Ok(())
 }

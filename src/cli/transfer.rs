@@ -1,18 +1,17 @@
-//! `axdnn transfer`: the paper's transferability analysis (Table II). Adversarial examples are
-//! generated on each source model's float version and classified by each target model, quantized
-//! on the accelerator with the chosen multiplier: accuracy before / after the attack.
+//! `axdnn transfer`: transferability (the paper's Table II) as a cross-model plan — adversarial
+//! examples from each source's float model, classified by every target quantized on the
+//! accelerator with the chosen multiplier: accuracy before / after the attack.
 
-use super::accel::{config, prepare, resolve, Prepared, QuantArgs};
-use super::attack::{correct, generate};
-use axdnn::accel::{Accelerator, Engine};
-use axdnn::attack::{Attack, Epsilon};
-use super::{model_label, write_csv};
-use std::path::PathBuf;
+use super::attack::{plan_from_table, TargetArgs};
+use super::model_label;
+use axdnn::attack::Attack;
+use axdnn::study::{report, Runner};
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct TransferArgs {
     #[command(flatten)]
-    pub q: QuantArgs,
+    pub t: TargetArgs,
     /// The other models (same dataset); with --model they are both sources and targets.
     #[arg(long, value_delimiter = ',', required = true)]
     pub with: Vec<PathBuf>,
@@ -23,86 +22,83 @@ pub struct TransferArgs {
     pub attack: Attack,
     #[arg(long, default_value_t = 0.05)]
     pub eps: f32,
+    #[arg(long, default_value_t = 0)]
+    pub attack_seed: u64,
+    /// Images per attack call.
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
-    /// Output folder for transfer.csv (default: runs/transfer-<model>).
+    /// Results folder (default: runs/transfer-<model>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print the cells as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-#[derive(serde::Serialize)]
-struct Cell {
-    source: String,
-    target: String,
-    multiplier: String,
-    attack: String,
-    epsilon: f32,
-    accuracy_before: f64,
-    accuracy_after: f64,
-    n: usize,
-}
-
-pub fn transfer_cmd(mut a: TransferArgs) -> anyhow::Result<()> {
-    if a.q.n.is_none() {
-        a.q.n = Some(500);
-        eprintln!("--n not given: the first 500 test images");
+pub fn transfer_cmd(a: TransferArgs) -> anyhow::Result<()> {
+    use toml::Value;
+    let inputs = a.t.inputs.resolve();
+    let models: Vec<&Path> = std::iter::once(a.t.model.as_path()).chain(a.with.iter().map(|p| p.as_path())).collect();
+    let datasets: Vec<_> = models.iter().map(|m| axdnn::model::io::load_meta(m).map(|(_, meta)| meta.dataset)).collect::<Result<_, _>>()?;
+    if let Some(i) = datasets.iter().position(|d| *d != datasets[0]) {
+        anyhow::bail!("{} is trained on {}, {} on {}: transfer needs one test set", models[i].display(), datasets[i], models[0].display(), datasets[0]);
     }
-    anyhow::ensure!(a.batch > 0, "--batch must be positive");
-    let eps = [Epsilon::new(a.eps)?];
-    let paths: Vec<PathBuf> = std::iter::once(a.q.model.clone()).chain(a.with.iter().cloned()).collect();
-    let preps: Vec<Prepared> = paths.iter().map(|p| prepare(&QuantArgs { model: p.clone(), ..a.q.clone() })).collect::<anyhow::Result<_>>()?;
-    for (p, path) in preps.iter().zip(&paths).skip(1) {
-        anyhow::ensure!(
-            p.dataset == preps[0].dataset && p.test.labels == preps[0].test.labels,
-            "{} is trained on {:?}, {} on {:?}: transfer needs one test set",
-            path.display(),
-            p.dataset,
-            paths[0].display(),
-            preps[0].dataset
-        );
-    }
-    let labels = &preps[0].test.labels;
-    let n = labels.len();
-    // Every target's accelerator, and its clean accuracy.
-    // One multiplier for every target (the exact circuit's power does not depend on the model).
-    let m = resolve(&a.multiplier, a.q.scheme, false, preps[0].exact_power_mw)?;
-    let accs = preps
-        .iter()
-        .map(|p| Ok(Accelerator::new(&p.qm, m.mult.as_ref(), config(&a.q, Engine::Fast, false, p.exact_power_mw))?))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let clean = accs.iter().zip(&preps).map(|(acc, p)| correct(acc, &p.test.images, labels)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut t = a.t.plan_table(&models);
+    t.insert("name".into(), Value::String(format!("transfer-{}", model_label(&a.t.model))));
+    t.insert("cross_models".into(), Value::Boolean(true));
+    t.insert("attacks".into(), Value::Array(vec![Value::String(a.attack.name().into())]));
+    let mut eps = toml::Table::new();
+    eps.insert(a.attack.name().into(), Value::Array(vec![Value::Float(0.0), Value::Float(a.eps as f64)]));
+    t.insert("eps".into(), Value::Table(eps));
+    t.insert("multipliers".into(), Value::Array(vec![Value::String(a.multiplier.clone())]));
+    t.insert("attack_seeds".into(), Value::Array(vec![Value::Integer(a.attack_seed as i64)]));
+    t.insert("chunk".into(), Value::Integer(a.batch as i64));
+    let plan = plan_from_table(&t, "<command line>", &inputs)?;
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/transfer-{}", model_label(&a.t.model))));
+    let sum = Runner::new(plan, inputs).run(&out)?;
+    report::write(&out)?;
+    let res = report::Results::open(&out)?;
+    let get = |src: &Path, tgt: &Path, e: f32| {
+        res.find(|x| x.source_model == src.display().to_string() && x.target_model == tgt.display().to_string() && x.target == "accel" && x.epsilon.to_bits() == e.to_bits())
+    };
     let mut cells = Vec::new();
-    for (src, sp) in paths.iter().zip(&preps) {
-        let (adv, _) = generate(sp, a.q.seed, a.attack, &eps, a.batch)?;
-        for ((tgt, acc), &before) in paths.iter().zip(&accs).zip(&clean) {
-            cells.push(Cell {
-                source: format!("{} (float)", model_label(src)),
-                target: format!("{} ({})", model_label(tgt), m.mult.name()),
-                multiplier: m.mult.name().into(),
-                attack: a.attack.name().into(),
-                epsilon: a.eps,
-                accuracy_before: before as f64 / n as f64,
-                accuracy_after: correct(acc, &adv[0], labels)? as f64 / n as f64,
-                n,
-            });
+    for src in &models {
+        for tgt in &models {
+            if let (Some(b), Some(af)) = (get(src, tgt, 0.0), get(src, tgt, a.eps)) {
+                cells.push((src, tgt, b, af));
+            }
         }
     }
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/transfer-{}", model_label(&paths[0]))));
-    std::fs::create_dir_all(&out)?;
-    write_csv(&out.join("transfer.csv"), &cells)?;
-    println!(
-        "{} eps {} from each source's float model to each target, quantized ({}) with {}: accuracy % before/after, {n} test images\n",
-        a.attack,
-        a.eps,
-        a.q.scheme,
-        m.mult.name()
-    );
-    let targets: Vec<&str> = cells.iter().take(paths.len()).map(|c| c.target.as_str()).collect();
-    println!("| source \\ target | {} |\n|---|{}", targets.join(" | "), "---|".repeat(targets.len()));
-    for row in cells.chunks(paths.len()) {
-        let v: Vec<String> = row.iter().map(|c| format!("{:.1}/{:.1}", 100.0 * c.accuracy_before, 100.0 * c.accuracy_after)).collect();
-        println!("| {} | {} |", row[0].source, v.join(" | "));
+    if a.json {
+        let v: Vec<_> = cells
+            .iter()
+            .map(|(s, t, b, af)| {
+                serde_json::json!({
+                    "source": s.display().to_string(), "target": t.display().to_string(), "multiplier": a.multiplier,
+                    "attack": a.attack.name(), "epsilon": report::eps_f64(a.eps), "n": b.n,
+                    "accuracy_before": b.proportion().value(), "before_ci": b.proportion().wilson(),
+                    "accuracy_after": af.proportion().value(), "after_ci": af.proportion().wilson(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
     }
-    println!("\nwrote {}", out.join("transfer.csv").display());
+    println!(
+        "{} eps {} from each source's float model to each target, quantized ({}) with {}: accuracy % before/after, {} test images\n",
+        a.attack, a.eps, a.t.scheme, a.multiplier, a.t.n
+    );
+    println!("| source (float) \\ target | {} |\n|---|{}", models.iter().map(|m| model_label(m)).collect::<Vec<_>>().join(" | "), "---|".repeat(models.len()));
+    for src in &models {
+        let line: Vec<String> = models
+            .iter()
+            .map(|tgt| match cells.iter().find(|c| c.0 == src && c.1 == tgt) {
+                Some((_, _, b, af)) => format!("{:.1}/{:.1}", 100.0 * b.proportion().value(), 100.0 * af.proportion().value()),
+                None => "–".into(),
+            })
+            .collect();
+        println!("| {} | {} |", model_label(src), line.join(" | "));
+    }
+    println!("\n{sum}\nwrote {}", out.display());
     Ok(())
 }

@@ -48,6 +48,19 @@ impl Lut {
         self.table[self.index(row, col)]
     }
 
+    /// sha256 of what the accelerator sees: widths, signedness and every product (not the name
+    /// or power), so two files holding the same table have the same hash.
+    pub fn sha256(&self) -> String {
+        let mut bytes = Vec::with_capacity(16 + 4 * self.table.len());
+        bytes.extend_from_slice(&self.row_bits.to_le_bytes());
+        bytes.extend_from_slice(&self.col_bits.to_le_bytes());
+        bytes.push(self.signed as u8);
+        for v in &self.table {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        crate::model::io::sha256_hex(&bytes)
+    }
+
     /// The table of the exact multiplier.
     pub fn exact(row_bits: u32, col_bits: u32, signed: bool) -> Lut {
         let m = crate::mult::Exact::new(row_bits, col_bits, signed);

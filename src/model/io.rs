@@ -201,3 +201,17 @@ pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
     }
     Ok(SavedModel { arch: mj.arch, params, meta: mj.meta })
 }
+
+/// Read `model.json` only (architecture and provenance, no weights): for checking a plan
+/// before any work starts.
+pub fn load_meta(dir: &Path) -> Result<(Arch, ModelMeta), ModelIoError> {
+    let jpath = dir.join(META_FILE);
+    let text = std::fs::read_to_string(&jpath).map_err(io(&jpath))?;
+    let mj: ModelJson = serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson {
+        path: jpath.clone(),
+        line: e.line(),
+        col: e.column(),
+        reason: e.to_string(),
+    })?;
+    Ok((mj.arch, mj.meta))
+}

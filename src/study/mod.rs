@@ -1,0 +1,58 @@
+//! The study engine: the paper's experiments (Algorithm 1 over attacks, budgets and
+//! multipliers; transferability; quantization vs approximation; clean-accuracy selection) as
+//! one library.
+//!
+//! A [`Plan`] (a TOML file, or built in code) enumerates its cells in a fixed order; a [`Runner`]
+//! executes the cells of the whole plan or of one [`Shard`] into a results folder whose rows are
+//! keyed by a complete [`RunKey`]; [`report`] builds tables, verdicts and plots from that folder
+//! alone; [`store::merge`] unites shard folders; [`slurm`] writes job arrays for a cluster.
+//!
+//! ```no_run
+//! use axdnn::study::{Plan, Runner, runner::default_inputs};
+//! let inputs = default_inputs(None, None);
+//! let plan = Plan::from_toml("models = [\"models/lenet5-mnist\"]\nattacks = [\"fgsm\"]\nimages = 100\n", "inline.toml".as_ref(), &inputs)?;
+//! let summary = Runner::new(plan, inputs).run("runs/example".as_ref())?;
+//! axdnn::study::report::write("runs/example".as_ref())?;
+//! # Ok::<(), axdnn::study::StudyError>(())
+//! ```
+
+pub mod cell;
+pub mod paper;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod slurm;
+pub mod stats;
+pub mod store;
+
+pub use cell::{Cell, Shard, Target};
+pub use plan::{AttackSpec, Inputs, Plan, Threat};
+pub use runner::{RunSummary, Runner, Workspace};
+pub use stats::Proportion;
+pub use store::{Row, RunKey, Store};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    #[error("{}:{line}:{col}: {}{reason}", path.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
+    Plan { path: PathBuf, line: usize, col: usize, key: String, reason: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: record {record}: {reason} (delete the file to start over)", path.display())]
+    Csv { path: PathBuf, record: usize, reason: String },
+    #[error("{0}")]
+    Model(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("multiplier {spec}: {reason}")]
+    Multiplier { spec: String, reason: String },
+    #[error("{0}")]
+    Attack(String),
+    #[error("merge: {0}")]
+    Merge(String),
+    #[error("report: {0}")]
+    Report(String),
+    #[error("slurm: {0}")]
+    Slurm(String),
+}

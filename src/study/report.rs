@@ -1,0 +1,611 @@
+//! The report of a results folder, built from `plan.lock.toml` and `results.csv` alone:
+//! robust-accuracy tables with 95 % intervals, the verdict on "is approximation universally
+//! defensive?" (paired exact McNemar tests, Holm-corrected), quantization vs float (Fig. 8),
+//! transferability (Table II), clean accuracy per multiplier, and plots.
+
+use super::runner::{aggregate, Aggregate};
+use super::stats::Proportion;
+use super::store::{self, Row};
+use super::{Plan, StudyError};
+use crate::plot::{self, LineChart, Point, Role, ScatterChart, ScatterPoint, Series, Threshold};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The paper's clean-accuracy threshold (Algorithm 1, line 2): multipliers below it are
+/// discarded — 90 % for LeNet-5/MNIST, 75 % for AlexNet/CIFAR-10.
+pub fn accuracy_threshold(dataset: crate::data::DatasetName) -> f64 {
+    match dataset {
+        crate::data::DatasetName::Mnist => 0.90,
+        crate::data::DatasetName::Cifar10 => 0.75,
+    }
+}
+
+/// Significance level of the verdict's tests.
+pub const ALPHA: f64 = 0.05;
+
+/// Exact two-sided McNemar test on paired outcomes: `b` images right only under A, `c` right
+/// only under B. p = P(|X − (b+c)/2| ≥ |b − (b+c)/2|), X ~ Bin(b + c, ½).
+pub fn mcnemar_exact(b: usize, c: usize) -> f64 {
+    let n = b + c;
+    if n == 0 {
+        return 1.0;
+    }
+    let k = b.min(c);
+    // ln C(n, i) − n ln 2, summed for i ≤ k.
+    let ln_half_n = n as f64 * std::f64::consts::LN_2;
+    let mut ln_c = 0.0f64; // ln C(n, 0)
+    let mut tail = 0.0f64;
+    for i in 0..=k {
+        if i > 0 {
+            ln_c += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        tail += (ln_c - ln_half_n).exp();
+    }
+    (2.0 * tail).min(1.0)
+}
+
+/// Holm's step-down correction: which of `p` are rejected at family-wise level `alpha`.
+pub fn holm(p: &[f64], alpha: f64) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    let m = p.len();
+    let mut out = vec![false; m];
+    for (rank, &i) in order.iter().enumerate() {
+        if p[i] <= alpha / (m - rank) as f64 {
+            out[i] = true;
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+/// Discordant pairs of two outcome vectors over the same images: (right only in `a`, right only in `b`).
+pub fn discordant(a: &[bool], b: &[bool]) -> (usize, usize) {
+    a.iter().zip(b).fold((0, 0), |(x, y), (&p, &q)| (x + (p && !q) as usize, y + (!p && q) as usize))
+}
+
+fn pct(p: &Proportion) -> String {
+    let (l, h) = p.wilson();
+    format!("{:.1} ± {:.1}", 100.0 * p.value(), 50.0 * (h - l))
+}
+
+/// Identity of a target configuration (everything but the multiplier).
+fn config_of(r: &Row) -> String {
+    if r.target == "float" {
+        "float".into()
+    } else {
+        format!("{} {}{} {} {}", r.scheme, if r.per_channel { "per-channel " } else { "" }, r.array, r.dataflow, r.approx_layers)
+    }
+}
+
+/// Column label of a target (`@hw`: examples searched against that accelerator).
+pub fn column_of(r: &Row) -> String {
+    let base = if r.target == "float" { "float".to_string() } else { r.multiplier.clone() };
+    if r.threat == "hardware" {
+        format!("{base} @hw")
+    } else {
+        base
+    }
+}
+
+/// Robust accuracy `% ± half-width`, budgets as rows, targets as columns (Markdown).
+pub fn robust_table(v: &[&Aggregate]) -> String {
+    let cols: Vec<String> = v.iter().map(|a| column_of(&a.first)).fold(Vec::new(), |mut c, x| {
+        if !c.contains(&x) {
+            c.push(x);
+        }
+        c
+    });
+    let mut eps: Vec<f32> = v.iter().map(|a| a.first.epsilon).collect();
+    eps.sort_by(f32::total_cmp);
+    eps.dedup();
+    let mut s = format!("| eps | {} |\n|---|{}\n", cols.join(" | "), "---:|".repeat(cols.len()));
+    for e in &eps {
+        s += &format!("| {e} |");
+        for c in &cols {
+            match v.iter().find(|a| column_of(&a.first) == *c && a.first.epsilon == *e) {
+                Some(a) => s += &format!(" {} |", pct(&a.proportion())),
+                None => s += " – |",
+            }
+        }
+        s += "\n";
+    }
+    s
+}
+
+/// A budget as the decimal number it was written as (f32 `0.15` → f64 `0.15`, not 0.15000000596).
+pub fn eps_f64(e: f32) -> f64 {
+    e.to_string().parse().expect("a float prints as a float")
+}
+
+/// Whether a multiplier is an exact circuit (not counted as an approximate one).
+pub fn is_exact_multiplier(name: &str) -> bool {
+    name == "exact" || name.ends_with("mul8u_1JFF") || name.ends_with("mul8s_1KV8") || name.ends_with("1JFF.v")
+}
+
+/// Results of a folder, grouped over image chunks, with the plan.
+pub struct Results {
+    pub plan: Plan,
+    pub aggs: Vec<Aggregate>,
+    /// Image chunks per aggregate the plan has.
+    pub chunks: usize,
+}
+
+impl Results {
+    pub fn open(dir: &Path) -> Result<Results, StudyError> {
+        let plan = store::read_lock(dir)?.ok_or_else(|| StudyError::Report(format!("{}: no {}: not a study folder", dir.display(), store::LOCK_FILE)))?;
+        let rows = store::read_rows(&dir.join(store::RESULTS_FILE))?;
+        let mine: Vec<&Row> = rows.iter().filter(|r| store::order_key(&plan, r).is_some()).collect();
+        let chunks = plan.images.div_ceil(plan.chunk);
+        let aggs = aggregate(mine.into_iter());
+        Ok(Results { plan, aggs, chunks })
+    }
+
+    /// Aggregates with all of the plan's image chunks.
+    pub fn complete(&self) -> impl Iterator<Item = &Aggregate> {
+        self.aggs.iter().filter(move |a| a.chunks == self.chunks)
+    }
+
+    /// The aggregate matching `f`, complete ones only.
+    pub fn find(&self, f: impl Fn(&Row) -> bool) -> Option<&Aggregate> {
+        self.complete().find(|a| f(&a.first))
+    }
+}
+
+/// One approximate-vs-exact comparison of the verdict.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub source: String,
+    pub threat: String,
+    pub config: String,
+    pub attack: String,
+    pub epsilon: f32,
+    pub multiplier: String,
+    pub approx: Proportion,
+    pub exact: Proportion,
+    pub approx_clean: Proportion,
+    pub exact_clean: Proportion,
+    /// Right only under the approximate / only under the exact multiplier.
+    pub b: usize,
+    pub c: usize,
+    pub p: f64,
+    pub passes_threshold: bool,
+}
+
+impl Comparison {
+    /// Robust accuracy difference approx − exact (fraction).
+    pub fn diff(&self) -> f64 {
+        self.approx.value() - self.exact.value()
+    }
+    /// Accuracy lost to the attack, relative to each model's own clean accuracy:
+    /// (clean − robust) / clean.
+    pub fn relative_loss(p: &Proportion, clean: &Proportion) -> f64 {
+        if clean.correct == 0 {
+            return 0.0;
+        }
+        1.0 - p.value() / clean.value()
+    }
+    pub fn loss_gap(&self) -> f64 {
+        Self::relative_loss(&self.approx, &self.approx_clean) - Self::relative_loss(&self.exact, &self.exact_clean)
+    }
+}
+
+/// Every (source, threat, configuration, attack, seed, epsilon > 0, approximate multiplier)
+/// cell against the exact multiplier of the same configuration, on the same images.
+pub fn comparisons(res: &Results) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    let by_dataset: BTreeMap<String, crate::data::DatasetName> = res
+        .plan
+        .models
+        .iter()
+        .filter_map(|m| crate::model::io::load_meta(m).ok().map(|(_, meta)| (m.display().to_string(), meta.dataset)))
+        .collect();
+    for a in res.complete() {
+        let r = &a.first;
+        if r.target != "accel" || r.epsilon <= 0.0 || is_exact_multiplier(&r.multiplier) || r.source_model != r.target_model {
+            continue;
+        }
+        let same = |x: &Row, eps: f32| {
+            x.source_sha256 == r.source_sha256
+                && x.target_sha256 == r.target_sha256
+                && x.threat == r.threat
+                && x.attack == r.attack
+                && x.attack_seed == r.attack_seed
+                && config_of(x) == config_of(r)
+                && x.epsilon.to_bits() == eps.to_bits()
+        };
+        let exact_name = if res.plan.multipliers.iter().any(|m| m == "exact") { "exact" } else { "mul8u_1JFF" };
+        let Some(ex) = res.find(|x| same(x, r.epsilon) && x.multiplier == exact_name) else { continue };
+        // Clean accuracy of both: the attack's own eps-0 row (transfer), or the clean cell.
+        let clean_of = |m: &str| {
+            res.find(|x| same(x, 0.0) && x.multiplier == m)
+                .or_else(|| res.find(|x| x.attack == "clean" && x.target_sha256 == r.target_sha256 && config_of(x) == config_of(r) && x.multiplier == m))
+        };
+        let (Some(ac), Some(ec)) = (clean_of(&r.multiplier), clean_of(exact_name)) else { continue };
+        let (b, c) = discordant(&a.bits, &ex.bits);
+        let threshold = by_dataset.get(&r.target_model).map_or(0.0, |d| accuracy_threshold(*d));
+        out.push(Comparison {
+            source: r.source_model.clone(),
+            threat: r.threat.clone(),
+            config: config_of(r),
+            attack: r.attack.clone(),
+            epsilon: r.epsilon,
+            multiplier: r.multiplier.clone(),
+            approx: a.proportion(),
+            exact: ex.proportion(),
+            approx_clean: ac.proportion(),
+            exact_clean: ec.proportion(),
+            b,
+            c,
+            p: mcnemar_exact(b, c),
+            passes_threshold: ac.proportion().value() >= threshold,
+        });
+    }
+    out
+}
+
+/// Counts of the verdict over a set of comparisons.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Verdict {
+    pub cells: usize,
+    /// Significantly more / less robust than exact (McNemar, Holm over these cells, α = 0.05).
+    pub better: usize,
+    pub worse: usize,
+    /// Of the significant ones: mean difference in points.
+    pub better_mean_points: f64,
+    pub worse_mean_points: f64,
+    /// Relative loss to the attack significantly... counted by sign of the loss gap among the
+    /// significant cells.
+    pub smaller_loss: usize,
+    pub larger_loss: usize,
+    pub universally_defensive: bool,
+}
+
+pub fn verdict(cs: &[&Comparison]) -> Verdict {
+    let p: Vec<f64> = cs.iter().map(|c| c.p).collect();
+    let sig = holm(&p, ALPHA);
+    let mut v = Verdict { cells: cs.len(), ..Default::default() };
+    let (mut bs, mut ws) = (0.0, 0.0);
+    for (c, &s) in cs.iter().zip(&sig) {
+        if !s {
+            continue;
+        }
+        if c.diff() > 0.0 {
+            v.better += 1;
+            bs += 100.0 * c.diff();
+        } else {
+            v.worse += 1;
+            ws += 100.0 * c.diff();
+        }
+        if c.loss_gap() < 0.0 {
+            v.smaller_loss += 1;
+        } else if c.loss_gap() > 0.0 {
+            v.larger_loss += 1;
+        }
+    }
+    v.better_mean_points = if v.better > 0 { bs / v.better as f64 } else { 0.0 };
+    v.worse_mean_points = if v.worse > 0 { ws / v.worse as f64 } else { 0.0 };
+    v.universally_defensive = v.cells > 0 && v.worse == 0 && v.better > 0;
+    v
+}
+
+fn verdict_text(s: &mut String, label: &str, cs: &[&Comparison]) {
+    let v = verdict(cs);
+    let _ = writeln!(
+        s,
+        "- **{label}**: {} cells; significantly more robust than exact in **{}** (mean {:+.1} points), significantly less robust in **{}** (mean {:+.1} points); \
+         among the significant cells the accuracy lost to the attack (relative to each model's own clean accuracy) is smaller in {} and larger in {}. \
+         Universally defensive: **{}**.",
+        v.cells,
+        v.better,
+        v.better_mean_points,
+        v.worse,
+        v.worse_mean_points,
+        v.smaller_loss,
+        v.larger_loss,
+        if v.universally_defensive { "yes" } else { "no" }
+    );
+    if let Some(w) = cs.iter().filter(|c| c.p < ALPHA).max_by(|a, b| a.loss_gap().total_cmp(&b.loss_gap())) {
+        let _ = writeln!(
+            s,
+            "  Largest gap in relative loss: {} eps {} with {} ({}): {:.1} % of its clean accuracy lost vs {:.1} % for exact (robust {} vs {} %, McNemar p = {:.2e}).",
+            w.attack,
+            w.epsilon,
+            w.multiplier,
+            w.threat,
+            100.0 * Comparison::relative_loss(&w.approx, &w.approx_clean),
+            100.0 * Comparison::relative_loss(&w.exact, &w.exact_clean),
+            pct(&w.approx),
+            pct(&w.exact),
+            w.p
+        );
+    }
+}
+
+/// Write `report.md` and `plots/` into `dir` from its store; returns the report text.
+pub fn write(dir: &Path) -> Result<String, StudyError> {
+    let res = Results::open(dir)?;
+    let plan = &res.plan;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Study `{}`\n", plan.name);
+    let _ = writeln!(
+        s,
+        "Models {}; schemes {}; multipliers {}; {} test images from #{} in cells of {}; calibration {} training images (seed {}); attack seeds {:?}; threat models {}. \
+         Every accuracy is `% ± half-width of the 95 % Wilson interval` over the images; comparisons between multipliers are paired (same images, exact McNemar test).\n",
+        plan.models.iter().map(|m| format!("`{}`", m.display())).collect::<Vec<_>>().join(", "),
+        plan.schemes.join(", "),
+        plan.multipliers.join(", "),
+        plan.images,
+        plan.image_start,
+        plan.chunk,
+        plan.calib,
+        plan.calib_seed,
+        plan.attack_seeds,
+        plan.threats.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+    );
+    let total = store::read_rows(&dir.join(store::RESULTS_FILE))?.len();
+    let complete = res.complete().count();
+    if complete < res.aggs.len() {
+        let _ = writeln!(s, "**Incomplete**: {} of {} measurements lack image chunks (a shard or a run still to finish); they are left out below.\n", res.aggs.len() - complete, res.aggs.len());
+    }
+    let cs = comparisons(&res);
+    if !cs.is_empty() {
+        let _ = writeln!(s, "## Is approximation universally defensive?\n");
+        let _ = writeln!(
+            s,
+            "Each approximate multiplier against the exact one in the same configuration, at every attacked budget (eps > 0), per threat model; \
+             exact McNemar test on the same images, Holm-corrected over the cells of each line (α = {ALPHA}). The exact circuit mul8u_1JFF is not counted.\n"
+        );
+        let mut threats: Vec<&str> = cs.iter().map(|c| c.threat.as_str()).collect();
+        threats.dedup();
+        threats.sort();
+        threats.dedup();
+        for t in threats {
+            let all: Vec<&Comparison> = cs.iter().filter(|c| c.threat == t).collect();
+            let kept: Vec<&Comparison> = all.iter().copied().filter(|c| c.passes_threshold).collect();
+            verdict_text(&mut s, &format!("{t}, all multipliers"), &all);
+            verdict_text(&mut s, &format!("{t}, multipliers passing the clean-accuracy threshold (Algorithm 1 line 2: 90 % MNIST, 75 % CIFAR-10)"), &kept);
+        }
+        s.push('\n');
+    }
+    fig8(&mut s, &res);
+    clean_table(&mut s, &res, dir)?;
+    table2(&mut s, &res);
+    attack_tables(&mut s, &res, dir)?;
+    let _ = writeln!(s, "\n---\n{total} rows in `results.csv`; regenerate this report with `axdnn study report {}`.", dir.display());
+    store::write_atomic(&dir.join("report.md"), s.as_bytes())?;
+    Ok(s)
+}
+
+/// Quantization vs float (the paper's Fig. 8): the float model against the quantized model
+/// with the exact multiplier, same adversarial examples.
+fn fig8(s: &mut String, res: &Results) {
+    let mut lines = Vec::new();
+    for a in res.complete().filter(|a| a.first.target == "float" && a.first.source_model == a.first.target_model && a.first.threat == "transfer" && a.first.attack != "clean") {
+        let r = &a.first;
+        for q in res.complete().filter(|q| {
+            let x = &q.first;
+            x.target == "accel" && x.multiplier == "exact" && x.source_sha256 == r.source_sha256 && x.target_sha256 == r.target_sha256 && x.attack == r.attack && x.attack_seed == r.attack_seed && x.epsilon.to_bits() == r.epsilon.to_bits() && x.threat == r.threat
+        }) {
+            let (b, c) = discordant(&q.bits, &a.bits);
+            lines.push(format!(
+                "| {} | {} | {} | {} | {} | {:+.1} | {:.2e} |",
+                r.source_model,
+                r.attack,
+                r.epsilon,
+                pct(&a.proportion()),
+                pct(&q.proportion()),
+                100.0 * (q.proportion().value() - a.proportion().value()),
+                mcnemar_exact(b, c)
+            ));
+            let _ = config_of(&q.first);
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Quantization vs float (Fig. 8)\n\nFloat model vs the 8-bit quantized model with the exact multiplier on the accelerator, same adversarial examples (from the float model).\n");
+    let _ = writeln!(s, "| model | attack | eps | float % | quantized exact % | difference (points) | McNemar p |\n|---|---|---|---|---|---|---|");
+    for l in lines {
+        let _ = writeln!(s, "{l}");
+    }
+    s.push('\n');
+}
+
+/// Clean accuracy of every target (the `clean` pseudo-attack), with the multipliers' figures
+/// and an accuracy–power scatter.
+fn clean_table(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyError> {
+    let rows: Vec<&Aggregate> = res.complete().filter(|a| a.first.attack == "clean").collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(s, "## Clean accuracy\n\n| model | configuration | multiplier | MAE % | PDK45 power mW | accuracy % | cycles/image | energy/image nJ |\n|---|---|---|---|---|---|---|---|");
+    for a in &rows {
+        let r = &a.first;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.target_model,
+            config_of(r),
+            column_of(r),
+            r.mae_pct.map_or("-".into(), |v| format!("{v:.4}")),
+            r.power_mw.map_or("-".into(), |v| format!("{v:.3}")),
+            pct(&a.proportion()),
+            r.cycles_per_image.map_or("-".into(), |v| v.to_string()),
+            r.energy_per_image_pj.map_or("-".into(), |e| format!("{:.1}", e / 1000.0))
+        );
+    }
+    s.push('\n');
+    let mut groups: BTreeMap<(String, String), Vec<&Aggregate>> = BTreeMap::new();
+    for a in rows.iter().filter(|a| a.first.target == "accel" && a.first.power_mw.is_some()) {
+        groups.entry((a.first.target_model.clone(), config_of(&a.first))).or_default().push(a);
+    }
+    for ((model, config), g) in groups {
+        let pts: Vec<(f64, f64)> = g.iter().map(|a| (a.first.power_mw.unwrap_or(0.0), a.proportion().value())).collect();
+        let front = pareto_front(&pts);
+        let dataset = crate::model::io::load_meta(Path::new(&model)).ok().map(|(_, m)| m.dataset);
+        let chart = ScatterChart {
+            title: format!("{model} ({config}): accuracy vs multiplier power"),
+            x_label: "PDK45 power (mW)".into(),
+            y_label: "top-1 accuracy (%)".into(),
+            points: g
+                .iter()
+                .zip(&front)
+                .map(|(a, &f)| {
+                    let (l, h) = a.proportion().wilson();
+                    ScatterPoint { x: a.first.power_mw.unwrap_or(0.0), y: 100.0 * a.proportion().value(), label: a.first.multiplier.clone(), ci: Some((100.0 * l, 100.0 * h)), front: f }
+                })
+                .collect(),
+            thresholds: dataset.map(|d| Threshold { y: 100.0 * accuracy_threshold(d), label: format!("paper threshold {:.0} %", 100.0 * accuracy_threshold(d)) }).into_iter().collect(),
+            label_all: g.len() <= 20,
+        };
+        let stem = format!("pareto-{}-{}", slug(&model), slug(&config));
+        plot_dir(dir)?;
+        plot::scatter_chart(&chart, &dir.join("plots").join(&stem)).map_err(|e| StudyError::Report(e.to_string()))?;
+        let _ = writeln!(s, "![accuracy vs power](plots/{stem}.svg)\n");
+    }
+    Ok(())
+}
+
+/// Points no other point beats in both power (lower) and accuracy (higher).
+pub fn pareto_front(pts: &[(f64, f64)]) -> Vec<bool> {
+    pts.iter().map(|&(p, a)| !pts.iter().any(|&(q, b)| q <= p && b >= a && (q < p || b > a))).collect()
+}
+
+/// Transferability (Table II): accuracy before/after, sources × targets, per multiplier.
+fn table2(s: &mut String, res: &Results) {
+    if !res.plan.cross_models {
+        return;
+    }
+    let _ = writeln!(s, "## Transferability (Table II)\n\nAdversarial examples from each source's float model, classified by each target (quantized, on the accelerator). `before/after` = accuracy % at eps 0 / at eps.\n");
+    let attacked: Vec<&Aggregate> = res.complete().filter(|a| a.first.target == "accel" && a.first.epsilon > 0.0 && a.first.threat == "transfer").collect();
+    let mut keys: Vec<(String, f32, String, String)> = attacked.iter().map(|a| (a.first.attack.clone(), a.first.epsilon, config_of(&a.first), a.first.multiplier.clone())).collect();
+    keys.dedup();
+    let mut seen = Vec::new();
+    keys.retain(|k| if seen.contains(k) { false } else { seen.push(k.clone()); true });
+    let models: Vec<String> = res.plan.models.iter().map(|m| m.display().to_string()).collect();
+    for (attack, eps, config, mult) in keys {
+        let _ = writeln!(s, "**{attack} eps {eps}, {config}, multiplier {mult}**\n\n| source (float) \\ target | {} |\n|---|{}", models.join(" | "), "---|".repeat(models.len()));
+        for src in &models {
+            let mut line = format!("| {src} |");
+            for tgt in &models {
+                let get = |e: f32| {
+                    res.find(|x| x.source_model == *src && x.target_model == *tgt && x.attack == attack && x.epsilon.to_bits() == e.to_bits() && config_of(x) == config && x.multiplier == mult && x.threat == "transfer")
+                };
+                match (get(0.0), get(eps)) {
+                    (Some(b), Some(a)) => line += &format!(" {:.1}/{:.1} |", 100.0 * b.proportion().value(), 100.0 * a.proportion().value()),
+                    _ => line += " – |",
+                }
+            }
+            let _ = writeln!(s, "{line}");
+        }
+        s.push('\n');
+    }
+}
+
+/// One table and one plot per (source, threat, configuration, attack, seed): budgets as rows,
+/// targets as columns.
+fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyError> {
+    let mut groups: Vec<(String, Vec<&Aggregate>)> = Vec::new();
+    for a in res.complete().filter(|a| a.first.attack != "clean" && a.first.source_model == a.first.target_model) {
+        let r = &a.first;
+        // The float column belongs to every configuration of its cell.
+        let configs: Vec<String> = if r.target == "float" {
+            let mut v: Vec<String> = res.complete().filter(|x| x.first.target == "accel" && x.first.source_sha256 == r.source_sha256 && x.first.attack == r.attack && x.first.threat == r.threat).map(|x| config_of(&x.first)).collect();
+            v.dedup();
+            v
+        } else {
+            vec![config_of(r)]
+        };
+        for config in configs {
+            let g = format!("{} | {} | {} | {} | seed {}", r.source_model, r.threat, config, r.attack, r.attack_seed);
+            match groups.iter_mut().find(|(k, _)| *k == g) {
+                Some((_, v)) => {
+                    if !v.iter().any(|x| std::ptr::eq(*x, a)) {
+                        v.push(a)
+                    }
+                }
+                None => groups.push((g, vec![a])),
+            }
+        }
+    }
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(s, "## Robust accuracy per attack\n");
+    for (g, v) in groups {
+        let cols: Vec<String> = v.iter().map(|a| column_of(&a.first)).fold(Vec::new(), |mut c, x| {
+            if !c.contains(&x) {
+                c.push(x);
+            }
+            c
+        });
+        let mut eps: Vec<f32> = v.iter().map(|a| a.first.epsilon).collect();
+        eps.sort_by(f32::total_cmp);
+        eps.dedup();
+        let _ = writeln!(s, "### {g}\n\n{}", robust_table(&v));
+        let series: Vec<Series> = cols
+            .iter()
+            .map(|c| Series {
+                label: c.clone(),
+                role: if c == "float" { Role::Reference } else if is_exact_multiplier(c) && c == "exact" { Role::Baseline } else { Role::Normal },
+                points: eps
+                    .iter()
+                    .filter_map(|e| v.iter().find(|a| column_of(&a.first) == *c && a.first.epsilon == *e))
+                    .map(|a| {
+                        let (l, h) = a.proportion().wilson();
+                        Point { x: a.first.epsilon as f64, y: 100.0 * a.proportion().value(), ci: Some((100.0 * l, 100.0 * h)) }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let stem = slug(&g);
+        let chart = LineChart { title: g.replace(" | ", ", "), x_label: "epsilon".into(), y_label: "robust accuracy (%)".into(), y_range: (0.0, 100.0), series, thresholds: vec![] };
+        plot_dir(dir)?;
+        plot::line_chart(&chart, &dir.join("plots").join(&stem)).map_err(|e| StudyError::Report(e.to_string()))?;
+        let _ = writeln!(s, "\n![{}](plots/{stem}.svg)\n", g.replace(" | ", ", "));
+    }
+    Ok(())
+}
+
+fn plot_dir(dir: &Path) -> Result<(), StudyError> {
+    let p = dir.join("plots");
+    std::fs::create_dir_all(&p).map_err(|source| StudyError::Io { path: p, source })
+}
+
+/// A file-name-safe version of a label.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '.' {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcnemar_known_values() {
+        // scipy.stats.binomtest(k, n, 0.5).pvalue (two-sided, exact).
+        assert!((mcnemar_exact(0, 0) - 1.0).abs() < 1e-12);
+        assert!((mcnemar_exact(0, 6) - 0.03125).abs() < 1e-12);
+        assert!((mcnemar_exact(2, 10) - 0.038_574_218_75).abs() < 1e-10);
+        assert!((mcnemar_exact(5, 5) - 1.0).abs() < 1e-12);
+        assert!((mcnemar_exact(40, 70) - 0.005_447_429_5).abs() < 1e-9, "{}", mcnemar_exact(40, 70));
+    }
+
+    #[test]
+    fn holm_steps_down() {
+        assert_eq!(holm(&[0.01, 0.04, 0.03, 0.005], 0.05), vec![true, false, false, true]);
+        assert_eq!(holm(&[0.01, 0.02, 0.03], 0.1), vec![true, true, true]);
+        assert_eq!(holm(&[], 0.05), Vec::<bool>::new());
+    }
+}
