@@ -46,6 +46,7 @@ enum Cmd {
     Gen {
         /// Specs: exact:NxM, sexact:NxM (signed, Baugh-Wooley), trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
         specs: Vec<String>,
+        /// Folder the Verilog files are written to.
         #[arg(short, long, default_value = "netlists/gen")]
         out_dir: std::path::PathBuf,
     },
@@ -71,6 +72,7 @@ enum Cmd {
 enum NetlistCmd {
     /// Gates per cell type, logic depth, inputs and outputs of a netlist.
     Stats {
+        /// Verilog netlist.
         file: std::path::PathBuf,
         /// Also show the statistics after constant propagation, buffer removal, structural
         /// hashing and dead-gate removal.
@@ -78,7 +80,10 @@ enum NetlistCmd {
         opt: bool,
     },
     /// Parse and check a netlist; print every error and warning (exit code 1 on errors).
-    Check { file: std::path::PathBuf },
+    Check {
+        /// Verilog netlist.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -100,9 +105,12 @@ impl From<PortArg> for axdnn::RowPort {
 enum LutCmd {
     /// Simulate a netlist over every operand pair and write its table.
     Gen {
+        /// Verilog netlist.
         file: std::path::PathBuf,
+        /// Output table file.
         #[arg(short, long)]
         out: std::path::PathBuf,
+        /// bin (TFApprox u16), npy, npy-u2, csv, c (AdaPT header).
         #[arg(long, value_enum, default_value = "bin")]
         format: axdnn::lut::io::Format,
         /// Verilog port that indexes the rows (B = activation operand, TFApprox convention).
@@ -114,6 +122,7 @@ enum LutCmd {
     },
     /// Verify netlists (a file or a folder tree) against published figures and C models.
     Verify {
+        /// A netlist, or a folder searched recursively.
         path: std::path::PathBuf,
         /// Skip the C-model comparison.
         #[arg(long)]
@@ -121,6 +130,7 @@ enum LutCmd {
         /// Sample size for circuits above 2^20 operand pairs.
         #[arg(long, default_value_t = 1 << 18)]
         samples: usize,
+        /// Seed of the sampled operand pairs.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Sweep circuits with up to this many operand bits exhaustively (24 covers 12x12).
@@ -129,7 +139,9 @@ enum LutCmd {
     },
     /// Write an exhaustive Verilog testbench for a netlist (dump: one hex output per line).
     Testbench {
+        /// Verilog netlist.
         file: std::path::PathBuf,
+        /// Output testbench file.
         #[arg(short, long)]
         out: std::path::PathBuf,
     },
@@ -137,24 +149,31 @@ enum LutCmd {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    #[arg(long)]
-    model: axdnn::model::ArchName,
+    /// Architecture: lenet5 | alexnet (`--model` is accepted as an alias).
+    #[arg(long, alias = "model")]
+    arch: axdnn::model::ArchName,
+    /// Dataset: mnist | cifar10.
     #[arg(long)]
     dataset: axdnn::data::DatasetName,
     /// Output model folder (also holds the per-epoch checkpoint used to resume).
     #[arg(long)]
     out: std::path::PathBuf,
+    /// Epochs [default: 10 for cifar10, 8 for mnist — see `TrainConfig::new`].
     #[arg(long)]
     epochs: Option<usize>,
+    /// Seed of the initialization, shuffling and augmentation [default: 1].
     #[arg(long)]
     seed: Option<u64>,
+    /// Mini-batch size [default: 128].
     #[arg(long)]
     batch: Option<usize>,
     /// Peak learning rate (one-cycle schedule).
     #[arg(long)]
     lr: Option<f32>,
+    /// SGD momentum (Nesterov).
     #[arg(long)]
     momentum: Option<f32>,
+    /// L2 weight decay.
     #[arg(long)]
     weight_decay: Option<f32>,
     /// Fraction of steps spent warming up.
@@ -166,6 +185,7 @@ struct TrainArgs {
     /// Force augmentation on (default: on for cifar10, off for mnist).
     #[arg(long, conflicts_with = "no_augment")]
     augment: bool,
+    /// Force augmentation off.
     #[arg(long)]
     no_augment: bool,
     /// Train on the first N training images only (smoke tests).
@@ -188,9 +208,10 @@ struct EvalArgs {
     /// Model folder (model.safetensors + model.json).
     #[arg(long)]
     model: std::path::PathBuf,
-    /// Evaluate the first N test images only.
+    /// Evaluate the first N test images only [default: all].
     #[arg(long)]
     n: Option<usize>,
+    /// Print the result as JSON.
     #[arg(long)]
     json: bool,
     /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
@@ -203,6 +224,7 @@ enum DataCmd {
     /// Convert an image-folder dataset (folder or .tar.gz with train/<class>/*, test/<class>/*)
     /// into CIFAR-10 binary files in the cache ($AXDNN_CACHE or ~/.cache/axdnn); prints the folder.
     Import {
+        /// Image folder or .tar.gz.
         source: std::path::PathBuf,
         /// Cache folder (default: $AXDNN_CACHE, $XDG_CACHE_HOME/axdnn or ~/.cache/axdnn).
         #[arg(long)]
@@ -346,7 +368,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     use axdnn::data::{self, Split};
     use axdnn::model::{io, train};
     let root = data_root(a.data)?;
-    let mut cfg = train::TrainConfig::new(a.model, a.dataset);
+    let mut cfg = train::TrainConfig::new(a.arch, a.dataset);
     if let Some(v) = a.epochs { cfg.epochs = v; }
     if let Some(v) = a.seed { cfg.seed = v; }
     if let Some(v) = a.batch { cfg.batch = v; }
@@ -364,7 +386,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     let mut tr = data::load(a.dataset, Split::Train, &root)?;
     if let Some(l) = a.limit { tr = tr.head(l); }
     let te = data::load(a.dataset, Split::Test, &root)?;
-    eprintln!("training {} on {} ({} train / {} test images): {}", a.model, a.dataset, tr.len(), te.len(), cfg.optimizer_description());
+    eprintln!("training {} on {} ({} train / {} test images): {}", a.arch, a.dataset, tr.len(), te.len(), cfg.optimizer_description());
     let t0 = std::time::Instant::now();
     let outcome = train::train_until(&cfg, &tr, &te, &a.out, true, a.stop_after.unwrap_or(cfg.epochs))?;
     let done = outcome.history.len();
@@ -609,4 +631,32 @@ fn netlist_cmd(cmd: NetlistCmd) -> anyhow::Result<()> {
         },
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand says what it is for (README and --help agree).
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in c.get_arguments() {
+                if a.get_id() == "help" || a.get_id() == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", a.get_id()));
+                }
+            }
+            for s in c.get_subcommands() {
+                if s.get_name() != "help" {
+                    walk(s, &format!("{path} {}", s.get_name()), missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "axdnn", &mut missing);
+        assert!(missing.is_empty(), "arguments without help text:\n{}", missing.join("\n"));
+    }
 }

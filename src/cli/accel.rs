@@ -14,10 +14,13 @@ pub struct QuantArgs {
     /// Model folder (model.safetensors + model.json).
     #[arg(long)]
     pub model: PathBuf,
+    /// Array shape RxC.
     #[arg(long, default_value = "16x16")]
     pub array: ArrayShape,
+    /// ws | os.
     #[arg(long, default_value = "ws")]
     pub dataflow: Dataflow,
+    /// asym-u8 | sign-magnitude | sym-s8.
     #[arg(long, default_value = "asym-u8")]
     pub scheme: QuantScheme,
     /// Per-output-channel weight scales and zero points.
@@ -49,11 +52,13 @@ pub struct InferArgs {
     /// `exact`, a Verilog file, or an EvoApprox name found under $AXDNN_EVOAPPROX.
     #[arg(long, default_value = "exact")]
     pub multiplier: String,
+    /// fast (bit-exact table kernels) | cycle (the cycle-stepped array).
     #[arg(long, default_value = "fast")]
     pub engine: Engine,
     /// Simulate the multiplier's gates for every product instead of using its table.
     #[arg(long)]
     pub bit_level: bool,
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

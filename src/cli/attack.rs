@@ -12,6 +12,7 @@ pub struct TargetArgs {
     /// Model folder (model.safetensors + model.json).
     #[arg(long)]
     pub model: PathBuf,
+    /// asym-u8 | sign-magnitude | sym-s8.
     #[arg(long, default_value = "asym-u8")]
     pub scheme: String,
     /// Per-output-channel weight scales and zero points.
@@ -32,6 +33,7 @@ pub struct TargetArgs {
     /// Calibration images (chosen from the training set with --calib-seed).
     #[arg(long, default_value_t = 256)]
     pub calib: usize,
+    /// Seed choosing the calibration images.
     #[arg(long, default_value_t = 0)]
     pub calib_seed: u64,
     /// Assumed clock (GHz) of the energy convention E = P / f.

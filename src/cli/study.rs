@@ -13,6 +13,7 @@ pub enum StudyCmd {
     Run(RunArgs),
     /// Regenerate report.md and plots/ of a results folder from its store alone.
     Report {
+        /// Results folder.
         dir: PathBuf,
         /// Print the verdict counts as JSON instead of the report.
         #[arg(long)]
@@ -23,6 +24,7 @@ pub enum StudyCmd {
         /// Shard folders.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// Merged results folder.
         #[arg(long)]
         out: PathBuf,
     },
@@ -54,15 +56,18 @@ pub struct RunArgs {
 
 #[derive(clap::Args)]
 pub struct SlurmArgs {
+    /// Plan file (TOML).
     pub plan: PathBuf,
     /// Number of shards (array tasks).
     #[arg(long)]
     pub shards: usize,
+    /// Slurm partition [default: the cluster's default].
     #[arg(long)]
     pub partition: Option<String>,
     /// Time limit of each task (Slurm syntax, e.g. 02:00:00).
     #[arg(long)]
     pub time: Option<String>,
+    /// CPUs per array task (rayon threads).
     #[arg(long, default_value_t = 2)]
     pub cpus_per_task: usize,
     /// Results folder on the shared filesystem (default: runs/study-<plan name>).
@@ -187,11 +192,12 @@ fn reproduce_plans(quick: bool) -> Vec<(&'static str, &'static str)> {
     if quick {
         vec![("lenet5-mnist", "quick.toml")]
     } else {
+        // Cheapest first, so the early folders are complete while AlexNet runs.
         vec![
             ("lenet5-mnist", "paper-lenet5-mnist.toml"),
-            ("alexnet-cifar10", "paper-alexnet-cifar10.toml"),
             ("transfer-mnist", "paper-transfer-mnist.toml"),
             ("transfer-cifar10", "paper-transfer-cifar10.toml"),
+            ("alexnet-cifar10", "paper-alexnet-cifar10.toml"),
         ]
     }
 }

@@ -18,10 +18,13 @@ pub struct TransferArgs {
     /// The multiplier of the target accelerators (`exact`, a Verilog file or an EvoApprox name).
     #[arg(long, default_value = "exact")]
     pub multiplier: String,
+    /// The attack (Table II: linf-bim).
     #[arg(long, default_value = "linf-bim")]
     pub attack: Attack,
+    /// Its budget (pixel units).
     #[arg(long, default_value_t = 0.05)]
     pub eps: f32,
+    /// Seed of the attack's random draws.
     #[arg(long, default_value_t = 0)]
     pub attack_seed: u64,
     /// Images per attack call.
