@@ -86,8 +86,9 @@ pub struct Prepared {
 }
 
 pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
-    let root = data_root(q.data.clone())?;
+    // The model first: a bad model folder is reported even where no dataset is installed.
     let m = io::load(&q.model)?;
+    let root = data_root(q.data.clone())?;
     let dataset = m.meta.dataset;
     let train = data::load(dataset, Split::Train, &root)?;
     let mut test = data::load(dataset, Split::Test, &root)?;
