@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{0}")]
+    #[error(transparent)]
     Netlist(#[from] crate::netlist::NetlistError),
-    #[error("{path}: {source}")]
-    Sim { path: PathBuf, source: crate::sim::SimError },
+    #[error("{path}: {cause}")]
+    Sim { path: PathBuf, cause: crate::sim::SimError },
     #[error("multiplier '{name}' not found: no {name}.v under {root} (set AXDNN_EVOAPPROX or give a path)")]
     NotFound { name: String, root: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
 }
 
 /// A resolved multiplier with what the library publishes about it.
@@ -62,7 +62,7 @@ pub fn verilog_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), source })?;
+        let rd = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), cause: source })?;
         for e in rd.filter_map(Result::ok) {
             let p = e.path();
             if p.is_dir() {
@@ -86,7 +86,7 @@ pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, Lo
     let power = pubd.pdk45_pwr_mw.as_ref().map(|f| f.value).or(pubd.power_45.as_ref().map(|f| f.value / 1000.0));
     let area = pubd.pdk45_area_um2.as_ref().map(|f| f.value).or(pubd.area_45.as_ref().map(|f| f.value));
     let mae = pubd.mae_pct.as_ref().map(|f| f.value);
-    let sim_err = |source| LoadError::Sim { path: path.to_path_buf(), source };
+    let sim_err = |source| LoadError::Sim { path: path.to_path_buf(), cause: source };
     let mut lut = crate::sim::sweep::exhaustive_lut(&parsed.netlist, RowPort::B, signed).map_err(sim_err)?;
     lut.power_mw = power;
     lut.name = parsed.netlist.name.clone();

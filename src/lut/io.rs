@@ -14,8 +14,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum LutIoError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}: {msg}")]
     Format { path: PathBuf, msg: String },
     #[error("{path}:{line}: {msg}")]
@@ -51,7 +51,7 @@ pub struct ImportMeta {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LutIoError + '_ {
-    move |source| LutIoError::Io { path: path.to_path_buf(), source }
+    move |source| LutIoError::Io { path: path.to_path_buf(), cause: source }
 }
 
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, then rename.

@@ -59,8 +59,8 @@ pub struct SavedModel {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelIoError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}:{line}:{col}: bad model description: {reason}")]
     BadJson { path: PathBuf, line: usize, col: usize, reason: String },
     #[error("{path}: sha256 {found} does not match {expected} recorded in model.json")]
@@ -78,7 +78,7 @@ pub enum ModelIoError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelIoError + '_ {
-    move |source| ModelIoError::Io { path: path.to_path_buf(), source }
+    move |source| ModelIoError::Io { path: path.to_path_buf(), cause: source }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -105,7 +105,7 @@ pub struct CosimReport {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RtlError + '_ {
-    move |source| RtlError::Io { path: path.to_path_buf(), source }
+    move |source| RtlError::Io { path: path.to_path_buf(), cause: source }
 }
 
 /// Whether the netlist text instantiates any cell of `cells_pdk45.v`.
@@ -135,7 +135,7 @@ impl RtlMultiplier {
             || path.file_stem().and_then(|s| s.to_str()).is_some_and(crate::accel::load::name_is_signed);
         let ports = MulPorts::of(net, signed)?;
         let lut = crate::sim::sweep::exhaustive_lut(net, RowPort::B, signed)
-            .map_err(|source| RtlError::Sim { path: path.to_path_buf(), source })?;
+            .map_err(|source| RtlError::Sim { path: path.to_path_buf(), cause: source })?;
         Ok(RtlMultiplier { path: path.to_path_buf(), ports, lut, source })
     }
 
@@ -186,7 +186,7 @@ pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry, df: Dataflow) -> Res
 }
 
 fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) -> Result<(), RtlError> {
-    let err = |source| RtlError::Tool { tool, path: path.to_path_buf(), source };
+    let err = |source| RtlError::Tool { tool, path: path.to_path_buf(), cause: source };
     let out = cmd.output().map_err(|e| {
         err(if e.kind() == std::io::ErrorKind::NotFound { ExtSimError::Missing { tool } } else { ExtSimError::Io(e) })
     })?;
