@@ -64,6 +64,9 @@ pub struct CosimArgs {
 }
 
 fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
+    if let Some((file, _)) = axdnn::lut::table_file::parse_spec(spec) {
+        anyhow::bail!("{}: a table file has no netlist; the RTL needs the multiplier's Verilog (.v)", file.display());
+    }
     let p = Path::new(spec);
     if p.extension().is_some_and(|x| x == "v") || p.is_file() {
         return Ok(p.to_path_buf());
