@@ -53,7 +53,7 @@ fn netlists(dir: &Path) -> Vec<(PathBuf, QuantScheme)> {
         (gen_verilog(&Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 1, vbl: 6 } }, dir), QuantScheme::SignMagnitude),
         (gen_verilog(&Spec { n: 8, m: 8, kind: Kind::SignedExact }, dir), QuantScheme::SymS8),
     ];
-    if let Some(root) = common::library() {
+    if let Some(root) = common::evoapprox() {
         for (name, scheme) in [("mul8u_L40", QuantScheme::AsymU8), ("mul8s_1L2H", QuantScheme::SymS8)] {
             v.push((load::find_in_tree(&root, name).unwrap(), scheme));
         }
@@ -104,7 +104,7 @@ fn table_files_run_like_their_netlist() {
 /// patterns of `.bin` and from the products of `.npy` alike.
 #[test]
 fn inferred_signedness_matches_the_library() {
-    let Some(root) = common::library() else { return };
+    let Some(root) = common::evoapprox() else { return };
     let mut newer = Vec::new();
     common::verilog_files(&root.join("evoapproxlib"), &mut newer);
     newer.retain(|p| {
@@ -267,10 +267,7 @@ fn c_headers_adapt_style_and_their_errors() {
 /// gives the same logits (digest) and accuracy as the netlist; energy is unknown from a `.bin`.
 #[test]
 fn cli_infer_with_table_files() {
-    let Some(data) = std::env::var_os("AXDNN_DATA") else {
-        eprintln!("skipped: AXDNN_DATA not set");
-        return;
-    };
+    let Some(data) = common::data() else { return };
     let exe = env!("CARGO_BIN_EXE_axdnn");
     let d = tempfile::tempdir().unwrap();
     let ok = |c: &mut std::process::Command| {

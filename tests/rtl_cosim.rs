@@ -9,12 +9,11 @@ use axdnn::rtl::cosim::{cosim, RtlMultiplier, Tile};
 use axdnn::rtl::{schedule, CosimConfig, Geometry, RtlError, Simulator};
 use std::path::{Path, PathBuf};
 
+mod common;
+
+/// Icarus, or a visible skip (a failure under CI).
 fn iverilog_available() -> bool {
-    if axdnn::lut::testbench::have_tool("iverilog") && axdnn::lut::testbench::have_tool("vvp") {
-        return true;
-    }
-    eprintln!("skipped: iverilog not found");
-    false
+    common::require_icarus()
 }
 
 fn gen(name: &str) -> PathBuf {
@@ -169,11 +168,7 @@ fn corrupted_dump_or_expectation_fails() {
 }
 
 fn evoapprox() -> Option<PathBuf> {
-    let p = std::env::var_os("AXDNN_EVOAPPROX").filter(|s| !s.is_empty()).map(PathBuf::from);
-    if p.is_none() {
-        eprintln!("skipped: AXDNN_EVOAPPROX not set");
-    }
-    p
+    common::evoapprox()
 }
 
 /// EvoApprox netlists: a generic one (mul8u_L40) and PDK45 ones with our cell models, unsigned
@@ -206,11 +201,10 @@ fn evoapprox_multipliers() {
     }
 }
 
-/// The same RTL under Verilator (its C++ build takes ~30 s; skipped when not installed).
+/// The same RTL under Verilator (its C++ build takes ~30 s; required under CI).
 #[test]
 fn verilator_agrees() {
-    if !axdnn::lut::testbench::have_tool("verilator") {
-        eprintln!("skipped: verilator not found");
+    if !common::require_tool("verilator") {
         return;
     }
     let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();

@@ -159,7 +159,7 @@ pub fn resolve(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option
     if p.extension().is_some_and(|x| x == "v") || p.is_file() {
         return from_verilog(p, bit_level);
     }
-    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound { name: spec.into(), root: "$AXDNN_EVOAPPROX (unset)".into() })?;
+    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound { name: spec.into(), root: "$AXDNN_EVOAPPROX (unset, no ../shared/evoapprox)".into() })?;
     let path = find_in_tree(root, spec)
         .ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })?;
     from_verilog(&path, bit_level)

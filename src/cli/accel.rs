@@ -72,8 +72,9 @@ pub struct SelectArgs {
     pub out: Option<PathBuf>,
 }
 
-fn evoapprox_root() -> Option<PathBuf> {
-    std::env::var_os("AXDNN_EVOAPPROX").filter(|s| !s.is_empty()).map(Into::into)
+/// The EvoApprox library: $AXDNN_EVOAPPROX, else ../shared/evoapprox (as for the data).
+pub(crate) fn evoapprox_root() -> Option<PathBuf> {
+    super::locate(None, "AXDNN_EVOAPPROX", "../shared/evoapprox")
 }
 
 /// A quantized model and its test set.

@@ -71,8 +71,9 @@ fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
     if p.extension().is_some_and(|x| x == "v") || p.is_file() {
         return Ok(p.to_path_buf());
     }
-    let root = std::env::var_os("AXDNN_EVOAPPROX").filter(|s| !s.is_empty()).map(PathBuf::from);
-    let root = root.ok_or_else(|| anyhow::anyhow!("multiplier '{spec}' is not a .v file and AXDNN_EVOAPPROX is not set"))?;
+    let root = super::accel::evoapprox_root().ok_or_else(|| {
+        anyhow::anyhow!("multiplier '{spec}' is not a .v file, AXDNN_EVOAPPROX is not set and ../shared/evoapprox does not exist")
+    })?;
     axdnn::accel::load::find_in_tree(&root, spec)
         .ok_or_else(|| anyhow::anyhow!("multiplier '{spec}' not found under {}", root.display()))
 }
