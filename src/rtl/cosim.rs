@@ -16,8 +16,7 @@ use crate::quant::QuantScheme;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 
-/// Our models of the PDK45 cells used by EvoApprox `*_pdk45.v` netlists.
-pub const CELLS_PDK45: &str = include_str!("../../verilog/cells_pdk45.v");
+pub use super::cells::CELLS_PDK45;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Simulator {
@@ -108,16 +107,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RtlError + '_ {
     move |source| RtlError::Io { path: path.to_path_buf(), cause: source }
 }
 
-/// Whether the netlist text instantiates any cell of `cells_pdk45.v`.
-pub fn uses_pdk45_cells(src: &str) -> bool {
-    let cells: Vec<&str> = CELLS_PDK45
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("module "))
-        .filter_map(|l| l.split(|c: char| !(c.is_alphanumeric() || c == '_')).next())
-        .collect();
-    src.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| cells.contains(&w))
-}
-
 /// The multiplier as the RTL sees it: parsed ports and the table simulated from the netlist.
 pub struct RtlMultiplier {
     pub path: PathBuf,
@@ -139,15 +128,16 @@ impl RtlMultiplier {
         Ok(RtlMultiplier { path: path.to_path_buf(), ports, lut, source })
     }
 
-    /// Write the multiplier (single-bit buses as scalar nets, same circuit) and, for PDK45
-    /// netlists, the cell models into `dir`; returns the files to compile.
+    /// Write the multiplier (single-bit buses as scalar nets, same circuit) and, for netlists of
+    /// library cells (PDK45 or mangled 2017 names), the cell models into `dir`; returns the files
+    /// to compile.
     pub fn write_sources(&self, dir: &Path) -> Result<Vec<PathBuf>, RtlError> {
         let name = self.path.file_name().map_or_else(|| "multiplier.v".into(), |n| n.to_string_lossy().into_owned());
         let mpath = dir.join(name);
         let mut out = Vec::new();
-        if uses_pdk45_cells(&self.source) {
+        if let Some(models) = super::cells::models_for(&self.source) {
             let cells = dir.join("cells_pdk45.v");
-            std::fs::write(&cells, CELLS_PDK45).map_err(io_err(&cells))?;
+            std::fs::write(&cells, models).map_err(io_err(&cells))?;
             out.push(cells);
             // Icarus re-evaluates every reader of a 2032-bit bus on any bit change otherwise.
             let text = crate::lut::testbench::scalarize_vectors(&self.source);

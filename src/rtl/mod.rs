@@ -5,6 +5,7 @@
 //! Icarus Verilog or Verilator ([`cosim`]).
 //! Conventions: `sim/README.md`.
 
+pub mod cells;
 pub mod check;
 pub mod cosim;
 pub mod emit;
