@@ -280,7 +280,8 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
         let m = match load::from_verilog(f, false) {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("skipping {}: {e}", f.display());
+                // Every LoadError names the file already.
+                eprintln!("skipping: {e}");
                 continue;
             }
         };
