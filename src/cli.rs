@@ -433,8 +433,9 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
 fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
     use axdnn::data::{self, Split};
     use axdnn::model::{io, train};
-    let root = data_root(a.data)?;
+    // The model first: a bad model folder is reported even where no dataset is installed.
     let m = io::load(&a.model)?;
+    let root = data_root(a.data)?;
     let mut te = data::load(m.meta.dataset, Split::Test, &root)?;
     if let Some(n) = a.n { te = te.head(n); }
     if te.shape != m.arch.input {

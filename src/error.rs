@@ -1,5 +1,11 @@
 //! Shared error vocabulary. Every module has its own typed error; this file holds what they share:
 //! the source location of a "bad input" error.
+//!
+//! Convention (so that every error is said once): a variant's message is complete — it shows the
+//! text of any inner error (`{cause}`) — and therefore exposes no `source()`, since `main` prints
+//! the whole chain (`{e:#}`) and would repeat it. A variant that only wraps another error is
+//! `#[error(transparent)]`. Never name a field `source` (thiserror makes it the source) while the
+//! message also shows it.
 
 use std::fmt;
 use std::path::PathBuf;

@@ -47,11 +47,7 @@ fn generated_truncated_multiplier_bit_level_equals_lut() {
 
 #[test]
 fn evoapprox_multipliers_bit_level_equal_lut() {
-    let Some(root) = std::env::var_os("AXDNN_EVOAPPROX") else {
-        eprintln!("skipped: AXDNN_EVOAPPROX not set");
-        return;
-    };
-    let root = std::path::PathBuf::from(root);
+    let Some(root) = common::evoapprox() else { return };
     for (name, signed, scheme) in [("mul8u_L40", false, QuantScheme::AsymU8), ("mul8s_1L2D", true, QuantScheme::SymS8)] {
         let path = axdnn::accel::load::find_in_tree(&root, name).expect(name);
         let parsed = axdnn::netlist::parse_file(&path).unwrap();

@@ -28,16 +28,15 @@ fn saved_lenet(dir: &std::path::Path) {
 
 #[test]
 fn infer_json_and_select() {
-    if std::env::var_os("AXDNN_DATA").is_none() {
-        eprintln!("skipped: AXDNN_DATA not set");
-        return;
-    }
+    let Some(data) = common::data() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("lenet");
     saved_lenet(&model);
     let bin = env!("CARGO_BIN_EXE_axdnn");
     let out = Command::new(bin)
         .args(["infer", "--model", model.to_str().unwrap(), "--n", "40", "--calib", "16", "--json"])
+        .arg("--data")
+        .arg(&data)
         .args(["--array", "16x16", "--dataflow", "ws"])
         .output()
         .unwrap();
@@ -70,6 +69,8 @@ fn infer_json_and_select() {
     for _ in 0..2 {
         let out = Command::new(bin)
             .args(["select", "--model", model.to_str().unwrap(), "--n", "20", "--calib", "16"])
+            .arg("--data")
+            .arg(&data)
             .args(["--library", lib.to_str().unwrap(), "--out", sel.to_str().unwrap()])
             .output()
             .unwrap();

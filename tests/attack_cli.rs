@@ -2,6 +2,8 @@
 //! rows per epsilon and model, eps 0 reproduces clean accuracy, FGSM hurts the float model,
 //! rows carry n and a 95 % interval, a fixed seed reproduces PGD, and bad arguments fail clearly.
 
+mod common;
+
 use std::process::Command;
 
 fn axdnn(args: &[&str]) -> std::process::Output {
@@ -10,10 +12,7 @@ fn axdnn(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn attack_on_float_and_accelerator() {
-    let Some(_) = std::env::var_os("AXDNN_DATA") else {
-        eprintln!("skipped: AXDNN_DATA not set");
-        return;
-    };
+    let Some(_) = common::data() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
@@ -50,10 +49,7 @@ fn attack_on_float_and_accelerator() {
 /// (`--on-hardware`) must give exactly the transferred numbers; gradient attacks are refused there.
 #[test]
 fn hardware_in_the_loop() {
-    let Some(_) = std::env::var_os("AXDNN_DATA") else {
-        eprintln!("skipped: AXDNN_DATA not set");
-        return;
-    };
+    let Some(_) = common::data() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");

@@ -7,14 +7,12 @@ use axdnn::mult::RowPort;
 use axdnn::Lut;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+/// The library and a C compiler for its C models.
 fn evo() -> Option<PathBuf> {
-    match std::env::var_os("AXDNN_EVOAPPROX") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            eprintln!("skipped: AXDNN_EVOAPPROX not set");
-            None
-        }
-    }
+    let root = common::evoapprox()?;
+    common::require_tool("cc").then_some(root)
 }
 
 fn c_lut(path: &Path, name: &str, n: u32, m: u32, signed: bool) -> Lut {

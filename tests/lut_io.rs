@@ -15,10 +15,10 @@ fn luts() -> Vec<Lut> {
 }
 
 #[test]
-fn round_trips_bin_npy_csv() {
+fn round_trips_bin_npy_csv_c() {
     let dir = tempfile::tempdir().unwrap();
     for lut in luts() {
-        for (fmt, ext) in [(Format::Bin, "bin"), (Format::Npy, "npy"), (Format::NpyU2, "npy"), (Format::Csv, "csv")] {
+        for (fmt, ext) in [(Format::Bin, "bin"), (Format::Npy, "npy"), (Format::NpyU2, "npy"), (Format::Csv, "csv"), (Format::C, "h")] {
             let p = dir.path().join(format!("{}_{:?}.{ext}", lut.name, fmt));
             io::export(&lut, fmt, &p).unwrap();
             let back = io::import(&p, &meta(&lut)).unwrap();
@@ -58,7 +58,7 @@ fn bad_files_give_typed_errors() {
     let m = meta(&Lut::exact(8, 8, false));
     let p = dir.path().join("short.bin");
     std::fs::write(&p, [0u8; 100]).unwrap();
-    assert!(matches!(io::import(&p, &m), Err(io::LutIoError::Format { .. })));
+    assert!(matches!(io::import(&p, &m), Err(io::LutIoError::Shape { .. })));
     let p = dir.path().join("bad.csv");
     std::fs::write(&p, "row,col,product\n0,0,0\n0,1,x\n").unwrap();
     match io::import(&p, &m) {

@@ -1,22 +1,18 @@
 //! Cross-check with Icarus Verilog: an exhaustive testbench simulated by `iverilog`/`vvp` must
-//! dump exactly the simulator's LUT. Without iverilog the test is skipped, unless `CI` is set.
+//! dump exactly the simulator's LUT. Without iverilog (or the library) the test is skipped, unless
+//! `CI` is set (`tests/common`).
 
 use axdnn::gen::{Kind, Spec};
-use axdnn::lut::testbench::{compare_dump, have_tool, icarus_compile, icarus_run, Dut};
+use axdnn::lut::testbench::{compare_dump, icarus_compile, icarus_run, verilator_build, verilator_run, Dut};
 use axdnn::mult::RowPort;
 use axdnn::netlist::ir::Netlist;
 use axdnn::sim;
 use std::path::{Path, PathBuf};
 
+mod common;
+
 fn iverilog_available() -> bool {
-    if have_tool("iverilog") && have_tool("vvp") {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("iverilog/vvp not installed but CI is set");
-    }
-    eprintln!("skipped: iverilog not installed");
-    false
+    common::require_icarus()
 }
 
 fn cross_check(net: &Netlist, sources: &[&Path], signed: bool) {
@@ -72,11 +68,7 @@ fn comparison_detects_a_flipped_bit() {
 }
 
 fn evoapprox() -> Option<PathBuf> {
-    let p = std::env::var_os("AXDNN_EVOAPPROX").map(PathBuf::from);
-    if p.is_none() {
-        eprintln!("skipped: AXDNN_EVOAPPROX not set");
-    }
-    p
+    common::evoapprox()
 }
 
 /// A generic (dialect 1) and a PDK45 netlist (with our cell models) of the EvoApprox library.
@@ -106,6 +98,31 @@ fn evoapprox_netlists_match_icarus() {
         .filter(|p| p.to_string_lossy().ends_with("_pdk45.v")).min().unwrap();
     let net = axdnn::netlist::parse_file(&f).unwrap().netlist;
     cross_check(&net, &[&f, &cells], true);
+}
+
+/// The same exhaustive testbench built by Verilator (C++ build ~30 s): a generic EvoApprox
+/// netlist and a generated one dump exactly the simulator's LUT.
+#[test]
+fn netlists_match_verilator() {
+    if !common::require_tool("verilator") {
+        return;
+    }
+    let Some(root) = evoapprox() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let gen = dir.path().join("gen.v");
+    let spec = Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 2, vbl: 8 } };
+    std::fs::write(&gen, axdnn::gen::to_verilog(&spec.netlist(), "test")).unwrap();
+    let jv3 = root.join("evoapproxlib/8x8_unsigned/pareto_pwr_wce/mul8u_JV3.v");
+    for v in [jv3, gen] {
+        let net = axdnn::netlist::parse_file(&v).unwrap().netlist;
+        let d = Dut::of(&net).unwrap();
+        let sub = tempfile::tempdir().unwrap();
+        let exe = verilator_build(&[&v], &d, sub.path()).unwrap_or_else(|e| panic!("{}: {e}", v.display()));
+        let dump = verilator_run(&exe, sub.path()).unwrap();
+        let lut = sim::exhaustive_lut(&net, RowPort::B, false).unwrap();
+        let (bad, first) = compare_dump(&dump, &d, &lut, Path::new("vl_out.txt")).unwrap();
+        assert_eq!(bad, 0, "{}: {bad} mismatches, first {first:?}", net.name);
+    }
 }
 
 /// Generated Verilog parses back to a netlist with the same table as the generator's IR.

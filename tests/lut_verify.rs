@@ -3,12 +3,10 @@
 use axdnn::lut::verify::{self, Options, Outcome};
 use std::path::PathBuf;
 
+mod common;
+
 fn evo() -> Option<PathBuf> {
-    let p = std::env::var_os("AXDNN_EVOAPPROX").map(PathBuf::from);
-    if p.is_none() {
-        eprintln!("skipped: AXDNN_EVOAPPROX not set");
-    }
-    p
+    common::evoapprox()
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! The cell table agrees with the behavioural cell definitions that ship in the EvoApprox
 //! generic files (after `/* mod */` markers): every distinct definition, elaborated on its own,
-//! computes for every input combination what the table says. Needs `AXDNN_EVOAPPROX`.
+//! computes for every input combination what the table says. Needs the EvoApprox library
+//! (`tests/common`: `AXDNN_EVOAPPROX` or `../shared/evoapprox`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use axdnn::netlist::{self, cells};
+
+mod common;
 
 fn verilog_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -20,10 +23,7 @@ fn verilog_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn shipped_cell_definitions_match_the_table() {
-    let Some(root) = std::env::var_os("AXDNN_EVOAPPROX").map(PathBuf::from) else {
-        eprintln!("skipped: AXDNN_EVOAPPROX not set");
-        return;
-    };
+    let Some(root) = common::evoapprox() else { return };
     let mut files = Vec::new();
     verilog_files(&root, &mut files);
     // Distinct definitions, by (module name, text).

@@ -1,10 +1,10 @@
 //! Functional checks of parsed library circuits against figures nobody here wrote: circuits
 //! whose published error probability is 0 must multiply exactly, every circuit must stay within
 //! its published worst-case error, and generic and `_pdk45` twins must agree. Needs
-//! `AXDNN_EVOAPPROX`; uses the scalar oracle `Netlist::eval_scalar` on seeded random pairs.
+//! the EvoApprox library (`tests/common`); uses the scalar oracle `Netlist::eval_scalar` on seeded random pairs.
 
 mod common;
-use common::{library, verilog_files};
+use common::{evoapprox, verilog_files};
 
 use std::path::{Path, PathBuf};
 
@@ -58,7 +58,7 @@ fn parsed(f: &Path) -> Parsed {
 
 #[test]
 fn zero_error_circuits_multiply_exactly_and_all_respect_their_wce() {
-    let Some(root) = library() else { return };
+    let Some(root) = evoapprox() else { return };
     let mut files = Vec::new();
     verilog_files(&root, &mut files);
     let (mut exact_files, mut wce_files) = (0, 0);
@@ -90,7 +90,7 @@ fn zero_error_circuits_multiply_exactly_and_all_respect_their_wce() {
 
 #[test]
 fn generic_and_pdk45_twins_agree() {
-    let Some(root) = library() else { return };
+    let Some(root) = evoapprox() else { return };
     let mut files = Vec::new();
     verilog_files(&root, &mut files);
     let mut twins = 0;
@@ -114,7 +114,7 @@ fn generic_and_pdk45_twins_agree() {
 
 #[test]
 fn exact_8x8_designs_give_the_product_exhaustively() {
-    let Some(root) = library() else { return };
+    let Some(root) = evoapprox() else { return };
     for rel in [
         "evoapprox8b/source_v/mul8_RippleCarryArrayMultiplier.v",
         "evoapprox8b/source_v/mul8_WallaceTreeMultiplier_Using_CarryLookaheadAdder_pdk45.v",

@@ -1,9 +1,9 @@
 //! Gate-graph passes preserve the function: each pass alone and the full pipeline are compared
 //! with the original on exhaustive inputs (fixtures) or seeded random inputs (library circuits,
-//! with `AXDNN_EVOAPPROX`). Also checks levels and statistics against hand counts.
+//! with the EvoApprox library). Also checks levels and statistics against hand counts.
 
 mod common;
-use common::library;
+use common::evoapprox;
 
 use std::path::Path;
 
@@ -103,7 +103,7 @@ fn levels_and_stats_of_a_fixture() {
 
 #[test]
 fn passes_preserve_library_circuits() {
-    let Some(root) = library() else { return };
+    let Some(root) = evoapprox() else { return };
     let lib = root.join("evoapproxlib");
     let files = [
         "8x8_unsigned/pareto_pwr_mae/mul8u_1JFF.v",

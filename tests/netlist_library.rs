@@ -1,8 +1,8 @@
 //! Every Verilog file of the EvoApprox libraries parses, elaborates and checks, with ports of the
-//! widths its folder promises. Needs `AXDNN_EVOAPPROX`.
+//! widths its folder promises. Needs the EvoApprox library (`tests/common`).
 
 mod common;
-use common::{library, verilog_files};
+use common::{evoapprox, verilog_files};
 
 use std::path::Path;
 use std::time::Instant;
@@ -68,7 +68,7 @@ fn check_published(p: &netlist::Published, path: &Path) {
 /// (generic with mangled names, and _pdk45) must elaborate to exactly that many.
 #[test]
 fn evoapprox8b_cell_counts_match_published_nodes() {
-    let Some(root) = library() else { return };
+    let Some(root) = evoapprox() else { return };
     let mut files = Vec::new();
     verilog_files(&root.join("evoapprox8b"), &mut files);
     assert_eq!(files.len(), 1010);
@@ -82,7 +82,7 @@ fn evoapprox8b_cell_counts_match_published_nodes() {
 
 #[test]
 fn every_library_file_parses_with_the_folder_interface() {
-    let Some(root) = library() else { return };
+    let Some(root) = evoapprox() else { return };
     let mut files = Vec::new();
     verilog_files(&root, &mut files);
     assert!(files.len() >= 793 + 505 * 2, "only {} files", files.len());

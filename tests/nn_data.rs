@@ -1,5 +1,7 @@
 //! Dataset loaders: good files load, each kind of bad file gives its own typed error.
 
+mod common;
+
 use axdnn::data::{self, cifar, folder, idx, DataError, DatasetName, Split};
 use std::io::Write;
 use std::path::Path;
@@ -233,13 +235,7 @@ fn image_folder_wrong_size() {
 }
 
 fn data_root() -> Option<std::path::PathBuf> {
-    match std::env::var_os("AXDNN_DATA") {
-        Some(p) if !p.is_empty() => Some(p.into()),
-        _ => {
-            eprintln!("skipped: AXDNN_DATA not set");
-            None
-        }
-    }
+    common::data()
 }
 
 #[test]

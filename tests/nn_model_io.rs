@@ -106,5 +106,94 @@ fn wrong_tensor_shape() {
     p.tensors.get_mut("fc2.bias").unwrap().shape = vec![2, 5];
     io::save(d.path(), &arch, &p, &meta()).unwrap();
     let e = io::load(d.path()).unwrap_err();
-    assert!(matches!(&e, ModelIoError::BadTensor { name, .. } if name == "fc2.bias"), "{e:?}");
+    match &e {
+        ModelIoError::ShapeMismatch { name, found, expected, dim, .. } => {
+            assert_eq!((name.as_str(), &found[..], &expected[..], *dim), ("fc2.bias", &[2, 5][..], &[10][..], 0));
+        }
+        other => panic!("{other:?}"),
+    }
+    let w = d.path().join(io::WEIGHTS_FILE);
+    assert_eq!(
+        e.to_string(),
+        format!("{}: tensor fc2.bias: shape [2, 5] differs from [10] of model.json's architecture at dimension 0", w.display())
+    );
+    // A shape that agrees in its leading dimensions names the first one that differs.
+    p.tensors.get_mut("fc2.bias").unwrap().shape = vec![10];
+    p.tensors.get_mut("conv1.weight").unwrap().shape = vec![6, 1, 25, 1];
+    io::save(d.path(), &arch, &p, &meta()).unwrap();
+    let e = io::load(d.path()).unwrap_err();
+    assert!(matches!(&e, ModelIoError::ShapeMismatch { name, dim: 2, .. } if name == "conv1.weight"), "{e:?}");
+}
+
+/// Overwrite element `index` of tensor `name` inside model.safetensors, as a user editing the
+/// file would (the bytes at the header's data offsets), then reseal model.json's sha256.
+fn poke(dir: &Path, name: &str, index: usize, value: f32) {
+    let w = dir.join(io::WEIGHTS_FILE);
+    let mut bytes = std::fs::read(&w).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let begin = header[name]["data_offsets"][0].as_u64().unwrap() as usize;
+    let at = 8 + n + begin + 4 * index;
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    std::fs::write(&w, &bytes).unwrap();
+    reseal(dir);
+}
+
+#[test]
+fn nan_weight_names_tensor_and_first_index() {
+    let d = tempfile::tempdir().unwrap();
+    saved(d.path());
+    // conv2.weight is 16x6x5x5: flat 1234 = [8, 1, 1, 4]; a later NaN must not be the one named.
+    poke(d.path(), "conv2.weight", 1234, f32::NAN);
+    poke(d.path(), "conv2.weight", 2000, f32::NAN);
+    let e = io::load(d.path()).unwrap_err();
+    match &e {
+        ModelIoError::NonFinite { name, index, multi_index, value, .. } => {
+            assert_eq!((name.as_str(), *index, &multi_index[..]), ("conv2.weight", 1234, &[8, 1, 1, 4][..]));
+            assert!(value.is_nan());
+        }
+        other => panic!("{other:?}"),
+    }
+    let w = d.path().join(io::WEIGHTS_FILE);
+    assert_eq!(
+        e.to_string(),
+        format!("{}: tensor conv2.weight: element 1234 (index [8, 1, 1, 4] of shape [16, 6, 5, 5]) is NaN", w.display())
+    );
+}
+
+#[test]
+fn infinite_weights_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    saved(d.path());
+    poke(d.path(), "fc1.bias", 7, f32::INFINITY);
+    let e = io::load(d.path()).unwrap_err();
+    assert!(matches!(&e, ModelIoError::NonFinite { name, index: 7, value, .. } if name == "fc1.bias" && *value == f32::INFINITY), "{e:?}");
+    assert!(e.to_string().ends_with("tensor fc1.bias: element 7 (index [7] of shape [84]) is inf"), "{e}");
+    // Tensors are checked in model order: conv1 comes before fc1.
+    poke(d.path(), "conv1.weight", 0, f32::NEG_INFINITY);
+    let e = io::load(d.path()).unwrap_err();
+    assert!(e.to_string().ends_with("tensor conv1.weight: element 0 (index [0, 0, 0, 0] of shape [6, 1, 5, 5]) is -inf"), "{e}");
+}
+
+/// Every command that loads a model goes through `model::io::load`: the binary fails with the
+/// library's message, said once, before it looks for a dataset.
+#[test]
+fn eval_and_infer_refuse_a_nan_model() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("bad");
+    saved(&m);
+    poke(&m, "conv2.weight", 1234, f32::NAN);
+    let want = format!(
+        "{}: tensor conv2.weight: element 1234 (index [8, 1, 1, 4] of shape [16, 6, 5, 5]) is NaN",
+        m.join(io::WEIGHTS_FILE).display()
+    );
+    let exe = env!("CARGO_BIN_EXE_axdnn");
+    let empty = d.path().join("no-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    for args in [&["eval"][..], &["infer", "--multiplier", "exact"][..]] {
+        let out = std::process::Command::new(exe).args(args).arg("--model").arg(&m).arg("--data").arg(&empty).output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end(), format!("error: {want}"), "{args:?}");
+    }
 }

@@ -9,12 +9,11 @@ use axdnn::rtl::cosim::{cosim, RtlMultiplier, Tile};
 use axdnn::rtl::{schedule, CosimConfig, Geometry, RtlError, Simulator};
 use std::path::{Path, PathBuf};
 
+mod common;
+
+/// Icarus, or a visible skip (a failure under CI).
 fn iverilog_available() -> bool {
-    if axdnn::lut::testbench::have_tool("iverilog") && axdnn::lut::testbench::have_tool("vvp") {
-        return true;
-    }
-    eprintln!("skipped: iverilog not found");
-    false
+    common::require_icarus()
 }
 
 fn gen(name: &str) -> PathBuf {
@@ -169,11 +168,7 @@ fn corrupted_dump_or_expectation_fails() {
 }
 
 fn evoapprox() -> Option<PathBuf> {
-    let p = std::env::var_os("AXDNN_EVOAPPROX").filter(|s| !s.is_empty()).map(PathBuf::from);
-    if p.is_none() {
-        eprintln!("skipped: AXDNN_EVOAPPROX not set");
-    }
-    p
+    common::evoapprox()
 }
 
 /// EvoApprox netlists: a generic one (mul8u_L40) and PDK45 ones with our cell models, unsigned
@@ -206,11 +201,10 @@ fn evoapprox_multipliers() {
     }
 }
 
-/// The same RTL under Verilator (its C++ build takes ~30 s; skipped when not installed).
+/// The same RTL under Verilator (its C++ build takes ~30 s; required under CI).
 #[test]
 fn verilator_agrees() {
-    if !axdnn::lut::testbench::have_tool("verilator") {
-        eprintln!("skipped: verilator not found");
+    if !common::require_tool("verilator") {
         return;
     }
     let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
@@ -440,4 +434,81 @@ fn cli_os() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // 2 folds × (4 + 4 + 6 − 2) cycles.
     assert!(text.contains("4x4 OS") && text.contains("32 sums equal") && text.contains("last output cycle 23 = model 23"), "{text}");
+}
+
+/// The 2017 library's generic files (mangled cell names) and PDK45 twins, and the newer
+/// library's 8x8 circuits (generic and PDK45), each sorted and deduplicated by file name.
+fn sweep_files(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
+    let mut old = Vec::new();
+    common::verilog_files(&root.join("evoapprox8b/source_v"), &mut old);
+    let (pdk, generic): (Vec<PathBuf>, Vec<PathBuf>) = old.into_iter().partition(|p| p.to_string_lossy().ends_with("_pdk45.v"));
+    let mut newer = Vec::new();
+    for d in ["8x8_unsigned", "8x8_signed"] {
+        common::verilog_files(&root.join("evoapproxlib").join(d), &mut newer);
+    }
+    newer.sort_by_key(|p| p.file_name().unwrap().to_owned());
+    newer.dedup_by_key(|p| p.file_name().unwrap().to_owned());
+    (generic, pdk, newer)
+}
+
+/// Co-simulate one library file on a 2x2 array; `i` varies the dataflow, scheme and seed.
+fn cosim_library_file(path: &Path, i: usize) -> Result<(), String> {
+    let m = RtlMultiplier::load(path).map_err(|e| e.to_string())?;
+    let scheme = match (m.ports.signed, i % 2) {
+        (true, _) => QuantScheme::SymS8,
+        (false, 0) => QuantScheme::SignMagnitude,
+        (false, _) => QuantScheme::AsymU8,
+    };
+    let mut c = cfg(2, 2, 6, 3, 2, i as u64, scheme);
+    if i % 3 == 1 {
+        c = os(c);
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let r = cosim(&m, c, dir.path()).map_err(|e| format!("{c:?}: {e}"))?;
+    if r.check.last_output_cycle != r.check.model_last_busy_cycle {
+        return Err(format!("{c:?}: last output cycle {} != model {}", r.check.last_output_cycle, r.check.model_last_busy_cycle));
+    }
+    Ok(())
+}
+
+fn cosim_all(files: &[PathBuf]) -> Vec<String> {
+    use rayon::prelude::*;
+    files
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, p)| cosim_library_file(p, i).err().map(|e| format!("{}: {e}", p.display())))
+        .collect()
+}
+
+/// CI sample of the library sweep: every 25th of the 505 generic 2017 files (mangled cell
+/// names, modelled by `rtl::cells`), every 25th PDK45 twin and every 8th newer 8x8 circuit.
+#[test]
+fn evoapprox_sample_cosimulates() {
+    if !iverilog_available() {
+        return;
+    }
+    let Some(root) = evoapprox() else { return };
+    let (generic, pdk, newer) = sweep_files(&root);
+    assert_eq!((generic.len(), pdk.len()), (505, 505));
+    let sample: Vec<PathBuf> = generic.iter().step_by(25).chain(pdk.iter().step_by(25)).chain(newer.iter().step_by(8)).cloned().collect();
+    assert!(sample.iter().any(|p| std::fs::read_to_string(p).unwrap().contains("NPDKGEPDKGENNAND2X1")));
+    let failed = cosim_all(&sample);
+    assert!(failed.is_empty(), "{} of {} failed:\n{}", failed.len(), sample.len(), failed.join("\n"));
+}
+
+/// The whole sweep: all 1,010 files of the 2017 library and every newer 8x8 circuit
+/// (`cargo test --release --test rtl_cosim -- --ignored`; time in README).
+#[test]
+#[ignore = "full library sweep, ~1,100 co-simulations: run with --ignored"]
+fn evoapprox_all_cosimulate() {
+    if !iverilog_available() {
+        return;
+    }
+    let Some(root) = evoapprox() else { return };
+    let (generic, pdk, newer) = sweep_files(&root);
+    let all: Vec<PathBuf> = generic.into_iter().chain(pdk).chain(newer).collect();
+    let t = std::time::Instant::now();
+    let failed = cosim_all(&all);
+    eprintln!("{} files co-simulated in {:.1} s ({} threads), {} failed", all.len(), t.elapsed().as_secs_f64(), rayon::current_num_threads(), failed.len());
+    assert!(failed.is_empty(), "{} of {} failed:\n{}", failed.len(), all.len(), failed.join("\n"));
 }

@@ -3,14 +3,13 @@
 //! figures, clean accuracy lands in the accuracy/ store, PGD robustness in robustness/, and a
 //! second run resumes instead of recomputing.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn main_job_runs_and_resumes() {
-    let (Some(_), Some(_)) = (std::env::var_os("AXDNN_DATA"), std::env::var_os("AXDNN_EVOAPPROX")) else {
-        eprintln!("skipped: AXDNN_DATA or AXDNN_EVOAPPROX not set");
-        return;
-    };
+    let (Some(_), Some(_)) = (common::data(), common::evoapprox()) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("main");
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");

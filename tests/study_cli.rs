@@ -9,15 +9,11 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+mod common;
+
 /// `$var`, else `../shared/<name>` beside the checkout; missing: a failure under `CI`.
 fn shared(var: &str, name: &str) -> Option<PathBuf> {
-    let p = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| root().join("../shared").join(name));
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI: {} missing ({var})", p.display());
-    eprintln!("skipped: no {name} folder ({var} or ../shared/{name})");
-    None
+    common::shared_dir(var, name)
 }
 
 fn axdnn(args: &[&str]) -> std::process::Output {
@@ -104,9 +100,8 @@ fn bad_plan_is_refused_before_any_work() {
 /// Slurm is there: under CI it must be (`.ci/run` starts it); elsewhere the test skips.
 fn slurm_up() -> bool {
     let up = Command::new("scontrol").arg("ping").output().is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP"));
-    assert!(up || std::env::var_os("CI").is_none(), "CI: no running Slurm (scontrol ping); .ci/run starts it with .ci/slurm-up");
     if !up {
-        eprintln!("skipped: Slurm is not running (start it with .ci/slurm-up)");
+        common::skip("Slurm is not running (scontrol ping; start it with .ci/slurm-up)");
     }
     up
 }

@@ -5,16 +5,11 @@
 use axdnn::study::{report, store, Inputs, Plan, Runner, Shard};
 use std::path::{Path, PathBuf};
 
-/// The dataset folder: `AXDNN_DATA`, else `../shared/data` beside the checkout (as the binary
-/// finds it). Missing: a failure under `CI`, a skip otherwise.
+mod common;
+
+/// The dataset folder (`AXDNN_DATA`, else `../shared/data`); missing fails under CI.
 fn data() -> Option<PathBuf> {
-    let p = std::env::var_os("AXDNN_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI: dataset folder {} missing", p.display());
-    eprintln!("skipped: no dataset folder (AXDNN_DATA or ../shared/data)");
-    None
+    common::data()
 }
 
 fn inputs(data: PathBuf) -> Inputs {

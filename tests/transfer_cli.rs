@@ -2,14 +2,13 @@
 //! diagonal is hurt at least as much as clean accuracy allows, and models of different datasets
 //! are refused.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn transfer_matrix_and_dataset_check() {
-    let Some(_) = std::env::var_os("AXDNN_DATA") else {
-        eprintln!("skipped: AXDNN_DATA not set");
-        return;
-    };
+    let Some(_) = common::data() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
     let (l5, alx, l5c) = (format!("{root}/models/lenet5-mnist"), format!("{root}/models/alexnet-mnist"), format!("{root}/models/lenet5-cifar10"));

@@ -1,6 +1,7 @@
-//! Resolving `--multiplier` to a [`Multiplier`]: `exact`, a Verilog file, or an EvoApprox name
-//! looked up in `$AXDNN_EVOAPPROX`. LUT mode builds the full table by simulating the netlist on
-//! every operand pair; bit-level mode keeps the netlist and simulates it for every product.
+//! Resolving `--multiplier` to a [`Multiplier`]: `exact`, a Verilog file, a table file
+//! (`.bin`/`.npy`/`.h`/`.csv`, see [`crate::lut::table_file`]), or an EvoApprox name looked up in
+//! `$AXDNN_EVOAPPROX`. LUT mode builds the full table by simulating the netlist on every operand
+//! pair; bit-level mode keeps the netlist and simulates it for every product.
 
 use crate::lut::Lut;
 use crate::mult::{Multiplier, RowPort};
@@ -8,14 +9,23 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{0}")]
+    #[error(transparent)]
     Netlist(#[from] crate::netlist::NetlistError),
-    #[error("{path}: {source}")]
-    Sim { path: PathBuf, source: crate::sim::SimError },
+    #[error("{path}: {cause}")]
+    Sim { path: PathBuf, cause: crate::sim::SimError },
     #[error("multiplier '{name}' not found: no {name}.v under {root} (set AXDNN_EVOAPPROX or give a path)")]
     NotFound { name: String, root: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
+    #[error(transparent)]
+    Table(#[from] crate::lut::io::LutIoError),
+    #[error("{path}: a {rows}x{cols} table; the accelerator multiplies 8-bit operands (256x256)")]
+    TableWidth { path: PathBuf, rows: usize, cols: usize },
+    #[error("{path}: {} table ({by}); the quantization scheme needs {} multiplier",
+        if *signed { "a signed" } else { "an unsigned" }, if *signed { "an unsigned" } else { "a signed" })]
+    TableSignedness { path: PathBuf, signed: bool, by: crate::lut::table_file::SignedBy },
+    #[error("{path}: a table file has no netlist to simulate gate by gate; --bit-level needs a .v file")]
+    TableBitLevel { path: PathBuf },
 }
 
 /// A resolved multiplier with what the library publishes about it.
@@ -62,7 +72,7 @@ pub fn verilog_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), source })?;
+        let rd = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), cause: source })?;
         for e in rd.filter_map(Result::ok) {
             let p = e.path();
             if p.is_dir() {
@@ -86,7 +96,7 @@ pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, Lo
     let power = pubd.pdk45_pwr_mw.as_ref().map(|f| f.value).or(pubd.power_45.as_ref().map(|f| f.value / 1000.0));
     let area = pubd.pdk45_area_um2.as_ref().map(|f| f.value).or(pubd.area_45.as_ref().map(|f| f.value));
     let mae = pubd.mae_pct.as_ref().map(|f| f.value);
-    let sim_err = |source| LoadError::Sim { path: path.to_path_buf(), source };
+    let sim_err = |source| LoadError::Sim { path: path.to_path_buf(), cause: source };
     let mut lut = crate::sim::sweep::exhaustive_lut(&parsed.netlist, RowPort::B, signed).map_err(sim_err)?;
     lut.power_mw = power;
     lut.name = parsed.netlist.name.clone();
@@ -102,7 +112,34 @@ pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, Lo
     Ok(LoadedMultiplier { mult, path: Some(path.to_path_buf()), published_mae_pct: mae, power_mw: power, area_um2: area, lut: Some(lut) })
 }
 
-/// `exact`, a path to a `.v` file, or a name searched under `evoapprox_root`.
+/// Load a multiplier from a table file (`stated`: signedness given as `FILE:signed|unsigned`),
+/// checked to be 8x8 and of the signedness `scheme_signed` the quantization scheme needs. No
+/// published MAE or area; power only from an axdnn C header.
+pub fn from_table(path: &Path, stated: Option<bool>, scheme_signed: bool, bit_level: bool) -> Result<LoadedMultiplier, LoadError> {
+    if bit_level {
+        return Err(LoadError::TableBitLevel { path: path.into() });
+    }
+    let t = crate::lut::table_file::open(path, stated)?;
+    if (t.lut.row_bits, t.lut.col_bits) != (8, 8) {
+        return Err(LoadError::TableWidth { path: path.into(), rows: 1 << t.lut.row_bits, cols: 1 << t.lut.col_bits });
+    }
+    if t.lut.signed != scheme_signed {
+        return Err(LoadError::TableSignedness { path: path.into(), signed: t.lut.signed, by: t.signed_by });
+    }
+    let power_mw = t.lut.power_mw;
+    Ok(LoadedMultiplier {
+        mult: Box::new(t.lut.clone()),
+        path: Some(path.into()),
+        published_mae_pct: None,
+        power_mw,
+        area_um2: None,
+        lut: Some(t.lut),
+    })
+}
+
+/// `exact`, a path to a `.v` file, a table file (`FILE.bin|npy|h|csv[:signed|:unsigned]`), or a
+/// name searched under `evoapprox_root`. `signed`: what the quantization scheme needs (the exact
+/// multiplier is built so; a table file must be so).
 pub fn resolve(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>) -> Result<LoadedMultiplier, LoadError> {
     if spec == "exact" {
         let lut = Lut::exact(8, 8, signed);
@@ -115,11 +152,14 @@ pub fn resolve(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option
             lut: Some(lut),
         });
     }
+    if let Some((file, stated)) = crate::lut::table_file::parse_spec(spec) {
+        return from_table(&file, stated, signed, bit_level);
+    }
     let p = Path::new(spec);
     if p.extension().is_some_and(|x| x == "v") || p.is_file() {
         return from_verilog(p, bit_level);
     }
-    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound { name: spec.into(), root: "$AXDNN_EVOAPPROX (unset)".into() })?;
+    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound { name: spec.into(), root: "$AXDNN_EVOAPPROX (unset, no ../shared/evoapprox)".into() })?;
     let path = find_in_tree(root, spec)
         .ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })?;
     from_verilog(&path, bit_level)

@@ -49,7 +49,9 @@ pub struct QuantArgs {
 pub struct InferArgs {
     #[command(flatten)]
     pub q: QuantArgs,
-    /// `exact`, a Verilog file, or an EvoApprox name found under $AXDNN_EVOAPPROX.
+    /// `exact`, a Verilog file, an EvoApprox name found under $AXDNN_EVOAPPROX, or a table file
+    /// FILE.bin|FILE.npy|FILE.h|FILE.csv (row = activation), optionally FILE:signed / FILE:unsigned
+    /// (else from the file's header or name mul8s_/mul8u_, else inferred from its entries).
     #[arg(long, default_value = "exact")]
     pub multiplier: String,
     /// fast (bit-exact table kernels) | cycle (the cycle-stepped array).
@@ -74,9 +76,10 @@ pub struct Prepared {
 }
 
 pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
+    // The model first: a bad model folder is reported even where no dataset is installed.
+    let m = io::load(&q.model)?;
     let inputs = q.inputs.resolve();
     let root = data_root(inputs.data.clone())?;
-    let m = io::load(&q.model)?;
     let dataset = m.meta.dataset;
     let train = data::load(dataset, Split::Train, &root)?;
     let mut test = data::load(dataset, Split::Test, &root)?;
@@ -199,6 +202,8 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
             "dataflow": a.q.dataflow.to_string(), "engine": a.engine, "bit_level": a.bit_level,
             "accuracy": accuracy, "float_accuracy": p.float_accuracy, "n": r.n,
             "cycles_per_image": r.cycles_per_image(), "energy_per_image_pj": energy,
+            // Equal digests = bit-identical logits (compares multipliers given in different forms).
+            "logits_sha256": io::sha256_hex(&r.logits.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()),
             "energy_convention": cfg.energy.convention(), "layers": layers,
         });
         println!("{o}");

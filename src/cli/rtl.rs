@@ -17,10 +17,13 @@ pub enum RtlCmd {
         /// Multiplier netlist (.v) or an EvoApprox name under $AXDNN_EVOAPPROX.
         #[arg(long)]
         multiplier: String,
+        /// PE rows of the array.
         #[arg(long)]
         rows: usize,
+        /// PE columns of the array.
         #[arg(long)]
         cols: usize,
+        /// Output folder.
         #[arg(short, long)]
         out: PathBuf,
         /// ws (weight-stationary) or os (output-stationary).
@@ -36,8 +39,10 @@ pub struct CosimArgs {
     /// Multiplier netlist (.v) or an EvoApprox name under $AXDNN_EVOAPPROX.
     #[arg(long)]
     multiplier: String,
+    /// PE rows of the array.
     #[arg(long)]
     rows: usize,
+    /// PE columns of the array.
     #[arg(long)]
     cols: usize,
     /// Reduction length (default: rows, one fold; larger values give several folds).
@@ -49,10 +54,13 @@ pub struct CosimArgs {
     /// Pixels streamed through the array.
     #[arg(long, default_value_t = 16)]
     npix: usize,
+    /// Seed of the random tile.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// asym-u8 | sign-magnitude | sym-s8.
     #[arg(long, default_value = "asym-u8")]
     scheme: QuantScheme,
+    /// iverilog | verilator.
     #[arg(long, default_value = "iverilog")]
     sim: Simulator,
     /// ws (weight-stationary) or os (output-stationary).
@@ -64,12 +72,16 @@ pub struct CosimArgs {
 }
 
 fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
+    if let Some((file, _)) = axdnn::lut::table_file::parse_spec(spec) {
+        anyhow::bail!("{}: a table file has no netlist; the RTL needs the multiplier's Verilog (.v)", file.display());
+    }
     let p = Path::new(spec);
     if p.extension().is_some_and(|x| x == "v") || p.is_file() {
         return Ok(p.to_path_buf());
     }
-    let root = std::env::var_os("AXDNN_EVOAPPROX").filter(|s| !s.is_empty()).map(PathBuf::from);
-    let root = root.ok_or_else(|| anyhow::anyhow!("multiplier '{spec}' is not a .v file and AXDNN_EVOAPPROX is not set"))?;
+    let root = axdnn::study::runner::locate(None, "AXDNN_EVOAPPROX", "../shared/evoapprox").ok_or_else(|| {
+        anyhow::anyhow!("multiplier '{spec}' is not a .v file, AXDNN_EVOAPPROX is not set and ../shared/evoapprox does not exist")
+    })?;
     axdnn::accel::load::find_in_tree(&root, spec)
         .ok_or_else(|| anyhow::anyhow!("multiplier '{spec}' not found under {}", root.display()))
 }

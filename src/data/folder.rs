@@ -247,6 +247,6 @@ pub fn import_cached(src: &Path, cache: &Path, progress: bool) -> Result<PathBuf
             let _ = std::fs::remove_dir_all(&tmp);
             Ok(dest)
         }
-        Err(e) => Err(DataError::Io { path: dest, source: e }),
+        Err(e) => Err(DataError::Io { path: dest, cause: e }),
     }
 }

@@ -99,8 +99,8 @@ impl Dataset {
 /// Why a dataset could not be read. Each variant names the file and, where it applies, the record.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}: not a valid gzip stream: {reason}")]
     BadGzip { path: PathBuf, reason: String },
     #[error("{path}: bad magic number 0x{found:08x} (expected 0x{expected:08x})")]
@@ -122,7 +122,7 @@ pub enum DataError {
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io { path: path.to_path_buf(), source }
+    move |source| DataError::Io { path: path.to_path_buf(), cause: source }
 }
 
 /// Whole file, gunzipped if it starts with the gzip magic.

@@ -25,8 +25,8 @@ pub enum CModelError {
     Compile { path: PathBuf, stderr: String },
     #[error("{path}: driver failed: {msg}")]
     Run { path: PathBuf, msg: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
 }
 
 /// Which Verilog operand a C parameter carries.
@@ -221,7 +221,7 @@ impl CModel {
     ) -> Result<CModel, CModelError> {
         let io = |p: &Path| {
             let p = p.to_path_buf();
-            move |e| CModelError::Io { path: p, source: e }
+            move |e| CModelError::Io { path: p, cause: e }
         };
         let src = std::fs::read_to_string(source).map_err(io(source))?;
         let mut signature = parse_signature(&src, func, source)?;

@@ -5,6 +5,7 @@
 
 pub mod io;
 pub mod cmodel;
+pub mod table_file;
 pub mod metrics;
 pub mod testbench;
 pub mod verify;

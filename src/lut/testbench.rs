@@ -106,7 +106,7 @@ pub enum ExtSimError {
     Missing { tool: &'static str },
     #[error("{tool} failed ({status}): {stderr}")]
     Failed { tool: &'static str, status: String, stderr: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -59,8 +59,8 @@ pub struct SavedModel {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelIoError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}:{line}:{col}: bad model description: {reason}")]
     BadJson { path: PathBuf, line: usize, col: usize, reason: String },
     #[error("{path}: sha256 {found} does not match {expected} recorded in model.json")]
@@ -69,10 +69,16 @@ pub enum ModelIoError {
     BadWeights { path: PathBuf, reason: String },
     #[error("{path}: tensor {name}: {reason}")]
     BadTensor { path: PathBuf, name: String, reason: String },
+    /// `dim`: the first dimension that differs (or the first one past the shorter shape).
+    #[error("{path}: tensor {name}: shape {found:?} differs from {expected:?} of model.json's architecture at dimension {dim}")]
+    ShapeMismatch { path: PathBuf, name: String, found: Vec<usize>, expected: Vec<usize>, dim: usize },
+    /// The first NaN or ±Inf in row-major order: flat `index` and its multi-index in `shape`.
+    #[error("{path}: tensor {name}: element {index} (index {multi_index:?} of shape {shape:?}) is {value}")]
+    NonFinite { path: PathBuf, name: String, index: usize, multi_index: Vec<usize>, shape: Vec<usize>, value: f32 },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelIoError + '_ {
-    move |source| ModelIoError::Io { path: path.to_path_buf(), source }
+    move |source| ModelIoError::Io { path: path.to_path_buf(), cause: source }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -131,6 +137,16 @@ pub fn tensors_from_bytes(path: &Path, bytes: &[u8]) -> Result<TensorsAndMetadat
     Ok((out, md.metadata().clone()))
 }
 
+/// Row-major multi-index of flat `index` in `shape`.
+fn unravel(mut index: usize, shape: &[usize]) -> Vec<usize> {
+    let mut out = vec![0; shape.len()];
+    for (o, &d) in out.iter_mut().zip(shape).rev() {
+        *o = index % d.max(1);
+        index /= d.max(1);
+    }
+    out
+}
+
 /// Write `dir/model.safetensors` then `dir/model.json` (with the weights' sha256), atomically.
 pub fn save(dir: &Path, arch: &Arch, params: &Params, meta: &ModelMeta) -> Result<(), ModelIoError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -156,7 +172,8 @@ pub fn save(dir: &Path, arch: &Arch, params: &Params, meta: &ModelMeta) -> Resul
     write_atomic(&jpath, format!("{json}\n").as_bytes()).map_err(io(&jpath))
 }
 
-/// Read a model directory, checking the weights' sha256 and every tensor's shape against the arch.
+/// Read a model directory, checking the weights' sha256, every tensor's shape against the arch
+/// and that every value is finite.
 pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
     let jpath = dir.join(META_FILE);
     let text = std::fs::read_to_string(&jpath).map_err(io(&jpath))?;
@@ -191,10 +208,24 @@ pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
             reason: "missing".into(),
         })?;
         if t.shape != spec.shape {
-            return Err(ModelIoError::BadTensor {
+            let dim = t.shape.iter().zip(&spec.shape).take_while(|(a, b)| a == b).count();
+            return Err(ModelIoError::ShapeMismatch {
                 path: wpath.clone(),
                 name: spec.name.clone(),
-                reason: format!("shape {:?}, expected {:?}", t.shape, spec.shape),
+                found: t.shape,
+                expected: spec.shape,
+                dim,
+            });
+        }
+        // A NaN or Inf weight does not stop inference: it silently skews accuracy, so refuse it.
+        if let Some(index) = t.data.iter().position(|v| !v.is_finite()) {
+            return Err(ModelIoError::NonFinite {
+                path: wpath.clone(),
+                name: spec.name.clone(),
+                index,
+                multi_index: unravel(index, &t.shape),
+                shape: t.shape.clone(),
+                value: t.data[index],
             });
         }
         params.tensors.insert(spec.name, t);

@@ -202,12 +202,12 @@ fn save_checkpoint(path: &Path, net: &Net<f32>, mom: &Momentum, meta: &Checkpoin
     md.insert("axdnn_checkpoint".to_string(), serde_json::to_string(meta).expect("checkpoint meta serializes"));
     let bytes = tensors_to_bytes(&checkpoint_tensors(net, mom), Some(md))
         .map_err(|reason| TrainError::BadCheckpoint { path: path.into(), reason })?;
-    write_atomic(path, &bytes).map_err(|source| ModelIoError::Io { path: path.into(), source })?;
+    write_atomic(path, &bytes).map_err(|source| ModelIoError::Io { path: path.into(), cause: source })?;
     Ok(())
 }
 
 fn load_checkpoint(path: &Path, net: &mut Net<f32>, mom: &mut Momentum, cfg: &TrainConfig) -> Result<CheckpointMeta, TrainError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.into(), cause: source })?;
     let (mut tensors, md) = tensors_from_bytes(path, &bytes)?;
     let bad = |reason: String| TrainError::BadCheckpoint { path: path.into(), reason };
     let meta: CheckpointMeta = md
@@ -297,7 +297,7 @@ pub fn train_until(
     if test_set.shape != train_set.shape {
         return Err(TrainError::ShapeMismatch { expected: train_set.shape.to_string(), found: test_set.shape.to_string() });
     }
-    std::fs::create_dir_all(out).map_err(|source| ModelIoError::Io { path: out.into(), source })?;
+    std::fs::create_dir_all(out).map_err(|source| ModelIoError::Io { path: out.into(), cause: source })?;
     let init = init_params(&arch, &mut ChaCha8Rng::seed_from_u64(cfg.seed));
     let mut net = Net::<f32>::from_params(&arch, &init);
     if cfg.batchnorm {

@@ -16,8 +16,7 @@ use crate::quant::QuantScheme;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 
-/// Our models of the PDK45 cells used by EvoApprox `*_pdk45.v` netlists.
-pub const CELLS_PDK45: &str = include_str!("../../verilog/cells_pdk45.v");
+pub use super::cells::CELLS_PDK45;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Simulator {
@@ -105,17 +104,7 @@ pub struct CosimReport {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RtlError + '_ {
-    move |source| RtlError::Io { path: path.to_path_buf(), source }
-}
-
-/// Whether the netlist text instantiates any cell of `cells_pdk45.v`.
-pub fn uses_pdk45_cells(src: &str) -> bool {
-    let cells: Vec<&str> = CELLS_PDK45
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("module "))
-        .filter_map(|l| l.split(|c: char| !(c.is_alphanumeric() || c == '_')).next())
-        .collect();
-    src.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| cells.contains(&w))
+    move |source| RtlError::Io { path: path.to_path_buf(), cause: source }
 }
 
 /// The multiplier as the RTL sees it: parsed ports and the table simulated from the netlist.
@@ -135,19 +124,20 @@ impl RtlMultiplier {
             || path.file_stem().and_then(|s| s.to_str()).is_some_and(crate::accel::load::name_is_signed);
         let ports = MulPorts::of(net, signed)?;
         let lut = crate::sim::sweep::exhaustive_lut(net, RowPort::B, signed)
-            .map_err(|source| RtlError::Sim { path: path.to_path_buf(), source })?;
+            .map_err(|source| RtlError::Sim { path: path.to_path_buf(), cause: source })?;
         Ok(RtlMultiplier { path: path.to_path_buf(), ports, lut, source })
     }
 
-    /// Write the multiplier (single-bit buses as scalar nets, same circuit) and, for PDK45
-    /// netlists, the cell models into `dir`; returns the files to compile.
+    /// Write the multiplier (single-bit buses as scalar nets, same circuit) and, for netlists of
+    /// library cells (PDK45 or mangled 2017 names), the cell models into `dir`; returns the files
+    /// to compile.
     pub fn write_sources(&self, dir: &Path) -> Result<Vec<PathBuf>, RtlError> {
         let name = self.path.file_name().map_or_else(|| "multiplier.v".into(), |n| n.to_string_lossy().into_owned());
         let mpath = dir.join(name);
         let mut out = Vec::new();
-        if uses_pdk45_cells(&self.source) {
+        if let Some(models) = super::cells::models_for(&self.source) {
             let cells = dir.join("cells_pdk45.v");
-            std::fs::write(&cells, CELLS_PDK45).map_err(io_err(&cells))?;
+            std::fs::write(&cells, models).map_err(io_err(&cells))?;
             out.push(cells);
             // Icarus re-evaluates every reader of a 2032-bit bus on any bit change otherwise.
             let text = crate::lut::testbench::scalarize_vectors(&self.source);
@@ -186,7 +176,7 @@ pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry, df: Dataflow) -> Res
 }
 
 fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) -> Result<(), RtlError> {
-    let err = |source| RtlError::Tool { tool, path: path.to_path_buf(), source };
+    let err = |source| RtlError::Tool { tool, path: path.to_path_buf(), cause: source };
     let out = cmd.output().map_err(|e| {
         err(if e.kind() == std::io::ErrorKind::NotFound { ExtSimError::Missing { tool } } else { ExtSimError::Io(e) })
     })?;

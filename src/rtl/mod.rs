@@ -5,6 +5,7 @@
 //! Icarus Verilog or Verilator ([`cosim`]).
 //! Conventions: `sim/README.md`.
 
+pub mod cells;
 pub mod check;
 pub mod cosim;
 pub mod emit;
@@ -21,14 +22,14 @@ use std::path::PathBuf;
 pub enum RtlError {
     #[error("multiplier module '{module}': {msg}")]
     Ports { module: String, msg: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Netlist(#[from] crate::netlist::NetlistError),
-    #[error("{path}: {source}")]
-    Sim { path: PathBuf, source: crate::sim::SimError },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {source}")]
-    Tool { tool: &'static str, path: PathBuf, source: crate::lut::testbench::ExtSimError },
+    #[error("{path}: {cause}")]
+    Sim { path: PathBuf, cause: crate::sim::SimError },
+    #[error("{path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
+    #[error("{path}: {cause}")]
+    Tool { tool: &'static str, path: PathBuf, cause: crate::lut::testbench::ExtSimError },
     #[error("{path}:{line}: {msg}")]
     Dump { path: PathBuf, line: u64, msg: String },
     /// `lines`: every dump line that contributed to the sum (one per reduction fold); `line` is

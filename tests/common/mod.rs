@@ -1,5 +1,6 @@
-//! Shared test helpers: seeded random models, images and multipliers; the EvoApprox library
-//! location and its Verilog files.
+//! Shared test helpers: seeded random models, images and multipliers; where the third-party
+//! folders and tools are, with the CI policy (missing = failure under `CI`, visible skip
+//! elsewhere); the EvoApprox library's Verilog files.
 #![allow(dead_code)]
 
 use axdnn::model::{Arch, Params};
@@ -82,15 +83,74 @@ impl Multiplier for NoTable {
     }
 }
 
-/// The EvoApprox library root from `AXDNN_EVOAPPROX`, or `None` after printing why the test skips.
-pub fn library() -> Option<std::path::PathBuf> {
-    match std::env::var_os("AXDNN_EVOAPPROX") {
-        Some(p) => Some(std::path::PathBuf::from(p)),
+// ---- Third-party folders and tools: one policy for every test file ----------------------------
+//
+// Under `CI` (set and non-empty) a missing simulator, data folder or EvoApprox folder FAILS the
+// test: CI must never pass vacuously. Elsewhere the folders are found as the binary finds them
+// (the variable, else `../shared/...` beside the checkout: `CARGO_MANIFEST_DIR/../shared`), and
+// when truly absent the test returns early after printing `SKIPPED <test>: <why>` straight to
+// the terminal (not the captured output, which `cargo test` hides for passing tests).
+//
+// Use: `let Some(root) = common::evoapprox() else { return };`,
+//      `let Some(data) = common::data() else { return };`,
+//      `if !common::require_tool("iverilog") { return; }`.
+
+/// True under CI (`CI` set and non-empty), where nothing may be skipped.
+pub fn ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Report a skip visibly: straight to the process's stderr, naming the test (libtest names each
+/// test's thread after it). Under CI it panics instead.
+pub fn skip(why: &str) {
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if ci() {
+        panic!("{test}: {why}, and CI is set: nothing may be skipped under CI");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
+
+/// A third-party folder: `$var` (non-empty), else `CARGO_MANIFEST_DIR/../shared/<sub>` when it
+/// exists; `None` (after [`skip`]) when neither is there.
+pub fn shared_dir(var: &str, sub: &str) -> Option<std::path::PathBuf> {
+    let fallback = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(sub);
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(p) if std::path::Path::new(&p).is_dir() => Some(p.into()),
+        Some(p) => {
+            skip(&format!("{var}={} is not a folder", std::path::Path::new(&p).display()));
+            None
+        }
+        None if fallback.is_dir() => Some(fallback),
         None => {
-            eprintln!("skipped: AXDNN_EVOAPPROX not set");
+            skip(&format!("{var} unset and {} absent", fallback.display()));
             None
         }
     }
+}
+
+/// The EvoApprox library (`AXDNN_EVOAPPROX`, else `../shared/evoapprox`).
+pub fn evoapprox() -> Option<std::path::PathBuf> {
+    shared_dir("AXDNN_EVOAPPROX", "evoapprox")
+}
+
+/// The dataset folder with `mnist/` and `cifar10/` (`AXDNN_DATA`, else `../shared/data`).
+pub fn data() -> Option<std::path::PathBuf> {
+    shared_dir("AXDNN_DATA", "data")
+}
+
+/// Whether `tool` runs from PATH (`iverilog`, `vvp`, `verilator`, `cc`); false after [`skip`].
+pub fn require_tool(tool: &str) -> bool {
+    if axdnn::lut::testbench::have_tool(tool) {
+        return true;
+    }
+    skip(&format!("{tool} not found on PATH"));
+    false
+}
+
+/// Icarus Verilog, both halves (`iverilog` compiles, `vvp` runs).
+pub fn require_icarus() -> bool {
+    require_tool("iverilog") && require_tool("vvp")
 }
 
 /// Every `.v` file under `dir`, in sorted (deterministic) order.
