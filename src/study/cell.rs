@@ -82,6 +82,11 @@ fn spec_is_signed(spec: &str) -> Option<bool> {
     if spec == "exact" {
         return None;
     }
+    if let Some((file, stated)) = crate::lut::table_file::parse_spec(spec) {
+        // Stated, else from the name; a table that says otherwise is refused when it is read.
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        return stated.or_else(|| crate::lut::table_file::signed_from_name(&stem));
+    }
     let stem = std::path::Path::new(spec).file_stem().and_then(|s| s.to_str()).unwrap_or(spec);
     Some(crate::accel::load::name_is_signed(stem))
 }

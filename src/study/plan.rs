@@ -328,7 +328,10 @@ impl Plan {
                         crate::data::DatasetName::Mnist => &PAPER_LENET5,
                         crate::data::DatasetName::Cifar10 => &PAPER_ALEXNET,
                     };
-                    multipliers.extend(set.iter().map(|s| s.to_string()));
+                    for m in set {
+                        check_multiplier(m, evo.as_deref()).map_err(|e| src.err(sp.clone(), "multipliers", format!("`paper`: {e}")))?;
+                        multipliers.push(m.to_string());
+                    }
                 }
                 continue;
             }
@@ -336,9 +339,6 @@ impl Plan {
             multipliers.push(s);
         }
         dedup(&mut multipliers);
-        if multipliers.iter().any(|m| m != "exact") && multipliers.iter().any(|m| !Path::new(m).exists() && m != "exact") && evo.is_none() {
-            return Err(src.err(0..0, "multipliers", "EvoApprox names need the library: pass --evoapprox DIR or set AXDNN_EVOAPPROX"));
-        }
         let images = raw.images.unwrap_or(500);
         let chunk = raw.chunk.unwrap_or(100);
         if images == 0 {
@@ -424,6 +424,9 @@ impl Plan {
 fn check_multiplier(spec: &str, evoapprox: Option<&Path>) -> Result<(), String> {
     if spec == "exact" {
         return Ok(());
+    }
+    if let Some((file, _)) = crate::lut::table_file::parse_spec(spec) {
+        return if file.is_file() { Ok(()) } else { Err(format!("table file {} does not exist", file.display())) };
     }
     let p = Path::new(spec);
     if p.extension().is_some_and(|x| x == "v") || spec.contains('/') {
