@@ -37,8 +37,8 @@ use std::path::PathBuf;
 pub enum StudyError {
     #[error("{}:{line}:{col}: {}{reason}", path.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
     Plan { path: PathBuf, line: usize, col: usize, key: String, reason: String },
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{}: record {record}: {reason} (delete the file to start over)", path.display())]
     Csv { path: PathBuf, record: usize, reason: String },
     #[error("{0}")]

@@ -216,7 +216,7 @@ pub struct Inputs {
 impl Plan {
     /// Read and check a plan file (see [`Plan::from_toml`]).
     pub fn load(path: &Path, inputs: &Inputs) -> Result<Plan, StudyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| StudyError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })?;
         Plan::from_toml(&text, path, inputs)
     }
 

@@ -572,7 +572,7 @@ fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyE
 
 fn plot_dir(dir: &Path) -> Result<(), StudyError> {
     let p = dir.join("plots");
-    std::fs::create_dir_all(&p).map_err(|source| StudyError::Io { path: p, source })
+    std::fs::create_dir_all(&p).map_err(|source| StudyError::Io { path: p, cause: source })
 }
 
 /// A file-name-safe version of a label.

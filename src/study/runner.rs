@@ -315,7 +315,7 @@ impl Runner {
             None => {
                 let p = out.join(SHARD_FILE);
                 if p.exists() {
-                    std::fs::remove_file(&p).map_err(|source| StudyError::Io { path: p, source })?;
+                    std::fs::remove_file(&p).map_err(|source| StudyError::Io { path: p, cause: source })?;
                 }
             }
         }

@@ -54,7 +54,7 @@ pub fn write_scripts(o: &SlurmOptions) -> Result<Scripts, StudyError> {
     }
     let out = absolute(&o.out, &o.workdir);
     let dir = out.join("slurm");
-    std::fs::create_dir_all(&dir).map_err(|source| StudyError::Io { path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| StudyError::Io { path: dir.clone(), cause: source })?;
     let header = |name: &str, extra: &str| {
         let mut h = format!("#!/bin/bash\n#SBATCH --job-name=axdnn-{name}\n#SBATCH --chdir={}\n#SBATCH --cpus-per-task={}\n", o.workdir.display(), o.cpus_per_task);
         if let Some(p) = &o.partition {

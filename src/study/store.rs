@@ -131,7 +131,7 @@ impl Store {
     /// Open (or create) `dir`; reads `results.csv` when present. A bad record is an error naming
     /// the file and record; nothing is overwritten.
     pub fn open(dir: &Path) -> Result<Store, StudyError> {
-        std::fs::create_dir_all(dir).map_err(|source| StudyError::Io { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StudyError::Io { path: dir.to_path_buf(), cause: source })?;
         let mut rows = HashMap::new();
         for f in [SUPERSEDED_FILE, RESULTS_FILE] {
             for r in read_rows(&dir.join(f))? {
@@ -194,7 +194,7 @@ impl Store {
         if !old.is_empty() {
             write_rows(&sup, &old.into_iter().map(|(_, r)| r).collect::<Vec<_>>())?;
         } else if sup.exists() {
-            std::fs::remove_file(&sup).map_err(|source| StudyError::Io { path: sup, source })?;
+            std::fs::remove_file(&sup).map_err(|source| StudyError::Io { path: sup, cause: source })?;
         }
         Ok(())
     }
@@ -264,7 +264,7 @@ fn write_rows(path: &Path, rows: &[&Row]) -> Result<(), StudyError> {
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
-    crate::model::io::write_atomic(path, bytes).map_err(|source| StudyError::Io { path: path.to_path_buf(), source })
+    crate::model::io::write_atomic(path, bytes).map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })
 }
 
 /// The plan a store was made with (`plan.lock.toml`), if any.
@@ -273,7 +273,7 @@ pub fn read_lock(dir: &Path) -> Result<Option<Plan>, StudyError> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|source| StudyError::Io { path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| StudyError::Io { path: path.clone(), cause: source })?;
     let plan: Plan = toml::from_str(&text).map_err(|e| {
         let (line, col) = super::plan::line_col(&text, e.span().map_or(0, |s| s.start));
         StudyError::Plan { path: path.clone(), line, col, key: String::new(), reason: e.message().trim().to_string() }
@@ -320,7 +320,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<usize, StudyError> {
         }
     }
     let (plan, _) = plan.ok_or_else(|| StudyError::Merge("no input folders".into()))?;
-    std::fs::create_dir_all(out).map_err(|source| StudyError::Io { path: out.to_path_buf(), source })?;
+    std::fs::create_dir_all(out).map_err(|source| StudyError::Io { path: out.to_path_buf(), cause: source })?;
     write_atomic(&out.join(LOCK_FILE), plan.to_toml().as_bytes())?;
     let mut store = Store::open(out)?;
     let n = merged.len();
