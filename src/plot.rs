@@ -103,6 +103,7 @@ pub enum PlotError {
     NonFinite { path: PathBuf, series: String, index: usize, field: &'static str },
     #[error("{}: drawing failed: {message}", path.display())]
     Draw { path: PathBuf, message: String },
+    // `cause`, not `source`: the message already shows it (convention in src/error.rs).
     #[error("{}: encoding PNG: {cause}", path.display())]
     Png { path: PathBuf, cause: image::ImageError },
     #[error("{}: {cause}", path.display())]
@@ -245,7 +246,7 @@ fn png(chart: Chart, path: &Path) -> Result<Vec<u8>, PlotError> {
     // Encoded with the `image` crate the project already has (plotters' encoder would pull a second version).
     let mut out = Vec::new();
     image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut out), &buf, W, H, image::ExtendedColorType::Rgb8)
-        .map_err(|source| PlotError::Png { path: path.to_path_buf(), cause: source })?;
+        .map_err(|cause| PlotError::Png { path: path.to_path_buf(), cause })?;
     Ok(out)
 }
 
@@ -270,7 +271,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     use std::io::Write;
     // Unique per process and call, so parallel writers of one folder never share a temp file.
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let io = |source| PlotError::Io { path: path.to_path_buf(), cause: source };
+    let io = |cause| PlotError::Io { path: path.to_path_buf(), cause };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -160,6 +160,17 @@ fn non_finite_input_is_an_error_naming_series_and_point() {
 }
 
 #[test]
+fn io_errors_name_the_file_and_are_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"x").unwrap();
+    let e = line_chart(&study(), &blocker.join("chart")).unwrap_err();
+    assert!(matches!(e, PlotError::Io { .. }) && e.to_string().contains("not-a-dir"), "{e}");
+    // The message carries the inner error, so source() must not repeat it (src/error.rs).
+    assert!(std::error::Error::source(&e).is_none());
+}
+
+#[test]
 fn degenerate_input_does_not_panic() {
     let long = "a very long label that goes on and on ".repeat(20);
     let base = |series: Vec<Series>, y_range| LineChart { title: long.clone(), x_label: long.clone(), y_label: long.clone(), y_range, series, thresholds: vec![] };
