@@ -51,7 +51,7 @@ fn missing_verilog_file_said_once() {
     let err = fails(&[os("lut"), os("gen"), v.as_os_str(), os("-o"), d.path().join("y").as_os_str()]);
     assert_eq!(err.trim_end(), format!("error: {}:1:1: cannot read file: No such file or directory (os error 2)", v.display()));
     // Through the RTL path (RtlError wraps the netlist error).
-    let err = fails(&[os("rtl"), os("cosim"), os("--multiplier"), v.as_os_str(), os("--rows"), os("2"), os("--cols"), os("2")]);
+    let err = fails(&[os("rtl"), os("cosim"), os("--multiplier"), v.as_os_str(), os("--array"), os("2x2")]);
     once(&err, "No such file or directory");
     once(&err, "x.v");
 }

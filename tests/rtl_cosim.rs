@@ -245,7 +245,7 @@ fn cli_emit_and_cosim() {
     let dir = tempfile::tempdir().unwrap();
     let m = gen("mul8u_gen_bam_h2v6.v");
     let st = std::process::Command::new(exe)
-        .args(["rtl", "emit", "--rows", "3", "--cols", "5", "--multiplier"])
+        .args(["rtl", "emit", "--array", "3x5", "--multiplier"])
         .arg(&m)
         .arg("-o")
         .arg(dir.path())
@@ -261,7 +261,7 @@ fn cli_emit_and_cosim() {
         return;
     }
     let out = std::process::Command::new(exe)
-        .args(["rtl", "cosim", "--rows", "4", "--cols", "4", "--k", "4", "--nf", "4", "--npix", "16", "--multiplier"])
+        .args(["rtl", "cosim", "--array", "4x4", "--k", "4", "--nf", "4", "--npix", "16", "--multiplier"])
         .arg(&m)
         .output()
         .unwrap();
@@ -409,7 +409,7 @@ fn cli_os() {
     let dir = tempfile::tempdir().unwrap();
     let m = gen("mul8u_gen_bam_h2v6.v");
     let st = std::process::Command::new(exe)
-        .args(["rtl", "emit", "--dataflow", "os", "--rows", "3", "--cols", "5", "--multiplier"])
+        .args(["rtl", "emit", "--dataflow", "os", "--array", "3x5", "--multiplier"])
         .arg(&m)
         .arg("-o")
         .arg(dir.path())
@@ -426,7 +426,7 @@ fn cli_os() {
         return;
     }
     let out = std::process::Command::new(exe)
-        .args(["rtl", "cosim", "--dataflow", "os", "--rows", "4", "--cols", "4", "--k", "6", "--nf", "4", "--npix", "8", "--multiplier"])
+        .args(["rtl", "cosim", "--dataflow", "os", "--array", "4x4", "--k", "6", "--nf", "4", "--npix", "8", "--multiplier"])
         .arg(&m)
         .output()
         .unwrap();

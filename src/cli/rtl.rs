@@ -1,7 +1,7 @@
 //! `axdnn rtl`: emit the weight- or output-stationary array as Verilog, co-simulate it with Icarus Verilog
 //! or Verilator against the cycle-stepped model.
 
-use axdnn::accel::timing::Dataflow;
+use axdnn::accel::timing::{ArrayShape, Dataflow};
 use axdnn::quant::QuantScheme;
 use axdnn::rtl::cosim::{cosim, write_rtl, RtlMultiplier};
 use axdnn::rtl::{CosimConfig, Geometry, Simulator};
@@ -17,12 +17,9 @@ pub enum RtlCmd {
         /// Multiplier netlist (.v) or an EvoApprox name under $AXDNN_EVOAPPROX.
         #[arg(long)]
         multiplier: String,
-        /// PE rows of the array.
+        /// Array shape RxC (PE rows × columns), as everywhere else.
         #[arg(long)]
-        rows: usize,
-        /// PE columns of the array.
-        #[arg(long)]
-        cols: usize,
+        array: ArrayShape,
         /// Output folder.
         #[arg(short, long)]
         out: PathBuf,
@@ -39,12 +36,9 @@ pub struct CosimArgs {
     /// Multiplier netlist (.v) or an EvoApprox name under $AXDNN_EVOAPPROX.
     #[arg(long)]
     multiplier: String,
-    /// PE rows of the array.
+    /// Array shape RxC (PE rows × columns), as everywhere else.
     #[arg(long)]
-    rows: usize,
-    /// PE columns of the array.
-    #[arg(long)]
-    cols: usize,
+    array: ArrayShape,
     /// Reduction length (default: rows, one fold; larger values give several folds).
     #[arg(long)]
     k: Option<usize>,
@@ -88,8 +82,8 @@ fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
 
 pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
     match cmd {
-        RtlCmd::Emit { multiplier, rows, cols, out, dataflow } => {
-            anyhow::ensure!(rows > 0 && cols > 0, "--rows and --cols must be > 0");
+        RtlCmd::Emit { multiplier, array, out, dataflow } => {
+            let ArrayShape { rows, cols } = array;
             let m = RtlMultiplier::load(&resolve(&multiplier)?)?;
             let mut files = write_rtl(&out, &m.ports, Geometry { rows, cols }, dataflow)?;
             files.extend(m.write_sources(&out)?);
@@ -102,11 +96,11 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
         RtlCmd::Cosim(a) => {
             let m = RtlMultiplier::load(&resolve(&a.multiplier)?)?;
             let cfg = CosimConfig {
-                rows: a.rows,
-                cols: a.cols,
+                rows: a.array.rows,
+                cols: a.array.cols,
                 npix: a.npix,
-                k: a.k.unwrap_or(a.rows),
-                nf: a.nf.unwrap_or(a.cols),
+                k: a.k.unwrap_or(a.array.rows),
+                nf: a.nf.unwrap_or(a.array.cols),
                 seed: a.seed,
                 scheme: a.scheme,
                 sim: a.sim,

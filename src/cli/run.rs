@@ -35,6 +35,9 @@ pub struct RunArgs {
     pub n: usize,
     #[command(flatten)]
     pub inputs: Inputs,
+    /// Print the table's rows as JSON (after the report is written).
+    #[arg(long)]
+    pub json: bool,
     /// Skip compiling the EvoApprox C models.
     #[arg(long)]
     pub no_c: bool,
@@ -126,6 +129,7 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     report::write(&acc_dir)?;
     let res = report::Results::open(&acc_dir)?;
 
+    let mut json_rows = Vec::new();
     let mut md = format!(
         "# axdnn main job\n\nModel `{}`, first {} test images, 16x16 weight-stationary array, conv layers \
          approximate, calibration 256 training images (seed 0). Accuracy: % ± half-width of the 95 % Wilson interval. \
@@ -142,6 +146,12 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     for ((name, _, by), spec) in mults.iter().zip(&specs) {
         let get = |s: &str| res.find(|x| x.target == "accel" && &x.multiplier == spec && x.scheme == s);
         let (Some(u), Some(s)) = (get("asym-u8"), get("sign-magnitude")) else { continue };
+        json_rows.push(serde_json::json!({
+            "multiplier": name, "verified_by": by, "mae_pct": u.first.mae_pct, "power_mw": u.first.power_mw, "n": u.n,
+            "asym_u8": {"correct": u.correct, "accuracy": u.proportion().value(), "ci": u.proportion().wilson()},
+            "sign_magnitude": {"correct": s.correct, "accuracy": s.proportion().value(), "ci": s.proportion().wilson()},
+            "cycles_per_image": u.first.cycles_per_image, "energy_per_image_pj": u.first.energy_per_image_pj,
+        }));
         md += &format!(
             "| {name} | {by} | {} | {} | {} | {} | {} | {} |\n",
             u.first.mae_pct.map_or("-".into(), |v| format!("{v:.3}")),
@@ -180,6 +190,10 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         report::robust_table(&aggs)
     );
     write_atomic(&a.out.join("report.md"), md.as_bytes())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json_rows)?);
+        return Ok(());
+    }
     print!("{md}");
     eprintln!("wrote {} ({}/ and {}/ hold the keyed, resumable results)", a.out.join("report.md").display(), acc_dir.display(), rob_dir.display());
     Ok(())

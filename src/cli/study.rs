@@ -183,6 +183,9 @@ pub struct ReproduceArgs {
     /// Folder of the shipped plans.
     #[arg(long, default_value = "plans")]
     pub plans: PathBuf,
+    /// Print the study folders, their run summaries and the report path as JSON.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub inputs: Inputs,
 }
@@ -206,6 +209,7 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
     let inputs = a.inputs.resolve();
     let t0 = std::time::Instant::now();
     let mut folders = Vec::new();
+    let mut summaries = Vec::new();
     // Every plan checked before any work starts.
     let mut plans = Vec::new();
     for (name, file) in reproduce_plans(a.quick) {
@@ -218,6 +222,7 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
         let sum = Runner::new(plan, inputs.clone()).run(&out)?;
         report::write(&out)?;
         eprintln!("{sum}");
+        summaries.push(serde_json::json!({"study": name, "dir": out.display().to_string(), "summary": sum}));
         folders.push((name, out));
     }
     let open = |n: &str| folders.iter().find(|(f, _)| *f == n).map(|(_, d)| report::Results::open(d)).transpose();
@@ -240,6 +245,10 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
         rayon::current_num_threads()
     );
     store::write_atomic(&a.out.join("report.md"), text.as_bytes())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"report": a.out.join("report.md").display().to_string(), "wall_s": t0.elapsed().as_secs_f64(), "studies": summaries}))?);
+        return Ok(());
+    }
     println!("{text}");
     println!("wrote {}", a.out.join("report.md").display());
     Ok(())

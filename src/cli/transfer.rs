@@ -88,7 +88,7 @@ pub fn transfer_cmd(a: TransferArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{} eps {} from each source's float model to each target, quantized ({}) with {}: accuracy % before/after, {} test images\n",
+        "{} eps {} from each source's float model to each target, quantized ({}) with {}: accuracy % before / after (± half-width of the 95 % interval), {} test images\n",
         a.attack, a.eps, a.t.scheme, a.multiplier, a.t.n
     );
     println!("| source (float) \\ target | {} |\n|---|{}", models.iter().map(|m| model_label(m)).collect::<Vec<_>>().join(" | "), "---|".repeat(models.len()));
@@ -96,7 +96,7 @@ pub fn transfer_cmd(a: TransferArgs) -> anyhow::Result<()> {
         let line: Vec<String> = models
             .iter()
             .map(|tgt| match cells.iter().find(|c| c.0 == src && c.1 == tgt) {
-                Some((_, _, b, af)) => format!("{:.1}/{:.1}", 100.0 * b.proportion().value(), 100.0 * af.proportion().value()),
+                Some((_, _, b, af)) => format!("{} / {}", report::pct(&b.proportion()), report::pct(&af.proportion())),
                 None => "–".into(),
             })
             .collect();

@@ -108,7 +108,7 @@ pub fn compare(lenet: Option<&Results>, alexnet: Option<&Results>, transfer: &[(
                         r.find(|x| x.source_model == src.display().to_string() && x.target_model == tgt.display().to_string() && x.target == "accel" && x.attack == "linf-bim" && x.epsilon.to_bits() == e.to_bits() && !report::is_exact_multiplier(&x.multiplier))
                     };
                     match (get(0.0), get(0.05)) {
-                        (Some(b), Some(a)) => line += &format!(" {:.1}/{:.1} ({}) |", 100.0 * b.proportion().value(), 100.0 * a.proportion().value(), b.first.multiplier),
+                        (Some(b), Some(a)) => line += &format!(" {} / {} ({}) |", report::pct(&b.proportion()), report::pct(&a.proportion()), b.first.multiplier),
                         _ => line += " – |",
                     }
                 }

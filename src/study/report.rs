@@ -66,7 +66,8 @@ pub fn discordant(a: &[bool], b: &[bool]) -> (usize, usize) {
     a.iter().zip(b).fold((0, 0), |(x, y), (&p, &q)| (x + (p && !q) as usize, y + (!p && q) as usize))
 }
 
-fn pct(p: &Proportion) -> String {
+/// `value ± half-width` of the 95 % Wilson interval, in percent.
+pub fn pct(p: &Proportion) -> String {
     let (l, h) = p.wilson();
     format!("{:.1} ± {:.1}", 100.0 * p.value(), 50.0 * (h - l))
 }
@@ -479,7 +480,7 @@ fn table2(s: &mut String, res: &Results) {
     if !res.plan.cross_models {
         return;
     }
-    let _ = writeln!(s, "## Transferability (Table II)\n\nAdversarial examples from each source's float model, classified by each target (quantized, on the accelerator). `before/after` = accuracy % at eps 0 / at eps.\n");
+    let _ = writeln!(s, "## Transferability (Table II)\n\nAdversarial examples from each source's float model, classified by each target (quantized, on the accelerator). `before / after` = accuracy % (± half-width of the 95 % interval) at eps 0 / at eps.\n");
     let attacked: Vec<&Aggregate> = res.complete().filter(|a| a.first.target == "accel" && a.first.epsilon > 0.0 && a.first.threat == "transfer").collect();
     let mut keys: Vec<(String, f32, String, String)> = attacked.iter().map(|a| (a.first.attack.clone(), a.first.epsilon, config_of(&a.first), a.first.multiplier.clone())).collect();
     keys.dedup();
@@ -495,7 +496,7 @@ fn table2(s: &mut String, res: &Results) {
                     res.find(|x| x.source_model == *src && x.target_model == *tgt && x.attack == attack && x.epsilon.to_bits() == e.to_bits() && config_of(x) == config && x.multiplier == mult && x.threat == "transfer")
                 };
                 match (get(0.0), get(eps)) {
-                    (Some(b), Some(a)) => line += &format!(" {:.1}/{:.1} |", 100.0 * b.proportion().value(), 100.0 * a.proportion().value()),
+                    (Some(b), Some(a)) => line += &format!(" {} / {} |", pct(&b.proportion()), pct(&a.proportion())),
                     _ => line += " – |",
                 }
             }
