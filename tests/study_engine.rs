@@ -208,3 +208,23 @@ fn kill_9_at_random_points_then_rerun_gives_identical_results() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(read(&out.join(store::RESULTS_FILE)), want, "after {kills} kills");
 }
+
+/// Contrast reduction ignores the model, so searching it against the accelerator itself (the
+/// `hardware` threat) must give exactly the transferred outcomes, image by image.
+#[test]
+fn hardware_contrast_equals_transfer_image_by_image() {
+    let Some(d) = data() else { return };
+    let inputs = inputs(d);
+    let p = plan(&SMALL.replace("attacks = [\"fgsm\", \"l2-contrast\", \"linf-uniform\"]", "attacks = [\"l2-contrast\"]"), &inputs);
+    let tmp = tempfile::tempdir().unwrap();
+    Runner::new(p, inputs).quiet().run(tmp.path()).unwrap();
+    let res = report::Results::open(tmp.path()).unwrap();
+    let hw: Vec<_> = res.complete().filter(|a| a.first.threat == "hardware").collect();
+    assert_eq!(hw.len(), 2 * 2, "2 eps × 2 accelerators");
+    for a in hw {
+        let t = res
+            .find(|x| x.threat == "transfer" && x.multiplier == a.first.multiplier && x.epsilon == a.first.epsilon && x.target == "accel")
+            .unwrap();
+        assert_eq!(a.bits, t.bits, "{} eps {}", a.first.multiplier, a.first.epsilon);
+    }
+}
