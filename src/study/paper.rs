@@ -87,7 +87,7 @@ pub fn compare(lenet: Option<&Results>, alexnet: Option<&Results>, transfer: &[(
         let diff = |a: Option<&super::runner::Aggregate>, b: Option<&super::runner::Aggregate>| match (a, b) {
             (Some(a), Some(b)) => {
                 let (x, y) = discordant(&a.bits, &b.bits);
-                (format!("{:+.1} ({} vs {})", 100.0 * (a.proportion().value() - b.proportion().value()), pct(&a.proportion()), pct(&b.proportion())), format!("{:.2e}", mcnemar_exact(x, y)))
+                (format!("{:+.1} ({} vs {})", 100.0 * (a.proportion().value() - b.proportion().value()), pct(&a.proportion()), pct(&b.proportion())), report::fmt_p(mcnemar_exact(x, y)))
             }
             _ => ("not in plan".into(), "-".into()),
         };

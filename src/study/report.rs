@@ -72,6 +72,15 @@ pub fn pct(p: &Proportion) -> String {
     format!("{:.1} ± {:.1}", 100.0 * p.value(), 50.0 * (h - l))
 }
 
+/// A p-value for tables: three decimals, scientific below 0.001.
+pub fn fmt_p(p: f64) -> String {
+    if p >= 0.001 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
 /// Identity of a target configuration (everything but the multiplier).
 fn config_of(r: &Row) -> String {
     if r.target == "float" {
@@ -311,7 +320,7 @@ fn verdict_text(s: &mut String, label: &str, cs: &[&Comparison]) {
     if let Some(w) = cs.iter().filter(|c| c.p < ALPHA).max_by(|a, b| a.loss_gap().total_cmp(&b.loss_gap())) {
         let _ = writeln!(
             s,
-            "  Largest gap in relative loss: {} eps {} with {} ({}): {:.1} % of its clean accuracy lost vs {:.1} % for exact (robust {} vs {} %, McNemar p = {:.2e}).",
+            "  Largest gap in relative loss: {} eps {} with {} ({}): {:.1} % of its clean accuracy lost vs {:.1} % for exact (robust {} vs {} %, McNemar p = {}).",
             w.attack,
             w.epsilon,
             w.multiplier,
@@ -320,7 +329,7 @@ fn verdict_text(s: &mut String, label: &str, cs: &[&Comparison]) {
             100.0 * Comparison::relative_loss(&w.exact, &w.exact_clean),
             pct(&w.approx),
             pct(&w.exact),
-            w.p
+            fmt_p(w.p)
         );
     }
 }
@@ -384,7 +393,7 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
 /// with the exact multiplier, same adversarial examples.
 fn fig8(s: &mut String, res: &Results) {
     let mut lines = Vec::new();
-    for a in res.complete().filter(|a| a.first.target == "float" && a.first.source_model == a.first.target_model && a.first.threat == "transfer" && a.first.attack != "clean") {
+    for a in res.complete().filter(|a| a.first.target == "float" && a.first.source_model == a.first.target_model && a.first.threat == "transfer" && a.first.attack != "clean" && a.first.epsilon > 0.0) {
         let r = &a.first;
         for q in res.complete().filter(|q| {
             let x = &q.first;
@@ -392,14 +401,14 @@ fn fig8(s: &mut String, res: &Results) {
         }) {
             let (b, c) = discordant(&q.bits, &a.bits);
             lines.push(format!(
-                "| {} | {} | {} | {} | {} | {:+.1} | {:.2e} |",
+                "| {} | {} | {} | {} | {} | {:+.1} | {} |",
                 r.source_model,
                 r.attack,
                 r.epsilon,
                 pct(&a.proportion()),
                 pct(&q.proportion()),
                 100.0 * (q.proportion().value() - a.proportion().value()),
-                mcnemar_exact(b, c)
+                fmt_p(mcnemar_exact(b, c))
             ));
             let _ = config_of(&q.first);
         }
