@@ -160,6 +160,17 @@ pub fn study_cmd(c: StudyCmd) -> anyhow::Result<()> {
             };
             let s = slurm::write_scripts(&o)?;
             println!("wrote {} and {}", s.array.display(), s.merge.display());
+            let info = study::cell::ModelInfo::of_plan(&plan)?;
+            let cells = study::cell::cells(&plan, &info);
+            let loads = study::cell::shard_costs(&cells, &info, a.shards);
+            let mean = loads.iter().sum::<f64>() / loads.len() as f64;
+            let max = loads.iter().copied().fold(0.0, f64::max);
+            println!(
+                "{} cells in {} shards; estimated cost per shard max/mean = {:.3} (the slowest shard bounds the wall time)",
+                cells.len(),
+                a.shards,
+                if mean > 0.0 { max / mean } else { 1.0 }
+            );
             if a.submit {
                 let (array, merge) = slurm::submit(&s)?;
                 println!("submitted array job {array} ({} tasks) and merge job {merge} (afterok:{array})", a.shards);

@@ -200,6 +200,18 @@ impl std::fmt::Display for Shard {
     }
 }
 
+/// Estimated cost of each of `count` shards (same assignment as [`shard`]).
+pub fn shard_costs(cells: &[Cell], models: &[ModelInfo], count: usize) -> Vec<f64> {
+    let mut order: Vec<(f64, usize)> = cells.iter().map(|c| (cost(c, models), c.index)).collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut load = vec![0.0f64; count.max(1)];
+    for (c, _) in order {
+        let k = (0..load.len()).min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b))).expect("count > 0");
+        load[k] += c;
+    }
+    load
+}
+
 /// The cells of one shard: longest-processing-time-first assignment of the estimated costs
 /// (each cell, most expensive first, to the least loaded shard; ties to the lower index), so
 /// shards finish at about the same time. Deterministic; returned in plan order.
