@@ -197,6 +197,10 @@ pub struct ReproduceArgs {
     /// Print the study folders, their run summaries and the report path as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Run nothing: write report.md from the study folders already in --out (e.g. after running
+    /// the plans on a cluster, or while one is still running; incomplete cells are left out).
+    #[arg(long)]
+    pub report_only: bool,
     #[command(flatten)]
     pub inputs: Inputs,
 }
@@ -229,6 +233,13 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
     }
     for (name, plan) in plans {
         let out = a.out.join(name);
+        if a.report_only {
+            if out.join(store::LOCK_FILE).is_file() {
+                report::write(&out)?;
+                folders.push((name, out));
+            }
+            continue;
+        }
         eprintln!("== {name}: plan {} → {}", plan.name, out.display());
         let sum = Runner::new(plan, inputs.clone()).run(&out)?;
         report::write(&out)?;
@@ -250,10 +261,9 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
     }
     let mut text = study::paper::compare(lenet.as_ref(), alexnet.as_ref(), &transfer);
     text += &format!(
-        "\nStudy folders (each with its own report.md, results.csv and plots): {}. Wall time of this reproduction: {:.1} s on {} threads.\n",
+        "\nStudy folders (each with its own report.md, results.csv and plots): {}.{}\n",
         folders.iter().map(|(n, _)| format!("[{n}]({n}/report.md)")).collect::<Vec<_>>().join(", "),
-        t0.elapsed().as_secs_f64(),
-        rayon::current_num_threads()
+        if a.report_only { String::new() } else { format!(" Wall time of this reproduction: {:.1} s on {} threads.", t0.elapsed().as_secs_f64(), rayon::current_num_threads()) }
     );
     store::write_atomic(&a.out.join("report.md"), text.as_bytes())?;
     if a.json {
