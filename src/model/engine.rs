@@ -279,6 +279,8 @@ impl<T: Real> Net<T> {
         let mut losses = vec![T::ZERO; n];
         let mut correct = 0;
         let mut g = vec![T::ZERO; n * classes];
+        let mut zf = vec![0f64; classes];
+        let mut e = vec![0f64; classes];
         for i in 0..n {
             let z = &logits[i * classes..(i + 1) * classes];
             let label = labels[i] as usize;
@@ -289,17 +291,32 @@ impl<T: Real> Net<T> {
                 }
             }
             correct += (best == label) as usize;
-            let m = z[best];
-            let mut sum = T::ZERO;
-            for &v in z {
-                sum += (v - m).exp();
+            // Softmax and loss in f64 (one value per class, cheap). On a confident image
+            // 1 − p_y is near or below f32's spacing at 1 (6e-8), so `p_y − 1` and `ln(1 + tiny)`
+            // lose most or all of their digits: the label term is −Σ_{c≠y} p_c and the loss
+            // ln_1p(Σ_{c≠max} e_c) + m − z_y, both built from the small terms alone.
+            for (f, &v) in zf.iter_mut().zip(z) {
+                *f = v.to_f64();
             }
-            losses[i] = sum.ln() + m - z[label];
+            let m = zf[best];
+            let mut rest = 0f64;
             for c in 0..classes {
-                let p = (z[c] - m).exp() / sum;
-                let t = if c == label { T::ONE } else { T::ZERO };
-                g[i * classes + c] = (p - t) * scale;
+                e[c] = (zf[c] - m).exp();
+                if c != best {
+                    rest += e[c];
+                }
             }
+            let sum = 1.0 + rest;
+            losses[i] = T::from_f64(rest.ln_1p() + (m - zf[label]));
+            let mut others = 0f64;
+            for c in 0..classes {
+                if c != label {
+                    let p = e[c] / sum;
+                    others += p;
+                    g[i * classes + c] = T::from_f64(p * scale.to_f64());
+                }
+            }
+            g[i * classes + label] = T::from_f64(-others * scale.to_f64());
         }
         let mut grads = self.zero_grads();
         let mut grad = Act { data: g, layout: Layout::Flat(classes) };
