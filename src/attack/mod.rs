@@ -131,6 +131,18 @@ impl Attack {
         }
     }
 
+    /// Revision of this attack's numerics: bumped whenever a change can alter its adversarial
+    /// examples, so stored results of an older revision are never reused (a study's `RunKey`
+    /// holds it). Gradient attacks: 2 since the stable cross-entropy gradient (log-sum-exp, label
+    /// term as −Σ_{c≠y} p_c); the others: 1.
+    pub fn revision(self) -> u32 {
+        if self.needs_gradient() {
+            2
+        } else {
+            1
+        }
+    }
+
     /// Whether the attack needs the model's input gradient.
     pub fn needs_gradient(self) -> bool {
         matches!(self, Attack::Fgm | Attack::Fgsm | Attack::L2Bim | Attack::LinfBim | Attack::L2Pgd | Attack::LinfPgd)

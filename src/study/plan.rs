@@ -89,6 +89,14 @@ impl AttackSpec {
         matches!(self, AttackSpec::Attack(a) if a.needs_gradient())
     }
 
+    /// [`Attack::revision`]; the clean pseudo-attack is revision 1.
+    pub fn revision(self) -> u32 {
+        match self {
+            AttackSpec::Clean => 1,
+            AttackSpec::Attack(a) => a.revision(),
+        }
+    }
+
     /// Relative cost of one image under one epsilon, in float forward passes (a gradient step
     /// counts as three): the shard balancer's estimate.
     pub fn cost(self) -> f64 {

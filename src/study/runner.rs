@@ -123,6 +123,7 @@ impl Workspace {
             source_sha256: self.models[cell.source].meta.sha256.clone(),
             threat: cell.threat.name().into(),
             attack: cell.attack.name().into(),
+            attack_rev: cell.attack.revision(),
             epsilon: cell.epsilon,
             attack_seed: cell.attack_seed,
             image_start: cell.images.start,

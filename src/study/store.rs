@@ -26,6 +26,8 @@ pub struct RunKey {
     pub source_sha256: String,
     pub threat: String,
     pub attack: String,
+    /// [`crate::attack::Attack::revision`] of the code that computed the row.
+    pub attack_rev: u32,
     /// Bit pattern of the f32 budget, so keys compare exactly.
     pub epsilon_bits: u32,
     pub attack_seed: u64,
@@ -55,6 +57,9 @@ pub struct Row {
     pub source_sha256: String,
     pub threat: String,
     pub attack: String,
+    /// Stores written before revisions were recorded hold revision-1 rows.
+    #[serde(default = "first_revision")]
+    pub attack_rev: u32,
     pub epsilon: f32,
     pub attack_seed: u64,
     pub image_start: usize,
@@ -86,12 +91,17 @@ pub struct Row {
     pub energy_per_image_pj: Option<f64>,
 }
 
+fn first_revision() -> u32 {
+    1
+}
+
 impl Row {
     pub fn key(&self) -> RunKey {
         RunKey {
             source_sha256: self.source_sha256.clone(),
             threat: self.threat.clone(),
             attack: self.attack.clone(),
+            attack_rev: self.attack_rev,
             epsilon_bits: self.epsilon.to_bits(),
             attack_seed: self.attack_seed,
             image_start: self.image_start,
