@@ -90,9 +90,20 @@ fn config_of(r: &Row) -> String {
     }
 }
 
+/// A multiplier spec for display: a file's stem (`netlists/gen/mul8u_gen_trunc8.v` →
+/// `mul8u_gen_trunc8`), names as they are.
+pub fn short_name(spec: &str) -> String {
+    let file = spec.strip_suffix(":signed").or_else(|| spec.strip_suffix(":unsigned")).unwrap_or(spec);
+    if file.contains('/') || file.ends_with(".v") || crate::lut::table_file::parse_spec(file).is_some() {
+        std::path::Path::new(file).file_stem().map_or(spec.to_string(), |s| s.to_string_lossy().into_owned())
+    } else {
+        spec.to_string()
+    }
+}
+
 /// Column label of a target (`@hw`: examples searched against that accelerator).
 pub fn column_of(r: &Row) -> String {
-    let base = if r.target == "float" { "float".to_string() } else { r.multiplier.clone() };
+    let base = if r.target == "float" { "float".to_string() } else { short_name(&r.multiplier) };
     if r.threat == "hardware" {
         format!("{base} @hw")
     } else {
@@ -323,7 +334,7 @@ fn verdict_text(s: &mut String, label: &str, cs: &[&Comparison]) {
             "  Largest gap in relative loss: {} eps {} with {} ({}): {:.1} % of its clean accuracy lost vs {:.1} % for exact (robust {} vs {} %, McNemar p = {}).",
             w.attack,
             w.epsilon,
-            w.multiplier,
+            short_name(&w.multiplier),
             w.threat,
             100.0 * Comparison::relative_loss(&w.approx, &w.approx_clean),
             100.0 * Comparison::relative_loss(&w.exact, &w.exact_clean),
@@ -465,7 +476,7 @@ fn clean_table(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyErr
                 .zip(&front)
                 .map(|(a, &f)| {
                     let (l, h) = a.proportion().wilson();
-                    ScatterPoint { x: a.first.power_mw.unwrap_or(0.0), y: 100.0 * a.proportion().value(), label: a.first.multiplier.clone(), ci: Some((100.0 * l, 100.0 * h)), front: f }
+                    ScatterPoint { x: a.first.power_mw.unwrap_or(0.0), y: 100.0 * a.proportion().value(), label: short_name(&a.first.multiplier), ci: Some((100.0 * l, 100.0 * h)), front: f }
                 })
                 .collect(),
             thresholds: dataset.map(|d| Threshold { y: 100.0 * accuracy_threshold(d), label: format!("paper threshold {:.0} %", 100.0 * accuracy_threshold(d)) }).into_iter().collect(),
