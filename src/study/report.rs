@@ -412,8 +412,9 @@ fn fig8(s: &mut String, res: &Results) {
         }) {
             let (b, c) = discordant(&q.bits, &a.bits);
             lines.push(format!(
-                "| {} | {} | {} | {} | {} | {:+.1} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {:+.1} | {} |",
                 r.source_model,
+                config_of(&q.first),
                 r.attack,
                 r.epsilon,
                 pct(&a.proportion()),
@@ -421,14 +422,13 @@ fn fig8(s: &mut String, res: &Results) {
                 100.0 * (q.proportion().value() - a.proportion().value()),
                 fmt_p(mcnemar_exact(b, c))
             ));
-            let _ = config_of(&q.first);
         }
     }
     if lines.is_empty() {
         return;
     }
     let _ = writeln!(s, "## Quantization vs float (Fig. 8)\n\nFloat model vs the 8-bit quantized model with the exact multiplier on the accelerator, same adversarial examples (from the float model).\n");
-    let _ = writeln!(s, "| model | attack | eps | float % | quantized exact % | difference (points) | McNemar p |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "| model | quantized | attack | eps | float % | quantized exact % | difference (points) | McNemar p |\n|---|---|---|---|---|---|---|---|");
     for l in lines {
         let _ = writeln!(s, "{l}");
     }
