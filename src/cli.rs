@@ -214,6 +214,9 @@ struct EvalArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Write the float logits (float32 .npy, N×classes, test-set order) for other tools.
+    #[arg(long)]
+    logits: Option<std::path::PathBuf>,
     /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
     #[arg(long)]
     data: Option<std::path::PathBuf>,
@@ -432,7 +435,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
 
 fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
     use axdnn::data::{self, Split};
-    use axdnn::model::{io, train};
+    use axdnn::model::io;
     // The model first: a bad model folder is reported even where no dataset is installed.
     let m = io::load(&a.model)?;
     let root = data_root(a.data)?;
@@ -441,7 +444,19 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
     if te.shape != m.arch.input {
         anyhow::bail!("dataset images are {}, model expects {}", te.shape, m.arch.input);
     }
-    let acc = train::accuracy(&m.arch, &m.params, &te);
+    // In chunks: the engine's im2col buffers grow with the batch.
+    let per = te.shape.numel();
+    let mut logits = Vec::with_capacity(te.len() * m.arch.classes);
+    for s in (0..te.len()).step_by(1000) {
+        let n = (te.len() - s).min(1000);
+        logits.extend(axdnn::model::engine::logits(&m.arch, &m.params, &te.images[s * per..(s + n) * per], n));
+    }
+    let correct = logits.chunks_exact(m.arch.classes).zip(&te.labels).filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize).count();
+    let acc = correct as f64 / te.len().max(1) as f64;
+    if let Some(p) = &a.logits {
+        axdnn::model::io::write_atomic(p, &axdnn::lut::io::npy_f32(&[te.len(), m.arch.classes], &logits))?;
+        eprintln!("wrote {} ({} × {} logits)", p.display(), te.len(), m.arch.classes);
+    }
     if a.json {
         let o = serde_json::json!({
             "accuracy": acc, "n": te.len(), "model": a.model.display().to_string(), "dataset": m.meta.dataset.to_string(),

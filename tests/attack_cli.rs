@@ -62,6 +62,49 @@ fn hardware_threat_flags() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs gradients the accelerator does not have"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// `--save` writes the clipped adversarial examples as float32 .npy (N×C×H×W, test-set order):
+/// eps 0 gives the clean images back, FGSM stays inside its ball; `eval --logits` writes the
+/// float logits whose argmax gives the reported accuracy.
+#[test]
+fn saved_examples_and_logits() {
+    let Some(data) = common::data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
+    let base = tmp.path().join("adv.npy");
+    let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0,0.1", "--n", "30", "--batch", "20", "--save", base.to_str().unwrap(), "--out", tmp.path().join("s").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let test = axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, &data).unwrap();
+    let clean = &test.images[..30 * 784];
+    let read = |p: &std::path::Path| -> Vec<f32> {
+        let b = std::fs::read(p).unwrap();
+        assert_eq!(&b[..6], b"\x93NUMPY");
+        let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
+        let header = std::str::from_utf8(&b[10..10 + hl]).unwrap();
+        assert!(header.contains("'descr': '<f4'") && header.contains("'shape': (30, 1, 28, 28)"), "{header}");
+        b[10 + hl..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    };
+    assert_eq!(read(&tmp.path().join("adv-eps0.npy")), clean, "eps 0: the clean images");
+    let adv = read(&tmp.path().join("adv-eps0.1.npy"));
+    let dmax = adv.iter().zip(clean).map(|(a, x)| (a - x).abs()).fold(0.0f32, f32::max);
+    assert!(dmax <= 0.1 + 1e-6 && dmax > 0.05, "Linf distance {dmax}");
+    // Rerun: rows reused, the examples regenerated identically.
+    std::fs::remove_file(tmp.path().join("adv-eps0.1.npy")).unwrap();
+    let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0,0.1", "--n", "30", "--batch", "20", "--save", base.to_str().unwrap(), "--out", tmp.path().join("s").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read(&tmp.path().join("adv-eps0.1.npy")), adv);
+
+    let logits = tmp.path().join("logits.npy");
+    let o = axdnn(&["eval", "--model", model, "--n", "200", "--json", "--logits", logits.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b = std::fs::read(&logits).unwrap();
+    let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
+    assert!(std::str::from_utf8(&b[10..10 + hl]).unwrap().contains("'shape': (200, 10)"));
+    let z: Vec<f32> = b[10 + hl..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let ok = z.chunks_exact(10).zip(&test.labels).filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize).count();
+    assert_eq!(ok as f64 / 200.0, v["accuracy"].as_f64().unwrap());
+}
+
 #[test]
 fn bad_arguments_fail_clearly() {
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");

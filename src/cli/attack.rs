@@ -99,6 +99,19 @@ pub struct AttackArgs {
     /// Print the rows as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write the clipped adversarial examples from the float model (float32 .npy, N×C×H×W,
+    /// test-set order) for other tools: FILE.npy for one budget, FILE-eps<e>.npy for several.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+}
+
+/// `adv.npy` for one budget, `adv-eps0.1.npy` for each of several.
+fn save_path(base: &Path, eps: f32, several: bool) -> PathBuf {
+    if !several {
+        return base.to_path_buf();
+    }
+    let stem = base.file_stem().map_or("adv".into(), |s| s.to_string_lossy().into_owned());
+    base.with_file_name(format!("{stem}-eps{eps}.npy"))
 }
 
 pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
@@ -126,7 +139,25 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
     t.insert("chunk".into(), Value::Integer(a.batch as i64));
     let plan = plan_from_table(&t, "<command line>", &inputs)?;
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/attack-{model_name}-{}", a.attack)));
-    let sum = Runner::new(plan, inputs).run(&out)?;
+    let runner = Runner::new(plan, inputs);
+    let sum = match &a.save {
+        None => runner.run(&out)?,
+        Some(base) => {
+            let shape = axdnn::model::io::load_meta(&a.t.model)?.0.input;
+            let (sum, examples) = runner.run_keeping_examples(&out)?;
+            for ((_, _, _, bits), x) in &examples {
+                let e = f32::from_bits(*bits);
+                let path = save_path(base, e, a.eps.len() > 1);
+                if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(d)?;
+                }
+                let n = x.len() / shape.numel();
+                axdnn::model::io::write_atomic(&path, &axdnn::lut::io::npy_f32(&[n, shape.c, shape.h, shape.w], x))?;
+                eprintln!("wrote {} ({n} adversarial examples, eps {e})", path.display());
+            }
+            sum
+        }
+    };
     report::write(&out)?;
     let res = report::Results::open(&out)?;
     let aggs: Vec<&axdnn::study::runner::Aggregate> = res.complete().collect();

@@ -157,14 +157,11 @@ pub fn to_bin(lut: &Lut) -> Result<Vec<u8>, LutIoError> {
     Ok(as_u16(lut, "u16")?.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
-/// NumPy v1.0 file: magic, header length, a Python-dict header padded to a multiple of 64 bytes.
-pub fn to_npy(lut: &Lut, u2: bool) -> Result<Vec<u8>, LutIoError> {
-    let descr = if u2 { "<u2" } else { "<i4" };
-    let dict = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}), }}",
-        1u64 << lut.row_bits,
-        1u64 << lut.col_bits
-    );
+/// NumPy v1.0 preamble: magic, header length, a Python-dict header padded to a multiple of 64 bytes.
+pub fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     let unpadded = 10 + dict.len() + 1;
     let total = unpadded.div_ceil(64) * 64;
     let mut header = dict.into_bytes();
@@ -173,6 +170,21 @@ pub fn to_npy(lut: &Lut, u2: bool) -> Result<Vec<u8>, LutIoError> {
     let mut out = b"\x93NUMPY\x01\x00".to_vec();
     out.extend((header.len() as u16).to_le_bytes());
     out.extend(header);
+    out
+}
+
+/// A little-endian float32 array as a NumPy file (adversarial examples, logits).
+pub fn npy_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} for {} values", data.len());
+    let mut out = npy_header("<f4", shape);
+    out.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    out
+}
+
+/// NumPy v1.0 file of the table.
+pub fn to_npy(lut: &Lut, u2: bool) -> Result<Vec<u8>, LutIoError> {
+    let descr = if u2 { "<u2" } else { "<i4" };
+    let mut out = npy_header(descr, &[1usize << lut.row_bits, 1usize << lut.col_bits]);
     if u2 {
         out.extend(as_u16(lut, "<u2")?.iter().flat_map(|v| v.to_le_bytes()));
     } else {

@@ -273,11 +273,17 @@ pub struct Runner {
     pub progress: bool,
     /// Write the store at most this often (and after the last cell).
     pub save_every: Duration,
+    /// Keep the clipped adversarial examples of every transfer cell (regenerated where the rows
+    /// are stored: the examples are not kept in the store), for [`Runner::run_keeping_examples`].
+    pub keep_examples: bool,
 }
+
+/// Which adversarial examples: source model, attack, attack seed, budget.
+pub type ExampleKey = (usize, String, u64, u32);
 
 impl Runner {
     pub fn new(plan: Plan, inputs: Inputs) -> Runner {
-        Runner { plan, inputs, shard: None, progress: true, save_every: Duration::from_secs(1) }
+        Runner { plan, inputs, shard: None, progress: true, save_every: Duration::from_secs(1), keep_examples: false }
     }
 
     pub fn shard(mut self, s: Option<Shard>) -> Runner {
@@ -303,6 +309,28 @@ impl Runner {
 
     /// Run into `out`: reuse every row whose key is stored, compute the rest.
     pub fn run(&self, out: &Path) -> Result<RunSummary, StudyError> {
+        Ok(self.run_inner(out)?.0)
+    }
+
+    /// [`Runner::run`], also returning the clipped adversarial examples of every transfer-threat
+    /// cell, assembled over the image chunks in test-set order (`images × C·H·W` floats).
+    pub fn run_keeping_examples(mut self, out: &Path) -> Result<(RunSummary, BTreeMap<ExampleKey, Vec<f32>>), StudyError> {
+        self.keep_examples = true;
+        let (sum, chunks) = self.run_inner(out)?;
+        let mut grouped: BTreeMap<ExampleKey, Vec<(usize, Vec<f32>)>> = BTreeMap::new();
+        for ((k, start), x) in chunks {
+            grouped.entry(k).or_default().push((start, x));
+        }
+        let mut outm = BTreeMap::new();
+        for (k, mut v) in grouped {
+            v.sort_by_key(|(s, _)| *s);
+            outm.insert(k, v.into_iter().flat_map(|(_, x)| x).collect());
+        }
+        Ok((sum, outm))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn run_inner(&self, out: &Path) -> Result<(RunSummary, Vec<((ExampleKey, usize), Vec<f32>)>), StudyError> {
         let t0 = Instant::now();
         let cpu0 = cpu_seconds();
         let (info, cells) = self.cells()?;
@@ -323,7 +351,9 @@ impl Runner {
         let ws = Workspace::load(&self.plan, &self.inputs, info, &cells)?;
         let mut sum = RunSummary { cells: cells.len(), threads: rayon::current_num_threads(), ..Default::default() };
         let current: HashSet<RunKey> = cells.iter().flat_map(|c| c.targets.iter().map(|t| ws.key(c, t))).collect();
-        let todo: Vec<&Cell> = cells.iter().filter(|c| c.targets.iter().any(|t| store.get(&ws.key(c, t)).is_none())).collect();
+        let wanted = |c: &Cell| self.keep_examples && c.threat == Threat::Transfer && c.attack != AttackSpec::Clean;
+        let todo: Vec<&Cell> = cells.iter().filter(|c| wanted(c) || c.targets.iter().any(|t| store.get(&ws.key(c, t)).is_none())).collect();
+        let mut examples = Vec::new();
         sum.cells_reused = cells.len() - todo.len();
         // Accelerators of the cells still to run, built once.
         let mut accels: HashMap<Target, Accelerator> = HashMap::new();
@@ -346,17 +376,20 @@ impl Runner {
         let wave = (2 * rayon::current_num_threads()).max(1);
         for batch in todo.chunks(wave) {
             bar.set_message(format!("{} {} eps {} …", batch[0].threat, batch[0].attack, batch[0].epsilon));
-            let results: Vec<Result<(Vec<Row>, Timing), StudyError>> = {
+            let results: Vec<Result<(Vec<Row>, Timing, Vec<f32>), StudyError>> = {
                 use rayon::prelude::*;
                 batch.par_iter().map(|c| run_cell(&ws, &accels, c, &store)).collect()
             };
-            for r in results {
-                let (rows, timing) = r?;
+            for (c, r) in batch.iter().zip(results) {
+                let (rows, timing, adv) = r?;
                 sum.attack_s += timing.attack_s;
                 sum.eval_s += timing.eval_s;
                 sum.rows_written += rows.len();
                 for r in rows {
                     store.insert(r);
+                }
+                if wanted(c) {
+                    examples.push((((c.source, c.attack.name().to_string(), c.attack_seed, c.epsilon.to_bits()), c.images.start), adv));
                 }
                 sum.cells_run += 1;
                 bar.inc(1);
@@ -376,7 +409,7 @@ impl Runner {
         sum.rows_total = store.len();
         sum.wall_s = t0.elapsed().as_secs_f64();
         sum.cpu_s = cpu0.zip(cpu_seconds()).map(|(a, b)| b - a);
-        Ok(sum)
+        Ok((sum, examples))
     }
 }
 
@@ -388,7 +421,7 @@ struct Timing {
 }
 
 /// Adversarial examples of one cell, then the rows of its targets not yet stored.
-fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, store: &Store) -> Result<(Vec<Row>, Timing), StudyError> {
+fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, store: &Store) -> Result<(Vec<Row>, Timing, Vec<f32>), StudyError> {
     let mut sum = Timing::default();
     let src = &ws.models[c.source];
     let test = &ws.tests[&src.meta.dataset];
@@ -451,7 +484,7 @@ fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, sto
         rows.push(r);
     }
     sum.eval_s += t.elapsed().as_secs_f64();
-    Ok((rows, sum))
+    Ok((rows, sum, adv))
 }
 
 /// Rows of `plan` found in a store, aggregated over image chunks: one [`Aggregate`] per
