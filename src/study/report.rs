@@ -308,7 +308,9 @@ pub fn verdict(cs: &[&Comparison]) -> Verdict {
     }
     v.better_mean_points = if v.better > 0 { bs / v.better as f64 } else { 0.0 };
     v.worse_mean_points = if v.worse > 0 { ws / v.worse as f64 } else { 0.0 };
-    v.universally_defensive = v.cells > 0 && v.worse == 0 && v.better > 0;
+    // "Universally defensive": never significantly worse, and significantly better in most
+    // cells (one better cell among a hundred ties is no defence).
+    v.universally_defensive = v.cells > 0 && v.worse == 0 && 2 * v.better > v.cells;
     v
 }
 
@@ -318,7 +320,7 @@ fn verdict_text(s: &mut String, label: &str, cs: &[&Comparison]) {
         s,
         "- **{label}**: {} cells; significantly more robust than exact in **{}** (mean {:+.1} points), significantly less robust in **{}** (mean {:+.1} points); \
          among the significant cells the accuracy lost to the attack (relative to each model's own clean accuracy) is smaller in {} and larger in {}. \
-         Universally defensive: **{}**.",
+         Universally defensive (never significantly worse, better in most cells): **{}**.",
         v.cells,
         v.better,
         v.better_mean_points,
