@@ -137,6 +137,27 @@ pub fn from_table(path: &Path, stated: Option<bool>, scheme_signed: bool, bit_le
     })
 }
 
+/// The published PDK45 power of the library's exact 8×8 multiplier (mul8u_1JFF, or mul8s_1KV8
+/// for signed schemes), which exact layers and the built-in exact multiplier are charged.
+pub fn exact_power_mw(evoapprox_root: Option<&Path>, signed: bool) -> Option<f64> {
+    let name = if signed { "mul8s_1KV8" } else { "mul8u_1JFF" };
+    let p = find_in_tree(evoapprox_root?, name)?;
+    crate::netlist::parse_file(&p).ok()?.published.pdk45_pwr_mw.map(|f| f.value)
+}
+
+impl LoadedMultiplier {
+    /// Charge a built-in (power-less) multiplier the given power, table and all.
+    pub fn charged(mut self, power_mw: Option<f64>) -> LoadedMultiplier {
+        if let Some(mut lut) = self.lut.take() {
+            lut.power_mw = power_mw;
+            self.mult = Box::new(lut.clone());
+            self.lut = Some(lut);
+        }
+        self.power_mw = power_mw;
+        self
+    }
+}
+
 /// `exact`, a path to a `.v` file, a table file (`FILE.bin|npy|h|csv[:signed|:unsigned]`), or a
 /// name searched under `evoapprox_root`. `signed`: what the quantization scheme needs (the exact
 /// multiplier is built so; a table file must be so).

@@ -105,11 +105,7 @@ pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
     let logits = axdnn::model::engine::logits(&m.arch, &m.params, &test.images, test.len());
     let float_accuracy = accuracy_of(&logits, &test.labels, m.arch.classes);
     // Exact layers are charged the published power of the library's exact 8×8 multiplier.
-    let exact_name = if q.scheme.signed_multiplier() { "mul8s_1KV8" } else { "mul8u_1JFF" };
-    let exact_power_mw = inputs.evoapprox.as_deref()
-        .and_then(|r| load::find_in_tree(&r, exact_name))
-        .and_then(|p| axdnn::netlist::parse_file(&p).ok())
-        .and_then(|p| p.published.pdk45_pwr_mw.map(|f| f.value));
+    let exact_power_mw = load::exact_power_mw(inputs.evoapprox.as_deref(), q.scheme.signed_multiplier());
     Ok(Prepared { qm, test, dataset, float_accuracy, exact_power_mw })
 }
 
@@ -163,16 +159,9 @@ pub(crate) fn config(q: &QuantArgs, engine: Engine, bit_level: bool, exact_power
 }
 
 pub(crate) fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_power_mw: Option<f64>, evoapprox: Option<&std::path::Path>) -> anyhow::Result<LoadedMultiplier> {
-    let mut m = load::resolve(spec, scheme.signed_multiplier(), bit_level, evoapprox)?;
-    if spec == "exact" {
-        // The built-in exact multiplier is charged the library's exact circuit power.
-        let mut lut = m.lut.take().expect("exact table");
-        lut.power_mw = exact_power_mw;
-        m.power_mw = exact_power_mw;
-        m.mult = Box::new(lut.clone());
-        m.lut = Some(lut);
-    }
-    Ok(m)
+    let m = load::resolve(spec, scheme.signed_multiplier(), bit_level, evoapprox)?;
+    // The built-in exact multiplier is charged the library's exact circuit power.
+    Ok(if spec == "exact" { m.charged(exact_power_mw) } else { m })
 }
 
 pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {

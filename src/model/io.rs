@@ -176,13 +176,7 @@ pub fn save(dir: &Path, arch: &Arch, params: &Params, meta: &ModelMeta) -> Resul
 /// and that every value is finite.
 pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
     let jpath = dir.join(META_FILE);
-    let text = std::fs::read_to_string(&jpath).map_err(io(&jpath))?;
-    let mj: ModelJson = serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson {
-        path: jpath.clone(),
-        line: e.line(),
-        col: e.column(),
-        reason: e.to_string(),
-    })?;
+    let mj = read_json(&jpath)?;
     // The layers must be exactly what the named architecture builds.
     let expect = Arch::new(mj.arch.name, mj.arch.input, mj.arch.classes);
     if expect != mj.arch {
@@ -236,13 +230,11 @@ pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
 /// Read `model.json` only (architecture and provenance, no weights): for checking a plan
 /// before any work starts.
 pub fn load_meta(dir: &Path) -> Result<(Arch, ModelMeta), ModelIoError> {
-    let jpath = dir.join(META_FILE);
-    let text = std::fs::read_to_string(&jpath).map_err(io(&jpath))?;
-    let mj: ModelJson = serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson {
-        path: jpath.clone(),
-        line: e.line(),
-        col: e.column(),
-        reason: e.to_string(),
-    })?;
+    let mj = read_json(&dir.join(META_FILE))?;
     Ok((mj.arch, mj.meta))
+}
+
+fn read_json(jpath: &Path) -> Result<ModelJson, ModelIoError> {
+    let text = std::fs::read_to_string(jpath).map_err(io(jpath))?;
+    serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson { path: jpath.to_path_buf(), line: e.line(), col: e.column(), reason: e.to_string() })
 }

@@ -111,14 +111,19 @@ pub fn column_of(r: &Row) -> String {
     }
 }
 
-/// Robust accuracy `% ± half-width`, budgets as rows, targets as columns (Markdown).
-pub fn robust_table(v: &[&Aggregate]) -> String {
-    let cols: Vec<String> = v.iter().map(|a| column_of(&a.first)).fold(Vec::new(), |mut c, x| {
+/// Distinct column labels in first-seen order.
+fn columns(v: &[&Aggregate]) -> Vec<String> {
+    v.iter().map(|a| column_of(&a.first)).fold(Vec::new(), |mut c, x| {
         if !c.contains(&x) {
             c.push(x);
         }
         c
-    });
+    })
+}
+
+/// Robust accuracy `% ± half-width`, budgets as rows, targets as columns (Markdown).
+pub fn robust_table(v: &[&Aggregate]) -> String {
+    let cols = columns(v);
     let mut eps: Vec<f32> = v.iter().map(|a| a.first.epsilon).collect();
     eps.sort_by(f32::total_cmp);
     eps.dedup();
@@ -559,12 +564,7 @@ fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyE
     }
     let _ = writeln!(s, "## Robust accuracy per attack\n");
     for (g, v) in groups {
-        let cols: Vec<String> = v.iter().map(|a| column_of(&a.first)).fold(Vec::new(), |mut c, x| {
-            if !c.contains(&x) {
-                c.push(x);
-            }
-            c
-        });
+        let cols = columns(&v);
         let mut eps: Vec<f32> = v.iter().map(|a| a.first.epsilon).collect();
         eps.sort_by(f32::total_cmp);
         eps.dedup();

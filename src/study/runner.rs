@@ -97,7 +97,7 @@ impl Workspace {
                 qm.calibration.seed = Some(plan.calib_seed);
                 e.insert(qm);
             }
-            let exact = *exact_power_mw.entry(signed).or_insert_with(|| exact_power(inputs.evoapprox.as_deref(), signed));
+            let exact = *exact_power_mw.entry(signed).or_insert_with(|| crate::accel::load::exact_power_mw(inputs.evoapprox.as_deref(), signed));
             if let std::collections::hash_map::Entry::Vacant(e) = mults.entry((multiplier, signed)) {
                 let spec = &plan.multipliers[multiplier];
                 e.insert(resolve(spec, signed, inputs.evoapprox.as_deref(), exact)?);
@@ -191,22 +191,11 @@ impl Workspace {
     }
 }
 
-/// The published power of the library's exact 8×8 multiplier, charged to exact layers.
-fn exact_power(evoapprox: Option<&Path>, signed: bool) -> Option<f64> {
-    let name = if signed { "mul8s_1KV8" } else { "mul8u_1JFF" };
-    let p = crate::accel::load::find_in_tree(evoapprox?, name)?;
-    crate::netlist::parse_file(&p).ok()?.published.pdk45_pwr_mw.map(|f| f.value)
-}
-
 /// Resolve a multiplier spec; the built-in exact one is charged the library's exact power.
 pub fn resolve(spec: &str, signed: bool, evoapprox: Option<&Path>, exact_power_mw: Option<f64>) -> Result<Resolved, StudyError> {
     let mut m = crate::accel::load::resolve(spec, signed, false, evoapprox).map_err(|e| StudyError::Multiplier { spec: spec.into(), reason: e.to_string() })?;
     if spec == "exact" {
-        let mut lut = m.lut.take().expect("exact table");
-        lut.power_mw = exact_power_mw;
-        m.power_mw = exact_power_mw;
-        m.mult = Box::new(lut.clone());
-        m.lut = Some(lut);
+        m = m.charged(exact_power_mw);
     }
     if m.mult.signed() != signed {
         return Err(StudyError::Multiplier { spec: spec.into(), reason: format!("a {} multiplier where the scheme needs a {} one", if m.mult.signed() { "signed" } else { "unsigned" }, if signed { "signed" } else { "unsigned" }) });
@@ -432,7 +421,10 @@ fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, sto
     let labels = &test.labels[lo..hi];
     let t = Instant::now();
     let adv: Vec<f32> = match c.attack {
+        // At eps 0 every attack's clipped output is the input itself (the Linf clamp and the L2
+        // factor are both 0), so the search is skipped: the same rows, no wasted steps.
         AttackSpec::Clean => x.to_vec(),
+        AttackSpec::Attack(_) if c.epsilon == 0.0 => x.to_vec(),
         AttackSpec::Attack(a) => {
             let eps = [Epsilon::new(c.epsilon).map_err(|e| StudyError::Attack(e.to_string()))?];
             let crit = Criterion::Misclassification(labels.to_vec());
