@@ -433,7 +433,11 @@ fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, sto
                 Threat::Transfer => (Box::new(float), String::new()),
                 Threat::Hardware => {
                     let t = &c.targets[0];
-                    let label = format!("{:?}", ws.key(c, t));
+                    // The draws depend on the target's key but not on the attack's revision (a
+                    // revision changes the numerics, not the random draws; this also keeps the
+                    // seeds of rows stored before revisions were recorded).
+                    let key = ws.key(c, t);
+                    let label = format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "");
                     (Box::new(AccelClassifier { accel: &accels[t], label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier) }), label)
                 }
             };
