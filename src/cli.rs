@@ -292,8 +292,8 @@ pub struct PlanFlags {
     /// L2 budgets [plan default: 0,0.5,1,1.5,2,3].
     #[arg(long, value_delimiter = ',')]
     pub eps_l2: Vec<f32>,
-    /// Threat models transfer|hardware [plan default: transfer].
-    #[arg(long, value_delimiter = ',')]
+    /// Threat models transfer|bpda|hardware [plan default: transfer].
+    #[arg(long, visible_alias = "threat", value_delimiter = ',')]
     pub threats: Vec<String>,
     /// First test image [plan default: 0].
     #[arg(long)]

@@ -70,3 +70,37 @@ impl Classifier for AccelClassifier<'_> {
         self.accel.run(x).expect("input length checked by the attack").logits
     }
 }
+
+/// The adaptive attacker's view of the accelerator (BPDA, Athalye et al. 2018): logits, loss and
+/// success criterion are the accelerator's, the gradient of that loss is taken back through the
+/// float model at the same input (straight through the integer pipeline, which has no useful
+/// gradient of its own).
+pub struct BpdaClassifier<'a> {
+    pub accel: &'a Accelerator<'a>,
+    pub arch: &'a Arch,
+    /// The differentiable approximation of the accelerator's model.
+    pub params: &'a Params,
+    pub label: String,
+}
+
+impl Classifier for BpdaClassifier<'_> {
+    fn name(&self) -> String {
+        format!("{} (BPDA through the float model)", self.label)
+    }
+    fn input_len(&self) -> usize {
+        self.arch.input.numel()
+    }
+    fn classes(&self) -> usize {
+        self.arch.classes
+    }
+    fn logits(&self, x: &[f32]) -> Vec<f32> {
+        self.accel.run(x).expect("input length checked by the attack").logits
+    }
+    fn has_gradient(&self) -> bool {
+        true
+    }
+    fn loss_gradient(&self, x: &[f32], labels: &[u8]) -> Option<Vec<f32>> {
+        let head = self.logits(x);
+        Some(engine::input_gradient_head(self.arch, self.params, x, labels, Some(&head)).1)
+    }
+}

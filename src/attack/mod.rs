@@ -14,7 +14,7 @@ mod contrast;
 mod gradient;
 mod noise;
 
-pub use classifier::{AccelClassifier, Classifier, FloatClassifier};
+pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifier};
 pub use noise::{Draw, NoiseSource, ReplayNoise, SeededNoise};
 
 use std::fmt;

@@ -80,9 +80,10 @@ pub struct AttackArgs {
     /// Multipliers the adversarial examples are evaluated on: `exact`, Verilog files or EvoApprox names.
     #[arg(long, value_delimiter = ',', default_value = "exact")]
     pub multipliers: Vec<String>,
-    /// Threat models: transfer (examples from the float model), hardware (decision-based attacks
-    /// searching against each accelerator).
-    #[arg(long, value_delimiter = ',', default_value = "transfer")]
+    /// Threat models: transfer (examples from the float model), bpda (gradient attacks whose
+    /// forward pass, loss and success are the accelerator's, backward through the float model),
+    /// hardware (decision-based attacks querying each accelerator).
+    #[arg(long, visible_alias = "threat", value_delimiter = ',', default_value = "transfer")]
     pub threats: Vec<String>,
     /// Same as adding `hardware` to --threats.
     #[arg(long)]
@@ -124,6 +125,11 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         !(threats.iter().any(|t| t == "hardware") && a.attack.needs_gradient()),
         "the hardware threat model needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform); {} needs gradients the accelerator does not have",
+        a.attack
+    );
+    anyhow::ensure!(
+        !(threats.iter().any(|t| t == "bpda") && !a.attack.needs_gradient()),
+        "the bpda threat model is for gradient attacks (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd); {} queries the accelerator directly under --threat hardware",
         a.attack
     );
     let mut t = a.t.plan_table(&[&a.t.model]);

@@ -272,10 +272,25 @@ impl<T: Real> Net<T> {
     /// Forward and backward of the softmax cross-entropy loss. `scale` multiplies each image's
     /// loss gradient (1/n for a mean-loss training step, 1 for per-image input gradients).
     pub fn backward(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool) -> Backward<T> {
+        self.backward_head(x, labels, mode, scale, want_input_grad, None)
+    }
+
+    /// [`Net::backward`] with the loss evaluated on `head` logits (`n × classes`) instead of this
+    /// network's own, the gradient then taken back through this network at `x`: BPDA (Athalye et
+    /// al. 2018), whose forward pass is another model (the accelerator) and whose backward pass is
+    /// this differentiable approximation of it.
+    pub fn backward_head(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, head: Option<&[T]>) -> Backward<T> {
         let n = labels.len();
         let mut cache = Vec::with_capacity(self.arch.layers.len());
-        let logits = self.forward_impl(x, n, mode, Some(&mut cache));
+        let own = self.forward_impl(x, n, mode, Some(&mut cache));
         let classes = self.arch.classes;
+        let logits = match head {
+            Some(h) => {
+                assert_eq!(h.len(), n * classes, "backward_head: {} head logits for {n} × {classes}", h.len());
+                h
+            }
+            None => &own[..],
+        };
         let mut losses = vec![T::ZERO; n];
         let mut correct = 0;
         let mut g = vec![T::ZERO; n * classes];
@@ -654,15 +669,23 @@ pub fn input_gradient_t<T: Real>(arch: &Arch, params: &Params, x: &[T], labels: 
 
 /// Per-image cross-entropy loss and dLoss/dx (each image's own loss; same shape as `x`).
 pub fn input_gradient(arch: &Arch, params: &Params, x: &[f32], labels: &[u8]) -> (Vec<f32>, Vec<f32>) {
+    input_gradient_head(arch, params, x, labels, None)
+}
+
+/// [`input_gradient`] with the loss on `head` logits (`n × classes`, e.g. the accelerator's)
+/// and the backward pass through the float model at `x` (BPDA; see [`Net::backward_head`]).
+pub fn input_gradient_head(arch: &Arch, params: &Params, x: &[f32], labels: &[u8], head: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
     let per = arch.input.numel();
     assert_eq!(x.len(), labels.len() * per, "input_gradient: x and labels disagree");
     let mut losses = Vec::with_capacity(labels.len());
     let mut grad = Vec::with_capacity(x.len());
     for start in (0..labels.len()).step_by(256) {
         let m = (labels.len() - start).min(256);
-        let (l, g) = input_gradient_t::<f32>(arch, params, &x[start * per..(start + m) * per], &labels[start..start + m]);
-        losses.extend(l);
-        grad.extend(g);
+        let mut net = Net::<f32>::from_params(arch, params);
+        let h = head.map(|h| &h[start * arch.classes..(start + m) * arch.classes]);
+        let b = net.backward_head(&x[start * per..(start + m) * per], &labels[start..start + m], Mode::Eval, 1.0, true, h);
+        losses.extend(b.losses);
+        grad.extend(b.input_grad.expect("input gradient requested"));
     }
     (losses, grad)
 }

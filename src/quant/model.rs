@@ -212,6 +212,27 @@ impl QuantModel {
         })
     }
 
+    /// `base` with every GEMM layer's weights and bias replaced by their quantized values
+    /// dequantized (`s_w·(q − z_w)`, `s_x·s_w·b`): the float model whose products this integer
+    /// model computes exactly when the multiplier is exact (it differs only by the activations'
+    /// rounding), hence a differentiable white-box view of the quantized model.
+    pub fn dequantized_params(&self, base: &Params) -> Params {
+        let mut p = base.clone();
+        for g in self.gemms() {
+            let w = p.tensors.get_mut(&format!("{}.weight", g.name)).expect("a GEMM layer has a weight");
+            for (o, wp) in g.w_params.iter().enumerate() {
+                for (v, &q) in w.data[o * g.k..(o + 1) * g.k].iter_mut().zip(&g.w[o * g.k..(o + 1) * g.k]) {
+                    *v = wp.dequantize(q);
+                }
+            }
+            let b = p.tensors.get_mut(&format!("{}.bias", g.name)).expect("a GEMM layer has a bias");
+            for (o, v) in b.data.iter_mut().enumerate() {
+                *v = (g.bias[o] as f64 * g.input.scale as f64 * g.w_params[o].scale as f64) as f32;
+            }
+        }
+        p
+    }
+
     /// Activation code range of this model's scheme.
     pub fn act_range(&self) -> (i32, i32) {
         self.options.scheme.act_range()

@@ -3,8 +3,8 @@
 //! A cell is one unit of attack work: one source model, threat model, attack, seed, budget and
 //! chunk of test images. Under the transfer threat one set of adversarial examples serves every
 //! target (the float models and every quantized model × multiplier), so the cell holds them
-//! all; under the hardware threat the examples are searched against one accelerator, so each
-//! target is its own cell. Each cell draws its random numbers from its own stream, seeded from
+//! all; under the bpda and hardware threats the examples are searched against one accelerator,
+//! so each target is its own cell. Each cell draws its random numbers from its own stream, seeded from
 //! its own key: a result never depends on which other cells ran, in which order or shard.
 
 use super::plan::{AttackSpec, Plan, Threat};
@@ -126,6 +126,8 @@ pub fn cells(plan: &Plan, models: &[ModelInfo]) -> Vec<Cell> {
                     // Clean accuracy needs no search; gradient attacks need gradients the
                     // accelerator does not have.
                     Threat::Hardware => attack != AttackSpec::Clean && !attack.needs_gradient(),
+                    // BPDA is the adaptive form of the gradient attacks only.
+                    Threat::Bpda => attack.needs_gradient(),
                 };
                 if !applies {
                     continue;
@@ -143,7 +145,7 @@ pub fn cells(plan: &Plan, models: &[ModelInfo]) -> Vec<Cell> {
                                     }
                                     out.push(cell);
                                 }
-                                Threat::Hardware => {
+                                Threat::Bpda | Threat::Hardware => {
                                     for t in accel_targets(plan, s) {
                                         out.push(Cell { targets: vec![t], ..cell.clone() });
                                     }
@@ -168,6 +170,8 @@ pub fn cost(cell: &Cell, models: &[ModelInfo]) -> f64 {
         Threat::Transfer => cell.attack.cost() * models[cell.source].macs as f64,
         // Queries go through the accelerator (about the cost of a float pass here).
         Threat::Hardware => cell.attack.cost() * models[cell.source].macs as f64,
+        // Each step: an accelerator pass and a float forward + backward.
+        Threat::Bpda => 4.0 * cell.attack.cost() * models[cell.source].macs as f64,
     };
     let eval: f64 = cell.targets.iter().map(|t| models[t.model()].macs as f64).sum();
     n * (attack + eval)

@@ -33,6 +33,10 @@ pub const DEFAULT_EPS_L2: [f32; 6] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0];
 pub enum Threat {
     /// Generated on the source's float model, evaluated on every target (the paper's setting).
     Transfer,
+    /// Adaptive gradient attacks (BPDA, Athalye et al. 2018): forward pass, loss and success
+    /// criterion on the target accelerator, backward pass straight through the float model at
+    /// the same input.
+    Bpda,
     /// Decision-based attacks that query the target accelerator itself.
     Hardware,
 }
@@ -41,6 +45,7 @@ impl Threat {
     pub fn name(self) -> &'static str {
         match self {
             Threat::Transfer => "transfer",
+            Threat::Bpda => "bpda",
             Threat::Hardware => "hardware",
         }
     }
@@ -57,8 +62,9 @@ impl std::str::FromStr for Threat {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "transfer" => Ok(Threat::Transfer),
+            "bpda" => Ok(Threat::Bpda),
             "hardware" => Ok(Threat::Hardware),
-            _ => Err(format!("unknown threat model '{s}' (expected transfer or hardware)")),
+            _ => Err(format!("unknown threat model '{s}' (expected transfer, bpda or hardware)")),
         }
     }
 }
@@ -396,6 +402,9 @@ impl Plan {
         dedup(&mut plan.attack_seeds);
         if plan.threats.contains(&Threat::Hardware) && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| !s.needs_gradient() && s != AttackSpec::Clean)) {
             return Err(src.err(key_span(src.text, "threats"), "threats", "the hardware threat model needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform)"));
+        }
+        if plan.threats.contains(&Threat::Bpda) && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| s.needs_gradient())) {
+            return Err(src.err(key_span(src.text, "threats"), "threats", "the bpda threat model needs a gradient attack (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd)"));
         }
         Ok(plan)
     }

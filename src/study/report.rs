@@ -101,13 +101,14 @@ pub fn short_name(spec: &str) -> String {
     }
 }
 
-/// Column label of a target (`@hw`: examples searched against that accelerator).
+/// Column label of a target (`@bpda`: adaptive gradient attack through that accelerator;
+/// `@hw`: decision-based attack querying it; no suffix: transferred from the float model).
 pub fn column_of(r: &Row) -> String {
     let base = if r.target == "float" { "float".to_string() } else { short_name(&r.multiplier) };
-    if r.threat == "hardware" {
-        format!("{base} @hw")
-    } else {
-        base
+    match r.threat.as_str() {
+        "hardware" => format!("{base} @hw"),
+        "bpda" => format!("{base} @bpda"),
+        _ => base,
     }
 }
 
@@ -411,33 +412,57 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
 /// with the exact multiplier, same adversarial examples.
 fn fig8(s: &mut String, res: &Results) {
     let mut lines = Vec::new();
+    let mut any_bpda = false;
     for a in res.complete().filter(|a| a.first.target == "float" && a.first.source_model == a.first.target_model && a.first.threat == "transfer" && a.first.attack != "clean" && a.first.epsilon > 0.0) {
         let r = &a.first;
+        let exact_under = |threat: &str, config: Option<&str>| {
+            res.complete().find(|q| {
+                let x = &q.first;
+                x.target == "accel"
+                    && x.multiplier == "exact"
+                    && x.source_sha256 == r.source_sha256
+                    && x.target_sha256 == r.target_sha256
+                    && x.attack == r.attack
+                    && x.attack_seed == r.attack_seed
+                    && x.epsilon.to_bits() == r.epsilon.to_bits()
+                    && x.threat == threat
+                    && config.is_none_or(|c| config_of(x) == c)
+            })
+        };
+        let vs = |q: &Aggregate| {
+            let (b, c) = discordant(&q.bits, &a.bits);
+            format!("{} | {:+.1} | {}", pct(&q.proportion()), 100.0 * (q.proportion().value() - a.proportion().value()), fmt_p(mcnemar_exact(b, c)))
+        };
         for q in res.complete().filter(|q| {
             let x = &q.first;
             x.target == "accel" && x.multiplier == "exact" && x.source_sha256 == r.source_sha256 && x.target_sha256 == r.target_sha256 && x.attack == r.attack && x.attack_seed == r.attack_seed && x.epsilon.to_bits() == r.epsilon.to_bits() && x.threat == r.threat
         }) {
-            let (b, c) = discordant(&q.bits, &a.bits);
-            lines.push(format!(
-                "| {} | {} | {} | {} | {} | {} | {:+.1} | {} |",
-                r.source_model,
-                config_of(&q.first),
-                r.attack,
-                r.epsilon,
-                pct(&a.proportion()),
-                pct(&q.proportion()),
-                100.0 * (q.proportion().value() - a.proportion().value()),
-                fmt_p(mcnemar_exact(b, c))
+            let config = config_of(&q.first);
+            let bpda = exact_under("bpda", Some(&config));
+            any_bpda |= bpda.is_some();
+            lines.push((
+                format!("| {} | {} | {} | {} | {} | {} |", r.source_model, config, r.attack, r.epsilon, pct(&a.proportion()), vs(q)),
+                bpda.map(|b| format!(" {} |", vs(b))),
             ));
         }
     }
     if lines.is_empty() {
         return;
     }
-    let _ = writeln!(s, "## Quantization vs float (Fig. 8)\n\nFloat model vs the 8-bit quantized model with the exact multiplier on the accelerator, same adversarial examples (from the float model).\n");
-    let _ = writeln!(s, "| model | quantized | attack | eps | float % | quantized exact % | difference (points) | McNemar p |\n|---|---|---|---|---|---|---|---|");
-    for l in lines {
-        let _ = writeln!(s, "{l}");
+    let _ = writeln!(
+        s,
+        "## Quantization vs float (Fig. 8)\n\nFloat model (attacked white-box) vs the 8-bit quantized model with the exact multiplier on the accelerator: under the adversarial examples \
+         transferred from the float model (the paper's setting){}. Differences and McNemar p against the float column, same images.\n",
+        if any_bpda { ", and under BPDA against the quantized model itself (like with like: each model attacked through its own forward pass)" } else { "" }
+    );
+    if any_bpda {
+        let _ = writeln!(s, "| model | quantized | attack | eps | float % | quantized exact, transferred % | difference (points) | McNemar p | quantized exact, BPDA % | difference (points) | McNemar p |\n|---|---|---|---|---|---|---|---|---|---|---|");
+    } else {
+        let _ = writeln!(s, "| model | quantized | attack | eps | float % | quantized exact % | difference (points) | McNemar p |\n|---|---|---|---|---|---|---|---|");
+    }
+    for (l, b) in lines {
+        let tail = if any_bpda { b.unwrap_or_else(|| " - | - | - |".into()) } else { String::new() };
+        let _ = writeln!(s, "{l}{tail}");
     }
     s.push('\n');
 }
@@ -533,22 +558,27 @@ fn table2(s: &mut String, res: &Results) {
     }
 }
 
-/// One table and one plot per (source, threat, configuration, attack, seed): budgets as rows,
-/// targets as columns.
+/// One table and one plot per (source, configuration, attack, seed): budgets as rows, targets
+/// as columns, the threat models side by side (transferred, `@bpda`, `@hw`).
 fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyError> {
     let mut groups: Vec<(String, Vec<&Aggregate>)> = Vec::new();
     for a in res.complete().filter(|a| a.first.attack != "clean" && a.first.source_model == a.first.target_model) {
         let r = &a.first;
         // The float column belongs to every configuration of its cell.
         let configs: Vec<String> = if r.target == "float" {
-            let mut v: Vec<String> = res.complete().filter(|x| x.first.target == "accel" && x.first.source_sha256 == r.source_sha256 && x.first.attack == r.attack && x.first.threat == r.threat).map(|x| config_of(&x.first)).collect();
-            v.dedup();
+            let mut v: Vec<String> = Vec::new();
+            for x in res.complete().filter(|x| x.first.target == "accel" && x.first.source_sha256 == r.source_sha256 && x.first.attack == r.attack) {
+                let c = config_of(&x.first);
+                if !v.contains(&c) {
+                    v.push(c);
+                }
+            }
             v
         } else {
             vec![config_of(r)]
         };
         for config in configs {
-            let g = format!("{} | {} | {} | {} | seed {}", r.source_model, r.threat, config, r.attack, r.attack_seed);
+            let g = format!("{} | {} | {} | seed {}", r.source_model, config, r.attack, r.attack_seed);
             match groups.iter_mut().find(|(k, _)| *k == g) {
                 Some((_, v)) => {
                     if !v.iter().any(|x| std::ptr::eq(*x, a)) {

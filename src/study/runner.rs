@@ -9,7 +9,7 @@ use super::store::{self, Row, RunKey, Store, LOCK_FILE, SHARD_FILE};
 use super::StudyError;
 use crate::accel::load::LoadedMultiplier;
 use crate::accel::{AccelConfig, Accelerator, EnergyModel, Engine};
-use crate::attack::{self, AccelClassifier, Bounds, Classifier, Criterion, Epsilon, FloatClassifier, SeededNoise};
+use crate::attack::{self, AccelClassifier, BpdaClassifier, Bounds, Classifier, Criterion, Epsilon, FloatClassifier, SeededNoise};
 use crate::data::{self, Dataset, DatasetName, Split};
 use crate::model::io::SavedModel;
 use crate::quant::{calibration_indices, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
@@ -409,6 +409,14 @@ struct Timing {
     eval_s: f64,
 }
 
+/// What a cell searched against one accelerator mixes into its noise seed: the target's key,
+/// but not the attack's revision (a revision changes the numerics, not the random draws; this
+/// also keeps the seeds of rows stored before revisions were recorded).
+fn hardware_seed_label(ws: &Workspace, c: &Cell, t: &Target) -> String {
+    let key = ws.key(c, t);
+    format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "")
+}
+
 /// Adversarial examples of one cell, then the rows of its targets not yet stored.
 fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, store: &Store) -> Result<(Vec<Row>, Timing, Vec<f32>), StudyError> {
     let mut sum = Timing::default();
@@ -431,13 +439,16 @@ fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, sto
             let float = FloatClassifier { arch: &src.arch, params: &src.params };
             let (model, hw_label): (Box<dyn Classifier + '_>, String) = match c.threat {
                 Threat::Transfer => (Box::new(float), String::new()),
+                Threat::Bpda => {
+                    let t = &c.targets[0];
+                    let label = hardware_seed_label(ws, c, t);
+                    let m = &ws.models[t.model()];
+                    let accel = BpdaClassifier { accel: &accels[t], arch: &m.arch, params: &m.params, label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier) };
+                    (Box::new(accel), label)
+                }
                 Threat::Hardware => {
                     let t = &c.targets[0];
-                    // The draws depend on the target's key but not on the attack's revision (a
-                    // revision changes the numerics, not the random draws; this also keeps the
-                    // seeds of rows stored before revisions were recorded).
-                    let key = ws.key(c, t);
-                    let label = format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "");
+                    let label = hardware_seed_label(ws, c, t);
                     (Box::new(AccelClassifier { accel: &accels[t], label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier) }), label)
                 }
             };
