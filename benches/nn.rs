@@ -43,6 +43,7 @@ fn conv2(c: &mut Criterion) {
         input: Shape::new(32, 16, 16),
         classes: 64 * 16 * 16,
         layers: vec![Layer { name: "conv2".into(), kind: LayerKind::Conv { out_ch: 64, k: 5, stride: 1, pad: 2 } }],
+        normalize: None,
     };
     let n = 32;
     let macs: u64 = arch.macs().iter().sum::<u64>() * n as u64;

@@ -21,6 +21,7 @@ fn main() {
         input: Shape::new(32, 16, 16),
         classes: 64 * 16 * 16,
         layers: vec![Layer { name: "conv2".into(), kind: LayerKind::Conv { out_ch: 64, k: 5, stride: 1, pad: 2 } }],
+        normalize: None,
     };
     let n = 128;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);

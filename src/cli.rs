@@ -292,6 +292,10 @@ pub struct PlanFlags {
     /// L2 budgets [plan default: 0,0.5,1,1.5,2,3].
     #[arg(long, value_delimiter = ',')]
     pub eps_l2: Vec<f32>,
+    /// Units of the budgets: pixel (of [0, 1]) or normalized ((x − mean)/std: the model's
+    /// own normalization, else the dataset's usual one) [plan default: pixel].
+    #[arg(long)]
+    pub eps_units: Option<String>,
     /// Threat models transfer|bpda|hardware [plan default: transfer].
     #[arg(long, visible_alias = "threat", value_delimiter = ',')]
     pub threats: Vec<String>,
@@ -341,6 +345,7 @@ impl PlanFlags {
         if !self.eps_linf.is_empty() { t.insert("eps_linf".into(), floats(&self.eps_linf)); }
         if !self.eps_l2.is_empty() { t.insert("eps_l2".into(), floats(&self.eps_l2)); }
         if !self.threats.is_empty() { t.insert("threats".into(), strs(&self.threats)); }
+        if let Some(v) = &self.eps_units { t.insert("eps_units".into(), Value::String(v.clone())); }
         if let Some(v) = self.image_start { t.insert("image_start".into(), Value::Integer(v as i64)); }
         if let Some(v) = self.images { t.insert("images".into(), Value::Integer(v as i64)); }
         if let Some(v) = self.chunk { t.insert("chunk".into(), Value::Integer(v as i64)); }

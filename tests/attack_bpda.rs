@@ -83,7 +83,7 @@ fn bpda_is_never_weaker_than_transfer_and_matches_white_box_on_the_exact_quantiz
     let test = &ws.tests[&m.meta.dataset];
     let crit = Criterion::Misclassification(test.labels.clone());
     let eps: Vec<Epsilon> = [0.03f32, 0.06, 0.1].iter().map(|&e| Epsilon::new(e).unwrap()).collect();
-    let out = attack::run(Attack::LinfPgd, Attack::LinfPgd.default_params(), &wb, Bounds::default(), &test.images, &crit, &eps, &mut SeededNoise::new(7)).unwrap();
+    let out = attack::run(Attack::LinfPgd, Attack::LinfPgd.default_params(), &wb, &Bounds::default(), &test.images, &crit, &eps, &mut SeededNoise::new(7)).unwrap();
     for (e, adv) in eps.iter().zip(&out.clipped) {
         let preds = accel.run(adv).unwrap().predictions();
         let w: Vec<bool> = preds.iter().zip(&test.labels).map(|(&p, &y)| p == y as usize).collect();

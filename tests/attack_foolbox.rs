@@ -109,7 +109,7 @@ fn all_ten_attacks_match_foolbox() {
             None => Criterion::Misclassification(f.labels.clone()),
         };
         let mut noise = ReplayNoise::new(case.noise.clone());
-        let out = attack::run(a, a.default_params(), &f.model, Bounds::default(), &x, &criterion, &eps, &mut noise)
+        let out = attack::run(a, a.default_params(), &f.model, &Bounds::default(), &x, &criterion, &eps, &mut noise)
             .unwrap_or_else(|e| panic!("{}: {e}", case.attack));
         assert_eq!(noise.remaining(), 0, "{}: recorded draws left unused", case.attack);
         for k in 0..eps.len() {

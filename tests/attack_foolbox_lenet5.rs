@@ -69,7 +69,7 @@ fn gradient_attacks_match_foolbox_on_every_image() {
         let eps: Vec<Epsilon> = cases.iter().map(|c| Epsilon::new(c.eps).unwrap()).collect();
         // No recorded draws: a draw would fail the run (these attacks must not draw).
         let mut noise = ReplayNoise::new(Vec::new());
-        let out = attack::run(a, a.default_params(), &model, Bounds::default(), &d.images, &criterion, &eps, &mut noise).unwrap();
+        let out = attack::run(a, a.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut noise).unwrap();
         for (k, c) in cases.iter().enumerate() {
             let want: Vec<bool> = c.success.bytes().map(|b| b == b'1').collect();
             assert_eq!(want.len(), d.len());

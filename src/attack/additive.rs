@@ -10,7 +10,7 @@ pub(super) fn run(
     attack: Attack,
     p: NoiseParams,
     model: &dyn Classifier,
-    bounds: Bounds,
+    bounds: &Bounds,
     x0: &[f32],
     criterion: &Criterion,
     eps: f32,

@@ -2,7 +2,7 @@
 //! when the model is differentiable.
 
 use crate::accel::Accelerator;
-use crate::model::{engine, Arch, Params};
+use crate::model::{engine, Arch, Normalization, Params, Shape};
 
 pub trait Classifier: Sync {
     fn name(&self) -> String;
@@ -102,5 +102,45 @@ impl Classifier for BpdaClassifier<'_> {
     fn loss_gradient(&self, x: &[f32], labels: &[u8]) -> Option<Vec<f32>> {
         let head = self.logits(x);
         Some(engine::input_gradient_head(self.arch, self.params, x, labels, Some(&head)).1)
+    }
+}
+
+/// A classifier seen in normalized coordinates `z = (x − mean_c)/std_c`: the attack's budgets
+/// and steps are then in the units of the normalized input (as many papers state them).
+pub struct NormalizedView<'a> {
+    pub inner: &'a dyn Classifier,
+    pub norm: &'a Normalization,
+    pub input: Shape,
+}
+
+impl Classifier for NormalizedView<'_> {
+    fn name(&self) -> String {
+        format!("{} (normalized coordinates)", self.inner.name())
+    }
+    fn input_len(&self) -> usize {
+        self.inner.input_len()
+    }
+    fn classes(&self) -> usize {
+        self.inner.classes()
+    }
+    fn logits(&self, z: &[f32]) -> Vec<f32> {
+        let mut x = z.to_vec();
+        self.norm.inverse(&mut x, self.input);
+        self.inner.logits(&x)
+    }
+    fn has_gradient(&self) -> bool {
+        self.inner.has_gradient()
+    }
+    fn loss_gradient(&self, z: &[f32], labels: &[u8]) -> Option<Vec<f32>> {
+        let mut x = z.to_vec();
+        self.norm.inverse(&mut x, self.input);
+        let mut g = self.inner.loss_gradient(&x, labels)?;
+        // ∂L/∂z = ∂L/∂x · ∂x/∂z = ∂L/∂x · std_c.
+        let plane = self.input.h * self.input.w;
+        for (p, chunk) in g.chunks_mut(plane).enumerate() {
+            let (_, s) = self.norm.channel(p % self.input.c);
+            chunk.iter_mut().for_each(|v| *v *= s);
+        }
+        Some(g)
     }
 }

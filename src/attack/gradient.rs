@@ -9,7 +9,7 @@ pub(super) fn run(
     norm: Norm,
     p: GradientParams,
     model: &dyn Classifier,
-    bounds: Bounds,
+    bounds: &Bounds,
     x0: &[f32],
     criterion: &Criterion,
     eps: f32,

@@ -14,7 +14,7 @@ mod contrast;
 mod gradient;
 mod noise;
 
-pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifier};
+pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifier, NormalizedView};
 pub use noise::{Draw, NoiseSource, ReplayNoise, SeededNoise};
 
 use std::fmt;
@@ -47,16 +47,103 @@ pub enum Norm {
     Linf,
 }
 
-/// Input domain of the model, element-wise.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+/// The units budgets are stated in: pixels of `[0, 1]`, or the model's normalized input
+/// (`(x − mean_c)/std_c`; an Linf budget ε there is `ε·std_c` in pixels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpsUnits {
+    #[default]
+    Pixel,
+    Normalized,
+}
+
+impl EpsUnits {
+    pub fn name(self) -> &'static str {
+        match self {
+            EpsUnits::Pixel => "pixel",
+            EpsUnits::Normalized => "normalized",
+        }
+    }
+
+    pub fn is_pixel(&self) -> bool {
+        *self == EpsUnits::Pixel
+    }
+}
+
+impl fmt::Display for EpsUnits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EpsUnits {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pixel" => Ok(EpsUnits::Pixel),
+            "normalized" => Ok(EpsUnits::Normalized),
+            _ => Err(format!("unknown epsilon units '{s}' (expected pixel or normalized)")),
+        }
+    }
+}
+
+/// Input domain of the model: one interval for every element, or one per channel (an attack in
+/// normalized coordinates, where `[0, 1]` maps to `[(0 − mean_c)/std_c, (1 − mean_c)/std_c]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Bounds {
-    pub lower: f32,
-    pub upper: f32,
+    /// Per channel (one entry: every element).
+    pub lower: Vec<f32>,
+    pub upper: Vec<f32>,
+    /// Elements per channel plane (`H·W`); unused with one entry.
+    pub plane: usize,
 }
 
 impl Default for Bounds {
     fn default() -> Self {
-        Bounds { lower: 0.0, upper: 1.0 }
+        Bounds::uniform(0.0, 1.0)
+    }
+}
+
+impl Bounds {
+    pub fn uniform(lower: f32, upper: f32) -> Bounds {
+        Bounds { lower: vec![lower], upper: vec![upper], plane: 1 }
+    }
+
+    /// One interval per channel of NCHW samples whose planes hold `plane` elements.
+    pub fn per_channel(lower: Vec<f32>, upper: Vec<f32>, plane: usize) -> Bounds {
+        assert_eq!(lower.len(), upper.len(), "bounds: as many lower as upper limits");
+        Bounds { lower, upper, plane: plane.max(1) }
+    }
+
+    /// Channel of element `i` of a batch (NCHW: channel planes repeat sample after sample).
+    #[inline]
+    fn channel(&self, i: usize) -> usize {
+        if self.lower.len() == 1 {
+            0
+        } else {
+            (i / self.plane) % self.lower.len()
+        }
+    }
+
+    /// The interval of element `i` of a batch.
+    #[inline]
+    pub fn at(&self, i: usize) -> (f32, f32) {
+        let c = self.channel(i);
+        (self.lower[c], self.upper[c])
+    }
+
+    /// Clamp a batch element-wise into its intervals.
+    pub fn clamp(&self, x: &mut [f32]) {
+        if self.lower.len() == 1 {
+            let (l, u) = (self.lower[0], self.upper[0]);
+            x.iter_mut().for_each(|v| *v = v.clamp(l, u));
+        } else {
+            for (p, chunk) in x.chunks_mut(self.plane).enumerate() {
+                let c = p % self.lower.len();
+                let (l, u) = (self.lower[c], self.upper[c]);
+                chunk.iter_mut().for_each(|v| *v = v.clamp(l, u));
+            }
+        }
     }
 }
 
@@ -258,6 +345,8 @@ pub enum AttackError {
     Epsilon(f32),
     #[error("input sample {sample}, element {index} is {value}, outside the model bounds [{lower}, {upper}]")]
     OutOfBounds { sample: usize, index: usize, value: f32, lower: f32, upper: f32 },
+    #[error("bounds for {channels} channels of {plane} elements do not fit samples of {per} values")]
+    BoundsShape { channels: usize, plane: usize, per: usize },
     #[error("input holds {len} values, not a multiple of the sample size {per}")]
     Shape { len: usize, per: usize },
     #[error("{labels} labels for {samples} samples")]
@@ -270,6 +359,8 @@ pub enum AttackError {
     Targeted(Attack),
     #[error("{attack} takes {expected} parameters")]
     Params { attack: Attack, expected: &'static str },
+    #[error("input normalization: {0}")]
+    Normalization(String),
     #[error("noise replay: {0}")]
     Replay(String),
 }
@@ -281,7 +372,7 @@ pub fn run(
     attack: Attack,
     params: AttackParams,
     model: &dyn Classifier,
-    bounds: Bounds,
+    bounds: &Bounds,
     x: &[f32],
     criterion: &Criterion,
     epsilons: &[Epsilon],
@@ -299,8 +390,15 @@ pub fn run(
     if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= model.classes()) {
         return Err(AttackError::LabelRange { sample: i, label: l, classes: model.classes() });
     }
-    if let Some((i, &v)) = x.iter().enumerate().find(|(_, &v)| !(v >= bounds.lower && v <= bounds.upper)) {
-        return Err(AttackError::OutOfBounds { sample: i / per, index: i % per, value: v, lower: bounds.lower, upper: bounds.upper });
+    if bounds.lower.len() != 1 && bounds.lower.len() * bounds.plane != per {
+        return Err(AttackError::BoundsShape { channels: bounds.lower.len(), plane: bounds.plane, per });
+    }
+    if let Some((i, &v)) = x.iter().enumerate().find(|&(i, &v)| {
+        let (l, u) = bounds.at(i);
+        !(v >= l && v <= u)
+    }) {
+        let (lower, upper) = bounds.at(i);
+        return Err(AttackError::OutOfBounds { sample: i / per, index: i % per, value: v, lower, upper });
     }
     for e in epsilons {
         Epsilon::new(e.0)?;
@@ -338,6 +436,45 @@ pub fn run(
     Ok(out)
 }
 
+/// [`run`] with budgets in normalized units: the attack runs on `z = (x − mean_c)/std_c` within
+/// the per-channel image of `[0, 1]`; its outputs are mapped back to pixels (clamped to `[0, 1]`
+/// against rounding) and judged there.
+#[allow(clippy::too_many_arguments)]
+pub fn run_normalized(
+    attack: Attack,
+    params: AttackParams,
+    model: &dyn Classifier,
+    norm: &crate::model::Normalization,
+    input: crate::model::Shape,
+    x: &[f32],
+    criterion: &Criterion,
+    epsilons: &[Epsilon],
+    noise: &mut dyn NoiseSource,
+) -> Result<AttackOutput, AttackError> {
+    norm.check(input.c).map_err(AttackError::Normalization)?;
+    let (lower, upper): (Vec<f32>, Vec<f32>) = (0..input.c)
+        .map(|c| {
+            let (m, s) = norm.channel(c);
+            ((0.0 - m) / s, (1.0 - m) / s)
+        })
+        .unzip();
+    let bounds = Bounds::per_channel(lower, upper, input.h * input.w);
+    let mut z = x.to_vec();
+    norm.forward(&mut z, input);
+    // Rounding may put z a hair outside its interval.
+    bounds.clamp(&mut z);
+    let view = NormalizedView { inner: model, norm, input };
+    let mut out = run(attack, params, &view, &bounds, &z, criterion, epsilons, noise)?;
+    for v in out.raw.iter_mut().chain(out.clipped.iter_mut()) {
+        norm.inverse(v, input);
+        v.iter_mut().for_each(|p| *p = p.clamp(0.0, 1.0));
+    }
+    for (s, c) in out.success.iter_mut().zip(&out.clipped) {
+        *s = criterion.is_adversarial(&model.logits(c), model.classes());
+    }
+    Ok(out)
+}
+
 /// Foolbox `LpDistance.clip_perturbation`: the perturbation shrunk into the eps ball.
 pub fn clip_perturbation(norm: Norm, x0: &[f32], x: &[f32], per: usize, eps: f32) -> Vec<f32> {
     let mut out = Vec::with_capacity(x.len());
@@ -359,8 +496,6 @@ pub(crate) fn l2(v: &[f32]) -> f32 {
     v.iter().map(|&x| x * x).sum::<f32>().sqrt()
 }
 
-pub(crate) fn clamp_all(x: &mut [f32], b: Bounds) {
-    for v in x {
-        *v = v.clamp(b.lower, b.upper);
-    }
+pub(crate) fn clamp_all(x: &mut [f32], b: &Bounds) {
+    b.clamp(x)
 }

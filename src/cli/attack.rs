@@ -74,9 +74,14 @@ pub struct AttackArgs {
     /// fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd, l2-contrast, l2-gaussian, l2-uniform, linf-uniform.
     #[arg(long, default_value = "linf-pgd")]
     pub attack: Attack,
-    /// Perturbation budgets (comma-separated, in pixel units of [0, 1]).
+    /// Perturbation budgets (comma-separated, in the units of --eps-units).
     #[arg(long, value_delimiter = ',', default_value = "0,0.01,0.02,0.05,0.1,0.2,0.3")]
     pub eps: Vec<f32>,
+    /// pixel (of [0, 1]) or normalized ((x − mean)/std per channel: the model's own
+    /// normalization, else MNIST 0.1307/0.3081, CIFAR-10 (0.4914, 0.4822, 0.4465)/(0.2470,
+    /// 0.2435, 0.2616)); in normalized units the attack runs in normalized coordinates.
+    #[arg(long, default_value = "pixel")]
+    pub eps_units: axdnn::attack::EpsUnits,
     /// Multipliers the adversarial examples are evaluated on: `exact`, Verilog files or EvoApprox names.
     #[arg(long, value_delimiter = ',', default_value = "exact")]
     pub multipliers: Vec<String>,
@@ -139,6 +144,7 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
     let mut eps = toml::Table::new();
     eps.insert(a.attack.name().into(), Value::Array(a.eps.iter().map(|&e| Value::Float(e as f64)).collect()));
     t.insert("eps".into(), Value::Table(eps));
+    t.insert("eps_units".into(), Value::String(a.eps_units.name().into()));
     t.insert("multipliers".into(), Value::Array(a.multipliers.iter().map(|m| Value::String(m.clone())).collect()));
     t.insert("threats".into(), Value::Array(threats.iter().map(|m| Value::String(m.clone())).collect()));
     t.insert("attack_seeds".into(), Value::Array(vec![Value::Integer(a.attack_seed as i64)]));

@@ -19,6 +19,16 @@ pub enum DatasetName {
     Cifar10,
 }
 
+impl DatasetName {
+    /// The usual input normalization of the dataset (torchvision statistics).
+    pub fn normalization(self) -> crate::model::Normalization {
+        match self {
+            DatasetName::Mnist => crate::model::Normalization::mnist(),
+            DatasetName::Cifar10 => crate::model::Normalization::cifar10(),
+        }
+    }
+}
+
 impl fmt::Display for DatasetName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

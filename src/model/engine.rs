@@ -188,6 +188,14 @@ impl<T: Real> Net<T> {
     fn forward_impl(&mut self, x: &[T], n: usize, mode: Mode, mut cache: Option<&mut Vec<Cache<T>>>) -> Vec<T> {
         let inp = self.arch.input;
         assert_eq!(x.len(), n * inp.numel(), "input batch size");
+        let normalized;
+        let x = match &self.arch.normalize {
+            Some(norm) => {
+                normalized = normalize_t(norm, x, inp, false);
+                &normalized[..]
+            }
+            None => x,
+        };
         let mut act = Act { data: nchw_to_cnhw(x, n, inp), layout: Layout::Spatial(inp) };
         for i in 0..self.arch.layers.len() {
             let kind = self.arch.layers[i].kind;
@@ -411,11 +419,30 @@ impl<T: Real> Net<T> {
             if i == 0 && want_input_grad {
                 let s = self.arch.input;
                 let d = to_spatial(std::mem::replace(&mut grad, Act { data: Vec::new(), layout: Layout::Flat(0) }), n, s);
-                input_grad = Some(cnhw_to_nchw(&d, n, s));
+                let g = cnhw_to_nchw(&d, n, s);
+                // The normalization inside the model: ∂z/∂x = 1/std per channel.
+                input_grad = Some(match &self.arch.normalize {
+                    Some(norm) => normalize_t(norm, &g, s, true),
+                    None => g,
+                });
             }
         }
         Backward { losses, correct, grads, input_grad }
     }
+}
+
+/// `(x − mean_c)/std_c` of an NCHW batch, or with `grad` the pull-back `g/std_c`.
+fn normalize_t<T: Real>(norm: &crate::model::arch::Normalization, x: &[T], inp: Shape, grad: bool) -> Vec<T> {
+    let plane = inp.h * inp.w;
+    let mut out = x.to_vec();
+    for (p, chunk) in out.chunks_mut(plane).enumerate() {
+        let (m, sd) = norm.channel(p % inp.c);
+        let (m, sd) = (T::from_f64(m as f64), T::from_f64(sd as f64));
+        for v in chunk {
+            *v = if grad { *v / sd } else { (*v - m) / sd };
+        }
+    }
+    out
 }
 
 fn spatial<T>(l: Layout, data: &[T], n: usize) -> Shape {

@@ -63,6 +63,8 @@ pub enum ModelIoError {
     Io { path: PathBuf, cause: std::io::Error },
     #[error("{path}:{line}:{col}: bad model description: {reason}")]
     BadJson { path: PathBuf, line: usize, col: usize, reason: String },
+    #[error("{path}: arch.{reason}")]
+    BadNormalization { path: PathBuf, reason: String },
     #[error("{path}: sha256 {found} does not match {expected} recorded in model.json")]
     ShaMismatch { path: PathBuf, expected: String, found: String },
     #[error("{path}: not a valid safetensors file: {reason}")]
@@ -177,8 +179,9 @@ pub fn save(dir: &Path, arch: &Arch, params: &Params, meta: &ModelMeta) -> Resul
 pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
     let jpath = dir.join(META_FILE);
     let mj = read_json(&jpath)?;
-    // The layers must be exactly what the named architecture builds.
-    let expect = Arch::new(mj.arch.name, mj.arch.input, mj.arch.classes);
+    // The layers must be exactly what the named architecture builds (the input normalization
+    // in front of them is the model's own).
+    let expect = Arch { normalize: mj.arch.normalize.clone(), ..Arch::new(mj.arch.name, mj.arch.input, mj.arch.classes) };
     if expect != mj.arch {
         return Err(ModelIoError::BadJson {
             path: jpath,
@@ -236,5 +239,9 @@ pub fn load_meta(dir: &Path) -> Result<(Arch, ModelMeta), ModelIoError> {
 
 fn read_json(jpath: &Path) -> Result<ModelJson, ModelIoError> {
     let text = std::fs::read_to_string(jpath).map_err(io(jpath))?;
-    serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson { path: jpath.to_path_buf(), line: e.line(), col: e.column(), reason: e.to_string() })
+    let mj: ModelJson = serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson { path: jpath.to_path_buf(), line: e.line(), col: e.column(), reason: e.to_string() })?;
+    if let Some(norm) = &mj.arch.normalize {
+        norm.check(mj.arch.input.c).map_err(|reason| ModelIoError::BadNormalization { path: jpath.to_path_buf(), reason })?;
+    }
+    Ok(mj)
 }

@@ -5,7 +5,7 @@ pub mod engine;
 pub mod params;
 pub mod real;
 
-pub use arch::{Arch, ArchName, Layer, LayerKind, ParamSpec, Shape};
+pub use arch::{Arch, ArchName, Layer, LayerKind, Normalization, ParamSpec, Shape};
 pub use params::{forward_reference, Params, Tensor};
 pub use real::Real;
 pub mod io;

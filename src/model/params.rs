@@ -51,6 +51,9 @@ pub fn forward_reference(arch: &Arch, params: &Params, x: &[f32]) -> Vec<Vec<f32
     assert_eq!(x.len(), arch.input.numel(), "input size");
     let shapes = arch.shapes();
     let mut cur: Vec<f32> = x.to_vec();
+    if let Some(norm) = &arch.normalize {
+        norm.forward(&mut cur, arch.input);
+    }
     let mut s: Shape = arch.input;
     let mut outs = Vec::with_capacity(arch.layers.len());
     for (i, l) in arch.layers.iter().enumerate() {

@@ -142,7 +142,17 @@ fn float_ranges(arch: &Arch, params: &Params, images: &[f32]) -> (Vec<(f32, f32)
             acc.1 = acc.1.max(hi);
         }
     }
-    (ranges, minmax(images))
+    // The input quantizer sees what the first layer sees: normalized values when the model
+    // normalizes inside.
+    let input_range = match &arch.normalize {
+        Some(norm) => {
+            let mut z = images.to_vec();
+            norm.forward(&mut z, arch.input);
+            minmax(&z)
+        }
+        None => minmax(images),
+    };
+    (ranges, input_range)
 }
 
 fn minmax(v: &[f32]) -> (f32, f32) {
@@ -241,7 +251,14 @@ impl QuantModel {
     /// Input codes of one image.
     pub fn quantize_input(&self, x: &[f32]) -> Vec<i32> {
         let (qmin, qmax) = self.act_range();
-        x.iter().map(|&v| self.input.quantize(v, qmin, qmax)).collect()
+        match &self.arch.normalize {
+            Some(norm) => {
+                let mut z = x.to_vec();
+                norm.forward(&mut z, self.arch.input);
+                z.iter().map(|&v| self.input.quantize(v, qmin, qmax)).collect()
+            }
+            None => x.iter().map(|&v| self.input.quantize(v, qmin, qmax)).collect(),
+        }
     }
 
     /// The GEMM layers in order.

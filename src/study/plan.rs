@@ -6,7 +6,7 @@
 
 use super::StudyError;
 use crate::accel::{ArrayShape, Dataflow};
-use crate::attack::{Attack, Norm};
+use crate::attack::{Attack, EpsUnits, Norm};
 use crate::quant::{ApproxLayers, QuantScheme};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -156,6 +156,8 @@ pub struct RawPlan {
     pub eps_l2: Option<Vec<f32>>,
     /// Per-attack budgets, overriding `eps_linf` / `eps_l2`.
     pub eps: Option<BTreeMap<Spanned<String>, Vec<f32>>>,
+    /// `pixel` (default) or `normalized`: the units of every budget.
+    pub eps_units: Option<Spanned<String>>,
     pub threats: Option<Vec<Spanned<String>>>,
     /// First test image.
     pub image_start: Option<usize>,
@@ -188,6 +190,9 @@ pub struct Plan {
     pub attacks: Vec<String>,
     /// Budgets of every attack, in plan order.
     pub eps: BTreeMap<String, Vec<f32>>,
+    /// Units of the budgets (a pixel-unit plan's lock file has no such key).
+    #[serde(default, skip_serializing_if = "EpsUnits::is_pixel")]
+    pub eps_units: EpsUnits,
     pub threats: Vec<Threat>,
     pub image_start: usize,
     pub images: usize,
@@ -385,6 +390,10 @@ impl Plan {
             multipliers,
             attacks,
             eps,
+            eps_units: match &raw.eps_units {
+                Some(u) => u.get_ref().parse().map_err(|e: String| src.err(u.span(), "eps_units", e))?,
+                None => EpsUnits::Pixel,
+            },
             threats,
             image_start: raw.image_start.unwrap_or(0),
             images,

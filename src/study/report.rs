@@ -361,7 +361,7 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
     let _ = writeln!(s, "# Study `{}`\n", plan.name);
     let _ = writeln!(
         s,
-        "Models {}; schemes {}; multipliers {}; {} test images from #{} in cells of {}; calibration {} training images (seed {}); attack seeds {:?}; threat models {}. \
+        "Models {}; schemes {}; multipliers {}; {} test images from #{} in cells of {}; calibration {} training images (seed {}); attack seeds {:?}; threat models {}; budgets in {} units{}. \
          Every accuracy is `% ± half-width of the 95 % Wilson interval` over the images; comparisons between multipliers are paired (same images, exact McNemar test).\n",
         plan.models.iter().map(|m| format!("`{}`", m.display())).collect::<Vec<_>>().join(", "),
         plan.schemes.join(", "),
@@ -372,7 +372,12 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
         plan.calib,
         plan.calib_seed,
         plan.attack_seeds,
-        plan.threats.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+        plan.threats.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
+        plan.eps_units,
+        match plan.eps_units {
+            crate::attack::EpsUnits::Pixel => " of [0, 1]",
+            crate::attack::EpsUnits::Normalized => " ((x − mean)/std per channel: the model's own normalization, else MNIST 0.1307/0.3081, CIFAR-10 (0.4914, 0.4822, 0.4465)/(0.2470, 0.2435, 0.2616); an Linf ε is ε·std in pixels)",
+        }
     );
     let total = store::read_rows(&dir.join(store::RESULTS_FILE))?.len();
     let complete = res.complete().count();

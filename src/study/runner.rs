@@ -9,7 +9,7 @@ use super::store::{self, Row, RunKey, Store, LOCK_FILE, SHARD_FILE};
 use super::StudyError;
 use crate::accel::load::LoadedMultiplier;
 use crate::accel::{AccelConfig, Accelerator, EnergyModel, Engine};
-use crate::attack::{self, AccelClassifier, BpdaClassifier, Bounds, Classifier, Criterion, Epsilon, FloatClassifier, SeededNoise};
+use crate::attack::{self, AccelClassifier, BpdaClassifier, Bounds, Classifier, Criterion, EpsUnits, Epsilon, FloatClassifier, SeededNoise};
 use crate::data::{self, Dataset, DatasetName, Split};
 use crate::model::io::SavedModel;
 use crate::quant::{calibration_indices, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
@@ -125,6 +125,7 @@ impl Workspace {
             attack: cell.attack.name().into(),
             attack_rev: cell.attack.revision(),
             epsilon: cell.epsilon,
+            eps_units: plan.eps_units.name().into(),
             attack_seed: cell.attack_seed,
             image_start: cell.images.start,
             image_end: cell.images.end,
@@ -453,7 +454,15 @@ fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, sto
                 }
             };
             let mut noise = SeededNoise::new(c.noise_seed(&src.meta.sha256, &hw_label));
-            let out = attack::run(a, a.default_params(), model.as_ref(), Bounds::default(), x, &crit, &eps, &mut noise).map_err(|e| StudyError::Attack(format!("{a}: {e}")))?;
+            let out = match ws.plan.eps_units {
+                EpsUnits::Pixel => attack::run(a, a.default_params(), model.as_ref(), &Bounds::default(), x, &crit, &eps, &mut noise),
+                EpsUnits::Normalized => {
+                    // The model's own normalization, else the dataset's usual one.
+                    let norm = src.arch.normalize.clone().unwrap_or_else(|| src.meta.dataset.normalization());
+                    attack::run_normalized(a, a.default_params(), model.as_ref(), &norm, src.arch.input, x, &crit, &eps, &mut noise)
+                }
+            }
+            .map_err(|e| StudyError::Attack(format!("{a}: {e}")))?;
             out.clipped.into_iter().next().expect("one epsilon")
         }
     };

@@ -30,6 +30,8 @@ pub struct RunKey {
     pub attack_rev: u32,
     /// Bit pattern of the f32 budget, so keys compare exactly.
     pub epsilon_bits: u32,
+    /// `pixel` or `normalized`.
+    pub eps_units: String,
     pub attack_seed: u64,
     pub image_start: usize,
     pub image_end: usize,
@@ -61,6 +63,9 @@ pub struct Row {
     #[serde(default = "first_revision")]
     pub attack_rev: u32,
     pub epsilon: f32,
+    /// Stores written before units were recorded hold pixel-unit rows.
+    #[serde(default = "pixel_units")]
+    pub eps_units: String,
     pub attack_seed: u64,
     pub image_start: usize,
     pub image_end: usize,
@@ -95,6 +100,10 @@ fn first_revision() -> u32 {
     1
 }
 
+fn pixel_units() -> String {
+    "pixel".into()
+}
+
 impl Row {
     pub fn key(&self) -> RunKey {
         RunKey {
@@ -103,6 +112,7 @@ impl Row {
             attack: self.attack.clone(),
             attack_rev: self.attack_rev,
             epsilon_bits: self.epsilon.to_bits(),
+            eps_units: self.eps_units.clone(),
             attack_seed: self.attack_seed,
             image_start: self.image_start,
             image_end: self.image_end,
