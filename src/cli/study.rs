@@ -213,6 +213,7 @@ fn reproduce_plans(quick: bool) -> Vec<(&'static str, &'static str)> {
         // Cheapest first, so the early folders are complete while AlexNet runs.
         vec![
             ("lenet5-mnist", "paper-lenet5-mnist.toml"),
+            ("lenet5-mnist-pixel", "paper-lenet5-mnist-pixel.toml"),
             ("transfer-mnist", "paper-transfer-mnist.toml"),
             ("transfer-cifar10", "paper-transfer-cifar10.toml"),
             ("alexnet-cifar10", "paper-alexnet-cifar10.toml"),
@@ -249,6 +250,7 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
     }
     let open = |n: &str| folders.iter().find(|(f, _)| *f == n).map(|(_, d)| report::Results::open(d)).transpose();
     let lenet = open("lenet5-mnist")?;
+    let lenet_pixel = open("lenet5-mnist-pixel")?;
     let alexnet = open("alexnet-cifar10")?;
     let tm = open("transfer-mnist")?;
     let tc = open("transfer-cifar10")?;
@@ -259,7 +261,7 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
     if let Some(r) = &tc {
         transfer.push(("CIFAR-10", r));
     }
-    let mut text = study::paper::compare(lenet.as_ref(), alexnet.as_ref(), &transfer);
+    let mut text = study::paper::compare(lenet.as_ref(), lenet_pixel.as_ref(), alexnet.as_ref(), &transfer);
     text += &format!(
         "\nStudy folders (each with its own report.md, results.csv and plots): {}.{}\n",
         folders.iter().map(|(n, _)| format!("[{n}]({n}/report.md)")).collect::<Vec<_>>().join(", "),

@@ -17,9 +17,12 @@ struct Quote {
     losses: [(&'static str, f64); 2],
 }
 
-const LENET_QUOTES: [Quote; 4] = [
+const LENET_QUOTES: [Quote; 7] = [
     Quote { what: "Linf BIM (Fig. 4a)", attack: "linf-bim", eps: 0.2, losses: [("mul8u_1JFF", 44.0), ("mul8u_L40", 67.0)] },
     Quote { what: "Linf FGM = FGSM (Fig. 4c)", attack: "fgsm", eps: 0.25, losses: [("mul8u_1JFF", 37.0), ("mul8u_L40", 49.0)] },
+    Quote { what: "L2 FGM (Fig. 4d)", attack: "fgm", eps: 2.0, losses: [("mul8u_1JFF", 9.0), ("mul8u_JV3", 28.0)] },
+    Quote { what: "L2 PGD (Fig. 5a)", attack: "l2-pgd", eps: 2.0, losses: [("mul8u_1JFF", 17.0), ("mul8u_JV3", 36.0)] },
+    Quote { what: "Linf PGD (Fig. 5b)", attack: "linf-pgd", eps: 0.05, losses: [("mul8u_1JFF", 1.0), ("mul8u_JV3", 23.0)] },
     Quote { what: "L2 contrast reduction (Fig. 6a)", attack: "l2-contrast", eps: 1.5, losses: [("mul8u_1JFF", 0.06), ("mul8u_L40", 53.0)] },
     Quote { what: "Linf repeated additive uniform noise (Fig. 5d)", attack: "linf-uniform", eps: 1.0, losses: [("mul8u_1JFF", 50.0), ("mul8u_L40", 75.0)] },
 ];
@@ -50,13 +53,18 @@ fn loss(r: &Results, mult: &str, attack: &str, eps: f32) -> Option<(f64, Proport
 }
 
 /// `report.md` of `axdnn reproduce`: every quoted number beside ours, the three answers.
-pub fn compare(lenet: Option<&Results>, alexnet: Option<&Results>, transfer: &[(&str, &Results)]) -> String {
+///
+/// `lenet` is the LeNet-5 study in the units the paper's numbers match (normalized), `lenet_pixel`
+/// the same study with the same numbers read as pixel budgets; each quoted number is set beside
+/// both.
+pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: Option<&Results>, transfer: &[(&str, &Results)]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Reproduction of Siddique & Hoque, \"Is Approximation Universally Defensive Against Adversarial Attacks in DNNs?\"\n");
     let _ = writeln!(
         s,
         "Every number below is computed from the study folders next to this file. Intervals are 95 % Wilson intervals over the test images used. \
-         Our budgets are in pixel units of [0, 1] (the paper does not state its units). The paper's accurate model is its multiplier M1 (mul8u_1JFF; our built-in exact multiplier where a plan has no 1JFF — the products are identical), M8 is mul8u_L40. \
+         The paper does not state the units of its budgets; its LeNet-5 numbers match budgets in units of the normalized input (x − 0.1307)/0.3081 (an Linf ε is 0.3081·ε in pixels of [0, 1]), \
+         so the LeNet-5 study runs in those units and every quoted number is also set beside the same budget read as pixels. The paper's accurate model is its multiplier M1 (mul8u_1JFF; our built-in exact multiplier where a plan has no 1JFF — the products are identical), M8 is mul8u_L40. \
          An accuracy loss is clean minus robust accuracy, in points; the paper's figures are read from its text.\n"
     );
     let _ = writeln!(s, "## Baselines\n\n| model | paper | ours (float, clean) |\n|---|---|---|");
@@ -64,22 +72,26 @@ pub fn compare(lenet: Option<&Results>, alexnet: Option<&Results>, transfer: &[(
         let ours = r.and_then(float_clean).map_or("not run".into(), |p| pct(&p));
         let _ = writeln!(s, "| {name} | {paper} | {ours} |");
     }
-    if let Some(r) = lenet {
-        let _ = writeln!(s, "\n## Quoted accuracy losses (LeNet-5 / MNIST)\n\n| case | eps | multiplier | paper loss (points) | our loss (points) | our clean % | our robust % |\n|---|---|---|---|---|---|---|");
+    if lenet.is_some() || lenet_pixel.is_some() {
+        let units = |r: Option<&Results>| r.map(|r| r.plan.eps_units.name()).unwrap_or("-");
+        let _ = writeln!(
+            s,
+            "\n## Quoted accuracy losses (LeNet-5 / MNIST, transferred from the float model as in the paper)\n\n\
+             | case | eps | multiplier | paper loss (points) | ours, {} units: loss (points) | clean % | robust % | ours, {} units: loss (points) | clean % | robust % |\n|---|---|---|---|---|---|---|---|---|---|",
+            units(lenet),
+            units(lenet_pixel)
+        );
         for q in &LENET_QUOTES {
             for (m, paper) in q.losses {
-                let ours = loss(r, m, q.attack, q.eps);
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {m} | {paper} | {} | {} | {} |",
-                    q.what,
-                    q.eps,
-                    ours.as_ref().map_or("not in plan".into(), |o| format!("{:.1}", o.0)),
-                    ours.as_ref().map_or("-".into(), |o| pct(&o.1)),
-                    ours.as_ref().map_or("-".into(), |o| pct(&o.2)),
-                );
+                let cols = |r: Option<&Results>| match r.and_then(|r| loss(r, m, q.attack, q.eps)) {
+                    Some(o) => format!("{:.1} | {} | {}", o.0, pct(&o.1), pct(&o.2)),
+                    None => "not in plan | - | -".into(),
+                };
+                let _ = writeln!(s, "| {} | {} | {m} | {paper} | {} | {} |", q.what, q.eps, cols(lenet), cols(lenet_pixel));
             }
         }
+    }
+    if let Some(r) = lenet {
         // Fig. 8: PGD eps 0.2, quantization +58 points over float; approximation −35 (M8 vs quantized exact).
         let at = |mult: Option<&str>| {
             find(r, |x| x.attack == "linf-pgd" && x.epsilon.to_bits() == 0.2f32.to_bits() && match mult {
@@ -129,9 +141,17 @@ pub fn compare(lenet: Option<&Results>, alexnet: Option<&Results>, transfer: &[(
         .filter_map(|(n, r)| {
             let r = (*r)?;
             let cs = report::comparisons(r);
-            let all: Vec<&report::Comparison> = cs.iter().filter(|c| c.threat == "transfer").collect();
-            let v = report::verdict(&all);
-            Some(format!("{n}: {} of {} cells significantly less robust than exact, {} more robust", v.worse, v.cells, v.better))
+            let per: Vec<String> = r
+                .plan
+                .threats
+                .iter()
+                .filter_map(|t| {
+                    let all: Vec<&report::Comparison> = cs.iter().filter(|c| c.threat == t.name()).collect();
+                    let v = report::verdict(&all);
+                    (v.cells > 0).then(|| format!("{t}: {} of {} cells significantly less robust than exact, {} more robust", v.worse, v.cells, v.better))
+                })
+                .collect();
+            Some(format!("{n} ({})", per.join("; ")))
         })
         .collect();
     let a1_holds = [lenet, alexnet].iter().flatten().any(|r| {
