@@ -1,4 +1,4 @@
-//! `axdnn rtl`: emit the weight- or output-stationary array as Verilog, co-simulate it with Icarus Verilog
+//! `axdnn rtl`: emit the weight-, output- or input-stationary array as Verilog, co-simulate it with Icarus Verilog
 //! or Verilator against the cycle-stepped model.
 
 use axdnn::accel::timing::{ArrayShape, Dataflow};
@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum RtlCmd {
-    /// Write axdnn_pe.v, axdnn_array_ws.v, axdnn_tb_ws.v (ws) or axdnn_pe_os.v,
-    /// axdnn_array_os.v, axdnn_tb_os.v (os) (+ the multiplier and, for PDK45 netlists, the cell
-    /// models) into a folder.
+    /// Write axdnn_pe.v, axdnn_array_ws.v, axdnn_tb_ws.v (ws), axdnn_pe_os.v,
+    /// axdnn_array_os.v, axdnn_tb_os.v (os) or axdnn_pe_is.v, axdnn_array_is.v, axdnn_tb_is.v
+    /// (is) (+ the multiplier and, for PDK45 netlists, the cell models) into a folder.
     Emit {
         /// Multiplier netlist (.v) or an EvoApprox name under $AXDNN_EVOAPPROX.
         #[arg(long)]
@@ -23,7 +23,7 @@ pub enum RtlCmd {
         /// Output folder.
         #[arg(short, long)]
         out: PathBuf,
-        /// ws (weight-stationary) or os (output-stationary).
+        /// ws (weight-), os (output-) or is (input-stationary).
         #[arg(long, default_value = "ws")]
         dataflow: Dataflow,
     },
@@ -57,7 +57,7 @@ pub struct CosimArgs {
     /// iverilog | verilator.
     #[arg(long, default_value = "iverilog")]
     sim: Simulator,
-    /// ws (weight-stationary) or os (output-stationary).
+    /// ws (weight-), os (output-) or is (input-stationary).
     #[arg(long, default_value = "ws")]
     dataflow: Dataflow,
     /// Keep the Verilog, stimulus and dump in this folder (default: a temporary folder, removed).
@@ -122,7 +122,7 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
             println!(
                 "{}x{} {}, {}, {} ({}), K={}, NF={}, {} pixels, seed {}: {} folds, {} {} written, {} sums equal to accel::array and accel::fast::gemm bit for bit, every output on the model's cycle, last output cycle {} = model {}",
                 cfg.rows, cfg.cols, cfg.dataflow.to_string().to_uppercase(), r.multiplier, cfg.scheme, cfg.sim, cfg.k, cfg.nf, cfg.npix, cfg.seed,
-                c.folds, c.outputs, if cfg.dataflow == Dataflow::Ws { "partial sums" } else { "outputs" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
+                c.folds, c.outputs, if cfg.dataflow == Dataflow::Os { "outputs" } else { "partial sums" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
             );
             if a.keep.is_some() {
                 println!("files in {}", dir.display());

@@ -1,5 +1,5 @@
-//! RTL co-verification of the accelerator: Verilog for a weight-stationary ([`emit`]) or
-//! output-stationary ([`emit_os`]) systolic array around a multiplier netlist, the stimulus that
+//! RTL co-verification of the accelerator: Verilog for a weight- or input-stationary ([`emit`])
+//! or output-stationary ([`emit_os`]) systolic array around a multiplier netlist, the stimulus that
 //! streams a GEMM into it as `accel::array` does ([`schedule`]), the comparison of the
 //! simulator's output dump with the cycle-stepped model ([`check`]) and the driver that runs
 //! Icarus Verilog or Verilator ([`cosim`]).
