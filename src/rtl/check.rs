@@ -65,6 +65,8 @@ pub struct CosimCheck {
     /// Cycle of the RTL's last output and `accel::array`'s last busy cycle (equal).
     pub last_output_cycle: u64,
     pub model_last_busy_cycle: u64,
+    /// The RTL's sums (`npix × nf`, pixel-major), equal to both references.
+    pub values: Vec<i32>,
 }
 
 /// Compare a WS dump with the model run (`array`) and the fast engine's sums (`fast`).
@@ -171,6 +173,7 @@ fn finish(
         folds,
         last_output_cycle: last.cycle,
         model_last_busy_cycle: array.last_busy_cycle,
+        values: sums.to_vec(),
     })
 }
 

@@ -11,7 +11,7 @@ use crate::accel::array;
 use crate::accel::fast::{self, GemmOperands};
 use crate::accel::timing::{ArrayShape, Dataflow};
 use crate::lut::testbench::ExtSimError;
-use crate::mult::RowPort;
+use crate::mult::{Multiplier, RowPort};
 use crate::quant::QuantScheme;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -191,20 +191,25 @@ fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) ->
     Ok(())
 }
 
-/// Compile and run the testbench module `top` (file `top.v` in `dir`; sources: RTL + multiplier +
-/// cells); returns the dump path.
-pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
-    let dump = dir.join("dump.txt");
+/// A compiled testbench: run it on any number of stimulus files (the array, multiplier and
+/// dataflow are fixed, the GEMM is not).
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub sim: Simulator,
+    /// The `vvp` image (Icarus) or the Verilator executable.
+    pub exe: PathBuf,
+}
+
+/// Compile the testbench module `top` (file `top.v` in `dir`; sources: RTL + multiplier + cells).
+pub fn compile(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path) -> Result<Compiled, RtlError> {
     let tb = dir.join(format!("{top}.v"));
-    match sim {
+    let exe = match sim {
         Simulator::Icarus => {
             let image = dir.join(format!("{top}.vvp"));
             let mut cmd = std::process::Command::new("iverilog");
             cmd.args(["-g2005", "-s", top, "-o"]).arg(&image).args(sources);
             run_tool("iverilog", &tb, &mut cmd)?;
-            let mut cmd = std::process::Command::new("vvp");
-            cmd.arg("-n").arg(&image).arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
-            run_tool("vvp", &image, &mut cmd)?;
+            image
         }
         Simulator::Verilator => {
             let mdir = dir.join("obj_vl");
@@ -212,17 +217,32 @@ pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim
             cmd.args(["--binary", "--timing", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top]);
             cmd.arg("-Mdir").arg(&mdir).args(sources);
             run_tool("verilator", &tb, &mut cmd)?;
-            let exe = mdir.join(format!("V{top}"));
-            let mut cmd = std::process::Command::new(&exe);
-            cmd.arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
-            run_tool("verilator", &exe, &mut cmd)?;
+            mdir.join(format!("V{top}"))
+        }
+    };
+    Ok(Compiled { sim, exe })
+}
+
+impl Compiled {
+    /// Run on stimulus `stim`, writing the output dump to `dump`.
+    pub fn run(&self, stim: &Path, dump: &Path) -> Result<(), RtlError> {
+        let plus = [format!("+stim={}", stim.display()), format!("+out={}", dump.display())];
+        match self.sim {
+            Simulator::Icarus => run_tool("vvp", &self.exe, std::process::Command::new("vvp").arg("-n").arg(&self.exe).args(plus)),
+            Simulator::Verilator => run_tool("verilator", &self.exe, std::process::Command::new(&self.exe).args(plus)),
         }
     }
+}
+
+/// Compile and run the testbench module `top` once; returns the dump path (`dir/dump.txt`).
+pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
+    let dump = dir.join("dump.txt");
+    compile(sim, top, sources, dir)?.run(stim, &dump)?;
     Ok(dump)
 }
 
 /// Stream one GEMM through the RTL already written to `dir` (`sources`) and compare every
-/// output and its cycle with `accel::array::run` and the sums with `accel::fast::gemm` on `lut`.
+/// output and its cycle with `accel::array::run` and the sums with `accel::fast::gemm` on `mult`.
 pub fn run_gemm(
     sim: Simulator,
     df: Dataflow,
@@ -230,9 +250,24 @@ pub fn run_gemm(
     sources: &[PathBuf],
     dir: &Path,
     ops: &GemmOperands,
-    lut: &crate::Lut,
+    mult: &dyn Multiplier,
+) -> Result<CosimCheck, RtlError> {
+    let compiled = compile(sim, testbench_top(df), sources, dir)?;
+    run_compiled(&compiled, df, g, dir, ops, mult)
+}
+
+/// [`run_gemm`] on an already compiled testbench; stimulus and dump are `dir/stim.hex` and
+/// `dir/dump.txt` (overwritten by the next GEMM).
+pub fn run_compiled(
+    compiled: &Compiled,
+    df: Dataflow,
+    g: Geometry,
+    dir: &Path,
+    ops: &GemmOperands,
+    mult: &dyn Multiplier,
 ) -> Result<CosimCheck, RtlError> {
     let stim = dir.join("stim.hex");
+    let dump = dir.join("dump.txt");
     let (st_folds, os_folds) = match df {
         Dataflow::Ws | Dataflow::Is => (schedule::stationary_folds(ops, g, df), Vec::new()),
         Dataflow::Os => (Vec::new(), schedule::os_folds(ops, g)),
@@ -242,11 +277,11 @@ pub fn run_gemm(
         Dataflow::Os => schedule::os_stimulus(ops, g, &os_folds),
     };
     std::fs::write(&stim, text).map_err(io_err(&stim))?;
-    let dump = simulate(sim, testbench_top(df), sources, dir, &stim)?;
+    compiled.run(&stim, &dump)?;
     let text = std::fs::read_to_string(&dump).map_err(io_err(&dump))?;
-    let model = array::run(ops, lut, ArrayShape { rows: g.rows, cols: g.cols }, df);
+    let model = array::run(ops, mult, ArrayShape { rows: g.rows, cols: g.cols }, df);
     let mut fast_sums = Vec::new();
-    fast::gemm(ops, lut, true, &mut fast_sums);
+    fast::gemm(ops, mult, true, &mut fast_sums);
     match df {
         Dataflow::Ws | Dataflow::Is => check_stationary(&parse_dump(&text, &dump)?, &dump, g, &st_folds, ops, df, &model, &fast_sums),
         Dataflow::Os => check_os(&parse_dump_os(&text, &dump)?, &dump, g, &os_folds, ops, &model, &fast_sums),
