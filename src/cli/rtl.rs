@@ -194,6 +194,9 @@ fn real_cosim(a: CosimArgs) -> anyhow::Result<()> {
         inputs: r.inputs.clone(),
     };
     let p = prepare(&q)?;
+    if r.images == 0 || r.image + r.images > p.test.len() {
+        anyhow::bail!("--image {} --images {}: the test set has {} images", r.image, r.images, p.test.len());
+    }
     let m = RtlMultiplier::load(&resolve(&a.multiplier)?)?;
     let cfg = AccelConfig { array: a.array, dataflow: a.dataflow, ..AccelConfig::default() };
     let acc = Accelerator::new(&p.qm, &m.lut, cfg)?;
