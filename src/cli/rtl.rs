@@ -206,7 +206,7 @@ fn real_cosim(a: CosimArgs) -> anyhow::Result<()> {
     let t1 = std::time::Instant::now();
     let d = p.test.shape.numel();
     let images = &p.test.images[r.image * d..(r.image + r.images) * d];
-    let rep = rtl.run(images, r.image, &r.layers)?;
+    let rep = rtl.run(images, r.image)?;
     let t2 = std::time::Instant::now();
     let df = a.dataflow.to_string().to_uppercase();
     for g in &rep.gemms {

@@ -105,6 +105,7 @@ impl ModelCosimReport {
 /// The emitted array(s) for an accelerator's array shape and dataflow, ready to run GEMMs.
 pub struct ModelRtl<'a> {
     acc: &'a Accelerator<'a>,
+    layers: RtlLayers,
     g: Geometry,
     approx: Option<Bench>,
     exact: Option<Bench>,
@@ -129,11 +130,7 @@ impl<'a> ModelRtl<'a> {
         let approx_bench = if chosen.contains(&true) {
             let want = acc.multiplier().table();
             if want.map(|t| &t.table) != Some(&approx.lut.table) {
-                return Err(RtlError::Config(format!(
-                    "the accelerator's multiplier '{}' is not the netlist {} (tables differ)",
-                    acc.multiplier().name(),
-                    approx.path.display()
-                )));
+                return Err(RtlError::NotTheNetlist { multiplier: acc.multiplier().name().to_string(), netlist: approx.path.clone() });
             }
             Some(Bench::build(approx, g, acc, sim, &dir.join("approx"))?)
         } else {
@@ -146,14 +143,14 @@ impl<'a> ModelRtl<'a> {
         } else {
             None
         };
-        Ok(ModelRtl { acc, g, approx: approx_bench, exact: exact_bench })
+        Ok(ModelRtl { acc, layers: layers.clone(), g, approx: approx_bench, exact: exact_bench })
     }
 
     /// Images `images` (N·C·H·W floats; test-set indices `first..first+N`): the chosen GEMM
     /// layers of each go through the RTL (every accumulator and its cycle checked), the others
     /// through the accelerator's fast path; then the last-layer accumulators and logits are
     /// compared with the accelerator's own run of the same images.
-    pub fn run(&self, images: &[f32], first: usize, layers: &RtlLayers) -> Result<ModelCosimReport, RtlError> {
+    pub fn run(&self, images: &[f32], first: usize) -> Result<ModelCosimReport, RtlError> {
         let model = self.acc.model();
         let d = model.arch.input.numel();
         let classes = model.arch.classes;
@@ -162,7 +159,7 @@ impl<'a> ModelRtl<'a> {
         let mut acc = Vec::with_capacity(want.acc.len());
         for (i, x) in images.chunks_exact(d).enumerate() {
             let out = self.acc.run_image_with(x, |q, ops, mult| {
-                if !layers.contains(&q.name) {
+                if !self.layers.contains(&q.name) {
                     let mut sums = Vec::new();
                     crate::accel::fast::gemm(ops, mult, true, &mut sums);
                     return Ok(sums);

@@ -50,6 +50,8 @@ pub enum RtlError {
     UnknownLayer { name: String, known: Vec<String> },
     #[error(transparent)]
     Accel(#[from] crate::accel::AccelError),
+    #[error("the accelerator's multiplier '{multiplier}' is not the netlist {netlist} (their tables differ)")]
+    NotTheNetlist { multiplier: String, netlist: PathBuf },
     #[error("image {image}, class {class}: the RTL's accumulator is {got} (logit {got_logit}), the accelerator's {want} (logit {want_logit})")]
     Logits { image: usize, class: usize, got: i32, want: i32, got_logit: f32, want_logit: f32 },
 }
