@@ -76,7 +76,7 @@ impl Geometry {
 /// (`s`), the one streamed from the left (`t`); the weight's negation bit travels with
 /// whichever of the two is the weight.
 struct Names {
-    /// `_ws` or `_is` (module suffixes; the WS PE is plain `axdnn_pe`).
+    /// `ws` or `is` (module name suffixes; the WS PE is plain `axdnn_pe`).
     tag: &'static str,
     pe: &'static str,
     s: &'static str,
