@@ -116,7 +116,7 @@ fn swapped_ports_fail_on_a_real_layer() {
     std::mem::swap(&mut m.ports.a, &mut m.ports.b);
     let layers = RtlLayers::Named(vec!["conv1".into()]);
     let dir = tempfile::tempdir().unwrap();
-    let e = ModelRtl::build(&acc, &m, &layers, Simulator::Icarus, dir.path()).unwrap().run(&images, 0).err().expect("swapped ports caught");
+    let e = ModelRtl::build(&acc, &m, &layers, Simulator::Icarus, dir.path()).unwrap().run(&images, 0).expect_err("swapped ports caught");
     assert!(matches!(e, RtlError::SumMismatch { reference: "accel::array", .. }), "{e}");
 }
 

@@ -32,7 +32,7 @@ pub enum RtlCmd {
     },
     /// Co-simulate a random GEMM tile (or, with --model, real layers of real images) on the
     /// emitted RTL and compare with accel::array/fast (and the accelerator's logits).
-    Cosim(CosimArgs),
+    Cosim(Box<CosimArgs>),
 }
 
 #[derive(Args)]
@@ -131,7 +131,7 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
                 println!("  {}", f.display());
             }
         }
-        RtlCmd::Cosim(a) if a.real.model.is_some() => real_cosim(a)?,
+        RtlCmd::Cosim(a) if a.real.model.is_some() => real_cosim(*a)?,
         RtlCmd::Cosim(a) => {
             let m = RtlMultiplier::load(&resolve(&a.multiplier)?)?;
             let cfg = CosimConfig {
