@@ -274,7 +274,7 @@ pub struct PlanFlags {
     /// Array shapes RxC [plan default: 16x16].
     #[arg(long, value_delimiter = ',')]
     pub arrays: Vec<String>,
-    /// Dataflows ws|os [plan default: ws].
+    /// Dataflows ws|os|is [plan default: ws].
     #[arg(long, value_delimiter = ',')]
     pub dataflows: Vec<String>,
     /// conv | all | comma-separated layer names [plan default: conv].

@@ -54,6 +54,20 @@ fn infer_json_and_select() {
     assert_eq!(layers[0]["macs"], 117_600);
     assert!(layers.iter().all(|l| l["utilization"].as_f64().unwrap() > 0.0));
 
+    // --dataflow is: SCALE-Sim's 8×8 IS row (peers.md §5.1), the same predictions as WS.
+    let is = Command::new(bin)
+        .args(["infer", "--model", model.to_str().unwrap(), "--n", "40", "--calib", "16", "--json"])
+        .arg("--data")
+        .arg(&data)
+        .args(["--array", "8x8", "--dataflow", "is"])
+        .output()
+        .unwrap();
+    assert!(is.status.success(), "{}", String::from_utf8_lossy(&is.stderr));
+    let w: serde_json::Value = serde_json::from_slice(&is.stdout).unwrap();
+    assert_eq!(w["cycles_per_image"], 10975 + 9385 + 7099 + 1589 + 351);
+    assert_eq!(w["dataflow"], "is");
+    assert_eq!(w["accuracy"], v["accuracy"]);
+
     // Errors are typed messages, not panics.
     let bad = Command::new(bin).args(["infer", "--model", model.to_str().unwrap(), "--array", "0x4"]).output().unwrap();
     assert!(!bad.status.success());

@@ -18,10 +18,11 @@ use rand::Rng;
 #[test]
 fn random_gemms_fast_equals_cycle_stepped() {
     let mut r = common::rng(1);
-    for case in 0..60 {
+    for case in 0..90 {
         let g = GemmShape { npix: r.gen_range(1..24), k: r.gen_range(1..30), nf: r.gen_range(1..14) };
         let a = ArrayShape { rows: r.gen_range(1..7), cols: r.gen_range(1..7) };
-        let df = if r.gen() { Dataflow::Ws } else { Dataflow::Os };
+        // Every dataflow on 30 cases (IS streams the filters: its T is nf).
+        let df = [Dataflow::Ws, Dataflow::Os, Dataflow::Is][case as usize % 3];
         let signed = r.gen_bool(0.3);
         let lut = common::random_lut(signed, case);
         // About half the activations equal one code z (zero point: padding, ReLU zeros).
@@ -119,6 +120,8 @@ fn lenet5_fast_equals_cycle_and_oracle_all_schemes() {
         (QuantScheme::AsymU8, WeightGranularity::PerChannel, ApproxLayers::All, Dataflow::Os, 8, 8),
         (QuantScheme::SignMagnitude, WeightGranularity::PerTensor, ApproxLayers::Conv, Dataflow::Os, 6, 5),
         (QuantScheme::SymS8, WeightGranularity::PerChannel, ApproxLayers::Named(vec!["conv2".into(), "fc2".into()]), Dataflow::Ws, 5, 7),
+        (QuantScheme::SignMagnitude, WeightGranularity::PerChannel, ApproxLayers::All, Dataflow::Is, 8, 8),
+        (QuantScheme::SymS8, WeightGranularity::PerTensor, ApproxLayers::Conv, Dataflow::Is, 7, 5),
     ];
     for (i, (scheme, wg, approx, df, rows, cols)) in cases.into_iter().enumerate() {
         let qm = qmodel(&arch, scheme, wg, approx);

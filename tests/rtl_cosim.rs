@@ -1,10 +1,10 @@
-//! RTL co-verification: the emitted WS and OS arrays around a multiplier netlist, simulated by
+//! RTL co-verification: the emitted WS, OS and IS arrays around a multiplier netlist, simulated by
 //! Icarus Verilog, must give the cycle-stepped model's sums bit for bit and its output cycles.
 
 use axdnn::accel::timing::{ArrayShape, Dataflow};
 use axdnn::accel::{array, fast};
 use axdnn::quant::QuantScheme;
-use axdnn::rtl::check::{check, check_os, parse_dump, parse_dump_os};
+use axdnn::rtl::check::{check, check_os, check_stationary, parse_dump, parse_dump_os};
 use axdnn::rtl::cosim::{cosim, RtlMultiplier, Tile};
 use axdnn::rtl::{schedule, CosimConfig, Geometry, RtlError, Simulator};
 use std::path::{Path, PathBuf};
@@ -462,6 +462,8 @@ fn cosim_library_file(path: &Path, i: usize) -> Result<(), String> {
     let mut c = cfg(2, 2, 6, 3, 2, i as u64, scheme);
     if i % 3 == 1 {
         c = os(c);
+    } else if i % 3 == 2 {
+        c = is(c);
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let r = cosim(&m, c, dir.path()).map_err(|e| format!("{c:?}: {e}"))?;
@@ -511,4 +513,156 @@ fn evoapprox_all_cosimulate() {
     let failed = cosim_all(&all);
     eprintln!("{} files co-simulated in {:.1} s ({} threads), {} failed", all.len(), t.elapsed().as_secs_f64(), rayon::current_num_threads(), failed.len());
     assert!(failed.is_empty(), "{} of {} failed:\n{}", failed.len(), all.len(), failed.join("\n"));
+}
+
+fn is(c: CosimConfig) -> CosimConfig {
+    CosimConfig { dataflow: Dataflow::Is, ..c }
+}
+
+/// IS on generated multipliers: one fold and several (K > R, Npix > C), all three schemes. The
+/// RTL writes one partial sum per filter, pixel and row fold; the last output is on the
+/// SCALE-Sim closed form ⌈K/R⌉·⌈Npix/C⌉ × (2R + C + Nf − 2) − 1.
+#[test]
+fn is_generated_multipliers() {
+    if !iverilog_available() {
+        return;
+    }
+    let u = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let t = RtlMultiplier::load(&gen("mul8u_gen_trunc6.v")).unwrap();
+    let s = RtlMultiplier::load(&gen("mul8s_gen_exact.v")).unwrap();
+    for (m, c) in [
+        (&u, is(cfg(4, 4, 4, 4, 6, 51, QuantScheme::AsymU8))),
+        (&u, is(cfg(4, 4, 9, 10, 5, 52, QuantScheme::SignMagnitude))),
+        (&t, is(cfg(3, 5, 11, 7, 4, 53, QuantScheme::SignMagnitude))),
+        (&s, is(cfg(4, 4, 6, 9, 3, 54, QuantScheme::SymS8))),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        eprintln!("{c:?}: {:?}", r.check);
+        let folds = c.k.div_ceil(c.rows) * c.npix.div_ceil(c.cols);
+        assert_eq!(r.check.folds, folds);
+        assert_eq!(r.check.outputs, c.npix * c.nf * c.k.div_ceil(c.rows));
+        assert_eq!(r.check.sums, c.npix * c.nf);
+        assert_eq!(r.check.last_output_cycle, (folds * (2 * c.rows + c.cols + c.nf - 2) - 1) as u64);
+        assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+    }
+}
+
+/// Seeded random IS shapes (arrays 1..6 × 1..6, ragged folds, all three schemes).
+#[test]
+fn is_random_shapes() {
+    use rand::{Rng, SeedableRng};
+    if !iverilog_available() {
+        return;
+    }
+    let u = RtlMultiplier::load(&gen("mul8u_gen_bam_h1v6.v")).unwrap();
+    let s = RtlMultiplier::load(&gen("mul8s_gen_exact.v")).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2028);
+    for case in 0..10u64 {
+        let (rows, cols) = (rng.gen_range(1..=6), rng.gen_range(1..=6));
+        let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case as usize % 3];
+        let c = is(cfg(rows, cols, rng.gen_range(1..=2 * cols + 1), rng.gen_range(1..=2 * rows + 1), rng.gen_range(1..=8), case, scheme));
+        let m = if scheme.signed_multiplier() { &s } else { &u };
+        let dir = tempfile::tempdir().unwrap();
+        let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        assert_eq!(r.check.sums, c.npix * c.nf);
+        assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+    }
+}
+
+/// A corrupted IS dump fails with a typed error naming the line; pixel and output are those of
+/// IS's mapping (array column = pixel, streamed index = filter); a WS reading of the same dump
+/// (the roles not swapped) is rejected.
+#[test]
+fn is_corrupted_dump_fails() {
+    if !iverilog_available() {
+        return;
+    }
+    let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let c = is(cfg(3, 4, 6, 5, 5, 61, QuantScheme::SignMagnitude));
+    let dir = tempfile::tempdir().unwrap();
+    cosim(&m, c, dir.path()).unwrap();
+    let dump_path = dir.path().join("dump.txt");
+    let text = std::fs::read_to_string(&dump_path).unwrap();
+    let g = Geometry { rows: c.rows, cols: c.cols };
+    let tile = Tile::random(c.npix, c.k, c.nf, c.scheme, c.seed);
+    let ops = tile.ops();
+    let folds = schedule::stationary_folds(&ops, g, Dataflow::Is);
+    let model = array::run(&ops, &m.lut, ArrayShape { rows: c.rows, cols: c.cols }, Dataflow::Is);
+    let mut fast_sums = Vec::new();
+    fast::gemm(&ops, &m.lut, true, &mut fast_sums);
+    let run = |t: &str| check_stationary(&parse_dump(t, &dump_path)?, &dump_path, g, &folds, &ops, Dataflow::Is, &model, &fast_sums);
+    assert_eq!(run(&text).unwrap().sums, c.npix * c.nf);
+    let lines: Vec<&str> = text.lines().collect();
+    // The first line is fold 0's column 0 (pixel 0), filter 0.
+    let f: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(f[1], "0");
+    let flipped = std::iter::once(format!("{} {} {:08x}", f[0], f[1], u32::from_str_radix(f[2], 16).unwrap() ^ 1 << 3))
+        .chain(lines[1..].iter().map(|l| l.to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    match run(&flipped) {
+        Err(RtlError::SumMismatch { lines, pixel: 0, output: 0, got, want, .. }) => {
+            assert!(lines.contains(&1), "{lines:?}");
+            assert_eq!(got.wrapping_sub(want).unsigned_abs(), 1 << 3);
+        }
+        r => panic!("flipped bit not caught: {r:?}"),
+    }
+    let late = std::iter::once(format!("{} {} {}", f[0].parse::<u64>().unwrap() + 1, f[1], f[2]))
+        .chain(lines[1..].iter().map(|l| l.to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(matches!(run(&late), Err(RtlError::CycleMismatch { line: 1, pixel: 0, output: 0, .. })));
+    // Read as WS (columns = filters), the same dump has too few columns per fold for 6 pixels.
+    let ws_folds = schedule::folds(&ops, g);
+    assert!(check(&parse_dump(&text, &dump_path).unwrap(), &dump_path, g, &ws_folds, &ops, &model, &fast_sums).is_err());
+}
+
+/// The IS RTL under Verilator (required under CI).
+#[test]
+fn is_verilator_agrees() {
+    if !common::require_tool("verilator") {
+        return;
+    }
+    let m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
+    let mut c = is(cfg(2, 3, 5, 3, 4, 71, QuantScheme::SignMagnitude));
+    c.sim = Simulator::Verilator;
+    let dir = tempfile::tempdir().unwrap();
+    let r = cosim(&m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+    assert_eq!(r.check.folds, 4);
+    assert_eq!(r.check.last_output_cycle, r.check.model_last_busy_cycle);
+}
+
+/// The CLI with `--dataflow is`.
+#[test]
+fn cli_is() {
+    let exe = env!("CARGO_BIN_EXE_axdnn");
+    let dir = tempfile::tempdir().unwrap();
+    let m = gen("mul8u_gen_bam_h2v6.v");
+    let st = std::process::Command::new(exe)
+        .args(["rtl", "emit", "--dataflow", "is", "--array", "3x5", "--multiplier"])
+        .arg(&m)
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    for f in ["axdnn_pe_is.v", "axdnn_array_is.v", "axdnn_tb_is.v", "mul8u_gen_bam_h2v6.v"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    // The weight streams (A is the incoming weight), the activation is held (B is the register).
+    let pe = std::fs::read_to_string(dir.path().join("axdnn_pe_is.v")).unwrap();
+    assert!(pe.contains("mul8u_gen_bam_h2v6 mul (.A(w_in), .B(x_q), .O(prod_raw));"), "{pe}");
+    if !iverilog_available() {
+        return;
+    }
+    let out = std::process::Command::new(exe)
+        .args(["rtl", "cosim", "--dataflow", "is", "--array", "4x4", "--k", "6", "--nf", "5", "--npix", "8", "--multiplier"])
+        .arg(&m)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // ⌈6/4⌉·⌈8/4⌉ = 4 folds × (8 + 4 + 5 − 2) − 1.
+    assert!(text.contains("4x4 IS") && text.contains("40 sums equal") && text.contains("last output cycle 59 = model 59"), "{text}");
 }

@@ -11,6 +11,11 @@
 //!   unchanged (PEs without a weight are bypassed: no product, since `0 × x` need not be 0). The
 //!   bottom of column `c` feeds a de-skew delay line of depth `C − 1 − c`, so a whole output row
 //!   is written at `τ = 2R + C + t − 2`: per fold `2R + C + T − 2` cycles.
+//! * IS: WS with the operands' roles swapped (SCALE-Sim's input-stationary): the im2col window
+//!   of pixel `p` (`K` codes) is loaded into array column `p − p0` like a WS weight column, and
+//!   filter `t`'s weights stream in from the left at `τ = R + t + r` with their negation bits;
+//!   the same de-skew lines write output column `t` of pixels `p0..p0+C` at `2R + C + t − 2`.
+//!   Products keep the activation on the LUT row.
 //! * OS: activation `k` of row `r` enters at `τ = k + r`, weight `k` of column `c` at
 //!   `τ = k + c`; PE `(r,c)` accumulates in place and, after its K-th product at `τ = K−1+r+c`,
 //!   hands the result to an output de-skew delay line of depth `(R−1−r) + (C−1−c)`, so the fold's
@@ -54,10 +59,11 @@ pub fn run(ops: &GemmOperands, mult: &dyn Multiplier, a: ArrayShape, df: Dataflo
     let mut base = 0u64;
     let mut any_busy = false;
     match df {
-        Dataflow::Ws => {
+        Dataflow::Ws | Dataflow::Is => {
+            let roles = Roles::new(*ops, df);
             for k0 in (0..ops.k).step_by(a.rows) {
-                for o0 in (0..ops.nf).step_by(a.cols) {
-                    base = ws_fold(ops, mult, a, k0, o0, base, &mut st, &mut any_busy);
+                for o0 in (0..roles.cols()).step_by(a.cols) {
+                    base = stationary_fold(&roles, mult, a, k0, o0, base, &mut st, &mut any_busy);
                     st.folds += 1;
                 }
             }
@@ -106,9 +112,71 @@ impl Batch {
     }
 }
 
+/// The two operands of a stationary fold as `stationary[kk][col]` (loaded from the top) and
+/// `streamed[t][kk]` (entering at the left): WS keeps weights (columns = filters, T = pixels),
+/// IS keeps activation windows (columns = pixels, T = filters).
+/// Shared with the RTL stimulus (`rtl::schedule`), which feeds the same operands.
+pub struct Roles<'a> {
+    pub ops: GemmOperands<'a>,
+    pub is: bool,
+}
+
+impl<'a> Roles<'a> {
+    /// The roles of `df` (WS or IS; OS has no stationary operand).
+    pub fn new(ops: GemmOperands<'a>, df: Dataflow) -> Roles<'a> {
+        debug_assert!(df != Dataflow::Os);
+        Roles { ops, is: df == Dataflow::Is }
+    }
+    /// Extent of the dimension mapped on the array columns.
+    pub fn cols(&self) -> usize {
+        if self.is { self.ops.npix } else { self.ops.nf }
+    }
+    /// Extent of the streamed dimension T.
+    pub fn t_len(&self) -> usize {
+        if self.is { self.ops.nf } else { self.ops.npix }
+    }
+    fn weight(&self, kk: usize, o: usize) -> (u8, i32) {
+        let j = kk * self.ops.nf + o;
+        (self.ops.wgt[j], self.ops.neg.map_or(0, |m| m[j]))
+    }
+    /// Code and negation mask of the stationary operand of reduction row `kk`, column `col`;
+    /// counts the SRAM read.
+    pub fn stationary(&self, kk: usize, col: usize, sram: &mut SramCounts) -> (u8, i32) {
+        if self.is {
+            sram.ifmap_reads += 1;
+            (self.ops.act[col * self.ops.k + kk], 0)
+        } else {
+            sram.filter_reads += 1;
+            self.weight(kk, col)
+        }
+    }
+    /// Code and negation mask of streamed element `t` of reduction row `kk`; counts the read.
+    pub fn streamed(&self, t: usize, kk: usize, sram: &mut SramCounts) -> (u8, i32) {
+        if self.is {
+            sram.filter_reads += 1;
+            self.weight(kk, t)
+        } else {
+            sram.ifmap_reads += 1;
+            (self.ops.act[t * self.ops.k + kk], 0)
+        }
+    }
+    /// (activation, weight) of a PE holding `stat` and receiving `strm`.
+    fn operands(&self, strm: u8, stat: u8) -> (u8, u8) {
+        if self.is { (stat, strm) } else { (strm, stat) }
+    }
+    /// Index in the `npix × nf` sums of streamed element `t` on column `col`.
+    pub fn out_index(&self, t: usize, col: usize) -> usize {
+        if self.is { col * self.ops.nf + t } else { t * self.ops.nf + col }
+    }
+}
+
+/// Streamed token: operand code, negation mask and streamed index `t`.
+type STok = Option<(u8, i32, u32)>;
+
+/// One WS or IS fold: reduction rows `k0..`, stationary columns `o0..`.
 #[allow(clippy::too_many_arguments)]
-fn ws_fold(
-    ops: &GemmOperands,
+fn stationary_fold(
+    roles: &Roles,
     mult: &dyn Multiplier,
     a: ArrayShape,
     k0: usize,
@@ -117,13 +185,14 @@ fn ws_fold(
     st: &mut ArrayRun,
     any_busy: &mut bool,
 ) -> u64 {
+    let ops = &roles.ops;
     let (r_n, c_n) = (a.rows, a.cols);
     let r_used = (ops.k - k0).min(r_n);
-    let c_used = (ops.nf - o0).min(c_n);
-    let t_n = ops.npix;
+    let c_used = (roles.cols() - o0).min(c_n);
+    let t_n = roles.t_len();
     let idx = |r: usize, c: usize| r * c_n + c;
     let mut w: Vec<WTok> = vec![None; r_n * c_n];
-    let mut x: Vec<XTok> = vec![None; r_n * c_n];
+    let mut x: Vec<STok> = vec![None; r_n * c_n];
     let mut ps: Vec<PTok> = vec![None; r_n * c_n];
     // De-skew delay line of column c: depth C−1−c.
     let mut line: Vec<Vec<PTok>> = (0..c_n).map(|c| vec![None; c_n - 1 - c]).collect();
@@ -133,7 +202,7 @@ fn ws_fold(
     let mut tau = 0u64;
     loop {
         let mut busy = false;
-        // Weight load: shift down, top row fed with array row R−1−τ.
+        // Stationary load: shift down, top row fed with array row R−1−τ.
         if (tau as usize) < r_n {
             busy = true;
             let rr = r_n - 1 - tau as usize;
@@ -141,13 +210,7 @@ fn ws_fold(
                 for r in (1..r_n).rev() {
                     nw[idx(r, c)] = w[idx(r - 1, c)];
                 }
-                nw[idx(0, c)] = if rr < r_used && c < c_used {
-                    let (kk, o) = (k0 + rr, o0 + c);
-                    st.sram.filter_reads += 1;
-                    Some((ops.wgt[kk * ops.nf + o], ops.neg.map_or(0, |m| m[kk * ops.nf + o])))
-                } else {
-                    None
-                };
+                nw[idx(0, c)] = (rr < r_used && c < c_used).then(|| roles.stationary(k0 + rr, o0 + c, &mut st.sram));
             }
         } else {
             nw.copy_from_slice(&w);
@@ -155,12 +218,12 @@ fn ws_fold(
         batch.clear();
         pending.clear();
         for r in 0..r_n {
-            // Left-edge feed of row r (input skew): pixel t = τ − R − r.
-            let feed: XTok = {
+            // Left-edge feed of row r (input skew): element t = τ − R − r.
+            let feed: STok = {
                 let t = tau as i64 - r_n as i64 - r as i64;
                 if r < r_used && t >= 0 && (t as usize) < t_n {
-                    st.sram.ifmap_reads += 1;
-                    Some((ops.act[t as usize * ops.k + k0 + r], t as u32))
+                    let (code, m) = roles.streamed(t as usize, k0 + r, &mut st.sram);
+                    Some((code, m, t as u32))
                 } else {
                     None
                 }
@@ -170,7 +233,7 @@ fn ws_fold(
                 let x_in = if c == 0 { feed } else { x[idx(r, c - 1)] };
                 let p_in: PTok = if r == 0 {
                     match (x_in, w[i]) {
-                        (Some((_, t)), Some(_)) => Some((0, t)),
+                        (Some((_, _, t)), Some(_)) => Some((0, t)),
                         _ => None,
                     }
                 } else {
@@ -178,13 +241,15 @@ fn ws_fold(
                 };
                 nx[i] = x_in;
                 nps[i] = match (p_in, x_in, w[i]) {
-                    (Some((p, tag)), Some((xc, xt)), Some((wc, m))) => {
+                    (Some((p, tag)), Some((xc, xm, xt)), Some((wc, wm))) => {
                         debug_assert_eq!(tag, xt, "skew broken");
-                        batch.push(i, xc, wc);
-                        pending.push((i, p, tag, m));
+                        let (act, wgt) = roles.operands(xc, wc);
+                        batch.push(i, act, wgt);
+                        // Only one operand (the weight) carries a mask; the other's is 0.
+                        pending.push((i, p, tag, xm | wm));
                         None // filled after the batch
                     }
-                    (p, _, _) => p, // bypass (no weight here or no operand)
+                    (p, _, _) => p, // bypass (no stationary operand here or no streamed one)
                 };
             }
         }
@@ -209,7 +274,7 @@ fn ws_fold(
             if let Some((v, t)) = emit {
                 busy = true;
                 st.sram.ofmap_writes += 1;
-                let o = &mut st.sums[t as usize * ops.nf + o0 + c];
+                let o = &mut st.sums[roles.out_index(t as usize, o0 + c)];
                 *o = o.wrapping_add(v);
             }
         }
@@ -218,7 +283,7 @@ fn ws_fold(
         std::mem::swap(&mut x, &mut nx);
         std::mem::swap(&mut ps, &mut nps);
         std::mem::swap(&mut line, &mut nline);
-        // Data still to be consumed: the right-most activation registers and the bottom partial
+        // Data still to be consumed: the right-most streamed registers and the bottom partial
         // sums (already copied into the de-skew lines) have no consumer.
         let holding = (0..r_n).any(|r| x[idx(r, 0)..idx(r, c_n - 1)].iter().any(Option::is_some))
             || ps[..idx(r_n - 1, 0)].iter().any(Option::is_some)
@@ -228,7 +293,7 @@ fn ws_fold(
             st.last_busy_cycle = base + tau;
             *any_busy = true;
         }
-        // Feeds still scheduled after this cycle (weights until R−1, activations until
+        // Feeds still scheduled after this cycle (stationary until R−1, streamed until
         // R + T + r_used − 3).
         let feeding = (tau as usize) + 2 < r_n + t_n + r_used;
         if !holding && !feeding {

@@ -221,6 +221,11 @@ impl<'a> Accelerator<'a> {
         Ok(acc)
     }
 
+    /// The approximate multiplier (exact layers use the exact table of the scheme's signedness).
+    pub fn multiplier(&self) -> &'a dyn Multiplier {
+        self.approx
+    }
+
     /// The quantized model this accelerator runs.
     pub fn model(&self) -> &'a QuantModel {
         self.model
@@ -306,55 +311,86 @@ impl<'a> Accelerator<'a> {
     /// The fast engine stacks the batch's im2col rows into one GEMM so that a layer's table rows
     /// are fetched once per batch rather than once per image.
     fn run_batch(&self, xs: &[f32], keep_stats: bool) -> (Vec<i32>, Option<Vec<LayerStats>>) {
+        let mut stats = Vec::new();
+        let gemm = |gi: usize, g: &QGemm, codes: &[u8], sums: &mut Vec<i32>| -> Result<usize, std::convert::Infallible> {
+            let p = &self.prepared[gi];
+            let (npix, k, nf) = (g.npix(), g.k, g.nf);
+            let mult = self.mult_of(g);
+            Ok(match self.config.engine {
+                Engine::Fast => {
+                    let ops = GemmOperands { npix: codes.len() / k, k, nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
+                    match &p.kernel {
+                        Some(kn) => kn.gemm_rows(&ops, sums),
+                        None => {
+                            fast::gemm(&ops, mult, self.config.use_table, sums);
+                            nf
+                        }
+                    }
+                }
+                Engine::Cycle => {
+                    sums.clear();
+                    for (i, act) in codes.chunks_exact(npix * k).enumerate() {
+                        let ops = GemmOperands { npix, k, nf, act, wgt: &p.wgt, neg: p.neg.as_deref() };
+                        let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
+                        if keep_stats && i == 0 {
+                            let shape = GemmShape { npix, k, nf };
+                            stats.push(self.layer_stats(g, shape, r.folds, r.last_busy_cycle, r.sram));
+                        }
+                        sums.extend_from_slice(&r.sums);
+                    }
+                    nf
+                }
+            })
+        };
+        let Ok(acc) = self.forward(xs, gemm);
+        (acc, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats))
+    }
+
+    /// One image with `gemm` computing every GEMM layer's product sums (`npix × nf`,
+    /// pixel-major) from the operands the array would receive and the layer's multiplier; the
+    /// zero-point corrections, requantization and non-GEMM layers run here as in [`run`].
+    /// Returns the last layer's int32 accumulators. (The RTL co-simulation streams real layers
+    /// through an emitted array this way.)
+    ///
+    /// [`run`]: Accelerator::run
+    pub fn run_image_with<E>(
+        &self,
+        image: &[f32],
+        mut gemm: impl FnMut(&QGemm, &GemmOperands, &dyn Multiplier) -> Result<Vec<i32>, E>,
+    ) -> Result<Vec<i32>, E> {
+        assert_eq!(image.len(), self.model.arch.input.numel(), "one image");
+        self.forward(image, |gi, g, codes, sums| {
+            let p = &self.prepared[gi];
+            let ops = GemmOperands { npix: g.npix(), k: g.k, nf: g.nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
+            *sums = gemm(g, &ops, self.mult_of(g))?;
+            Ok(g.nf)
+        })
+    }
+
+    /// The layer loop over a batch `xs`: `gemm(index, layer, im2col codes of the batch, sums)`
+    /// fills the sums of each GEMM layer and returns their row stride.
+    fn forward<E>(&self, xs: &[f32], mut gemm: impl FnMut(usize, &QGemm, &[u8], &mut Vec<i32>) -> Result<usize, E>) -> Result<Vec<i32>, E> {
         let range = self.model.act_range();
         let d = self.model.arch.input.numel();
-        let b = xs.len() / d;
         let scheme = self.model.options.scheme;
         let mut cur: Vec<i32> = xs.chunks_exact(d).flat_map(|x| self.model.quantize_input(x)).collect();
         let mut len = d; // integers per image in `cur`
         let (mut xsum, mut codes, mut sums, mut next, mut tmp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut stats = Vec::new();
         let mut gi = 0;
         for l in &self.model.layers {
             match l {
                 QLayer::Gemm(g) => {
                     let p = &self.prepared[gi];
-                    let (npix, k, nf) = (g.npix(), g.k, g.nf);
                     codes.clear();
                     xsum.clear();
                     for x in cur.chunks_exact(len) {
                         g.im2col_append(&p.index, x, scheme, &mut codes, &mut xsum);
                     }
-                    let mult = self.mult_of(g);
-                    let stride = match self.config.engine {
-                        Engine::Fast => {
-                            let ops = GemmOperands { npix: b * npix, k, nf, act: &codes, wgt: &p.wgt, neg: p.neg.as_deref() };
-                            match &p.kernel {
-                                Some(kn) => kn.gemm_rows(&ops, &mut sums),
-                                None => {
-                                    fast::gemm(&ops, mult, self.config.use_table, &mut sums);
-                                    nf
-                                }
-                            }
-                        }
-                        Engine::Cycle => {
-                            sums.clear();
-                            for (i, act) in codes.chunks_exact(npix * k).enumerate() {
-                                let ops = GemmOperands { npix, k, nf, act, wgt: &p.wgt, neg: p.neg.as_deref() };
-                                let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
-                                if keep_stats && i == 0 {
-                                    let shape = GemmShape { npix, k, nf };
-                                    stats.push(self.layer_stats(g, shape, r.folds, r.last_busy_cycle, r.sram));
-                                }
-                                sums.extend_from_slice(&r.sums);
-                            }
-                            nf
-                        }
-                    };
+                    let stride = gemm(gi, g, &codes, &mut sums)?;
                     next.clear();
                     g.finish_rows(&sums, stride, &xsum, range, &mut next);
                     std::mem::swap(&mut cur, &mut next);
-                    len = npix * nf;
+                    len = g.npix() * g.nf;
                     gi += 1;
                 }
                 QLayer::Relu { zero_point } => relu(&mut cur, *zero_point),
@@ -369,6 +405,6 @@ impl<'a> Accelerator<'a> {
                 }
             }
         }
-        (cur, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats))
+        Ok(cur)
     }
 }

@@ -4,12 +4,13 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Weight-stationary or output-stationary.
+/// Weight-, output- or input-stationary (SCALE-Sim's `ws`, `os`, `is`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dataflow {
     Ws,
     Os,
+    Is,
 }
 
 impl fmt::Display for Dataflow {
@@ -17,6 +18,7 @@ impl fmt::Display for Dataflow {
         f.write_str(match self {
             Dataflow::Ws => "ws",
             Dataflow::Os => "os",
+            Dataflow::Is => "is",
         })
     }
 }
@@ -27,7 +29,8 @@ impl std::str::FromStr for Dataflow {
         match s.to_ascii_lowercase().as_str() {
             "ws" => Ok(Dataflow::Ws),
             "os" => Ok(Dataflow::Os),
-            _ => Err(format!("unknown dataflow '{s}' (expected ws or os)")),
+            "is" => Ok(Dataflow::Is),
+            _ => Err(format!("unknown dataflow '{s}' (expected ws, os or is)")),
         }
     }
 }
@@ -77,12 +80,13 @@ impl GemmShape {
         match df {
             Dataflow::Os => (self.npix, self.nf, self.k),
             Dataflow::Ws => (self.k, self.nf, self.npix),
+            Dataflow::Is => (self.k, self.npix, self.nf),
         }
     }
 }
 
 /// SRAM word accesses, counted as SCALE-Sim does (every operand word each time it enters the
-/// array; WS writes partial sums once per row fold).
+/// array; WS and IS write partial sums once per row fold).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SramCounts {
     pub ifmap_reads: u64,
@@ -121,7 +125,7 @@ pub fn cycles_per_fold(g: GemmShape, df: Dataflow, a: ArrayShape) -> u64 {
     let (_, _, t) = g.mapping(df);
     let (r, c, t) = (a.rows as u64, a.cols as u64, t as u64);
     match df {
-        Dataflow::Ws => 2 * r + c + t - 2,
+        Dataflow::Ws | Dataflow::Is => 2 * r + c + t - 2,
         Dataflow::Os => r + c + t - 2,
     }
 }
@@ -142,6 +146,13 @@ pub fn timing(g: GemmShape, df: Dataflow, a: ArrayShape) -> Timing {
             ifmap_reads: npix * k * col_folds,
             filter_reads: k * nf * row_folds,
             ofmap_writes: npix * nf,
+        },
+        // The activation window is the stationary operand: loaded once per fold, filters
+        // re-streamed for every pixel fold, partial sums written once per row fold.
+        Dataflow::Is => SramCounts {
+            ifmap_reads: npix * k,
+            filter_reads: k * nf * col_folds,
+            ofmap_writes: npix * nf * row_folds,
         },
     };
     Timing { folds: f, cycles_per_fold: per, compute_cycles: f * per - 1, sram }

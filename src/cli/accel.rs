@@ -17,7 +17,7 @@ pub struct QuantArgs {
     /// Array shape RxC.
     #[arg(long, default_value = "16x16")]
     pub array: ArrayShape,
-    /// ws | os.
+    /// ws | os | is (weight-, output-, input-stationary).
     #[arg(long, default_value = "ws")]
     pub dataflow: Dataflow,
     /// asym-u8 | sign-magnitude | sym-s8.

@@ -21,7 +21,7 @@ pub struct TargetArgs {
     /// Array shape RxC.
     #[arg(long, default_value = "16x16")]
     pub array: String,
-    /// ws | os.
+    /// ws | os | is (weight-, output-, input-stationary).
     #[arg(long, default_value = "ws")]
     pub dataflow: String,
     /// conv | all | comma-separated layer names.

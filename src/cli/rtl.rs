@@ -1,18 +1,21 @@
-//! `axdnn rtl`: emit the weight- or output-stationary array as Verilog, co-simulate it with Icarus Verilog
+//! `axdnn rtl`: emit the weight-, output- or input-stationary array as Verilog, co-simulate it with Icarus Verilog
 //! or Verilator against the cycle-stepped model.
 
+use super::accel::{prepare, QuantArgs};
 use axdnn::accel::timing::{ArrayShape, Dataflow};
-use axdnn::quant::QuantScheme;
+use axdnn::accel::{AccelConfig, Accelerator};
+use axdnn::quant::{ApproxLayers, QuantScheme};
 use axdnn::rtl::cosim::{cosim, write_rtl, RtlMultiplier};
+use axdnn::rtl::layers::{ModelRtl, RtlLayers};
 use axdnn::rtl::{CosimConfig, Geometry, Simulator};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum RtlCmd {
-    /// Write axdnn_pe.v, axdnn_array_ws.v, axdnn_tb_ws.v (ws) or axdnn_pe_os.v,
-    /// axdnn_array_os.v, axdnn_tb_os.v (os) (+ the multiplier and, for PDK45 netlists, the cell
-    /// models) into a folder.
+    /// Write axdnn_pe.v, axdnn_array_ws.v, axdnn_tb_ws.v (ws), axdnn_pe_os.v,
+    /// axdnn_array_os.v, axdnn_tb_os.v (os) or axdnn_pe_is.v, axdnn_array_is.v, axdnn_tb_is.v
+    /// (is) (+ the multiplier and, for PDK45 netlists, the cell models) into a folder.
     Emit {
         /// Multiplier netlist (.v) or an EvoApprox name under $AXDNN_EVOAPPROX.
         #[arg(long)]
@@ -23,12 +26,13 @@ pub enum RtlCmd {
         /// Output folder.
         #[arg(short, long)]
         out: PathBuf,
-        /// ws (weight-stationary) or os (output-stationary).
+        /// ws (weight-), os (output-) or is (input-stationary).
         #[arg(long, default_value = "ws")]
         dataflow: Dataflow,
     },
-    /// Co-simulate a random GEMM tile on the emitted RTL and compare with accel::array/fast.
-    Cosim(CosimArgs),
+    /// Co-simulate a random GEMM tile (or, with --model, real layers of real images) on the
+    /// emitted RTL and compare with accel::array/fast (and the accelerator's logits).
+    Cosim(Box<CosimArgs>),
 }
 
 #[derive(Args)]
@@ -39,14 +43,14 @@ pub struct CosimArgs {
     /// Array shape RxC (PE rows × columns), as everywhere else.
     #[arg(long)]
     array: ArrayShape,
-    /// Reduction length (default: rows, one fold; larger values give several folds).
-    #[arg(long)]
+    /// Reduction length of the random tile (default: rows, one fold; larger values give several folds).
+    #[arg(long, conflicts_with = "model")]
     k: Option<usize>,
-    /// Output channels (default: cols).
-    #[arg(long)]
+    /// Output channels of the random tile (default: cols).
+    #[arg(long, conflicts_with = "model")]
     nf: Option<usize>,
-    /// Pixels streamed through the array.
-    #[arg(long, default_value_t = 16)]
+    /// Pixels of the random tile.
+    #[arg(long, default_value_t = 16, conflicts_with = "model")]
     npix: usize,
     /// Seed of the random tile.
     #[arg(long, default_value_t = 1)]
@@ -57,12 +61,46 @@ pub struct CosimArgs {
     /// iverilog | verilator.
     #[arg(long, default_value = "iverilog")]
     sim: Simulator,
-    /// ws (weight-stationary) or os (output-stationary).
+    /// ws (weight-), os (output-) or is (input-stationary).
     #[arg(long, default_value = "ws")]
     dataflow: Dataflow,
     /// Keep the Verilog, stimulus and dump in this folder (default: a temporary folder, removed).
     #[arg(long)]
     keep: Option<PathBuf>,
+    #[command(flatten)]
+    real: RealArgs,
+}
+
+/// Real layers: a trained model quantized as `axdnn infer` does, test images from the dataset.
+#[derive(Args)]
+struct RealArgs {
+    /// Model folder: stream its real layers (im2col tiles of test images) instead of a random tile.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// GEMM layers that go through the RTL: all, or comma-separated names (the others run in Rust).
+    #[arg(long, alias = "layer", default_value = "all", requires = "model")]
+    layers: RtlLayers,
+    /// Test-set index of the first image.
+    #[arg(long, default_value_t = 0, requires = "model")]
+    image: usize,
+    /// Number of images (whole inferences; logits compared with the accelerator's).
+    #[arg(long, default_value_t = 1, requires = "model")]
+    images: usize,
+    /// Per-output-channel weight scales and zero points.
+    #[arg(long, requires = "model")]
+    per_channel: bool,
+    /// Layers on the approximate multiplier: conv | all | comma-separated names (the others
+    /// use a generated exact multiplier netlist).
+    #[arg(long, default_value = "conv", requires = "model")]
+    approx_layers: ApproxLayers,
+    /// Calibration images (from the training set, chosen with --calib-seed).
+    #[arg(long, default_value_t = 256, requires = "model")]
+    calib: usize,
+    /// Seed choosing the calibration images.
+    #[arg(long, default_value_t = 0, requires = "model")]
+    calib_seed: u64,
+    #[command(flatten)]
+    inputs: super::Inputs,
 }
 
 fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
@@ -93,6 +131,7 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
                 println!("  {}", f.display());
             }
         }
+        RtlCmd::Cosim(a) if a.real.model.is_some() => real_cosim(*a)?,
         RtlCmd::Cosim(a) => {
             let m = RtlMultiplier::load(&resolve(&a.multiplier)?)?;
             let cfg = CosimConfig {
@@ -106,28 +145,85 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
                 sim: a.sim,
                 dataflow: a.dataflow,
             };
-            let tmp;
-            let dir = match &a.keep {
-                Some(d) => {
-                    std::fs::create_dir_all(d)?;
-                    d.clone()
-                }
-                None => {
-                    tmp = TempDir::new(a.seed)?;
-                    tmp.0.clone()
-                }
-            };
+            let (dir, _tmp) = work_dir(&a)?;
             let r = cosim(&m, cfg, &dir)?;
             let c = &r.check;
             println!(
                 "{}x{} {}, {}, {} ({}), K={}, NF={}, {} pixels, seed {}: {} folds, {} {} written, {} sums equal to accel::array and accel::fast::gemm bit for bit, every output on the model's cycle, last output cycle {} = model {}",
                 cfg.rows, cfg.cols, cfg.dataflow.to_string().to_uppercase(), r.multiplier, cfg.scheme, cfg.sim, cfg.k, cfg.nf, cfg.npix, cfg.seed,
-                c.folds, c.outputs, if cfg.dataflow == Dataflow::Ws { "partial sums" } else { "outputs" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
+                c.folds, c.outputs, if cfg.dataflow == Dataflow::Os { "outputs" } else { "partial sums" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
             );
             if a.keep.is_some() {
                 println!("files in {}", dir.display());
             }
         }
+    }
+    Ok(())
+}
+
+/// The `--keep` folder, or a temporary one (removed when the guard drops).
+fn work_dir(a: &CosimArgs) -> anyhow::Result<(PathBuf, Option<TempDir>)> {
+    Ok(match &a.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            (d.clone(), None)
+        }
+        None => {
+            let t = TempDir::new(a.seed)?;
+            (t.0.clone(), Some(t))
+        }
+    })
+}
+
+/// `rtl cosim --model`: quantize the model, compile the array(s) once, stream the chosen layers
+/// of each image through them.
+fn real_cosim(a: CosimArgs) -> anyhow::Result<()> {
+    let r = &a.real;
+    let model = r.model.clone().expect("checked by the caller");
+    let q = QuantArgs {
+        model,
+        array: a.array,
+        dataflow: a.dataflow,
+        scheme: a.scheme,
+        per_channel: r.per_channel,
+        approx_layers: r.approx_layers.clone(),
+        n: Some(r.image + r.images),
+        calib: r.calib,
+        calib_seed: r.calib_seed,
+        clock_ghz: 1.0,
+        inputs: r.inputs.clone(),
+    };
+    let p = prepare(&q)?;
+    if r.images == 0 || r.image + r.images > p.test.len() {
+        anyhow::bail!("--image {} --images {}: the test set has {} images", r.image, r.images, p.test.len());
+    }
+    let m = RtlMultiplier::load(&resolve(&a.multiplier)?)?;
+    let cfg = AccelConfig { array: a.array, dataflow: a.dataflow, ..AccelConfig::default() };
+    let acc = Accelerator::new(&p.qm, &m.lut, cfg)?;
+    let (dir, _tmp) = work_dir(&a)?;
+    let t0 = std::time::Instant::now();
+    let rtl = ModelRtl::build(&acc, &m, &r.layers, a.sim, &dir)?;
+    let t1 = std::time::Instant::now();
+    let d = p.test.shape.numel();
+    let images = &p.test.images[r.image * d..(r.image + r.images) * d];
+    let rep = rtl.run(images, r.image)?;
+    let t2 = std::time::Instant::now();
+    let df = a.dataflow.to_string().to_uppercase();
+    for g in &rep.gemms {
+        let c = &g.check;
+        println!(
+            "image {} {} ({}, {}): {} folds, {} {} written, {} accumulators equal to accel::array and accel::fast::gemm, every one on the model's cycle, last output cycle {} = model {}",
+            g.image, g.layer, if g.approximate { "approximate" } else { "exact" }, g.multiplier, c.folds, c.outputs,
+            if a.dataflow == Dataflow::Os { "outputs" } else { "partial sums" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
+        );
+    }
+    println!(
+        "{}x{} {df} on {} ({}): {} image(s), {} GEMM runs, {} accumulators and {} RTL outputs checked over {} simulated cycles; logits of every image equal to the accelerator's ({} values); compile {:.1} s, simulation and checks {:.1} s",
+        a.array.rows, a.array.cols, a.sim, a.scheme, rep.images, rep.gemms.len(), rep.sums(), rep.outputs(), rep.cycles(),
+        rep.images * rep.classes, (t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64()
+    );
+    if a.keep.is_some() {
+        println!("files in {}", dir.display());
     }
     Ok(())
 }

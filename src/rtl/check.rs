@@ -5,8 +5,9 @@
 use super::emit::Geometry;
 use super::schedule::{Fold, OsFold};
 use super::RtlError;
-use crate::accel::array::ArrayRun;
+use crate::accel::array::{ArrayRun, Roles};
 use crate::accel::fast::GemmOperands;
+use crate::accel::timing::Dataflow;
 use std::path::Path;
 
 /// One dump line.
@@ -64,9 +65,11 @@ pub struct CosimCheck {
     /// Cycle of the RTL's last output and `accel::array`'s last busy cycle (equal).
     pub last_output_cycle: u64,
     pub model_last_busy_cycle: u64,
+    /// The RTL's sums (`npix × nf`, pixel-major), equal to both references.
+    pub values: Vec<i32>,
 }
 
-/// Compare a dump with the model run (`array`) and the fast engine's sums (`fast`).
+/// Compare a WS dump with the model run (`array`) and the fast engine's sums (`fast`).
 pub fn check(
     entries: &[DumpEntry],
     path: &Path,
@@ -76,7 +79,24 @@ pub fn check(
     array: &ArrayRun,
     fast: &[i32],
 ) -> Result<CosimCheck, RtlError> {
-    let (npix, nf) = (ops.npix, ops.nf);
+    check_stationary(entries, path, g, folds, ops, Dataflow::Ws, array, fast)
+}
+
+/// Compare a WS or IS dump (`CYCLE COLUMN SUM_HEX`): column `c` of a fold writes its `T`
+/// partial sums (WS: one per pixel, IS: one per filter) on cycles `output_cycle(t)`, in order.
+#[allow(clippy::too_many_arguments)]
+pub fn check_stationary(
+    entries: &[DumpEntry],
+    path: &Path,
+    g: Geometry,
+    folds: &[Fold],
+    ops: &GemmOperands,
+    df: Dataflow,
+    array: &ArrayRun,
+    fast: &[i32],
+) -> Result<CosimCheck, RtlError> {
+    let roles = Roles::new(*ops, df);
+    let (npix, nf, t_n) = (ops.npix, ops.nf, roles.t_len());
     let mut sums = vec![0i32; npix * nf];
     // Dump lines that contributed to each sum (named in a mismatch).
     let mut src_lines = vec![Vec::new(); npix * nf];
@@ -93,28 +113,28 @@ pub fn check(
             return Err(bad(format!("output on column {} of fold {fi}, which uses {} columns", e.col, f.c_used)));
         }
         let t = count[fi][e.col];
-        if t >= npix {
-            return Err(bad(format!("more than {npix} outputs on column {} in fold {fi}", e.col)));
+        if t >= t_n {
+            return Err(bad(format!("more than {t_n} outputs on column {} in fold {fi}", e.col)));
         }
         count[fi][e.col] += 1;
-        let o = f.o0 + e.col;
+        let i = roles.out_index(t, f.o0 + e.col);
         let want = f.output_cycle(g, t);
         if e.cycle != want {
-            return Err(RtlError::CycleMismatch { path: path.into(), line: e.line, pixel: t, output: o, got: e.cycle, want });
+            return Err(RtlError::CycleMismatch { path: path.into(), line: e.line, pixel: i / nf, output: i % nf, got: e.cycle, want });
         }
-        let s = &mut sums[t * nf + o];
-        *s = s.wrapping_add(e.value as i32);
-        src_lines[t * nf + o].push(e.line);
+        sums[i] = sums[i].wrapping_add(e.value as i32);
+        src_lines[i].push(e.line);
         if last.is_none_or(|l| e.cycle >= l.cycle) {
             last = Some(e);
         }
     }
     for (fi, f) in folds.iter().enumerate() {
         for (c, &n) in count[fi].iter().enumerate().take(f.c_used) {
-            if n != npix {
+            if n != t_n {
                 return Err(RtlError::Missing {
                     path: path.into(),
-                    msg: format!("fold {fi} (k0 {}, o0 {}), column {c}: {n} outputs, expected {npix}", f.k0, f.o0),
+                    msg: format!("fold {fi} (k0 {}, column 0 = {} {}), column {c}: {n} outputs, expected {t_n}", f.k0,
+                        if roles.is { "pixel" } else { "output" }, f.o0),
                 });
             }
         }
@@ -153,6 +173,7 @@ fn finish(
         folds,
         last_output_cycle: last.cycle,
         model_last_busy_cycle: array.last_busy_cycle,
+        values: sums.to_vec(),
     })
 }
 

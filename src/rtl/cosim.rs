@@ -2,7 +2,7 @@
 //! netlist, Icarus Verilog (or Verilator) on it, and the dump compared with `accel::array::run`
 //! and `accel::fast::gemm` on the table simulated from the same netlist.
 
-use super::check::{check, check_os, parse_dump, parse_dump_os, CosimCheck};
+use super::check::{check_os, check_stationary, parse_dump, parse_dump_os, CosimCheck};
 use super::emit::{self, Geometry, MulPorts};
 use super::emit_os;
 use super::schedule;
@@ -11,7 +11,7 @@ use crate::accel::array;
 use crate::accel::fast::{self, GemmOperands};
 use crate::accel::timing::{ArrayShape, Dataflow};
 use crate::lut::testbench::ExtSimError;
-use crate::mult::RowPort;
+use crate::mult::{Multiplier, RowPort};
 use crate::quant::QuantScheme;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -155,17 +155,20 @@ pub fn testbench_top(df: Dataflow) -> &'static str {
     match df {
         Dataflow::Ws => "axdnn_tb_ws",
         Dataflow::Os => "axdnn_tb_os",
+        Dataflow::Is => "axdnn_tb_is",
     }
 }
 
-/// Write `axdnn_pe.v`, `axdnn_array_ws.v` and `axdnn_tb_ws.v` (WS) or `axdnn_pe_os.v`,
-/// `axdnn_array_os.v` and `axdnn_tb_os.v` (OS) into `dir`.
+/// Write `axdnn_pe.v`, `axdnn_array_ws.v` and `axdnn_tb_ws.v` (WS), `axdnn_pe_os.v`,
+/// `axdnn_array_os.v` and `axdnn_tb_os.v` (OS) or `axdnn_pe_is.v`, `axdnn_array_is.v` and
+/// `axdnn_tb_is.v` (IS) into `dir`.
 pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry, df: Dataflow) -> Result<Vec<PathBuf>, RtlError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut out = Vec::new();
     let files = match df {
         Dataflow::Ws => [("axdnn_pe.v", emit::pe(ports)), ("axdnn_array_ws.v", emit::array(g)), ("axdnn_tb_ws.v", emit::testbench(g))],
         Dataflow::Os => [("axdnn_pe_os.v", emit_os::pe(ports)), ("axdnn_array_os.v", emit_os::array(g)), ("axdnn_tb_os.v", emit_os::testbench(g))],
+        Dataflow::Is => [("axdnn_pe_is.v", emit::pe_is(ports)), ("axdnn_array_is.v", emit::array_is(g)), ("axdnn_tb_is.v", emit::testbench_is(g))],
     };
     for (name, text) in files {
         let p = dir.join(name);
@@ -188,20 +191,25 @@ fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) ->
     Ok(())
 }
 
-/// Compile and run the testbench module `top` (file `top.v` in `dir`; sources: RTL + multiplier +
-/// cells); returns the dump path.
-pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
-    let dump = dir.join("dump.txt");
+/// A compiled testbench: run it on any number of stimulus files (the array, multiplier and
+/// dataflow are fixed, the GEMM is not).
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub sim: Simulator,
+    /// The `vvp` image (Icarus) or the Verilator executable.
+    pub exe: PathBuf,
+}
+
+/// Compile the testbench module `top` (file `top.v` in `dir`; sources: RTL + multiplier + cells).
+pub fn compile(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path) -> Result<Compiled, RtlError> {
     let tb = dir.join(format!("{top}.v"));
-    match sim {
+    let exe = match sim {
         Simulator::Icarus => {
             let image = dir.join(format!("{top}.vvp"));
             let mut cmd = std::process::Command::new("iverilog");
             cmd.args(["-g2005", "-s", top, "-o"]).arg(&image).args(sources);
             run_tool("iverilog", &tb, &mut cmd)?;
-            let mut cmd = std::process::Command::new("vvp");
-            cmd.arg("-n").arg(&image).arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
-            run_tool("vvp", &image, &mut cmd)?;
+            image
         }
         Simulator::Verilator => {
             let mdir = dir.join("obj_vl");
@@ -209,13 +217,75 @@ pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim
             cmd.args(["--binary", "--timing", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top]);
             cmd.arg("-Mdir").arg(&mdir).args(sources);
             run_tool("verilator", &tb, &mut cmd)?;
-            let exe = mdir.join(format!("V{top}"));
-            let mut cmd = std::process::Command::new(&exe);
-            cmd.arg(format!("+stim={}", stim.display())).arg(format!("+out={}", dump.display()));
-            run_tool("verilator", &exe, &mut cmd)?;
+            mdir.join(format!("V{top}"))
+        }
+    };
+    Ok(Compiled { sim, exe })
+}
+
+impl Compiled {
+    /// Run on stimulus `stim`, writing the output dump to `dump`.
+    pub fn run(&self, stim: &Path, dump: &Path) -> Result<(), RtlError> {
+        let plus = [format!("+stim={}", stim.display()), format!("+out={}", dump.display())];
+        match self.sim {
+            Simulator::Icarus => run_tool("vvp", &self.exe, std::process::Command::new("vvp").arg("-n").arg(&self.exe).args(plus)),
+            Simulator::Verilator => run_tool("verilator", &self.exe, std::process::Command::new(&self.exe).args(plus)),
         }
     }
+}
+
+/// Compile and run the testbench module `top` once; returns the dump path (`dir/dump.txt`).
+pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
+    let dump = dir.join("dump.txt");
+    compile(sim, top, sources, dir)?.run(stim, &dump)?;
     Ok(dump)
+}
+
+/// Stream one GEMM through the RTL already written to `dir` (`sources`) and compare every
+/// output and its cycle with `accel::array::run` and the sums with `accel::fast::gemm` on `mult`.
+pub fn run_gemm(
+    sim: Simulator,
+    df: Dataflow,
+    g: Geometry,
+    sources: &[PathBuf],
+    dir: &Path,
+    ops: &GemmOperands,
+    mult: &dyn Multiplier,
+) -> Result<CosimCheck, RtlError> {
+    let compiled = compile(sim, testbench_top(df), sources, dir)?;
+    run_compiled(&compiled, df, g, dir, ops, mult)
+}
+
+/// [`run_gemm`] on an already compiled testbench; stimulus and dump are `dir/stim.hex` and
+/// `dir/dump.txt` (overwritten by the next GEMM).
+pub fn run_compiled(
+    compiled: &Compiled,
+    df: Dataflow,
+    g: Geometry,
+    dir: &Path,
+    ops: &GemmOperands,
+    mult: &dyn Multiplier,
+) -> Result<CosimCheck, RtlError> {
+    let stim = dir.join("stim.hex");
+    let dump = dir.join("dump.txt");
+    let (st_folds, os_folds) = match df {
+        Dataflow::Ws | Dataflow::Is => (schedule::stationary_folds(ops, g, df), Vec::new()),
+        Dataflow::Os => (Vec::new(), schedule::os_folds(ops, g)),
+    };
+    let text = match df {
+        Dataflow::Ws | Dataflow::Is => schedule::stationary_stimulus(ops, g, &st_folds, df),
+        Dataflow::Os => schedule::os_stimulus(ops, g, &os_folds),
+    };
+    std::fs::write(&stim, text).map_err(io_err(&stim))?;
+    compiled.run(&stim, &dump)?;
+    let text = std::fs::read_to_string(&dump).map_err(io_err(&dump))?;
+    let model = array::run(ops, mult, ArrayShape { rows: g.rows, cols: g.cols }, df);
+    let mut fast_sums = Vec::new();
+    fast::gemm(ops, mult, true, &mut fast_sums);
+    match df {
+        Dataflow::Ws | Dataflow::Is => check_stationary(&parse_dump(&text, &dump)?, &dump, g, &st_folds, ops, df, &model, &fast_sums),
+        Dataflow::Os => check_os(&parse_dump_os(&text, &dump)?, &dump, g, &os_folds, ops, &model, &fast_sums),
+    }
 }
 
 /// Run one co-simulation in `dir` (created; files are left there).
@@ -236,25 +306,6 @@ pub fn cosim(mult: &RtlMultiplier, cfg: CosimConfig, dir: &Path) -> Result<Cosim
     let mut sources = write_rtl(dir, &mult.ports, g, cfg.dataflow)?;
     sources.extend(mult.write_sources(dir)?);
     let tile = Tile::random(cfg.npix, cfg.k, cfg.nf, cfg.scheme, cfg.seed);
-    let ops = tile.ops();
-    let stim = dir.join("stim.hex");
-    let (ws_folds, os_folds) = match cfg.dataflow {
-        Dataflow::Ws => (schedule::folds(&ops, g), Vec::new()),
-        Dataflow::Os => (Vec::new(), schedule::os_folds(&ops, g)),
-    };
-    let text = match cfg.dataflow {
-        Dataflow::Ws => schedule::stimulus(&ops, g, &ws_folds),
-        Dataflow::Os => schedule::os_stimulus(&ops, g, &os_folds),
-    };
-    std::fs::write(&stim, text).map_err(io_err(&stim))?;
-    let dump = simulate(cfg.sim, testbench_top(cfg.dataflow), &sources, dir, &stim)?;
-    let text = std::fs::read_to_string(&dump).map_err(io_err(&dump))?;
-    let model = array::run(&ops, &mult.lut, ArrayShape { rows: cfg.rows, cols: cfg.cols }, cfg.dataflow);
-    let mut fast_sums = Vec::new();
-    fast::gemm(&ops, &mult.lut, true, &mut fast_sums);
-    let check = match cfg.dataflow {
-        Dataflow::Ws => check(&parse_dump(&text, &dump)?, &dump, g, &ws_folds, &ops, &model, &fast_sums)?,
-        Dataflow::Os => check_os(&parse_dump_os(&text, &dump)?, &dump, g, &os_folds, &ops, &model, &fast_sums)?,
-    };
+    let check = run_gemm(cfg.sim, cfg.dataflow, g, &sources, dir, &tile.ops(), &mult.lut)?;
     Ok(CosimReport { multiplier: mult.ports.module.clone(), config: cfg, check, dir: dir.to_path_buf() })
 }

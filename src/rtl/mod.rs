@@ -1,8 +1,9 @@
-//! RTL co-verification of the accelerator: Verilog for a weight-stationary ([`emit`]) or
-//! output-stationary ([`emit_os`]) systolic array around a multiplier netlist, the stimulus that
+//! RTL co-verification of the accelerator: Verilog for a weight- or input-stationary ([`emit`])
+//! or output-stationary ([`emit_os`]) systolic array around a multiplier netlist, the stimulus that
 //! streams a GEMM into it as `accel::array` does ([`schedule`]), the comparison of the
 //! simulator's output dump with the cycle-stepped model ([`check`]) and the driver that runs
-//! Icarus Verilog or Verilator ([`cosim`]).
+//! Icarus Verilog or Verilator ([`cosim`]), and real model layers on real images through it
+//! ([`layers`]).
 //! Conventions: `sim/README.md`.
 
 pub mod cells;
@@ -10,6 +11,7 @@ pub mod check;
 pub mod cosim;
 pub mod emit;
 pub mod emit_os;
+pub mod layers;
 pub mod schedule;
 
 pub use check::CosimCheck;
@@ -44,4 +46,12 @@ pub enum RtlError {
     LastCycle { path: PathBuf, line: u64, got: u64, want: u64 },
     #[error("bad tile: {0}")]
     Config(String),
+    #[error("the model has no GEMM layer '{name}' (its GEMM layers: {})", known.join(", "))]
+    UnknownLayer { name: String, known: Vec<String> },
+    #[error(transparent)]
+    Accel(#[from] crate::accel::AccelError),
+    #[error("the accelerator's multiplier '{multiplier}' is not the netlist {netlist} (their tables differ)")]
+    NotTheNetlist { multiplier: String, netlist: PathBuf },
+    #[error("image {image}, class {class}: the RTL's accumulator is {got} (logit {got_logit}), the accelerator's {want} (logit {want_logit})")]
+    Logits { image: usize, class: usize, got: i32, want: i32, got_logit: f32, want_logit: f32 },
 }
