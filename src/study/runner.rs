@@ -411,11 +411,17 @@ struct Timing {
 }
 
 /// What a cell searched against one accelerator mixes into its noise seed: the target's key,
-/// but not the attack's revision (a revision changes the numerics, not the random draws; this
-/// also keeps the seeds of rows stored before revisions were recorded).
+/// but not the attack's revision (a revision changes the numerics, not the random draws) and
+/// not the default pixel units (both keep the seeds of rows stored before these fields were
+/// recorded, so a fresh run reproduces them).
 fn hardware_seed_label(ws: &Workspace, c: &Cell, t: &Target) -> String {
     let key = ws.key(c, t);
-    format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "")
+    let text = format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "");
+    if key.eps_units == EpsUnits::Pixel.name() {
+        text.replace("eps_units: \"pixel\", ", "")
+    } else {
+        text
+    }
 }
 
 /// Adversarial examples of one cell, then the rows of its targets not yet stored.
