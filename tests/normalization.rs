@@ -138,3 +138,33 @@ fn bad_normalization_in_model_json_is_refused_by_key() {
     let m = axdnn::model::io::load(&dir).unwrap();
     assert_eq!(m.arch.normalize, Some(Normalization::mnist()));
 }
+
+#[test]
+fn a_study_keys_its_rows_on_the_units() {
+    use axdnn::study::{Inputs, Plan, Runner, Store};
+    let Some(data) = common::data() else { return };
+    let inputs = Inputs { data: Some(data), evoapprox: None };
+    let text = |units: &str, eps: f32| {
+        format!("name = \"units\"\nmodels = [\"models/lenet5-mnist\"]\nschemes = [\"sign-magnitude\"]\nmultipliers = [\"exact\"]\nattacks = [\"fgsm\"]\neps_linf = [{eps}]\neps_units = \"{units}\"\nimages = 60\nchunk = 60\ncalib = 64\n")
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |units: &str, eps: f32| {
+        let p = Plan::from_toml(&text(units, eps), std::path::Path::new("units.toml"), &inputs).unwrap();
+        Runner::new(p, inputs.clone()).quiet().run(tmp.path()).unwrap()
+    };
+    let e = 0.2f32;
+    assert_eq!(run("pixel", e * 0.3081).cells_run, 1);
+    // The same number in other units is another measurement, never a reuse.
+    assert_eq!(run("normalized", e).cells_run, 1);
+    assert_eq!(run("normalized", e).cells_run, 0);
+    let store = Store::open(tmp.path()).unwrap();
+    let rows: Vec<_> = store.rows().filter(|r| r.target == "float").collect();
+    assert_eq!(rows.len(), 2);
+    let (px, nz) = (rows.iter().find(|r| r.eps_units == "pixel").unwrap(), rows.iter().find(|r| r.eps_units == "normalized").unwrap());
+    // ε normalized = ε·std pixels: the same examples up to rounding, so the same outcomes.
+    assert_eq!(px.correct_bits, nz.correct_bits);
+    assert!(px.correct < 60, "the attack does something");
+    // A bad unit is refused with its key and line.
+    let err = Plan::from_toml(&text("percent", e), std::path::Path::new("units.toml"), &inputs).unwrap_err().to_string();
+    assert!(err.starts_with("units.toml:7:") && err.contains("`eps_units`") && err.contains("pixel or normalized"), "{err}");
+}
