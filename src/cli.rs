@@ -424,6 +424,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         train_seconds,
         command: std::iter::once("axdnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" "),
         sha256: String::new(),
+        finetune: None,
     };
     io::save(&a.out, &outcome.arch, &outcome.params, &meta)?;
     println!(

@@ -278,7 +278,10 @@ impl<'a> Accelerator<'a> {
         let per: Vec<(Vec<i32>, Option<Vec<LayerStats>>)> = images
             .par_chunks(BATCH * d)
             .enumerate()
-            .map(|(i, xs)| self.run_batch(xs, i == 0))
+            .map(|(i, xs)| {
+                let (a, st, _) = self.run_batch(xs, i == 0, None);
+                (a, st)
+            })
             .collect();
         let mut acc = Vec::with_capacity(n * classes);
         let mut layers = match self.config.engine {
@@ -301,11 +304,25 @@ impl<'a> Accelerator<'a> {
         Ok(Inference { n, classes, acc, logits, layers })
     }
 
+    /// The multiplier operand codes GEMM layer `gemm` (index among the GEMM layers) receives for
+    /// `images`: `n·npix × k` im2col rows in image order (padding included, as the array sees it).
+    /// Recovery methods ([`crate::quant::recover`]) read their activation statistics from here, so
+    /// the statistics are those of the engine itself.
+    pub fn layer_operands(&self, images: &[f32], gemm: usize) -> Result<Vec<u8>, AccelError> {
+        let d = self.model.arch.input.numel();
+        if !images.len().is_multiple_of(d) {
+            return Err(AccelError::Input { len: images.len(), image: d });
+        }
+        let parts: Vec<Vec<u8>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Some(gemm)).2.unwrap_or_default()).collect();
+        Ok(parts.concat())
+    }
+
     /// A batch of images, layer by layer: last-layer accumulators (image-major), and measured
     /// statistics of the first image when the cycle engine runs (the same for every image).
     /// The fast engine stacks the batch's im2col rows into one GEMM so that a layer's table rows
-    /// are fetched once per batch rather than once per image.
-    fn run_batch(&self, xs: &[f32], keep_stats: bool) -> (Vec<i32>, Option<Vec<LayerStats>>) {
+    /// are fetched once per batch rather than once per image. With `probe = Some(i)` the run
+    /// stops at GEMM layer `i` and returns its operand codes instead.
+    fn run_batch(&self, xs: &[f32], keep_stats: bool, probe: Option<usize>) -> (Vec<i32>, Option<Vec<LayerStats>>, Option<Vec<u8>>) {
         let range = self.model.act_range();
         let d = self.model.arch.input.numel();
         let b = xs.len() / d;
@@ -324,6 +341,9 @@ impl<'a> Accelerator<'a> {
                     xsum.clear();
                     for x in cur.chunks_exact(len) {
                         g.im2col_append(&p.index, x, scheme, &mut codes, &mut xsum);
+                    }
+                    if probe == Some(gi) {
+                        return (Vec::new(), None, Some(codes));
                     }
                     let mult = self.mult_of(g);
                     let stride = match self.config.engine {
@@ -369,6 +389,6 @@ impl<'a> Accelerator<'a> {
                 }
             }
         }
-        (cur, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats))
+        (cur, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats), None)
     }
 }

@@ -114,6 +114,9 @@ pub struct QuantModel {
     pub input: QuantParams,
     pub layers: Vec<QLayer>,
     pub calibration: Calibration,
+    /// How the model was adapted to its multiplier ([`super::recover`]), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<super::recover::Recovery>,
 }
 
 /// `n` distinct indices of `0..total` chosen by a seeded generator, sorted.
@@ -209,6 +212,7 @@ impl QuantModel {
             input,
             layers,
             calibration: Calibration { images: calib.len() / d, seed: None },
+            recovery: None,
         })
     }
 
