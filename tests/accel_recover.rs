@@ -236,3 +236,54 @@ fn plan_key_keeps_methods_apart_and_none_changes_nothing() {
     let want: Vec<String> = csv0.lines().map(String::from).collect();
     assert_eq!(&plain_rows[1..=want.len() - 1], &want[1..], "plain rows unchanged");
 }
+
+/// A small labelled set from the random images (labels from a seeded draw).
+fn dataset(arch: &Arch, n: usize, seed: u64) -> axdnn::data::Dataset {
+    let mut r = common::rng(seed + 1000);
+    axdnn::data::Dataset { shape: arch.input, images: common::random_images(arch, n, seed), labels: (0..n).map(|_| r.gen_range(0..10u8)).collect() }
+}
+
+#[test]
+fn finetune_is_seeded_and_resumes_exactly() {
+    use axdnn::model::finetune::{finetune, FinetuneConfig};
+    let arch = lenet();
+    let base = axdnn::model::io::SavedModel {
+        arch: arch.clone(),
+        params: common::random_params(&arch, 11),
+        meta: axdnn::model::io::ModelMeta {
+            dataset: axdnn::data::DatasetName::Mnist,
+            dataset_files: vec![],
+            epochs: 1,
+            seed: 1,
+            optimizer: String::new(),
+            test_accuracy: 0.0,
+            test_n: 0,
+            batchnorm_folded: false,
+            train_seconds: 0.0,
+            command: String::new(),
+            sha256: "base".into(),
+            finetune: None,
+        },
+    };
+    let (train, test) = (dataset(&arch, 96, 1), dataset(&arch, 16, 2));
+    let lut = biased_lut(false, 8);
+    let cfg = FinetuneConfig { calib: 16, epochs: 2, batch: 16, eval_n: 16, range_every: 2, lr: 0.01, ..FinetuneConfig::new(QuantOptions::default()) };
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &tmp.path().join("a"), false).unwrap();
+    let again = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &tmp.path().join("b"), false).unwrap();
+    assert_eq!(whole.params, again.params, "seeded: the same run twice");
+    assert_ne!(whole.params, base.params, "fine-tuning changed the weights");
+    // Stopped after one epoch, then resumed: the same as two at once.
+    let d = tmp.path().join("d");
+    axdnn::model::finetune::finetune_until(&base, &lut, &lut.sha256(), &cfg, &train, &test, &d, false, 1).unwrap();
+    let resumed = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &d, false).unwrap();
+    assert_eq!(resumed.params, whole.params);
+    let strip = |h: &[axdnn::model::finetune::FinetuneEpoch]| h.iter().map(|e| axdnn::model::finetune::FinetuneEpoch { seconds: 0.0, ..e.clone() }).collect::<Vec<_>>();
+    assert_eq!(strip(&resumed.history), strip(&whole.history));
+    // A checkpoint of other settings is refused.
+    let one = FinetuneConfig { epochs: 1, ..cfg.clone() };
+    assert!(finetune(&base, &lut, &lut.sha256(), &one, &train, &test, &d, false).is_err());
+    // Another table is refused on resume too.
+    let other = biased_lut(false, 9);
+    assert!(finetune(&base, &other, &other.sha256(), &cfg, &train, &test, &d, false).is_err());
+}

@@ -146,6 +146,23 @@ pub fn argmax(v: &[f32]) -> usize {
     best
 }
 
+/// What [`Accelerator::run_batch`] also hands back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    None,
+    /// Stop at this GEMM layer and return its operand codes.
+    Operands(usize),
+    /// Keep every layer's output.
+    Outputs,
+}
+
+struct BatchOut {
+    acc: Vec<i32>,
+    stats: Option<Vec<LayerStats>>,
+    operands: Vec<u8>,
+    trace: Vec<Vec<i32>>,
+}
+
 /// Weights of one GEMM laid out for the array: `k × nf` codes and negation masks.
 struct PreparedGemm {
     /// im2col gather index (`npix × k`).
@@ -279,8 +296,8 @@ impl<'a> Accelerator<'a> {
             .par_chunks(BATCH * d)
             .enumerate()
             .map(|(i, xs)| {
-                let (a, st, _) = self.run_batch(xs, i == 0, None);
-                (a, st)
+                let o = self.run_batch(xs, i == 0, Probe::None);
+                (o.acc, o.stats)
             })
             .collect();
         let mut acc = Vec::with_capacity(n * classes);
@@ -313,8 +330,25 @@ impl<'a> Accelerator<'a> {
         if !images.len().is_multiple_of(d) {
             return Err(AccelError::Input { len: images.len(), image: d });
         }
-        let parts: Vec<Vec<u8>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Some(gemm)).2.unwrap_or_default()).collect();
+        let parts: Vec<Vec<u8>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Probe::Operands(gemm)).operands).collect();
         Ok(parts.concat())
+    }
+
+    /// Every layer's integer output for `images` (per layer, image-major CHW codes; the logits
+    /// layer's int32 accumulators): the forward values of approximation-aware fine-tuning.
+    pub fn layer_outputs(&self, images: &[f32]) -> Result<Vec<Vec<i32>>, AccelError> {
+        let d = self.model.arch.input.numel();
+        if !images.len().is_multiple_of(d) {
+            return Err(AccelError::Input { len: images.len(), image: d });
+        }
+        let parts: Vec<Vec<Vec<i32>>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Probe::Outputs).trace).collect();
+        let mut out = vec![Vec::new(); self.model.layers.len()];
+        for p in parts {
+            for (o, l) in out.iter_mut().zip(p) {
+                o.extend_from_slice(&l);
+            }
+        }
+        Ok(out)
     }
 
     /// A batch of images, layer by layer: last-layer accumulators (image-major), and measured
@@ -322,7 +356,7 @@ impl<'a> Accelerator<'a> {
     /// The fast engine stacks the batch's im2col rows into one GEMM so that a layer's table rows
     /// are fetched once per batch rather than once per image. With `probe = Some(i)` the run
     /// stops at GEMM layer `i` and returns its operand codes instead.
-    fn run_batch(&self, xs: &[f32], keep_stats: bool, probe: Option<usize>) -> (Vec<i32>, Option<Vec<LayerStats>>, Option<Vec<u8>>) {
+    fn run_batch(&self, xs: &[f32], keep_stats: bool, probe: Probe) -> BatchOut {
         let range = self.model.act_range();
         let d = self.model.arch.input.numel();
         let b = xs.len() / d;
@@ -332,6 +366,7 @@ impl<'a> Accelerator<'a> {
         let (mut xsum, mut codes, mut sums, mut next, mut tmp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut stats = Vec::new();
         let mut gi = 0;
+        let mut trace = Vec::new();
         for l in &self.model.layers {
             match l {
                 QLayer::Gemm(g) => {
@@ -342,8 +377,8 @@ impl<'a> Accelerator<'a> {
                     for x in cur.chunks_exact(len) {
                         g.im2col_append(&p.index, x, scheme, &mut codes, &mut xsum);
                     }
-                    if probe == Some(gi) {
-                        return (Vec::new(), None, Some(codes));
+                    if probe == Probe::Operands(gi) {
+                        return BatchOut { acc: Vec::new(), stats: None, operands: codes, trace: Vec::new() };
                     }
                     let mult = self.mult_of(g);
                     let stride = match self.config.engine {
@@ -388,7 +423,10 @@ impl<'a> Accelerator<'a> {
                     len = out_shape.numel();
                 }
             }
+            if probe == Probe::Outputs {
+                trace.push(cur.clone());
+            }
         }
-        (cur, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats), None)
+        BatchOut { acc: cur, stats: (keep_stats && self.config.engine == Engine::Cycle).then_some(stats), operands: Vec::new(), trace }
     }
 }

@@ -185,7 +185,13 @@ impl<T: Real> Net<T> {
         }
     }
 
-    fn forward_impl(&mut self, x: &[T], n: usize, mode: Mode, mut cache: Option<&mut Vec<Cache<T>>>) -> Vec<T> {
+    fn forward_impl(&mut self, x: &[T], n: usize, mode: Mode, cache: Option<&mut Vec<Cache<T>>>) -> Vec<T> {
+        self.forward_replaced(x, n, mode, cache, None)
+    }
+
+    /// The forward pass, with layer `i`'s output replaced by `replace[i]` (NCHW per image) where
+    /// given: later layers, the caches and the loss then see those values.
+    fn forward_replaced(&mut self, x: &[T], n: usize, mode: Mode, mut cache: Option<&mut Vec<Cache<T>>>, replace: Option<&[Option<Vec<T>>]>) -> Vec<T> {
         let inp = self.arch.input;
         assert_eq!(x.len(), n * inp.numel(), "input batch size");
         let mut act = Act { data: nchw_to_cnhw(x, n, inp), layout: Layout::Spatial(inp) };
@@ -260,6 +266,13 @@ impl<T: Real> Net<T> {
                     Act { data: y, layout: act.layout }
                 }
             };
+            if let Some(r) = replace.and_then(|r| r.get(i)).and_then(|r| r.as_ref()) {
+                assert_eq!(r.len(), act.data.len(), "replacement of layer {i}");
+                act.data = match act.layout {
+                    Layout::Spatial(s) => nchw_to_cnhw(r, n, s),
+                    Layout::Flat(_) => r.clone(),
+                };
+            }
         }
         to_flat(act, n)
     }
@@ -272,9 +285,16 @@ impl<T: Real> Net<T> {
     /// Forward and backward of the softmax cross-entropy loss. `scale` multiplies each image's
     /// loss gradient (1/n for a mean-loss training step, 1 for per-image input gradients).
     pub fn backward(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool) -> Backward<T> {
+        self.backward_replaced(x, labels, mode, scale, want_input_grad, None)
+    }
+
+    /// [`Self::backward`] with layer outputs replaced in the forward pass (`replace[i]`, NCHW per
+    /// image, where given): the straight-through estimator of approximation-aware training,
+    /// whose forward values come from the hardware and whose gradients from the float layers.
+    pub fn backward_replaced(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, replace: Option<&[Option<Vec<T>>]>) -> Backward<T> {
         let n = labels.len();
         let mut cache = Vec::with_capacity(self.arch.layers.len());
-        let logits = self.forward_impl(x, n, mode, Some(&mut cache));
+        let logits = self.forward_replaced(x, n, mode, Some(&mut cache), replace);
         let classes = self.arch.classes;
         let mut losses = vec![T::ZERO; n];
         let mut correct = 0;

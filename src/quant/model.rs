@@ -127,6 +127,19 @@ pub fn calibration_indices(total: usize, n: usize, seed: u64) -> Vec<usize> {
     v
 }
 
+/// Float min/max of every layer output and of the network input over calibration images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationRanges {
+    pub layers: Vec<(f32, f32)>,
+    pub input: (f32, f32),
+}
+
+/// The ranges of `params` over `calib` (checked like [`QuantModel::build`] does beforehand).
+pub fn calibration_ranges(arch: &Arch, params: &Params, calib: &[f32]) -> CalibrationRanges {
+    let (layers, input) = float_ranges(arch, params, calib);
+    CalibrationRanges { layers, input }
+}
+
 /// Float min/max of the network input and of every layer output over the calibration images.
 fn float_ranges(arch: &Arch, params: &Params, images: &[f32]) -> (Vec<(f32, f32)>, (f32, f32)) {
     let d = arch.input.numel();
@@ -173,7 +186,14 @@ impl QuantModel {
                 _ => {}
             }
         }
-        let (ranges, in_range) = float_ranges(arch, params, calib);
+        let ranges = calibration_ranges(arch, params, calib);
+        Ok(QuantModel::build_from_ranges(arch, params, &ranges, calib.len() / d, options))
+    }
+
+    /// [`Self::build`] from ranges measured before (`images` calibration images): weights
+    /// requantized without a calibration pass (fine-tuning requantizes at every step).
+    pub fn build_from_ranges(arch: &Arch, params: &Params, ranges: &CalibrationRanges, images: usize, options: QuantOptions) -> QuantModel {
+        let (ranges, in_range) = (&ranges.layers, ranges.input);
         let scheme = options.scheme;
         let (qmin, qmax) = scheme.act_range();
         let input = QuantParams::asymmetric(in_range.0, in_range.1, qmin, qmax);
@@ -206,14 +226,14 @@ impl QuantModel {
                 }
             }
         }
-        Ok(QuantModel {
+        QuantModel {
             arch: arch.clone(),
             options,
             input,
             layers,
-            calibration: Calibration { images: calib.len() / d, seed: None },
+            calibration: Calibration { images, seed: None },
             recovery: None,
-        })
+        }
     }
 
     /// Activation code range of this model's scheme.

@@ -36,8 +36,8 @@ pub enum Recover {
     /// ALWANN weight tuning, then compensation of what is left.
     Tune,
     /// The model folder was fine-tuned with this multiplier in the forward pass
-    /// ([`crate::recover`]); it is evaluated as it is (its float bias already absorbed the
-    /// mean error, so no compensation on top).
+    /// ([`crate::model::finetune`], whose forward pass is the tuned and compensated model);
+    /// evaluated the same way: tuning and compensation of the fine-tuned weights.
     Finetune,
 }
 
@@ -86,6 +86,10 @@ pub enum RecoverError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerRecovery {
     pub name: String,
+    /// Tuning: the replacement of every weight integer of the scheme's domain, lowest first
+    /// (empty without tuning).
+    #[serde(skip)]
+    pub map: Vec<i32>,
     /// Added to the bias, per output channel (compensation only; tuning's exact-correction
     /// change is not included).
     pub compensation: Vec<i32>,
@@ -149,9 +153,12 @@ pub fn histogram(codes: &[u8]) -> Vec<u64> {
     h
 }
 
-/// At most this many im2col rows of a layer are used to fit the compensation (evenly strided;
-/// all of LeNet-5's, a sample of AlexNet's larger layers).
+/// At most this many im2col rows of a layer are used to fit the compensation (evenly strided),
+/// and at most [`MAX_FIT_MACS`] multiply-accumulates' worth (all of LeNet-5's conv2 and conv3,
+/// every second row of conv1; a sample of AlexNet's larger layers), at least [`MIN_FIT_ROWS`].
 pub const MAX_FIT_ROWS: usize = 200_000;
+pub const MAX_FIT_MACS: usize = 200_000_000;
+pub const MIN_FIT_ROWS: usize = 4096;
 
 /// Int32 accumulators of the (sampled) calibration rows of one layer, `rows × nf`, with the
 /// multiplier table `table` and weights of `g`.
@@ -231,11 +238,61 @@ pub fn tuning_map(scheme: QuantScheme, table: &[i32], exact: &[i32], p: &[u64]) 
         .collect()
 }
 
+/// Replace `g`'s weights by `map` (indexed from the domain's lowest integer); the exact
+/// correction −z_x·Σw must still use the intended weights: `w_sum = Σw'` (every engine and the
+/// oracle read it so) and the difference folded into the bias. Returns the weights changed.
+fn apply_tuning(g: &mut QGemm, scheme: QuantScheme, map: &[i32]) -> usize {
+    let lo = *weight_domain(scheme).start();
+    let mut tuned = 0;
+    for w in g.w.iter_mut() {
+        let t = map[(*w - lo) as usize];
+        tuned += (t != *w) as usize;
+        *w = t;
+    }
+    let zx = g.input.zero_point;
+    for o in 0..g.nf {
+        let s: i32 = g.w[o * g.k..(o + 1) * g.k].iter().sum();
+        g.bias[o] = g.bias[o].wrapping_add(zx.wrapping_mul(s.wrapping_sub(g.w_sum[o])));
+        g.w_sum[o] = s;
+    }
+    tuned
+}
+
+/// Offsets to the bias, gains to the requantization multipliers.
+fn apply_compensation(g: &mut QGemm, comp: &[i32], gain: &[f64]) {
+    for o in 0..g.nf {
+        g.bias[o] = g.bias[o].wrapping_add(comp[o]);
+        if gain[o] != 1.0 {
+            g.requant[o] = super::FixedMultiplier::from_real(g.requant[o].to_real() * gain[o]);
+        }
+    }
+}
+
+/// A fitted recovery applied to another quantization of the same architecture (fine-tuning
+/// refits every few steps and reapplies in between: new weight codes through the same tuning
+/// map, the same per-channel corrections).
+pub fn reapply(qm: &QuantModel, rec: &Recovery) -> QuantModel {
+    let mut out = qm.clone();
+    let scheme = qm.options.scheme;
+    for l in out.layers.iter_mut() {
+        let QLayer::Gemm(g) = l else { continue };
+        let Some(lr) = rec.layers.iter().find(|r| r.name == g.name) else { continue };
+        if !lr.map.is_empty() {
+            apply_tuning(g, scheme, &lr.map);
+        }
+        if lr.compensation.len() == g.nf {
+            apply_compensation(g, &lr.compensation, &lr.gain);
+        }
+    }
+    out.recovery = Some(rec.clone());
+    out
+}
+
 /// `qm` recovered for `mult` by `method` (`calib`: the calibration images, N·C·H·W floats, the
-/// same as the quantizer's). [`Recover::None`] and [`Recover::Finetune`] return the model as it
-/// is (fine-tuning changed the float weights before quantization).
+/// same as the quantizer's). [`Recover::None`] returns the model as it is; [`Recover::Finetune`]
+/// (a fine-tuned model) is tuned and compensated like [`Recover::Tune`], as in its training.
 pub fn recover(qm: &QuantModel, mult: &dyn Multiplier, lut_sha256: &str, method: Recover, calib: &[f32]) -> Result<QuantModel, RecoverError> {
-    if matches!(method, Recover::None | Recover::Finetune) {
+    if method == Recover::None {
         return Ok(qm.clone());
     }
     let scheme = qm.options.scheme;
@@ -257,30 +314,19 @@ pub fn recover(qm: &QuantModel, mult: &dyn Multiplier, lut_sha256: &str, method:
         let rows = (codes.len() / g.k) as u64;
         let mut ng = g.clone();
         let mut tuned = 0;
-        if method == Recover::Tune {
+        let mut map = Vec::new();
+        if method != Recover::Compensate {
             let p = histogram(&codes);
-            let map = tuning_map(scheme, &lut.table, &exact.table, &p);
-            let lo = *weight_domain(scheme).start();
-            for w in ng.w.iter_mut() {
-                let t = map[(*w - lo) as usize].1;
-                tuned += (t != *w) as usize;
-                *w = t;
-            }
-            // The exact correction −z_x·Σw must still use the intended weights: keep
-            // `w_sum = Σw'` (every engine and the oracle read it so) and fold the difference.
-            let zx = g.input.zero_point;
-            for o in 0..g.nf {
-                let s: i32 = ng.w[o * g.k..(o + 1) * g.k].iter().sum();
-                ng.bias[o] = ng.bias[o].wrapping_add(zx.wrapping_mul(s.wrapping_sub(g.w_sum[o])));
-                ng.w_sum[o] = s;
-            }
+            map = tuning_map(scheme, &lut.table, &exact.table, &p).into_iter().map(|(_, t)| t).collect();
+            tuned = apply_tuning(&mut ng, scheme, &map);
         }
         // Compensation: per channel, an affine map from the approximate to the exact
         // accumulator fitted on the calibration rows, `acc ≈ a·(acc~ + c)`; `c` goes to the
         // bias and `a` to the requantization multiplier, so an error proportional to the signal
         // (a gain) is not mistaken for an offset. `a = 1` (offset = the mean error) for asym-u8
         // and for the logits layer (no requantization).
-        let stride = rows.div_ceil(MAX_FIT_ROWS as u64).max(1) as usize;
+        let cap = MAX_FIT_ROWS.min(MIN_FIT_ROWS.max(MAX_FIT_MACS / (g.k * g.nf).max(1)));
+        let stride = rows.div_ceil(cap as u64).max(1) as usize;
         let sample: Vec<usize> = (0..rows as usize).step_by(stride).collect();
         let want = accumulators(&g, scheme, &exact, &codes, &sample);
         let plain = accumulators(&g, scheme, &lut, &codes, &sample);
@@ -315,18 +361,14 @@ pub fn recover(qm: &QuantModel, mult: &dyn Multiplier, lut_sha256: &str, method:
             gain[o] = a;
             comp[o] = offset(a);
         }
-        for o in 0..nf {
-            ng.bias[o] = ng.bias[o].wrapping_add(comp[o]);
-            if gain[o] != 1.0 {
-                ng.requant[o] = super::FixedMultiplier::from_real(ng.requant[o].to_real() * gain[o]);
-            }
-        }
+        apply_compensation(&mut ng, &comp, &gain);
         let corrected: Vec<i32> = tuned_acc.iter().enumerate().map(|(i, &a)| (gain[i % nf] * (a as f64 + comp[i % nf] as f64)).round() as i32).collect();
         let (m0, r0) = error_stats(&plain, &want, nf);
         let (m1, r1) = error_stats(&corrected, &want, nf);
         let mean_abs = |v: &[f64]| v.iter().map(|e| e.abs()).sum::<f64>() / v.len().max(1) as f64;
         layers.push(LayerRecovery {
             name: g.name.clone(),
+            map,
             compensation: comp,
             gain,
             tuned_weights: tuned,
