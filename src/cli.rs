@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod accel;
 mod attack;
+mod finetune;
 mod rtl;
 mod study;
 mod transfer;
@@ -42,6 +43,9 @@ enum Cmd {
     Transfer(transfer::TransferArgs),
     /// Accuracy table of several multipliers under several quantization schemes (Markdown).
     AccuracyTable(accel::TableArgs),
+    /// Approximation-aware fine-tuning for one multiplier into a new model folder
+    /// (evaluate it with --recover finetune).
+    Finetune(finetune::FinetuneArgs),
     /// Write our own multipliers as flat Verilog (no args: the default set into netlists/gen).
     Gen {
         /// Specs: exact:NxM, sexact:NxM (signed, Baugh-Wooley), trunc:NxM:K (K LSB columns dropped), bam:NxM:HBL:VBL.
@@ -429,6 +433,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         train_seconds,
         command: std::iter::once("axdnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" "),
         sha256: String::new(),
+        finetune: None,
     };
     io::save(&a.out, &outcome.arch, &outcome.params, &meta)?;
     println!(
@@ -495,6 +500,7 @@ pub fn run() -> anyhow::Result<()> {
         Cmd::Infer(a) => accel::infer_cmd(a)?,
         Cmd::Select(a) => accel::select_cmd(a)?,
         Cmd::AccuracyTable(a) => accel::table_cmd(a)?,
+        Cmd::Finetune(a) => finetune::finetune_cmd(a)?,
         Cmd::Attack(a) => attack::attack_cmd(a)?,
         Cmd::Study(c) => study::study_cmd(c)?,
         Cmd::Reproduce(a) => study::reproduce_cmd(a)?,

@@ -22,6 +22,7 @@ fn saved_lenet(dir: &std::path::Path) {
         train_seconds: 0.0,
         command: String::new(),
         sha256: String::new(),
+        finetune: None,
     };
     io::save(dir, &arch, &params, &meta).unwrap();
 }

@@ -40,6 +40,7 @@ fn good_model(dir: &Path) {
         train_seconds: 0.0,
         command: "test".into(),
         sha256: String::new(),
+        finetune: None,
     };
     axdnn::model::io::save(dir, &arch, &p, &meta).unwrap();
 }

@@ -21,6 +21,7 @@ fn meta() -> ModelMeta {
         train_seconds: 1.0,
         command: "test".into(),
         sha256: String::new(),
+        finetune: None,
     }
 }
 

@@ -146,6 +146,24 @@ pub fn argmax(v: &[f32]) -> usize {
     best
 }
 
+/// What a layer loop hands back besides the last accumulators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    None,
+    /// Stop at this GEMM layer and return its operand codes.
+    Operands(usize),
+    /// Keep every layer's output.
+    Outputs,
+}
+
+/// The layer loop's result: the last accumulators, or what the probe asked for.
+#[derive(Default)]
+struct Forward {
+    acc: Vec<i32>,
+    operands: Vec<u8>,
+    trace: Vec<Vec<i32>>,
+}
+
 /// Weights of one GEMM laid out for the array: `k × nf` codes and negation masks.
 struct PreparedGemm {
     /// im2col gather index (`npix × k`).
@@ -283,7 +301,10 @@ impl<'a> Accelerator<'a> {
         let per: Vec<(Vec<i32>, Option<Vec<LayerStats>>)> = images
             .par_chunks(BATCH * d)
             .enumerate()
-            .map(|(i, xs)| self.run_batch(xs, i == 0))
+            .map(|(i, xs)| {
+                let (o, stats) = self.run_batch(xs, i == 0, Probe::None);
+                (o.acc, stats)
+            })
             .collect();
         let mut acc = Vec::with_capacity(n * classes);
         let mut layers = match self.config.engine {
@@ -306,11 +327,41 @@ impl<'a> Accelerator<'a> {
         Ok(Inference { n, classes, acc, logits, layers })
     }
 
+    /// The multiplier operand codes GEMM layer `gemm` (index among the GEMM layers) receives for
+    /// `images`: `n·npix × k` im2col rows in image order (padding included, as the array sees it).
+    /// Recovery methods ([`crate::quant::recover`]) read their activation statistics from here, so
+    /// the statistics are those of the engine itself.
+    pub fn layer_operands(&self, images: &[f32], gemm: usize) -> Result<Vec<u8>, AccelError> {
+        let d = self.model.arch.input.numel();
+        if !images.len().is_multiple_of(d) {
+            return Err(AccelError::Input { len: images.len(), image: d });
+        }
+        let parts: Vec<Vec<u8>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Probe::Operands(gemm)).0.operands).collect();
+        Ok(parts.concat())
+    }
+
+    /// Every layer's integer output for `images` (per layer, image-major CHW codes; the logits
+    /// layer's int32 accumulators): the forward values of approximation-aware fine-tuning.
+    pub fn layer_outputs(&self, images: &[f32]) -> Result<Vec<Vec<i32>>, AccelError> {
+        let d = self.model.arch.input.numel();
+        if !images.len().is_multiple_of(d) {
+            return Err(AccelError::Input { len: images.len(), image: d });
+        }
+        let parts: Vec<Vec<Vec<i32>>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Probe::Outputs).0.trace).collect();
+        let mut out = vec![Vec::new(); self.model.layers.len()];
+        for p in parts {
+            for (o, l) in out.iter_mut().zip(p) {
+                o.extend_from_slice(&l);
+            }
+        }
+        Ok(out)
+    }
+
     /// A batch of images, layer by layer: last-layer accumulators (image-major), and measured
     /// statistics of the first image when the cycle engine runs (the same for every image).
     /// The fast engine stacks the batch's im2col rows into one GEMM so that a layer's table rows
     /// are fetched once per batch rather than once per image.
-    fn run_batch(&self, xs: &[f32], keep_stats: bool) -> (Vec<i32>, Option<Vec<LayerStats>>) {
+    fn run_batch(&self, xs: &[f32], keep_stats: bool, probe: Probe) -> (Forward, Option<Vec<LayerStats>>) {
         let mut stats = Vec::new();
         let gemm = |gi: usize, g: &QGemm, codes: &[u8], sums: &mut Vec<i32>| -> Result<usize, std::convert::Infallible> {
             let p = &self.prepared[gi];
@@ -342,8 +393,8 @@ impl<'a> Accelerator<'a> {
                 }
             })
         };
-        let Ok(acc) = self.forward(xs, gemm);
-        (acc, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats))
+        let Ok(out) = self.forward(xs, probe, gemm);
+        (out, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats))
     }
 
     /// One image with `gemm` computing every GEMM layer's product sums (`npix × nf`,
@@ -359,17 +410,19 @@ impl<'a> Accelerator<'a> {
         mut gemm: impl FnMut(&QGemm, &GemmOperands, &dyn Multiplier) -> Result<Vec<i32>, E>,
     ) -> Result<Vec<i32>, E> {
         assert_eq!(image.len(), self.model.arch.input.numel(), "one image");
-        self.forward(image, |gi, g, codes, sums| {
+        let out = self.forward(image, Probe::None, |gi, g, codes, sums| {
             let p = &self.prepared[gi];
             let ops = GemmOperands { npix: g.npix(), k: g.k, nf: g.nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
             *sums = gemm(g, &ops, self.mult_of(g))?;
             Ok(g.nf)
-        })
+        })?;
+        Ok(out.acc)
     }
 
     /// The layer loop over a batch `xs`: `gemm(index, layer, im2col codes of the batch, sums)`
-    /// fills the sums of each GEMM layer and returns their row stride.
-    fn forward<E>(&self, xs: &[f32], mut gemm: impl FnMut(usize, &QGemm, &[u8], &mut Vec<i32>) -> Result<usize, E>) -> Result<Vec<i32>, E> {
+    /// fills the sums of each GEMM layer and returns their row stride. `probe` stops at a GEMM
+    /// layer's operands or keeps every layer's output.
+    fn forward<E>(&self, xs: &[f32], probe: Probe, mut gemm: impl FnMut(usize, &QGemm, &[u8], &mut Vec<i32>) -> Result<usize, E>) -> Result<Forward, E> {
         let range = self.model.act_range();
         let d = self.model.arch.input.numel();
         let scheme = self.model.options.scheme;
@@ -377,6 +430,7 @@ impl<'a> Accelerator<'a> {
         let mut len = d; // integers per image in `cur`
         let (mut xsum, mut codes, mut sums, mut next, mut tmp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut gi = 0;
+        let mut trace = Vec::new();
         for l in &self.model.layers {
             match l {
                 QLayer::Gemm(g) => {
@@ -385,6 +439,9 @@ impl<'a> Accelerator<'a> {
                     xsum.clear();
                     for x in cur.chunks_exact(len) {
                         g.im2col_append(&p.index, x, scheme, &mut codes, &mut xsum);
+                    }
+                    if probe == Probe::Operands(gi) {
+                        return Ok(Forward { operands: codes, ..Default::default() });
                     }
                     let stride = gemm(gi, g, &codes, &mut sums)?;
                     next.clear();
@@ -404,7 +461,10 @@ impl<'a> Accelerator<'a> {
                     len = out_shape.numel();
                 }
             }
+            if probe == Probe::Outputs {
+                trace.push(cur.clone());
+            }
         }
-        Ok(cur)
+        Ok(Forward { acc: cur, trace, ..Default::default() })
     }
 }

@@ -5,7 +5,7 @@ use axdnn::accel::load::{self, LoadedMultiplier};
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, EnergyModel, Engine, Inference};
 use axdnn::data::{self, Dataset, DatasetName, Split};
 use axdnn::model::io;
-use axdnn::quant::{calibration_indices, ApproxLayers, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
+use axdnn::quant::{calibration_indices, ApproxLayers, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity};
 use super::data_root;
 use std::path::PathBuf;
 
@@ -41,6 +41,11 @@ pub struct QuantArgs {
     /// Assumed clock for the energy convention E = P / f.
     #[arg(long, default_value_t = 1.0)]
     pub clock_ghz: f64,
+    /// Accuracy recovery for the multiplier: none | compensate (per-channel bias correction of
+    /// the expected product error) | tune (ALWANN weight tuning, then compensation) | finetune
+    /// (--model is a folder written by `axdnn finetune` for this multiplier and scheme).
+    #[arg(long, default_value = "none")]
+    pub recover: Recover,
     #[command(flatten)]
     pub inputs: super::Inputs,
 }
@@ -73,6 +78,20 @@ pub struct Prepared {
     pub dataset: DatasetName,
     pub float_accuracy: f64,
     pub exact_power_mw: Option<f64>,
+    /// The calibration images (recovery reads its statistics from them).
+    pub calib: Vec<f32>,
+    pub meta: io::ModelMeta,
+}
+
+impl Prepared {
+    /// The quantized model recovered for `m` per `q.recover`.
+    pub fn recovered(&self, q: &QuantArgs, m: &LoadedMultiplier) -> anyhow::Result<QuantModel> {
+        let sha = m.lut.as_ref().map(|l| l.sha256()).unwrap_or_default();
+        if q.recover == Recover::Finetune {
+            axdnn::model::finetune::check_record(&self.meta, &q.model, &sha, q.scheme, q.per_channel)?;
+        }
+        Ok(axdnn::quant::recover::recover(&self.qm, m.mult.as_ref(), &sha, q.recover, &self.calib)?)
+    }
 }
 
 pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
@@ -106,7 +125,7 @@ pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
     let float_accuracy = accuracy_of(&logits, &test.labels, m.arch.classes);
     // Exact layers are charged the published power of the library's exact 8×8 multiplier.
     let exact_power_mw = load::exact_power_mw(inputs.evoapprox.as_deref(), q.scheme.signed_multiplier());
-    Ok(Prepared { qm, test, dataset, float_accuracy, exact_power_mw })
+    Ok(Prepared { qm, test, dataset, float_accuracy, exact_power_mw, calib, meta: m.meta })
 }
 
 fn accuracy_of(logits: &[f32], labels: &[u8], classes: usize) -> f64 {
@@ -168,7 +187,8 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
     let p = prepare(&a.q)?;
     let m = resolve(&a.multiplier, a.q.scheme, a.bit_level, p.exact_power_mw, a.q.inputs.resolve().evoapprox.as_deref())?;
     let cfg = config(&a.q, a.engine, a.bit_level, p.exact_power_mw);
-    let acc = Accelerator::new(&p.qm, m.mult.as_ref(), cfg)?;
+    let qm = p.recovered(&a.q, &m)?;
+    let acc = Accelerator::new(&qm, m.mult.as_ref(), cfg)?;
     let r = run_all(&acc, &p.test, m.mult.name())?;
     let accuracy = r.accuracy(&p.test.labels);
     let energy = r.energy_per_image_pj();
@@ -189,7 +209,8 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
             "model": a.q.model.display().to_string(), "dataset": p.dataset.to_string(),
             "multiplier": m.mult.name(), "scheme": a.q.scheme.to_string(), "array": a.q.array.to_string(),
             "dataflow": a.q.dataflow.to_string(), "engine": a.engine, "bit_level": a.bit_level,
-            "accuracy": accuracy, "float_accuracy": p.float_accuracy, "n": r.n,
+            "accuracy": accuracy, "float_accuracy": p.float_accuracy, "n": r.n, "recover": a.q.recover.name(),
+            "recovery": qm.recovery,
             "cycles_per_image": r.cycles_per_image(), "energy_per_image_pj": energy,
             // Equal digests = bit-identical logits (compares multipliers given in different forms).
             "logits_sha256": io::sha256_hex(&r.logits.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()),
@@ -198,9 +219,19 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
         println!("{o}");
     } else {
         println!(
-            "{} on {} {} ({}, {} images): accuracy {:.4} (float {:.4})",
-            m.mult.name(), a.q.array, a.q.dataflow, a.q.scheme, r.n, accuracy, p.float_accuracy
+            "{} on {} {} ({}{}, {} images): accuracy {:.4} (float {:.4})",
+            m.mult.name(), a.q.array, a.q.dataflow, a.q.scheme,
+            if a.q.recover == Recover::None { String::new() } else { format!(", recover {}", a.q.recover) },
+            r.n, accuracy, p.float_accuracy
         );
+        if let Some(rec) = &qm.recovery {
+            for l in &rec.layers {
+                println!(
+                    "recovery {}: {} weight codes tuned; accumulator error vs exact over {} calibration rows, per channel |mean| {:.1} -> {:.2}, rms {:.1} -> {:.1}",
+                    l.name, l.tuned_weights, l.rows, l.mean_error_before, l.mean_error_after, l.rms_error_before, l.rms_error_after
+                );
+            }
+        }
         println!(
             "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7} {:>7} {:>10} {:>10} {:>10} {:>12}",
             "layer", "approx", "MACs", "folds", "cycles", "util%", "map%", "ifmap rd", "filter rd", "ofmap wr", "energy pJ"
@@ -288,7 +319,7 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
             .map(|x| {
                 let (l, h) = x.proportion().wilson();
                 serde_json::json!({
-                    "multiplier": x.first.multiplier, "mae_pct": x.first.mae_pct, "power_mw": x.first.power_mw,
+                    "multiplier": x.first.multiplier, "recover": if x.first.recover.is_empty() { "none" } else { x.first.recover.as_str() }, "mae_pct": x.first.mae_pct, "power_mw": x.first.power_mw,
                     "n": x.n, "correct": x.correct, "accuracy": x.proportion().value(), "ci_low": l, "ci_high": h,
                     "energy_per_image_pj": x.first.energy_per_image_pj,
                 })
@@ -338,7 +369,11 @@ pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
     let dir = a.store.clone().unwrap_or_else(|| PathBuf::from(format!("runs/accuracy-{label}")));
     axdnn::study::Runner::new(plan, inputs).run(&dir)?;
     let res = axdnn::study::report::Results::open(&dir)?;
-    let get = |m: &str, s: QuantScheme| res.find(|x| x.target == "accel" && x.multiplier == m && x.scheme == s.to_string());
+    let get = |m: &str, s: QuantScheme, r: Recover| {
+        res.find(|x| x.target == "accel" && x.multiplier == m && x.scheme == s.to_string() && x.recover == if r == Recover::None { "" } else { r.name() })
+    };
+    // A recovery column only when recovery is asked for (the table of plain runs is unchanged).
+    let with_recover = a.t.recover != [Recover::None];
     let float = res.find(|x| x.target == "float");
     let pct = |p: &axdnn::study::Proportion| {
         let (l, h) = p.wilson();
@@ -350,35 +385,48 @@ pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
          Measurements kept in `{}` (`axdnn study report` regenerates its report).\n\n",
         a.t.model.display(), float.map_or("-".into(), |f| pct(&f.proportion())), a.t.n, a.t.array, a.t.dataflow, a.t.approx_layers, a.t.calib, a.t.calib_seed, a.t.clock_ghz, dir.display()
     );
-    s += "| multiplier | MAE % (table) | PDK45 power mW |";
+    s += "| multiplier |";
+    if with_recover {
+        s += " recovery |";
+    }
+    s += " MAE % (table) | PDK45 power mW |";
     for sc in &a.schemes {
         s += &format!(" accuracy {sc} % |");
     }
     s += " energy/image nJ |\n|---|---|---|";
+    if with_recover {
+        s += "---|";
+    }
     for _ in &a.schemes {
         s += "---|";
     }
     s += "---|\n";
     let mut json = Vec::new();
     for m in &a.multipliers {
-        let first = a.schemes.iter().find_map(|&sc| get(m, sc));
-        let Some(f) = first else { continue };
-        s += &format!(
-            "| {m} | {} | {} |",
-            f.first.mae_pct.map_or("-".into(), |v| format!("{v:.4}")),
-            f.first.power_mw.map_or("-".into(), |v| format!("{v:.3}"))
-        );
-        for &sc in &a.schemes {
-            match get(m, sc) {
-                Some(x) => {
-                    s += &format!(" {} |", pct(&x.proportion()));
-                    let (l, h) = x.proportion().wilson();
-                    json.push(serde_json::json!({"multiplier": m, "scheme": sc.to_string(), "n": x.n, "correct": x.correct, "accuracy": x.proportion().value(), "ci_low": l, "ci_high": h}));
-                }
-                None => s += " – |",
+        for &rc in &a.t.recover {
+            let first = a.schemes.iter().find_map(|&sc| get(m, sc, rc));
+            let Some(f) = first else { continue };
+            s += &format!("| {m} |");
+            if with_recover {
+                s += &format!(" {rc} |");
             }
+            s += &format!(
+                " {} | {} |",
+                f.first.mae_pct.map_or("-".into(), |v| format!("{v:.4}")),
+                f.first.power_mw.map_or("-".into(), |v| format!("{v:.3}"))
+            );
+            for &sc in &a.schemes {
+                match get(m, sc, rc) {
+                    Some(x) => {
+                        s += &format!(" {} |", pct(&x.proportion()));
+                        let (l, h) = x.proportion().wilson();
+                        json.push(serde_json::json!({"multiplier": m, "recover": rc.name(), "scheme": sc.to_string(), "n": x.n, "correct": x.correct, "accuracy": x.proportion().value(), "ci_low": l, "ci_high": h}));
+                    }
+                    None => s += " – |",
+                }
+            }
+            s += &format!(" {} |\n", f.first.energy_per_image_pj.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)));
         }
-        s += &format!(" {} |\n", f.first.energy_per_image_pj.map_or("-".into(), |e| format!("{:.1}", e / 1000.0)));
     }
     if let Some(d) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d)?;

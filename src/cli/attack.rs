@@ -39,6 +39,10 @@ pub struct TargetArgs {
     /// Assumed clock (GHz) of the energy convention E = P / f.
     #[arg(long, default_value_t = 1.0)]
     pub clock_ghz: f64,
+    /// Accuracy recovery methods (comma-separated, one target each): none | compensate |
+    /// tune | finetune (see `axdnn infer --help`).
+    #[arg(long, value_delimiter = ',', default_value = "none")]
+    pub recover: Vec<axdnn::quant::Recover>,
     #[command(flatten)]
     pub inputs: Inputs,
 }
@@ -58,6 +62,9 @@ impl TargetArgs {
         t.insert("calib".into(), Value::Integer(self.calib as i64));
         t.insert("calib_seed".into(), Value::Integer(self.calib_seed as i64));
         t.insert("clock_ghz".into(), Value::Float(self.clock_ghz));
+        if self.recover != [axdnn::quant::Recover::None] {
+            t.insert("recover".into(), Value::Array(self.recover.iter().map(|r| Value::String(r.to_string())).collect()));
+        }
         t
     }
 }

@@ -192,6 +192,8 @@ fn real_cosim(a: CosimArgs) -> anyhow::Result<()> {
         calib_seed: r.calib_seed,
         clock_ghz: 1.0,
         inputs: r.inputs.clone(),
+        // The RTL computes the raw product sums; recovery would only change the Rust side.
+        recover: axdnn::quant::Recover::None,
     };
     let p = prepare(&q)?;
     if r.images == 0 || r.image + r.images > p.test.len() {

@@ -185,7 +185,13 @@ impl<T: Real> Net<T> {
         }
     }
 
-    fn forward_impl(&mut self, x: &[T], n: usize, mode: Mode, mut cache: Option<&mut Vec<Cache<T>>>) -> Vec<T> {
+    fn forward_impl(&mut self, x: &[T], n: usize, mode: Mode, cache: Option<&mut Vec<Cache<T>>>) -> Vec<T> {
+        self.forward_replaced(x, n, mode, cache, None)
+    }
+
+    /// The forward pass, with layer `i`'s output replaced by `replace[i]` (NCHW per image) where
+    /// given: later layers, the caches and the loss then see those values.
+    fn forward_replaced(&mut self, x: &[T], n: usize, mode: Mode, mut cache: Option<&mut Vec<Cache<T>>>, replace: Option<&[Option<Vec<T>>]>) -> Vec<T> {
         let inp = self.arch.input;
         assert_eq!(x.len(), n * inp.numel(), "input batch size");
         let normalized;
@@ -268,6 +274,13 @@ impl<T: Real> Net<T> {
                     Act { data: y, layout: act.layout }
                 }
             };
+            if let Some(r) = replace.and_then(|r| r.get(i)).and_then(|r| r.as_ref()) {
+                assert_eq!(r.len(), act.data.len(), "replacement of layer {i}");
+                act.data = match act.layout {
+                    Layout::Spatial(s) => nchw_to_cnhw(r, n, s),
+                    Layout::Flat(_) => r.clone(),
+                };
+            }
         }
         to_flat(act, n)
     }
@@ -280,7 +293,7 @@ impl<T: Real> Net<T> {
     /// Forward and backward of the softmax cross-entropy loss. `scale` multiplies each image's
     /// loss gradient (1/n for a mean-loss training step, 1 for per-image input gradients).
     pub fn backward(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool) -> Backward<T> {
-        self.backward_head(x, labels, mode, scale, want_input_grad, None)
+        self.backward_with(x, labels, mode, scale, want_input_grad, None, None)
     }
 
     /// [`Net::backward`] with the loss evaluated on `head` logits (`n × classes`) instead of this
@@ -288,9 +301,21 @@ impl<T: Real> Net<T> {
     /// al. 2018), whose forward pass is another model (the accelerator) and whose backward pass is
     /// this differentiable approximation of it.
     pub fn backward_head(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, head: Option<&[T]>) -> Backward<T> {
+        self.backward_with(x, labels, mode, scale, want_input_grad, None, head)
+    }
+
+    /// [`Self::backward`] with layer outputs replaced in the forward pass (`replace[i]`, NCHW per
+    /// image, where given): the straight-through estimator of approximation-aware training,
+    /// whose forward values come from the hardware and whose gradients from the float layers.
+    pub fn backward_replaced(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, replace: Option<&[Option<Vec<T>>]>) -> Backward<T> {
+        self.backward_with(x, labels, mode, scale, want_input_grad, replace, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward_with(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, replace: Option<&[Option<Vec<T>>]>, head: Option<&[T]>) -> Backward<T> {
         let n = labels.len();
         let mut cache = Vec::with_capacity(self.arch.layers.len());
-        let own = self.forward_impl(x, n, mode, Some(&mut cache));
+        let own = self.forward_replaced(x, n, mode, Some(&mut cache), replace);
         let classes = self.arch.classes;
         let logits = match head {
             Some(h) => {

@@ -41,6 +41,9 @@ pub struct ModelMeta {
     /// sha256 of `model.safetensors` (filled in by `save`).
     #[serde(default)]
     pub sha256: String,
+    /// Present when the weights were fine-tuned for one multiplier ([`super::finetune`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<super::finetune::FinetuneRecord>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod engine;
+pub mod finetune;
 pub mod params;
 pub mod real;
 

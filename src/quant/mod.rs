@@ -3,10 +3,12 @@
 pub mod fixed;
 pub mod model;
 pub mod params;
+pub mod recover;
 pub mod reference;
 
 pub use fixed::FixedMultiplier;
 pub use model::{calibration_indices, ApproxLayers, GemmKind, QGemm, QLayer, QuantModel, QuantOptions};
+pub use recover::Recover;
 pub use params::{QuantParams, QuantScheme, WeightGranularity};
 
 #[derive(Debug, thiserror::Error)]

@@ -114,6 +114,9 @@ pub struct QuantModel {
     pub input: QuantParams,
     pub layers: Vec<QLayer>,
     pub calibration: Calibration,
+    /// How the model was adapted to its multiplier ([`super::recover`]), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<super::recover::Recovery>,
 }
 
 /// `n` distinct indices of `0..total` chosen by a seeded generator, sorted.
@@ -122,6 +125,19 @@ pub fn calibration_indices(total: usize, n: usize, seed: u64) -> Vec<usize> {
     let mut v = sample(&mut rng, total, n.min(total)).into_vec();
     v.sort_unstable();
     v
+}
+
+/// Float min/max of every layer output and of the network input over calibration images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationRanges {
+    pub layers: Vec<(f32, f32)>,
+    pub input: (f32, f32),
+}
+
+/// The ranges of `params` over `calib` (checked like [`QuantModel::build`] does beforehand).
+pub fn calibration_ranges(arch: &Arch, params: &Params, calib: &[f32]) -> CalibrationRanges {
+    let (layers, input) = float_ranges(arch, params, calib);
+    CalibrationRanges { layers, input }
 }
 
 /// Float min/max of the network input and of every layer output over the calibration images.
@@ -180,7 +196,14 @@ impl QuantModel {
                 _ => {}
             }
         }
-        let (ranges, in_range) = float_ranges(arch, params, calib);
+        let ranges = calibration_ranges(arch, params, calib);
+        Ok(QuantModel::build_from_ranges(arch, params, &ranges, calib.len() / d, options))
+    }
+
+    /// [`Self::build`] from ranges measured before (`images` calibration images): weights
+    /// requantized without a calibration pass (fine-tuning requantizes at every step).
+    pub fn build_from_ranges(arch: &Arch, params: &Params, ranges: &CalibrationRanges, images: usize, options: QuantOptions) -> QuantModel {
+        let (ranges, in_range) = (&ranges.layers, ranges.input);
         let scheme = options.scheme;
         let (qmin, qmax) = scheme.act_range();
         let input = QuantParams::asymmetric(in_range.0, in_range.1, qmin, qmax);
@@ -213,13 +236,14 @@ impl QuantModel {
                 }
             }
         }
-        Ok(QuantModel {
+        QuantModel {
             arch: arch.clone(),
             options,
             input,
             layers,
-            calibration: Calibration { images: calib.len() / d, seed: None },
-        })
+            calibration: Calibration { images, seed: None },
+            recovery: None,
+        }
     }
 
     /// `base` with every GEMM layer's weights and bias replaced by their quantized values

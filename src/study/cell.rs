@@ -10,13 +10,13 @@
 use super::plan::{AttackSpec, Plan, Threat};
 use super::StudyError;
 use crate::accel::{ArrayShape, Dataflow};
-use crate::quant::QuantScheme;
+use crate::quant::{QuantScheme, Recover};
 
 /// What is evaluated: a float model, or a quantized model on an accelerator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     Float { model: usize },
-    Accel { model: usize, scheme: QuantScheme, per_channel: bool, array: ArrayShape, dataflow: Dataflow, multiplier: usize },
+    Accel { model: usize, scheme: QuantScheme, per_channel: bool, array: ArrayShape, dataflow: Dataflow, multiplier: usize, recover: Recover },
 }
 
 impl Target {
@@ -92,7 +92,7 @@ fn spec_is_signed(spec: &str) -> Option<bool> {
 }
 
 /// The accelerator targets of one model, in plan order (schemes, per-channel, arrays,
-/// dataflows, multipliers); multipliers whose signedness does not fit the scheme are left out.
+/// dataflows, multipliers, recovery methods); multipliers whose signedness does not fit the scheme are left out.
 pub fn accel_targets(plan: &Plan, model: usize) -> Vec<Target> {
     let mut out = Vec::new();
     for scheme in plan.scheme_list() {
@@ -103,7 +103,9 @@ pub fn accel_targets(plan: &Plan, model: usize) -> Vec<Target> {
                         if spec_is_signed(spec).is_some_and(|s| s != scheme.signed_multiplier()) {
                             continue;
                         }
-                        out.push(Target::Accel { model, scheme, per_channel, array, dataflow, multiplier: m });
+                        for recover in plan.recover_list() {
+                            out.push(Target::Accel { model, scheme, per_channel, array, dataflow, multiplier: m, recover });
+                        }
                     }
                 }
             }

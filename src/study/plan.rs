@@ -7,7 +7,7 @@
 use super::StudyError;
 use crate::accel::{ArrayShape, Dataflow};
 use crate::attack::{Attack, EpsUnits, Norm};
-use crate::quant::{ApproxLayers, QuantScheme};
+use crate::quant::{ApproxLayers, QuantScheme, Recover};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -172,6 +172,8 @@ pub struct RawPlan {
     pub attack_seeds: Option<Vec<u64>>,
     /// Assumed clock of the energy convention E = P / f.
     pub clock_ghz: Option<f64>,
+    /// Accuracy recovery methods for the multipliers (none, compensate, tune, finetune).
+    pub recover: Option<Vec<Spanned<String>>>,
 }
 
 /// An effective plan: every field explicit, names checked. Serializes to a plan file.
@@ -201,6 +203,18 @@ pub struct Plan {
     pub calib_seed: u64,
     pub attack_seeds: Vec<u64>,
     pub clock_ghz: f64,
+    /// Recovery methods of the accelerator targets; left out of the lock file when only `none`
+    /// (so plans without recovery keep their bytes and sha256).
+    #[serde(default = "default_recover", skip_serializing_if = "is_default_recover")]
+    pub recover: Vec<String>,
+}
+
+fn default_recover() -> Vec<String> {
+    vec![Recover::None.name().to_string()]
+}
+
+fn is_default_recover(v: &[String]) -> bool {
+    v == default_recover().as_slice()
 }
 
 /// 1-based line and column of a byte offset.
@@ -374,6 +388,11 @@ impl Plan {
         if !(clock_ghz.is_finite() && clock_ghz > 0.0) {
             return Err(src.err(key_span(src.text, "clock_ghz"), "clock_ghz", "must be a positive number"));
         }
+        let mut recover = parse_list(&raw.recover, "recover", &["none"])?
+            .into_iter()
+            .map(|(s, sp)| s.parse::<Recover>().map(|r| r.name().to_string()).map_err(|e| src.err(sp, "recover", e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        dedup(&mut recover);
         let per_channel = raw.per_channel.clone().unwrap_or(vec![false]);
         if per_channel.is_empty() {
             return Err(src.err(key_span(src.text, "per_channel"), "per_channel", "empty list"));
@@ -402,6 +421,7 @@ impl Plan {
             calib_seed: raw.calib_seed.unwrap_or(0),
             attack_seeds,
             clock_ghz,
+            recover,
         };
         dedup(&mut plan.schemes);
         dedup(&mut plan.per_channel);
@@ -439,6 +459,10 @@ impl Plan {
 
     pub fn array_shapes(&self) -> Vec<ArrayShape> {
         self.arrays.iter().map(|a| a.parse().expect("checked when the plan was built")).collect()
+    }
+
+    pub fn recover_list(&self) -> Vec<Recover> {
+        self.recover.iter().map(|a| a.parse().expect("checked when the plan was built")).collect()
     }
 
     pub fn approx(&self) -> ApproxLayers {

@@ -86,7 +86,8 @@ fn config_of(r: &Row) -> String {
     if r.target == "float" {
         "float".into()
     } else {
-        format!("{} {}{} {} {}", r.scheme, if r.per_channel { "per-channel " } else { "" }, r.array, r.dataflow, r.approx_layers)
+        let recover = if r.recover.is_empty() { String::new() } else { format!(" recover {}", r.recover) };
+        format!("{} {}{} {} {}{recover}", r.scheme, if r.per_channel { "per-channel " } else { "" }, r.array, r.dataflow, r.approx_layers)
     }
 }
 

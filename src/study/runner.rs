@@ -12,7 +12,7 @@ use crate::accel::{AccelConfig, Accelerator, EnergyModel, Engine};
 use crate::attack::{self, AccelClassifier, BpdaClassifier, Bounds, Classifier, Criterion, EpsUnits, Epsilon, FloatClassifier, SeededNoise};
 use crate::data::{self, Dataset, DatasetName, Split};
 use crate::model::io::SavedModel;
-use crate::quant::{calibration_indices, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
+use crate::quant::{calibration_indices, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,6 +32,9 @@ pub struct Workspace {
     /// Test set of each model's dataset, the plan's image range only.
     pub tests: HashMap<DatasetName, Dataset>,
     pub quant: HashMap<(usize, QuantScheme, bool), QuantModel>,
+    /// Quantized models recovered for a multiplier (model, scheme, per-channel, multiplier,
+    /// method), for targets whose method is not `none`.
+    pub recovered: HashMap<(usize, QuantScheme, bool, usize, Recover), QuantModel>,
     /// Per multiplier of the plan and signedness.
     pub mults: HashMap<(usize, bool), Resolved>,
     pub exact_power_mw: HashMap<bool, Option<f64>>,
@@ -77,6 +80,10 @@ impl Workspace {
         let mut quant = HashMap::new();
         let mut mults: HashMap<(usize, bool), Resolved> = HashMap::new();
         let mut exact_power_mw = HashMap::new();
+        let mut calibs: HashMap<usize, Vec<f32>> = HashMap::new();
+        // In a fixed order: the recovered models below do not depend on it, but errors do.
+        let mut targets: Vec<Target> = targets.into_iter().collect();
+        targets.sort_by_key(|t| format!("{t:?}"));
         for t in &targets {
             let Target::Accel { model, scheme, per_channel, multiplier, .. } = *t else { continue };
             let signed = scheme.signed_multiplier();
@@ -84,16 +91,19 @@ impl Workspace {
                 let m = &models[model];
                 let train = &trains[&m.meta.dataset];
                 let idx = calibration_indices(train.len(), plan.calib, plan.calib_seed);
-                let mut calib = Vec::with_capacity(idx.len() * m.arch.input.numel());
-                for &i in &idx {
-                    calib.extend_from_slice(train.image(i));
-                }
+                let calib = calibs.entry(model).or_insert_with(|| {
+                    let mut calib = Vec::with_capacity(idx.len() * m.arch.input.numel());
+                    for &i in &idx {
+                        calib.extend_from_slice(train.image(i));
+                    }
+                    calib
+                });
                 let options = QuantOptions {
                     scheme,
                     weights: if per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
                     approx: plan.approx(),
                 };
-                let mut qm = QuantModel::build(&m.arch, &m.params, &calib, options).map_err(|e| StudyError::Model(format!("{}: {e}", plan.models[model].display())))?;
+                let mut qm = QuantModel::build(&m.arch, &m.params, calib, options).map_err(|e| StudyError::Model(format!("{}: {e}", plan.models[model].display())))?;
                 qm.calibration.seed = Some(plan.calib_seed);
                 e.insert(qm);
             }
@@ -103,7 +113,21 @@ impl Workspace {
                 e.insert(resolve(spec, signed, inputs.evoapprox.as_deref(), exact)?);
             }
         }
-        Ok(Workspace { plan: plan.clone(), info, models, tests, quant, mults, exact_power_mw })
+        let mut recovered = HashMap::new();
+        for t in &targets {
+            let Target::Accel { model, scheme, per_channel, multiplier, recover, .. } = *t else { continue };
+            if recover == Recover::None || recovered.contains_key(&(model, scheme, per_channel, multiplier, recover)) {
+                continue;
+            }
+            let m = &mults[&(multiplier, scheme.signed_multiplier())];
+            let fail = |e: String| StudyError::Model(format!("{} with {} ({recover}): {e}", plan.models[model].display(), plan.multipliers[multiplier]));
+            if recover == Recover::Finetune {
+                crate::model::finetune::check_record(&models[model].meta, &plan.models[model], &m.lut_sha256, scheme, per_channel).map_err(|e| fail(e.to_string()))?;
+            }
+            let qm = crate::quant::recover::recover(&quant[&(model, scheme, per_channel)], m.loaded.mult.as_ref(), &m.lut_sha256, recover, &calibs[&model]).map_err(|e| fail(e.to_string()))?;
+            recovered.insert((model, scheme, per_channel, multiplier, recover), qm);
+        }
+        Ok(Workspace { plan: plan.clone(), info, models, tests, quant, recovered, mults, exact_power_mw })
     }
 
     pub fn model_label(&self, i: usize) -> String {
@@ -152,8 +176,12 @@ impl Workspace {
             power_mw: None,
             cycles_per_image: None,
             energy_per_image_pj: None,
+            recover: String::new(),
         };
-        if let Target::Accel { scheme, per_channel, array, dataflow, multiplier, .. } = *target {
+        if let Target::Accel { scheme, per_channel, array, dataflow, multiplier, recover, .. } = *target {
+            if recover != Recover::None {
+                r.recover = recover.name().into();
+            }
             let m = &self.mults[&(multiplier, scheme.signed_multiplier())];
             r.target = "accel".into();
             r.scheme = scheme.to_string();
@@ -185,8 +213,11 @@ impl Workspace {
 
     /// The accelerator of an accelerator target.
     pub fn accelerator(&self, target: &Target) -> Result<Accelerator<'_>, StudyError> {
-        let Target::Accel { model, scheme, per_channel, multiplier, .. } = *target else { unreachable!("float target") };
-        let qm = &self.quant[&(model, scheme, per_channel)];
+        let Target::Accel { model, scheme, per_channel, multiplier, recover, .. } = *target else { unreachable!("float target") };
+        let qm = match recover {
+            Recover::None => &self.quant[&(model, scheme, per_channel)],
+            _ => &self.recovered[&(model, scheme, per_channel, multiplier, recover)],
+        };
         let m = &self.mults[&(multiplier, scheme.signed_multiplier())];
         Accelerator::new(qm, m.loaded.mult.as_ref(), self.accel_config(target)).map_err(|e| StudyError::Model(format!("{}: {e}", self.plan.multipliers[multiplier])))
     }
@@ -411,12 +442,12 @@ struct Timing {
 }
 
 /// What a cell searched against one accelerator mixes into its noise seed: the target's key,
-/// but not the attack's revision (a revision changes the numerics, not the random draws) and
-/// not the default pixel units (both keep the seeds of rows stored before these fields were
-/// recorded, so a fresh run reproduces them).
+/// but not the attack's revision (a revision changes the numerics, not the random draws), nor
+/// the default pixel units or empty recovery method (so rows stored before these fields existed
+/// keep their seeds and a fresh run reproduces them).
 fn hardware_seed_label(ws: &Workspace, c: &Cell, t: &Target) -> String {
     let key = ws.key(c, t);
-    let text = format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "");
+    let text = format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "").replace(", recover: \"\"", "");
     if key.eps_units == EpsUnits::Pixel.name() {
         text.replace("eps_units: \"pixel\", ", "")
     } else {

@@ -50,6 +50,8 @@ pub struct RunKey {
     pub lut_sha256: String,
     /// Bits of the f64 clock (energy convention).
     pub clock_bits: u64,
+    /// Recovery method; empty for `none` (the keys of stores made before recovery existed).
+    pub recover: String,
 }
 
 /// One measured cell × target: the key's fields, then what was measured.
@@ -94,6 +96,10 @@ pub struct Row {
     pub power_mw: Option<f64>,
     pub cycles_per_image: Option<u64>,
     pub energy_per_image_pj: Option<f64>,
+    /// Recovery method ([`crate::quant::Recover`]); empty for `none`, and then no column is
+    /// written unless another row of the file has one (stores without recovery keep their bytes).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub recover: String,
 }
 
 fn first_revision() -> u32 {
@@ -128,6 +134,7 @@ impl Row {
             multiplier: self.multiplier.clone(),
             lut_sha256: self.lut_sha256.clone(),
             clock_bits: self.clock_ghz.to_bits(),
+            recover: self.recover.clone(),
         }
     }
 
@@ -220,10 +227,10 @@ impl Store {
     }
 }
 
-type OrderKey = [usize; 13];
+type OrderKey = [usize; 14];
 
 /// Position of a row in `plan`'s enumeration (sources, threats, attacks, seeds, budgets, image
-/// chunks, then targets), from the row's own fields; `None` if the plan does not have it.
+/// chunks, then targets, recovery last), from the row's own fields; `None` if the plan does not have it.
 pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
     let pos = |v: &[String], x: &str| v.iter().position(|y| y == x);
     let models: Vec<String> = plan.models.iter().map(|m| m.display().to_string()).collect();
@@ -251,6 +258,7 @@ pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
         opt(pos(&plan.arrays, &r.array))?,
         opt(plan.dataflows.iter().position(|d| d.to_string() == r.dataflow))?,
         opt(pos(&plan.multipliers, &r.multiplier))?,
+        opt(plan.recover.iter().position(|m| m == if r.recover.is_empty() { crate::quant::Recover::None.name() } else { &r.recover }))?,
     ])
 }
 
@@ -262,7 +270,10 @@ pub fn read_rows(path: &Path) -> Result<Vec<Row>, StudyError> {
     let mut rdr = csv::Reader::from_path(path).map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;
     let mut rows = Vec::new();
     for (i, rec) in rdr.deserialize::<Row>().enumerate() {
-        let r = rec.map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: e.to_string() })?;
+        let mut r: Row = rec.map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: e.to_string() })?;
+        if r.recover == crate::quant::Recover::None.name() {
+            r.recover.clear();
+        }
         if r.correct > r.n || r.bits().is_none() {
             return Err(StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: format!("correct_bits does not hold {} outcomes with {} correct", r.n, r.correct) });
         }
@@ -275,6 +286,23 @@ pub fn read_rows(path: &Path) -> Result<Vec<Row>, StudyError> {
 }
 
 fn write_rows(path: &Path, rows: &[&Row]) -> Result<(), StudyError> {
+    // One column set per file: when some row has a recovery method, every row states one.
+    let filled: Vec<Row>;
+    let rows: Vec<&Row> = if rows.iter().any(|r| !r.recover.is_empty()) {
+        filled = rows
+            .iter()
+            .map(|r| {
+                let mut r = (*r).clone();
+                if r.recover.is_empty() {
+                    r.recover = crate::quant::Recover::None.name().into();
+                }
+                r
+            })
+            .collect();
+        filled.iter().collect()
+    } else {
+        rows.to_vec()
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;

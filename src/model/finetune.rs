@@ -1,0 +1,349 @@
+//! Approximation-aware fine-tuning: the forward pass is the quantized model (tuned and
+//! compensated, [`crate::quant::recover`]) running on the accelerator's fast engine with the
+//! multiplier's table; the backward pass goes straight
+//! through the float model, evaluated at the activations the hardware produced (every layer's
+//! float output is replaced by the dequantized integer one). The result is a model folder whose
+//! `model.json` records what it was tuned for ([`FinetuneRecord`]).
+
+use crate::quant::QuantScheme;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What a fine-tuned model folder was tuned for; `--recover finetune` checks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneRecord {
+    pub method: String,
+    /// The model folder fine-tuning started from, and the sha256 of its weights.
+    pub base_model: String,
+    pub base_sha256: String,
+    pub multiplier: String,
+    /// sha256 of the multiplier's table ([`crate::lut::Lut::sha256`]).
+    pub lut_sha256: String,
+    pub scheme: QuantScheme,
+    pub per_channel: bool,
+    pub approx_layers: String,
+    pub calib: usize,
+    pub calib_seed: u64,
+    pub epochs: usize,
+    pub seed: u64,
+    pub lr: f32,
+    pub batch: usize,
+    /// Accuracy of the quantized model on the multiplier over `eval_n` test images, before and
+    /// after fine-tuning.
+    pub eval_n: usize,
+    pub accuracy_before: f64,
+    pub accuracy_after: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FinetuneError {
+    #[error("{model}: not a fine-tuned model folder (model.json has no finetune record); write one with `axdnn finetune`")]
+    NotFinetuned { model: PathBuf },
+    #[error("{model}: fine-tuned for {what} {recorded}, but this run uses {given}")]
+    Mismatch { model: PathBuf, what: &'static str, recorded: String, given: String },
+    #[error(transparent)]
+    Io(#[from] super::io::ModelIoError),
+    #[error(transparent)]
+    Quant(#[from] crate::quant::QuantError),
+    #[error(transparent)]
+    Accel(#[from] crate::accel::AccelError),
+    #[error(transparent)]
+    Recover(#[from] crate::quant::recover::RecoverError),
+    #[error("{path}: bad checkpoint: {reason}")]
+    BadCheckpoint { path: PathBuf, reason: String },
+    #[error("{path}: checkpoint made with other settings ({reason}); remove it or use the same options")]
+    CheckpointMismatch { path: PathBuf, reason: String },
+}
+
+/// `--recover finetune`: the model folder must have been fine-tuned for this very table and
+/// quantization (a fine-tuned model evaluated on another multiplier is just another model).
+pub fn check_record<'a>(meta: &'a super::io::ModelMeta, model: &Path, lut_sha256: &str, scheme: QuantScheme, per_channel: bool) -> Result<&'a FinetuneRecord, FinetuneError> {
+    let r = meta.finetune.as_ref().ok_or_else(|| FinetuneError::NotFinetuned { model: model.into() })?;
+    let mismatch = |what, recorded: String, given: String| FinetuneError::Mismatch { model: model.into(), what, recorded, given };
+    if r.lut_sha256 != lut_sha256 {
+        return Err(mismatch("multiplier table", format!("{} ({})", r.multiplier, &r.lut_sha256[..r.lut_sha256.len().min(12)]), lut_sha256[..lut_sha256.len().min(12)].to_string()));
+    }
+    if r.scheme != scheme {
+        return Err(mismatch("scheme", r.scheme.to_string(), scheme.to_string()));
+    }
+    if r.per_channel != per_channel {
+        return Err(mismatch("per-channel weights", r.per_channel.to_string(), per_channel.to_string()));
+    }
+    Ok(r)
+}
+
+/// Settings of one fine-tuning run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneConfig {
+    pub options: crate::quant::QuantOptions,
+    /// Calibration images (training set) and the seed choosing them: the same as evaluation's.
+    pub calib: usize,
+    pub calib_seed: u64,
+    pub epochs: usize,
+    pub seed: u64,
+    pub batch: usize,
+    /// Start learning rate (linear decay to 0 over all steps), Nesterov momentum, weight decay.
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    /// Activation ranges are re-measured and the recovery (tuning map, compensation) refitted
+    /// every this many steps; weights are requantized and the fit reapplied at every step.
+    pub range_every: usize,
+    /// Test images the per-epoch quantized accuracy is measured on.
+    pub eval_n: usize,
+}
+
+impl FinetuneConfig {
+    pub fn new(options: crate::quant::QuantOptions) -> FinetuneConfig {
+        FinetuneConfig { options, calib: 256, calib_seed: 0, epochs: 3, seed: 1, batch: 64, lr: 0.002, momentum: 0.9, weight_decay: 5e-4, range_every: 50, eval_n: 2000 }
+    }
+}
+
+/// Per-epoch figures of a fine-tuning run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneEpoch {
+    pub epoch: usize,
+    /// Mean loss and accuracy of the approximate forward pass over the epoch's batches.
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    /// Quantized accuracy with the multiplier on the first `eval_n` test images.
+    pub test_accuracy: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointMeta {
+    config: FinetuneConfig,
+    lut_sha256: String,
+    base_sha256: String,
+    epochs_done: usize,
+    history: Vec<FinetuneEpoch>,
+    accuracy_before: f64,
+}
+
+pub const CHECKPOINT_FILE: &str = "finetune-checkpoint.safetensors";
+
+pub struct FinetuneOutcome {
+    pub params: super::Params,
+    pub history: Vec<FinetuneEpoch>,
+    pub accuracy_before: f64,
+}
+
+/// Quantized accuracy of `params` with `mult` on `test` (calibrated on `calib`), tuned and
+/// compensated as `--recover finetune` evaluates it.
+pub fn quantized_accuracy(arch: &super::Arch, params: &super::Params, calib: &[f32], options: &crate::quant::QuantOptions, mult: &dyn crate::mult::Multiplier, test: &crate::data::Dataset) -> Result<f64, FinetuneError> {
+    let qm = crate::quant::QuantModel::build(arch, params, calib, options.clone())?;
+    let qm = crate::quant::recover::recover(&qm, mult, "", crate::quant::Recover::Finetune, calib)?;
+    let r = crate::accel::Accelerator::new(&qm, mult, crate::accel::AccelConfig::default())?.run(&test.images)?;
+    Ok(r.accuracy(&test.labels))
+}
+
+/// The dequantized value of every layer output of `qm` (NCHW per image), from its integers.
+fn dequantize_outputs(qm: &crate::quant::QuantModel, outs: &[Vec<i32>]) -> Vec<Option<Vec<f32>>> {
+    use crate::quant::QLayer;
+    let mut cur = qm.input;
+    qm.layers
+        .iter()
+        .zip(outs)
+        .map(|(l, o)| {
+            Some(match l {
+                QLayer::Gemm(g) => match g.output {
+                    Some(q) => {
+                        cur = q;
+                        o.iter().map(|&v| q.dequantize(v)).collect()
+                    }
+                    // The logits: int32 accumulators, per-channel scale (linear: one pixel each).
+                    None => o.iter().enumerate().map(|(i, &v)| g.dequantize_acc(v, (i / g.npix()) % g.nf)).collect(),
+                },
+                _ => o.iter().map(|&v| cur.dequantize(v)).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Nesterov SGD with weight decay on one tensor.
+fn sgd(w: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, wd: f32) {
+    for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+        let g = g + wd * *w;
+        *v = mu * *v + g;
+        *w -= lr * (g + mu * *v);
+    }
+}
+
+/// Fine-tune `base` for `mult` (`lut_sha256` its table) per `cfg`: each step quantizes the current
+/// weights, runs the batch through the fast engine and back-propagates the loss of the
+/// approximate logits straight through the float layers at the hardware's activations.
+/// Checkpoints after every epoch into `work/`[`CHECKPOINT_FILE`] and resumes from it; every random
+/// choice is seeded by (seed, epoch), so a resumed run equals an uninterrupted one.
+#[allow(clippy::too_many_arguments)]
+pub fn finetune(
+    base: &super::io::SavedModel,
+    mult: &dyn crate::mult::Multiplier,
+    lut_sha256: &str,
+    cfg: &FinetuneConfig,
+    train: &crate::data::Dataset,
+    test: &crate::data::Dataset,
+    work: &Path,
+    progress: bool,
+) -> Result<FinetuneOutcome, FinetuneError> {
+    finetune_until(base, mult, lut_sha256, cfg, train, test, work, progress, cfg.epochs)
+}
+
+/// As [`finetune`], but stop (as if killed) once `stop_after` epochs are checkpointed.
+#[allow(clippy::too_many_arguments)]
+pub fn finetune_until(
+    base: &super::io::SavedModel,
+    mult: &dyn crate::mult::Multiplier,
+    lut_sha256: &str,
+    cfg: &FinetuneConfig,
+    train: &crate::data::Dataset,
+    test: &crate::data::Dataset,
+    work: &Path,
+    progress: bool,
+    stop_after: usize,
+) -> Result<FinetuneOutcome, FinetuneError> {
+    use super::engine::{Mode, Net};
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let arch = &base.arch;
+    let idx = crate::quant::calibration_indices(train.len(), cfg.calib, cfg.calib_seed);
+    let mut calib = Vec::with_capacity(idx.len() * arch.input.numel());
+    for &i in &idx {
+        calib.extend_from_slice(train.image(i));
+    }
+    let eval = test.clone().head(cfg.eval_n);
+    let mut net = Net::<f32>::from_params(arch, &base.params);
+    let g0 = net.zero_grads();
+    let (mut mw, mut mb) = (g0.w, g0.b);
+    std::fs::create_dir_all(work).map_err(|e| super::io::ModelIoError::Io { path: work.into(), cause: e })?;
+    let ck = work.join(CHECKPOINT_FILE);
+    let mut meta = if ck.is_file() {
+        let m = load_checkpoint(&ck, &mut net, &mut mw, &mut mb)?;
+        let same = m.config == *cfg && m.lut_sha256 == lut_sha256 && m.base_sha256 == base.meta.sha256;
+        if !same {
+            return Err(FinetuneError::CheckpointMismatch { path: ck, reason: format!("{:?} on table {} from {}", m.config, &m.lut_sha256[..12.min(m.lut_sha256.len())], &m.base_sha256[..12.min(m.base_sha256.len())]) });
+        }
+        eprintln!("resuming from {} after epoch {}", ck.display(), m.epochs_done);
+        m
+    } else {
+        let before = quantized_accuracy(arch, &base.params, &calib, &cfg.options, mult, &eval)?;
+        eprintln!("quantized accuracy with {} before fine-tuning: {before:.4} ({} test images)", mult.name(), eval.len());
+        CheckpointMeta { config: cfg.clone(), lut_sha256: lut_sha256.into(), base_sha256: base.meta.sha256.clone(), epochs_done: 0, history: Vec::new(), accuracy_before: before }
+    };
+    let n = train.len();
+    let b = cfg.batch.clamp(1, n.max(1));
+    let steps = n / b;
+    let total = (steps * cfg.epochs).max(1);
+    let per = train.shape.numel();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    for epoch in meta.epochs_done..cfg.epochs.min(stop_after) {
+        let te = std::time::Instant::now();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+        rng.set_stream(epoch as u64 + 1);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        let bar = if progress { indicatif::ProgressBar::new(steps as u64) } else { indicatif::ProgressBar::hidden() };
+        bar.set_style(indicatif::ProgressStyle::with_template("fine-tune epoch {prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}").expect("valid template"));
+        bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
+        let (mut loss, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        let mut x = vec![0f32; b * per];
+        let mut labels = vec![0u8; b];
+        let mut ranges = None;
+        let mut fit: Option<crate::quant::recover::Recovery> = None;
+        for step in 0..steps {
+            for j in 0..b {
+                let i = order[step * b + j];
+                labels[j] = train.labels[i];
+                x[j * per..(j + 1) * per].copy_from_slice(train.image(i));
+            }
+            let params = net.folded();
+            let refit = step % cfg.range_every.max(1) == 0 || ranges.is_none();
+            if refit {
+                ranges = Some(crate::quant::model::calibration_ranges(arch, &params, &calib));
+            }
+            let plain = crate::quant::QuantModel::build_from_ranges(arch, &params, ranges.as_ref().expect("set above"), idx.len(), cfg.options.clone());
+            // The forward pass is the tuned and compensated model, as evaluated.
+            if refit {
+                fit = crate::quant::recover::recover(&plain, mult, lut_sha256, crate::quant::Recover::Finetune, &calib)?.recovery;
+            }
+            let qm = match &fit {
+                Some(f) => crate::quant::recover::reapply(&plain, f),
+                None => plain,
+            };
+            let outs = crate::accel::Accelerator::new(&qm, mult, crate::accel::AccelConfig::default())?.layer_outputs(&x)?;
+            let replace = dequantize_outputs(&qm, &outs);
+            let r = net.backward_replaced(&x, &labels, Mode::Train, 1.0 / b as f32, false, Some(&replace));
+            let lr = cfg.lr * (1.0 - (epoch * steps + step) as f32 / total as f32);
+            for i in 0..arch.layers.len() {
+                if arch.layers[i].has_params() {
+                    sgd(&mut net.w[i], &r.grads.w[i], &mut mw[i], lr, cfg.momentum, cfg.weight_decay);
+                    sgd(&mut net.b[i], &r.grads.b[i], &mut mb[i], lr, cfg.momentum, 0.0);
+                }
+            }
+            loss += r.losses.iter().map(|&l| l as f64).sum::<f64>();
+            correct += r.correct;
+            seen += b;
+            bar.inc(1);
+            if step % 10 == 0 {
+                bar.set_message(format!("loss {:.3} acc {:.3}", loss / seen as f64, correct as f64 / seen as f64));
+            }
+            // Without a terminal (nohup, logs) the bar is invisible: a line every ~10 % instead.
+            if !tty && (step + 1) % (steps / 10).max(1) == 0 {
+                eprintln!("fine-tune epoch {} step {}/{steps}: loss {:.4} acc {:.4} lr {lr:.5} ({:.0} img/s)", epoch + 1, step + 1, loss / seen as f64, correct as f64 / seen as f64, seen as f64 / te.elapsed().as_secs_f64());
+            }
+        }
+        bar.finish_and_clear();
+        let test_accuracy = quantized_accuracy(arch, &net.folded(), &calib, &cfg.options, mult, &eval)?;
+        let e = FinetuneEpoch { epoch: epoch + 1, train_loss: loss / seen.max(1) as f64, train_accuracy: correct as f64 / seen.max(1) as f64, test_accuracy, seconds: te.elapsed().as_secs_f64() };
+        eprintln!(
+            "fine-tune epoch {}/{}: approximate train loss {:.4} acc {:.4}, quantized test acc (first {}) {:.4}, {:.1}s",
+            e.epoch, cfg.epochs, e.train_loss, e.train_accuracy, eval.len(), e.test_accuracy, e.seconds
+        );
+        meta.history.push(e);
+        meta.epochs_done = epoch + 1;
+        save_checkpoint(&ck, &net, &mw, &mb, &meta)?;
+    }
+    Ok(FinetuneOutcome { params: net.folded(), history: meta.history, accuracy_before: meta.accuracy_before })
+}
+
+fn save_checkpoint(path: &Path, net: &super::engine::Net<f32>, mw: &[Vec<f32>], mb: &[Vec<f32>], meta: &CheckpointMeta) -> Result<(), FinetuneError> {
+    let mut t: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
+    for (i, l) in net.arch.layers.iter().enumerate().filter(|(_, l)| l.has_params()) {
+        let n = &l.name;
+        t.push((format!("net.{n}.weight"), vec![net.w[i].len()], &net.w[i][..]));
+        t.push((format!("net.{n}.bias"), vec![net.b[i].len()], &net.b[i][..]));
+        t.push((format!("mom.{n}.weight"), vec![mw[i].len()], &mw[i][..]));
+        t.push((format!("mom.{n}.bias"), vec![mb[i].len()], &mb[i][..]));
+    }
+    let mut md = std::collections::HashMap::new();
+    md.insert("axdnn_finetune".to_string(), serde_json::to_string(meta).expect("checkpoint meta serializes"));
+    let bytes = super::io::tensors_to_bytes(&t, Some(md)).map_err(|reason| FinetuneError::BadCheckpoint { path: path.into(), reason })?;
+    super::io::write_atomic(path, &bytes).map_err(|e| super::io::ModelIoError::Io { path: path.into(), cause: e })?;
+    Ok(())
+}
+
+fn load_checkpoint(path: &Path, net: &mut super::engine::Net<f32>, mw: &mut [Vec<f32>], mb: &mut [Vec<f32>]) -> Result<CheckpointMeta, FinetuneError> {
+    let bytes = std::fs::read(path).map_err(|e| super::io::ModelIoError::Io { path: path.into(), cause: e })?;
+    let (mut tensors, md) = super::io::tensors_from_bytes(path, &bytes)?;
+    let bad = |reason: String| FinetuneError::BadCheckpoint { path: path.into(), reason };
+    let meta: CheckpointMeta = md
+        .as_ref()
+        .and_then(|m| m.get("axdnn_finetune"))
+        .ok_or_else(|| bad("no axdnn_finetune metadata".into()))
+        .and_then(|s| serde_json::from_str(s).map_err(|e| bad(e.to_string())))?;
+    for (i, l) in net.arch.layers.clone().iter().enumerate().filter(|(_, l)| l.has_params()) {
+        let n = &l.name;
+        let mut take = |name: String, len: usize| -> Result<Vec<f32>, FinetuneError> {
+            let t = tensors.remove(&name).ok_or_else(|| bad(format!("tensor {name} missing")))?;
+            if t.data.len() != len {
+                return Err(bad(format!("tensor {name} has {} values, expected {len}", t.data.len())));
+            }
+            Ok(t.data)
+        };
+        net.w[i] = take(format!("net.{n}.weight"), net.w[i].len())?;
+        net.b[i] = take(format!("net.{n}.bias"), net.b[i].len())?;
+        mw[i] = take(format!("mom.{n}.weight"), mw[i].len())?;
+        mb[i] = take(format!("mom.{n}.bias"), mb[i].len())?;
+    }
+    Ok(meta)
+}
