@@ -73,11 +73,14 @@ fn main() -> anyhow::Result<()> {
         let out = attack::run(atk, atk.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut noise)?;
         let secs = t.elapsed().as_secs_f64();
         let successes: Vec<usize> = out.success.iter().map(|s| s.iter().filter(|&&b| b).count()).collect();
+        // Fingerprint of every output bit: a speed change must leave it unchanged.
+        let bytes: Vec<u8> = out.raw.iter().chain(&out.clipped).flatten().flat_map(|v| v.to_le_bytes()).collect();
         println!(
             "{}",
             serde_json::json!({
                 "side": "axdnn", "attack": atk.foolbox_name(), "eps": eps.iter().map(|e| e.0).collect::<Vec<_>>(),
                 "images": d.len(), "seconds": secs, "images_per_s": d.len() as f64 / secs, "successes": successes,
+                "outputs_sha256": axdnn::model::io::sha256_hex(&bytes),
             })
         );
     }
