@@ -1,6 +1,7 @@
 //! Attack throughput of the float model, the axdnn half of `benches/foolbox/run.sh`: loads a
 //! committed model and the first N test images, then times `attack::run` alone (no loading, no
-//! quantization, no study bookkeeping) for each requested attack and budget, one JSON line each.
+//! quantization, no study bookkeeping) for each requested attack and budget, one JSON line each,
+//! after an untimed warm-up run of the same attack.
 //! `--dump DIR` writes the exact pixels and labels (`images.npy`, `labels.npy`) so the Foolbox
 //! side attacks the same inputs.
 
@@ -34,6 +35,10 @@ struct Args {
     /// Dataset root (default: $AXDNN_DATA, else ../shared/data beside the repository).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Skip the untimed first run of each attack (by default it warms up the thread pool and the
+    /// allocator, as the Foolbox side's warm-up call compiles its jit functions).
+    #[arg(long)]
+    no_warmup: bool,
     /// Write images.npy (float32 N×C×H×W) and labels.npy (int64) here and exit.
     #[arg(long)]
     dump: Option<PathBuf>,
@@ -68,6 +73,9 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|&e| Epsilon::new(e))
         .collect::<Result<_, _>>()?;
+        if !a.no_warmup {
+            attack::run(atk, atk.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut SeededNoise::new(a.seed))?;
+        }
         let mut noise = SeededNoise::new(a.seed);
         let t = Instant::now();
         let out = attack::run(atk, atk.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut noise)?;

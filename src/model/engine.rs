@@ -710,9 +710,15 @@ fn bn_backward<T: Real>(bn: &BatchNorm<T>, xhat: &[T], inv_std: &[T], dy: &mut [
 /// instead of being mapped and page-faulted in again on every call.
 const TASK_BYTES: usize = 8 << 20;
 
-/// Images per task of [`logits`] / [`input_gradient_head`]: as many as keep every layer's im2col
-/// buffer near [`TASK_BYTES`] (at least 1, at most 64).
-fn images_per_task(arch: &Arch) -> usize {
+/// Images per task of [`logits`] / [`input_gradient_head`] on `n` images: as many as keep every
+/// layer's im2col buffer near [`TASK_BYTES`] (at least 1, at most 64), and no more than give each
+/// rayon thread about four tasks, so a core slowed by other load does not hold up the last one.
+fn images_per_task(arch: &Arch, n: usize) -> usize {
+    let balanced = n.div_ceil(4 * rayon::current_num_threads()).max(1);
+    images_per_task_by_memory(arch).min(balanced)
+}
+
+fn images_per_task_by_memory(arch: &Arch) -> usize {
     let shapes = arch.shapes();
     let mut widest = 1;
     let mut s = arch.input;
@@ -730,7 +736,7 @@ fn images_per_task(arch: &Arch) -> usize {
 /// independent of which other images share its batch (each GEMM element and each reduction
 /// involves one image only, summed in a fixed order), so the split does not change any bit.
 fn per_task<R: Send>(arch: &Arch, params: &Params, n: usize, f: impl Fn(&mut Net<f32>, std::ops::Range<usize>) -> R + Sync) -> Vec<R> {
-    let t = images_per_task(arch);
+    let t = images_per_task(arch, n);
     let starts: Vec<usize> = (0..n).step_by(t).collect();
     starts.into_par_iter().map_init(|| Net::<f32>::from_params(arch, params), |net, s| f(net, s..(s + t).min(n))).collect()
 }
