@@ -293,7 +293,7 @@ impl<T: Real> Net<T> {
     /// Forward and backward of the softmax cross-entropy loss. `scale` multiplies each image's
     /// loss gradient (1/n for a mean-loss training step, 1 for per-image input gradients).
     pub fn backward(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool) -> Backward<T> {
-        self.backward_with(x, labels, mode, scale, want_input_grad, None, None)
+        self.backward_with(x, labels, mode, scale, want_input_grad, None, None, true)
     }
 
     /// [`Net::backward`] with the loss evaluated on `head` logits (`n × classes`) instead of this
@@ -301,18 +301,37 @@ impl<T: Real> Net<T> {
     /// al. 2018), whose forward pass is another model (the accelerator) and whose backward pass is
     /// this differentiable approximation of it.
     pub fn backward_head(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, head: Option<&[T]>) -> Backward<T> {
-        self.backward_with(x, labels, mode, scale, want_input_grad, None, head)
+        self.backward_with(x, labels, mode, scale, want_input_grad, None, head, true)
     }
 
     /// [`Self::backward`] with layer outputs replaced in the forward pass (`replace[i]`, NCHW per
     /// image, where given): the straight-through estimator of approximation-aware training,
     /// whose forward values come from the hardware and whose gradients from the float layers.
     pub fn backward_replaced(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, replace: Option<&[Option<Vec<T>>]>) -> Backward<T> {
-        self.backward_with(x, labels, mode, scale, want_input_grad, replace, None)
+        self.backward_with(x, labels, mode, scale, want_input_grad, replace, None, true)
+    }
+
+    /// Per-image losses and dLoss/dInput (NCHW) in eval mode, loss on `head` logits when given:
+    /// [`Net::backward_head`] without the parameter gradients, which an attack never reads and
+    /// which cost as much as the forward pass. The input gradient is bit-identical (it does not
+    /// depend on them).
+    pub fn input_grad_head(&mut self, x: &[T], labels: &[u8], head: Option<&[T]>) -> (Vec<T>, Vec<T>) {
+        let b = self.backward_with(x, labels, Mode::Eval, T::ONE, true, None, head, false);
+        (b.losses, b.input_grad.expect("input gradient requested"))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn backward_with(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, replace: Option<&[Option<Vec<T>>]>, head: Option<&[T]>) -> Backward<T> {
+    fn backward_with(
+        &mut self,
+        x: &[T],
+        labels: &[u8],
+        mode: Mode,
+        scale: T,
+        want_input_grad: bool,
+        replace: Option<&[Option<Vec<T>>]>,
+        head: Option<&[T]>,
+        param_grads: bool,
+    ) -> Backward<T> {
         let n = labels.len();
         let mut cache = Vec::with_capacity(self.arch.layers.len());
         let own = self.forward_replaced(x, n, mode, Some(&mut cache), replace);
@@ -366,7 +385,12 @@ impl<T: Real> Net<T> {
             }
             g[i * classes + label] = T::from_f64(-others * scale.to_f64());
         }
-        let mut grads = self.zero_grads();
+        let mut grads = if param_grads {
+            self.zero_grads()
+        } else {
+            let none = || vec![Vec::new(); self.w.len()];
+            Grads { w: none(), b: none(), gamma: none(), beta: none() }
+        };
         let mut grad = Act { data: g, layout: Layout::Flat(classes) };
         let mut input_grad = None;
         for i in (0..self.arch.layers.len()).rev() {
@@ -383,10 +407,12 @@ impl<T: Real> Net<T> {
                         grads.gamma[i] = dg;
                         grads.beta[i] = db;
                     }
-                    grads.b[i] = dy.par_chunks(np).map(|row| row.iter().fold(T::ZERO, |a, &v| a + v)).collect();
                     let kk = in_shape.c * k * k;
-                    // dW[OC×K] = dY[OC×NP] · colsᵀ
-                    gemm(out_ch, np, kk, T::ONE, &dy, np, 1, &cols, 1, np, T::ZERO, &mut grads.w[i]);
+                    if param_grads {
+                        grads.b[i] = dy.par_chunks(np).map(|row| row.iter().fold(T::ZERO, |a, &v| a + v)).collect();
+                        // dW[OC×K] = dY[OC×NP] · colsᵀ
+                        gemm(out_ch, np, kk, T::ONE, &dy, np, 1, &cols, 1, np, T::ZERO, &mut grads.w[i]);
+                    }
                     if need_dx {
                         let mut dcols = cols;
                         // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
@@ -402,15 +428,17 @@ impl<T: Real> Net<T> {
                 (LayerKind::Linear { out }, Cache::Linear { x, from }) => {
                     let dy = to_flat(grad, n);
                     let f = x.len() / n.max(1);
-                    // dW[out×f] = dYᵀ · X
-                    gemm(out, n, f, T::ONE, &dy, 1, out, &x, f, 1, T::ZERO, &mut grads.w[i]);
-                    let mut db = vec![T::ZERO; out];
-                    for row in dy.chunks(out) {
-                        for (a, &v) in db.iter_mut().zip(row) {
-                            *a += v;
+                    if param_grads {
+                        // dW[out×f] = dYᵀ · X
+                        gemm(out, n, f, T::ONE, &dy, 1, out, &x, f, 1, T::ZERO, &mut grads.w[i]);
+                        let mut db = vec![T::ZERO; out];
+                        for row in dy.chunks(out) {
+                            for (a, &v) in db.iter_mut().zip(row) {
+                                *a += v;
+                            }
                         }
+                        grads.b[i] = db;
                     }
-                    grads.b[i] = db;
                     if need_dx {
                         let mut dx = vec![T::ZERO; n * f];
                         gemm(n, out, f, T::ONE, &dy, out, 1, &self.w[i], f, 1, T::ZERO, &mut dx);
@@ -698,25 +726,53 @@ fn bn_backward<T: Real>(bn: &BatchNorm<T>, xhat: &[T], inv_std: &[T], dy: &mut [
     r.into_iter().unzip()
 }
 
-/// Logits (`n × classes`) of an NCHW batch of images in [0,1], computed in chunks of 256 images.
+/// Target size of a task's largest im2col buffer. Small enough that a task's activations stay
+/// in cache, and well under glibc's largest mmap threshold (32 MiB) so freed buffers are reused
+/// instead of being mapped and page-faulted in again on every call.
+const TASK_BYTES: usize = 8 << 20;
+
+/// Images per task of [`logits`] / [`input_gradient_head`] on `n` images: as many as keep every
+/// layer's im2col buffer near [`TASK_BYTES`] (at least 1, at most 64), and no more than give each
+/// rayon thread about four tasks, so a core slowed by other load does not hold up the last one.
+fn images_per_task(arch: &Arch, n: usize) -> usize {
+    let balanced = n.div_ceil(4 * rayon::current_num_threads()).max(1);
+    images_per_task_by_memory(arch).min(balanced)
+}
+
+fn images_per_task_by_memory(arch: &Arch) -> usize {
+    let shapes = arch.shapes();
+    let mut widest = 1;
+    let mut s = arch.input;
+    for (l, &o) in arch.layers.iter().zip(&shapes) {
+        if let LayerKind::Conv { k, .. } = l.kind {
+            widest = widest.max(s.c * k * k * o.h * o.w * std::mem::size_of::<f32>());
+        }
+        s = o;
+    }
+    (TASK_BYTES / widest).clamp(1, 64)
+}
+
+/// `f` on consecutive slices of `n` images, `images_per_task` each, in parallel over rayon with one
+/// `Net` per worker task; results in image order. Every per-image output of the engine is
+/// independent of which other images share its batch (each GEMM element and each reduction
+/// involves one image only, summed in a fixed order), so the split does not change any bit.
+fn per_task<R: Send>(arch: &Arch, params: &Params, n: usize, f: impl Fn(&mut Net<f32>, std::ops::Range<usize>) -> R + Sync) -> Vec<R> {
+    let t = images_per_task(arch, n);
+    let starts: Vec<usize> = (0..n).step_by(t).collect();
+    starts.into_par_iter().map_init(|| Net::<f32>::from_params(arch, params), |net, s| f(net, s..(s + t).min(n))).collect()
+}
+
+/// Logits (`n × classes`) of an NCHW batch of images in [0,1].
 pub fn logits(arch: &Arch, params: &Params, x: &[f32], n: usize) -> Vec<f32> {
-    let mut net = Net::<f32>::from_params(arch, params);
     let per = arch.input.numel();
     assert_eq!(x.len(), n * per, "logits: x holds {} values, expected {n}×{per}", x.len());
-    let mut out = Vec::with_capacity(n * arch.classes);
-    for start in (0..n).step_by(256) {
-        let m = (n - start).min(256);
-        out.extend(net.forward(&x[start * per..(start + m) * per], m, Mode::Eval));
-    }
-    out
+    per_task(arch, params, n, |net, r| net.forward(&x[r.start * per..r.end * per], r.len(), Mode::Eval)).concat()
 }
 
 /// Per-image cross-entropy loss and its gradient w.r.t. that image (NCHW, same shape as `x`),
 /// generic over the float type.
 pub fn input_gradient_t<T: Real>(arch: &Arch, params: &Params, x: &[T], labels: &[u8]) -> (Vec<T>, Vec<T>) {
-    let mut net = Net::<T>::from_params(arch, params);
-    let b = net.backward(x, labels, Mode::Eval, T::ONE, true);
-    (b.losses, b.input_grad.expect("input gradient requested"))
+    Net::<T>::from_params(arch, params).input_grad_head(x, labels, None)
 }
 
 /// Per-image cross-entropy loss and dLoss/dx (each image's own loss; same shape as `x`).
@@ -729,15 +785,15 @@ pub fn input_gradient(arch: &Arch, params: &Params, x: &[f32], labels: &[u8]) ->
 pub fn input_gradient_head(arch: &Arch, params: &Params, x: &[f32], labels: &[u8], head: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
     let per = arch.input.numel();
     assert_eq!(x.len(), labels.len() * per, "input_gradient: x and labels disagree");
+    let parts = per_task(arch, params, labels.len(), |net, r| {
+        let h = head.map(|h| &h[r.start * arch.classes..r.end * arch.classes]);
+        net.input_grad_head(&x[r.start * per..r.end * per], &labels[r.clone()], h)
+    });
     let mut losses = Vec::with_capacity(labels.len());
     let mut grad = Vec::with_capacity(x.len());
-    for start in (0..labels.len()).step_by(256) {
-        let m = (labels.len() - start).min(256);
-        let mut net = Net::<f32>::from_params(arch, params);
-        let h = head.map(|h| &h[start * arch.classes..(start + m) * arch.classes]);
-        let b = net.backward_head(&x[start * per..(start + m) * per], &labels[start..start + m], Mode::Eval, 1.0, true, h);
-        losses.extend(b.losses);
-        grad.extend(b.input_grad.expect("input gradient requested"));
+    for (l, g) in parts {
+        losses.extend(l);
+        grad.extend(g);
     }
     (losses, grad)
 }

@@ -172,23 +172,54 @@ pub fn gemm<T: Real>(
         assert!((k - 1) * rsb + (n - 1) * csb < b.len(), "gemm: B too short");
     }
     assert!(c.len() >= m * n, "gemm: C too short");
-    // SAFETY: bounds checked above; c is a distinct &mut slice.
-    unsafe {
-        T::gemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        )
+    // matrixmultiply (without its own threads) packs B serially and splits only m across
+    // threads, which leaves a core idle for the engine's short, wide products (m = output
+    // channels, n = images × pixels). Instead C is cut into blocks of whole columns (or rows),
+    // one independent product each, run on rayon. Every element is still the same sum over k in
+    // the same order (the kernel does not depend on where a column sits), so the result is
+    // bit-identical to one call whatever the split or thread count.
+    let parts = split_parts(m, k, n);
+    let (split_cols, len) = if n >= m { (true, n) } else { (false, m) };
+    // Blocks of a multiple of 64 so the 16/32-wide kernels run full tiles.
+    let step = len.div_ceil(parts).div_ceil(64) * 64;
+    let (ap, bp, cp) = (SendPtr(a.as_ptr() as *mut T), SendPtr(b.as_ptr() as *mut T), SendPtr(c.as_mut_ptr()));
+    let block = move |lo: usize| {
+        let w = step.min(len - lo);
+        // SAFETY: bounds checked above; blocks cover disjoint rows or columns of C, which is a
+        // distinct &mut slice; A and B are only read.
+        unsafe {
+            if split_cols {
+                T::gemm(m, k, w, alpha, ap.get(), rsa as isize, csa as isize, bp.get().add(lo * csb), rsb as isize, csb as isize, beta, cp.get().add(lo), n as isize, 1)
+            } else {
+                T::gemm(w, k, n, alpha, ap.get().add(lo * rsa), rsa as isize, csa as isize, bp.get(), rsb as isize, csb as isize, beta, cp.get().add(lo * n), n as isize, 1)
+            }
+        }
+    };
+    if parts <= 1 || step >= len {
+        block(0);
+    } else {
+        use rayon::prelude::*;
+        (0..len).step_by(step).collect::<Vec<_>>().into_par_iter().for_each(block);
+    }
+}
+
+/// Independent blocks for a product of `m·k·n` multiply-adds: none below ~2²⁰ (spawning costs
+/// more), else a few per rayon thread so a core slowed by other load does not hold up the rest.
+fn split_parts(m: usize, k: usize, n: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || m.saturating_mul(k).saturating_mul(n) < 1 << 20 {
+        return 1;
+    }
+    (threads * 4).min(m.max(n).div_ceil(64))
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: used only to hand disjoint blocks of one product to rayon tasks (see `gemm`).
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
     }
 }
