@@ -421,7 +421,7 @@ fn fig8(s: &mut String, res: &Results) {
     let mut any_bpda = false;
     for a in res.complete().filter(|a| a.first.target == "float" && a.first.source_model == a.first.target_model && a.first.threat == "transfer" && a.first.attack != "clean" && a.first.epsilon > 0.0) {
         let r = &a.first;
-        let exact_under = |threat: &str, config: Option<&str>| {
+        let exact_under = |threat: &str, config: &str| {
             res.complete().find(|q| {
                 let x = &q.first;
                 x.target == "accel"
@@ -432,7 +432,7 @@ fn fig8(s: &mut String, res: &Results) {
                     && x.attack_seed == r.attack_seed
                     && x.epsilon.to_bits() == r.epsilon.to_bits()
                     && x.threat == threat
-                    && config.is_none_or(|c| config_of(x) == c)
+                    && config_of(x) == config
             })
         };
         let vs = |q: &Aggregate| {
@@ -444,7 +444,7 @@ fn fig8(s: &mut String, res: &Results) {
             x.target == "accel" && x.multiplier == "exact" && x.source_sha256 == r.source_sha256 && x.target_sha256 == r.target_sha256 && x.attack == r.attack && x.attack_seed == r.attack_seed && x.epsilon.to_bits() == r.epsilon.to_bits() && x.threat == r.threat
         }) {
             let config = config_of(&q.first);
-            let bpda = exact_under("bpda", Some(&config));
+            let bpda = exact_under("bpda", &config);
             any_bpda |= bpda.is_some();
             lines.push((
                 format!("| {} | {} | {} | {} | {} | {} |", r.source_model, config, r.attack, r.epsilon, pct(&a.proportion()), vs(q)),
