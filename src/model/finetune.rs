@@ -99,17 +99,10 @@ impl FinetuneConfig {
     }
 }
 
-/// Per-epoch figures of a fine-tuning run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FinetuneEpoch {
-    pub epoch: usize,
-    /// Mean loss and accuracy of the approximate forward pass over the epoch's batches.
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    /// Quantized accuracy with the multiplier on the first `eval_n` test images.
-    pub test_accuracy: f64,
-    pub seconds: f64,
-}
+/// Per-epoch figures of a fine-tuning run: those of training ([`super::train::EpochLog`]), with
+/// `train_*` from the approximate forward pass and `test_accuracy` the quantized accuracy with the
+/// multiplier on the first `eval_n` test images.
+pub type FinetuneEpoch = super::train::EpochLog;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CheckpointMeta {
