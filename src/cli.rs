@@ -284,8 +284,9 @@ pub struct PlanFlags {
     /// conv | all | comma-separated layer names [plan default: conv].
     #[arg(long)]
     pub approx_layers: Option<String>,
-    /// `exact`, EvoApprox names, Verilog files, or `paper` [plan default: paper].
-    #[arg(long, value_delimiter = ',')]
+    /// `exact`, EvoApprox names, Verilog files, `paper`, or per-layer assignments
+    /// `conv1=A,conv2=B[,DEFAULT]` (entries then separated by `;`) [plan default: paper].
+    #[arg(long)]
     pub multipliers: Vec<String>,
     /// Attack names, `clean`, or `all` [plan default: all].
     #[arg(long, value_delimiter = ',')]
@@ -344,7 +345,7 @@ impl PlanFlags {
         if !self.arrays.is_empty() { t.insert("arrays".into(), strs(&self.arrays)); }
         if !self.dataflows.is_empty() { t.insert("dataflows".into(), strs(&self.dataflows)); }
         if let Some(v) = &self.approx_layers { t.insert("approx_layers".into(), Value::String(v.clone())); }
-        if !self.multipliers.is_empty() { t.insert("multipliers".into(), strs(&self.multipliers)); }
+        if !self.multipliers.is_empty() { t.insert("multipliers".into(), strs(&axdnn::accel::load::split_list(&self.multipliers))); }
         if !self.attacks.is_empty() { t.insert("attacks".into(), strs(&self.attacks)); }
         if !self.eps_linf.is_empty() { t.insert("eps_linf".into(), floats(&self.eps_linf)); }
         if !self.eps_l2.is_empty() { t.insert("eps_l2".into(), floats(&self.eps_l2)); }

@@ -179,23 +179,37 @@ struct PreparedGemm {
 /// a batch's activations in cache and both cores busy on small runs.
 pub const BATCH: usize = 16;
 
-/// An accelerator bound to a quantized model and a multiplier.
+/// An accelerator bound to a quantized model and its multipliers: one approximate multiplier
+/// for the model's approximate layers, or one per layer (per-layer assignment).
 pub struct Accelerator<'a> {
     pub config: AccelConfig,
     model: &'a QuantModel,
     approx: &'a dyn Multiplier,
+    /// Per GEMM layer: its multiplier, `None` = the exact one.
+    slots: Vec<Option<&'a dyn Multiplier>>,
     exact: Lut,
     prepared: Vec<PreparedGemm>,
 }
 
 impl<'a> Accelerator<'a> {
+    /// `approx` multiplies in the model's approximate layers, the exact multiplier elsewhere.
     pub fn new(model: &'a QuantModel, approx: &'a dyn Multiplier, config: AccelConfig) -> Result<Self, AccelError> {
+        Self::with_layers(model, approx, &[], config)
+    }
+
+    /// Per-layer assignment: each `(layer, multiplier)` of `layers` multiplies in that GEMM
+    /// layer (approximate or not in the model's options); the other layers as in [`new`].
+    ///
+    /// [`new`]: Accelerator::new
+    pub fn with_layers(model: &'a QuantModel, approx: &'a dyn Multiplier, layers: &[(&str, &'a dyn Multiplier)], config: AccelConfig) -> Result<Self, AccelError> {
         let scheme = model.options.scheme;
-        if approx.widths() != (8, 8) {
-            return Err(AccelError::Width { name: approx.name().into(), got_bits: approx.widths() });
-        }
-        if approx.signed() != scheme.signed_multiplier() {
-            return Err(AccelError::Signedness { name: approx.name().into(), signed: approx.signed(), scheme });
+        for m in std::iter::once(approx).chain(layers.iter().map(|l| l.1)) {
+            if m.widths() != (8, 8) {
+                return Err(AccelError::Width { name: m.name().into(), got_bits: m.widths() });
+            }
+            if m.signed() != scheme.signed_multiplier() {
+                return Err(AccelError::Signedness { name: m.name().into(), signed: m.signed(), scheme });
+            }
         }
         if let crate::quant::ApproxLayers::Named(names) = &model.options.approx {
             for n in names {
@@ -204,6 +218,15 @@ impl<'a> Accelerator<'a> {
                 }
             }
         }
+        for (n, _) in layers {
+            if !model.gemms().any(|g| g.name == *n) {
+                return Err(AccelError::UnknownAssignedLayer { layer: n.to_string(), known: model.gemms().map(|g| g.name.clone()).collect::<Vec<_>>().join(", ") });
+            }
+        }
+        let slots: Vec<Option<&'a dyn Multiplier>> = model
+            .gemms()
+            .map(|g| layers.iter().find(|l| l.0 == g.name).map(|l| l.1).or(g.approximate.then_some(approx)))
+            .collect();
         let prepared = model
             .gemms()
             .map(|g| {
@@ -222,12 +245,12 @@ impl<'a> Accelerator<'a> {
                 PreparedGemm { index: g.im2col_index(), wgt, neg, kernel: None }
             })
             .collect();
-        let mut acc = Accelerator { config, model, approx, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
+        let mut acc = Accelerator { config, model, approx, slots, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
         if config.use_table && config.engine == Engine::Fast {
             let gemms: Vec<&QGemm> = model.gemms().collect();
             let mut kernels = Vec::with_capacity(gemms.len());
-            for (g, p) in gemms.iter().zip(&acc.prepared) {
-                kernels.push(acc.mult_of(g).table().filter(|t| t.row_bits == 8 && t.col_bits == 8).map(|t| {
+            for (gi, (g, p)) in gemms.iter().zip(&acc.prepared).enumerate() {
+                kernels.push(acc.mult_at(gi).table().filter(|t| t.row_bits == 8 && t.col_bits == 8).map(|t| {
                     let z = scheme.act_operand(g.input.zero_point);
                     fast::TableKernel::choose(t, z, &p.wgt, p.neg.as_deref(), g.k, g.nf)
                 }));
@@ -244,16 +267,21 @@ impl<'a> Accelerator<'a> {
         self.approx
     }
 
+    /// The multiplier of GEMM layer `gemm` (index among the GEMM layers), `None` where the layer
+    /// is exact.
+    pub fn layer_multiplier(&self, gemm: usize) -> Option<&'a dyn Multiplier> {
+        self.slots[gemm]
+    }
+
     /// The quantized model this accelerator runs.
     pub fn model(&self) -> &'a QuantModel {
         self.model
     }
 
-    fn mult_of(&self, g: &QGemm) -> &dyn Multiplier {
-        if g.approximate {
-            self.approx
-        } else {
-            &self.exact
+    fn mult_at(&self, gemm: usize) -> &dyn Multiplier {
+        match self.slots[gemm] {
+            Some(m) => m,
+            None => &self.exact,
         }
     }
 
@@ -261,26 +289,32 @@ impl<'a> Accelerator<'a> {
     pub fn stats(&self) -> Vec<LayerStats> {
         self.model
             .gemms()
-            .map(|g| {
+            .enumerate()
+            .map(|(gi, g)| {
                 let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf };
                 let t = timing::timing(shape, self.config.dataflow, self.config.array);
-                self.layer_stats(g, shape, t.folds, t.compute_cycles, t.sram)
+                self.layer_stats(gi, g, shape, t.folds, t.compute_cycles, t.sram)
             })
             .collect()
     }
 
-    fn layer_stats(&self, g: &QGemm, shape: GemmShape, folds: u64, cycles: u64, sram: SramCounts) -> LayerStats {
+    fn layer_stats(&self, gi: usize, g: &QGemm, shape: GemmShape, folds: u64, cycles: u64, sram: SramCounts) -> LayerStats {
         let macs = shape.macs();
-        let power = if g.approximate { self.approx.power_mw() } else { self.config.energy.exact_power_mw };
+        let approximate = self.slots[gi].is_some();
+        // Each layer is charged its own multiplier's power (per-layer assignment).
+        let power = match self.slots[gi] {
+            Some(m) => m.power_mw(),
+            None => self.config.energy.exact_power_mw,
+        };
         LayerStats {
             name: g.name.clone(),
-            approximate: g.approximate,
+            approximate,
             gemm: shape,
             folds,
             cycles,
             macs,
-            approx_macs: if g.approximate { macs } else { 0 },
-            exact_macs: if g.approximate { 0 } else { macs },
+            approx_macs: if approximate { macs } else { 0 },
+            exact_macs: if approximate { 0 } else { macs },
             utilization: timing::utilization(shape, self.config.array, cycles),
             mapping_efficiency: timing::mapping_efficiency(shape, self.config.dataflow, self.config.array),
             sram,
@@ -366,7 +400,7 @@ impl<'a> Accelerator<'a> {
         let gemm = |gi: usize, g: &QGemm, codes: &[u8], sums: &mut Vec<i32>| -> Result<usize, std::convert::Infallible> {
             let p = &self.prepared[gi];
             let (npix, k, nf) = (g.npix(), g.k, g.nf);
-            let mult = self.mult_of(g);
+            let mult = self.mult_at(gi);
             Ok(match self.config.engine {
                 Engine::Fast => {
                     let ops = GemmOperands { npix: codes.len() / k, k, nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
@@ -385,7 +419,7 @@ impl<'a> Accelerator<'a> {
                         let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
                         if keep_stats && i == 0 {
                             let shape = GemmShape { npix, k, nf };
-                            stats.push(self.layer_stats(g, shape, r.folds, r.last_busy_cycle, r.sram));
+                            stats.push(self.layer_stats(gi, g, shape, r.folds, r.last_busy_cycle, r.sram));
                         }
                         sums.extend_from_slice(&r.sums);
                     }
@@ -413,7 +447,7 @@ impl<'a> Accelerator<'a> {
         let out = self.forward(image, Probe::None, |gi, g, codes, sums| {
             let p = &self.prepared[gi];
             let ops = GemmOperands { npix: g.npix(), k: g.k, nf: g.nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
-            *sums = gemm(g, &ops, self.mult_of(g))?;
+            *sums = gemm(g, &ops, self.mult_at(gi))?;
             Ok(g.nf)
         })?;
         Ok(out.acc)

@@ -26,6 +26,8 @@ pub enum LoadError {
     TableSignedness { path: PathBuf, signed: bool, by: crate::lut::table_file::SignedBy },
     #[error("{path}: a table file has no netlist to simulate gate by gate; --bit-level needs a .v file")]
     TableBitLevel { path: PathBuf },
+    #[error("multiplier assignment '{spec}': entry {entry} ('{text}'): {reason}")]
+    Assignment { spec: String, entry: usize, text: String, reason: String },
 }
 
 /// A resolved multiplier with what the library publishes about it.
@@ -38,6 +40,76 @@ pub struct LoadedMultiplier {
     pub area_um2: Option<f64>,
     /// The full table (LUT mode, or built for metrics).
     pub lut: Option<Lut>,
+    /// Per-layer assignment (`conv1=A,conv2=B[,DEFAULT]`): the layers named and their
+    /// multipliers; `mult` is then the default for the other approximate layers (the exact
+    /// multiplier unless the spec has a bare entry). Empty for a single multiplier.
+    pub layers: Vec<(String, LoadedMultiplier)>,
+}
+
+/// The entries of a per-layer assignment `LAYER=SPEC,...[,DEFAULT]` in the order written
+/// (`None` = the bare default entry), or `None` when `spec` is a single multiplier (no `=`).
+pub fn split_assignment(spec: &str) -> Result<Option<Vec<(Option<String>, String)>>, LoadError> {
+    if !spec.contains('=') || Path::new(spec).is_file() {
+        return Ok(None);
+    }
+    let bad = |entry: usize, text: &str, reason: &str| LoadError::Assignment { spec: spec.into(), entry, text: text.into(), reason: reason.into() };
+    let mut out: Vec<(Option<String>, String)> = Vec::new();
+    for (i, part) in spec.split(',').enumerate() {
+        let part = part.trim();
+        let entry = match part.split_once('=') {
+            Some((l, m)) => {
+                let (l, m) = (l.trim(), m.trim());
+                if l.is_empty() || l.contains(|c: char| c.is_whitespace()) {
+                    return Err(bad(i + 1, part, "the layer name before '=' is empty or has spaces"));
+                }
+                if out.iter().any(|e| e.0.as_deref() == Some(l)) {
+                    return Err(bad(i + 1, part, "the layer is assigned twice"));
+                }
+                (Some(l.to_string()), m.to_string())
+            }
+            None => {
+                if out.iter().any(|e| e.0.is_none()) {
+                    return Err(bad(i + 1, part, "a second default (entries without LAYER=)"));
+                }
+                (None, part.to_string())
+            }
+        };
+        if entry.1.is_empty() {
+            return Err(bad(i + 1, part, "no multiplier"));
+        }
+        if entry.1.contains('=') {
+            return Err(bad(i + 1, part, "more than one '='"));
+        }
+        out.push(entry);
+    }
+    Ok(Some(out))
+}
+
+/// Multiplier lists as given on the command line (each value of a repeatable flag): entries
+/// separated by `;`, or by `,` when the value holds no per-layer assignment (`=`); so
+/// `--multipliers exact,mul8u_L40` is two multipliers and
+/// `--multipliers "exact;conv1=mul8u_L40,conv2=mul8u_JQQ"` an exact one and an assignment.
+pub fn split_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| {
+            let sep = if v.contains(';') || v.contains('=') { ';' } else { ',' };
+            v.split(sep).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `spec` in canonical form: a single multiplier as given; an assignment with its named layers
+/// first in the order written, then the default (omitted when it is `exact` by default).
+pub fn canonical_spec(spec: &str) -> String {
+    match split_assignment(spec) {
+        Ok(Some(entries)) => {
+            let mut parts: Vec<String> = entries.iter().filter_map(|(l, m)| l.as_ref().map(|l| format!("{l}={m}"))).collect();
+            parts.extend(entries.iter().filter(|e| e.0.is_none()).map(|e| e.1.clone()));
+            parts.join(",")
+        }
+        _ => spec.to_string(),
+    }
 }
 
 /// Whether a file name denotes a signed multiplier (EvoApprox `mul8s_*`).
@@ -109,7 +181,7 @@ pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, Lo
     } else {
         Box::new(lut.clone())
     };
-    Ok(LoadedMultiplier { mult, path: Some(path.to_path_buf()), published_mae_pct: mae, power_mw: power, area_um2: area, lut: Some(lut) })
+    Ok(LoadedMultiplier { mult, path: Some(path.to_path_buf()), published_mae_pct: mae, power_mw: power, area_um2: area, lut: Some(lut), layers: Vec::new() })
 }
 
 /// Load a multiplier from a table file (`stated`: signedness given as `FILE:signed|unsigned`),
@@ -134,6 +206,7 @@ pub fn from_table(path: &Path, stated: Option<bool>, scheme_signed: bool, bit_le
         power_mw,
         area_um2: None,
         lut: Some(t.lut),
+        layers: Vec::new(),
     })
 }
 
@@ -146,6 +219,34 @@ pub fn exact_power_mw(evoapprox_root: Option<&Path>, signed: bool) -> Option<f64
 }
 
 impl LoadedMultiplier {
+    /// Whether this is a per-layer assignment.
+    pub fn is_assignment(&self) -> bool {
+        !self.layers.is_empty()
+    }
+
+    /// The per-layer entries as the accelerator takes them.
+    pub fn layer_refs(&self) -> Vec<(&str, &dyn Multiplier)> {
+        self.layers.iter().map(|(l, m)| (l.as_str(), m.mult.as_ref())).collect()
+    }
+
+    /// The accelerator running `model` with this multiplier (or assignment).
+    pub fn accelerator<'a>(&'a self, model: &'a crate::quant::QuantModel, config: crate::accel::AccelConfig) -> Result<crate::accel::Accelerator<'a>, crate::accel::AccelError> {
+        crate::accel::Accelerator::with_layers(model, self.mult.as_ref(), &self.layer_refs(), config)
+    }
+
+    /// The sha256 of the multiplier's table; for an assignment, of the text
+    /// `default=SHA;LAYER=SHA;...` (layers sorted), so the key changes with any layer's table.
+    pub fn lut_sha256(&self) -> String {
+        let own = self.lut.as_ref().map(|l| l.sha256()).unwrap_or_default();
+        if self.layers.is_empty() {
+            return own;
+        }
+        let mut parts: Vec<String> = self.layers.iter().map(|(l, m)| format!("{l}={}", m.lut_sha256())).collect();
+        parts.sort();
+        let text = format!("default={own};{}", parts.join(";"));
+        crate::model::io::sha256_hex(text.as_bytes())
+    }
+
     /// Charge a built-in (power-less) multiplier the given power, table and all.
     pub fn charged(mut self, power_mw: Option<f64>) -> LoadedMultiplier {
         if let Some(mut lut) = self.lut.take() {
@@ -162,6 +263,40 @@ impl LoadedMultiplier {
 /// name searched under `evoapprox_root`. `signed`: what the quantization scheme needs (the exact
 /// multiplier is built so; a table file must be so).
 pub fn resolve(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>) -> Result<LoadedMultiplier, LoadError> {
+    resolve_charged(spec, signed, bit_level, evoapprox_root, None)
+}
+
+/// [`resolve`], also accepting a per-layer assignment `LAYER=SPEC,...[,DEFAULT]` (see
+/// [`split_assignment`]); the built-in exact multiplier (alone or in an assignment) is charged
+/// `exact_power_mw`, the published power of the library's exact circuit.
+pub fn resolve_charged(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>, exact_power_mw: Option<f64>) -> Result<LoadedMultiplier, LoadError> {
+    let Some(entries) = split_assignment(spec)? else {
+        let m = resolve_one(spec, signed, bit_level, evoapprox_root)?;
+        return Ok(if spec == "exact" && exact_power_mw.is_some() { m.charged(exact_power_mw) } else { m });
+    };
+    let one = |i: usize, s: &str| -> Result<LoadedMultiplier, LoadError> {
+        let m = resolve_one(s, signed, bit_level, evoapprox_root)
+            .map_err(|e| LoadError::Assignment { spec: spec.into(), entry: i + 1, text: s.into(), reason: e.to_string() })?;
+        Ok(if s == "exact" { m.charged(exact_power_mw) } else { m })
+    };
+    let mut default = None;
+    let mut layers = Vec::new();
+    for (i, (layer, s)) in entries.iter().enumerate() {
+        let m = one(i, s)?;
+        match layer {
+            Some(l) => layers.push((l.clone(), m)),
+            None => default = Some(m),
+        }
+    }
+    let mut m = match default {
+        Some(d) => d,
+        None => resolve_one("exact", signed, bit_level, evoapprox_root)?.charged(exact_power_mw),
+    };
+    m.layers = layers;
+    Ok(m)
+}
+
+fn resolve_one(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>) -> Result<LoadedMultiplier, LoadError> {
     if spec == "exact" {
         let lut = Lut::exact(8, 8, signed);
         return Ok(LoadedMultiplier {
@@ -171,6 +306,7 @@ pub fn resolve(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option
             power_mw: None,
             area_um2: None,
             lut: Some(lut),
+            layers: Vec::new(),
         });
     }
     if let Some((file, stated)) = crate::lut::table_file::parse_spec(spec) {

@@ -25,4 +25,6 @@ pub enum AccelError {
     Input { len: usize, image: usize },
     #[error("--approx-layers names unknown layer '{0}'")]
     UnknownLayer(String),
+    #[error("the multiplier assignment names layer '{layer}', which is not a GEMM layer of the model (its GEMM layers: {known})")]
+    UnknownAssignedLayer { layer: String, known: String },
 }

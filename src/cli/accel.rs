@@ -85,12 +85,13 @@ pub struct Prepared {
 
 impl Prepared {
     /// The quantized model recovered for `m` per `q.recover`.
-    pub fn recovered(&self, q: &QuantArgs, m: &LoadedMultiplier) -> anyhow::Result<QuantModel> {
-        let sha = m.lut.as_ref().map(|l| l.sha256()).unwrap_or_default();
+    pub fn recovered(&self, q: &QuantArgs, m: &LoadedMultiplier, spec: &str) -> anyhow::Result<QuantModel> {
+        let sha = m.lut_sha256();
         if q.recover == Recover::Finetune {
             axdnn::model::finetune::check_record(&self.meta, &q.model, &sha, q.scheme, q.per_channel)?;
         }
-        Ok(axdnn::quant::recover::recover(&self.qm, m.mult.as_ref(), &sha, q.recover, &self.calib)?)
+        let label = if m.is_assignment() { load::canonical_spec(spec) } else { m.mult.name().to_string() };
+        Ok(axdnn::quant::recover::recover_layers(&self.qm, m.mult.as_ref(), &m.layer_refs(), &label, &sha, q.recover, &self.calib)?)
     }
 }
 
@@ -177,28 +178,30 @@ pub(crate) fn config(q: &QuantArgs, engine: Engine, bit_level: bool, exact_power
     }
 }
 
+/// A multiplier or per-layer assignment; the built-in exact multiplier is charged the library's
+/// exact circuit power.
 pub(crate) fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_power_mw: Option<f64>, evoapprox: Option<&std::path::Path>) -> anyhow::Result<LoadedMultiplier> {
-    let m = load::resolve(spec, scheme.signed_multiplier(), bit_level, evoapprox)?;
-    // The built-in exact multiplier is charged the library's exact circuit power.
-    Ok(if spec == "exact" { m.charged(exact_power_mw) } else { m })
+    Ok(load::resolve_charged(spec, scheme.signed_multiplier(), bit_level, evoapprox, exact_power_mw)?)
 }
 
 pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
     let p = prepare(&a.q)?;
     let m = resolve(&a.multiplier, a.q.scheme, a.bit_level, p.exact_power_mw, a.q.inputs.resolve().evoapprox.as_deref())?;
     let cfg = config(&a.q, a.engine, a.bit_level, p.exact_power_mw);
-    let qm = p.recovered(&a.q, &m)?;
-    let acc = Accelerator::new(&qm, m.mult.as_ref(), cfg)?;
-    let r = run_all(&acc, &p.test, m.mult.name())?;
+    let qm = p.recovered(&a.q, &m, &a.multiplier)?;
+    let acc = m.accelerator(&qm, cfg)?;
+    let name = if m.is_assignment() { load::canonical_spec(&a.multiplier) } else { m.mult.name().to_string() };
+    let r = run_all(&acc, &p.test, &name)?;
     let accuracy = r.accuracy(&p.test.labels);
     let energy = r.energy_per_image_pj();
     if a.json {
         let layers: Vec<_> = r
             .layers
             .iter()
-            .map(|l| {
+            .enumerate()
+            .map(|(gi, l)| {
                 serde_json::json!({
-                    "name": l.name, "cycles": l.cycles, "folds": l.folds, "macs": l.macs,
+                    "name": l.name, "multiplier": acc.layer_multiplier(gi).map_or("exact", |m| m.name()), "cycles": l.cycles, "folds": l.folds, "macs": l.macs,
                     "approx_macs": l.approx_macs, "exact_macs": l.exact_macs,
                     "utilization": l.utilization, "mapping_efficiency": l.mapping_efficiency,
                     "sram": l.sram, "energy_pj": l.energy_pj,
@@ -207,7 +210,7 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
             .collect();
         let o = serde_json::json!({
             "model": a.q.model.display().to_string(), "dataset": p.dataset.to_string(),
-            "multiplier": m.mult.name(), "scheme": a.q.scheme.to_string(), "array": a.q.array.to_string(),
+            "multiplier": name, "scheme": a.q.scheme.to_string(), "array": a.q.array.to_string(),
             "dataflow": a.q.dataflow.to_string(), "engine": a.engine, "bit_level": a.bit_level,
             "accuracy": accuracy, "float_accuracy": p.float_accuracy, "n": r.n, "recover": a.q.recover.name(),
             "recovery": qm.recovery,
@@ -220,7 +223,7 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
     } else {
         println!(
             "{} on {} {} ({}{}, {} images): accuracy {:.4} (float {:.4})",
-            m.mult.name(), a.q.array, a.q.dataflow, a.q.scheme,
+            name, a.q.array, a.q.dataflow, a.q.scheme,
             if a.q.recover == Recover::None { String::new() } else { format!(", recover {}", a.q.recover) },
             r.n, accuracy, p.float_accuracy
         );
@@ -233,15 +236,16 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
             }
         }
         println!(
-            "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7} {:>7} {:>10} {:>10} {:>10} {:>12}",
+            "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7} {:>7} {:>10} {:>10} {:>10} {:>12}  multiplier",
             "layer", "approx", "MACs", "folds", "cycles", "util%", "map%", "ifmap rd", "filter rd", "ofmap wr", "energy pJ"
         );
-        for l in &r.layers {
+        for (gi, l) in r.layers.iter().enumerate() {
             println!(
-                "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7.2} {:>7.2} {:>10} {:>10} {:>10} {:>12}",
+                "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7.2} {:>7.2} {:>10} {:>10} {:>10} {:>12}  {}",
                 l.name, l.approximate, l.macs, l.folds, l.cycles, 100.0 * l.utilization, 100.0 * l.mapping_efficiency,
                 l.sram.ifmap_reads, l.sram.filter_reads, l.sram.ofmap_writes,
-                l.energy_pj.map_or("unknown".into(), |e| format!("{e:.1}"))
+                l.energy_pj.map_or("unknown".into(), |e| format!("{e:.1}")),
+                acc.layer_multiplier(gi).map_or("exact", |m| m.name())
             );
         }
         println!("cycles per image {}; energy per image {}", r.cycles_per_image(), energy.map_or("unknown (power not published)".into(), |e| format!("{e:.1} pJ")));
@@ -258,12 +262,114 @@ pub struct SelectArgs {
     /// in other folders skipped, other widths and the other signedness left out).
     #[arg(long)]
     pub library: PathBuf,
-    /// Results folder (default: runs/select-<model>-<scheme>).
+    /// Results folder (default: runs/select-<model>-<scheme>, with --per-layer
+    /// runs/select-per-layer-<model>-<scheme>).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print the rows as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Search per-layer assignments (one library multiplier per approximate layer) for the
+    /// energy–accuracy Pareto front instead of ranking single multipliers: exhaustive when
+    /// small, NSGA-II otherwise; objectives on validation images from the training set, the
+    /// front then measured on the first --n test images.
+    #[arg(long)]
+    pub per_layer: bool,
+    /// Validation images (from the training set, outside the calibration set) for --per-layer.
+    #[arg(long, default_value_t = 1000)]
+    pub val: usize,
+    /// NSGA-II population (--per-layer).
+    #[arg(long, default_value_t = 48)]
+    pub population: usize,
+    /// NSGA-II generations (--per-layer).
+    #[arg(long, default_value_t = 30)]
+    pub generations: usize,
+    /// Search exhaustively when (multipliers)^(layers) is at most this (--per-layer).
+    #[arg(long, default_value_t = 2000)]
+    pub exhaustive_limit: u64,
+    /// Seed of the search and of the validation images (--per-layer).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Third objective (--per-layer): robust accuracy under this attack, transferred from the
+    /// float model (e.g. linf-pgd), at --robust-eps (pixel units).
+    #[arg(long)]
+    pub robust_attack: Option<axdnn::attack::Attack>,
+    /// Budget of --robust-attack (pixel units of [0, 1]).
+    #[arg(long, default_value_t = 0.1)]
+    pub robust_eps: f32,
+}
+
+/// `select --per-layer`: the per-layer assignment search ([`axdnn::study::perlayer`]).
+fn select_per_layer(a: &SelectArgs, scheme: QuantScheme, files: &[PathBuf]) -> anyhow::Result<()> {
+    use axdnn::study::perlayer::{self, Choice, SearchConfig};
+    let inputs = a.t.inputs.resolve();
+    let model = io::load(&a.t.model)?;
+    let root = data_root(inputs.data.clone())?;
+    let train = data::load(model.meta.dataset, Split::Train, &root)?;
+    let test = data::load(model.meta.dataset, Split::Test, &root)?;
+    anyhow::ensure!(train.shape == model.arch.input, "dataset images are {}, model expects {}", train.shape, model.arch.input);
+    anyhow::ensure!(a.t.recover.len() == 1, "--per-layer takes one --recover method, not {}", a.t.recover.len());
+    anyhow::ensure!(a.t.recover[0] != Recover::Finetune, "--per-layer --recover finetune: a fine-tuned model is tied to one multiplier");
+    let exact_power = load::exact_power_mw(inputs.evoapprox.as_deref(), scheme.signed_multiplier());
+    let mut choices = Vec::new();
+    for f in files {
+        let loaded = resolve(&f.display().to_string(), scheme, false, exact_power, inputs.evoapprox.as_deref())?;
+        let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        choices.push(Choice { name, spec: f.display().to_string(), loaded });
+    }
+    let options = QuantOptions {
+        scheme,
+        weights: if a.t.per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
+        approx: a.t.approx_layers.parse().map_err(anyhow::Error::msg)?,
+    };
+    let accel = AccelConfig {
+        array: a.t.array.parse().map_err(anyhow::Error::msg)?,
+        dataflow: a.t.dataflow.parse().map_err(anyhow::Error::msg)?,
+        engine: Engine::Fast,
+        use_table: true,
+        energy: EnergyModel { clock_ghz: a.t.clock_ghz, exact_power_mw: exact_power },
+    };
+    let cfg = SearchConfig {
+        options,
+        accel,
+        calib: a.t.calib,
+        calib_seed: a.t.calib_seed,
+        recover: a.t.recover[0],
+        val: a.val,
+        test: a.t.n,
+        seed: a.seed,
+        population: a.population,
+        generations: a.generations,
+        exhaustive_limit: a.exhaustive_limit,
+        robust: a.robust_attack.map(|x| (x, a.robust_eps)),
+    };
+    let t0 = std::time::Instant::now();
+    let s = perlayer::search(&model, &train, &test, &choices, &cfg, true)?;
+    let label = super::model_label(&a.t.model);
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/select-per-layer-{label}-{scheme}")));
+    let command = std::iter::once("axdnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let about = format!(
+        "## Per-layer multiplier assignment: `{}`, {scheme}\n\n`{command}`\n\n{} {} array, recovery {}, calibration {} training images (seed {}), {} validation images (seed {}), {} test images; {} multipliers of `{}`.{}",
+        a.t.model.display(), a.t.array, a.t.dataflow, cfg.recover, cfg.calib, cfg.calib_seed, a.val, a.seed, a.t.n.min(test.len()), choices.len(), a.library.display(),
+        cfg.robust.map_or(String::new(), |(at, e)| format!(" Third objective: robust accuracy under {at} at ε = {e} (pixel units), transferred from the float model."))
+    );
+    s.write(&out, &about)?;
+    if a.json {
+        let front: Vec<_> = s.front.iter().map(|&i| &s.points[i]).collect();
+        println!("{}", serde_json::to_string_pretty(&front)?);
+    } else {
+        println!("{} assignments evaluated ({:?}) in {:.1} s; Pareto front of {}:", s.points.len(), s.method, t0.elapsed().as_secs_f64(), s.front.len());
+        for &i in &s.front {
+            let p = &s.points[i];
+            let (l, h) = p.test.map_or((0.0, 0.0), |t| t.wilson());
+            println!(
+                "  {:>9.2} nJ  val {:.2} %  test {:.2} % [{:.2}, {:.2}]  {}",
+                p.energy_pj / 1000.0, 100.0 * p.val.value(), 100.0 * p.test.map_or(0.0, |t| t.value()), 100.0 * l, 100.0 * h, p.assignment
+            );
+        }
+        println!("wrote {} (report.md, front.csv, points.csv, uniform.csv, pareto.svg|png)", out.display());
+    }
+    Ok(())
 }
 
 /// The 8×8 multipliers of a library folder usable with `scheme`, one file per circuit.
@@ -301,6 +407,9 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
     let scheme: QuantScheme = a.t.scheme.parse().map_err(anyhow::Error::msg)?;
     let files = library_multipliers(&a.library, scheme)?;
     anyhow::ensure!(!files.is_empty(), "{}: no 8x8 {} multipliers found", a.library.display(), if scheme.signed_multiplier() { "signed" } else { "unsigned" });
+    if a.per_layer {
+        return select_per_layer(&a, scheme, &files);
+    }
     let label = super::model_label(&a.t.model);
     let mut t = a.t.plan_table(&[&a.t.model]);
     t.insert("name".into(), Value::String(format!("select-{label}-{scheme}")));
@@ -337,8 +446,9 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
 pub struct TableArgs {
     #[command(flatten)]
     pub t: super::attack::TargetArgs,
-    /// Comma-separated multiplier names/paths (resolved like --multiplier).
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Comma-separated multiplier names/paths (resolved like --multiplier); per-layer
+    /// assignments (`conv1=A,conv2=B`) are separated by `;`.
+    #[arg(long, required = true)]
     pub multipliers: Vec<String>,
     /// Comma-separated schemes, one accuracy column each.
     #[arg(long, value_delimiter = ',', default_value = "asym-u8,sign-magnitude")]
@@ -363,7 +473,8 @@ pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
     t.insert("name".into(), Value::String(format!("accuracy-{label}")));
     t.insert("schemes".into(), Value::Array(a.schemes.iter().map(|s| Value::String(s.to_string())).collect()));
     t.insert("attacks".into(), Value::Array(vec![Value::String("clean".into())]));
-    t.insert("multipliers".into(), Value::Array(a.multipliers.iter().map(|m| Value::String(m.clone())).collect()));
+    let multipliers = load::split_list(&a.multipliers);
+    t.insert("multipliers".into(), Value::Array(multipliers.iter().map(|m| Value::String(m.clone())).collect()));
     t.insert("chunk".into(), Value::Integer(a.t.n.max(1) as i64));
     let plan = super::attack::plan_from_table(&t, "<command line>", &inputs)?;
     let dir = a.store.clone().unwrap_or_else(|| PathBuf::from(format!("runs/accuracy-{label}")));
@@ -402,7 +513,7 @@ pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
     }
     s += "---|\n";
     let mut json = Vec::new();
-    for m in &a.multipliers {
+    for m in &multipliers {
         for &rc in &a.t.recover {
             let first = a.schemes.iter().find_map(|&sc| get(m, sc, rc));
             let Some(f) = first else { continue };

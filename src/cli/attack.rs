@@ -89,8 +89,9 @@ pub struct AttackArgs {
     /// 0.2435, 0.2616)); in normalized units the attack runs in normalized coordinates.
     #[arg(long, default_value = "pixel")]
     pub eps_units: axdnn::attack::EpsUnits,
-    /// Multipliers the adversarial examples are evaluated on: `exact`, Verilog files or EvoApprox names.
-    #[arg(long, value_delimiter = ',', default_value = "exact")]
+    /// Multipliers the adversarial examples are evaluated on: `exact`, Verilog files or EvoApprox
+    /// names, comma-separated; per-layer assignments (`conv1=A,conv2=B`) separated by `;`.
+    #[arg(long, default_value = "exact")]
     pub multipliers: Vec<String>,
     /// Threat models: transfer (examples from the float model), bpda (gradient attacks whose
     /// forward pass, loss and success are the accelerator's, backward through the float model),
@@ -152,7 +153,7 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
     eps.insert(a.attack.name().into(), Value::Array(a.eps.iter().map(|&e| Value::Float(e as f64)).collect()));
     t.insert("eps".into(), Value::Table(eps));
     t.insert("eps_units".into(), Value::String(a.eps_units.name().into()));
-    t.insert("multipliers".into(), Value::Array(a.multipliers.iter().map(|m| Value::String(m.clone())).collect()));
+    t.insert("multipliers".into(), Value::Array(axdnn::accel::load::split_list(&a.multipliers).into_iter().map(Value::String).collect()));
     t.insert("threats".into(), Value::Array(threats.iter().map(|m| Value::String(m.clone())).collect()));
     t.insert("attack_seeds".into(), Value::Array(vec![Value::Integer(a.attack_seed as i64)]));
     t.insert("chunk".into(), Value::Integer(a.batch as i64));

@@ -62,6 +62,8 @@ pub fn finetune_cmd(a: FinetuneArgs) -> anyhow::Result<()> {
     anyhow::ensure!(train.shape == base.arch.input, "dataset images are {}, model expects {}", train.shape, base.arch.input);
     let exact_power = axdnn::accel::load::exact_power_mw(inputs.evoapprox.as_deref(), a.scheme.signed_multiplier());
     let m = super::accel::resolve(&a.multiplier, a.scheme, false, exact_power, inputs.evoapprox.as_deref())?;
+    // Fine-tuning trains for one table (recorded by its sha256 in model.json).
+    anyhow::ensure!(!m.is_assignment(), "--multiplier {}: finetune takes one multiplier, not a per-layer assignment", a.multiplier);
     let sha = m.lut.as_ref().map(|l| l.sha256()).unwrap_or_default();
     let options = QuantOptions {
         scheme: a.scheme,

@@ -292,12 +292,25 @@ pub fn reapply(qm: &QuantModel, rec: &Recovery) -> QuantModel {
 /// same as the quantizer's). [`Recover::None`] returns the model as it is; [`Recover::Finetune`]
 /// (a fine-tuned model) is tuned and compensated like [`Recover::Tune`], as in its training.
 pub fn recover(qm: &QuantModel, mult: &dyn Multiplier, lut_sha256: &str, method: Recover, calib: &[f32]) -> Result<QuantModel, RecoverError> {
+    recover_layers(qm, mult, &[], mult.name(), lut_sha256, method, calib)
+}
+
+/// [`recover`] for a per-layer assignment (as [`Accelerator::with_layers`] takes it): each layer
+/// is recovered for its own multiplier. `label` and `lut_sha256` name the assignment in the record.
+pub fn recover_layers(
+    qm: &QuantModel,
+    mult: &dyn Multiplier,
+    assigned: &[(&str, &dyn Multiplier)],
+    label: &str,
+    lut_sha256: &str,
+    method: Recover,
+    calib: &[f32],
+) -> Result<QuantModel, RecoverError> {
     if method == Recover::None {
         return Ok(qm.clone());
     }
     let scheme = qm.options.scheme;
     let signed = scheme.signed_multiplier();
-    let lut = crate::lut::Lut { name: mult.name().into(), row_bits: 8, col_bits: 8, signed, row_port: Default::default(), table: product_table(mult)?, power_mw: None };
     let exact = crate::lut::Lut::exact(8, 8, signed);
     let mut out = qm.clone();
     let mut layers = Vec::new();
@@ -305,11 +318,11 @@ pub fn recover(qm: &QuantModel, mult: &dyn Multiplier, lut_sha256: &str, method:
     let n_images = calib.len() / qm.arch.input.numel().max(1);
     for (gi, &slot) in gemm_slots.iter().enumerate() {
         let QLayer::Gemm(g) = &out.layers[slot] else { unreachable!("slot of a GEMM") };
-        if !g.approximate {
-            continue;
-        }
         // Statistics from the engine running the model recovered so far.
-        let codes = Accelerator::new(&out, mult, AccelConfig::default())?.layer_operands(calib, gi)?;
+        let acc = Accelerator::with_layers(&out, mult, assigned, AccelConfig::default())?;
+        let Some(layer_mult) = acc.layer_multiplier(gi) else { continue };
+        let lut = crate::lut::Lut { name: layer_mult.name().into(), row_bits: 8, col_bits: 8, signed, row_port: Default::default(), table: product_table(layer_mult)?, power_mw: None };
+        let codes = acc.layer_operands(calib, gi)?;
         let g = g.clone();
         let rows = (codes.len() / g.k) as u64;
         let mut ng = g.clone();
@@ -380,7 +393,7 @@ pub fn recover(qm: &QuantModel, mult: &dyn Multiplier, lut_sha256: &str, method:
         });
         out.layers[slot] = QLayer::Gemm(ng);
     }
-    out.recovery = Some(Recovery { method, multiplier: mult.name().into(), lut_sha256: lut_sha256.into(), calibration_images: n_images, layers });
+    out.recovery = Some(Recovery { method, multiplier: label.into(), lut_sha256: lut_sha256.into(), calibration_images: n_images, layers });
     Ok(out)
 }
 

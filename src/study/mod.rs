@@ -18,6 +18,7 @@
 
 pub mod cell;
 pub mod paper;
+pub mod perlayer;
 pub mod plan;
 pub mod report;
 pub mod runner;

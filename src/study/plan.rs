@@ -470,8 +470,19 @@ impl Plan {
     }
 }
 
-/// Whether a multiplier spec can be resolved, without simulating it.
+/// Whether a multiplier spec (or each entry of a per-layer assignment) can be resolved,
+/// without simulating it.
 fn check_multiplier(spec: &str, evoapprox: Option<&Path>) -> Result<(), String> {
+    match crate::accel::load::split_assignment(spec) {
+        Err(e) => return Err(e.to_string()),
+        Ok(Some(entries)) => {
+            for (i, (_, m)) in entries.iter().enumerate() {
+                check_multiplier(m, evoapprox).map_err(|e| format!("assignment '{spec}', entry {}: {e}", i + 1))?;
+            }
+            return Ok(());
+        }
+        Ok(None) => {}
+    }
     if spec == "exact" {
         return Ok(());
     }

@@ -124,7 +124,9 @@ impl Workspace {
             if recover == Recover::Finetune {
                 crate::model::finetune::check_record(&models[model].meta, &plan.models[model], &m.lut_sha256, scheme, per_channel).map_err(|e| fail(e.to_string()))?;
             }
-            let qm = crate::quant::recover::recover(&quant[&(model, scheme, per_channel)], m.loaded.mult.as_ref(), &m.lut_sha256, recover, &calibs[&model]).map_err(|e| fail(e.to_string()))?;
+            let label = if m.loaded.is_assignment() { crate::accel::load::canonical_spec(&plan.multipliers[multiplier]) } else { m.loaded.mult.name().to_string() };
+            let qm = crate::quant::recover::recover_layers(&quant[&(model, scheme, per_channel)], m.loaded.mult.as_ref(), &m.loaded.layer_refs(), &label, &m.lut_sha256, recover, &calibs[&model])
+                .map_err(|e| fail(e.to_string()))?;
             recovered.insert((model, scheme, per_channel, multiplier, recover), qm);
         }
         Ok(Workspace { plan: plan.clone(), info, models, tests, quant, recovered, mults, exact_power_mw })
@@ -219,18 +221,22 @@ impl Workspace {
             _ => &self.recovered[&(model, scheme, per_channel, multiplier, recover)],
         };
         let m = &self.mults[&(multiplier, scheme.signed_multiplier())];
-        Accelerator::new(qm, m.loaded.mult.as_ref(), self.accel_config(target)).map_err(|e| StudyError::Model(format!("{}: {e}", self.plan.multipliers[multiplier])))
+        m.loaded.accelerator(qm, self.accel_config(target)).map_err(|e| StudyError::Model(format!("{}: {e}", self.plan.multipliers[multiplier])))
     }
 }
 
-/// Resolve a multiplier spec; the built-in exact one is charged the library's exact power.
+/// Resolve a multiplier spec or per-layer assignment; the built-in exact multiplier is charged
+/// the library's exact power. An assignment's rows record no single MAE or power (its energy
+/// per image sums each layer's own).
 pub fn resolve(spec: &str, signed: bool, evoapprox: Option<&Path>, exact_power_mw: Option<f64>) -> Result<Resolved, StudyError> {
-    let mut m = crate::accel::load::resolve(spec, signed, false, evoapprox).map_err(|e| StudyError::Multiplier { spec: spec.into(), reason: e.to_string() })?;
-    if spec == "exact" {
-        m = m.charged(exact_power_mw);
+    let mut m = crate::accel::load::resolve_charged(spec, signed, false, evoapprox, exact_power_mw).map_err(|e| StudyError::Multiplier { spec: spec.into(), reason: e.to_string() })?;
+    if let Some(bad) = std::iter::once(&m).chain(m.layers.iter().map(|l| &l.1)).find(|x| x.mult.signed() != signed) {
+        let (got, want) = if signed { ("an unsigned", "a signed") } else { ("a signed", "an unsigned") };
+        return Err(StudyError::Multiplier { spec: spec.into(), reason: format!("{} is {got} multiplier where the scheme needs {want} one", bad.mult.name()) });
     }
-    if m.mult.signed() != signed {
-        return Err(StudyError::Multiplier { spec: spec.into(), reason: format!("a {} multiplier where the scheme needs a {} one", if m.mult.signed() { "signed" } else { "unsigned" }, if signed { "signed" } else { "unsigned" }) });
+    if m.is_assignment() {
+        m.power_mw = None;
+        return Ok(Resolved { lut_sha256: m.lut_sha256(), mae_pct: None, loaded: m });
     }
     let lut = m.lut.as_ref().expect("LUT mode builds the table");
     Ok(Resolved { lut_sha256: lut.sha256(), mae_pct: Some(crate::lut::metrics::Metrics::of_lut(lut).mae_pct), loaded: m })

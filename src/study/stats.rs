@@ -6,7 +6,7 @@
 const Z95: f64 = 1.959_963_984_540_054;
 
 /// `correct` of `n` with its 95 % Wilson interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Proportion {
     pub correct: usize,
     pub n: usize,
