@@ -257,6 +257,29 @@ fn cli_infer_study_and_per_layer_search() {
         "--population", "8", "--generations", "2", "--seed", "3", "--out", again.to_str().unwrap(),
     ]);
     assert_eq!(std::fs::read(sel.join("points.csv")).unwrap(), std::fs::read(again.join("points.csv")).unwrap());
+    // Robust accuracy as a third objective: the front is non-dominated in all three.
+    let rob = tmp.path().join("sel3");
+    run(&[
+        "select", "--per-layer", "--model", m, "--scheme", "sign-magnitude", "--library", lib.to_str().unwrap(), "--n", "100", "--val", "100",
+        "--population", "8", "--generations", "1", "--robust-attack", "fgsm", "--robust-eps", "0.1", "--out", rob.to_str().unwrap(),
+    ]);
+    let three = |f: &str| -> Vec<(String, f64, usize, usize)> {
+        csv::Reader::from_reader(std::fs::read_to_string(rob.join(f)).unwrap().as_bytes())
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r[0].to_string(), r[1].parse().unwrap(), r[3].parse().unwrap(), r[4].parse().expect("robust count"))
+            })
+            .collect()
+    };
+    let (rf, rp) = (three("front.csv"), three("points.csv"));
+    for p in &rp {
+        let dominated = rp.iter().any(|q| q.1 <= p.1 && q.2 >= p.2 && q.3 >= p.3 && (q.1 < p.1 || q.2 > p.2 || q.3 > p.3));
+        assert_eq!(rf.iter().any(|f| f.0 == p.0), !dominated, "{p:?}");
+    }
+    assert!(rp.iter().any(|p| p.3 < p.2), "FGSM at 0.1 costs some assignment accuracy");
+    assert!(std::fs::read_to_string(rob.join("report.md")).unwrap().contains("robust"));
+
     // Its names are file stems, resolved from the library like any --multiplier.
     let best = &front.last().unwrap().0;
     let v: serde_json::Value = serde_json::from_str(&run(&["infer", "--model", m, "--scheme", "sign-magnitude", "--n", "200", "--json", "--multiplier", best])).unwrap();

@@ -104,6 +104,10 @@ struct RealArgs {
 }
 
 fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
+    // One PE design per array: the emitted RTL instantiates one multiplier netlist.
+    if axdnn::accel::load::split_assignment(spec)?.is_some() {
+        anyhow::bail!("--multiplier {spec}: the RTL array is built around one multiplier netlist, not a per-layer assignment");
+    }
     if let Some((file, _)) = axdnn::lut::table_file::parse_spec(spec) {
         anyhow::bail!("{}: a table file has no netlist; the RTL needs the multiplier's Verilog (.v)", file.display());
     }
