@@ -287,3 +287,18 @@ fn finetune_is_seeded_and_resumes_exactly() {
     let other = biased_lut(false, 9);
     assert!(finetune(&base, &other, &other.sha256(), &cfg, &train, &test, &d, false).is_err());
 }
+
+#[test]
+fn finetune_record_accepts_its_table_and_the_exact_baseline_only() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist-ft-jv3-sign-magnitude");
+    let (_, meta) = axdnn::model::io::load_meta(&dir).unwrap();
+    let rec = meta.finetune.as_ref().unwrap();
+    let check = |sha: &str, scheme| axdnn::model::finetune::check_record(&meta, &dir, sha, scheme, false);
+    let sm = QuantScheme::SignMagnitude;
+    assert!(check(&rec.lut_sha256, sm).is_ok(), "its own table");
+    assert!(check(&Lut::exact(8, 8, false).sha256(), sm).is_ok(), "the exact baseline");
+    let other = biased_lut(false, 5).sha256();
+    let e = check(&other, sm).unwrap_err().to_string();
+    assert!(e.contains("multiplier table"), "{e}");
+    assert!(check(&rec.lut_sha256, QuantScheme::AsymU8).is_err(), "another scheme");
+}

@@ -57,10 +57,13 @@ pub enum FinetuneError {
 
 /// `--recover finetune`: the model folder must have been fine-tuned for this very table and
 /// quantization (a fine-tuned model evaluated on another multiplier is just another model).
+/// The exact table is also accepted: it is the fine-tuned model's baseline, and recovery leaves
+/// the exact multiplier's model unchanged, so a study compares like with like.
 pub fn check_record<'a>(meta: &'a super::io::ModelMeta, model: &Path, lut_sha256: &str, scheme: QuantScheme, per_channel: bool) -> Result<&'a FinetuneRecord, FinetuneError> {
     let r = meta.finetune.as_ref().ok_or_else(|| FinetuneError::NotFinetuned { model: model.into() })?;
     let mismatch = |what, recorded: String, given: String| FinetuneError::Mismatch { model: model.into(), what, recorded, given };
-    if r.lut_sha256 != lut_sha256 {
+    let exact = crate::lut::Lut::exact(8, 8, scheme.signed_multiplier()).sha256();
+    if r.lut_sha256 != lut_sha256 && lut_sha256 != exact {
         return Err(mismatch("multiplier table", format!("{} ({})", r.multiplier, &r.lut_sha256[..r.lut_sha256.len().min(12)]), lut_sha256[..lut_sha256.len().min(12)].to_string()));
     }
     if r.scheme != scheme {
