@@ -447,18 +447,10 @@ struct Timing {
     eval_s: f64,
 }
 
-/// What a cell searched against one accelerator mixes into its noise seed: the target's key,
-/// but not the attack's revision (a revision changes the numerics, not the random draws), nor
-/// the default pixel units or empty recovery method (so rows stored before these fields existed
-/// keep their seeds and a fresh run reproduces them).
+/// What a cell searched against one accelerator mixes into its noise seed
+/// ([`RunKey::seed_text`]).
 fn hardware_seed_label(ws: &Workspace, c: &Cell, t: &Target) -> String {
-    let key = ws.key(c, t);
-    let text = format!("{key:?}").replace(&format!("attack_rev: {}, ", key.attack_rev), "").replace(", recover: \"\"", "");
-    if key.eps_units == EpsUnits::Pixel.name() {
-        text.replace("eps_units: \"pixel\", ", "")
-    } else {
-        text
-    }
+    ws.key(c, t).seed_text()
 }
 
 /// Adversarial examples of one cell, then the rows of its targets not yet stored.

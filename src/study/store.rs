@@ -54,6 +54,34 @@ pub struct RunKey {
     pub recover: String,
 }
 
+impl RunKey {
+    /// The text a cell searched against one accelerator mixes into its noise seed: every field
+    /// but the attack's revision (a revision changes the numerics, not the random draws), the
+    /// units when they are the default `pixel` and the recovery method when it is `none`, so rows
+    /// stored before those fields existed keep their seeds and a fresh run reproduces them.
+    /// Written out field by field in the layout those stores were seeded with (Rust's `Debug`
+    /// of the key at the time), so that deriving or reordering anything here cannot move a seed.
+    pub fn seed_text(&self) -> String {
+        let mut s = format!(
+            "RunKey {{ source_sha256: {:?}, threat: {:?}, attack: {:?}, epsilon_bits: {}, ",
+            self.source_sha256, self.threat, self.attack, self.epsilon_bits
+        );
+        if self.eps_units != crate::attack::EpsUnits::Pixel.name() {
+            s += &format!("eps_units: {:?}, ", self.eps_units);
+        }
+        s += &format!(
+            "attack_seed: {}, image_start: {}, image_end: {}, target_sha256: {:?}, target: {:?}, scheme: {:?}, per_channel: {}, array: {:?}, dataflow: {:?}, \
+             approx_layers: {:?}, calib: {}, calib_seed: {}, multiplier: {:?}, lut_sha256: {:?}, clock_bits: {}",
+            self.attack_seed, self.image_start, self.image_end, self.target_sha256, self.target, self.scheme, self.per_channel, self.array, self.dataflow,
+            self.approx_layers, self.calib, self.calib_seed, self.multiplier, self.lut_sha256, self.clock_bits
+        );
+        if !self.recover.is_empty() {
+            s += &format!(", recover: {:?}", self.recover);
+        }
+        s + " }"
+    }
+}
+
 /// One measured cell × target: the key's fields, then what was measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
@@ -377,4 +405,50 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<usize, StudyError> {
     }
     store.save(&plan, &std::collections::HashSet::new())?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::RunKey;
+
+    fn key(units: &str, recover: &str) -> RunKey {
+        RunKey {
+            source_sha256: "ab\"c".into(),
+            threat: "hardware".into(),
+            attack: "l2-gaussian".into(),
+            attack_rev: 3,
+            epsilon_bits: 1.5f32.to_bits(),
+            eps_units: units.into(),
+            attack_seed: 7,
+            image_start: 100,
+            image_end: 200,
+            target_sha256: "t".into(),
+            target: "accel".into(),
+            scheme: "sign-magnitude".into(),
+            per_channel: false,
+            array: "16x16".into(),
+            dataflow: "ws".into(),
+            approx_layers: "conv".into(),
+            calib: 256,
+            calib_seed: 0,
+            multiplier: "conv1=mul8u_L40,conv2=exact".into(),
+            lut_sha256: "f".into(),
+            clock_bits: 1f64.to_bits(),
+            recover: recover.into(),
+        }
+    }
+
+    /// The seeds of stored hardware rows came from the derived `Debug` text with these fields
+    /// removed; the explicit text must stay equal to it.
+    #[test]
+    fn seed_text_is_the_legacy_text() {
+        for (units, recover) in [("pixel", ""), ("normalized", ""), ("pixel", "tune"), ("normalized", "finetune")] {
+            let k = key(units, recover);
+            let mut legacy = format!("{k:?}").replace(&format!("attack_rev: {}, ", k.attack_rev), "").replace(", recover: \"\"", "");
+            if units == "pixel" {
+                legacy = legacy.replace("eps_units: \"pixel\", ", "");
+            }
+            assert_eq!(k.seed_text(), legacy, "{units} {recover:?}");
+        }
+    }
 }
