@@ -324,6 +324,65 @@ pub fn verdict(cs: &[&Comparison]) -> Verdict {
     v
 }
 
+/// The verdict of one threat model and recovery method: over all multipliers, and over those
+/// passing the clean-accuracy threshold.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerdictGroup {
+    pub threat: String,
+    /// `none`, `compensate`, `tune` or `finetune`.
+    pub recover: String,
+    pub all: Verdict,
+    pub passing_threshold: Verdict,
+}
+
+impl VerdictGroup {
+    /// The recovery method as rows store it (empty for none).
+    fn recover_key(&self) -> &str {
+        if self.recover == "none" {
+            ""
+        } else {
+            &self.recover
+        }
+    }
+}
+
+/// One verdict per (threat model, recovery method), in name order: recovery removes the
+/// clean-accuracy confound, and pooling methods would hide what it changes.
+pub fn verdict_groups(cs: &[Comparison]) -> Vec<VerdictGroup> {
+    let keys: std::collections::BTreeSet<(&str, &str)> = cs.iter().map(|c| (c.threat.as_str(), c.recover.as_str())).collect();
+    keys.into_iter()
+        .map(|(t, r)| {
+            let all: Vec<&Comparison> = cs.iter().filter(|c| c.threat == t && c.recover == r).collect();
+            let kept: Vec<&Comparison> = all.iter().copied().filter(|c| c.passes_threshold).collect();
+            VerdictGroup { threat: t.into(), recover: if r.is_empty() { "none".into() } else { r.into() }, all: verdict(&all), passing_threshold: verdict(&kept) }
+        })
+        .collect()
+}
+
+/// The cells of one verdict line per multiplier (significance as in that line: Holm over all
+/// its cells), with each multiplier's clean accuracy beside the exact one's.
+fn per_multiplier_text(s: &mut String, cs: &[&Comparison]) {
+    if cs.is_empty() {
+        return;
+    }
+    let sig = holm(&cs.iter().map(|c| c.p).collect::<Vec<_>>(), ALPHA);
+    let mut names: Vec<&str> = Vec::new();
+    for c in cs {
+        if !names.contains(&c.multiplier.as_str()) {
+            names.push(&c.multiplier);
+        }
+    }
+    let _ = writeln!(s, "\n  | multiplier | clean % (exact) | cells | more robust | less robust |\n  |---|---|---|---|---|");
+    for m in names {
+        let mine: Vec<(&&Comparison, bool)> = cs.iter().zip(sig.iter().copied()).filter(|(c, _)| c.multiplier == m).collect();
+        let first = mine[0].0;
+        let better = mine.iter().filter(|(c, s)| *s && c.diff() > 0.0).count();
+        let worse = mine.iter().filter(|(c, s)| *s && c.diff() < 0.0).count();
+        let _ = writeln!(s, "  | {} | {} ({}) | {} | {better} | {worse} |", short_name(m), pct(&first.approx_clean), pct(&first.exact_clean), mine.len());
+    }
+    s.push('\n');
+}
+
 fn verdict_text(s: &mut String, label: &str, cs: &[&Comparison]) {
     let v = verdict(cs);
     let _ = writeln!(
@@ -396,23 +455,14 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
             "Each approximate multiplier against the exact one in the same configuration, at every attacked budget (eps > 0), per threat model; \
              exact McNemar test on the same images, Holm-corrected over the cells of each line (α = {ALPHA}). The exact circuit mul8u_1JFF is not counted.\n"
         );
-        let mut threats: Vec<&str> = cs.iter().map(|c| c.threat.as_str()).collect();
-        threats.dedup();
-        threats.sort();
-        threats.dedup();
-        // With several recovery methods, one verdict per method: recovery removes the
-        // clean-accuracy confound, and pooling would hide what it changes.
-        let mut recovers: Vec<&str> = cs.iter().map(|c| c.recover.as_str()).collect();
-        recovers.sort();
-        recovers.dedup();
-        for t in threats {
-            for &rc in &recovers {
-                let all: Vec<&Comparison> = cs.iter().filter(|c| c.threat == t && c.recover == rc).collect();
-                let kept: Vec<&Comparison> = all.iter().copied().filter(|c| c.passes_threshold).collect();
-                let label = if recovers.len() > 1 { format!("{t}, recover {}", if rc.is_empty() { "none" } else { rc }) } else { t.to_string() };
-                verdict_text(&mut s, &format!("{label}, all multipliers"), &all);
-                verdict_text(&mut s, &format!("{label}, multipliers passing the clean-accuracy threshold (Algorithm 1 line 2: 90 % MNIST, 75 % CIFAR-10)"), &kept);
-            }
+        let several = verdict_groups(&cs).iter().map(|g| &g.recover).collect::<std::collections::BTreeSet<_>>().len() > 1;
+        for g in verdict_groups(&cs) {
+            let label = if several { format!("{}, recover {}", g.threat, g.recover) } else { g.threat.clone() };
+            let all: Vec<&Comparison> = cs.iter().filter(|c| c.threat == g.threat && c.recover == g.recover_key()).collect();
+            let kept: Vec<&Comparison> = all.iter().copied().filter(|c| c.passes_threshold).collect();
+            verdict_text(&mut s, &format!("{label}, all multipliers"), &all);
+            verdict_text(&mut s, &format!("{label}, multipliers passing the clean-accuracy threshold (Algorithm 1 line 2: 90 % MNIST, 75 % CIFAR-10)"), &kept);
+            per_multiplier_text(&mut s, &all);
         }
         s.push('\n');
     }
