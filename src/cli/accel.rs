@@ -358,7 +358,7 @@ fn select_per_layer(a: &SelectArgs, scheme: QuantScheme, files: &[PathBuf]) -> a
         let front: Vec<_> = s.front.iter().map(|&i| &s.points[i]).collect();
         println!("{}", serde_json::to_string_pretty(&front)?);
     } else {
-        println!("{} assignments evaluated ({:?}) in {:.1} s; Pareto front of {}:", s.points.len(), s.method, t0.elapsed().as_secs_f64(), s.front.len());
+        println!("{} assignments evaluated ({}) in {:.1} s; Pareto front of {}:", s.points.len(), s.method, t0.elapsed().as_secs_f64(), s.front.len());
         for &i in &s.front {
             let p = &s.points[i];
             let (l, h) = p.test.map_or((0.0, 0.0), |t| t.wilson());

@@ -75,6 +75,15 @@ pub enum Method {
     Nsga2 { population: usize, generations: usize },
 }
 
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Method::Exhaustive => write!(f, "exhaustive"),
+            Method::Nsga2 { population, generations } => write!(f, "NSGA-II, population {population}, {generations} generations"),
+        }
+    }
+}
+
 /// The search's outcome: every assignment evaluated (in evaluation order) and the front.
 #[derive(Debug, Clone, Serialize)]
 pub struct Search {
