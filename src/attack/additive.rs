@@ -30,8 +30,14 @@ pub(super) fn run(
             Attack::L2RepeatedGaussian => noise.normal(x0.len())?,
             _ => noise.uniform(x0.len(), -1.0, 1.0)?,
         };
-        let mut x = Vec::with_capacity(x0.len());
-        for (xs, ps) in x0.chunks_exact(per).zip(noise_draw.chunks_exact(per)) {
+        // Only the samples not yet fooled are perturbed and evaluated: a fooled sample keeps
+        // its first adversarial draw whatever later draws do, and every sample's logits are
+        // computed on their own, so skipping them changes no output (the whole batch is still
+        // drawn, keeping the noise stream).
+        let open: Vec<usize> = (0..n).filter(|&i| !found[i]).collect();
+        let mut x = Vec::with_capacity(open.len() * per);
+        for &i in &open {
+            let (xs, ps) = (&x0[i * per..(i + 1) * per], &noise_draw[i * per..(i + 1) * per]);
             let norm = match attack {
                 // Foolbox divides by the largest SIGNED entry (the raw noise may exceed eps).
                 Attack::LinfRepeatedUniform if !p.linf_abs_max => ps.iter().copied().fold(f32::NEG_INFINITY, f32::max),
@@ -43,10 +49,10 @@ pub(super) fn run(
         }
         clamp_all(&mut x, bounds);
         // Evaluated on this raw draw (not clipped to the ball).
-        let adv = criterion.is_adversarial(&model.logits(&x), classes);
-        for i in 0..n {
-            if adv[i] && !found[i] {
-                result[i * per..(i + 1) * per].copy_from_slice(&x[i * per..(i + 1) * per]);
+        let adv = criterion.subset(&open).is_adversarial(&model.logits(&x), classes);
+        for (k, &i) in open.iter().enumerate() {
+            if adv[k] {
+                result[i * per..(i + 1) * per].copy_from_slice(&x[k * per..(k + 1) * per]);
                 found[i] = true;
             }
         }

@@ -307,6 +307,15 @@ impl Criterion {
         }
     }
 
+    /// The criterion of the samples `idx` (in that order).
+    pub fn subset(&self, idx: &[usize]) -> Criterion {
+        let pick = |l: &[u8]| idx.iter().map(|&i| l[i]).collect();
+        match self {
+            Criterion::Misclassification(l) => Criterion::Misclassification(pick(l)),
+            Criterion::Targeted(l) => Criterion::Targeted(pick(l)),
+        }
+    }
+
     /// Per sample, from logits (`n × classes`); argmax ties go to the first index.
     pub fn is_adversarial(&self, logits: &[f32], classes: usize) -> Vec<bool> {
         logits
