@@ -46,14 +46,17 @@ pub struct LoadedMultiplier {
     pub layers: Vec<(String, LoadedMultiplier)>,
 }
 
-/// The entries of a per-layer assignment `LAYER=SPEC,...[,DEFAULT]` in the order written
-/// (`None` = the bare default entry), or `None` when `spec` is a single multiplier (no `=`).
-pub fn split_assignment(spec: &str) -> Result<Option<Vec<(Option<String>, String)>>, LoadError> {
+/// `(layer, multiplier spec)` per entry of an assignment; layer `None` = the default entry.
+pub type AssignmentEntries = Vec<(Option<String>, String)>;
+
+/// The entries of a per-layer assignment `LAYER=SPEC,...[,DEFAULT]` in the order written,
+/// or `None` when `spec` is a single multiplier (no `=`).
+pub fn split_assignment(spec: &str) -> Result<Option<AssignmentEntries>, LoadError> {
     if !spec.contains('=') || Path::new(spec).is_file() {
         return Ok(None);
     }
     let bad = |entry: usize, text: &str, reason: &str| LoadError::Assignment { spec: spec.into(), entry, text: text.into(), reason: reason.into() };
-    let mut out: Vec<(Option<String>, String)> = Vec::new();
+    let mut out: AssignmentEntries = Vec::new();
     for (i, part) in spec.split(',').enumerate() {
         let part = part.trim();
         let entry = match part.split_once('=') {
