@@ -110,10 +110,7 @@ pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
         anyhow::bail!("dataset images are {}, model expects {}", test.shape, m.arch.input);
     }
     let idx = calibration_indices(train.len(), q.calib, q.calib_seed);
-    let mut calib = Vec::with_capacity(idx.len() * m.arch.input.numel());
-    for &i in &idx {
-        calib.extend_from_slice(train.image(i));
-    }
+    let calib = train.images_at(&idx);
     let options = QuantOptions {
         scheme: q.scheme,
         weights: if q.per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
@@ -315,7 +312,7 @@ fn select_per_layer(a: &SelectArgs, scheme: QuantScheme, files: &[PathBuf]) -> a
     for f in files {
         let loaded = resolve(&f.display().to_string(), scheme, false, exact_power, inputs.evoapprox.as_deref())?;
         let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        choices.push(Choice { name, spec: f.display().to_string(), loaded });
+        choices.push(Choice { name, loaded });
     }
     let options = QuantOptions {
         scheme,

@@ -97,6 +97,18 @@ impl Dataset {
         let n = self.shape.numel();
         &self.images[i * n..(i + 1) * n]
     }
+    /// The pixels of images `idx`, in that order (e.g. the calibration images).
+    pub fn images_at(&self, idx: &[usize]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(idx.len() * self.shape.numel());
+        for &i in idx {
+            out.extend_from_slice(self.image(i));
+        }
+        out
+    }
+    /// Images `idx` with their labels, in that order.
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        Dataset { shape: self.shape, images: self.images_at(idx), labels: idx.iter().map(|&i| self.labels[i]).collect() }
+    }
     /// The first `n` images (all if fewer).
     pub fn head(mut self, n: usize) -> Dataset {
         let n = n.min(self.len());

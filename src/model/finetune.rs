@@ -203,10 +203,7 @@ pub fn finetune_until(
     use rand::SeedableRng;
     let arch = &base.arch;
     let idx = crate::quant::calibration_indices(train.len(), cfg.calib, cfg.calib_seed);
-    let mut calib = Vec::with_capacity(idx.len() * arch.input.numel());
-    for &i in &idx {
-        calib.extend_from_slice(train.image(i));
-    }
+    let calib = train.images_at(&idx);
     let eval = test.clone().head(cfg.eval_n);
     let mut net = Net::<f32>::from_params(arch, &base.params);
     let g0 = net.zero_grads();

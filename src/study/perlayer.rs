@@ -27,8 +27,6 @@ use std::collections::HashMap;
 pub struct Choice {
     /// Short name (file stem), as written in assignments.
     pub name: String,
-    /// Spec resolving it (a path), as a plan would.
-    pub spec: String,
     pub loaded: LoadedMultiplier,
 }
 
@@ -170,6 +168,8 @@ pub struct Evaluator<'a> {
     val: &'a Dataset,
     val_adv: Option<Vec<f32>>,
     cache: HashMap<Vec<usize>, Point>,
+    /// The exact multiplier of the scheme's signedness (the accelerator's default).
+    exact: crate::lut::Lut,
 }
 
 impl<'a> Evaluator<'a> {
@@ -180,10 +180,18 @@ impl<'a> Evaluator<'a> {
     /// Accuracy (and robust accuracy) of `genome` on `images`, and its energy per image.
     fn measure(&self, genome: &[usize], images: &Dataset, adv: Option<&[f32]>) -> Result<(f64, Proportion, Option<Proportion>), StudyError> {
         let refs: Vec<(&str, &dyn crate::mult::Multiplier)> = self.layers.iter().zip(genome).map(|(l, &c)| (l.as_str(), self.choices[c].loaded.mult.as_ref())).collect();
-        let exact = crate::lut::Lut::exact(8, 8, self.qm.options.scheme.signed_multiplier());
+        let exact = &self.exact;
         let fail = |e: String| StudyError::Model(format!("{}: {e}", self.assignment(genome)));
-        let qm = crate::quant::recover::recover_layers(self.qm, &exact, &refs, &self.assignment(genome), "", self.config.recover, self.calib).map_err(|e| fail(e.to_string()))?;
-        let acc = Accelerator::with_layers(&qm, &exact, &refs, self.config.accel).map_err(|e| fail(e.to_string()))?;
+        // Every searched layer is named, so the default (`exact`) multiplies nowhere.
+        let recovered;
+        let qm = match self.config.recover {
+            Recover::None => self.qm,
+            r => {
+                recovered = crate::quant::recover::recover_layers(self.qm, exact, &refs, &self.assignment(genome), "", r, self.calib).map_err(|e| fail(e.to_string()))?;
+                &recovered
+            }
+        };
+        let acc = Accelerator::with_layers(qm, exact, &refs, self.config.accel).map_err(|e| fail(e.to_string()))?;
         let r = acc.run(&images.images).map_err(|e| fail(e.to_string()))?;
         let energy = r.energy_per_image_pj().ok_or_else(|| fail("a layer's multiplier has no published power, so no energy".into()))?;
         let ok = |p: &[usize]| p.iter().zip(&images.labels).filter(|(&a, &b)| a == b as usize).count();
@@ -220,10 +228,7 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
         return Err(StudyError::Input("no multipliers to choose from".into()));
     }
     let idx = calibration_indices(train.len(), config.calib, config.calib_seed);
-    let mut calib = Vec::with_capacity(idx.len() * train.shape.numel());
-    for &i in &idx {
-        calib.extend_from_slice(train.image(i));
-    }
+    let calib = train.images_at(&idx);
     let mut qm = QuantModel::build(&model.arch, &model.params, &calib, config.options.clone()).map_err(|e| StudyError::Model(e.to_string()))?;
     qm.calibration.seed = Some(config.calib_seed);
     let layers: Vec<String> = qm.gemms().filter(|g| g.approximate).map(|g| g.name.clone()).collect();
@@ -237,14 +242,8 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
     rest.shuffle(&mut rng);
     rest.truncate(config.val);
     rest.sort_unstable();
-    let pick = |d: &Dataset, ix: &[usize]| Dataset {
-        shape: d.shape,
-        images: ix.iter().flat_map(|&i| d.image(i).iter().copied()).collect(),
-        labels: ix.iter().map(|&i| d.labels[i]).collect(),
-    };
-    let val = pick(train, &rest);
-    let n_test = config.test.min(test.len());
-    let test = Dataset { shape: test.shape, images: test.images[..n_test * test.shape.numel()].to_vec(), labels: test.labels[..n_test].to_vec() };
+    let val = train.subset(&rest);
+    let test = test.subset(&(0..config.test.min(test.len())).collect::<Vec<_>>());
     let float_acc = |d: &Dataset| {
         let l = crate::model::engine::logits(&model.arch, &model.params, &d.images, d.len());
         let p: Vec<usize> = l.chunks_exact(model.arch.classes).map(crate::accel::infer::argmax).collect();
@@ -260,7 +259,8 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
     };
     let val_adv = adversarial(&val)?;
     let test_adv = adversarial(&test)?;
-    let mut ev = Evaluator { qm: &qm, calib: &calib, choices, layers: layers.clone(), config, val: &val, val_adv, cache: HashMap::new() };
+    let exact = crate::lut::Lut::exact(8, 8, qm.options.scheme.signed_multiplier());
+    let mut ev = Evaluator { qm: &qm, calib: &calib, choices, layers: layers.clone(), config, val: &val, val_adv, cache: HashMap::new(), exact };
     let k = choices.len();
     let space = (k as u64).checked_pow(layers.len() as u32).unwrap_or(u64::MAX);
     let method = if space <= config.exhaustive_limit { Method::Exhaustive } else { Method::Nsga2 { population: config.population.max(4), generations: config.generations } };
@@ -397,21 +397,16 @@ impl Search {
         w("points.csv", csv_of(&mut self.points.iter()))?;
         w("front.csv", csv_of(&mut self.front.iter().map(|&i| &self.points[i])))?;
         w("uniform.csv", csv_of(&mut self.uniform.iter()))?;
-        let method = match self.method {
-            Method::Exhaustive => format!("exhaustive ({} assignments)", self.points.len()),
-            Method::Nsga2 { population, generations } => format!("NSGA-II, population {population}, {generations} generations ({} distinct assignments evaluated of {}^{})", self.points.len(), self.choices.len(), self.layers.len()),
-        };
+        let method = format!("{} ({} distinct assignments evaluated of {}^{})", self.method, self.points.len(), self.choices.len(), self.layers.len());
         let mut r = format!("{about}\n\nSearch: {method}, layers {}; {} multipliers to choose from. Float model: validation {}, test {}.\n\n", self.layers.join(", "), self.choices.len(), pct(&self.float_val), pct(&self.float_test));
         r += "Accuracy: % [95 % Wilson interval]. Energy: multiplier energy per image, each layer's MACs × its multiplier's PDK45 power / f (exact layers: the library's exact circuit).\n\n";
-        r += "### Pareto front (validation objectives; test accuracy measured afterwards)\n\n| energy/image nJ | assignment | validation % | test % |";
-        if robust {
-            r += " validation robust % | test robust % |";
-        }
-        r += "\n|---|---|---|---|";
-        if robust {
-            r += "---|---|";
-        }
-        r += "\n";
+        let header = if robust {
+            "| energy/image nJ | assignment | validation % | test % | validation robust % | test robust % |\n|---|---|---|---|---|---|\n"
+        } else {
+            "| energy/image nJ | assignment | validation % | test % |\n|---|---|---|---|\n"
+        };
+        r += "### Pareto front (validation objectives; test accuracy measured afterwards)\n\n";
+        r += header;
         let row = |p: &Point| {
             let mut s = format!("| {:.2} | `{}` | {} | {} |", p.energy_pj / 1000.0, p.assignment, pct(&p.val), p.test.as_ref().map_or("–".into(), pct));
             if robust {
@@ -422,15 +417,8 @@ impl Search {
         for &i in &self.front {
             r += &row(&self.points[i]);
         }
-        r += "\n### Single-multiplier designs on their own front (every searched layer the same multiplier), for reference\n\n| energy/image nJ | assignment | validation % | test % |";
-        if robust {
-            r += " validation robust % | test robust % |";
-        }
-        r += "\n|---|---|---|---|";
-        if robust {
-            r += "---|---|";
-        }
-        r += "\n";
+        r += "\n### Single-multiplier designs on their own front (every searched layer the same multiplier), for reference\n\n";
+        r += header;
         let mut uni: Vec<&Point> = self.uniform.iter().filter(|p| p.test.is_some()).collect();
         uni.sort_by(|a, b| a.energy_pj.total_cmp(&b.energy_pj));
         for p in uni {

@@ -91,13 +91,7 @@ impl Workspace {
                 let m = &models[model];
                 let train = &trains[&m.meta.dataset];
                 let idx = calibration_indices(train.len(), plan.calib, plan.calib_seed);
-                let calib = calibs.entry(model).or_insert_with(|| {
-                    let mut calib = Vec::with_capacity(idx.len() * m.arch.input.numel());
-                    for &i in &idx {
-                        calib.extend_from_slice(train.image(i));
-                    }
-                    calib
-                });
+                let calib = calibs.entry(model).or_insert_with(|| train.images_at(&idx));
                 let options = QuantOptions {
                     scheme,
                     weights: if per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
@@ -447,12 +441,6 @@ struct Timing {
     eval_s: f64,
 }
 
-/// What a cell searched against one accelerator mixes into its noise seed
-/// ([`RunKey::seed_text`]).
-fn hardware_seed_label(ws: &Workspace, c: &Cell, t: &Target) -> String {
-    ws.key(c, t).seed_text()
-}
-
 /// Adversarial examples of one cell, then the rows of its targets not yet stored.
 fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, store: &Store) -> Result<(Vec<Row>, Timing, Vec<f32>), StudyError> {
     let mut sum = Timing::default();
@@ -477,14 +465,14 @@ fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, sto
                 Threat::Transfer => (Box::new(float), String::new()),
                 Threat::Bpda => {
                     let t = &c.targets[0];
-                    let label = hardware_seed_label(ws, c, t);
+                    let label = ws.key(c, t).seed_text();
                     let m = &ws.models[t.model()];
                     let accel = BpdaClassifier { accel: &accels[t], arch: &m.arch, params: &m.params, label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier) };
                     (Box::new(accel), label)
                 }
                 Threat::Hardware => {
                     let t = &c.targets[0];
-                    let label = hardware_seed_label(ws, c, t);
+                    let label = ws.key(c, t).seed_text();
                     (Box::new(AccelClassifier { accel: &accels[t], label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier) }), label)
                 }
             };
