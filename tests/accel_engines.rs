@@ -58,7 +58,7 @@ fn random_gemms_fast_equals_cycle_stepped() {
         fast::gemm_rebased(&ops, &rl, &mut rebased);
         assert_eq!(rebased, want, "{what}: rebased on z={z}");
         let mut cols = Vec::new();
-        fast::ColumnTable::new(&lut.table, &wgt, ops.neg, g.k, g.nf).gemm(&ops, &mut cols);
+        fast::ColumnTable::new(&lut.table, &wgt, ops.neg, g.k, g.nf, z).gemm(&ops, &mut cols);
         assert_eq!(cols, want, "{what}: column table");
         // A random table is not the exact product, so the exact kernel must refuse it.
         assert!(fast::ExactKernel::new(&lut, &wgt, ops.neg, g.k, g.nf).is_none(), "{what}");

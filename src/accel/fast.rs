@@ -155,7 +155,7 @@ impl TableKernel {
             return TableKernel::Exact(e);
         }
         if ColumnTable::bytes(k, nf) <= COLUMN_BUDGET_BYTES {
-            return TableKernel::Columns(ColumnTable::new(&table.table, wgt, neg, k, nf));
+            return TableKernel::Columns(ColumnTable::new(&table.table, wgt, neg, k, nf, z));
         }
         TableKernel::Gather(RebasedLut::new(&table.table, z, wgt, neg, k, nf))
     }
@@ -190,6 +190,18 @@ impl TableKernel {
     }
 }
 
+/// The offset that brings every entry into `i16` (0 when they already fit), if their span allows.
+fn bias16(v: &[i32]) -> Option<i32> {
+    let (lo, hi) = v.iter().fold((0i64, 0i64), |(lo, hi), &x| (lo.min(x as i64), hi.max(x as i64)));
+    if lo >= i16::MIN as i64 && hi <= i16::MAX as i64 {
+        Some(0)
+    } else if hi - lo <= u16::MAX as i64 {
+        Some((lo + 32768) as i32)
+    } else {
+        None
+    }
+}
+
 /// Output channels padded to whole 8-lane vectors.
 fn pad8(nf: usize) -> usize {
     nf.div_ceil(LANES) * LANES
@@ -202,7 +214,9 @@ fn pad8(nf: usize) -> usize {
 ///
 /// Rows are stored in 16 bits whenever every entry fits (8×8 multipliers have 16-bit products:
 /// unsigned ones fit `u16`, signed ones and most sign-magnitude layers `i16`), halving the bytes
-/// the kernel streams; otherwise in `i32`.
+/// the kernel streams; otherwise in `i32`. Unsigned rows are stored less 32768 so that both
+/// 16-bit kinds are `i16` (what AVX-512 VNNI's `vpdpwssd` sums); every sum starts at
+/// `32768·k` to give the bias back, exactly, as wrapping i32 arithmetic is a ring.
 #[derive(Debug, Clone)]
 pub struct ColumnTable {
     k: usize,
@@ -212,13 +226,19 @@ pub struct ColumnTable {
     /// that the same code's rows of successive indices (e.g. the zero point's, in every pixel)
     /// fall in different L1 sets instead of one (a power-of-two stride would thrash it).
     stride: usize,
+    /// The code whose rows were subtracted from every row of its reduction index (the layer's
+    /// most common activation, e.g. a ReLU's zero): its products are then zero and a kernel may
+    /// skip it. `None` when the rebased rows would not fit 16 bits.
+    skip: Option<u8>,
+    /// `Σ_kk rows_kk[skip]` per lane (`nf_pad`, zero without rebasing): every sum starts there.
+    base: Vec<i32>,
     rows: Rows,
 }
 
 #[derive(Debug, Clone)]
 enum Rows {
-    U16(Vec<u16>),
-    I16(Vec<i16>),
+    /// Entries less `bias` (0 when they fit `i16`, else chosen so that they do).
+    I16 { rows: Vec<i16>, bias: i32 },
     I32(Vec<i32>),
 }
 
@@ -228,18 +248,6 @@ trait Elem: Copy {
     /// Eight elements at `p` as eight i32 lanes.
     #[cfg(target_arch = "x86_64")]
     unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i;
-}
-
-impl Elem for u16 {
-    fn widen(self) -> i32 {
-        self as i32
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load8(p: *const u16) -> std::arch::x86_64::__m256i {
-        use std::arch::x86_64::*;
-        _mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i))
-    }
 }
 
 impl Elem for i16 {
@@ -276,10 +284,12 @@ impl ColumnTable {
         256 * nf_pad + 16
     }
 
-    pub fn new(table: &[i32], wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> ColumnTable {
+    /// `z`: the layer's most common activation code, rebased on when that keeps 16-bit rows.
+    pub fn new(table: &[i32], wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize, z: u8) -> ColumnTable {
         assert_eq!(table.len(), 65536, "8x8 table");
         let nf_pad = pad8(nf);
         let stride = Self::stride(nf_pad);
+        assert!(k * stride < u32::MAX as usize, "column table offsets are 32-bit");
         let mut rows = vec![0i32; k * stride];
         for kk in 0..k {
             for o in 0..nf {
@@ -290,44 +300,89 @@ impl ColumnTable {
                 }
             }
         }
-        let (lo, hi) = rows.iter().fold((0, 0), |(lo, hi), &v| (v.min(lo), v.max(hi)));
-        let rows = if lo >= 0 && hi <= u16::MAX as i32 {
-            Rows::U16(rows.iter().map(|&v| v as u16).collect())
-        } else if lo >= i16::MIN as i32 && hi <= i16::MAX as i32 {
-            Rows::I16(rows.iter().map(|&v| v as i16).collect())
-        } else {
-            Rows::I32(rows)
+        let mut rebased = rows.clone();
+        let mut base = vec![0i32; nf_pad];
+        for r in rebased.chunks_exact_mut(stride) {
+            let zr = r[z as usize * nf_pad..][..nf_pad].to_vec();
+            for (b, &v) in base.iter_mut().zip(&zr) {
+                *b = b.wrapping_add(v);
+            }
+            for row in r[..256 * nf_pad].chunks_exact_mut(nf_pad) {
+                for (v, &zv) in row.iter_mut().zip(&zr) {
+                    *v = v.wrapping_sub(zv);
+                }
+            }
+        }
+        let (skip, rows, bias) = match bias16(&rebased) {
+            Some(b) => (Some(z), rebased, Some(b)),
+            None => {
+                base.fill(0);
+                let b = bias16(&rows);
+                (None, rows, b)
+            }
         };
-        ColumnTable { k, nf, nf_pad, stride, rows }
+        let rows = match bias {
+            Some(bias) => Rows::I16 { rows: rows.iter().map(|&v| v.wrapping_sub(bias) as i16).collect(), bias },
+            None => Rows::I32(rows),
+        };
+        ColumnTable { k, nf, nf_pad, stride, skip, base, rows }
+    }
+
+    /// Whether the rows were rebased on a code (whose products the AVX-512 kernel skips).
+    pub fn skips(&self) -> Option<u8> {
+        self.skip
     }
 
     /// Bits per stored entry (16 or 32).
     pub fn entry_bits(&self) -> u32 {
         match self.rows {
-            Rows::U16(_) | Rows::I16(_) => 16,
+            Rows::I16 { .. } => 16,
             Rows::I32(_) => 32,
         }
     }
 
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         let mut acc = Vec::new();
-        self.gemm_rows(ops, &mut acc);
-        unpad(&acc, self.nf_pad, ops.nf, out);
+        let stride = self.gemm_rows(ops, &mut acc);
+        unpad(&acc, stride, ops.nf, out);
     }
 
-    /// Sums in rows of `nf_pad` lanes (the returned stride).
+    /// Sums in rows of at least `nf` lanes (the returned stride).
     pub fn gemm_rows(&self, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
         assert_eq!((ops.k, ops.nf), (self.k, self.nf), "column table built for another layer");
         acc.clear();
-        acc.resize(ops.npix * self.nf_pad, 0);
         match &self.rows {
-            Rows::U16(r) => self.run(r, ops, acc),
-            Rows::I16(r) => self.run(r, ops, acc),
-            Rows::I32(r) => self.run(r, ops, acc),
+            Rows::I16 { rows, bias } => {
+                // One 8-lane vector (nf ≤ 8) is as cheap with AVX2, and a 32-lane one would be
+                // three quarters padding.
+                #[cfg(target_arch = "x86_64")]
+                if vnni() && self.nf_pad > LANES {
+                    // SAFETY: AVX-512 F/BW/VL/VNNI are present; the kernel asserts the lengths its
+                    // pointers rely on.
+                    return unsafe { columns_vnni(self, rows, *bias, ops, acc) };
+                }
+                self.init(ops.npix, *bias, acc);
+                self.run(rows, ops, acc)
+            }
+            Rows::I32(r) => {
+                self.init(ops.npix, 0, acc);
+                self.run(r, ops, acc)
+            }
         }
         self.nf_pad
     }
 
+    /// Sums before the first reduction index of kernels that visit every entry: the rebasing
+    /// base plus `bias` once per index.
+    fn init(&self, npix: usize, bias: i32, acc: &mut Vec<i32>) {
+        let b = bias.wrapping_mul(self.k as i32);
+        acc.clear();
+        for _ in 0..npix {
+            acc.extend(self.base.iter().map(|v| v.wrapping_add(b)));
+        }
+    }
+
+    /// The AVX2 kernel, else the portable body.
     fn run<E: Elem>(&self, rows: &[E], ops: &GemmOperands, acc: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
@@ -399,11 +454,209 @@ unsafe fn tile_avx2<const V: usize, E: Elem>(acc: *mut i32, rows: *const E, a: &
     }
 }
 
-/// Blocks of reduction indices whose rows (`stride_bytes` each) fit in half of a 1 MiB L2: every
-/// pixel of a GEMM (a batch of images) reuses a block's rows while they are cached.
+/// AVX-512 (F, BW, VL) with VNNI (`vpdpwssd`), unless `AXDNN_NO_AVX512` is set (to measure and test the
+/// AVX2 kernel on the same machine).
+#[cfg(target_arch = "x86_64")]
+fn vnni() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+            && std::env::var_os("AXDNN_NO_AVX512").is_none()
+    })
+}
+
+/// The 16-bit rows with AVX-512: a row's 32 entries in one load, summed into even and odd
+/// output channels by two `vpdpwssd` against `(1, 0)` and `(0, 1)` word pairs — two
+/// instructions per 32 products, no widening shuffles (the AVX2 kernel needs eight). Entries of
+/// the rebased code are zero and skipped: a pixel's codes become a list of row offsets (in
+/// AlexNet's conv2 here 98 % of the codes are the zero point).
+///
+/// Sums stay in that split order (per 32 channels: 16 even, then 16 odd) in rows of a whole
+/// number of vectors until the end, so that resuming a tile costs plain loads; a block of
+/// reduction indices is sized for one channel tile's slice of the rows and every tile of the
+/// block runs over all pixels before the next block. Returns the row stride of `acc`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
+    use std::arch::x86_64::*;
+    let (k, np, st) = (t.k, t.nf_pad, t.stride);
+    let np32 = np.div_ceil(VNNI_LANES) * VNNI_LANES;
+    assert_eq!(rows.len(), k * st);
+    assert_eq!(ops.act.len(), ops.npix * k);
+    acc.clear();
+    acc.resize(ops.npix * np32, 0);
+    let tile = np.min(4 * VNNI_LANES);
+    let mut ends = vec![0usize; ops.npix];
+    // Entries visited per pixel (each owes `bias` back).
+    let mut visited = vec![0u32; ops.npix];
+    // A block's rows need to stay cached only where visited: with a fraction `d` of the codes
+    // kept, blocks run 1/d times longer (up to 16×), saving each pixel's per-block overhead.
+    let kept = match t.skip {
+        Some(z) => ops.act.iter().filter(|&&c| c != z).count(),
+        None => ops.act.len(),
+    };
+    let sparse = (ops.act.len() / kept.max(1)).clamp(1, 16);
+    let mut offs = OFFSETS.take();
+    for (kb, ke) in kblocks(k, (256 * tile * 2).div_ceil(sparse)) {
+        // Row offsets `kk·stride + code·np` of every pixel's codes in the block but the skipped
+        // one: 64 codes compared at a time; sparse groups walk their set bits, dense ones are
+        // compressed 16 at a time.
+        // Written through the spare capacity (no zero fill: blocks of sparse layers are long).
+        offs.clear();
+        offs.reserve((ops.npix * (ke - kb)).min(kept) + 64);
+        let skip = _mm512_set1_epi8(t.skip.unwrap_or(0) as i8);
+        let npv = _mm512_set1_epi32(np as i32);
+        let lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(st as i32));
+        let mut n = 0;
+        for (p, end) in ends.iter_mut().enumerate() {
+            let start = n;
+            let codes = &ops.act[p * k + kb..p * k + ke];
+            for (j, c) in codes.chunks(64).enumerate() {
+                let all = if c.len() == 64 { u64::MAX } else { (1u64 << c.len()) - 1 };
+                let v = _mm512_maskz_loadu_epi8(all, c.as_ptr() as *const _);
+                let mut m = if t.skip.is_some() { all & _mm512_cmpneq_epi8_mask(v, skip) } else { all };
+                let kk0 = kb + 64 * j;
+                if m.count_ones() <= 8 {
+                    while m != 0 {
+                        let b = m.trailing_zeros() as usize;
+                        *offs.as_mut_ptr().add(n) = ((kk0 + b) * st + *c.get_unchecked(b) as usize * np) as u32;
+                        n += 1;
+                        m &= m - 1;
+                    }
+                    continue;
+                }
+                let quarters = [_mm512_extracti32x4_epi32::<0>(v), _mm512_extracti32x4_epi32::<1>(v), _mm512_extracti32x4_epi32::<2>(v), _mm512_extracti32x4_epi32::<3>(v)];
+                for (q, c16) in quarters.into_iter().enumerate() {
+                    let mq = (m >> (16 * q)) as u16;
+                    let kk = _mm512_add_epi32(_mm512_set1_epi32(((kk0 + 16 * q) * st) as i32), lane);
+                    let off = _mm512_add_epi32(kk, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(c16), npv));
+                    _mm512_storeu_si512(offs.as_mut_ptr().add(n) as *mut _, _mm512_maskz_compress_epi32(mq, off));
+                    n += mq.count_ones() as usize;
+                }
+            }
+            *end = n;
+            visited[p] += (n - start) as u32;
+        }
+        // SAFETY: entries `..n` were written above, within the reserved capacity.
+        offs.set_len(n);
+        let mut o0 = 0;
+        while o0 < np {
+            let lanes = (np - o0).min(4 * VNNI_LANES);
+            let rows_o = rows.as_ptr().add(o0);
+            let mut start = 0;
+            for (p, &end) in ends.iter().enumerate() {
+                let (o, acc_o) = (&offs[start..end], acc.as_mut_ptr().add(p * np32 + o0));
+                // `vpdpwssd` has a latency of about 5 cycles: narrow tiles keep several partial
+                // sums per vector (successive listed entries in turn) to have ≥ 8 in flight.
+                match lanes.div_ceil(VNNI_LANES) {
+                    4 => tile_vnni::<4, 2>(acc_o, rows_o, o, lanes),
+                    3 => tile_vnni::<3, 2>(acc_o, rows_o, o, lanes),
+                    2 => tile_vnni::<2, 2>(acc_o, rows_o, o, lanes),
+                    _ => tile_vnni::<1, 4>(acc_o, rows_o, o, lanes),
+                }
+                start = end;
+            }
+            o0 += lanes;
+        }
+    }
+    OFFSETS.set(offs);
+    // Back to channel order, from the rebasing base, with `bias` given back once per visited
+    // entry (the stored entries are less `bias`).
+    let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    let mut base = t.base.clone();
+    base.resize(np32, 0);
+    for (row, &n) in acc.chunks_exact_mut(np32).zip(&visited) {
+        let b = _mm512_set1_epi32(bias.wrapping_mul(n as i32));
+        for (v, base) in row.chunks_exact_mut(VNNI_LANES).zip(base.chunks_exact(VNNI_LANES)) {
+            let (p, base) = (v.as_mut_ptr(), base.as_ptr());
+            let (e, o) = (_mm512_loadu_si512(p as *const _), _mm512_loadu_si512(p.add(16) as *const _));
+            let b0 = _mm512_add_epi32(b, _mm512_loadu_si512(base as *const _));
+            let b1 = _mm512_add_epi32(b, _mm512_loadu_si512(base.add(16) as *const _));
+            _mm512_storeu_si512(p as *mut _, _mm512_add_epi32(b0, _mm512_permutex2var_epi32(e, lo, o)));
+            _mm512_storeu_si512(p.add(16) as *mut _, _mm512_add_epi32(b1, _mm512_permutex2var_epi32(e, hi, o)));
+        }
+    }
+    np32
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// Row offsets of `columns_vnni`, kept per thread across GEMMs.
+    static OFFSETS: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// 16-bit lanes of one AVX-512 vector.
+#[cfg(target_arch = "x86_64")]
+const VNNI_LANES: usize = 32;
+
+/// `acc[..32V] += Σ_j rows[offs_j ..][..lanes]` in split order (per vector: the even lanes'
+/// sums, then the odd lanes'), `lanes ≤ 32V`; the last vector is loaded under a mask.
+/// SAFETY (caller): `acc` has `32V` lanes; elements `..lanes` from `rows + offs_j` are readable.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn tile_vnni<const V: usize, const S: usize>(acc: *mut i32, rows: *const i16, offs: &[u32], lanes: usize) {
+    use std::arch::x86_64::*;
+    let n = lanes - (V - 1) * VNNI_LANES;
+    let last: u32 = if n == VNNI_LANES { u32::MAX } else { (1u32 << n) - 1 };
+    let (even, odd) = (_mm512_set1_epi32(1), _mm512_set1_epi32(1 << 16));
+    // S sets of partial sums, listed entry j going to set j mod S; set 0 starts from `acc`.
+    let mut e = [[_mm512_setzero_si512(); V]; S];
+    let mut o = [[_mm512_setzero_si512(); V]; S];
+    for v in 0..V {
+        e[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES) as *const _);
+        o[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES + 16) as *const _);
+    }
+    let step = |e: &mut [__m512i; V], o: &mut [__m512i; V], r: *const i16| {
+        for v in 0..V {
+            let x = if v + 1 == V { _mm512_maskz_loadu_epi16(last, r.add(v * VNNI_LANES)) } else { _mm512_loadu_si512(r.add(v * VNNI_LANES) as *const _) };
+            e[v] = _mm512_dpwssd_epi32(e[v], x, even);
+            o[v] = _mm512_dpwssd_epi32(o[v], x, odd);
+        }
+    };
+    let chunks = offs.chunks_exact(S);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for s in 0..S {
+            step(&mut e[s], &mut o[s], rows.add(c[s] as usize));
+        }
+    }
+    for &q in tail {
+        step(&mut e[0], &mut o[0], rows.add(q as usize));
+    }
+    for v in 0..V {
+        for s in 1..S {
+            e[0][v] = _mm512_add_epi32(e[0][v], e[s][v]);
+            o[0][v] = _mm512_add_epi32(o[0][v], o[s][v]);
+        }
+        _mm512_storeu_si512(acc.add(v * VNNI_LANES) as *mut _, e[0][v]);
+        _mm512_storeu_si512(acc.add(v * VNNI_LANES + 16) as *mut _, o[0][v]);
+    }
+}
+
+/// Blocks of reduction indices whose rows (`stride_bytes` each) fit in half of the L2 cache:
+/// every pixel of a GEMM (a batch of images) reuses a block's rows while they are cached.
 fn kblocks(k: usize, stride_bytes: usize) -> impl Iterator<Item = (usize, usize)> {
-    let kblock = ((512 << 10) / stride_bytes).max(1);
+    let kblock = (l2_bytes() / 2 / stride_bytes).max(1);
     (0..k).step_by(kblock).map(move |kb| (kb, (kb + kblock).min(k)))
+}
+
+/// Per-core L2 size as Linux reports it for CPU 0, else 1 MiB.
+fn l2_bytes() -> usize {
+    static L2: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *L2.get_or_init(|| {
+        let size = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cache/index2/size").unwrap_or_default();
+        let size = size.trim();
+        let (num, mul) = match size.strip_suffix('K') {
+            Some(n) => (n, 1 << 10),
+            None => (size.strip_suffix('M').unwrap_or(""), 1 << 20),
+        };
+        num.parse::<usize>().map_or(1 << 20, |n| (n * mul).clamp(256 << 10, 8 << 20))
+    })
 }
 
 /// Portable body (same sums as the AVX2 one).
@@ -458,11 +711,11 @@ impl ExactKernel {
 
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         let mut acc = Vec::new();
-        self.gemm_rows(ops, &mut acc);
-        unpad(&acc, self.nf_pad, ops.nf, out);
+        let stride = self.gemm_rows(ops, &mut acc);
+        unpad(&acc, stride, ops.nf, out);
     }
 
-    /// Sums in rows of `nf_pad` lanes (the returned stride).
+    /// Sums in rows of at least `nf` lanes (the returned stride).
     pub fn gemm_rows(&self, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
         assert_eq!((ops.k, ops.nf), (self.k, self.nf), "weights built for another layer");
         acc.clear();
@@ -639,33 +892,58 @@ unsafe fn rebased_avx2<const NEG: bool>(ops: &GemmOperands, rl: &RebasedLut, out
 mod tests {
     use super::*;
 
-    /// Column tables in all three entry widths: the AVX2 kernel, the portable body and the
-    /// definition agree (with and without negation masks).
+    /// Column tables in both entry widths, rebased on the most common code or not: the
+    /// dispatched kernel (AVX-512 VNNI where present), the AVX2 kernel, the portable body and the
+    /// definition agree (with and without negation masks), and without `AXDNN_NO_AVX512` the
+    /// AVX-512 kernel is what ran.
     #[test]
     fn column_table_widths_and_bodies_agree() {
         use rand::{Rng, SeedableRng};
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        // (table, negation): u16 entries, i16 entries, i32 entries.
-        let unsigned: Vec<i32> = (0..65536).map(|i: i32| (i >> 8) * (i & 255) + r.gen_range(0..400)).collect();
-        let small: Vec<i32> = (0..65536).map(|_| r.gen_range(-32768..32768)).collect();
+        // (table, rebasing code, entry bits, negation, rebased?): an unsigned table with
+        // `0 × w = 0` rebased on 0 (u16 entries, biased), random u16 entries (rebased, they
+        // would span 17 bits), i16 entries, i32 entries, negated unsigned entries (i32).
+        let unsigned: Vec<i32> = (0..65536).map(|i: i32| (i >> 8) * (i & 255) + if i >> 8 == 0 { 0 } else { r.gen_range(0..400) }).collect();
+        let random16: Vec<i32> = (0..65536).map(|_| r.gen_range(0..65536)).collect();
+        let small: Vec<i32> = (0..65536).map(|_| r.gen_range(-16384..16384)).collect();
         let wide: Vec<i32> = (0..65536).map(|_| r.gen_range(-100_000..100_000)).collect();
-        for (ti, (table, want_bits, use_neg)) in [(&unsigned, 16, false), (&small, 16, false), (&wide, 32, false), (&unsigned, 32, true)].into_iter().enumerate() {
-            for nf in [1usize, 6, 8, 13, 16, 40] {
+        let cases = [(&unsigned, 0u8, 16, false, true), (&random16, 77, 16, false, false), (&small, 5, 16, false, true), (&wide, 9, 32, false, false), (&unsigned, 0, 32, true, false)];
+        for (ti, (table, z, want_bits, use_neg, rebased)) in cases.into_iter().enumerate() {
+            for nf in [1usize, 6, 8, 13, 16, 40, 72, 136, 200] {
                 let (npix, k) = (9, 23);
-                let act: Vec<u8> = (0..npix * k).map(|_| r.gen()).collect();
+                let act: Vec<u8> = (0..npix * k).map(|_| if r.gen_bool(0.6) { z } else { r.gen() }).collect();
                 let wgt: Vec<u8> = (0..k * nf).map(|_| r.gen()).collect();
                 let neg: Vec<i32> = (0..k * nf).map(|_| -(r.gen_bool(0.5) as i32)).collect();
                 let n = use_neg.then_some(&neg[..]);
                 let ops = GemmOperands { npix, k, nf, act: &act, wgt: &wgt, neg: n };
-                let ct = ColumnTable::new(table, &wgt, n, k, nf);
+                let ct = ColumnTable::new(table, &wgt, n, k, nf, z);
                 assert_eq!(ct.entry_bits(), want_bits, "table {ti}");
+                assert_eq!(ct.skips(), rebased.then_some(z), "table {ti}");
                 let mut fast = Vec::new();
-                ct.gemm(&ops, &mut fast);
-                let mut portable = vec![0i32; npix * ct.nf_pad];
+                let stride = ct.gemm_rows(&ops, &mut fast);
+                #[cfg(target_arch = "x86_64")]
+                if want_bits == 16 && nf > LANES && std::env::var_os("AXDNN_NO_AVX512").is_none() && vnni() {
+                    assert_eq!(stride, ct.nf_pad.div_ceil(VNNI_LANES) * VNNI_LANES, "AVX-512 kernel ran");
+                }
+                let mut fast_out = Vec::new();
+                unpad(&fast, stride, nf, &mut fast_out);
+                let mut portable = Vec::new();
                 match &ct.rows {
-                    Rows::U16(rows) => columns_body(&ct, rows, &ops, &mut portable),
-                    Rows::I16(rows) => columns_body(&ct, rows, &ops, &mut portable),
-                    Rows::I32(rows) => columns_body(&ct, rows, &ops, &mut portable),
+                    Rows::I16 { rows, bias } => {
+                        ct.init(npix, *bias, &mut portable);
+                        let start = portable.clone();
+                        columns_body(&ct, rows, &ops, &mut portable);
+                        #[cfg(target_arch = "x86_64")]
+                        if std::is_x86_feature_detected!("avx2") {
+                            let mut avx2 = start;
+                            unsafe { columns_avx2(&ct, rows, &ops, &mut avx2) };
+                            assert_eq!(avx2, portable, "AVX2 kernel, table {ti}, nf {nf}");
+                        }
+                    }
+                    Rows::I32(rows) => {
+                        ct.init(npix, 0, &mut portable);
+                        columns_body(&ct, rows, &ops, &mut portable)
+                    }
                 }
                 let mut portable_out = Vec::new();
                 unpad(&portable, ct.nf_pad, nf, &mut portable_out);
@@ -679,7 +957,7 @@ mod tests {
                         }
                     }
                 }
-                assert_eq!(fast, want, "table {ti}, nf {nf}");
+                assert_eq!(fast_out, want, "table {ti}, nf {nf}");
                 assert_eq!(portable_out, want, "table {ti}, nf {nf}");
             }
         }

@@ -586,32 +586,50 @@ impl QGemm {
             None => (0, 0, 0),
         };
         let (zy, lo, hi) = (_mm256_set1_epi32(zy), _mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
+        // Output row `r`, channels `o0..o0 + 8` (lanes past `nf` are padding).
+        let value = |r: usize, o0: usize, (zw, c, rq): &(__m256i, __m256i, Option<Requant8>)| {
+            let at = r * stride + o0;
+            let s = if o0 + 8 <= stride && at + 8 <= sums.len() {
+                _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i)
+            } else {
+                let n = nf - o0;
+                let mut v = [0i32; 8];
+                v[..n].copy_from_slice(&sums[at..at + n]);
+                load(v)
+            };
+            let acc = _mm256_add_epi32(_mm256_sub_epi32(s, _mm256_mullo_epi32(*zw, _mm256_set1_epi32(xsum[r]))), *c);
+            match rq {
+                None => acc,
+                Some(rq) => _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(zy, rq.apply(acc)), lo), hi),
+            }
+        };
         let mut lanes = [0i32; 8];
-        for (r, &xs) in xsum.iter().enumerate() {
+        let mut r = 0;
+        while r < xsum.len() {
             let (img, p) = (r / npix, r % npix);
             let dst = &mut out[img * npix * nf..(img + 1) * npix * nf];
-            let xs = _mm256_set1_epi32(xs);
-            for (j, (zw, c, rq)) in chunks.iter().enumerate() {
+            if p + 8 <= npix {
+                // Eight pixels at once, transposed in registers: the CHW output gets one 8-lane
+                // store per channel instead of eight scattered ones.
+                for (j, ch) in chunks.iter().enumerate() {
+                    let o0 = j * 8;
+                    let v: [__m256i; 8] = std::array::from_fn(|i| value(r + i, o0, ch));
+                    for (o, col) in transpose8(v).iter().enumerate().take(nf - o0) {
+                        let d = &mut dst[(o0 + o) * npix + p..][..8];
+                        _mm256_storeu_si256(d.as_mut_ptr() as *mut __m256i, *col);
+                    }
+                }
+                r += 8;
+                continue;
+            }
+            for (j, ch) in chunks.iter().enumerate() {
                 let o0 = j * 8;
-                let at = r * stride + o0;
-                let s = if o0 + 8 <= stride && at + 8 <= sums.len() {
-                    _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i)
-                } else {
-                    let n = nf - o0;
-                    let mut v = [0i32; 8];
-                    v[..n].copy_from_slice(&sums[at..at + n]);
-                    load(v)
-                };
-                let acc = _mm256_add_epi32(_mm256_sub_epi32(s, _mm256_mullo_epi32(*zw, xs)), *c);
-                let v = match rq {
-                    None => acc,
-                    Some(rq) => _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(zy, rq.apply(acc)), lo), hi),
-                };
-                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, v);
+                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, value(r, o0, ch));
                 for (o, &l) in lanes.iter().enumerate().take(nf - o0) {
                     dst[(o0 + o) * npix + p] = l;
                 }
             }
+            r += 1;
         }
         true
     }
@@ -620,6 +638,40 @@ impl QGemm {
     pub fn dequantize_acc(&self, acc: i32, o: usize) -> f32 {
         (acc as f64 * self.input.scale as f64 * self.w_params[o].scale as f64) as f32
     }
+}
+
+/// 8×8 transpose of i32 lanes: `out[j]` lane `i` = `v[i]` lane `j`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn transpose8(v: [std::arch::x86_64::__m256i; 8]) -> [std::arch::x86_64::__m256i; 8] {
+    use std::arch::x86_64::*;
+    let t0 = _mm256_unpacklo_epi32(v[0], v[1]);
+    let t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    let t2 = _mm256_unpacklo_epi32(v[2], v[3]);
+    let t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    let t4 = _mm256_unpacklo_epi32(v[4], v[5]);
+    let t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    let t6 = _mm256_unpacklo_epi32(v[6], v[7]);
+    let t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    let u0 = _mm256_unpacklo_epi64(t0, t2);
+    let u1 = _mm256_unpackhi_epi64(t0, t2);
+    let u2 = _mm256_unpacklo_epi64(t1, t3);
+    let u3 = _mm256_unpackhi_epi64(t1, t3);
+    let u4 = _mm256_unpacklo_epi64(t4, t6);
+    let u5 = _mm256_unpackhi_epi64(t4, t6);
+    let u6 = _mm256_unpacklo_epi64(t5, t7);
+    let u7 = _mm256_unpackhi_epi64(t5, t7);
+    [
+        _mm256_permute2x128_si256::<0x20>(u0, u4),
+        _mm256_permute2x128_si256::<0x20>(u1, u5),
+        _mm256_permute2x128_si256::<0x20>(u2, u6),
+        _mm256_permute2x128_si256::<0x20>(u3, u7),
+        _mm256_permute2x128_si256::<0x31>(u0, u4),
+        _mm256_permute2x128_si256::<0x31>(u1, u5),
+        _mm256_permute2x128_si256::<0x31>(u2, u6),
+        _mm256_permute2x128_si256::<0x31>(u3, u7),
+    ]
 }
 
 /// Integer average pooling: rounded mean of the codes (ties away from zero).
