@@ -486,8 +486,10 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
     let np32 = np.div_ceil(VNNI_LANES) * VNNI_LANES;
     assert_eq!(rows.len(), k * st);
     assert_eq!(ops.act.len(), ops.npix * k);
+    assert!(k > 0);
+    // Not zero-filled: the first block's tiles write every lane before anything reads it.
     acc.clear();
-    acc.resize(ops.npix * np32, 0);
+    acc.reserve(ops.npix * np32);
     let tile = np.min(4 * VNNI_LANES);
     let mut ends = vec![0usize; ops.npix];
     // Entries visited per pixel (each owes `bias` back).
@@ -501,6 +503,7 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
     let sparse = (ops.act.len() / kept.max(1)).clamp(1, 16);
     let mut offs = OFFSETS.take();
     for (kb, ke) in kblocks(k, (256 * tile * 2).div_ceil(sparse)) {
+        let first = kb == 0;
         // Row offsets `kk·stride + code·np` of every pixel's codes in the block but the skipped
         // one: 64 codes compared at a time; sparse groups walk their set bits, dense ones are
         // compressed 16 at a time.
@@ -552,10 +555,10 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
                 // `vpdpwssd` has a latency of about 5 cycles: narrow tiles keep several partial
                 // sums per vector (successive listed entries in turn) to have ≥ 8 in flight.
                 match lanes.div_ceil(VNNI_LANES) {
-                    4 => tile_vnni::<4, 2>(acc_o, rows_o, o, lanes),
-                    3 => tile_vnni::<3, 2>(acc_o, rows_o, o, lanes),
-                    2 => tile_vnni::<2, 2>(acc_o, rows_o, o, lanes),
-                    _ => tile_vnni::<1, 4>(acc_o, rows_o, o, lanes),
+                    4 => tile_vnni::<4, 2>(acc_o, rows_o, o, lanes, first),
+                    3 => tile_vnni::<3, 2>(acc_o, rows_o, o, lanes, first),
+                    2 => tile_vnni::<2, 2>(acc_o, rows_o, o, lanes, first),
+                    _ => tile_vnni::<1, 4>(acc_o, rows_o, o, lanes, first),
                 }
                 start = end;
             }
@@ -563,6 +566,9 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
         }
     }
     OFFSETS.set(offs);
+    // SAFETY: the first block wrote lanes `..np32` of every pixel's row (tiles of 32V lanes from
+    // `o0` end at `np32`).
+    acc.set_len(ops.npix * np32);
     // Back to channel order, from the rebasing base, with `bias` given back once per visited
     // entry (the stored entries are less `bias`).
     let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -594,12 +600,14 @@ thread_local! {
 const VNNI_LANES: usize = 32;
 
 /// `acc[..32V] += Σ_j rows[offs_j ..][..lanes]` in split order (per vector: the even lanes'
-/// sums, then the odd lanes'), `lanes ≤ 32V`; the last vector is loaded under a mask.
-/// SAFETY (caller): `acc` has `32V` lanes; elements `..lanes` from `rows + offs_j` are readable.
+/// sums, then the odd lanes'), `lanes ≤ 32V`; the last vector is loaded under a mask. `first`:
+/// `acc` is not read (uninitialized) but written.
+/// SAFETY (caller): `acc` has `32V` writable lanes; elements `..lanes` from `rows + offs_j` are
+/// readable.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn tile_vnni<const V: usize, const S: usize>(acc: *mut i32, rows: *const i16, offs: &[u32], lanes: usize) {
+unsafe fn tile_vnni<const V: usize, const S: usize>(acc: *mut i32, rows: *const i16, offs: &[u32], lanes: usize, first: bool) {
     use std::arch::x86_64::*;
     let n = lanes - (V - 1) * VNNI_LANES;
     let last: u32 = if n == VNNI_LANES { u32::MAX } else { (1u32 << n) - 1 };
@@ -608,8 +616,10 @@ unsafe fn tile_vnni<const V: usize, const S: usize>(acc: *mut i32, rows: *const 
     let mut e = [[_mm512_setzero_si512(); V]; S];
     let mut o = [[_mm512_setzero_si512(); V]; S];
     for v in 0..V {
-        e[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES) as *const _);
-        o[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES + 16) as *const _);
+        if !first {
+            e[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES) as *const _);
+            o[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES + 16) as *const _);
+        }
     }
     let step = |e: &mut [__m512i; V], o: &mut [__m512i; V], r: *const i16| {
         for v in 0..V {

@@ -467,21 +467,33 @@ impl QGemm {
         }
         let start = codes.len();
         let len = o.h * o.w * self.k;
-        codes.resize(start + len + 8, 0);
-        let dst = &mut codes[start..];
+        // Written through the spare capacity (every byte up to `len` is copied below).
+        codes.reserve(len + 8);
+        // Every run lies inside the padded image (its last window ends at the last padded byte,
+        // and `xb` has 8 bytes of slack) and inside the reserved bytes (8 of slack): checked
+        // once here rather than twice per 8-byte move.
+        if o.h > 0 && o.w > 0 {
+            let last = ((s.c - 1) * hp + (o.h - 1) * stride + fk - 1) * wp + (o.w - 1) * stride;
+            assert!(last + 8 <= xb.len() && codes.capacity() >= start + len + 8);
+        }
+        // SAFETY: within the capacity reserved above.
+        let (src0, dst0) = (xb.as_ptr(), unsafe { codes.as_mut_ptr().add(start) });
         let mut d = 0;
         for oy in 0..o.h {
             for ox in 0..o.w {
                 for c in 0..s.c {
                     for ky in 0..fk {
                         let src = (c * hp + oy * stride + ky) * wp + ox * stride;
-                        dst[d..d + 8].copy_from_slice(&xb[src..src + 8]);
+                        // SAFETY: `src + 8 ≤ xb.len()` and `d + 8 ≤ len + 8` by the assertion.
+                        unsafe { std::ptr::copy_nonoverlapping(src0.add(src), dst0.add(d), 8) };
                         d += fk;
                     }
                 }
             }
         }
-        codes.truncate(start + len);
+        // SAFETY: the runs wrote bytes `start..start + len` (`d == len`).
+        assert_eq!(d, len);
+        unsafe { codes.set_len(start + len) };
     }
 
     /// Int32 accumulator of pixel `p`, channel `o` from the multiplier sum `s = Σ_k P(x, w)`.
