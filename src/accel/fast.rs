@@ -214,9 +214,11 @@ fn pad8(nf: usize) -> usize {
 ///
 /// Rows are stored in 16 bits whenever every entry fits (8×8 multipliers have 16-bit products:
 /// unsigned ones fit `u16`, signed ones and most sign-magnitude layers `i16`), halving the bytes
-/// the kernel streams; otherwise in `i32`. Unsigned rows are stored less 32768 so that both
-/// 16-bit kinds are `i16` (what AVX-512 VNNI's `vpdpwssd` sums); every sum starts at
-/// `32768·k` to give the bias back, exactly, as wrapping i32 arithmetic is a ring.
+/// the kernel streams; otherwise in `i32`. 16-bit rows are stored as `i16` (what AVX-512 VNNI's
+/// `vpdpwssd` sums) less a bias that makes unsigned ones fit; each sum gets the bias back once
+/// per entry it visited, exactly, as wrapping i32 arithmetic is a ring. Rows may be rebased on
+/// a code `z` (`rows_kk[a] − rows_kk[z]`, the `z` rows' sums added back once), which makes that
+/// code's entries zero so that a kernel may skip them.
 #[derive(Debug, Clone)]
 pub struct ColumnTable {
     k: usize,
@@ -353,8 +355,8 @@ impl ColumnTable {
         acc.clear();
         match &self.rows {
             Rows::I16 { rows, bias } => {
-                // One 8-lane vector (nf ≤ 8) is as cheap with AVX2, and a 32-lane one would be
-                // three quarters padding.
+                // One 8-lane vector (nf ≤ 8) is cheaper with AVX2: a 32-lane one would be three
+                // quarters padding, and sums four times as wide would go through memory.
                 #[cfg(target_arch = "x86_64")]
                 if vnni() && self.nf_pad > LANES {
                     // SAFETY: AVX-512 F/BW/VL/VNNI are present; the kernel asserts the lengths its
@@ -454,8 +456,8 @@ unsafe fn tile_avx2<const V: usize, E: Elem>(acc: *mut i32, rows: *const E, a: &
     }
 }
 
-/// AVX-512 (F, BW, VL) with VNNI (`vpdpwssd`), unless `AXDNN_NO_AVX512` is set (to measure and test the
-/// AVX2 kernel on the same machine).
+/// AVX-512 (F, BW, VL) with VNNI (`vpdpwssd`), unless `AXDNN_NO_AVX512` is set (to measure and
+/// test the AVX2 kernel on the same machine).
 #[cfg(target_arch = "x86_64")]
 fn vnni() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -506,8 +508,8 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
         let first = kb == 0;
         // Row offsets `kk·stride + code·np` of every pixel's codes in the block but the skipped
         // one: 64 codes compared at a time; sparse groups walk their set bits, dense ones are
-        // compressed 16 at a time.
-        // Written through the spare capacity (no zero fill: blocks of sparse layers are long).
+        // compressed 16 at a time. Written through the spare capacity (no zero fill: blocks of
+        // sparse layers are long).
         offs.clear();
         offs.reserve((ops.npix * (ke - kb)).min(kept) + 64);
         let skip = _mm512_set1_epi8(t.skip.unwrap_or(0) as i8);
