@@ -697,6 +697,11 @@ pub struct ExactKernel {
     nf_pad: usize,
     /// `k × nf_pad` signed weight values (negation applied).
     w: Vec<i32>,
+    /// The same weights as `i16` pairs of successive reduction indices per channel, channels
+    /// padded to 16: `w16[(i·nf16 + o)·2 + j] = w[2i + j][o]` (zero past `k`), what
+    /// `vpdpwssd` multiplies against a broadcast pair of activations.
+    w16: Vec<i16>,
+    nf16: usize,
 }
 
 impl ExactKernel {
@@ -718,7 +723,15 @@ impl ExactKernel {
                 w[kk * nf_pad + o] = (val(wgt[kk * nf + o] as usize) ^ m).wrapping_sub(m);
             }
         }
-        Some(ExactKernel { signed, k, nf, nf_pad, w })
+        let nf16 = nf.div_ceil(16) * 16;
+        let mut w16 = vec![0i16; k.div_ceil(2) * nf16 * 2];
+        for kk in 0..k {
+            for o in 0..nf {
+                // Operand values are 8-bit and negation keeps them within ±255.
+                w16[((kk / 2) * nf16 + o) * 2 + kk % 2] = w[kk * nf_pad + o] as i16;
+            }
+        }
+        Some(ExactKernel { signed, k, nf, nf_pad, w, w16, nf16 })
     }
 
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
@@ -731,6 +744,13 @@ impl ExactKernel {
     pub fn gemm_rows(&self, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
         assert_eq!((ops.k, ops.nf), (self.k, self.nf), "weights built for another layer");
         acc.clear();
+        #[cfg(target_arch = "x86_64")]
+        if vnni() {
+            // SAFETY: AVX-512 F/BW/VL/VNNI are present; the kernel asserts what its pointers
+            // rely on.
+            unsafe { exact_vnni(self, ops, acc) };
+            return self.nf16;
+        }
         acc.resize(ops.npix * self.nf_pad, 0);
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
@@ -747,6 +767,77 @@ impl ExactKernel {
 #[target_feature(enable = "avx2")]
 unsafe fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
     exact_body(e, ops, acc)
+}
+
+/// The exact layers with AVX-512 VNNI: per pixel, each pair of successive activations is
+/// broadcast and `vpdpwssd` adds both products for 16 channels at once (32 MACs per
+/// instruction; 8-bit values and their products' pair sums are exact in i16 × i16 → i32).
+/// Rows of `nf16` sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn exact_vnni(e: &ExactKernel, ops: &GemmOperands, acc: &mut Vec<i32>) {
+    let (k, n16) = (e.k, e.nf16);
+    let kp = k.div_ceil(2);
+    assert_eq!(ops.act.len(), ops.npix * k);
+    assert_eq!(e.w16.len(), kp * n16 * 2);
+    acc.resize(ops.npix * n16, 0);
+    // The pixel's activation values as i16, one zero past an odd `k`.
+    let mut a16 = vec![0i16; 2 * kp];
+    for (p, accp) in acc.chunks_exact_mut(n16).enumerate() {
+        for (d, &q) in a16.iter_mut().zip(&ops.act[p * k..(p + 1) * k]) {
+            *d = if e.signed { q as i8 as i16 } else { q as i16 };
+        }
+        let mut o0 = 0;
+        while o0 < n16 {
+            let v = ((n16 - o0) / 16).min(4);
+            let (out, w) = (accp.as_mut_ptr().add(o0), e.w16.as_ptr().add(o0 * 2));
+            // ≥ 8 independent sums in flight (the instruction's latency is about 5 cycles).
+            match v {
+                4 => exact_tile::<4, 2>(out, w, &a16, n16),
+                3 => exact_tile::<3, 3>(out, w, &a16, n16),
+                2 => exact_tile::<2, 4>(out, w, &a16, n16),
+                _ => exact_tile::<1, 8>(out, w, &a16, n16),
+            }
+            o0 += v * 16;
+        }
+    }
+}
+
+/// `out[..16V] = Σ_i a16[2i..2i+2] · w[i·2·n16 ..][..32V]` (pairs), over S sets of sums.
+/// SAFETY (caller): `out` has `16V` lanes; `w` has `a16.len()/2` pair rows of `2·n16` entries,
+/// of which the first `32V` are readable.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn exact_tile<const V: usize, const S: usize>(out: *mut i32, w: *const i16, a16: &[i16], n16: usize) {
+    use std::arch::x86_64::*;
+    let mut s = [[_mm512_setzero_si512(); V]; S];
+    let step = |s: &mut [__m512i; V], i: usize| {
+        let a = _mm512_set1_epi32((a16.as_ptr().add(2 * i) as *const i32).read_unaligned());
+        let wi = w.add(i * 2 * n16);
+        for (v, sv) in s.iter_mut().enumerate() {
+            *sv = _mm512_dpwssd_epi32(*sv, a, _mm512_loadu_si512(wi.add(v * 32) as *const _));
+        }
+    };
+    let kp = a16.len() / 2;
+    let mut i = 0;
+    while i + S <= kp {
+        for (j, sj) in s.iter_mut().enumerate() {
+            step(sj, i + j);
+        }
+        i += S;
+    }
+    while i < kp {
+        step(&mut s[0], i);
+        i += 1;
+    }
+    for v in 0..V {
+        let mut t = s[0][v];
+        for sj in &s[1..] {
+            t = _mm512_add_epi32(t, sj[v]);
+        }
+        _mm512_storeu_si512(out.add(v * 16) as *mut _, t);
+    }
 }
 
 #[inline(always)]
