@@ -772,64 +772,79 @@ unsafe fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
 /// The exact layers with AVX-512 VNNI: per pixel, each pair of successive activations is
 /// broadcast and `vpdpwssd` adds both products for 16 channels at once (32 MACs per
 /// instruction; 8-bit values and their products' pair sums are exact in i16 × i16 → i32).
-/// Rows of `nf16` sums.
+/// Pairs whose two values are zero are skipped. Rows of `nf16` sums.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn exact_vnni(e: &ExactKernel, ops: &GemmOperands, acc: &mut Vec<i32>) {
+    use std::arch::x86_64::*;
     let (k, n16) = (e.k, e.nf16);
     let kp = k.div_ceil(2);
     assert_eq!(ops.act.len(), ops.npix * k);
     assert_eq!(e.w16.len(), kp * n16 * 2);
     acc.resize(ops.npix * n16, 0);
-    // The pixel's activation values as i16, one zero past an odd `k`.
-    let mut a16 = vec![0i16; 2 * kp];
+    // The pixel's activation values as i16, one zero past an odd `k`, and the pairs that are
+    // not both zero (a zero value's products are zero: ReLU outputs are mostly zeros).
+    let mut a16 = vec![0i16; 2 * kp + 32];
+    let mut nz: Vec<u32> = Vec::with_capacity(kp + 16);
+    let ramp = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (p, accp) in acc.chunks_exact_mut(n16).enumerate() {
         for (d, &q) in a16.iter_mut().zip(&ops.act[p * k..(p + 1) * k]) {
             *d = if e.signed { q as i8 as i16 } else { q as i16 };
         }
+        nz.clear();
+        let mut n = 0;
+        for i0 in (0..kp).step_by(16) {
+            let m = if kp - i0 >= 16 { u16::MAX } else { (1u16 << (kp - i0)) - 1 };
+            let pairs = _mm512_maskz_loadu_epi32(m, a16.as_ptr().add(2 * i0) as *const _);
+            let m = _mm512_mask_test_epi32_mask(m, pairs, pairs);
+            let idx = _mm512_add_epi32(ramp, _mm512_set1_epi32(i0 as i32));
+            // SAFETY: `n + 16 ≤ kp + 16`, the reserved capacity.
+            _mm512_storeu_si512(nz.as_mut_ptr().add(n) as *mut _, _mm512_maskz_compress_epi32(m, idx));
+            n += m.count_ones() as usize;
+        }
+        nz.set_len(n);
         let mut o0 = 0;
         while o0 < n16 {
             let v = ((n16 - o0) / 16).min(4);
             let (out, w) = (accp.as_mut_ptr().add(o0), e.w16.as_ptr().add(o0 * 2));
             // ≥ 8 independent sums in flight (the instruction's latency is about 5 cycles).
             match v {
-                4 => exact_tile::<4, 2>(out, w, &a16, n16),
-                3 => exact_tile::<3, 3>(out, w, &a16, n16),
-                2 => exact_tile::<2, 4>(out, w, &a16, n16),
-                _ => exact_tile::<1, 8>(out, w, &a16, n16),
+                4 => exact_tile::<4, 2>(out, w, &a16, &nz, n16),
+                3 => exact_tile::<3, 3>(out, w, &a16, &nz, n16),
+                2 => exact_tile::<2, 4>(out, w, &a16, &nz, n16),
+                _ => exact_tile::<1, 8>(out, w, &a16, &nz, n16),
             }
             o0 += v * 16;
         }
     }
 }
 
-/// `out[..16V] = Σ_i a16[2i..2i+2] · w[i·2·n16 ..][..32V]` (pairs), over S sets of sums.
-/// SAFETY (caller): `out` has `16V` lanes; `w` has `a16.len()/2` pair rows of `2·n16` entries,
-/// of which the first `32V` are readable.
+/// `out[..16V] = Σ_{i ∈ pairs} a16[2i..2i+2] · w[i·2·n16 ..][..32V]`, over S sets of sums.
+/// SAFETY (caller): `out` has `16V` lanes; `w` has a pair row of `2·n16` entries (the first
+/// `32V` readable) for every listed pair, and `a16` holds every listed pair.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn exact_tile<const V: usize, const S: usize>(out: *mut i32, w: *const i16, a16: &[i16], n16: usize) {
+unsafe fn exact_tile<const V: usize, const S: usize>(out: *mut i32, w: *const i16, a16: &[i16], pairs: &[u32], n16: usize) {
     use std::arch::x86_64::*;
     let mut s = [[_mm512_setzero_si512(); V]; S];
-    let step = |s: &mut [__m512i; V], i: usize| {
+    let step = |s: &mut [__m512i; V], i: u32| {
+        let i = i as usize;
         let a = _mm512_set1_epi32((a16.as_ptr().add(2 * i) as *const i32).read_unaligned());
         let wi = w.add(i * 2 * n16);
         for (v, sv) in s.iter_mut().enumerate() {
             *sv = _mm512_dpwssd_epi32(*sv, a, _mm512_loadu_si512(wi.add(v * 32) as *const _));
         }
     };
-    let kp = a16.len() / 2;
-    let mut i = 0;
-    while i + S <= kp {
-        for (j, sj) in s.iter_mut().enumerate() {
-            step(sj, i + j);
+    let chunks = pairs.chunks_exact(S);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (sj, &i) in s.iter_mut().zip(c) {
+            step(sj, i);
         }
-        i += S;
     }
-    while i < kp {
+    for &i in tail {
         step(&mut s[0], i);
-        i += 1;
     }
     for v in 0..V {
         let mut t = s[0][v];
