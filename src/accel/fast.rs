@@ -149,7 +149,8 @@ pub const COLUMN_BUDGET_BYTES: usize = 96 << 20;
 
 impl TableKernel {
     /// The kernel for a layer whose weights (`k × nf` codes, optional negation masks) meet
-    /// `table` (8×8, `signed` operands); `z` is the layer's most common activation code.
+    /// `table` (8×8, `signed` operands); `z` is the code to rebase on (the input zero point:
+    /// the most common code after a ReLU).
     pub fn choose(table: &crate::lut::Lut, z: u8, wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> TableKernel {
         if let Some(e) = ExactKernel::new(table, wgt, neg, k, nf) {
             return TableKernel::Exact(e);
@@ -228,9 +229,9 @@ pub struct ColumnTable {
     /// that the same code's rows of successive indices (e.g. the zero point's, in every pixel)
     /// fall in different L1 sets instead of one (a power-of-two stride would thrash it).
     stride: usize,
-    /// The code whose rows were subtracted from every row of its reduction index (the layer's
-    /// most common activation, e.g. a ReLU's zero): its products are then zero and a kernel may
-    /// skip it. `None` when the rebased rows would not fit 16 bits.
+    /// The code whose rows were subtracted from every row of its reduction index (a ReLU's zero
+    /// point, the most common code): its products are then zero and a kernel may skip it.
+    /// `None` when the rebased rows would not fit 16 bits.
     skip: Option<u8>,
     /// `Σ_kk rows_kk[skip]` per lane (`nf_pad`, zero without rebasing): every sum starts there.
     base: Vec<i32>,
@@ -286,7 +287,8 @@ impl ColumnTable {
         256 * nf_pad + 16
     }
 
-    /// `z`: the layer's most common activation code, rebased on when that keeps 16-bit rows.
+    /// `z`: the code to rebase on when that keeps 16-bit rows — the accelerator passes the
+    /// layer's input zero point, the most common code after a ReLU (any code gives the same sums).
     pub fn new(table: &[i32], wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize, z: u8) -> ColumnTable {
         assert_eq!(table.len(), 65536, "8x8 table");
         let nf_pad = pad8(nf);
