@@ -294,35 +294,29 @@ impl ColumnTable {
         let nf_pad = pad8(nf);
         let stride = Self::stride(nf_pad);
         assert!(k * stride < u32::MAX as usize, "column table offsets are 32-bit");
-        let mut rows = vec![0i32; k * stride];
-        for kk in 0..k {
-            for o in 0..nf {
-                let c = wgt[kk * nf + o] as usize;
-                let m = neg.map_or(0, |m| m[kk * nf + o]);
-                for a in 0..256 {
-                    rows[kk * stride + a * nf_pad + o] = (table[a << 8 | c] ^ m).wrapping_sub(m);
+        // `t` (a 65536-entry table) folded with the weights into per-index rows.
+        let fold = |t: &[i32]| {
+            let mut rows = vec![0i32; k * stride];
+            for kk in 0..k {
+                for o in 0..nf {
+                    let c = wgt[kk * nf + o] as usize;
+                    let m = neg.map_or(0, |m| m[kk * nf + o]);
+                    for a in 0..256 {
+                        rows[kk * stride + a * nf_pad + o] = (t[a << 8 | c] ^ m).wrapping_sub(m);
+                    }
                 }
             }
-        }
-        let mut rebased = rows.clone();
-        let mut base = vec![0i32; nf_pad];
-        for r in rebased.chunks_exact_mut(stride) {
-            let zr = r[z as usize * nf_pad..][..nf_pad].to_vec();
-            for (b, &v) in base.iter_mut().zip(&zr) {
-                *b = b.wrapping_add(v);
-            }
-            for row in r[..256 * nf_pad].chunks_exact_mut(nf_pad) {
-                for (v, &zv) in row.iter_mut().zip(&zr) {
-                    *v = v.wrapping_sub(zv);
-                }
-            }
-        }
-        let (skip, rows, bias) = match bias16(&rebased) {
-            Some(b) => (Some(z), rebased, Some(b)),
+            rows
+        };
+        // The gather kernel's rebasing (`delta`, `base`), folded the same way.
+        let rl = RebasedLut::new(table, z, wgt, neg, k, nf);
+        let rebased = fold(&rl.delta);
+        let (skip, rows, base, bias) = match bias16(&rebased) {
+            Some(b) => (Some(z), rebased, rl.base, Some(b)),
             None => {
-                base.fill(0);
+                let rows = fold(table);
                 let b = bias16(&rows);
-                (None, rows, b)
+                (None, rows, vec![0; nf_pad], b)
             }
         };
         let rows = match bias {
@@ -506,6 +500,9 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
     };
     let sparse = (ops.act.len() / kept.max(1)).clamp(1, 16);
     let mut offs = OFFSETS.take();
+    let skip = _mm512_set1_epi8(t.skip.unwrap_or(0) as i8);
+    let npv = _mm512_set1_epi32(np as i32);
+    let lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(st as i32));
     for (kb, ke) in kblocks(k, (256 * tile * 2).div_ceil(sparse)) {
         let first = kb == 0;
         // Row offsets `kk·stride + code·np` of every pixel's codes in the block but the skipped
@@ -514,9 +511,6 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
         // sparse layers are long).
         offs.clear();
         offs.reserve((ops.npix * (ke - kb)).min(kept) + 64);
-        let skip = _mm512_set1_epi8(t.skip.unwrap_or(0) as i8);
-        let npv = _mm512_set1_epi32(np as i32);
-        let lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(st as i32));
         let mut n = 0;
         for (p, end) in ends.iter_mut().enumerate() {
             let start = n;
