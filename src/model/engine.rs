@@ -213,7 +213,11 @@ impl<T: Real> Net<T> {
                     let kk = s.c * k * k;
                     let mut cols = self.take(kk * np);
                     im2col(&act.data, n, s, k, stride, pad, out_shape.h, out_shape.w, &mut cols);
-                    let mut y = vec![T::ZERO; out_ch * np];
+                    // The input is dead once in `cols`; its buffer serves a later layer. `y` needs
+                    // no zeroing: the product (beta 0) writes every element.
+                    let dead = std::mem::take(&mut act.data);
+                    self.give(dead);
+                    let mut y = self.take(out_ch * np);
                     gemm(out_ch, kk, np, T::ONE, &self.w[i], kk, 1, &cols, np, 1, T::ZERO, &mut y);
                     let bias = &self.b[i];
                     y.par_chunks_mut(np).enumerate().for_each(|(o, row)| {
@@ -459,10 +463,9 @@ impl<T: Real> Net<T> {
                 (LayerKind::Relu, Cache::Relu { y }) => {
                     let mut d = grad.data;
                     d.par_chunks_mut(4096).zip(y.par_chunks(4096)).for_each(|(dc, yc)| {
+                        // A select, not a conditional store, so the loop vectorizes.
                         for (dv, &yv) in dc.iter_mut().zip(yc) {
-                            if yv <= T::ZERO {
-                                *dv = T::ZERO;
-                            }
+                            *dv = if yv <= T::ZERO { T::ZERO } else { *dv };
                         }
                     });
                     Act { data: d, layout: grad.layout }
@@ -582,33 +585,45 @@ fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: us
     });
 }
 
-/// Adjoint of `im2col`: scatter-add the column gradients back to `[C][N][H][W]`.
+/// Adjoint of `im2col`: scatter-add the column gradients back to `[C][N][H][W]`. Each input
+/// element receives its contributions in (ky, kx) order, one per kernel tap.
 #[allow(clippy::too_many_arguments)]
 fn col2im<T: Real>(dcols: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize) -> Vec<T> {
     let np = n * oh * ow;
     let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
     dx.par_chunks_mut(n * s.h * s.w).enumerate().for_each(|(ic, dxc)| {
         for ky in 0..k {
+            // Output rows whose input row iy = oy·stride + ky − pad lies inside the image.
+            let oy_lo = pad.saturating_sub(ky).div_ceil(stride).min(oh);
+            let oy_hi = (s.h + pad).saturating_sub(ky).div_ceil(stride).clamp(oy_lo, oh);
             for kx in 0..k {
                 let r = (ic * k + ky) * k + kx;
                 let row = &dcols[r * np..(r + 1) * np];
-                for b in 0..n {
-                    let plane = &mut dxc[b * s.h * s.w..(b + 1) * s.h * s.w];
-                    for oy in 0..oh {
-                        let iy = (oy * stride + ky) as isize - pad as isize;
-                        if iy < 0 || iy >= s.h as isize {
-                            continue;
-                        }
-                        let src = &row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
-                        let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
-                        if stride == 1 {
-                            let lo = pad.saturating_sub(kx).min(ow);
-                            let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
-                            for (d, &v) in dst[lo + kx - pad..hi + kx - pad].iter_mut().zip(&src[lo..hi]) {
+                if stride == 1 {
+                    // Valid ox form one run: ix = ox + kx − pad ∈ [0, w).
+                    let lo = pad.saturating_sub(kx).min(ow);
+                    let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
+                    let (len, shift) = (hi - lo, lo + kx - pad);
+                    for b in 0..n {
+                        let plane = &mut dxc[b * s.h * s.w..(b + 1) * s.h * s.w];
+                        let src_b = &row[b * oh * ow..(b + 1) * oh * ow];
+                        for oy in oy_lo..oy_hi {
+                            let iy = oy + ky - pad;
+                            let dst = &mut plane[iy * s.w + shift..iy * s.w + shift + len];
+                            let src = &src_b[oy * ow + lo..oy * ow + lo + len];
+                            for (d, &v) in dst.iter_mut().zip(src) {
                                 *d += v;
                             }
-                            continue;
                         }
+                    }
+                    continue;
+                }
+                for b in 0..n {
+                    let plane = &mut dxc[b * s.h * s.w..(b + 1) * s.h * s.w];
+                    for oy in oy_lo..oy_hi {
+                        let iy = oy * stride + ky - pad;
+                        let src = &row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
+                        let dst = &mut plane[iy * s.w..(iy + 1) * s.w];
                         for (ox, &v) in src.iter().enumerate() {
                             let ix = (ox * stride + kx) as isize - pad as isize;
                             if ix >= 0 && ix < s.w as isize {
