@@ -16,6 +16,7 @@
 //! `arch.rs` describes.
 
 use super::arch::{Arch, LayerKind, Shape};
+use super::conv::ConvGeom;
 use super::params::{Params, Tensor};
 use super::real::{gemm, Real};
 use rayon::prelude::*;
@@ -186,12 +187,22 @@ impl<T: Real> Net<T> {
     }
 
     fn forward_impl(&mut self, x: &[T], n: usize, mode: Mode, cache: Option<&mut Vec<Cache<T>>>) -> Vec<T> {
-        self.forward_replaced(x, n, mode, cache, None)
+        self.forward_replaced(x, n, mode, cache, None, false)
     }
 
     /// The forward pass, with layer `i`'s output replaced by `replace[i]` (NCHW per image) where
-    /// given: later layers, the caches and the loss then see those values.
-    fn forward_replaced(&mut self, x: &[T], n: usize, mode: Mode, mut cache: Option<&mut Vec<Cache<T>>>, replace: Option<&[Option<Vec<T>>]>) -> Vec<T> {
+    /// given: later layers, the caches and the loss then see those values. `keep_cols`: cache
+    /// each convolution's im2col matrix (the weight gradient reads it); without it a convolution
+    /// may take the fused route of `conv.rs`, which never forms that matrix.
+    fn forward_replaced(
+        &mut self,
+        x: &[T],
+        n: usize,
+        mode: Mode,
+        mut cache: Option<&mut Vec<Cache<T>>>,
+        replace: Option<&[Option<Vec<T>>]>,
+        keep_cols: bool,
+    ) -> Vec<T> {
         let inp = self.arch.input;
         assert_eq!(x.len(), n * inp.numel(), "input batch size");
         let normalized;
@@ -211,20 +222,27 @@ impl<T: Real> Net<T> {
                     let s = spatial(act.layout, &act.data, n);
                     let np = n * out_shape.h * out_shape.w;
                     let kk = s.c * k * k;
-                    let mut cols = self.take(kk * np);
-                    im2col(&act.data, n, s, k, stride, pad, out_shape.h, out_shape.w, &mut cols);
-                    // The input is dead once in `cols`; its buffer serves a later layer. `y` needs
-                    // no zeroing: the product (beta 0) writes every element.
+                    // `y` needs no zeroing: both routes write every element.
+                    let mut y = self.take(out_ch * np);
+                    let geom = ConvGeom { n, input: s, k, stride, pad, oh: out_shape.h, ow: out_shape.w };
+                    let fused = !(keep_cols && cache.is_some()) && T::conv_forward(&act.data, geom, &self.w[i], &self.b[i], &mut y);
+                    let cols = if fused {
+                        Vec::new()
+                    } else {
+                        let mut cols = self.take(kk * np);
+                        im2col(&act.data, n, s, k, stride, pad, out_shape.h, out_shape.w, &mut cols);
+                        gemm(out_ch, kk, np, T::ONE, &self.w[i], kk, 1, &cols, np, 1, T::ZERO, &mut y);
+                        let bias = &self.b[i];
+                        y.par_chunks_mut(np).enumerate().for_each(|(o, row)| {
+                            for v in row.iter_mut() {
+                                *v += bias[o];
+                            }
+                        });
+                        cols
+                    };
+                    // The input is dead now; its buffer serves a later layer.
                     let dead = std::mem::take(&mut act.data);
                     self.give(dead);
-                    let mut y = self.take(out_ch * np);
-                    gemm(out_ch, kk, np, T::ONE, &self.w[i], kk, 1, &cols, np, 1, T::ZERO, &mut y);
-                    let bias = &self.b[i];
-                    y.par_chunks_mut(np).enumerate().for_each(|(o, row)| {
-                        for v in row.iter_mut() {
-                            *v += bias[o];
-                        }
-                    });
                     let bn_cache = match (&mut self.bn[i], mode) {
                         (Some(bn), Mode::Train) => Some(bn_train_forward(bn, &mut y, np)),
                         (Some(bn), Mode::Eval) => {
@@ -338,7 +356,7 @@ impl<T: Real> Net<T> {
     ) -> Backward<T> {
         let n = labels.len();
         let mut cache = Vec::with_capacity(self.arch.layers.len());
-        let own = self.forward_replaced(x, n, mode, Some(&mut cache), replace);
+        let own = self.forward_replaced(x, n, mode, Some(&mut cache), replace, param_grads);
         let classes = self.arch.classes;
         let logits = match head {
             Some(h) => {
@@ -418,7 +436,8 @@ impl<T: Real> Net<T> {
                         gemm(out_ch, np, kk, T::ONE, &dy, np, 1, &cols, 1, np, T::ZERO, &mut grads.w[i]);
                     }
                     if need_dx {
-                        let mut dcols = cols;
+                        // The fused forward kept no im2col matrix: a scratch buffer of its size.
+                        let mut dcols = if cols.is_empty() { self.take(kk * np) } else { cols };
                         // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
                         gemm(kk, out_ch, np, T::ONE, &self.w[i], 1, kk, &dy, np, 1, T::ZERO, &mut dcols);
                         let dx = col2im(&dcols, n, in_shape, k, stride, pad, out_shape.h, out_shape.w);
@@ -552,7 +571,7 @@ fn cnhw_to_nchw<T: Real>(x: &[T], n: usize, s: Shape) -> Vec<T> {
 /// cols[(ic,ky,kx)][(b,oy,ox)] = x[ic][b][oy·stride+ky−pad][ox·stride+kx−pad] (0 outside).
 /// Writes every element of `cols`.
 #[allow(clippy::too_many_arguments)]
-fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize, cols: &mut [T]) {
+pub(super) fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize, cols: &mut [T]) {
     let np = n * oh * ow;
     assert_eq!(cols.len(), s.c * k * k * np);
     cols.par_chunks_mut(np).enumerate().for_each(|(r, row)| {

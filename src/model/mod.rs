@@ -1,6 +1,7 @@
 //! Network descriptions and the float engine (training, logits, input gradients).
 
 pub mod arch;
+pub mod conv;
 pub mod engine;
 pub mod finetune;
 pub mod params;

@@ -1,6 +1,7 @@
 //! The float type the engine is generic over: `f32` for training and inference, `f64` so the input
 //! gradient can be checked against finite differences to 1e-3 relative error.
 
+use super::conv::ConvGeom;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
@@ -57,6 +58,12 @@ pub trait Real:
         rsc: isize,
         csc: isize,
     );
+    /// The fused convolution forward of `conv.rs` (`y` = conv + bias, bit-identical to im2col +
+    /// [`gemm`] + bias); false where this type or CPU has none, `y` then untouched.
+    fn conv_forward(x: &[Self], g: ConvGeom, w: &[Self], bias: &[Self], y: &mut [Self]) -> bool {
+        let _ = (x, g, w, bias, y);
+        false
+    }
 }
 
 impl Real for f32 {
@@ -100,6 +107,9 @@ impl Real for f32 {
         csc: isize,
     ) {
         matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+    }
+    fn conv_forward(x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mut [f32]) -> bool {
+        super::conv::forward(x, g, w, bias, y)
     }
 }
 

@@ -1,0 +1,356 @@
+//! Forward convolution of the f32 engine without an im2col matrix: each task gathers the input
+//! patches of 16 output pixels straight into a small packed panel (L1-resident) and multiplies
+//! it by the packed weights at once. The im2col route writes the whole patch matrix (up to
+//! ~8 MB per task) to memory and matrixmultiply then copies it again into its packed format;
+//! both passes are gone here. Used when no weight gradient is needed (attacks, inference),
+//! which is the only time the patch matrix would not be read again.
+//!
+//! Bit-identical to `im2col` + `matrixmultiply::sgemm` (alpha 1, beta 0) + bias on the same
+//! machine, by reproducing how matrixmultiply 0.3's FMA kernels round: every output element is
+//! one fused multiply-add chain over k ascending, started from +0 and restarted every
+//! [`KC`] = 256 indices; the first block's sum is stored as is (AVX-512) or plus +0 (AVX2+FMA),
+//! later blocks' sums are added to it, then the bias is added. Where matrixmultiply would pick
+//! another kernel (no FMA) this module declines and the caller takes the im2col route.
+//! `tests::matches_im2col_gemm` checks the equality on whichever machine runs the tests.
+
+use super::arch::Shape;
+use rayon::prelude::*;
+
+/// matrixmultiply's reduction block for f32 (`archparam::S_KC`).
+const KC: usize = 256;
+/// Output pixels per panel (one AVX-512 vector, two AVX2 vectors).
+const NR: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Avx512,
+    Avx2Fma,
+}
+
+/// The kernel matrixmultiply selects on this CPU, if this module reproduces it.
+fn level() -> Option<Level> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            return Some(Level::Avx512);
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Some(Level::Avx2Fma);
+        }
+    }
+    None
+}
+
+/// Geometry of one convolution over a batch (input `[C][N][H][W]`, square kernel, zero padding).
+#[derive(Debug, Clone, Copy)]
+pub struct ConvGeom {
+    pub n: usize,
+    pub input: Shape,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+/// A 64-byte aligned block of 16 floats, so panel rows load without splitting cache lines.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Row([f32; NR]);
+
+/// `y[oc][N·OH·OW] = W[oc][C·k·k] · patches + bias[oc]`, `x` in `[C][N][H][W]`. Returns false
+/// (and leaves `y` untouched) when this CPU has no kernel here; the caller then uses im2col.
+pub fn forward(x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mut [f32]) -> bool {
+    match level() {
+        Some(lv) => {
+            forward_at(lv, x, g, w, bias, y);
+            true
+        }
+        None => false,
+    }
+}
+
+/// [`forward`] with the kernel of `lv`, which the CPU must support.
+fn forward_at(lv: Level, x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mut [f32]) {
+    let s = g.input;
+    let kk = s.c * g.k * g.k;
+    let np = g.n * g.oh * g.ow;
+    let oc = bias.len();
+    assert_eq!(x.len(), s.c * g.n * s.h * s.w, "conv input");
+    assert_eq!(w.len(), oc * kk, "conv weights");
+    assert!(y.len() >= oc * np, "conv output");
+    if np == 0 || oc == 0 {
+        return;
+    }
+    let mr = match lv {
+        Level::Avx512 => 16,
+        Level::Avx2Fma => 8,
+    };
+    // Zero-padded input: every patch element is then a plain load.
+    let (hp, wp) = (s.h + 2 * g.pad, s.w + 2 * g.pad);
+    let mut xp = vec![0f32; s.c * g.n * hp * wp];
+    for (plane, dst) in x.chunks_exact(s.h * s.w).zip(xp.chunks_exact_mut(hp * wp)) {
+        for (r, src) in plane.chunks_exact(s.w).enumerate() {
+            let o = (r + g.pad) * wp + g.pad;
+            dst[o..o + s.w].copy_from_slice(src);
+        }
+    }
+    // Weights as panels of `mr` output channels, `[block][k][mr]`, zero rows past `oc`.
+    let blocks = oc.div_ceil(mr);
+    let mut ap = vec![0f32; blocks * kk * mr];
+    for o in 0..oc {
+        let (b, i) = (o / mr, o % mr);
+        for (kx, &v) in w[o * kk..(o + 1) * kk].iter().enumerate() {
+            ap[(b * kk + kx) * mr + i] = v;
+        }
+    }
+    let mut bias_p = vec![0f32; blocks * mr];
+    bias_p[..oc].copy_from_slice(bias);
+    let yp = SendPtr(y.as_mut_ptr());
+    let panels = np.div_ceil(NR);
+    (0..panels).into_par_iter().with_min_len(4).for_each_init(
+        || vec![Row([0.0; NR]); kk],
+        |bp, pan| {
+            let p0 = pan * NR;
+            let cols = NR.min(np - p0);
+            pack_panel(&xp, g, hp, wp, p0, cols, bp);
+            for b in 0..blocks {
+                let rows = mr.min(oc - b * mr);
+                let a = &ap[b * kk * mr..(b + 1) * kk * mr];
+                // SAFETY: the caller saw the CPU features of `lv`; panel `pan` and block `b` own the
+                // disjoint tile y[b·mr .. +rows][p0 .. +cols] of `y` (length checked above).
+                unsafe {
+                    let c = yp.get().add(b * mr * np + p0);
+                    match lv {
+                        #[cfg(target_arch = "x86_64")]
+                        Level::Avx512 => x86::tile_avx512(kk, a, bp, &bias_p[b * mr..], c, np, rows, cols),
+                        #[cfg(target_arch = "x86_64")]
+                        Level::Avx2Fma => x86::tile_avx2(kk, a, bp, &bias_p[b * mr..], c, np, rows, cols),
+                        #[cfg(not(target_arch = "x86_64"))]
+                        _ => unreachable!(),
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// Panel of output pixels `p0 .. p0+cols`: `bp[(ic,ky,kx)][j]` = padded input under pixel
+/// `p0 + j` at that kernel tap (0 for `j ≥ cols`).
+fn pack_panel(xp: &[f32], g: ConvGeom, hp: usize, wp: usize, p0: usize, cols: usize, bp: &mut [Row]) {
+    // Runs of pixels in one output row: consecutive taps of a run are consecutive inputs
+    // (stride 1), so each tap of a run is one contiguous copy.
+    let mut runs = [(0usize, 0usize, 0usize); NR]; // (first j, length, input offset)
+    let mut nrun = 0;
+    let mut offs = [0usize; NR];
+    for j in 0..cols {
+        let p = p0 + j;
+        let (b, rest) = (p / (g.oh * g.ow), p % (g.oh * g.ow));
+        let (oy, ox) = (rest / g.ow, rest % g.ow);
+        let off = (b * hp + oy * g.stride) * wp + ox * g.stride;
+        offs[j] = off;
+        if g.stride == 1 && ox > 0 && j > 0 {
+            runs[nrun - 1].1 += 1;
+        } else {
+            runs[nrun] = (j, 1, off);
+            nrun += 1;
+        }
+    }
+    let plane = g.n * hp * wp;
+    let mut r = 0;
+    for ic in 0..g.input.c {
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                let base = ic * plane + ky * wp + kx;
+                let dst = &mut bp[r].0;
+                r += 1;
+                if g.stride == 1 {
+                    for &(j0, len, off) in &runs[..nrun] {
+                        let src = &xp[base + off..base + off + len];
+                        dst[j0..j0 + len].copy_from_slice(src);
+                    }
+                } else {
+                    for (d, &off) in dst.iter_mut().zip(&offs[..cols]) {
+                        *d = xp[base + off];
+                    }
+                }
+                dst[cols..].fill(0.0);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: only hands disjoint output tiles to rayon tasks (see `forward`).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Row, KC, NR};
+    use std::arch::x86_64::*;
+
+    /// One 16 × 16 tile: `c[i·ldc + j] = Σ_k a[k][i]·b[k][j] + bias[i]` for `i < rows, j < cols`,
+    /// rounded as matrixmultiply's AVX-512 kernel does (see the module doc).
+    ///
+    /// # Safety
+    /// AVX-512F present; `a` holds `kk·16` values, `bias` ≥ 16, `b` ≥ `kk` rows, and `c` is valid
+    /// for the tile.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn tile_avx512(kk: usize, a: &[f32], b: &[Row], bias: &[f32], c: *mut f32, ldc: usize, rows: usize, cols: usize) {
+        debug_assert!(a.len() >= kk * 16 && b.len() >= kk && bias.len() >= 16);
+        let mut sum = [_mm512_setzero_ps(); 16];
+        let mut k0 = 0;
+        while k0 < kk {
+            let k1 = (k0 + KC).min(kk);
+            let mut acc = [_mm512_setzero_ps(); 16];
+            let mut ap = a.as_ptr().add(k0 * 16);
+            for row in &b[k0..k1] {
+                let bv = _mm512_load_ps(row.0.as_ptr());
+                for (i, s) in acc.iter_mut().enumerate() {
+                    *s = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(i)), bv, *s);
+                }
+                ap = ap.add(16);
+            }
+            for (s, &v) in sum.iter_mut().zip(&acc) {
+                *s = if k0 == 0 { v } else { _mm512_add_ps(*s, v) };
+            }
+            k0 = k1;
+        }
+        let mask: __mmask16 = if cols >= NR { !0 } else { (1u16 << cols) - 1 };
+        for (i, &s) in sum.iter().enumerate().take(rows) {
+            let v = _mm512_add_ps(s, _mm512_set1_ps(bias[i]));
+            _mm512_mask_storeu_ps(c.add(i * ldc), mask, v);
+        }
+    }
+
+    /// [`tile_avx512`] for AVX2+FMA: 8 channels × 16 pixels (two vectors), rounded as
+    /// matrixmultiply's FMA kernel does (first block stored as sum + 0).
+    ///
+    /// # Safety
+    /// AVX2 and FMA present; `a` holds `kk·8` values, `bias` ≥ 8, otherwise as [`tile_avx512`].
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn tile_avx2(kk: usize, a: &[f32], b: &[Row], bias: &[f32], c: *mut f32, ldc: usize, rows: usize, cols: usize) {
+        debug_assert!(a.len() >= kk * 8 && b.len() >= kk && bias.len() >= 8);
+        let mut sum = [[_mm256_setzero_ps(); 2]; 8];
+        let mut k0 = 0;
+        while k0 < kk {
+            let k1 = (k0 + KC).min(kk);
+            let mut acc = [[_mm256_setzero_ps(); 2]; 8];
+            let mut ap = a.as_ptr().add(k0 * 8);
+            for row in &b[k0..k1] {
+                let b0 = _mm256_load_ps(row.0.as_ptr());
+                let b1 = _mm256_load_ps(row.0.as_ptr().add(8));
+                for (i, s) in acc.iter_mut().enumerate() {
+                    let av = _mm256_set1_ps(*ap.add(i));
+                    s[0] = _mm256_fmadd_ps(av, b0, s[0]);
+                    s[1] = _mm256_fmadd_ps(av, b1, s[1]);
+                }
+                ap = ap.add(8);
+            }
+            for (s, v) in sum.iter_mut().zip(&acc) {
+                for h in 0..2 {
+                    s[h] = if k0 == 0 { _mm256_add_ps(v[h], _mm256_setzero_ps()) } else { _mm256_add_ps(s[h], v[h]) };
+                }
+            }
+            k0 = k1;
+        }
+        let mut tmp = [0f32; NR];
+        for (i, s) in sum.iter().enumerate().take(rows) {
+            let bv = _mm256_set1_ps(bias[i]);
+            let (v0, v1) = (_mm256_add_ps(s[0], bv), _mm256_add_ps(s[1], bv));
+            let dst = c.add(i * ldc);
+            if cols >= NR {
+                _mm256_storeu_ps(dst, v0);
+                _mm256_storeu_ps(dst.add(8), v1);
+            } else {
+                _mm256_storeu_ps(tmp.as_mut_ptr(), v0);
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(8), v1);
+                std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, cols);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::real::gemm;
+    use rand::{Rng, SeedableRng};
+
+    /// The im2col route of the engine: patches, one matrixmultiply product, bias.
+    fn reference(x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32]) -> Vec<f32> {
+        let kk = g.input.c * g.k * g.k;
+        let np = g.n * g.oh * g.ow;
+        let mut cols = vec![0f32; kk * np];
+        crate::model::engine::im2col(x, g.n, g.input, g.k, g.stride, g.pad, g.oh, g.ow, &mut cols);
+        let mut y = vec![0f32; bias.len() * np];
+        gemm(bias.len(), kk, np, 1.0, w, kk, 1, &cols, np, 1, 0.0, &mut y);
+        for (o, row) in y.chunks_mut(np).enumerate() {
+            row.iter_mut().for_each(|v| *v += bias[o]);
+        }
+        y
+    }
+
+    #[test]
+    fn matches_im2col_gemm() {
+        if level().is_none() {
+            // matrixmultiply has no FMA kernel to match here; `forward` declines, checked below.
+            assert!(!forward(&[0.0; 4], ConvGeom { n: 1, input: Shape::new(1, 2, 2), k: 1, stride: 1, pad: 0, oh: 2, ow: 2 }, &[1.0], &[0.0], &mut [0.0; 4]));
+            return;
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        // (c, h, w, oc, k, stride, pad, n): the AlexNet and LeNet-5 layers (reductions of 75 to
+        // 864, i.e. one to four 256-blocks; 8-, 14-, 16-, 28- and 32-wide rows, so panels span
+        // rows and images), channel counts off the 16/8 tile, stride 2, and a ragged last panel.
+        let shapes = [
+            (3, 32, 32, 32, 5, 1, 2, 2),
+            (32, 16, 16, 64, 5, 1, 2, 3),
+            (64, 8, 8, 96, 3, 1, 1, 2),
+            (96, 8, 8, 96, 3, 1, 1, 1),
+            (96, 8, 8, 64, 3, 1, 1, 3),
+            (1, 28, 28, 6, 5, 1, 2, 3),
+            (6, 14, 14, 16, 5, 1, 0, 2),
+            (5, 9, 7, 13, 3, 2, 1, 3),
+            (29, 5, 11, 21, 3, 1, 0, 1),
+        ];
+        for (c, h, w, oc, k, stride, pad, n) in shapes {
+            let input = Shape::new(c, h, w);
+            let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
+            let g = ConvGeom { n, input, k, stride, pad, oh, ow };
+            // ReLU-like inputs (half exact zeros, some −0) and signed weights.
+            let x: Vec<f32> = (0..c * n * h * w)
+                .map(|_| match rng.gen_range(0..4) {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => rng.gen_range(-1.0f32..2.0),
+                })
+                .collect();
+            let wt: Vec<f32> = (0..oc * c * k * k).map(|_| rng.gen_range(-0.3f32..0.3)).collect();
+            let bias: Vec<f32> = (0..oc).map(|_| rng.gen_range(-0.5f32..0.5)).collect();
+            let want = reference(&x, g, &wt, &bias);
+            let mut got = vec![f32::NAN; want.len()];
+            assert!(forward(&x, g, &wt, &bias, &mut got));
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "shape {:?}, element {i}: {a} vs {b}", (c, h, w, oc, k, stride, pad, n));
+            }
+            // The AVX2 kernel too where an AVX-512 machine also runs it: it differs from the
+            // AVX-512 one only in the sign of an exactly zero first-block sum from underflow,
+            // which these values never produce.
+            #[cfg(target_arch = "x86_64")]
+            if level() == Some(Level::Avx512) && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                let mut got = vec![f32::NAN; want.len()];
+                forward_at(Level::Avx2Fma, &x, g, &wt, &bias, &mut got);
+                assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "AVX2 kernel, shape {:?}", (c, h, w, oc, k, stride, pad, n));
+            }
+        }
+    }
+}
