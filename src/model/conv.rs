@@ -167,7 +167,13 @@ fn pack_panel(xp: &[f32], g: ConvGeom, hp: usize, wp: usize, p0: usize, cols: us
                 if g.stride == 1 {
                     for &(j0, len, off) in &runs[..nrun] {
                         let src = &xp[base + off..base + off + len];
-                        dst[j0..j0 + len].copy_from_slice(src);
+                        // Constant lengths for the usual runs (whole 16- and 8-wide rows), so
+                        // the copy is a vector move rather than a memcpy call per tap.
+                        match len {
+                            16 => dst.copy_from_slice(&src[..16]),
+                            8 => dst[j0..j0 + 8].copy_from_slice(&src[..8]),
+                            _ => dst[j0..j0 + len].copy_from_slice(src),
+                        }
                     }
                 } else {
                     for (d, &off) in dst.iter_mut().zip(&offs[..cols]) {

@@ -663,6 +663,16 @@ fn avgpool_forward<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize
     let _ = n;
     y.par_chunks_mut(o.h * o.w).enumerate().for_each(|(p, yp)| {
         let xp = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
+        if k == 2 && stride == 2 {
+            // Every model's pool, without the generic window loops (same sum order, from 0).
+            for (oy, yr) in yp.chunks_exact_mut(o.w).enumerate() {
+                let (r0, r1) = (&xp[2 * oy * s.w..][..2 * o.w], &xp[(2 * oy + 1) * s.w..][..2 * o.w]);
+                for (ox, v) in yr.iter_mut().enumerate() {
+                    *v = (T::ZERO + r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * inv;
+                }
+            }
+            return;
+        }
         for oy in 0..o.h {
             for ox in 0..o.w {
                 let mut acc = T::ZERO;
@@ -683,6 +693,21 @@ fn avgpool_backward<T: Real>(dy: &[T], n: usize, s: Shape, k: usize, stride: usi
     let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
     dx.par_chunks_mut(s.h * s.w).enumerate().for_each(|(p, dxp)| {
         let dyp = &dy[p * o.h * o.w..(p + 1) * o.h * o.w];
+        if k == 2 && stride == 2 {
+            // Disjoint windows: each input receives one share, added to its 0.
+            for (oy, dr) in dyp.chunks_exact(o.w).enumerate() {
+                let (r0, r1) = dxp.split_at_mut((2 * oy + 1) * s.w);
+                let (r0, r1) = (&mut r0[2 * oy * s.w..][..2 * o.w], &mut r1[..2 * o.w]);
+                for (ox, &d) in dr.iter().enumerate() {
+                    let g = d * inv;
+                    r0[2 * ox] += g;
+                    r0[2 * ox + 1] += g;
+                    r1[2 * ox] += g;
+                    r1[2 * ox + 1] += g;
+                }
+            }
+            return;
+        }
         for oy in 0..o.h {
             for ox in 0..o.w {
                 let g = dyp[oy * o.w + ox] * inv;
