@@ -1,17 +1,22 @@
-//! Forward convolution of the f32 engine without an im2col matrix: each task gathers the input
-//! patches of 16 output pixels straight into a small packed panel (L1-resident) and multiplies
-//! it by the packed weights at once. The im2col route writes the whole patch matrix (up to
-//! ~8 MB per task) to memory and matrixmultiply then copies it again into its packed format;
-//! both passes are gone here. Used when no weight gradient is needed (attacks, inference),
-//! which is the only time the patch matrix would not be read again.
+//! Convolution forward and input gradient of the f32 engine without an im2col matrix.
 //!
-//! Bit-identical to `im2col` + `matrixmultiply::sgemm` (alpha 1, beta 0) + bias on the same
-//! machine, by reproducing how matrixmultiply 0.3's FMA kernels round: every output element is
-//! one fused multiply-add chain over k ascending, started from +0 and restarted every
-//! [`KC`] = 256 indices; the first block's sum is stored as is (AVX-512) or plus +0 (AVX2+FMA),
-//! later blocks' sums are added to it, then the bias is added. Where matrixmultiply would pick
-//! another kernel (no FMA) this module declines and the caller takes the im2col route.
-//! `tests::matches_im2col_gemm` checks the equality on whichever machine runs the tests.
+//! Forward: each task gathers the input patches of 16 output pixels straight into a small packed
+//! panel (L1-resident) and multiplies it by the packed weights at once. The im2col route writes
+//! the whole patch matrix (up to ~8 MB per task) to memory and matrixmultiply then copies it
+//! again into its packed format; both passes are gone here. Used when no weight gradient is
+//! needed (attacks, inference), the only time the patch matrix would not be read again.
+//! Input gradient: [`backward_input`] forms `Wᵀ · dy` a panel of output rows at a time and
+//! scatters it into the image at once, instead of a `C·k·k × N·OH·OW` matrix and `col2im`.
+//!
+//! Both are bit-identical to the engine's matrixmultiply route on the same machine, by
+//! reproducing how matrixmultiply 0.3's FMA kernels round: every element of a product is one
+//! fused multiply-add chain over the reduction index ascending, started from +0 and restarted
+//! every [`KC`] = 256 indices; the first block's sum is stored as is (AVX-512) or plus +0
+//! (AVX2+FMA), later blocks' sums are added to it; then the bias is added (forward) or the
+//! columns are scattered in col2im's order (input gradient). Where matrixmultiply would pick
+//! another kernel (no FMA) this module declines and the caller takes the im2col route. The
+//! tests check the equality on whichever machine runs them (and the AVX2 kernels on an AVX-512
+//! machine too).
 
 use super::arch::Shape;
 use rayon::prelude::*;
@@ -186,6 +191,137 @@ fn pack_panel(xp: &[f32], g: ConvGeom, hp: usize, wp: usize, p0: usize, cols: us
     }
 }
 
+/// `dx[C][N][H][W]` = the input gradient of a stride-1 convolution, `dy` in `[oc][N·OH·OW]`:
+/// bit-identical to `col2im(Wᵀ · dy)` of the engine (matrixmultiply, then the scatter-add),
+/// without the `C·k·k × N·OH·OW` matrix between them. Each task takes one image and walks its
+/// output rows from the last up in panels of whole rows: it computes the panel's columns of
+/// `Wᵀ · dy` into an L1-sized buffer and adds them, tap by tap, into an image-sized gradient.
+/// Every input element then receives its contributions in ascending (ky, kx) order, as in
+/// `col2im` (a later row of the output reaches an input through a smaller ky; within a row,
+/// a later pixel through a smaller kx), each once, starting from 0. Every element of `dx` is
+/// written. None for other strides, outputs under 16 pixels per image, or where [`forward`]
+/// declines.
+pub fn backward_input(dy: &[f32], g: ConvGeom, w: &[f32]) -> Option<Vec<f32>> {
+    // An image's output smaller than a panel (LeNet-5's 1×1 conv3) would fill a fraction of it
+    // (panels never span images); the im2col route batches such pixels across images.
+    if g.stride != 1 || g.oh * g.ow < NR {
+        return None;
+    }
+    let lv = level()?;
+    let mut dx = vec![0f32; g.input.numel() * g.n];
+    backward_input_at(lv, dy, g, w, &mut dx);
+    Some(dx)
+}
+
+fn backward_input_at(lv: Level, dy: &[f32], g: ConvGeom, w: &[f32], dx: &mut [f32]) {
+    let s = g.input;
+    let kk = s.c * g.k * g.k;
+    let np = g.n * g.oh * g.ow;
+    let plane = s.h * s.w;
+    assert!(g.stride == 1 && kk > 0 && w.len() % kk == 0, "conv weights");
+    let oc = w.len() / kk;
+    assert_eq!(dy.len(), oc * np, "conv output gradient");
+    assert_eq!(dx.len(), s.c * g.n * plane, "conv input gradient");
+    if g.n == 0 {
+        return;
+    }
+    let mr = match lv {
+        Level::Avx512 => 16,
+        Level::Avx2Fma => 8,
+    };
+    // Wᵀ as panels of `mr` taps, `[block][oc][mr]`, zero past the last tap.
+    let blocks = kk.div_ceil(mr);
+    let mut ap = vec![0f32; blocks * oc * mr];
+    for o in 0..oc {
+        for (t, &v) in w[o * kk..(o + 1) * kk].iter().enumerate() {
+            ap[((t / mr) * oc + o) * mr + t % mr] = v;
+        }
+    }
+    let zero = [0f32; NR];
+    // Whole output rows per panel: one when a row fills a vector, else as many as fit in one.
+    let rows_per = if g.ow >= NR { 1 } else { NR / g.ow };
+    let ld = (rows_per * g.ow).div_ceil(NR) * NR;
+    let dxp = SendPtr(dx.as_mut_ptr());
+    (0..g.n).into_par_iter().for_each_init(
+        || (vec![0f32; kk * ld], vec![Row([0.0; NR]); oc], vec![0f32; s.c * plane]),
+        |(cols, panel_dy, local), b| {
+            local.fill(0.0);
+            let mut r1 = g.oh;
+            while r1 > 0 {
+                let r0 = r1.saturating_sub(rows_per);
+                let p0 = (b * g.oh + r0) * g.ow;
+                let npx = (r1 - r0) * g.ow;
+                for c0 in (0..npx).step_by(NR) {
+                    let width = NR.min(npx - c0);
+                    for (o, row) in panel_dy.iter_mut().enumerate() {
+                        row.0[..width].copy_from_slice(&dy[o * np + p0 + c0..][..width]);
+                        row.0[width..].fill(0.0);
+                    }
+                    for blk in 0..blocks {
+                        let rows = mr.min(kk - blk * mr);
+                        let a = &ap[blk * oc * mr..(blk + 1) * oc * mr];
+                        // SAFETY: the caller saw the CPU features of `lv`; the tile lies inside
+                        // `cols` (rows < kk, columns < ld).
+                        unsafe {
+                            let c = cols.as_mut_ptr().add(blk * mr * ld + c0);
+                            match lv {
+                                #[cfg(target_arch = "x86_64")]
+                                Level::Avx512 => x86::tile_avx512(oc, a, panel_dy, &zero, c, ld, rows, width),
+                                #[cfg(target_arch = "x86_64")]
+                                Level::Avx2Fma => x86::tile_avx2(oc, a, panel_dy, &zero, c, ld, rows, width),
+                                #[cfg(not(target_arch = "x86_64"))]
+                                _ => unreachable!(),
+                            }
+                        }
+                    }
+                }
+                // The zero bias above can only turn a −0 column value into +0, which the
+                // scatter's first addition (to 0) does anyway.
+                match lv {
+                    // SAFETY: the caller saw AVX-512F.
+                    #[cfg(target_arch = "x86_64")]
+                    Level::Avx512 => unsafe { x86::scatter_rows_avx512(cols, ld, g, r0, r1, local) },
+                    _ => scatter_rows(cols, ld, g, r0, r1, local),
+                }
+                r1 = r0;
+            }
+            for ic in 0..s.c {
+                // SAFETY: image b owns the planes (ic, b) of dx, disjoint from other tasks'.
+                unsafe { std::ptr::copy_nonoverlapping(local[ic * plane..].as_ptr(), dxp.get().add((ic * g.n + b) * plane), plane) };
+            }
+        },
+    );
+}
+
+/// `local[ic][iy][ix] += cols[(ic,ky,kx)][(oy − r0)·ow + ox]` for output rows `r0..r1` of one
+/// image (stride 1), taps in ascending order.
+#[inline(always)]
+fn scatter_rows(cols: &[f32], ld: usize, g: ConvGeom, r0: usize, r1: usize, local: &mut [f32]) {
+    let s = g.input;
+    let mut t = 0;
+    for ic in 0..s.c {
+        let dst_plane = &mut local[ic * s.h * s.w..(ic + 1) * s.h * s.w];
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                let col = &cols[t * ld..(t + 1) * ld];
+                t += 1;
+                // Valid ox form one run: ix = ox + kx − pad ∈ [0, w).
+                let lo = g.pad.saturating_sub(kx).min(g.ow);
+                let hi = (s.w + g.pad).saturating_sub(kx).clamp(lo, g.ow);
+                let (len, shift) = (hi - lo, lo + kx - g.pad);
+                for oy in r0..r1 {
+                    let Some(iy) = (oy + ky).checked_sub(g.pad).filter(|&iy| iy < s.h) else { continue };
+                    let dst = &mut dst_plane[iy * s.w + shift..][..len];
+                    let src = &col[(oy - r0) * g.ow + lo..][..len];
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
 // SAFETY: only hands disjoint output tiles to rayon tasks (see `forward`).
@@ -199,8 +335,17 @@ impl SendPtr {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Row, KC, NR};
+    use super::{ConvGeom, Row, KC, NR};
     use std::arch::x86_64::*;
+
+    /// [`super::scatter_rows`] compiled for AVX-512 (a 16-wide row is one vector addition).
+    ///
+    /// # Safety
+    /// AVX-512F present.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn scatter_rows_avx512(cols: &[f32], ld: usize, g: ConvGeom, r0: usize, r1: usize, local: &mut [f32]) {
+        super::scatter_rows(cols, ld, g, r0, r1, local)
+    }
 
     /// One 16 × 16 tile: `c[i·ldc + j] = Σ_k a[k][i]·b[k][j] + bias[i]` for `i < rows, j < cols`,
     /// rounded as matrixmultiply's AVX-512 kernel does (see the module doc).
@@ -304,6 +449,62 @@ mod tests {
             row.iter_mut().for_each(|v| *v += bias[o]);
         }
         y
+    }
+
+    /// The engine's route to an input gradient: Wᵀ · dy by matrixmultiply, then col2im.
+    fn reference_backward(dy: &[f32], g: ConvGeom, w: &[f32]) -> Vec<f32> {
+        let kk = g.input.c * g.k * g.k;
+        let np = g.n * g.oh * g.ow;
+        let oc = w.len() / kk;
+        let mut dcols = vec![0f32; kk * np];
+        gemm(kk, oc, np, 1.0, w, 1, kk, dy, np, 1, 0.0, &mut dcols);
+        crate::model::engine::col2im(&dcols, g.n, g.input, g.k, g.stride, g.pad, g.oh, g.ow)
+    }
+
+    #[test]
+    fn backward_matches_col2im_gemm() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // (c, h, w, oc, k, pad, n): AlexNet's and LeNet-5's layers with an input gradient, rows
+        // narrower and wider than a panel (8, 10, 16, 28, 32), reductions over 6 to 300 channels
+        // (two 256-blocks), taps off the 16/8 tile, and a 4×4 output (four rows per panel).
+        let shapes = [
+            (3, 32, 32, 32, 5, 2, 2),
+            (32, 16, 16, 64, 5, 2, 3),
+            (64, 8, 8, 96, 3, 1, 2),
+            (96, 8, 8, 64, 3, 1, 2),
+            (1, 28, 28, 6, 5, 2, 2),
+            (6, 14, 14, 16, 5, 0, 3),
+            (7, 6, 6, 300, 3, 0, 2),
+            (5, 4, 4, 9, 3, 1, 3),
+        ];
+        for (c, h, w, oc, k, pad, n) in shapes {
+            let input = Shape::new(c, h, w);
+            let (oh, ow) = (h + 2 * pad - k + 1, w + 2 * pad - k + 1);
+            let g = ConvGeom { n, input, k, stride: 1, pad, oh, ow };
+            // ReLU-masked output gradients (half exact zeros) and signed weights.
+            let dy: Vec<f32> = (0..oc * n * oh * ow).map(|_| if rng.gen_bool(0.5) { 0.0 } else { rng.gen_range(-1.0f32..1.0) }).collect();
+            let wt: Vec<f32> = (0..oc * c * k * k).map(|_| rng.gen_range(-0.3f32..0.3)).collect();
+            let want = reference_backward(&dy, g, &wt);
+            let Some(lv) = level() else {
+                assert!(backward_input(&dy, g, &wt).is_none());
+                continue;
+            };
+            let got = backward_input(&dy, g, &wt).expect("stride 1 with 16+ output pixels");
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "shape {:?}, element {i}: {a} vs {b}", (c, h, w, oc, k, pad, n));
+            }
+            #[cfg(target_arch = "x86_64")]
+            if lv == Level::Avx512 && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                let mut got = vec![f32::NAN; want.len()];
+                backward_input_at(Level::Avx2Fma, &dy, g, &wt, &mut got);
+                assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "AVX2 kernel, shape {:?}", (c, h, w, oc, k, pad, n));
+            }
+        }
+        // Declined: stride 2, and an output smaller than a panel.
+        let g = ConvGeom { n: 1, input: Shape::new(2, 9, 9), k: 3, stride: 2, pad: 1, oh: 5, ow: 5 };
+        assert!(backward_input(&vec![0.0; 4 * 25], g, &vec![0.0; 4 * 18]).is_none());
+        let g = ConvGeom { n: 4, input: Shape::new(16, 5, 5), k: 5, stride: 1, pad: 0, oh: 1, ow: 1 };
+        assert!(backward_input(&vec![0.0; 120 * 4], g, &vec![0.0; 120 * 400]).is_none());
     }
 
     #[test]

@@ -436,12 +436,19 @@ impl<T: Real> Net<T> {
                         gemm(out_ch, np, kk, T::ONE, &dy, np, 1, &cols, 1, np, T::ZERO, &mut grads.w[i]);
                     }
                     if need_dx {
-                        // The fused forward kept no im2col matrix: a scratch buffer of its size.
-                        let mut dcols = if cols.is_empty() { self.take(kk * np) } else { cols };
-                        // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
-                        gemm(kk, out_ch, np, T::ONE, &self.w[i], 1, kk, &dy, np, 1, T::ZERO, &mut dcols);
-                        let dx = col2im(&dcols, n, in_shape, k, stride, pad, out_shape.h, out_shape.w);
-                        self.give(dcols);
+                        let geom = ConvGeom { n, input: in_shape, k, stride, pad, oh: out_shape.h, ow: out_shape.w };
+                        let dx = if let Some(dx) = T::conv_backward_input(&dy, geom, &self.w[i]) {
+                            self.give(cols);
+                            dx
+                        } else {
+                            // The fused forward kept no im2col matrix: a scratch buffer of its size.
+                            let mut dcols = if cols.is_empty() { self.take(kk * np) } else { cols };
+                            // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
+                            gemm(kk, out_ch, np, T::ONE, &self.w[i], 1, kk, &dy, np, 1, T::ZERO, &mut dcols);
+                            let dx = col2im(&dcols, n, in_shape, k, stride, pad, out_shape.h, out_shape.w);
+                            self.give(dcols);
+                            dx
+                        };
                         Act { data: dx, layout: Layout::Spatial(in_shape) }
                     } else {
                         self.give(cols);
@@ -607,7 +614,7 @@ pub(super) fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usi
 /// Adjoint of `im2col`: scatter-add the column gradients back to `[C][N][H][W]`. Each input
 /// element receives its contributions in (ky, kx) order, one per kernel tap.
 #[allow(clippy::too_many_arguments)]
-fn col2im<T: Real>(dcols: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize) -> Vec<T> {
+pub(super) fn col2im<T: Real>(dcols: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize) -> Vec<T> {
     let np = n * oh * ow;
     let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
     dx.par_chunks_mut(n * s.h * s.w).enumerate().for_each(|(ic, dxc)| {

@@ -64,6 +64,12 @@ pub trait Real:
         let _ = (x, g, w, bias, y);
         false
     }
+    /// The fused input gradient of `conv.rs` (bit-identical to col2im of Wᵀ · dy); None where
+    /// this type, CPU or layer has none.
+    fn conv_backward_input(dy: &[Self], g: ConvGeom, w: &[Self]) -> Option<Vec<Self>> {
+        let _ = (dy, g, w);
+        None
+    }
 }
 
 impl Real for f32 {
@@ -110,6 +116,9 @@ impl Real for f32 {
     }
     fn conv_forward(x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mut [f32]) -> bool {
         super::conv::forward(x, g, w, bias, y)
+    }
+    fn conv_backward_input(dy: &[f32], g: ConvGeom, w: &[f32]) -> Option<Vec<f32>> {
+        super::conv::backward_input(dy, g, w)
     }
 }
 
