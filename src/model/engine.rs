@@ -1,6 +1,7 @@
 //! Fast float engine: walks an `Arch`, batch at a time, with convolutions as im2col + one GEMM
-//! (matrixmultiply) per layer and batch. Generic over `Real` (f32 for speed, f64 for checking
-//! gradients against finite differences).
+//! (matrixmultiply) per layer and batch — or, in f32 when no weight gradient is wanted, the
+//! bit-identical fused kernels of `conv.rs`, which never form the im2col matrix. Generic over
+//! `Real` (f32 for speed, f64 for checking gradients against finite differences).
 //!
 //! Layout: spatial activations are kept channel-major over the batch, `[C][N][H][W]` ("CNHW"),
 //! so a whole batch's convolution is a single `W[OC×K] · cols[K × N·OH·OW]` product and every
