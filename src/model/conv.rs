@@ -19,6 +19,7 @@
 //! machine too).
 
 use super::arch::Shape;
+use super::real::SendPtr;
 use rayon::prelude::*;
 
 /// matrixmultiply's reduction block for f32 (`archparam::S_KC`).
@@ -30,6 +31,35 @@ const NR: usize = 16;
 enum Level {
     Avx512,
     Avx2Fma,
+}
+
+impl Level {
+    /// Rows of a tile (output channels forward, taps backward): 16 × one AVX-512 vector of
+    /// pixels, 8 × two AVX2 vectors.
+    fn mr(self) -> usize {
+        match self {
+            Level::Avx512 => 16,
+            Level::Avx2Fma => 8,
+        }
+    }
+}
+
+/// `c[i·ldc + j] = Σ_k a[k][i]·b[k][j] + bias[i]` for `i < rows ≤ lv.mr()`, `j < cols ≤ 16`,
+/// `k < kk`, with the kernel of `lv` (rounded as matrixmultiply's; see the module doc).
+///
+/// # Safety
+/// The CPU has `lv`'s features; `a` holds `kk·lv.mr()` values, `b` ≥ `kk` rows, `bias` ≥
+/// `lv.mr()`, and `c` is valid for the tile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile(lv: Level, kk: usize, a: &[f32], b: &[Row], bias: &[f32], c: *mut f32, ldc: usize, rows: usize, cols: usize) {
+    match lv {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => x86::tile_avx512(kk, a, b, bias, c, ldc, rows, cols),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => x86::tile_avx2(kk, a, b, bias, c, ldc, rows, cols),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unreachable!("level() is None off x86_64"),
+    }
 }
 
 /// The kernel matrixmultiply selects on this CPU, if this module reproduces it.
@@ -87,10 +117,7 @@ fn forward_at(lv: Level, x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mu
     if np == 0 || oc == 0 {
         return;
     }
-    let mr = match lv {
-        Level::Avx512 => 16,
-        Level::Avx2Fma => 8,
-    };
+    let mr = lv.mr();
     // Zero-padded input: every patch element is then a plain load.
     let (hp, wp) = (s.h + 2 * g.pad, s.w + 2 * g.pad);
     let mut xp = vec![0f32; s.c * g.n * hp * wp];
@@ -124,17 +151,7 @@ fn forward_at(lv: Level, x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mu
                 let a = &ap[b * kk * mr..(b + 1) * kk * mr];
                 // SAFETY: the caller saw the CPU features of `lv`; panel `pan` and block `b` own the
                 // disjoint tile y[b·mr .. +rows][p0 .. +cols] of `y` (length checked above).
-                unsafe {
-                    let c = yp.get().add(b * mr * np + p0);
-                    match lv {
-                        #[cfg(target_arch = "x86_64")]
-                        Level::Avx512 => x86::tile_avx512(kk, a, bp, &bias_p[b * mr..], c, np, rows, cols),
-                        #[cfg(target_arch = "x86_64")]
-                        Level::Avx2Fma => x86::tile_avx2(kk, a, bp, &bias_p[b * mr..], c, np, rows, cols),
-                        #[cfg(not(target_arch = "x86_64"))]
-                        _ => unreachable!(),
-                    }
-                }
+                unsafe { tile(lv, kk, a, bp, &bias_p[b * mr..], yp.get().add(b * mr * np + p0), np, rows, cols) };
             }
         },
     );
@@ -225,10 +242,7 @@ fn backward_input_at(lv: Level, dy: &[f32], g: ConvGeom, w: &[f32], dx: &mut [f3
     if g.n == 0 {
         return;
     }
-    let mr = match lv {
-        Level::Avx512 => 16,
-        Level::Avx2Fma => 8,
-    };
+    let mr = lv.mr();
     // Wᵀ as panels of `mr` taps, `[block][oc][mr]`, zero past the last tap.
     let blocks = kk.div_ceil(mr);
     let mut ap = vec![0f32; blocks * oc * mr];
@@ -262,17 +276,7 @@ fn backward_input_at(lv: Level, dy: &[f32], g: ConvGeom, w: &[f32], dx: &mut [f3
                         let a = &ap[blk * oc * mr..(blk + 1) * oc * mr];
                         // SAFETY: the caller saw the CPU features of `lv`; the tile lies inside
                         // `cols` (rows < kk, columns < ld).
-                        unsafe {
-                            let c = cols.as_mut_ptr().add(blk * mr * ld + c0);
-                            match lv {
-                                #[cfg(target_arch = "x86_64")]
-                                Level::Avx512 => x86::tile_avx512(oc, a, panel_dy, &zero, c, ld, rows, width),
-                                #[cfg(target_arch = "x86_64")]
-                                Level::Avx2Fma => x86::tile_avx2(oc, a, panel_dy, &zero, c, ld, rows, width),
-                                #[cfg(not(target_arch = "x86_64"))]
-                                _ => unreachable!(),
-                            }
-                        }
+                        unsafe { tile(lv, oc, a, panel_dy, &zero, cols.as_mut_ptr().add(blk * mr * ld + c0), ld, rows, width) };
                     }
                 }
                 // The zero bias above can only turn a −0 column value into +0, which the
@@ -319,17 +323,6 @@ fn scatter_rows(cols: &[f32], ld: usize, g: ConvGeom, r0: usize, r1: usize, loca
                 }
             }
         }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: only hands disjoint output tiles to rayon tasks (see `forward`).
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -232,13 +232,15 @@ fn split_parts(m: usize, k: usize, n: usize) -> usize {
     (threads * 4).min(m.max(n).div_ceil(64))
 }
 
+/// A raw pointer rayon tasks may share. Users hand each task a disjoint part of the pointee:
+/// blocks of one product here (`gemm`), output tiles and image planes in `conv.rs`.
 #[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-// SAFETY: used only to hand disjoint blocks of one product to rayon tasks (see `gemm`).
+pub(super) struct SendPtr<T>(pub(super) *mut T);
+// SAFETY: only ever used to write disjoint parts of one buffer from different tasks (above).
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 impl<T> SendPtr<T> {
-    fn get(self) -> *mut T {
+    pub(super) fn get(self) -> *mut T {
         self.0
     }
 }
