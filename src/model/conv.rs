@@ -35,11 +35,15 @@ enum Level {
 
 impl Level {
     /// Rows of a tile (output channels forward, taps backward): 16 × one AVX-512 vector of
-    /// pixels, 8 × two AVX2 vectors.
+    /// pixels, 6 × two AVX2 vectors (12 sums, two row vectors and a broadcast fit AVX2's 16
+    /// registers; 8 rows spilled).
     fn mr(self) -> usize {
         match self {
             Level::Avx512 => 16,
-            Level::Avx2Fma => 8,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2Fma => x86::AVX2_MR,
+            #[cfg(not(target_arch = "x86_64"))]
+            Level::Avx2Fma => 6,
         }
     }
 }
@@ -375,21 +379,26 @@ mod x86 {
         }
     }
 
-    /// [`tile_avx512`] for AVX2+FMA: 8 channels × 16 pixels (two vectors), rounded as
-    /// matrixmultiply's FMA kernel does (first block stored as sum + 0).
+    /// Rows of the AVX2 tile.
+    pub(super) const AVX2_MR: usize = 6;
+
+    /// [`tile_avx512`] for AVX2+FMA: 6 channels × 16 pixels (two vectors), rounded as
+    /// matrixmultiply's FMA kernel does (first block stored as sum + 0); the tile's shape does
+    /// not change any element's FMA chain.
     ///
     /// # Safety
-    /// AVX2 and FMA present; `a` holds `kk·8` values, `bias` ≥ 8, otherwise as [`tile_avx512`].
+    /// AVX2 and FMA present; `a` holds `kk·6` values, `bias` ≥ 6, otherwise as [`tile_avx512`].
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn tile_avx2(kk: usize, a: &[f32], b: &[Row], bias: &[f32], c: *mut f32, ldc: usize, rows: usize, cols: usize) {
-        debug_assert!(a.len() >= kk * 8 && b.len() >= kk && bias.len() >= 8);
-        let mut sum = [[_mm256_setzero_ps(); 2]; 8];
+        const MR: usize = AVX2_MR;
+        debug_assert!(a.len() >= kk * MR && b.len() >= kk && bias.len() >= MR);
+        let mut sum = [[_mm256_setzero_ps(); 2]; MR];
         let mut k0 = 0;
         while k0 < kk {
             let k1 = (k0 + KC).min(kk);
-            let mut acc = [[_mm256_setzero_ps(); 2]; 8];
-            let mut ap = a.as_ptr().add(k0 * 8);
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            let mut ap = a.as_ptr().add(k0 * MR);
             for row in &b[k0..k1] {
                 let b0 = _mm256_load_ps(row.0.as_ptr());
                 let b1 = _mm256_load_ps(row.0.as_ptr().add(8));
@@ -398,7 +407,7 @@ mod x86 {
                     s[0] = _mm256_fmadd_ps(av, b0, s[0]);
                     s[1] = _mm256_fmadd_ps(av, b1, s[1]);
                 }
-                ap = ap.add(8);
+                ap = ap.add(MR);
             }
             for (s, v) in sum.iter_mut().zip(&acc) {
                 for h in 0..2 {
