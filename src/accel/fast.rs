@@ -455,20 +455,17 @@ unsafe fn columns_avx2_skip(t: &ColumnTable, rows: &[i16], bias: i32, ops: &Gemm
     }
     let mut visited = vec![0u32; ops.npix];
     let mut offs: Vec<u32> = Vec::with_capacity(k);
+    let mut pad = [z; 32];
     let zv = _mm256_set1_epi8(z as i8);
-    // Only visited rows need to stay cached: with a fraction `d` of the codes kept, blocks run
-    // 1/d times longer (up to 16×), saving each pixel's per-block overhead.
-    let kept = ops.act.iter().filter(|&&c| c != z).count();
-    let sparse = (ops.act.len() / kept.max(1)).clamp(1, 16);
+    let (_, sparse) = block_stretch(ops.act, t.skip);
     for (kb, ke) in kblocks(k, (st * 2).div_ceil(sparse)) {
         for (p, n) in visited.iter_mut().enumerate() {
             offs.clear();
             let codes = &ops.act[p * k + kb..p * k + ke];
             for (j, c) in codes.chunks(32).enumerate() {
-                // A short group is read in place with the codes after it masked off where the
-                // buffer goes on (it does but for the last pixels), else from a padded copy.
+                // A short group is read in place where the buffer goes on (it does but for the
+                // last pixels), else from a copy; either way the bytes past it are masked off.
                 let at = p * k + kb + 32 * j;
-                let mut pad = [z; 32];
                 let src = if at + 32 <= ops.act.len() {
                     ops.act.as_ptr().add(at)
                 } else {
@@ -596,13 +593,7 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
     let mut ends = vec![0usize; ops.npix];
     // Entries visited per pixel (each owes `bias` back).
     let mut visited = vec![0u32; ops.npix];
-    // A block's rows need to stay cached only where visited: with a fraction `d` of the codes
-    // kept, blocks run 1/d times longer (up to 16×), saving each pixel's per-block overhead.
-    let kept = match t.skip {
-        Some(z) => ops.act.iter().filter(|&&c| c != z).count(),
-        None => ops.act.len(),
-    };
-    let sparse = (ops.act.len() / kept.max(1)).clamp(1, 16);
+    let (kept, sparse) = block_stretch(ops.act, t.skip);
     let mut offs = OFFSETS.take();
     let skip = _mm512_set1_epi8(t.skip.unwrap_or(0) as i8);
     let npv = _mm512_set1_epi32(np as i32);
@@ -748,6 +739,18 @@ unsafe fn tile_vnni<const V: usize, const S: usize>(acc: *mut i32, rows: *const 
         _mm512_storeu_si512(acc.add(v * VNNI_LANES) as *mut _, e[0][v]);
         _mm512_storeu_si512(acc.add(v * VNNI_LANES + 16) as *mut _, o[0][v]);
     }
+}
+
+/// The codes a skipping kernel visits (all but `skip`), and how many times longer its blocks of
+/// reduction indices may run: a block's rows need to stay cached only where visited, so with a
+/// fraction `d` of the codes kept blocks run 1/d times longer (up to 16×), saving each pixel's
+/// per-block overhead.
+fn block_stretch(act: &[u8], skip: Option<u8>) -> (usize, usize) {
+    let kept = match skip {
+        Some(z) => act.iter().filter(|&&c| c != z).count(),
+        None => act.len(),
+    };
+    (kept, (act.len() / kept.max(1)).clamp(1, 16))
 }
 
 /// Blocks of reduction indices whose rows (`stride_bytes` each) fit in half of the L2 cache:

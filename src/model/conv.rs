@@ -40,13 +40,13 @@ impl Level {
     fn mr(self) -> usize {
         match self {
             Level::Avx512 => 16,
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2Fma => x86::AVX2_MR,
-            #[cfg(not(target_arch = "x86_64"))]
-            Level::Avx2Fma => 6,
+            Level::Avx2Fma => AVX2_MR,
         }
     }
 }
+
+/// Rows of the AVX2 tile.
+const AVX2_MR: usize = 6;
 
 /// `c[i·ldc + j] = Σ_k a[k][i]·b[k][j] + bias[i]` for `i < rows ≤ lv.mr()`, `j < cols ≤ 16`,
 /// `k < kk`, with the kernel of `lv` (rounded as matrixmultiply's; see the module doc).
@@ -332,7 +332,7 @@ fn scatter_rows(cols: &[f32], ld: usize, g: ConvGeom, r0: usize, r1: usize, loca
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{ConvGeom, Row, KC, NR};
+    use super::{ConvGeom, Row, AVX2_MR, KC, NR};
     use std::arch::x86_64::*;
 
     /// [`super::scatter_rows`] compiled for AVX-512 (a 16-wide row is one vector addition).
@@ -378,9 +378,6 @@ mod x86 {
             _mm512_mask_storeu_ps(c.add(i * ldc), mask, v);
         }
     }
-
-    /// Rows of the AVX2 tile.
-    pub(super) const AVX2_MR: usize = 6;
 
     /// [`tile_avx512`] for AVX2+FMA: 6 channels × 16 pixels (two vectors), rounded as
     /// matrixmultiply's FMA kernel does (first block stored as sum + 0); the tile's shape does
