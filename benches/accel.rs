@@ -42,7 +42,8 @@ fn setup(dir: &str, dataset: DatasetName, arch: &Arch) -> (Params, Vec<f32>, Str
             (p, "random")
         }
     };
-    let test = std::env::var_os("AXDNN_DATA").and_then(|d| axdnn::data::load(dataset, axdnn::data::Split::Test, d.as_ref()).ok());
+    let test = std::env::var_os("AXDNN_DATA")
+        .and_then(|d| axdnn::data::load(dataset, axdnn::data::Split::Test, d.as_ref()).ok());
     let (imgs, idesc) = match test {
         Some(ds) => (ds.head(N).images, format!("{dataset} test")),
         None => ((0..N * arch.input.numel()).map(|_| r.gen_range(0.0..1.0f32)).collect(), "random".into()),
@@ -88,7 +89,10 @@ fn bench(c: &mut Criterion) {
         g.bench_function("float_engine", |b| b.iter(|| axdnn::model::engine::logits(&arch, &params, &imgs, N)));
         g.bench_function("float_reference", |b| {
             b.iter(|| {
-                (0..N).into_par_iter().map(|i| forward_reference(&arch, &params, &imgs[i * d..(i + 1) * d]).pop().unwrap()).collect::<Vec<_>>()
+                (0..N)
+                    .into_par_iter()
+                    .map(|i| forward_reference(&arch, &params, &imgs[i * d..(i + 1) * d]).pop().unwrap())
+                    .collect::<Vec<_>>()
             })
         });
         g.finish();

@@ -11,7 +11,8 @@ use axdnn::model::{Arch, Params, Shape};
 use criterion::{criterion_group, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 
-const ATTACKS: [Attack; 6] = [Attack::Fgsm, Attack::Fgm, Attack::LinfBim, Attack::L2Bim, Attack::LinfPgd, Attack::L2Pgd];
+const ATTACKS: [Attack; 6] =
+    [Attack::Fgsm, Attack::Fgm, Attack::LinfBim, Attack::L2Bim, Attack::LinfPgd, Attack::L2Pgd];
 
 fn setup(dir: &str, dataset: DatasetName, arch: &Arch, n: usize) -> (Params, Vec<f32>, Vec<u8>) {
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
@@ -29,7 +30,8 @@ fn setup(dir: &str, dataset: DatasetName, arch: &Arch, n: usize) -> (Params, Vec
             p
         }
     };
-    let test = std::env::var_os("AXDNN_DATA").and_then(|d| axdnn::data::load(dataset, axdnn::data::Split::Test, d.as_ref()).ok());
+    let test = std::env::var_os("AXDNN_DATA")
+        .and_then(|d| axdnn::data::load(dataset, axdnn::data::Split::Test, d.as_ref()).ok());
     match test {
         Some(ds) => {
             let ds = ds.head(n);
@@ -45,8 +47,24 @@ fn setup(dir: &str, dataset: DatasetName, arch: &Arch, n: usize) -> (Params, Vec
 
 fn bench(c: &mut Criterion) {
     let models = [
-        ("lenet5_mnist", "models/lenet5-mnist", DatasetName::Mnist, Arch::lenet5(Shape::new(1, 28, 28), 10), 300, 0.1f32, 1.0f32),
-        ("alexnet_cifar10", "models/alexnet-cifar10", DatasetName::Cifar10, Arch::alexnet(Shape::new(3, 32, 32), 10), 64, 8.0 / 255.0, 0.5),
+        (
+            "lenet5_mnist",
+            "models/lenet5-mnist",
+            DatasetName::Mnist,
+            Arch::lenet5(Shape::new(1, 28, 28), 10),
+            300,
+            0.1f32,
+            1.0f32,
+        ),
+        (
+            "alexnet_cifar10",
+            "models/alexnet-cifar10",
+            DatasetName::Cifar10,
+            Arch::alexnet(Shape::new(3, 32, 32), 10),
+            64,
+            8.0 / 255.0,
+            0.5,
+        ),
     ];
     for (name, dir, dataset, arch, n, linf, l2) in models {
         let (params, x, y) = setup(dir, dataset, &arch, n);
@@ -58,7 +76,19 @@ fn bench(c: &mut Criterion) {
         for a in ATTACKS {
             let eps = Epsilon::new(if a.norm() == attack::Norm::Linf { linf } else { l2 }).unwrap();
             g.bench_function(a.name(), |b| {
-                b.iter(|| attack::run(a, a.default_params(), &model, &Bounds::uniform(0.0, 1.0), &x, &crit, &[eps], &mut SeededNoise::new(0)).unwrap())
+                b.iter(|| {
+                    attack::run(
+                        a,
+                        a.default_params(),
+                        &model,
+                        &Bounds::uniform(0.0, 1.0),
+                        &x,
+                        &crit,
+                        &[eps],
+                        &mut SeededNoise::new(0),
+                    )
+                    .unwrap()
+                })
             });
         }
         g.finish();

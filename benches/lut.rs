@@ -54,7 +54,14 @@ fn generated(c: &mut Criterion) {
 
 /// Minimum of `n` wall-clock runs of `f` (a robust summary on a shared machine).
 fn min_of(n: usize, mut f: impl FnMut()) -> Duration {
-    (0..n).map(|_| { let t = Instant::now(); f(); t.elapsed() }).min().unwrap()
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap()
 }
 
 fn evoapprox(c: &mut Criterion) {
@@ -89,8 +96,12 @@ fn evoapprox(c: &mut Criterion) {
         });
         g.finish();
         // Same-run summary with min-of-N (the criterion report has the distributions).
-        let t_sim = min_of(200, || { sim::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, false).unwrap(); });
-        let t_par = min_of(200, || { sim::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, true).unwrap(); });
+        let t_sim = min_of(200, || {
+            sim::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, false).unwrap();
+        });
+        let t_par = min_of(200, || {
+            sim::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, true).unwrap();
+        });
         let t_c = (0..20).map(|_| cm.time_sweep(20).unwrap()).fold(f64::MAX, f64::min);
         let dir = tempfile::tempdir().unwrap();
         let d = Dut::of(&net).unwrap();
@@ -106,18 +117,25 @@ fn evoapprox(c: &mut Criterion) {
             let dump = testbench::icarus_run(&img, dir.path()).unwrap();
             let (bad, _) = testbench::compare_dump(&dump, &d, &lut, Path::new("ivl")).unwrap();
             eprintln!("{name}: Icarus dump vs axdnn LUT: {bad} mismatches");
-            min_of(3, || { testbench::icarus_run(&img, dir.path()).unwrap(); })
+            min_of(3, || {
+                testbench::icarus_run(&img, dir.path()).unwrap();
+            })
         });
         let t_vl = testbench::verilator_build(&sources, &d, dir.path()).ok().map(|exe| {
             let dump = testbench::verilator_run(&exe, dir.path()).unwrap();
             let (bad, _) = testbench::compare_dump(&dump, &d, &lut, Path::new("vl")).unwrap();
             eprintln!("{name}: Verilator dump vs axdnn LUT: {bad} mismatches");
-            min_of(5, || { testbench::verilator_run(&exe, dir.path()).unwrap(); })
+            min_of(5, || {
+                testbench::verilator_run(&exe, dir.path()).unwrap();
+            })
         });
         summary.push((name, prog.instrs.len(), t_sim, t_par, t_c, t_ivl, t_vl));
     }
     println!("\nSame-run summary (min of N runs; 65536 pairs each):");
-    println!("{:<12} {:>6} {:>12} {:>12} {:>12} {:>8} {:>12} {:>12}", "circuit", "instrs", "sim serial", "sim 2 thr", "C -O2", "C/sim", "Icarus", "Verilator");
+    println!(
+        "{:<12} {:>6} {:>12} {:>12} {:>12} {:>8} {:>12} {:>12}",
+        "circuit", "instrs", "sim serial", "sim 2 thr", "C -O2", "C/sim", "Icarus", "Verilator"
+    );
     for (name, n, s, p, cc, i, v) in summary {
         let f = |d: Option<Duration>| d.map_or("n/a".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3));
         println!(

@@ -19,7 +19,9 @@ fn batch(arch: &Arch, n: usize) -> (Vec<f32>, Vec<u8>) {
 fn models(c: &mut Criterion) {
     let mut g = c.benchmark_group("nn");
     g.sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    for (name, input, n) in [(ArchName::Lenet5, Shape::new(1, 28, 28), 64), (ArchName::Alexnet, Shape::new(3, 32, 32), 16)] {
+    for (name, input, n) in
+        [(ArchName::Lenet5, Shape::new(1, 28, 28), 64), (ArchName::Alexnet, Shape::new(3, 32, 32), 16)]
+    {
         let arch = Arch::new(name, input, 10);
         let p = init_params(&arch, &mut ChaCha8Rng::seed_from_u64(2));
         let (x, y) = batch(&arch, n);

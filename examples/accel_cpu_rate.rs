@@ -24,7 +24,12 @@ fn main() {
     }
     let n = 2000;
     let imgs: Vec<f32> = match std::env::var_os("AXDNN_DATA") {
-        Some(d) => axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, d.as_ref()).unwrap().head(n).images,
+        Some(d) => {
+            axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, d.as_ref())
+                .unwrap()
+                .head(n)
+                .images
+        }
         None => (0..n * arch.input.numel()).map(|_| r.gen_range(0.0..1.0f32)).collect(),
     };
     let qm = QuantModel::build(&arch, &p, &imgs[..32 * 784], QuantOptions::default()).unwrap();
@@ -39,6 +44,11 @@ fn main() {
     let out = pool.install(|| acc.run(&imgs).unwrap());
     let t = cpu_seconds() - t0;
     let macs = arch.macs().iter().sum::<u64>() as f64 * n as f64;
-    println!("{n} images in {t:.2} CPU-s ({:.2} wall-s): {:.0} images/CPU-s, {:.3e} LUT-MAC/CPU-s (checksum {})",
-        w0.elapsed().as_secs_f64(), n as f64 / t, macs / t, out.acc.iter().map(|&v| v as i64).sum::<i64>());
+    println!(
+        "{n} images in {t:.2} CPU-s ({:.2} wall-s): {:.0} images/CPU-s, {:.3e} LUT-MAC/CPU-s (checksum {})",
+        w0.elapsed().as_secs_f64(),
+        n as f64 / t,
+        macs / t,
+        out.acc.iter().map(|&v| v as i64).sum::<i64>()
+    );
 }

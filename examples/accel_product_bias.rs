@@ -32,7 +32,11 @@ fn main() {
             }
             println!(
                 "{mult} {scheme} {}: z_w {}, K {}: mean signed product error {:.1}, mean |exact term| {:.1}",
-                g.name, g.w_params[0].zero_point, g.k, err / n, sig / n
+                g.name,
+                g.w_params[0].zero_point,
+                g.k,
+                err / n,
+                sig / n
             );
         }
     }

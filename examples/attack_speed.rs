@@ -74,11 +74,29 @@ fn main() -> anyhow::Result<()> {
         .map(|&e| Epsilon::new(e))
         .collect::<Result<_, _>>()?;
         if !a.no_warmup {
-            attack::run(atk, atk.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut SeededNoise::new(a.seed))?;
+            attack::run(
+                atk,
+                atk.default_params(),
+                &model,
+                &Bounds::default(),
+                &d.images,
+                &criterion,
+                &eps,
+                &mut SeededNoise::new(a.seed),
+            )?;
         }
         let mut noise = SeededNoise::new(a.seed);
         let t = Instant::now();
-        let out = attack::run(atk, atk.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut noise)?;
+        let out = attack::run(
+            atk,
+            atk.default_params(),
+            &model,
+            &Bounds::default(),
+            &d.images,
+            &criterion,
+            &eps,
+            &mut noise,
+        )?;
         let secs = t.elapsed().as_secs_f64();
         let successes: Vec<usize> = out.success.iter().map(|s| s.iter().filter(|&&b| b).count()).collect();
         // Fingerprint of every output bit: a speed change must leave it unchanged.

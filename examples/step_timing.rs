@@ -20,7 +20,13 @@ fn main() {
         let t = Instant::now();
         let _ = net.forward(&x, b, Mode::Eval);
         let f = t.elapsed().as_secs_f64();
-        println!("batch {b}: train step {:.3}s ({:.1} img/s, {:.2} GMAC/s at 3x), forward {:.3}s ({:.2} GMAC/s)",
-            s, b as f64 / s, 3.0 * (macs * b as u64) as f64 / s / 1e9, f, (macs * b as u64) as f64 / f / 1e9);
+        println!(
+            "batch {b}: train step {:.3}s ({:.1} img/s, {:.2} GMAC/s at 3x), forward {:.3}s ({:.2} GMAC/s)",
+            s,
+            b as f64 / s,
+            3.0 * (macs * b as u64) as f64 / s / 1e9,
+            f,
+            (macs * b as u64) as f64 / f / 1e9
+        );
     }
 }

@@ -38,7 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let res = report::Results::open(&out)?;
     let cs = report::comparisons(&res);
     let v = report::verdict(&cs.iter().collect::<Vec<_>>());
-    println!("{} comparisons: {} significantly more robust than exact, {} less (McNemar, Holm, α = 0.05)", v.cells, v.better, v.worse);
+    println!(
+        "{} comparisons: {} significantly more robust than exact, {} less (McNemar, Holm, α = 0.05)",
+        v.cells, v.better, v.worse
+    );
     println!("report: {} ({} lines)", out.join("report.md").display(), text.lines().count());
     Ok(())
 }

@@ -6,9 +6,9 @@ mod accel;
 mod attack;
 mod finetune;
 mod rtl;
+mod run;
 mod study;
 mod transfer;
-mod run;
 
 #[derive(Parser)]
 #[command(name = "axdnn", version, about = "Approximate DNN accelerators: netlist → LUT → systolic array")]
@@ -337,27 +337,72 @@ impl PlanFlags {
         let mut t = toml::Table::new();
         let strs = |v: &[String]| Value::Array(v.iter().map(|s| Value::String(s.clone())).collect());
         let floats = |v: &[f32]| Value::Array(v.iter().map(|&x| Value::Float(x as f64)).collect());
-        if let Some(v) = &self.name { t.insert("name".into(), Value::String(v.clone())); }
-        if !self.models.is_empty() { t.insert("models".into(), strs(&self.models)); }
-        if self.cross_models { t.insert("cross_models".into(), Value::Boolean(true)); }
-        if !self.schemes.is_empty() { t.insert("schemes".into(), strs(&self.schemes)); }
-        if self.per_channel { t.insert("per_channel".into(), Value::Array(vec![Value::Boolean(true)])); }
-        if !self.arrays.is_empty() { t.insert("arrays".into(), strs(&self.arrays)); }
-        if !self.dataflows.is_empty() { t.insert("dataflows".into(), strs(&self.dataflows)); }
-        if let Some(v) = &self.approx_layers { t.insert("approx_layers".into(), Value::String(v.clone())); }
-        if !self.multipliers.is_empty() { t.insert("multipliers".into(), strs(&axdnn::accel::load::split_list(&self.multipliers))); }
-        if !self.attacks.is_empty() { t.insert("attacks".into(), strs(&self.attacks)); }
-        if !self.eps_linf.is_empty() { t.insert("eps_linf".into(), floats(&self.eps_linf)); }
-        if !self.eps_l2.is_empty() { t.insert("eps_l2".into(), floats(&self.eps_l2)); }
-        if !self.threats.is_empty() { t.insert("threats".into(), strs(&self.threats)); }
-        if let Some(v) = &self.eps_units { t.insert("eps_units".into(), Value::String(v.clone())); }
-        if let Some(v) = self.image_start { t.insert("image_start".into(), Value::Integer(v as i64)); }
-        if let Some(v) = self.images { t.insert("images".into(), Value::Integer(v as i64)); }
-        if let Some(v) = self.chunk { t.insert("chunk".into(), Value::Integer(v as i64)); }
-        if let Some(v) = self.calib { t.insert("calib".into(), Value::Integer(v as i64)); }
-        if let Some(v) = self.calib_seed { t.insert("calib_seed".into(), Value::Integer(v as i64)); }
-        if !self.attack_seeds.is_empty() { t.insert("attack_seeds".into(), Value::Array(self.attack_seeds.iter().map(|&s| Value::Integer(s as i64)).collect())); }
-        if let Some(v) = self.clock_ghz { t.insert("clock_ghz".into(), Value::Float(v)); }
+        if let Some(v) = &self.name {
+            t.insert("name".into(), Value::String(v.clone()));
+        }
+        if !self.models.is_empty() {
+            t.insert("models".into(), strs(&self.models));
+        }
+        if self.cross_models {
+            t.insert("cross_models".into(), Value::Boolean(true));
+        }
+        if !self.schemes.is_empty() {
+            t.insert("schemes".into(), strs(&self.schemes));
+        }
+        if self.per_channel {
+            t.insert("per_channel".into(), Value::Array(vec![Value::Boolean(true)]));
+        }
+        if !self.arrays.is_empty() {
+            t.insert("arrays".into(), strs(&self.arrays));
+        }
+        if !self.dataflows.is_empty() {
+            t.insert("dataflows".into(), strs(&self.dataflows));
+        }
+        if let Some(v) = &self.approx_layers {
+            t.insert("approx_layers".into(), Value::String(v.clone()));
+        }
+        if !self.multipliers.is_empty() {
+            t.insert("multipliers".into(), strs(&axdnn::accel::load::split_list(&self.multipliers)));
+        }
+        if !self.attacks.is_empty() {
+            t.insert("attacks".into(), strs(&self.attacks));
+        }
+        if !self.eps_linf.is_empty() {
+            t.insert("eps_linf".into(), floats(&self.eps_linf));
+        }
+        if !self.eps_l2.is_empty() {
+            t.insert("eps_l2".into(), floats(&self.eps_l2));
+        }
+        if !self.threats.is_empty() {
+            t.insert("threats".into(), strs(&self.threats));
+        }
+        if let Some(v) = &self.eps_units {
+            t.insert("eps_units".into(), Value::String(v.clone()));
+        }
+        if let Some(v) = self.image_start {
+            t.insert("image_start".into(), Value::Integer(v as i64));
+        }
+        if let Some(v) = self.images {
+            t.insert("images".into(), Value::Integer(v as i64));
+        }
+        if let Some(v) = self.chunk {
+            t.insert("chunk".into(), Value::Integer(v as i64));
+        }
+        if let Some(v) = self.calib {
+            t.insert("calib".into(), Value::Integer(v as i64));
+        }
+        if let Some(v) = self.calib_seed {
+            t.insert("calib_seed".into(), Value::Integer(v as i64));
+        }
+        if !self.attack_seeds.is_empty() {
+            t.insert(
+                "attack_seeds".into(),
+                Value::Array(self.attack_seeds.iter().map(|&s| Value::Integer(s as i64)).collect()),
+            );
+        }
+        if let Some(v) = self.clock_ghz {
+            t.insert("clock_ghz".into(), Value::Float(v));
+        }
         t
     }
 
@@ -373,8 +418,9 @@ pub(crate) fn model_label(path: &std::path::Path) -> String {
 }
 
 pub(crate) fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    axdnn::study::runner::locate(arg, "AXDNN_DATA", "../shared/data")
-        .ok_or_else(|| anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data"))
+    axdnn::study::runner::locate(arg, "AXDNN_DATA", "../shared/data").ok_or_else(|| {
+        anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data")
+    })
 }
 
 fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
@@ -382,24 +428,53 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     use axdnn::model::{io, train};
     let root = data_root(a.data)?;
     let mut cfg = train::TrainConfig::new(a.arch, a.dataset);
-    if let Some(v) = a.epochs { cfg.epochs = v; }
-    if let Some(v) = a.seed { cfg.seed = v; }
-    if let Some(v) = a.batch { cfg.batch = v; }
-    if let Some(v) = a.lr { cfg.lr = v; }
-    if let Some(v) = a.momentum { cfg.momentum = v; }
-    if let Some(v) = a.weight_decay { cfg.weight_decay = v; }
-    if let Some(v) = a.warmup { cfg.warmup = v; }
-    if a.no_bn { cfg.batchnorm = false; }
-    if a.augment { cfg.augment = true; }
-    if a.no_augment { cfg.augment = false; }
+    if let Some(v) = a.epochs {
+        cfg.epochs = v;
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v;
+    }
+    if let Some(v) = a.batch {
+        cfg.batch = v;
+    }
+    if let Some(v) = a.lr {
+        cfg.lr = v;
+    }
+    if let Some(v) = a.momentum {
+        cfg.momentum = v;
+    }
+    if let Some(v) = a.weight_decay {
+        cfg.weight_decay = v;
+    }
+    if let Some(v) = a.warmup {
+        cfg.warmup = v;
+    }
+    if a.no_bn {
+        cfg.batchnorm = false;
+    }
+    if a.augment {
+        cfg.augment = true;
+    }
+    if a.no_augment {
+        cfg.augment = false;
+    }
     let ck = a.out.join(train::CHECKPOINT_FILE);
     if a.resume && !ck.is_file() {
         eprintln!("note: --resume given but {} does not exist; starting fresh", ck.display());
     }
     let mut tr = data::load(a.dataset, Split::Train, &root)?;
-    if let Some(l) = a.limit { tr = tr.head(l); }
+    if let Some(l) = a.limit {
+        tr = tr.head(l);
+    }
     let te = data::load(a.dataset, Split::Test, &root)?;
-    eprintln!("training {} on {} ({} train / {} test images): {}", a.arch, a.dataset, tr.len(), te.len(), cfg.optimizer_description());
+    eprintln!(
+        "training {} on {} ({} train / {} test images): {}",
+        a.arch,
+        a.dataset,
+        tr.len(),
+        te.len(),
+        cfg.optimizer_description()
+    );
     let t0 = std::time::Instant::now();
     let outcome = train::train_until(&cfg, &tr, &te, &a.out, true, a.stop_after.unwrap_or(cfg.epochs))?;
     let done = outcome.history.len();
@@ -439,7 +514,12 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     io::save(&a.out, &outcome.arch, &outcome.params, &meta)?;
     println!(
         "{}: test accuracy {:.4} ({} images), {} epochs, training time {:.0}s (this process {:.0}s)",
-        a.out.display(), outcome.test_accuracy, te.len(), done, train_seconds, t0.elapsed().as_secs_f64()
+        a.out.display(),
+        outcome.test_accuracy,
+        te.len(),
+        done,
+        train_seconds,
+        t0.elapsed().as_secs_f64()
     );
     Ok(())
 }
@@ -451,7 +531,9 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
     let m = io::load(&a.model)?;
     let root = data_root(a.data)?;
     let mut te = data::load(m.meta.dataset, Split::Test, &root)?;
-    if let Some(n) = a.n { te = te.head(n); }
+    if let Some(n) = a.n {
+        te = te.head(n);
+    }
     if te.shape != m.arch.input {
         anyhow::bail!("dataset images are {}, model expects {}", te.shape, m.arch.input);
     }
@@ -462,7 +544,11 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
         let n = (te.len() - s).min(1000);
         logits.extend(axdnn::model::engine::logits(&m.arch, &m.params, &te.images[s * per..(s + n) * per], n));
     }
-    let correct = logits.chunks_exact(m.arch.classes).zip(&te.labels).filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize).count();
+    let correct = logits
+        .chunks_exact(m.arch.classes)
+        .zip(&te.labels)
+        .filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize)
+        .count();
     let acc = correct as f64 / te.len().max(1) as f64;
     if let Some(p) = &a.logits {
         axdnn::model::io::write_atomic(p, &axdnn::lut::io::npy_f32(&[te.len(), m.arch.classes], &logits))?;
@@ -474,7 +560,14 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
         });
         println!("{o}");
     } else {
-        println!("{}: float test accuracy {:.4} ({:.2} %) on {} {} test images", a.model.display(), acc, acc * 100.0, te.len(), m.meta.dataset);
+        println!(
+            "{}: float test accuracy {:.4} ({:.2} %) on {} {} test images",
+            a.model.display(),
+            acc,
+            acc * 100.0,
+            te.len(),
+            m.meta.dataset
+        );
     }
     Ok(())
 }
@@ -595,7 +688,8 @@ fn lut_cmd(c: LutCmd) -> anyhow::Result<()> {
                 bar.finish_and_clear();
             }
             print!("{}", verify::table(&reports));
-            let files: usize = circuits.iter().map(|c| c.generic.is_some() as usize + c.pdk45.is_some() as usize + c.copies).sum();
+            let files: usize =
+                circuits.iter().map(|c| c.generic.is_some() as usize + c.pdk45.is_some() as usize + c.copies).sum();
             let failed = reports.iter().filter(|r| !r.ok()).count();
             let dev = reports.iter().filter(|r| r.ok() && !r.documented().is_empty()).count();
             let c_ok = reports.iter().filter(|r| matches!(r.c, verify::CResult::Match(_))).count();

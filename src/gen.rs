@@ -17,9 +17,14 @@ use std::fmt::Write as _;
 pub enum Kind {
     Exact,
     /// Drop the `k` least-significant partial-product columns.
-    Truncated { k: u32 },
+    Truncated {
+        k: u32,
+    },
     /// Broken-array multiplier with horizontal and vertical break levels.
-    Bam { hbl: u32, vbl: u32 },
+    Bam {
+        hbl: u32,
+        vbl: u32,
+    },
     /// Exact two's-complement multiplier (modified Baugh-Wooley: the partial products with one
     /// sign bit are inverted and the constant 2^(N+M-1) + 2^(N-1) + 2^(M-1) is added).
     SignedExact,
@@ -90,10 +95,7 @@ impl Spec {
         Netlist {
             name: b.name,
             nodes: b.nodes,
-            inputs: vec![
-                Port { name: "A".into(), bits: a_bits },
-                Port { name: "B".into(), bits: b_bits },
-            ],
+            inputs: vec![Port { name: "A".into(), bits: a_bits }, Port { name: "B".into(), bits: b_bits }],
             outputs: vec![Port { name: "O".into(), bits }],
         }
     }
@@ -205,8 +207,7 @@ pub fn to_verilog(net: &Netlist, header: &str) -> String {
     for line in header.lines() {
         let _ = writeln!(s, "// {line}");
     }
-    let ports: Vec<&str> =
-        net.inputs.iter().chain(&net.outputs).map(|p| p.name.as_str()).collect();
+    let ports: Vec<&str> = net.inputs.iter().chain(&net.outputs).map(|p| p.name.as_str()).collect();
     let _ = writeln!(s, "module {} ({});", net.name, ports.join(", "));
     for p in &net.inputs {
         let _ = writeln!(s, "input [{}:0] {};", p.width() - 1, p.name);
@@ -261,8 +262,12 @@ pub fn header(spec: &Spec) -> String {
     let what = match spec.kind {
         Kind::Exact => "exact ripple-carry array multiplier".to_string(),
         Kind::SignedExact => "exact two's-complement (modified Baugh-Wooley) array multiplier".to_string(),
-        Kind::Truncated { k } => format!("truncated array multiplier, {k} least-significant partial-product columns dropped"),
-        Kind::Bam { hbl, vbl } => format!("broken-array multiplier (Mahdiani et al.), horizontal break level {hbl}, vertical break level {vbl}"),
+        Kind::Truncated { k } => {
+            format!("truncated array multiplier, {k} least-significant partial-product columns dropped")
+        }
+        Kind::Bam { hbl, vbl } => format!(
+            "broken-array multiplier (Mahdiani et al.), horizontal break level {hbl}, vertical break level {vbl}"
+        ),
     };
     let sign = if spec.kind == Kind::SignedExact { "signed" } else { "unsigned" };
     format!(
@@ -280,12 +285,17 @@ pub fn parse_spec(s: &str) -> Result<Spec, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let size = |t: &str| -> Result<(u32, u32), String> {
         let (n, m) = t.split_once('x').unwrap_or((t, t));
-        let p = |x: &str| x.parse::<u32>().ok().filter(|v| (1..=16).contains(v)).ok_or(format!("bad width {x:?} in {s:?} (1..=16)"));
+        let p = |x: &str| {
+            x.parse::<u32>().ok().filter(|v| (1..=16).contains(v)).ok_or(format!("bad width {x:?} in {s:?} (1..=16)"))
+        };
         Ok((p(n)?, p(m)?))
     };
     let num = |x: &str| x.parse::<u32>().map_err(|_| format!("bad number {x:?} in {s:?}"));
     let (n, m, kind) = match parts.as_slice() {
-        ["exact", sz] => { let (n, m) = size(sz)?; (n, m, Kind::Exact) }
+        ["exact", sz] => {
+            let (n, m) = size(sz)?;
+            (n, m, Kind::Exact)
+        }
         ["sexact", sz] => {
             let (n, m) = size(sz)?;
             if n < 2 || m < 2 {
@@ -293,8 +303,14 @@ pub fn parse_spec(s: &str) -> Result<Spec, String> {
             }
             (n, m, Kind::SignedExact)
         }
-        ["trunc", sz, k] => { let (n, m) = size(sz)?; (n, m, Kind::Truncated { k: num(k)? }) }
-        ["bam", sz, h, v] => { let (n, m) = size(sz)?; (n, m, Kind::Bam { hbl: num(h)?, vbl: num(v)? }) }
+        ["trunc", sz, k] => {
+            let (n, m) = size(sz)?;
+            (n, m, Kind::Truncated { k: num(k)? })
+        }
+        ["bam", sz, h, v] => {
+            let (n, m) = size(sz)?;
+            (n, m, Kind::Bam { hbl: num(h)?, vbl: num(v)? })
+        }
         _ => return Err(format!("bad spec {s:?}: want exact:NxM, trunc:NxM:K or bam:NxM:HBL:VBL")),
     };
     Ok(Spec { n, m, kind })

@@ -87,7 +87,6 @@ impl Multiplier for Exact {
         self.signed
     }
     fn mul(&self, row: u32, col: u32) -> i32 {
-        (Self::value(row, self.row_bits, self.signed) * Self::value(col, self.col_bits, self.signed))
-            as i32
+        (Self::value(row, self.row_bits, self.signed) * Self::value(col, self.col_bits, self.signed)) as i32
     }
 }

@@ -142,8 +142,18 @@ const TICK: u32 = 12;
 const LEGEND: u32 = 12;
 const NOTE: u32 = 11;
 const POINT: u32 = 10;
-const PALETTE: [RGBColor; 10] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75), RGBColor(227, 119, 194), RGBColor(188, 189, 34), RGBColor(23, 190, 207), RGBColor(57, 59, 121)];
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(57, 59, 121),
+];
 /// On/off lengths in pixels; empty = solid.
 const DASHES: [&[f64]; 4] = [&[], &[2.0, 3.0], &[9.0, 3.0, 2.0, 3.0], &[5.0, 3.0]];
 const THRESHOLD: RGBColor = RGBColor(170, 30, 30);
@@ -155,24 +165,68 @@ enum Chart<'a> {
 }
 
 #[derive(Clone, Copy)]
-enum Shape { Circle, Square, TriUp, Diamond, TriDown, Plus, Cross, Star }
-const SHAPES: [Shape; 8] = [Shape::Circle, Shape::Square, Shape::TriUp, Shape::Diamond, Shape::TriDown, Shape::Plus, Shape::Cross, Shape::Star];
+enum Shape {
+    Circle,
+    Square,
+    TriUp,
+    Diamond,
+    TriDown,
+    Plus,
+    Cross,
+    Star,
+}
+const SHAPES: [Shape; 8] = [
+    Shape::Circle,
+    Shape::Square,
+    Shape::TriUp,
+    Shape::Diamond,
+    Shape::TriDown,
+    Shape::Plus,
+    Shape::Cross,
+    Shape::Star,
+];
 
 /// Everything that tells one series from another (`width` 0: no line).
 #[derive(Clone, Copy)]
-struct Look { color: RGBColor, width: u32, dash: &'static [f64], shape: Shape, radius: f64, filled: bool }
+struct Look {
+    color: RGBColor,
+    width: u32,
+    dash: &'static [f64],
+    shape: Shape,
+    radius: f64,
+    filled: bool,
+}
 
 fn looks(series: &[Series]) -> Vec<Look> {
     let mut normal = 0;
-    series.iter().map(|s| match s.role {
-        Role::Baseline => Look { color: BLACK, width: 4, dash: &[], shape: Shape::Circle, radius: 5.5, filled: true },
-        Role::Reference => Look { color: RGBColor(110, 110, 110), width: 2, dash: &[10.0, 5.0], shape: Shape::Square, radius: 4.5, filled: true },
-        Role::Normal => {
-            normal += 1;
-            let i = normal - 1;
-            Look { color: PALETTE[i % 10], width: 2, dash: DASHES[i % 4], shape: SHAPES[i % 8], radius: 4.5, filled: false }
-        }
-    }).collect()
+    series
+        .iter()
+        .map(|s| match s.role {
+            Role::Baseline => {
+                Look { color: BLACK, width: 4, dash: &[], shape: Shape::Circle, radius: 5.5, filled: true }
+            }
+            Role::Reference => Look {
+                color: RGBColor(110, 110, 110),
+                width: 2,
+                dash: &[10.0, 5.0],
+                shape: Shape::Square,
+                radius: 4.5,
+                filled: true,
+            },
+            Role::Normal => {
+                normal += 1;
+                let i = normal - 1;
+                Look {
+                    color: PALETTE[i % 10],
+                    width: 2,
+                    dash: DASHES[i % 4],
+                    shape: SHAPES[i % 8],
+                    radius: 4.5,
+                    filled: false,
+                }
+            }
+        })
+        .collect()
 }
 
 type Area<DB> = DrawingArea<DB, Shift>;
@@ -182,7 +236,11 @@ type Chart2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
 type Rect = (i32, i32, i32, i32);
 
 /// A linear f64 axis with ticks chosen here (plotters' `WithKeyPoints` has no f64 label formatter).
-struct Axis { lo: f64, hi: f64, ticks: Vec<f64> }
+struct Axis {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+}
 
 impl Ranged for Axis {
     type FormatOption = DefaultFormatting;
@@ -192,7 +250,11 @@ impl Ranged for Axis {
     }
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
         // Light (minor) points are asked for separately; there is no minor grid.
-        if hint.weight().allow_light_points() { Vec::new() } else { self.ticks.clone() }
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
     }
     fn range(&self) -> std::ops::Range<f64> {
         self.lo..self.hi
@@ -200,20 +262,38 @@ impl Ranged for Axis {
 }
 
 fn validate(chart: Chart, path: &Path) -> Result<(), PlotError> {
-    let bad = |series: &str, index, field| Err(PlotError::NonFinite { path: path.to_path_buf(), series: series.to_string(), index, field });
+    let bad = |series: &str, index, field| {
+        Err(PlotError::NonFinite { path: path.to_path_buf(), series: series.to_string(), index, field })
+    };
     type Checked<'a> = Vec<(&'a str, usize, f64, f64, Option<(f64, f64)>)>;
     let (points, thresholds): (Checked, _) = match chart {
         Chart::Line(c) => {
             if !c.y_range.0.is_finite() || !c.y_range.1.is_finite() {
                 return bad("y_range", 0, "range");
             }
-            (c.series.iter().flat_map(|s| s.points.iter().enumerate().map(|(i, p)| (s.label.as_str(), i, p.x, p.y, p.ci))).collect(), &c.thresholds)
+            (
+                c.series
+                    .iter()
+                    .flat_map(|s| s.points.iter().enumerate().map(|(i, p)| (s.label.as_str(), i, p.x, p.y, p.ci)))
+                    .collect(),
+                &c.thresholds,
+            )
         }
-        Chart::Scatter(c) => (c.points.iter().enumerate().map(|(i, p)| (p.label.as_str(), i, p.x, p.y, p.ci)).collect(), &c.thresholds),
+        Chart::Scatter(c) => {
+            (c.points.iter().enumerate().map(|(i, p)| (p.label.as_str(), i, p.x, p.y, p.ci)).collect(), &c.thresholds)
+        }
     };
     for (label, i, x, y, ci) in points {
         let ci_ok = ci.is_none_or(|(a, b)| a.is_finite() && b.is_finite());
-        let field = if !x.is_finite() { "x" } else if !y.is_finite() { "y" } else if !ci_ok { "ci" } else { continue };
+        let field = if !x.is_finite() {
+            "x"
+        } else if !y.is_finite() {
+            "y"
+        } else if !ci_ok {
+            "ci"
+        } else {
+            continue;
+        };
         return bad(label, i, field);
     }
     match thresholds.iter().position(|t| !t.y.is_finite()) {
@@ -245,8 +325,14 @@ fn png(chart: Chart, path: &Path) -> Result<Vec<u8>, PlotError> {
     }
     // Encoded with the `image` crate the project already has (plotters' encoder would pull a second version).
     let mut out = Vec::new();
-    image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut out), &buf, W, H, image::ExtendedColorType::Rgb8)
-        .map_err(|cause| PlotError::Png { path: path.to_path_buf(), cause })?;
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut out),
+        &buf,
+        W,
+        H,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|cause| PlotError::Png { path: path.to_path_buf(), cause })?;
     Ok(out)
 }
 
@@ -255,11 +341,13 @@ fn write_both(chart: Chart, stem: &Path) -> Result<(), PlotError> {
         Some("svg" | "png") => stem.with_extension(""),
         _ => stem.to_path_buf(),
     };
-    let with = |ext: &str| PathBuf::from({
-        let mut s = stem.clone().into_os_string();
-        s.push(ext);
-        s
-    });
+    let with = |ext: &str| {
+        PathBuf::from({
+            let mut s = stem.clone().into_os_string();
+            s.push(ext);
+            s
+        })
+    };
     let (svg_path, png_path) = (with(".svg"), with(".png"));
     // Both are rendered before either is written, so bad input leaves no half-updated pair.
     let (svg_text, png_bytes) = (svg(chart, &svg_path)?, png(chart, &png_path)?);
@@ -275,8 +363,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.{}.{seq}.tmp", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
-    let result = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all())).and_then(|_| std::fs::rename(&tmp, path));
+    let tmp = dir.join(format!(
+        ".{}.{}.{seq}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -317,12 +411,15 @@ fn text_w(s: &str, em: f64) -> i32 {
     use ab_glyph::{Font, ScaleFont};
     let Some(f) = face() else { return (s.chars().count() as f64 * em * 0.6) as i32 };
     let (sf, mut prev) = (scaled(f, em), None);
-    let w: f32 = s.chars().map(|c| {
-        let id = f.glyph_id(c);
-        let kern = prev.map_or(0.0, |p| sf.kern(p, id));
-        prev = Some(id);
-        kern + sf.h_advance(id)
-    }).sum();
+    let w: f32 = s
+        .chars()
+        .map(|c| {
+            let id = f.glyph_id(c);
+            let kern = prev.map_or(0.0, |p| sf.kern(p, id));
+            prev = Some(id);
+            kern + sf.h_advance(id)
+        })
+        .sum();
     w.ceil() as i32
 }
 
@@ -357,23 +454,51 @@ mod raster {
 
     impl DrawingBackend for Png<'_> {
         type ErrorType = BitmapErr;
-        fn get_size(&self) -> (u32, u32) { self.0.get_size() }
-        fn ensure_prepared(&mut self) -> BRes { self.0.ensure_prepared() }
-        fn present(&mut self) -> BRes { self.0.present() }
-        fn draw_pixel(&mut self, p: BackendCoord, c: BackendColor) -> BRes { self.0.draw_pixel(p, c) }
-        fn draw_line<S: BStyle>(&mut self, a: BackendCoord, b: BackendCoord, s: &S) -> BRes { self.0.draw_line(a, b, s) }
-        fn draw_rect<S: BStyle>(&mut self, a: BackendCoord, b: BackendCoord, s: &S, fill: bool) -> BRes { self.0.draw_rect(a, b, s, fill) }
-        fn draw_path<S: BStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, path: I, s: &S) -> BRes { self.0.draw_path(path, s) }
-        fn draw_circle<S: BStyle>(&mut self, c: BackendCoord, r: u32, s: &S, fill: bool) -> BRes { self.0.draw_circle(c, r, s, fill) }
-        fn fill_polygon<S: BStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, v: I, s: &S) -> BRes { self.0.fill_polygon(v, s) }
+        fn get_size(&self) -> (u32, u32) {
+            self.0.get_size()
+        }
+        fn ensure_prepared(&mut self) -> BRes {
+            self.0.ensure_prepared()
+        }
+        fn present(&mut self) -> BRes {
+            self.0.present()
+        }
+        fn draw_pixel(&mut self, p: BackendCoord, c: BackendColor) -> BRes {
+            self.0.draw_pixel(p, c)
+        }
+        fn draw_line<S: BStyle>(&mut self, a: BackendCoord, b: BackendCoord, s: &S) -> BRes {
+            self.0.draw_line(a, b, s)
+        }
+        fn draw_rect<S: BStyle>(&mut self, a: BackendCoord, b: BackendCoord, s: &S, fill: bool) -> BRes {
+            self.0.draw_rect(a, b, s, fill)
+        }
+        fn draw_path<S: BStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, path: I, s: &S) -> BRes {
+            self.0.draw_path(path, s)
+        }
+        fn draw_circle<S: BStyle>(&mut self, c: BackendCoord, r: u32, s: &S, fill: bool) -> BRes {
+            self.0.draw_circle(c, r, s, fill)
+        }
+        fn fill_polygon<S: BStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, v: I, s: &S) -> BRes {
+            self.0.fill_polygon(v, s)
+        }
         fn draw_text<T: BackendTextStyle>(&mut self, text: &str, style: &T, pos: BackendCoord) -> BRes {
             use ab_glyph::{Font, ScaleFont};
             let (Some(f), color, em) = (face(), style.color(), style.size() / 1.24) else { return Ok(()) };
             let sf = scaled(f, em);
             let w = text_w(text, em) as f32;
-            let x0 = match style.anchor().h_pos { HPos::Left => 0.0, HPos::Center => -w / 2.0, HPos::Right => -w };
-            let half_x = f.outline(f.glyph_id('x')).map_or(0.27 * em as f32, |o| o.bounds.height().abs() * sf.v_scale_factor() / 2.0);
-            let base = match style.anchor().v_pos { VPos::Top => 0.76 * em as f32, VPos::Center => half_x, VPos::Bottom => -half_x };
+            let x0 = match style.anchor().h_pos {
+                HPos::Left => 0.0,
+                HPos::Center => -w / 2.0,
+                HPos::Right => -w,
+            };
+            let half_x = f
+                .outline(f.glyph_id('x'))
+                .map_or(0.27 * em as f32, |o| o.bounds.height().abs() * sf.v_scale_factor() / 2.0);
+            let base = match style.anchor().v_pos {
+                VPos::Top => 0.76 * em as f32,
+                VPos::Center => half_x,
+                VPos::Bottom => -half_x,
+            };
             let (trans, (pw, ph)) = (style.transform(), self.get_size());
             let (mut pen, mut prev, mut px) = (x0, None, Vec::new());
             for c in text.chars() {
@@ -391,7 +516,10 @@ mod raster {
                 let (tx, ty) = trans.transform(gx, gy);
                 let (x, y) = (pos.0 + tx, pos.1 + ty);
                 if cov > 0.0 && x >= 0 && y >= 0 && (x as u32) < pw && (y as u32) < ph {
-                    self.0.draw_pixel((x, y), BackendColor { alpha: color.alpha * cov.min(1.0) as f64, rgb: color.rgb })?;
+                    self.0.draw_pixel(
+                        (x, y),
+                        BackendColor { alpha: color.alpha * cov.min(1.0) as f64, rgb: color.rgb },
+                    )?;
                 }
             }
             Ok(())
@@ -430,22 +558,39 @@ fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
 /// `(lo, hi)` of the values padded by `pad` of the width; never empty or zero-width.
 fn span(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let d = if lo > hi { return (0.0, 1.0) } else if lo == hi { if lo == 0.0 { 1.0 } else { lo.abs() * 0.5 } } else { (hi - lo) * pad };
+    let d = if lo > hi {
+        return (0.0, 1.0);
+    } else if lo == hi {
+        if lo == 0.0 {
+            1.0
+        } else {
+            lo.abs() * 0.5
+        }
+    } else {
+        (hi - lo) * pad
+    };
     // Padding that would overflow f64 is dropped.
-    if (lo - d).is_finite() && (hi + d).is_finite() { (lo - d, hi + d) } else { (lo, hi) }
+    if (lo - d).is_finite() && (hi + d).is_finite() {
+        (lo - d, hi + d)
+    } else {
+        (lo, hi)
+    }
 }
 
 /// Keeps the ticks whose labels clear the previous kept one by 8 px (`px`: value → pixels).
 fn thin_ticks(ticks: Vec<f64>, px: impl Fn(f64) -> f64) -> Vec<f64> {
     let mut right = f64::NEG_INFINITY;
-    ticks.into_iter().filter(|&v| {
-        let half = text_w(&fmt_num(v), TICK as f64) as f64 / 2.0 + 4.0;
-        let keep = px(v) - half >= right;
-        if keep {
-            right = px(v) + half;
-        }
-        keep
-    }).collect()
+    ticks
+        .into_iter()
+        .filter(|&v| {
+            let half = text_w(&fmt_num(v), TICK as f64) as f64 / 2.0 + 4.0;
+            let keep = px(v) - half >= right;
+            if keep {
+                right = px(v) + half;
+            }
+            keep
+        })
+        .collect()
 }
 
 /// Draws the title; returns the plot area (left) and the legend area (right).
@@ -456,15 +601,34 @@ fn split<DB: DrawingBackend>(root: &Area<DB>, title: &str, legend_w: i32) -> Res
 }
 
 /// Axes, ticks and grid on `plot`; `x` and `y` are (lo, hi, ticks).
-fn frame<'a, DB: DrawingBackend>(plot: &'a Area<DB>, labels: (&str, &str), x: (f64, f64, Vec<f64>), y: (f64, f64, Vec<f64>)) -> Result<Chart2d<'a, DB>, DErr<DB>> {
+fn frame<'a, DB: DrawingBackend>(
+    plot: &'a Area<DB>,
+    labels: (&str, &str),
+    x: (f64, f64, Vec<f64>),
+    y: (f64, f64, Vec<f64>),
+) -> Result<Chart2d<'a, DB>, DErr<DB>> {
     let (left, right) = (70, 14);
     let plot_w = (plot.dim_in_pixel().0 as i32 - left - right) as f64;
     let x_ticks = thin_ticks(x.2, |v| (v - x.0) / (x.1 - x.0) * plot_w);
-    let mut chart = ChartBuilder::on(plot).margin_top(8).margin_right(right as u32).margin_bottom(6).x_label_area_size(44).y_label_area_size(left as u32)
+    let mut chart = ChartBuilder::on(plot)
+        .margin_top(8)
+        .margin_right(right as u32)
+        .margin_bottom(6)
+        .x_label_area_size(44)
+        .y_label_area_size(left as u32)
         .build_cartesian_2d(Axis { lo: x.0, hi: x.1, ticks: x_ticks }, Axis { lo: y.0, hi: y.1, ticks: y.2 })?;
     let fmt = |v: &f64| fmt_num(*v);
-    chart.configure_mesh().x_desc(fit(labels.0, AXIS, plot_w as i32)).y_desc(fit(labels.1, AXIS, H as i32 - 120)).x_label_formatter(&fmt).y_label_formatter(&fmt)
-        .label_style(desc(TICK)).axis_desc_style(desc(AXIS)).bold_line_style(RGBColor(225, 225, 225)).light_line_style(TRANSPARENT).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc(fit(labels.0, AXIS, plot_w as i32))
+        .y_desc(fit(labels.1, AXIS, H as i32 - 120))
+        .x_label_formatter(&fmt)
+        .y_label_formatter(&fmt)
+        .label_style(desc(TICK))
+        .axis_desc_style(desc(AXIS))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(TRANSPARENT)
+        .draw()?;
     Ok(chart)
 }
 
@@ -502,17 +666,36 @@ fn dashes(pts: &[(f64, f64)], pattern: &[f64]) -> Vec<Vec<(f64, f64)>> {
 
 fn polyline<DB: DrawingBackend>(a: &Area<DB>, pts: &[(f64, f64)], dash: &[f64], style: ShapeStyle) -> Res<DB> {
     for piece in dashes(pts, dash) {
-        a.draw(&PathElement::new(piece.iter().map(|&(x, y)| (x.round() as i32, y.round() as i32)).collect::<Vec<_>>(), style))?;
+        a.draw(&PathElement::new(
+            piece.iter().map(|&(x, y)| (x.round() as i32, y.round() as i32)).collect::<Vec<_>>(),
+            style,
+        ))?;
     }
     Ok(())
 }
 
 fn outline(shape: Shape, (cx, cy): (i32, i32), r: f64) -> Vec<(i32, i32)> {
     let ring = |n: usize, radii: &[f64], turn: f64, dy: f64| -> Vec<(f64, f64)> {
-        (0..n).map(|i| (turn + std::f64::consts::TAU * i as f64 / n as f64, radii[i % radii.len()])).map(|(a, q)| (q * a.sin(), dy - q * a.cos())).collect()
+        (0..n)
+            .map(|i| (turn + std::f64::consts::TAU * i as f64 / n as f64, radii[i % radii.len()]))
+            .map(|(a, q)| (q * a.sin(), dy - q * a.cos()))
+            .collect()
     };
     let b = 0.38;
-    let plus = [(-b, -1.0), (b, -1.0), (b, -b), (1.0, -b), (1.0, b), (b, b), (b, 1.0), (-b, 1.0), (-b, b), (-1.0, b), (-1.0, -b), (-b, -b)];
+    let plus = [
+        (-b, -1.0),
+        (b, -1.0),
+        (b, -b),
+        (1.0, -b),
+        (1.0, b),
+        (b, b),
+        (b, 1.0),
+        (-b, 1.0),
+        (-b, b),
+        (-1.0, b),
+        (-1.0, -b),
+        (-b, -b),
+    ];
     let unit: Vec<(f64, f64)> = match shape {
         Shape::Circle => ring(12, &[1.0], 0.0, 0.0),
         Shape::Square => vec![(-0.85, -0.85), (0.85, -0.85), (0.85, 0.85), (-0.85, 0.85)],
@@ -561,24 +744,46 @@ fn bounds<DB: DrawingBackend>(chart: &Chart2d<DB>) -> Rect {
 /// Threshold lines (`labels` false) or their labels (true): above the line at the right end, else
 /// left, else below; never on another label, and on as few of `avoid` (markers) as possible.
 /// Returns the label boxes.
-fn thresholds<DB: DrawingBackend>(a: &Area<DB>, chart: &Chart2d<DB>, ts: &[Threshold], labels: bool, avoid: &[Rect]) -> Result<Vec<Rect>, DErr<DB>> {
+fn thresholds<DB: DrawingBackend>(
+    a: &Area<DB>,
+    chart: &Chart2d<DB>,
+    ts: &[Threshold],
+    labels: bool,
+    avoid: &[Rect],
+) -> Result<Vec<Rect>, DErr<DB>> {
     let bounds = bounds(chart);
-    let mut order: Vec<&Threshold> = ts.iter().filter(|t| chart.y_range().contains(&t.y) || t.y == chart.y_range().end).collect();
+    let mut order: Vec<&Threshold> =
+        ts.iter().filter(|t| chart.y_range().contains(&t.y) || t.y == chart.y_range().end).collect();
     order.sort_by(|p, q| q.y.total_cmp(&p.y));
     let mut boxes: Vec<Rect> = Vec::new();
     for th in order {
         let py = chart.backend_coord(&(chart.x_range().start, th.y)).1;
         if !labels {
-            polyline(a, &[(bounds.0 as f64, py as f64), (bounds.2 as f64, py as f64)], &[6.0, 4.0], THRESHOLD.stroke_width(1))?;
+            polyline(
+                a,
+                &[(bounds.0 as f64, py as f64), (bounds.2 as f64, py as f64)],
+                &[6.0, 4.0],
+                THRESHOLD.stroke_width(1),
+            )?;
             continue;
         }
         let text = fit(&th.label, NOTE, (bounds.2 - bounds.0) / 2);
         let (w, h) = (text_w(&text, NOTE as f64) + 8, 16);
         // Stacked further out only when thresholds crowd; the nearest free level wins.
-        let spots: Vec<Rect> = (0..4).flat_map(|k| [(bounds.2 - 4 - w, py - 2 - h - k * h), (bounds.0 + 4, py - 2 - h - k * h), (bounds.2 - 4 - w, py + 2 + k * h), (bounds.0 + 4, py + 2 + k * h)])
-            .map(|(x, y)| (x, y, x + w, y + h)).collect();
+        let spots: Vec<Rect> = (0..4)
+            .flat_map(|k| {
+                [
+                    (bounds.2 - 4 - w, py - 2 - h - k * h),
+                    (bounds.0 + 4, py - 2 - h - k * h),
+                    (bounds.2 - 4 - w, py + 2 + k * h),
+                    (bounds.0 + 4, py + 2 + k * h),
+                ]
+            })
+            .map(|(x, y)| (x, y, x + w, y + h))
+            .collect();
         let cost = |r: &&Rect| avoid.iter().filter(|q| overlaps(**r, **q)).count();
-        let free: Vec<&Rect> = spots.iter().filter(|r| inside(**r, bounds) && !boxes.iter().any(|b| overlaps(**r, *b))).collect();
+        let free: Vec<&Rect> =
+            spots.iter().filter(|r| inside(**r, bounds) && !boxes.iter().any(|b| overlaps(**r, *b))).collect();
         let r = *free.iter().take(4).min_by_key(|r| cost(r)).or(free.first()).copied().unwrap_or(&spots[0]);
         a.draw(&Rectangle::new([(r.0, r.1), (r.2, r.3)], WHITE.mix(0.85).filled()))?;
         put(a, &text, (r.0 + 4, (r.1 + r.3) / 2), NOTE, HPos::Left, THRESHOLD)?;
@@ -622,7 +827,11 @@ fn draw_line<DB: DrawingBackend>(c: &LineChart, root: &Area<DB>) -> Res<DB> {
     let looks = looks(&c.series);
     // Thick baselines first, thinner series on top, so exactly coinciding lines all stay visible.
     let mut order: Vec<usize> = (0..c.series.len()).collect();
-    order.sort_by_key(|&i| match c.series[i].role { Role::Baseline => 0, Role::Reference => 1, Role::Normal => 2 });
+    order.sort_by_key(|&i| match c.series[i].role {
+        Role::Baseline => 0,
+        Role::Reference => 1,
+        Role::Normal => 2,
+    });
     let px = |p: &Point| chart.backend_coord(&(p.x, p.y));
     for &i in &order {
         let mut pts: Vec<(f64, f64)> = c.series[i].points.iter().map(px).map(|(a, b)| (a as f64, b as f64)).collect();
@@ -654,24 +863,37 @@ fn draw_scatter<DB: DrawingBackend>(c: &ScatterChart, root: &Area<DB>) -> Res<DB
     let ys = c.points.iter().flat_map(|p| [p.y, p.ci.map_or(p.y, |c| c.0), p.ci.map_or(p.y, |c| c.1)]);
     let y = span(ys.chain(c.thresholds.iter().map(|t| t.y)), 0.06);
     let front = Look { color: PALETTE[0], width: 2, dash: &[], shape: Shape::Circle, radius: 5.0, filled: true };
-    let other = Look { color: RGBColor(120, 120, 120), width: 0, dash: &[], shape: Shape::Circle, radius: 4.0, filled: false };
+    let other =
+        Look { color: RGBColor(120, 120, 120), width: 0, dash: &[], shape: Shape::Circle, radius: 4.0, filled: false };
     let look = |p: &ScatterPoint| if p.front { front } else { other };
-    let rows: Vec<(&str, Look)> = [("Pareto front", front, true), ("other", other, false)].into_iter().filter(|r| c.points.iter().any(|p| p.front == r.2)).map(|r| (r.0, r.1)).collect();
+    let rows: Vec<(&str, Look)> = [("Pareto front", front, true), ("other", other, false)]
+        .into_iter()
+        .filter(|r| c.points.iter().any(|p| p.front == r.2))
+        .map(|r| (r.0, r.1))
+        .collect();
     let (legend_w, max_text) = legend_width(rows.iter().map(|r| r.0));
     let [plot, legend_area] = split(root, &c.title, legend_w)?;
-    let chart = frame(&plot, (&c.x_label, &c.y_label), (x.0, x.1, nice_ticks(x.0, x.1)), (y.0, y.1, nice_ticks(y.0, y.1)))?;
+    let chart =
+        frame(&plot, (&c.x_label, &c.y_label), (x.0, x.1, nice_ticks(x.0, x.1)), (y.0, y.1, nice_ticks(y.0, y.1)))?;
     thresholds(root, &chart, &c.thresholds, false, &[])?;
     let px = |p: &ScatterPoint| chart.backend_coord(&(p.x, p.y));
-    let mut line: Vec<(f64, f64)> = c.points.iter().filter(|p| p.front).map(px).map(|(a, b)| (a as f64, b as f64)).collect();
+    let mut line: Vec<(f64, f64)> =
+        c.points.iter().filter(|p| p.front).map(px).map(|(a, b)| (a as f64, b as f64)).collect();
     line.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
     polyline(root, &line, &[], front.color.stroke_width(2))?;
     for p in &c.points {
         if let Some((lo, hi)) = p.ci {
-            error_bar(root, px(p).0, (chart.backend_coord(&(p.x, lo)).1, chart.backend_coord(&(p.x, hi)).1), look(p).color)?;
+            error_bar(
+                root,
+                px(p).0,
+                (chart.backend_coord(&(p.x, lo)).1, chart.backend_coord(&(p.x, hi)).1),
+                look(p).color,
+            )?;
         }
     }
     // Front points last: their markers sit on top, their labels are placed first.
-    let ranked: Vec<&ScatterPoint> = c.points.iter().filter(|p| !p.front).chain(c.points.iter().filter(|p| p.front)).collect();
+    let ranked: Vec<&ScatterPoint> =
+        c.points.iter().filter(|p| !p.front).chain(c.points.iter().filter(|p| p.front)).collect();
     for p in &ranked {
         marker(root, px(p), &look(p))?;
     }
@@ -681,20 +903,50 @@ fn draw_scatter<DB: DrawingBackend>(c: &ScatterChart, root: &Area<DB>) -> Res<DB
     let mut hard = thresholds(root, &chart, &c.thresholds, true, &markers)?;
     hard.extend(&markers);
     let bounds = bounds(&chart);
-    let mut soft: Vec<Rect> = c.points.iter().filter_map(|p| p.ci.map(|(lo, hi)| (px(p).0 - 3, chart.backend_coord(&(p.x, hi)).1, px(p).0 + 4, chart.backend_coord(&(p.x, lo)).1 + 1))).collect();
-    let ths = c.thresholds.iter().map(|t| chart.backend_coord(&(x.0, t.y)).1 as f64).map(|y| vec![(bounds.0 as f64, y), (bounds.2 as f64, y)]);
+    let mut soft: Vec<Rect> = c
+        .points
+        .iter()
+        .filter_map(|p| {
+            p.ci.map(|(lo, hi)| {
+                (px(p).0 - 3, chart.backend_coord(&(p.x, hi)).1, px(p).0 + 4, chart.backend_coord(&(p.x, lo)).1 + 1)
+            })
+        })
+        .collect();
+    let ths = c
+        .thresholds
+        .iter()
+        .map(|t| chart.backend_coord(&(x.0, t.y)).1 as f64)
+        .map(|y| vec![(bounds.0 as f64, y), (bounds.2 as f64, y)]);
     for seg in std::iter::once(line).chain(ths) {
         for w in seg.windows(2) {
             let n = ((w[1].0 - w[0].0).hypot(w[1].1 - w[0].1) / 3.0).ceil().max(1.0) as usize;
-            soft.extend((0..=n).map(|k| k as f64 / n as f64).map(|f| ((w[0].0 + (w[1].0 - w[0].0) * f) as i32, (w[0].1 + (w[1].1 - w[0].1) * f) as i32)).map(|(a, b)| (a - 1, b - 1, a + 2, b + 2)));
+            soft.extend(
+                (0..=n)
+                    .map(|k| k as f64 / n as f64)
+                    .map(|f| ((w[0].0 + (w[1].0 - w[0].0) * f) as i32, (w[0].1 + (w[1].1 - w[0].1) * f) as i32))
+                    .map(|(a, b)| (a - 1, b - 1, a + 2, b + 2)),
+            );
         }
     }
     for p in ranked.iter().rev().filter(|p| p.front || c.label_all) {
         let text = fit(&p.label, POINT, 150);
         let (w, h, (a, b)) = (text_w(&text, POINT as f64) + 2, 13, px(p));
-        let spots = [(a + 8, b - h / 2), (a - 8 - w, b - h / 2), (a - w / 2, b - 7 - h), (a - w / 2, b + 7), (a + 5, b - 5 - h), (a + 5, b + 5), (a - 5 - w, b - 5 - h), (a - 5 - w, b + 5)];
+        let spots = [
+            (a + 8, b - h / 2),
+            (a - 8 - w, b - h / 2),
+            (a - w / 2, b - 7 - h),
+            (a - w / 2, b + 7),
+            (a + 5, b - 5 - h),
+            (a + 5, b + 5),
+            (a - 5 - w, b - 5 - h),
+            (a - 5 - w, b + 5),
+        ];
         let cost = |r: &Rect| soft.iter().filter(|q| overlaps(*r, **q)).count();
-        let free = spots.iter().map(|&(x, y)| (x, y, x + w, y + h)).filter(|r| inside(*r, bounds) && !hard.iter().any(|q| overlaps(*r, *q))).min_by_key(cost);
+        let free = spots
+            .iter()
+            .map(|&(x, y)| (x, y, x + w, y + h))
+            .filter(|r| inside(*r, bounds) && !hard.iter().any(|q| overlaps(*r, *q)))
+            .min_by_key(cost);
         if let Some(r) = free {
             // A faint halo keeps the text legible where it must cross a line.
             root.draw(&Rectangle::new([(r.0, r.1 + 1), (r.2, r.3 - 1)], WHITE.mix(0.7).filled()))?;
@@ -711,7 +963,15 @@ mod tests {
 
     #[test]
     fn numbers_are_compact() {
-        let cases = [(0.02, "0.02"), (0.1 + 0.2, "0.3"), (100.0, "100"), (-2.5, "-2.5"), (8.0 / 255.0, "0.031373"), (1e-9, "1e-9"), (1.25e9, "1.25e9")];
+        let cases = [
+            (0.02, "0.02"),
+            (0.1 + 0.2, "0.3"),
+            (100.0, "100"),
+            (-2.5, "-2.5"),
+            (8.0 / 255.0, "0.031373"),
+            (1e-9, "1e-9"),
+            (1.25e9, "1.25e9"),
+        ];
         for (v, s) in cases {
             assert_eq!(fmt_num(v), s);
         }

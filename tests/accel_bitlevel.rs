@@ -26,12 +26,8 @@ fn check(net: &Netlist, signed: bool, scheme: QuantScheme) {
     let fast_bits = Accelerator::new(&qm, &bits, base).unwrap().run(&imgs).unwrap();
     assert_eq!(want.acc, fast_bits.acc, "{} fast", net.name);
     assert_eq!(want.logits, fast_bits.logits);
-    let cyc = AccelConfig {
-        engine: Engine::Cycle,
-        array: ArrayShape { rows: 8, cols: 8 },
-        dataflow: Dataflow::Os,
-        ..base
-    };
+    let cyc =
+        AccelConfig { engine: Engine::Cycle, array: ArrayShape { rows: 8, cols: 8 }, dataflow: Dataflow::Os, ..base };
     let cycle_bits = Accelerator::new(&qm, &bits, cyc).unwrap().run(&imgs[..arch.input.numel()]).unwrap();
     assert_eq!(&want.acc[..10], &cycle_bits.acc[..], "{} cycle-stepped", net.name);
 }
@@ -48,7 +44,8 @@ fn generated_truncated_multiplier_bit_level_equals_lut() {
 #[test]
 fn evoapprox_multipliers_bit_level_equal_lut() {
     let Some(root) = common::evoapprox() else { return };
-    for (name, signed, scheme) in [("mul8u_L40", false, QuantScheme::AsymU8), ("mul8s_1L2D", true, QuantScheme::SymS8)] {
+    for (name, signed, scheme) in [("mul8u_L40", false, QuantScheme::AsymU8), ("mul8s_1L2D", true, QuantScheme::SymS8)]
+    {
         let path = axdnn::accel::load::find_in_tree(&root, name).expect(name);
         let parsed = axdnn::netlist::parse_file(&path).unwrap();
         check(&parsed.netlist, signed, scheme);

@@ -31,7 +31,8 @@ fn random_gemms_fast_equals_cycle_stepped() {
         let wgt: Vec<u8> = (0..g.k * g.nf).map(|_| r.gen()).collect();
         let neg: Vec<i32> = (0..g.k * g.nf).map(|_| -(r.gen_bool(0.5) as i32)).collect();
         let use_neg = r.gen_bool(0.5);
-        let ops = GemmOperands { npix: g.npix, k: g.k, nf: g.nf, act: &act, wgt: &wgt, neg: use_neg.then_some(&neg[..]) };
+        let ops =
+            GemmOperands { npix: g.npix, k: g.k, nf: g.nf, act: &act, wgt: &wgt, neg: use_neg.then_some(&neg[..]) };
         // Direct definition.
         let mut want = vec![0i32; g.npix * g.nf];
         for p in 0..g.npix {
@@ -80,11 +81,16 @@ fn random_gemms_fast_equals_cycle_stepped() {
 fn exact_kernel_equals_exact_table() {
     let mut r = common::rng(5);
     for case in 0..40 {
-        let g = GemmShape { npix: r.gen_range(1..20), k: r.gen_range(1..40), nf: if case % 5 == 4 { r.gen_range(60..200) } else { r.gen_range(1..40) } };
+        let g = GemmShape {
+            npix: r.gen_range(1..20),
+            k: r.gen_range(1..40),
+            nf: if case % 5 == 4 { r.gen_range(60..200) } else { r.gen_range(1..40) },
+        };
         let signed = case % 2 == 1;
         let lut = Lut::exact(8, 8, signed);
         // Every third case mostly zeros (the AVX-512 kernel skips pairs of zero values).
-        let act: Vec<u8> = (0..g.npix * g.k).map(|_| if case % 3 == 0 && r.gen_bool(0.7) { 0 } else { r.gen() }).collect();
+        let act: Vec<u8> =
+            (0..g.npix * g.k).map(|_| if case % 3 == 0 && r.gen_bool(0.7) { 0 } else { r.gen() }).collect();
         let wgt: Vec<u8> = (0..g.k * g.nf).map(|_| r.gen()).collect();
         let neg: Vec<i32> = (0..g.k * g.nf).map(|_| -(r.gen_bool(0.5) as i32)).collect();
         let n = (case % 4 >= 2).then_some(&neg[..]);
@@ -121,7 +127,14 @@ fn lenet5_fast_equals_cycle_and_oracle_all_schemes() {
         (QuantScheme::AsymU8, WeightGranularity::PerTensor, ApproxLayers::Conv, Dataflow::Ws, 8, 8),
         (QuantScheme::AsymU8, WeightGranularity::PerChannel, ApproxLayers::All, Dataflow::Os, 8, 8),
         (QuantScheme::SignMagnitude, WeightGranularity::PerTensor, ApproxLayers::Conv, Dataflow::Os, 6, 5),
-        (QuantScheme::SymS8, WeightGranularity::PerChannel, ApproxLayers::Named(vec!["conv2".into(), "fc2".into()]), Dataflow::Ws, 5, 7),
+        (
+            QuantScheme::SymS8,
+            WeightGranularity::PerChannel,
+            ApproxLayers::Named(vec!["conv2".into(), "fc2".into()]),
+            Dataflow::Ws,
+            5,
+            7,
+        ),
         (QuantScheme::SignMagnitude, WeightGranularity::PerChannel, ApproxLayers::All, Dataflow::Is, 8, 8),
         (QuantScheme::SymS8, WeightGranularity::PerTensor, ApproxLayers::Conv, Dataflow::Is, 7, 5),
     ];
@@ -214,7 +227,8 @@ fn typed_errors() {
     assert!(Accelerator::new(&qm, &signed, AccelConfig::default()).is_err());
     let wide = Lut::exact(4, 4, false);
     assert!(Accelerator::new(&qm, &wide, AccelConfig::default()).is_err());
-    let named = qmodel(&arch, QuantScheme::AsymU8, WeightGranularity::PerTensor, ApproxLayers::Named(vec!["conv9".into()]));
+    let named =
+        qmodel(&arch, QuantScheme::AsymU8, WeightGranularity::PerTensor, ApproxLayers::Named(vec!["conv9".into()]));
     let e = Accelerator::new(&named, &Lut::exact(8, 8, false), AccelConfig::default()).err().unwrap();
     assert!(e.to_string().contains("conv9"));
     let ex = Lut::exact(8, 8, false);
@@ -250,7 +264,9 @@ fn finish_rows_equals_per_element_definition() {
                 let (npix, nf) = (g.npix(), g.nf);
                 for (b, pad) in [(1usize, 0usize), (3, 2), (2, 8)] {
                     let stride = nf + pad;
-                    let sums: Vec<i32> = (0..b * npix * stride).map(|_| if r.gen_bool(0.05) { r.gen() } else { r.gen_range(-200_000..200_000) }).collect();
+                    let sums: Vec<i32> = (0..b * npix * stride)
+                        .map(|_| if r.gen_bool(0.05) { r.gen() } else { r.gen_range(-200_000..200_000) })
+                        .collect();
                     let xsum: Vec<i32> = (0..b * npix).map(|_| r.gen_range(0..40_000)).collect();
                     let mut got = vec![7];
                     g.finish_rows(&sums, stride, &xsum, range, &mut got);

@@ -21,7 +21,8 @@ fn lenet() -> Arch {
 
 fn qmodel(arch: &Arch, scheme: QuantScheme, approx: ApproxLayers, calib: &[f32]) -> QuantModel {
     let params = common::random_params(arch, 21);
-    QuantModel::build(arch, &params, calib, QuantOptions { scheme, weights: WeightGranularity::PerChannel, approx }).unwrap()
+    QuantModel::build(arch, &params, calib, QuantOptions { scheme, weights: WeightGranularity::PerChannel, approx })
+        .unwrap()
 }
 
 fn with_power(mut l: Lut, name: &str, mw: f64) -> Lut {
@@ -65,13 +66,26 @@ fn mixed_assignment_fast_equals_cycle_and_charges_each_layer() {
         // conv2 gets b, fc1 (an exact layer in the options) gets c, the rest of the approximate
         // layers the default a.
         let named: Vec<(&str, &dyn Multiplier)> = vec![("conv2", &b), ("fc1", &c)];
-        let cfg = AccelConfig { array: ArrayShape { rows: 7, cols: 5 }, energy: axdnn::accel::EnergyModel { clock_ghz: 2.0, exact_power_mw: Some(0.39) }, ..AccelConfig::default() };
+        let cfg = AccelConfig {
+            array: ArrayShape { rows: 7, cols: 5 },
+            energy: axdnn::accel::EnergyModel { clock_ghz: 2.0, exact_power_mw: Some(0.39) },
+            ..AccelConfig::default()
+        };
         let fast = Accelerator::with_layers(&qm, &a, &named, cfg).unwrap();
         let f = fast.run(&imgs).unwrap();
-        let cy = Accelerator::with_layers(&qm, &a, &named, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&imgs).unwrap();
+        let cy = Accelerator::with_layers(&qm, &a, &named, AccelConfig { engine: Engine::Cycle, ..cfg })
+            .unwrap()
+            .run(&imgs)
+            .unwrap();
         assert_eq!(f.acc, cy.acc, "{scheme}: fast vs cycle");
         assert_eq!(f.layers, cy.layers, "{scheme}: closed-form vs measured statistics");
-        let want = [("conv1", 0.2, true), ("conv2", 0.05, true), ("conv3", 0.2, true), ("fc1", 0.4, true), ("fc2", 0.39, false)];
+        let want = [
+            ("conv1", 0.2, true),
+            ("conv2", 0.05, true),
+            ("conv3", 0.2, true),
+            ("fc1", 0.4, true),
+            ("fc2", 0.39, false),
+        ];
         for (l, (name, mw, approx)) in f.layers.iter().zip(want) {
             assert_eq!((l.name.as_str(), l.approximate), (name, approx));
             let e = l.energy_pj.unwrap();
@@ -80,9 +94,14 @@ fn mixed_assignment_fast_equals_cycle_and_charges_each_layer() {
         assert_eq!(fast.layer_multiplier(1).unwrap().name(), "b");
         assert!(fast.layer_multiplier(4).is_none());
         // Upstream of the first changed layer nothing changes; from it on the outputs differ.
-        let only_a = Accelerator::with_layers(&qm, &a, &[("fc1", &c as &dyn Multiplier)], AccelConfig::default()).unwrap().layer_outputs(&imgs).unwrap();
-        let mixed = Accelerator::with_layers(&qm, &a, &named, AccelConfig::default()).unwrap().layer_outputs(&imgs).unwrap();
-        let conv2 = qm.layers.iter().position(|l| matches!(l, axdnn::quant::QLayer::Gemm(g) if g.name == "conv2")).unwrap();
+        let only_a = Accelerator::with_layers(&qm, &a, &[("fc1", &c as &dyn Multiplier)], AccelConfig::default())
+            .unwrap()
+            .layer_outputs(&imgs)
+            .unwrap();
+        let mixed =
+            Accelerator::with_layers(&qm, &a, &named, AccelConfig::default()).unwrap().layer_outputs(&imgs).unwrap();
+        let conv2 =
+            qm.layers.iter().position(|l| matches!(l, axdnn::quant::QLayer::Gemm(g) if g.name == "conv2")).unwrap();
         assert_eq!(mixed[..conv2], only_a[..conv2], "{scheme}: layers before conv2");
         assert_ne!(mixed[conv2], only_a[conv2], "{scheme}: conv2 with another multiplier");
     }
@@ -106,7 +125,11 @@ fn per_layer_recovery() {
         assert_eq!(per.layers, one.layers, "{method}");
         // Exact everywhere: unchanged.
         let all_exact: Vec<(&str, &dyn Multiplier)> = vec![("conv1", &exact), ("conv2", &exact), ("conv3", &exact)];
-        assert_eq!(recover_layers(&qm, &exact, &all_exact, "e", "x", method, &calib).unwrap().layers, qm.layers, "{method}: exact");
+        assert_eq!(
+            recover_layers(&qm, &exact, &all_exact, "e", "x", method, &calib).unwrap().layers,
+            qm.layers,
+            "{method}: exact"
+        );
         // Mixed: each layer for its own multiplier; fast = cycle; error reduced where approximate.
         let mixed: Vec<(&str, &dyn Multiplier)> = vec![("conv1", &a), ("conv2", &b)];
         let r = recover_layers(&qm, &exact, &mixed, "conv1=a,conv2=b", "x", method, &calib).unwrap();
@@ -115,7 +138,15 @@ fn per_layer_recovery() {
         assert!(rec.layers[..2].iter().all(|l| l.mean_error_after <= l.mean_error_before), "{method}: {rec:?}");
         assert_eq!(rec.layers[2].mean_error_before, 0.0, "conv3 runs on the exact default");
         let f = Accelerator::with_layers(&r, &exact, &mixed, AccelConfig::default()).unwrap().run(&imgs).unwrap();
-        let c = Accelerator::with_layers(&r, &exact, &mixed, AccelConfig { engine: Engine::Cycle, array: ArrayShape { rows: 5, cols: 6 }, ..AccelConfig::default() }).unwrap().run(&imgs).unwrap();
+        let c = Accelerator::with_layers(
+            &r,
+            &exact,
+            &mixed,
+            AccelConfig { engine: Engine::Cycle, array: ArrayShape { rows: 5, cols: 6 }, ..AccelConfig::default() },
+        )
+        .unwrap()
+        .run(&imgs)
+        .unwrap();
         assert_eq!(f.acc, c.acc, "{method}: fast vs cycle after per-layer recovery");
     }
 }
@@ -125,7 +156,11 @@ fn assignment_grammar_and_errors() {
     assert_eq!(split_assignment("mul8u_L40").unwrap(), None);
     assert_eq!(
         split_assignment(" conv1=mul8u_L40 , conv2=exact,mul8u_JQQ").unwrap().unwrap(),
-        vec![(Some("conv1".into()), "mul8u_L40".into()), (Some("conv2".into()), "exact".into()), (None, "mul8u_JQQ".into())]
+        vec![
+            (Some("conv1".into()), "mul8u_L40".into()),
+            (Some("conv2".into()), "exact".into()),
+            (None, "mul8u_JQQ".into())
+        ]
     );
     assert_eq!(canonical_spec("mul8u_JQQ,conv1=mul8u_L40"), "conv1=mul8u_L40,mul8u_JQQ");
     for (bad, says) in [
@@ -139,7 +174,10 @@ fn assignment_grammar_and_errors() {
         assert!(e.contains(says), "{bad}: {e}");
     }
     assert_eq!(split_list(&["exact,mul8u_L40".into()]), ["exact", "mul8u_L40"]);
-    assert_eq!(split_list(&["exact;conv1=mul8u_L40,conv2=exact".into(), "mul8u_JQQ".into()]), ["exact", "conv1=mul8u_L40,conv2=exact", "mul8u_JQQ"]);
+    assert_eq!(
+        split_list(&["exact;conv1=mul8u_L40,conv2=exact".into(), "mul8u_JQQ".into()]),
+        ["exact", "conv1=mul8u_L40,conv2=exact", "mul8u_JQQ"]
+    );
     // Unknown layer, and an entry that does not resolve, each said once with its place.
     let arch = lenet();
     let calib = common::random_images(&arch, 4, 8);
@@ -152,7 +190,10 @@ fn assignment_grammar_and_errors() {
     // Signedness is checked per entry.
     let signed = Lut::exact(8, 8, true);
     let unsigned = Lut::exact(8, 8, false);
-    let e = Accelerator::with_layers(&qm, &unsigned, &[("conv2", &signed as &dyn Multiplier)], AccelConfig::default()).err().unwrap().to_string();
+    let e = Accelerator::with_layers(&qm, &unsigned, &[("conv2", &signed as &dyn Multiplier)], AccelConfig::default())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("signed"), "{e}");
     // The key of an assignment changes with any one layer's table.
     let x = load::resolve("conv1=exact,conv2=exact", false, false, None).unwrap();
@@ -180,7 +221,19 @@ fn cli_infer_study_and_per_layer_search() {
     let m = model_dir();
     let m = m.to_str().unwrap();
     let json = |spec: &str| -> serde_json::Value {
-        serde_json::from_str(&run(&["infer", "--model", m, "--scheme", "sign-magnitude", "--n", "300", "--json", "--multiplier", spec])).unwrap()
+        serde_json::from_str(&run(&[
+            "infer",
+            "--model",
+            m,
+            "--scheme",
+            "sign-magnitude",
+            "--n",
+            "300",
+            "--json",
+            "--multiplier",
+            spec,
+        ]))
+        .unwrap()
     };
     let single = json("mul8u_L40");
     let same = json("conv1=mul8u_L40,conv2=mul8u_L40,conv3=mul8u_L40");
@@ -192,8 +245,11 @@ fn cli_infer_study_and_per_layer_search() {
     assert_eq!(names[..2], ["mul8u_L40", "mul8u_JQQ"]);
     // Per-layer energy: MACs × that layer's published power (read back from the
     // single-multiplier runs rather than restating the library's figures).
-    let l40_per_mac = single["layers"][0]["energy_pj"].as_f64().unwrap() / single["layers"][0]["macs"].as_f64().unwrap();
-    assert!((layers[0]["energy_pj"].as_f64().unwrap() - l40_per_mac * layers[0]["macs"].as_f64().unwrap()).abs() < 1e-6);
+    let l40_per_mac =
+        single["layers"][0]["energy_pj"].as_f64().unwrap() / single["layers"][0]["macs"].as_f64().unwrap();
+    assert!(
+        (layers[0]["energy_pj"].as_f64().unwrap() - l40_per_mac * layers[0]["macs"].as_f64().unwrap()).abs() < 1e-6
+    );
     let jqq = json("mul8u_JQQ");
     assert!((layers[1]["energy_pj"].as_f64().unwrap() - jqq["layers"][1]["energy_pj"].as_f64().unwrap()).abs() < 1e-6);
 
@@ -211,9 +267,11 @@ fn cli_infer_study_and_per_layer_search() {
     let mut rd = csv::Reader::from_reader(rows.as_bytes());
     let h = rd.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|x| x == n).unwrap();
-    let recs: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).filter(|r| &r[col("target")] == "accel").collect();
+    let recs: Vec<csv::StringRecord> =
+        rd.records().map(|r| r.unwrap()).filter(|r| &r[col("target")] == "accel").collect();
     assert_eq!(recs.len(), 4, "2 multipliers × 2 recovery methods");
-    let mixed_rows: Vec<_> = recs.iter().filter(|r| &r[col("multiplier")] == "conv1=mul8u_L40,conv2=mul8u_JQQ").collect();
+    let mixed_rows: Vec<_> =
+        recs.iter().filter(|r| &r[col("multiplier")] == "conv1=mul8u_L40,conv2=mul8u_JQQ").collect();
     assert_eq!(mixed_rows.len(), 2);
     let single_rows: Vec<_> = recs.iter().filter(|r| &r[col("multiplier")] == "mul8u_L40").collect();
     assert_ne!(mixed_rows[0][col("lut_sha256")], single_rows[0][col("lut_sha256")]);
@@ -223,8 +281,26 @@ fn cli_infer_study_and_per_layer_search() {
     let lib = evo.join("evoapproxlib");
     let sel = tmp.path().join("sel");
     let text = run(&[
-        "select", "--per-layer", "--model", m, "--scheme", "sign-magnitude", "--library", lib.to_str().unwrap(), "--n", "200", "--val", "200",
-        "--population", "8", "--generations", "2", "--seed", "3", "--out", sel.to_str().unwrap(),
+        "select",
+        "--per-layer",
+        "--model",
+        m,
+        "--scheme",
+        "sign-magnitude",
+        "--library",
+        lib.to_str().unwrap(),
+        "--n",
+        "200",
+        "--val",
+        "200",
+        "--population",
+        "8",
+        "--generations",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        sel.to_str().unwrap(),
     ]);
     assert!(text.contains("Pareto front of"), "{text}");
     let front = std::fs::read_to_string(sel.join("front.csv")).unwrap();
@@ -246,22 +322,63 @@ fn cli_infer_study_and_per_layer_search() {
         assert_eq!(front.iter().any(|f| f.0 == p.0), !dominated, "{p:?}");
     }
     assert!(front.iter().all(|f| f.3.is_some()), "front points have test accuracy");
-    assert!(front.windows(2).all(|w| w[0].1 <= w[1].1 && w[0].2 < w[1].2), "sorted by energy, accuracy rising: {front:?}");
+    assert!(
+        front.windows(2).all(|w| w[0].1 <= w[1].1 && w[0].2 < w[1].2),
+        "sorted by energy, accuracy rising: {front:?}"
+    );
     for f in ["report.md", "pareto.svg", "pareto.png", "uniform.csv"] {
         assert!(sel.join(f).is_file(), "{f}");
     }
     // Same seed → same search (determinism); the front's best point runs as an assignment.
     let again = tmp.path().join("sel2");
     run(&[
-        "select", "--per-layer", "--model", m, "--scheme", "sign-magnitude", "--library", lib.to_str().unwrap(), "--n", "200", "--val", "200",
-        "--population", "8", "--generations", "2", "--seed", "3", "--out", again.to_str().unwrap(),
+        "select",
+        "--per-layer",
+        "--model",
+        m,
+        "--scheme",
+        "sign-magnitude",
+        "--library",
+        lib.to_str().unwrap(),
+        "--n",
+        "200",
+        "--val",
+        "200",
+        "--population",
+        "8",
+        "--generations",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        again.to_str().unwrap(),
     ]);
     assert_eq!(std::fs::read(sel.join("points.csv")).unwrap(), std::fs::read(again.join("points.csv")).unwrap());
     // Robust accuracy as a third objective: the front is non-dominated in all three.
     let rob = tmp.path().join("sel3");
     run(&[
-        "select", "--per-layer", "--model", m, "--scheme", "sign-magnitude", "--library", lib.to_str().unwrap(), "--n", "100", "--val", "100",
-        "--population", "8", "--generations", "1", "--robust-attack", "fgsm", "--robust-eps", "0.1", "--out", rob.to_str().unwrap(),
+        "select",
+        "--per-layer",
+        "--model",
+        m,
+        "--scheme",
+        "sign-magnitude",
+        "--library",
+        lib.to_str().unwrap(),
+        "--n",
+        "100",
+        "--val",
+        "100",
+        "--population",
+        "8",
+        "--generations",
+        "1",
+        "--robust-attack",
+        "fgsm",
+        "--robust-eps",
+        "0.1",
+        "--out",
+        rob.to_str().unwrap(),
     ]);
     let three = |f: &str| -> Vec<(String, f64, usize, usize)> {
         csv::Reader::from_reader(std::fs::read_to_string(rob.join(f)).unwrap().as_bytes())
@@ -274,7 +391,8 @@ fn cli_infer_study_and_per_layer_search() {
     };
     let (rf, rp) = (three("front.csv"), three("points.csv"));
     for p in &rp {
-        let dominated = rp.iter().any(|q| q.1 <= p.1 && q.2 >= p.2 && q.3 >= p.3 && (q.1 < p.1 || q.2 > p.2 || q.3 > p.3));
+        let dominated =
+            rp.iter().any(|q| q.1 <= p.1 && q.2 >= p.2 && q.3 >= p.3 && (q.1 < p.1 || q.2 > p.2 || q.3 > p.3));
         assert_eq!(rf.iter().any(|f| f.0 == p.0), !dominated, "{p:?}");
     }
     assert!(rp.iter().any(|p| p.3 < p.2), "FGSM at 0.1 costs some assignment accuracy");
@@ -282,7 +400,23 @@ fn cli_infer_study_and_per_layer_search() {
 
     // Its names are file stems, resolved from the library like any --multiplier.
     let best = &front.last().unwrap().0;
-    let v: serde_json::Value = serde_json::from_str(&run(&["infer", "--model", m, "--scheme", "sign-magnitude", "--n", "200", "--json", "--multiplier", best])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&run(&[
+        "infer",
+        "--model",
+        m,
+        "--scheme",
+        "sign-magnitude",
+        "--n",
+        "200",
+        "--json",
+        "--multiplier",
+        best,
+    ]))
+    .unwrap();
     let test_correct = front.last().unwrap().3.unwrap();
-    assert_eq!((v["accuracy"].as_f64().unwrap() * 200.0).round() as usize, test_correct, "front's test accuracy = infer's");
+    assert_eq!(
+        (v["accuracy"].as_f64().unwrap() * 200.0).round() as usize,
+        test_correct,
+        "front's test accuracy = infer's"
+    );
 }

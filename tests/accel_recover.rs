@@ -50,7 +50,9 @@ fn exact_multiplier_recovery_is_the_identity() {
                 let r = recover(&qm, &exact, &exact.sha256(), method, &calib).unwrap();
                 assert_eq!(r.layers, qm.layers, "{scheme} {wg:?} {method}: model changed");
                 if let Some(rec) = &r.recovery {
-                    assert!(rec.layers.iter().all(|l| l.compensation.iter().all(|&c| c == 0) && l.tuned_weights == 0 && l.gain.iter().all(|&g| g == 1.0)));
+                    assert!(rec.layers.iter().all(|l| l.compensation.iter().all(|&c| c == 0)
+                        && l.tuned_weights == 0
+                        && l.gain.iter().all(|&g| g == 1.0)));
                 }
                 let run = Accelerator::new(&r, &exact, AccelConfig::default()).unwrap().run(&test).unwrap();
                 assert_eq!(run.acc, base.acc, "{scheme} {wg:?} {method}");
@@ -76,7 +78,8 @@ fn recovered_models_fast_equals_cycle_and_oracle() {
             assert_ne!(r.layers, qm.layers, "{what}: recovery changed nothing");
             let cfg = AccelConfig { array: axdnn::accel::ArrayShape { rows: 6, cols: 5 }, ..AccelConfig::default() };
             let fast_run = Accelerator::new(&r, &lut, cfg).unwrap().run(&imgs).unwrap();
-            let cycle_run = Accelerator::new(&r, &lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&imgs).unwrap();
+            let cycle_run =
+                Accelerator::new(&r, &lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&imgs).unwrap();
             assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
             assert_eq!(fast_run.layers, cycle_run.layers, "{what}");
             assert_ne!(fast_run.acc, plain.acc, "{what}: logits unchanged");
@@ -207,11 +210,22 @@ fn plan_key_keeps_methods_apart_and_none_changes_nothing() {
     let plain = axdnn::study::Plan::from_toml(PLAN, std::path::Path::new("p.toml"), &inputs).unwrap();
     let with = format!("{PLAN}recover = [\"none\", \"tune\"]\n");
     let both = axdnn::study::Plan::from_toml(&with, std::path::Path::new("p.toml"), &inputs).unwrap();
-    let none_only = axdnn::study::Plan::from_toml(&format!("{PLAN}recover = [\"none\"]\n"), std::path::Path::new("p.toml"), &inputs).unwrap();
+    let none_only = axdnn::study::Plan::from_toml(
+        &format!("{PLAN}recover = [\"none\"]\n"),
+        std::path::Path::new("p.toml"),
+        &inputs,
+    )
+    .unwrap();
     assert!(!plain.to_toml().contains("recover ="), "the default stays out of the lock file");
     assert_eq!(none_only.sha256(), plain.sha256());
     assert!(both.to_toml().contains("recover = [\"none\", \"tune\"]"));
-    let bad = axdnn::study::Plan::from_toml(&format!("{PLAN}recover = [\"retrain\"]\n"), std::path::Path::new("p.toml"), &inputs).unwrap_err().to_string();
+    let bad = axdnn::study::Plan::from_toml(
+        &format!("{PLAN}recover = [\"retrain\"]\n"),
+        std::path::Path::new("p.toml"),
+        &inputs,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(bad.contains("p.toml:10:") && bad.contains("retrain"), "{bad}");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
@@ -222,7 +236,11 @@ fn plan_key_keeps_methods_apart_and_none_changes_nothing() {
     let s = axdnn::study::Runner::new(both.clone(), inputs.clone()).quiet().run(&dir).unwrap();
     assert_eq!(s.rows_written, 2 * 2, "two chunks × two multipliers under tune");
     let rows = axdnn::study::store::read_rows(&dir.join("results.csv")).unwrap();
-    let get = |m: &str, r: &str, start: usize| rows.iter().find(|x| x.target == "accel" && x.multiplier.ends_with(m) && x.recover == r && x.image_start == start).unwrap_or_else(|| panic!("{m} {r}"));
+    let get = |m: &str, r: &str, start: usize| {
+        rows.iter()
+            .find(|x| x.target == "accel" && x.multiplier.ends_with(m) && x.recover == r && x.image_start == start)
+            .unwrap_or_else(|| panic!("{m} {r}"))
+    };
     for start in [0, 50] {
         // Exact: tuning is the identity, image by image.
         assert_eq!(get("exact", "", start).correct_bits, get("exact", "tune", start).correct_bits);
@@ -231,8 +249,19 @@ fn plan_key_keeps_methods_apart_and_none_changes_nothing() {
     let header = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert!(header.lines().next().unwrap().ends_with(",recover"));
     // Back to the plain plan: its rows are the same bytes as before.
-    axdnn::study::Runner::new(axdnn::study::Plan::from_toml(PLAN, std::path::Path::new("p.toml"), &inputs).unwrap(), inputs).quiet().run(&dir).unwrap();
-    let plain_rows: Vec<String> = std::fs::read_to_string(dir.join("results.csv")).unwrap().lines().filter(|l| !l.ends_with(",tune")).map(|l| l.trim_end_matches(",none").to_string()).collect();
+    axdnn::study::Runner::new(
+        axdnn::study::Plan::from_toml(PLAN, std::path::Path::new("p.toml"), &inputs).unwrap(),
+        inputs,
+    )
+    .quiet()
+    .run(&dir)
+    .unwrap();
+    let plain_rows: Vec<String> = std::fs::read_to_string(dir.join("results.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with(",tune"))
+        .map(|l| l.trim_end_matches(",none").to_string())
+        .collect();
     let want: Vec<String> = csv0.lines().map(String::from).collect();
     assert_eq!(&plain_rows[1..=want.len() - 1], &want[1..], "plain rows unchanged");
 }
@@ -240,7 +269,11 @@ fn plan_key_keeps_methods_apart_and_none_changes_nothing() {
 /// A small labelled set from the random images (labels from a seeded draw).
 fn dataset(arch: &Arch, n: usize, seed: u64) -> axdnn::data::Dataset {
     let mut r = common::rng(seed + 1000);
-    axdnn::data::Dataset { shape: arch.input, images: common::random_images(arch, n, seed), labels: (0..n).map(|_| r.gen_range(0..10u8)).collect() }
+    axdnn::data::Dataset {
+        shape: arch.input,
+        images: common::random_images(arch, n, seed),
+        labels: (0..n).map(|_| r.gen_range(0..10u8)).collect(),
+    }
 }
 
 #[test]
@@ -267,7 +300,15 @@ fn finetune_is_seeded_and_resumes_exactly() {
     };
     let (train, test) = (dataset(&arch, 96, 1), dataset(&arch, 16, 2));
     let lut = biased_lut(false, 8);
-    let cfg = FinetuneConfig { calib: 16, epochs: 2, batch: 16, eval_n: 16, range_every: 2, lr: 0.01, ..FinetuneConfig::new(QuantOptions::default()) };
+    let cfg = FinetuneConfig {
+        calib: 16,
+        epochs: 2,
+        batch: 16,
+        eval_n: 16,
+        range_every: 2,
+        lr: 0.01,
+        ..FinetuneConfig::new(QuantOptions::default())
+    };
     let tmp = tempfile::tempdir().unwrap();
     let whole = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &tmp.path().join("a"), false).unwrap();
     let again = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &tmp.path().join("b"), false).unwrap();
@@ -278,7 +319,9 @@ fn finetune_is_seeded_and_resumes_exactly() {
     axdnn::model::finetune::finetune_until(&base, &lut, &lut.sha256(), &cfg, &train, &test, &d, false, 1).unwrap();
     let resumed = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &d, false).unwrap();
     assert_eq!(resumed.params, whole.params);
-    let strip = |h: &[axdnn::model::finetune::FinetuneEpoch]| h.iter().map(|e| axdnn::model::finetune::FinetuneEpoch { seconds: 0.0, ..e.clone() }).collect::<Vec<_>>();
+    let strip = |h: &[axdnn::model::finetune::FinetuneEpoch]| {
+        h.iter().map(|e| axdnn::model::finetune::FinetuneEpoch { seconds: 0.0, ..e.clone() }).collect::<Vec<_>>()
+    };
     assert_eq!(strip(&resumed.history), strip(&whole.history));
     // A checkpoint of other settings is refused.
     let one = FinetuneConfig { epochs: 1, ..cfg.clone() };

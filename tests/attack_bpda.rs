@@ -24,7 +24,10 @@ calib = 256
 "#;
 
 fn rows<'a>(store: &'a Store, threat: &str, mult: &str, eps: f32) -> Vec<&'a Row> {
-    let mut v: Vec<&Row> = store.rows().filter(|r| r.target == "accel" && r.threat == threat && r.multiplier == mult && r.epsilon == eps).collect();
+    let mut v: Vec<&Row> = store
+        .rows()
+        .filter(|r| r.target == "accel" && r.threat == threat && r.multiplier == mult && r.epsilon == eps)
+        .collect();
     v.sort_by_key(|r| r.image_start);
     v
 }
@@ -83,7 +86,17 @@ fn bpda_is_never_weaker_than_transfer_and_matches_white_box_on_the_exact_quantiz
     let test = &ws.tests[&m.meta.dataset];
     let crit = Criterion::Misclassification(test.labels.clone());
     let eps: Vec<Epsilon> = [0.03f32, 0.06, 0.1].iter().map(|&e| Epsilon::new(e).unwrap()).collect();
-    let out = attack::run(Attack::LinfPgd, Attack::LinfPgd.default_params(), &wb, &Bounds::default(), &test.images, &crit, &eps, &mut SeededNoise::new(7)).unwrap();
+    let out = attack::run(
+        Attack::LinfPgd,
+        Attack::LinfPgd.default_params(),
+        &wb,
+        &Bounds::default(),
+        &test.images,
+        &crit,
+        &eps,
+        &mut SeededNoise::new(7),
+    )
+    .unwrap();
     for (e, adv) in eps.iter().zip(&out.clipped) {
         let preds = accel.run(adv).unwrap().predictions();
         let w: Vec<bool> = preds.iter().zip(&test.labels).map(|(&p, &y)| p == y as usize).collect();

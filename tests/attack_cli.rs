@@ -16,11 +16,20 @@ fn attack_on_float_and_accelerator() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
-    let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0,0.15", "--n", "60", "--batch", "25", "--json", "--out", out]);
+    let o = axdnn(&[
+        "attack", "--model", model, "--attack", "fgsm", "--eps", "0,0.15", "--n", "60", "--batch", "25", "--json",
+        "--out", out,
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows.len(), 4, "2 eps × (float, exact)");
-    let get = |m: &str, e: f64| rows.iter().find(|r| r["model"].as_str().unwrap().starts_with(m) && r["epsilon"].as_f64().unwrap() == e).unwrap()["robust_accuracy"].as_f64().unwrap();
+    let get = |m: &str, e: f64| {
+        rows.iter()
+            .find(|r| r["model"].as_str().unwrap().starts_with(m) && r["epsilon"].as_f64().unwrap() == e)
+            .unwrap()["robust_accuracy"]
+            .as_f64()
+            .unwrap()
+    };
     // eps 0: clean accuracy of a 99.45 % model on 60 digits; the quantized exact model agrees.
     assert!(get("float", 0.0) >= 0.95, "{rows:?}");
     assert!((get("exact", 0.0) - get("float", 0.0)).abs() <= 0.02, "{rows:?}");
@@ -28,7 +37,8 @@ fn attack_on_float_and_accelerator() {
     assert!(get("float", 0.15) < get("float", 0.0) - 0.2, "{rows:?}");
     for r in &rows {
         assert_eq!(r["n"], 60);
-        let (l, a, h) = (r["ci_low"].as_f64().unwrap(), r["robust_accuracy"].as_f64().unwrap(), r["ci_high"].as_f64().unwrap());
+        let (l, a, h) =
+            (r["ci_low"].as_f64().unwrap(), r["robust_accuracy"].as_f64().unwrap(), r["ci_high"].as_f64().unwrap());
         assert!(l <= a && a <= h && h - l > 0.0, "{r}");
     }
     // The results store: (float, exact) × 2 eps × 3 chunks of 25, 25, 10 images.
@@ -38,7 +48,22 @@ fn attack_on_float_and_accelerator() {
 
     // PGD draws its random start from the seed: same seed, same numbers.
     let pgd = |seed: &str| {
-        let o = axdnn(&["attack", "--model", model, "--attack", "linf-pgd", "--eps", "0.1", "--n", "20", "--attack-seed", seed, "--json", "--out", out]);
+        let o = axdnn(&[
+            "attack",
+            "--model",
+            model,
+            "--attack",
+            "linf-pgd",
+            "--eps",
+            "0.1",
+            "--n",
+            "20",
+            "--attack-seed",
+            seed,
+            "--json",
+            "--out",
+            out,
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         o.stdout
     };
@@ -53,13 +78,44 @@ fn hardware_threat_flags() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
-    let o = axdnn(&["attack", "--model", model, "--attack", "l2-contrast", "--eps", "0,1", "--n", "20", "--on-hardware", "--json", "--out", out]);
+    let o = axdnn(&[
+        "attack",
+        "--model",
+        model,
+        "--attack",
+        "l2-contrast",
+        "--eps",
+        "0,1",
+        "--n",
+        "20",
+        "--on-hardware",
+        "--json",
+        "--out",
+        out,
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows.iter().filter(|r| r["threat"] == "hardware").count(), 2, "{rows:?}");
-    let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0.1", "--n", "5", "--on-hardware", "--out", out]);
+    let o = axdnn(&[
+        "attack",
+        "--model",
+        model,
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0.1",
+        "--n",
+        "5",
+        "--on-hardware",
+        "--out",
+        out,
+    ]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("needs gradients the accelerator does not have"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("needs gradients the accelerator does not have"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// `--save` writes the clipped adversarial examples as float32 .npy (N×C×H×W, test-set order):
@@ -71,7 +127,23 @@ fn saved_examples_and_logits() {
     let tmp = tempfile::tempdir().unwrap();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
     let base = tmp.path().join("adv.npy");
-    let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0,0.1", "--n", "30", "--batch", "20", "--save", base.to_str().unwrap(), "--out", tmp.path().join("s").to_str().unwrap()]);
+    let o = axdnn(&[
+        "attack",
+        "--model",
+        model,
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0,0.1",
+        "--n",
+        "30",
+        "--batch",
+        "20",
+        "--save",
+        base.to_str().unwrap(),
+        "--out",
+        tmp.path().join("s").to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let test = axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, &data).unwrap();
     let clean = &test.images[..30 * 784];
@@ -89,7 +161,23 @@ fn saved_examples_and_logits() {
     assert!(dmax <= 0.1 + 1e-6 && dmax > 0.05, "Linf distance {dmax}");
     // Rerun: rows reused, the examples regenerated identically.
     std::fs::remove_file(tmp.path().join("adv-eps0.1.npy")).unwrap();
-    let o = axdnn(&["attack", "--model", model, "--attack", "fgsm", "--eps", "0,0.1", "--n", "30", "--batch", "20", "--save", base.to_str().unwrap(), "--out", tmp.path().join("s").to_str().unwrap()]);
+    let o = axdnn(&[
+        "attack",
+        "--model",
+        model,
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0,0.1",
+        "--n",
+        "30",
+        "--batch",
+        "20",
+        "--save",
+        base.to_str().unwrap(),
+        "--out",
+        tmp.path().join("s").to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(read(&tmp.path().join("adv-eps0.1.npy")), adv);
 
@@ -101,7 +189,8 @@ fn saved_examples_and_logits() {
     let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
     assert!(std::str::from_utf8(&b[10..10 + hl]).unwrap().contains("'shape': (200, 10)"));
     let z: Vec<f32> = b[10 + hl..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let ok = z.chunks_exact(10).zip(&test.labels).filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize).count();
+    let ok =
+        z.chunks_exact(10).zip(&test.labels).filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize).count();
     assert_eq!(ok as f64 / 200.0, v["accuracy"].as_f64().unwrap());
 }
 
@@ -110,11 +199,25 @@ fn bad_arguments_fail_clearly() {
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/lenet5-mnist");
     let o = axdnn(&["attack", "--model", model, "--attack", "deepfool"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown attack 'deepfool'"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown attack 'deepfool'"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = axdnn(&["attack", "--model", model, "--eps", "0.1,-2", "--data", "/nonexistent"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("epsilon -2"), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = axdnn(&["attack", "--model", model, "--multipliers", "exact,no_such_mult", "--data", "/nonexistent", "--evoapprox", "/nonexistent"]);
+    let o = axdnn(&[
+        "attack",
+        "--model",
+        model,
+        "--multipliers",
+        "exact,no_such_mult",
+        "--data",
+        "/nonexistent",
+        "--evoapprox",
+        "/nonexistent",
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no_such_mult"), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -44,7 +44,11 @@ impl Mlp {
         self.w1.iter().zip(&self.b1).map(|(w, &b)| w.iter().zip(x).map(|(&w, &x)| w * x).sum::<f32>() + b).collect()
     }
     fn out(&self, h: &[f32]) -> Vec<f32> {
-        self.w2.iter().zip(&self.b2).map(|(w, &b)| w.iter().zip(h).map(|(&w, &h)| w * h.max(0.0)).sum::<f32>() + b).collect()
+        self.w2
+            .iter()
+            .zip(&self.b2)
+            .map(|(w, &b)| w.iter().zip(h).map(|(&w, &h)| w * h.max(0.0)).sum::<f32>() + b)
+            .collect()
     }
 }
 
@@ -72,7 +76,8 @@ impl Classifier for Mlp {
             let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let e: Vec<f32> = z.iter().map(|&v| (v - m).exp()).collect();
             let s: f32 = e.iter().sum();
-            let dz: Vec<f32> = e.iter().enumerate().map(|(c, &v)| v / s - if c == y as usize { 1.0 } else { 0.0 }).collect();
+            let dz: Vec<f32> =
+                e.iter().enumerate().map(|(c, &v)| v / s - if c == y as usize { 1.0 } else { 0.0 }).collect();
             let dh: Vec<f32> = (0..self.hidden)
                 .map(|j| if pre[j] > 0.0 { (0..self.classes).map(|c| self.w2[c][j] * dz[c]).sum() } else { 0.0 })
                 .collect();
@@ -89,7 +94,11 @@ fn fixture() -> Fixture {
 
 /// Largest absolute difference, and where.
 fn max_diff(a: &[f32], b: &[f32]) -> (f32, usize) {
-    a.iter().zip(b).enumerate().map(|(i, (&a, &b))| ((a - b).abs(), i)).fold((0.0, 0), |m, v| if v.0 > m.0 { v } else { m })
+    a.iter()
+        .zip(b)
+        .enumerate()
+        .map(|(i, (&a, &b))| ((a - b).abs(), i))
+        .fold((0.0, 0), |m, v| if v.0 > m.0 { v } else { m })
 }
 
 #[test]

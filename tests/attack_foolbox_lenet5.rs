@@ -36,7 +36,14 @@ fn margins(logits: &[f32], labels: &[u8], classes: usize) -> Vec<f32> {
     logits
         .chunks_exact(classes)
         .zip(labels)
-        .map(|(z, &y)| z[y as usize] - z.iter().enumerate().filter(|&(c, _)| c != y as usize).map(|(_, &v)| v).fold(f32::NEG_INFINITY, f32::max))
+        .map(|(z, &y)| {
+            z[y as usize]
+                - z.iter()
+                    .enumerate()
+                    .filter(|&(c, _)| c != y as usize)
+                    .map(|(_, &v)| v)
+                    .fold(f32::NEG_INFINITY, f32::max)
+        })
         .collect()
 }
 
@@ -46,7 +53,8 @@ fn gradient_attacks_match_foolbox_on_every_image() {
     let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/foolbox/lenet5_mnist.json");
     let f: Fixture = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     assert_eq!(f.foolbox_version, "3.3.4");
-    let m = axdnn::model::io::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist")).unwrap();
+    let m =
+        axdnn::model::io::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist")).unwrap();
     assert_eq!(m.meta.sha256, f.model_sha256, "fixture made with other weights");
     let d = data::load(DatasetName::Mnist, Split::Test, &root).unwrap().head(f.n);
     let bytes: Vec<u8> = d.images.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -69,7 +77,9 @@ fn gradient_attacks_match_foolbox_on_every_image() {
         let eps: Vec<Epsilon> = cases.iter().map(|c| Epsilon::new(c.eps).unwrap()).collect();
         // No recorded draws: a draw would fail the run (these attacks must not draw).
         let mut noise = ReplayNoise::new(Vec::new());
-        let out = attack::run(a, a.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut noise).unwrap();
+        let out =
+            attack::run(a, a.default_params(), &model, &Bounds::default(), &d.images, &criterion, &eps, &mut noise)
+                .unwrap();
         for (k, c) in cases.iter().enumerate() {
             let want: Vec<bool> = c.success.bytes().map(|b| b == b'1').collect();
             assert_eq!(want.len(), d.len());
@@ -77,7 +87,10 @@ fn gradient_attacks_match_foolbox_on_every_image() {
             let mut n_diff = 0;
             for i in (0..d.len()).filter(|&i| out.success[k][i] != want[i]) {
                 n_diff += 1;
-                mismatches.push(format!("{} eps {} image {i}: foolbox {} (margin {}), axdnn {} (margin {})", a, c.eps, want[i], c.margin[i], out.success[k][i], ours[i]));
+                mismatches.push(format!(
+                    "{} eps {} image {i}: foolbox {} (margin {}), axdnn {} (margin {})",
+                    a, c.eps, want[i], c.margin[i], out.success[k][i], ours[i]
+                ));
             }
             let count = |s: &[bool]| s.iter().filter(|&&b| b).count();
             // How close the cell came to a flip: the largest margin difference, the closest call.
@@ -98,5 +111,10 @@ fn gradient_attacks_match_foolbox_on_every_image() {
         }
     }
     eprintln!("clean logits vs JAX: max |Δ| {dz:e}\n{}", summary.join("\n"));
-    assert!(mismatches.is_empty(), "{} success flags differ from Foolbox:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} success flags differ from Foolbox:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

@@ -50,7 +50,10 @@ fn missing_verilog_file_said_once() {
     let d = tempfile::tempdir().unwrap();
     let v = d.path().join("x.v");
     let err = fails(&[os("lut"), os("gen"), v.as_os_str(), os("-o"), d.path().join("y").as_os_str()]);
-    assert_eq!(err.trim_end(), format!("error: {}:1:1: cannot read file: No such file or directory (os error 2)", v.display()));
+    assert_eq!(
+        err.trim_end(),
+        format!("error: {}:1:1: cannot read file: No such file or directory (os error 2)", v.display())
+    );
     // Through the RTL path (RtlError wraps the netlist error).
     let err = fails(&[os("rtl"), os("cosim"), os("--multiplier"), v.as_os_str(), os("--array"), os("2x2")]);
     once(&err, "No such file or directory");
@@ -62,7 +65,10 @@ fn bad_model_folder_said_once() {
     let d = tempfile::tempdir().unwrap();
     let m = d.path().join("nomodel");
     let err = fails(&[os("eval"), os("--model"), m.as_os_str()]);
-    assert_eq!(err.trim_end(), format!("error: {}: No such file or directory (os error 2)", m.join("model.json").display()));
+    assert_eq!(
+        err.trim_end(),
+        format!("error: {}: No such file or directory (os error 2)", m.join("model.json").display())
+    );
     std::fs::create_dir_all(&m).unwrap();
     std::fs::write(m.join("model.json"), "{ nope").unwrap();
     let err = fails(&[os("infer"), os("--model"), m.as_os_str(), os("--multiplier"), os("exact")]);
@@ -88,7 +94,13 @@ fn bad_dataset_dir_said_once() {
     let err = fails(&[os("eval"), os("--model"), m.as_os_str(), os("--data"), data.as_os_str()]);
     once(&err, "t10k-images-idx3-ubyte.gz");
     // The folder given to `data import` does not exist: an I/O error with its path.
-    let err = fails(&[os("data"), os("import"), d.path().join("nowhere").as_os_str(), os("--cache"), d.path().join("c").as_os_str()]);
+    let err = fails(&[
+        os("data"),
+        os("import"),
+        d.path().join("nowhere").as_os_str(),
+        os("--cache"),
+        d.path().join("c").as_os_str(),
+    ]);
     once(&err, "No such file or directory");
     once(&err, "nowhere");
 }
@@ -110,10 +122,17 @@ fn library_errors_do_not_repeat_their_source() {
     said_once(axdnn::accel::load::verilog_files(&d.path().join("nodir")).unwrap_err(), nf);
     said_once(axdnn::model::io::load(&d.path().join("nomodel")).unwrap_err(), nf);
     said_once(axdnn::rtl::cosim::RtlMultiplier::load(&missing).err().unwrap(), nf);
-    let meta = axdnn::lut::io::ImportMeta { name: "t".into(), signed: false, row_port: axdnn::RowPort::B, row_bits: 8, col_bits: 8 };
+    let meta = axdnn::lut::io::ImportMeta {
+        name: "t".into(),
+        signed: false,
+        row_port: axdnn::RowPort::B,
+        row_bits: 8,
+        col_bits: 8,
+    };
     said_once(axdnn::lut::io::read_bin(&d.path().join("t.bin"), &meta).unwrap_err(), nf);
     said_once(
-        axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, &d.path().join("nodata")).unwrap_err(),
+        axdnn::data::load(axdnn::data::DatasetName::Mnist, axdnn::data::Split::Test, &d.path().join("nodata"))
+            .unwrap_err(),
         "not found under",
     );
     let c = d.path().join("nothere.c");

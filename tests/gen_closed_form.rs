@@ -57,7 +57,10 @@ fn exact_has_zero_error_and_truncation_has_negative_bias() {
     assert_eq!(exact.table, axdnn::Lut::exact(8, 8, false).table);
     let m = Metrics::of_lut(&exact);
     assert_eq!((m.mae, m.wce, m.ep_pct, m.hd), (0.0, 0.0, 0.0, 0.0));
-    let t = Metrics::of_lut(&sim::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Truncated { k: 8 } }.netlist(), RowPort::B, false).unwrap());
+    let t = Metrics::of_lut(
+        &sim::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Truncated { k: 8 } }.netlist(), RowPort::B, false)
+            .unwrap(),
+    );
     assert!(t.mean_error < 0.0 && (t.mean_error + t.mae).abs() < 1e-9, "truncation only removes value");
 }
 
@@ -67,7 +70,8 @@ fn verilog_text_lists_every_gate() {
     let net = spec.netlist();
     let v = axdnn::gen::to_verilog(&net, &axdnn::gen::header(&spec));
     assert!(v.contains("module mul4u_gen_trunc2 (A, B, O);"));
-    let gates = net.nodes.iter().filter(|n| !matches!(n.op, axdnn::netlist::Op::Input | axdnn::netlist::Op::Const0)).count();
+    let gates =
+        net.nodes.iter().filter(|n| !matches!(n.op, axdnn::netlist::Op::Input | axdnn::netlist::Op::Const0)).count();
     assert_eq!(v.matches("assign sig_").count(), gates);
     assert_eq!(v.matches("assign O[").count(), 8);
 }

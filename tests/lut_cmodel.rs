@@ -19,7 +19,15 @@ fn c_lut(path: &Path, name: &str, n: u32, m: u32, signed: bool) -> Lut {
     let cm = CModel::build(path, name, n, m, signed).unwrap();
     let v = cm.exhaustive().unwrap();
     // C order is A outer; the LUT with row port A has the same order.
-    Lut { name: name.into(), row_bits: n, col_bits: m, signed, row_port: RowPort::A, table: v.iter().map(|&x| x as i32).collect(), power_mw: None }
+    Lut {
+        name: name.into(),
+        row_bits: n,
+        col_bits: m,
+        signed,
+        row_port: RowPort::A,
+        table: v.iter().map(|&x| x as i32).collect(),
+        power_mw: None,
+    }
 }
 
 #[test]
@@ -30,7 +38,12 @@ fn signatures_bind_by_name() {
     assert_eq!(s.params[0].ty, "uint64_t");
     let s = parse_signature("/// Approximate function f\nuint16_t f(uint8_t a, uint8_t b)\n{", "f", p).unwrap();
     assert_eq!((s.params[0].operand, s.ret.as_str(), s.line), (Operand::A, "uint16_t", 2));
-    let s = parse_signature("uint64_t g(const uint64_t A /* 8-bit unsigned operand */, const uint64_t B /* 4-bit */)", "g", p).unwrap();
+    let s = parse_signature(
+        "uint64_t g(const uint64_t A /* 8-bit unsigned operand */, const uint64_t B /* 4-bit */)",
+        "g",
+        p,
+    )
+    .unwrap();
     assert_eq!(s.params[1].name, "B");
     assert!(parse_signature("int f(int x, int y)", "f", p).is_err());
     assert!(parse_signature("int g(int a, int b)", "f", p).is_err());
@@ -69,8 +82,11 @@ fn exact_c_model_is_exact_and_metrics_match_headers() {
 fn signed_models_sign_extend_and_pairs_agree() {
     let Some(root) = evo() else { return };
     let dir = root.join("evoapproxlib/12x12_signed");
-    let f = std::fs::read_dir(dir.join("pareto_pwr_mae")).unwrap().map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "c")).unwrap();
+    let f = std::fs::read_dir(dir.join("pareto_pwr_mae"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "c"))
+        .unwrap();
     let name = f.file_stem().unwrap().to_str().unwrap().to_string();
     let cm = CModel::build(&f, &name, 12, 12, true).unwrap();
     let a = [0u32, 1, 0xFFF, 0x800, 0x7FF, 100];

@@ -6,11 +6,19 @@ use axdnn::mult::RowPort;
 use axdnn::{sim, Lut};
 
 fn meta(l: &Lut) -> ImportMeta {
-    ImportMeta { name: l.name.clone(), signed: l.signed, row_port: l.row_port, row_bits: l.row_bits, col_bits: l.col_bits }
+    ImportMeta {
+        name: l.name.clone(),
+        signed: l.signed,
+        row_port: l.row_port,
+        row_bits: l.row_bits,
+        col_bits: l.col_bits,
+    }
 }
 
 fn luts() -> Vec<Lut> {
-    let approx = sim::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 1, vbl: 6 } }.netlist(), RowPort::B, false).unwrap();
+    let approx =
+        sim::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 1, vbl: 6 } }.netlist(), RowPort::B, false)
+            .unwrap();
     vec![approx, Lut::exact(8, 8, true), Lut::exact(8, 4, false), Lut::exact(3, 5, true)]
 }
 
@@ -18,7 +26,9 @@ fn luts() -> Vec<Lut> {
 fn round_trips_bin_npy_csv_c() {
     let dir = tempfile::tempdir().unwrap();
     for lut in luts() {
-        for (fmt, ext) in [(Format::Bin, "bin"), (Format::Npy, "npy"), (Format::NpyU2, "npy"), (Format::Csv, "csv"), (Format::C, "h")] {
+        for (fmt, ext) in
+            [(Format::Bin, "bin"), (Format::Npy, "npy"), (Format::NpyU2, "npy"), (Format::Csv, "csv"), (Format::C, "h")]
+        {
             let p = dir.path().join(format!("{}_{:?}.{ext}", lut.name, fmt));
             io::export(&lut, fmt, &p).unwrap();
             let back = io::import(&p, &meta(&lut)).unwrap();
@@ -69,7 +79,10 @@ fn bad_files_give_typed_errors() {
     std::fs::write(&p, b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8'}").unwrap();
     assert!(io::import(&p, &m).is_err());
     // A signed product out of u16 range is refused for .bin.
-    assert!(matches!(io::to_bin(&Lut::exact(8, 8, false).clone_with_entry(5, 70000)), Err(io::LutIoError::Range { .. })));
+    assert!(matches!(
+        io::to_bin(&Lut::exact(8, 8, false).clone_with_entry(5, 70000)),
+        Err(io::LutIoError::Range { .. })
+    ));
 }
 
 #[test]

@@ -32,7 +32,9 @@ fn generated_netlists_match_icarus() {
     if !iverilog_available() {
         return;
     }
-    for spec in [Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 2, vbl: 8 } }, Spec { n: 5, m: 3, kind: Kind::Truncated { k: 2 } }] {
+    for spec in
+        [Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 2, vbl: 8 } }, Spec { n: 5, m: 3, kind: Kind::Truncated { k: 2 } }]
+    {
         let net = spec.netlist();
         let dir = tempfile::tempdir().unwrap();
         let v = dir.path().join(format!("{}.v", spec.name()));
@@ -94,8 +96,12 @@ fn evoapprox_netlists_match_icarus() {
     cross_check(&net, &[&scalar, &cells], false);
     // A signed PDK45 netlist with HAX1/FAX1 cells.
     let s = root.join("evoapproxlib/8x8_signed/pareto_pwr_mae");
-    let f = std::fs::read_dir(&s).unwrap().map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with("_pdk45.v")).min().unwrap();
+    let f = std::fs::read_dir(&s)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_pdk45.v"))
+        .min()
+        .unwrap();
     let net = axdnn::netlist::parse_file(&f).unwrap().netlist;
     cross_check(&net, &[&f, &cells], true);
 }

@@ -82,7 +82,11 @@ fn table_files_run_like_their_netlist() {
             lut_gen(&v, fmt, &f);
             let t = load::resolve(f.to_str().unwrap(), signed, false, None).unwrap();
             let (tl, nl) = (t.lut.as_ref().unwrap(), net.lut.as_ref().unwrap());
-            assert_eq!((tl.row_bits, tl.col_bits, tl.signed, tl.row_port), (nl.row_bits, nl.col_bits, nl.signed, nl.row_port), "{stem}.{ext}");
+            assert_eq!(
+                (tl.row_bits, tl.col_bits, tl.signed, tl.row_port),
+                (nl.row_bits, nl.col_bits, nl.signed, nl.row_port),
+                "{stem}.{ext}"
+            );
             assert!(tl.table == nl.table, "{stem}.{ext}: table");
             assert_eq!(run(&qm, &t, &imgs), want, "{stem}.{ext}: accumulators and logits");
             // Only axdnn's C header carries the power; .bin/.npy/.csv lose it (energy unknown).
@@ -93,7 +97,11 @@ fn table_files_run_like_their_netlist() {
             if ext != "h" {
                 let t = table_file::open(&anon, None).unwrap();
                 assert_eq!(t.lut.signed, signed, "{stem}.{ext}: inferred {}", t.signed_by);
-                assert!(!matches!(t.signed_by, SignedBy::Name | SignedBy::Header | SignedBy::Stated), "{:?}", t.signed_by);
+                assert!(
+                    !matches!(t.signed_by, SignedBy::Name | SignedBy::Header | SignedBy::Stated),
+                    "{:?}",
+                    t.signed_by
+                );
             }
         }
     }
@@ -116,8 +124,13 @@ fn inferred_signedness_matches_the_library() {
     let mut old = Vec::new();
     common::verilog_files(&root.join("evoapprox8b/source_v"), &mut old);
     old.retain(|p| !p.to_str().unwrap().contains("pdk45"));
-    let mut cases: Vec<(PathBuf, bool)> =
-        newer.into_iter().map(|p| { let s = p.file_name().unwrap().to_str().unwrap().starts_with("mul8s_"); (p, s) }).collect();
+    let mut cases: Vec<(PathBuf, bool)> = newer
+        .into_iter()
+        .map(|p| {
+            let s = p.file_name().unwrap().to_str().unwrap().starts_with("mul8s_");
+            (p, s)
+        })
+        .collect();
     let signed = cases.iter().filter(|c| c.1).count();
     assert!(cases.len() >= 49 && signed >= 13, "{} 8x8 circuits, {signed} signed", cases.len());
     cases.extend(old.into_iter().step_by(10).map(|p| (p, false)));
@@ -158,7 +171,13 @@ fn signedness_is_checked_against_the_scheme_and_the_entries() {
     let f = exported(d.path(), &u, Format::Bin, "mul8u_X.bin");
     let e = load::resolve(f.to_str().unwrap(), true, false, None).err().unwrap();
     assert!(matches!(e, LoadError::TableSignedness { signed: false, by: SignedBy::Name, .. }), "{e:?}");
-    assert_eq!(e.to_string(), format!("{}: an unsigned table (from its file name); the quantization scheme needs a signed multiplier", f.display()));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: an unsigned table (from its file name); the quantization scheme needs a signed multiplier",
+            f.display()
+        )
+    );
     // The header states it.
     let f = exported(d.path(), &s, Format::C, "any.h");
     let e = load::resolve(f.to_str().unwrap(), false, false, None).err().unwrap();
@@ -182,7 +201,12 @@ fn signedness_is_checked_against_the_scheme_and_the_entries() {
     // Signed by name, but no negative product.
     let f = exported(d.path(), &u, Format::Npy, "mul8s_lie.npy");
     let e = table_file::open(&f, None).unwrap_err();
-    assert!(e.to_string().ends_with("signed (from its file name), but no entry is negative: a signed multiplier's are (e.g. -1 x 1)"), "{e}");
+    assert!(
+        e.to_string().ends_with(
+            "signed (from its file name), but no entry is negative: a signed multiplier's are (e.g. -1 x 1)"
+        ),
+        "{e}"
+    );
     // Patterns that are near neither exact product cannot be decided without a statement.
     let mut noise = Lut::exact(8, 8, false);
     let mut r = common::rng(9);
@@ -201,22 +225,34 @@ fn bad_table_files_name_the_file_and_what_was_found() {
     let path = |f: &str| d.path().join(f);
     let resolve = |p: &Path| load::resolve(p.to_str().unwrap(), false, false, None).err().unwrap().to_string();
     std::fs::write(path("short.bin"), [0u8; 1000]).unwrap();
-    assert_eq!(resolve(&path("short.bin")), format!("{}: 1000 bytes, expected 131072 bytes (2^8 x 2^8 u16 little-endian)", path("short.bin").display()));
+    assert_eq!(
+        resolve(&path("short.bin")),
+        format!("{}: 1000 bytes, expected 131072 bytes (2^8 x 2^8 u16 little-endian)", path("short.bin").display())
+    );
     // A 16x16 table is read, then refused by the accelerator.
     let small = exported(d.path(), &Lut::exact(4, 4, false), Format::Npy, "small.npy");
-    assert_eq!(resolve(&small), format!("{}: a 16x16 table; the accelerator multiplies 8-bit operands (256x256)", small.display()));
+    assert_eq!(
+        resolve(&small),
+        format!("{}: a 16x16 table; the accelerator multiplies 8-bit operands (256x256)", small.display())
+    );
     // A float array.
     let mut f4 = io::to_npy(&Lut::exact(8, 8, false), false).unwrap();
     let at = f4.windows(3).position(|w| w == b"<i4").unwrap();
     f4[at..at + 3].copy_from_slice(b"<f4");
     std::fs::write(path("float.npy"), &f4).unwrap();
-    assert_eq!(resolve(&path("float.npy")), format!("{}: element type \"<f4\" is not supported (want <i2, <i4, <i8 or <u2)", path("float.npy").display()));
+    assert_eq!(
+        resolve(&path("float.npy")),
+        format!("{}: element type \"<f4\" is not supported (want <i2, <i4, <i8 or <u2)", path("float.npy").display())
+    );
     // A 1-D array.
     let mut flat = io::to_npy(&Lut::exact(8, 8, false), false).unwrap();
     let at = flat.windows(10).position(|w| w == b"(256, 256)").unwrap();
     flat[at..at + 10].copy_from_slice(b"(65536,)  ");
     std::fs::write(path("flat.npy"), &flat).unwrap();
-    assert_eq!(resolve(&path("flat.npy")), format!("{}: shape (65536,), expected a 2-D array of shape (2^R, 2^C)", path("flat.npy").display()));
+    assert_eq!(
+        resolve(&path("flat.npy")),
+        format!("{}: shape (65536,), expected a 2-D array of shape (2^R, 2^C)", path("flat.npy").display())
+    );
     // --bit-level needs a netlist.
     let ok = exported(d.path(), &Lut::exact(8, 8, false), Format::Bin, "ok.bin");
     let e = load::resolve(ok.to_str().unwrap(), false, true, None).err().unwrap();
@@ -236,7 +272,10 @@ fn c_headers_adapt_style_and_their_errors() {
     let p = d.path().join("adapt.h");
     std::fs::write(&p, &h).unwrap();
     let t = table_file::open(&p, None).unwrap();
-    assert_eq!((t.lut.table == s.table, t.lut.signed, &t.signed_by), (true, true, &SignedBy::NegativeEntry { index: 256 + 128, value: -128 }));
+    assert_eq!(
+        (t.lut.table == s.table, t.lut.signed, &t.signed_by),
+        (true, true, &SignedBy::NegativeEntry { index: 256 + 128, value: -128 })
+    );
     // A row one entry short: the error points at its closing brace.
     let bad = h.replacen("{ 0, 0,", "{ 0,", 1);
     std::fs::write(&p, &bad).unwrap();
@@ -247,7 +286,10 @@ fn c_headers_adapt_style_and_their_errors() {
     // A float table.
     std::fs::write(&p, h.replace("const int16_t lut", "const float lut")).unwrap();
     let e = table_file::open(&p, None).unwrap_err();
-    assert_eq!(e.to_string(), format!("{}:4:7: array lut has element type 'float'; an integer type is needed", p.display()));
+    assert_eq!(
+        e.to_string(),
+        format!("{}:4:7: array lut has element type 'float'; an integer type is needed", p.display())
+    );
     // A token that is not a number.
     std::fs::write(&p, h.replacen("{ 0, 0,", "{ 0, x,", 1)).unwrap();
     let e = table_file::open(&p, None).unwrap_err();
@@ -260,7 +302,10 @@ fn c_headers_adapt_style_and_their_errors() {
     let text = std::fs::read_to_string(&f).unwrap().replacen("{0,0,", "{0x0,0u,", 1);
     std::fs::write(&f, text).unwrap();
     let t = table_file::open(&f, None).unwrap();
-    assert_eq!((t.lut.table == l.table, t.lut.power_mw, t.lut.name.as_str(), &t.signed_by), (true, Some(0.189), "mul8u_T", &SignedBy::Header));
+    assert_eq!(
+        (t.lut.table == l.table, t.lut.power_mw, t.lut.name.as_str(), &t.signed_by),
+        (true, Some(0.189), "mul8u_T", &SignedBy::Header)
+    );
 }
 
 /// The command line: `axdnn gen` → `axdnn lut gen --format F` → `axdnn infer --multiplier FILE`
@@ -279,7 +324,18 @@ fn cli_infer_with_table_files() {
     let v = d.path().join("mul8u_gen_bam_h1v6.v");
     let infer = |m: &Path| -> serde_json::Value {
         let out = ok(std::process::Command::new(exe)
-            .args(["infer", "--model", "models/lenet5-mnist", "--n", "30", "--calib", "32", "--scheme", "sign-magnitude", "--json"])
+            .args([
+                "infer",
+                "--model",
+                "models/lenet5-mnist",
+                "--n",
+                "30",
+                "--calib",
+                "32",
+                "--scheme",
+                "sign-magnitude",
+                "--json",
+            ])
             .arg("--data")
             .arg(&data)
             .arg("--multiplier")
@@ -307,6 +363,9 @@ fn cli_infer_with_table_files() {
     assert!(!o.status.success());
     assert_eq!(
         String::from_utf8_lossy(&o.stderr).lines().last().unwrap(),
-        format!("error: {}: an unsigned table (from its file name); the quantization scheme needs a signed multiplier", f.display())
+        format!(
+            "error: {}: an unsigned table (from its file name); the quantization scheme needs a signed multiplier",
+            f.display()
+        )
     );
 }

@@ -37,7 +37,8 @@ fn all_8x8_circuits_verify_with_c_models() {
         assert!(r.checks.len() >= 8, "{}: {} figures checked", r.circuit.name, r.checks.len());
     }
     // The README's documented MAE% deviations appear, and nowhere else.
-    let dev: Vec<&str> = reports.iter().filter(|r| !r.documented().is_empty()).map(|r| r.circuit.name.as_str()).collect();
+    let dev: Vec<&str> =
+        reports.iter().filter(|r| !r.documented().is_empty()).map(|r| r.circuit.name.as_str()).collect();
     assert_eq!(dev, ["mul8s_1KRC", "mul8s_1KVA", "mul8s_1KVB"]);
     // Every signed circuit has its PDK45 twin, with the same table.
     assert_eq!(reports.iter().filter(|r| r.pdk45_same == Some(true)).count(), 13 + 1);

@@ -33,7 +33,13 @@ fn shipped_cell_definitions_match_the_table() {
         for chunk in src.split("/* mod */").skip(1) {
             let Some(end) = chunk.find("endmodule") else { continue };
             let text = chunk[..end + "endmodule".len()].trim().to_string();
-            let name = text.trim_start_matches("module").trim_start().split(|c: char| c == '(' || c.is_whitespace()).next().unwrap().to_string();
+            let name = text
+                .trim_start_matches("module")
+                .trim_start()
+                .split(|c: char| c == '(' || c.is_whitespace())
+                .next()
+                .unwrap()
+                .to_string();
             defs.insert((name, text));
         }
     }

@@ -12,8 +12,6 @@ use axdnn::netlist::{self, Netlist, Parsed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-
-
 fn bits(v: u64, w: usize) -> Vec<bool> {
     (0..w).map(|i| (v >> i) & 1 != 0).collect()
 }
@@ -99,12 +97,7 @@ fn generic_and_pdk45_twins_agree() {
         let (p, q) = (parsed(f), parsed(&generic));
         let signed = is_signed(f);
         for (a, b) in pairs(&p.netlist, 64, 11) {
-            assert_eq!(
-                eval(&p.netlist, a, b, signed),
-                eval(&q.netlist, a, b, signed),
-                "{} a={a} b={b}",
-                f.display()
-            );
+            assert_eq!(eval(&p.netlist, a, b, signed), eval(&q.netlist, a, b, signed), "{} a={a} b={b}", f.display());
         }
         twins += 1;
     }

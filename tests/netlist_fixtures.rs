@@ -121,14 +121,15 @@ fn inline_errors_and_collecting_all_of_them() {
 
     let e = netlist::parse_str("module m(A,O); input [1:0] A; output O; assign A[0] = O; endmodule", f).unwrap_err();
     assert!(matches!(e, NetlistError::NotAssignable { .. }), "{e:?}");
-    let e = netlist::parse_str("module m(A,O); input A; output O; FAX1 u(.A(A), .B(A), .YS(O)); endmodule", f)
-        .unwrap_err();
+    let e =
+        netlist::parse_str("module m(A,O); input A; output O; FAX1 u(.A(A), .B(A), .YS(O)); endmodule", f).unwrap_err();
     assert!(matches!(&e, NetlistError::UnconnectedInput { port, .. } if port == "C"), "{e:?}");
-    let e = netlist::parse_str("module m(A,O); input [1:0] A; output O; AND2X1 u(.A(A), .B(A[0]), .Y(O)); endmodule", f)
-        .unwrap_err();
+    let e =
+        netlist::parse_str("module m(A,O); input [1:0] A; output O; AND2X1 u(.A(A), .B(A[0]), .Y(O)); endmodule", f)
+            .unwrap_err();
     assert!(matches!(e, NetlistError::WidthMismatch { expected: 1, found: 2, .. }), "{e:?}");
-    let e = netlist::parse_str("module m(A,O); input [1:0] A; output O; assign O = A[0] - A[1]; endmodule", f)
-        .unwrap_err();
+    let e =
+        netlist::parse_str("module m(A,O); input [1:0] A; output O; assign O = A[0] - A[1]; endmodule", f).unwrap_err();
     assert!(matches!(e, NetlistError::Unsupported { .. }), "{e:?}");
     let e = netlist::parse_str("module m(A,O); input A; output O; m u(.A(A), .O(O)); endmodule", f).unwrap_err();
     assert!(matches!(e, NetlistError::Hierarchy { .. }), "{e:?}");
@@ -196,9 +197,23 @@ fn all_fifteen_cells() {
         let (a, b, c) = (v & 1 == 1, v & 2 == 2, v & 4 == 4);
         let o = &p.netlist.eval_scalar(&[to_bits(v, 3), vec![false]])[0];
         let want = [
-            a & b, a | b, !(a & b), !(a | b), a ^ b, !(a ^ b), !(a & b & c), !(a | b | c),
-            !((a & b) | c), !((a | b) & c), !a, a, if c { b } else { a }, a ^ b, a & b,
-            a ^ b ^ c, (a & b) | (a & c) | (b & c),
+            a & b,
+            a | b,
+            !(a & b),
+            !(a | b),
+            a ^ b,
+            !(a ^ b),
+            !(a & b & c),
+            !(a | b | c),
+            !((a & b) | c),
+            !((a | b) & c),
+            !a,
+            a,
+            if c { b } else { a },
+            a ^ b,
+            a & b,
+            a ^ b ^ c,
+            (a & b) | (a & c) | (b & c),
         ];
         assert_eq!(o.as_slice(), want.as_slice(), "inputs {v:03b}");
     }
@@ -225,7 +240,12 @@ fn every_error_variant_with_its_position() {
         ("assign A = B;\nassign O = B;\nendmodule\n", "NotAssignable", 4, 8),
         ("assign O = A[B[0]:0];\nendmodule\n", "NotConstant", 4, 14),
         ("assign O = A / B;\nendmodule\n", "Unsupported", 4, 12),
-        ("sub u(.x(A[0]));\nassign O = A;\nendmodule\nmodule sub(x); input x; sub v(.x(x)); endmodule\n", "Hierarchy", 7, 25),
+        (
+            "sub u(.x(A[0]));\nassign O = A;\nendmodule\nmodule sub(x); input x; sub v(.x(x)); endmodule\n",
+            "Hierarchy",
+            7,
+            25,
+        ),
     ];
     for &(body, variant, line, col) in cases {
         let src = format!("{head}{body}");
@@ -243,7 +263,8 @@ fn every_error_variant_with_its_position() {
     assert_eq!(p.netlist.eval_scalar(&[vec![true, false]])[0], vec![true, true, false, true]);
     let e = netlist::parse_str(&ok.replace("= 5", "= 9"), Path::new("case.v")).unwrap_err();
     assert!(matches!(e, NetlistError::WidthMismatch { .. }), "{e:?}");
-    let dup = "module m(A,O); input A; output O; assign O = A; endmodule\nmodule m(A,O); input A; output O; endmodule\n";
+    let dup =
+        "module m(A,O); input A; output O; assign O = A; endmodule\nmodule m(A,O); input A; output O; endmodule\n";
     let e = netlist::parse_str(dup, Path::new("case.v")).unwrap_err();
     assert!(matches!(e, NetlistError::DuplicateModule { .. }), "{e:?}");
     assert_eq!((e.span().line, e.span().col), (2, 8));

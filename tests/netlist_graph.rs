@@ -60,7 +60,10 @@ fn check_passes(n: &Netlist, vectors: &[Vec<Vec<bool>>]) {
     for (name, pass) in PASSES {
         let m = pass(n);
         well_formed(&m);
-        assert_eq!(m.inputs.iter().map(|p| p.width()).collect::<Vec<_>>(), n.inputs.iter().map(|p| p.width()).collect::<Vec<_>>());
+        assert_eq!(
+            m.inputs.iter().map(|p| p.width()).collect::<Vec<_>>(),
+            n.inputs.iter().map(|p| p.width()).collect::<Vec<_>>()
+        );
         assert!(m.nodes.len() <= n.nodes.len() + 2, "{name} grew {}", n.name);
         for (v, w) in vectors.iter().zip(&want) {
             assert_eq!(&m.eval_scalar(v), w, "{name} changed {} on {v:?}", n.name);
@@ -73,7 +76,15 @@ fn check_passes(n: &Netlist, vectors: &[Vec<Vec<bool>>]) {
 #[test]
 fn passes_preserve_fixtures_exhaustively() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("netlists");
-    for name in ["mul2x2_assign.v", "mul2x2_pdk45.v", "mul2x2_generic.v", "mul2x2_hier.v", "mul2x2_behav.v", "mul3x3s_behav.v", "cells_all.v"] {
+    for name in [
+        "mul2x2_assign.v",
+        "mul2x2_pdk45.v",
+        "mul2x2_generic.v",
+        "mul2x2_hier.v",
+        "mul2x2_behav.v",
+        "mul3x3s_behav.v",
+        "cells_all.v",
+    ] {
         let p = netlist::parse_file(&dir.join(name)).unwrap();
         check_passes(&p.netlist, &exhaustive_inputs(&p.netlist));
     }
@@ -99,7 +110,6 @@ fn levels_and_stats_of_a_fixture() {
     let levels = graph::levels(&p.netlist).unwrap();
     assert!(p.netlist.inputs.iter().flat_map(|p| &p.bits).all(|&b| levels[b as usize] == 0));
 }
-
 
 #[test]
 fn passes_preserve_library_circuits() {

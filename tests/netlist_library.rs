@@ -9,8 +9,6 @@ use std::time::Instant;
 
 use axdnn::netlist::{self, Netlist};
 
-
-
 /// Operand widths and signedness from the folder name (`8x3_unsigned`; evoapprox8b is 8x8u).
 fn folder_widths(path: &Path) -> (usize, usize) {
     for c in path.components() {

@@ -18,7 +18,8 @@ fn idx(path: &std::path::Path, magic: u32, dims: &[u32], body: &[u8]) {
 fn split(dir: &std::path::Path, prefix: &str, n: usize) {
     let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
     // Class 0: dark image; class 1: bright left half.
-    let px: Vec<u8> = (0..n).flat_map(|i| (0..784).map(move |p| if i % 2 == 1 && p % 28 < 14 { 200 } else { 0 })).collect();
+    let px: Vec<u8> =
+        (0..n).flat_map(|i| (0..784).map(move |p| if i % 2 == 1 && p % 28 < 14 { 200 } else { 0 })).collect();
     idx(&dir.join(format!("{prefix}-images-idx3-ubyte.gz")), 0x803, &[n as u32, 28, 28], &px);
     idx(&dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), 0x801, &[n as u32], &labels);
 }
@@ -41,10 +42,12 @@ fn train_then_eval_json() {
         .output()
         .unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
     assert_eq!(meta["dataset"], "mnist");
     assert_eq!(meta["dataset_files"].as_array().unwrap().len(), 4);
-    let ev = Command::new(exe).args(["eval", "--json"]).arg("--model").arg(&out).arg("--data").arg(&data).output().unwrap();
+    let ev =
+        Command::new(exe).args(["eval", "--json"]).arg("--model").arg(&out).arg("--data").arg(&data).output().unwrap();
     assert!(ev.status.success(), "{}", String::from_utf8_lossy(&ev.stderr));
     let v: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
     assert_eq!(v["n"], 20);

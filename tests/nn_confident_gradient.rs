@@ -23,9 +23,8 @@ fn ce(z: &[f64], y: usize) -> f64 {
 fn reference(net: &mut Net<f64>, x: &[f64], labels: &[u8], per: usize, classes: usize) -> Vec<f64> {
     let n = labels.len();
     let logits = net.forward(x, n, Mode::Eval);
-    let g: Vec<Vec<f64>> = (0..classes)
-        .map(|k| net.backward(x, &vec![k as u8; n], Mode::Eval, 1.0, true).input_grad.unwrap())
-        .collect();
+    let g: Vec<Vec<f64>> =
+        (0..classes).map(|k| net.backward(x, &vec![k as u8; n], Mode::Eval, 1.0, true).input_grad.unwrap()).collect();
     let mut out = vec![0f64; n * per];
     for i in 0..n {
         let (z, y) = (&logits[i * classes..(i + 1) * classes], labels[i] as usize);
@@ -45,7 +44,8 @@ fn reference(net: &mut Net<f64>, x: &[f64], labels: &[u8], per: usize, classes: 
 #[test]
 fn f32_gradient_exact_on_confident_images() {
     let Some(root) = common::data() else { return };
-    let m = axdnn::model::io::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist")).unwrap();
+    let m =
+        axdnn::model::io::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist")).unwrap();
     let d = data::load(DatasetName::Mnist, Split::Test, &root).unwrap().head(300);
     let (arch, per, classes) = (&m.arch, m.arch.input.numel(), m.arch.classes);
     let mut net = Net::<f64>::from_params(arch, &m.params);
@@ -53,13 +53,16 @@ fn f32_gradient_exact_on_confident_images() {
     // Confident images: f64 cross-entropy below 1e-4.
     let x64: Vec<f64> = d.images.iter().map(|&v| v as f64).collect();
     let z = net.forward(&x64, d.len(), Mode::Eval);
-    let pick: Vec<usize> = (0..d.len()).filter(|&i| ce(&z[i * classes..(i + 1) * classes], d.labels[i] as usize) < 1e-4).collect();
+    let pick: Vec<usize> =
+        (0..d.len()).filter(|&i| ce(&z[i * classes..(i + 1) * classes], d.labels[i] as usize) < 1e-4).collect();
     assert!(pick.len() >= 20, "only {} confident images", pick.len());
     let x: Vec<f32> = pick.iter().flat_map(|&i| d.image(i).iter().copied()).collect();
     let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let labels: Vec<u8> = pick.iter().map(|&i| d.labels[i]).collect();
     let zp: Vec<f64> = pick.iter().flat_map(|&i| z[i * classes..(i + 1) * classes].iter().copied()).collect();
-    let min_ce = (0..pick.len()).map(|j| ce(&zp[j * classes..(j + 1) * classes], labels[j] as usize)).fold(f64::INFINITY, f64::min);
+    let min_ce = (0..pick.len())
+        .map(|j| ce(&zp[j * classes..(j + 1) * classes], labels[j] as usize))
+        .fold(f64::INFINITY, f64::min);
     let r = reference(&mut net, &xd, &labels, per, classes);
 
     // The reference itself against f64 central differences of the stable loss, on the four
@@ -105,7 +108,13 @@ fn f32_gradient_exact_on_confident_images() {
     for j in 0..pick.len() {
         let (gj, rj) = (&g[j * per..(j + 1) * per], &r[j * per..(j + 1) * per]);
         let thr = 1e-3 * rj.iter().fold(0f64, |a, v| a.max(v.abs()));
-        let w = gj.iter().zip(rj).filter(|&(_, &r)| r.abs() > thr).inspect(|_| checked += 1).filter(|&(&g, &r)| (g as f64).signum() != r.signum() || g == 0.0).count();
+        let w = gj
+            .iter()
+            .zip(rj)
+            .filter(|&(_, &r)| r.abs() > thr)
+            .inspect(|_| checked += 1)
+            .filter(|&(&g, &r)| (g as f64).signum() != r.signum() || g == 0.0)
+            .count();
         wrong += w;
         bad_images += (w > 0) as usize;
         let dot: f64 = gj.iter().zip(rj).map(|(&g, &r)| g as f64 * r).sum();

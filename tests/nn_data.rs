@@ -220,7 +220,11 @@ fn image_folder_undecodable_jpeg() {
         other => panic!("{other:?}"),
     }
     assert!(e.to_string().contains("test/cat/1.jpg"), "{e}");
-    assert!(!d.path().join("cache").read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("bad")));
+    assert!(!d.path().join("cache").read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("bad")));
 }
 
 #[test]

@@ -116,7 +116,10 @@ fn wrong_tensor_shape() {
     let w = d.path().join(io::WEIGHTS_FILE);
     assert_eq!(
         e.to_string(),
-        format!("{}: tensor fc2.bias: shape [2, 5] differs from [10] of model.json's architecture at dimension 0", w.display())
+        format!(
+            "{}: tensor fc2.bias: shape [2, 5] differs from [10] of model.json's architecture at dimension 0",
+            w.display()
+        )
     );
     // A shape that agrees in its leading dimensions names the first one that differs.
     p.tensors.get_mut("fc2.bias").unwrap().shape = vec![10];
@@ -158,7 +161,10 @@ fn nan_weight_names_tensor_and_first_index() {
     let w = d.path().join(io::WEIGHTS_FILE);
     assert_eq!(
         e.to_string(),
-        format!("{}: tensor conv2.weight: element 1234 (index [8, 1, 1, 4] of shape [16, 6, 5, 5]) is NaN", w.display())
+        format!(
+            "{}: tensor conv2.weight: element 1234 (index [8, 1, 1, 4] of shape [16, 6, 5, 5]) is NaN",
+            w.display()
+        )
     );
 }
 
@@ -168,12 +174,18 @@ fn infinite_weights_are_refused() {
     saved(d.path());
     poke(d.path(), "fc1.bias", 7, f32::INFINITY);
     let e = io::load(d.path()).unwrap_err();
-    assert!(matches!(&e, ModelIoError::NonFinite { name, index: 7, value, .. } if name == "fc1.bias" && *value == f32::INFINITY), "{e:?}");
+    assert!(
+        matches!(&e, ModelIoError::NonFinite { name, index: 7, value, .. } if name == "fc1.bias" && *value == f32::INFINITY),
+        "{e:?}"
+    );
     assert!(e.to_string().ends_with("tensor fc1.bias: element 7 (index [7] of shape [84]) is inf"), "{e}");
     // Tensors are checked in model order: conv1 comes before fc1.
     poke(d.path(), "conv1.weight", 0, f32::NEG_INFINITY);
     let e = io::load(d.path()).unwrap_err();
-    assert!(e.to_string().ends_with("tensor conv1.weight: element 0 (index [0, 0, 0, 0] of shape [6, 1, 5, 5]) is -inf"), "{e}");
+    assert!(
+        e.to_string().ends_with("tensor conv1.weight: element 0 (index [0, 0, 0, 0] of shape [6, 1, 5, 5]) is -inf"),
+        "{e}"
+    );
 }
 
 /// Every command that loads a model goes through `model::io::load`: the binary fails with the
@@ -192,7 +204,14 @@ fn eval_and_infer_refuse_a_nan_model() {
     let empty = d.path().join("no-data");
     std::fs::create_dir_all(&empty).unwrap();
     for args in [&["eval"][..], &["infer", "--multiplier", "exact"][..]] {
-        let out = std::process::Command::new(exe).args(args).arg("--model").arg(&m).arg("--data").arg(&empty).output().unwrap();
+        let out = std::process::Command::new(exe)
+            .args(args)
+            .arg("--model")
+            .arg(&m)
+            .arg("--data")
+            .arg(&empty)
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim_end(), format!("error: {want}"), "{args:?}");

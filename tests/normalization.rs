@@ -27,7 +27,10 @@ fn normalization_inside_the_model_equals_normalizing_by_hand() {
     // Float logits and the reference forward pass.
     assert_eq!(engine::logits(&inside, &params, &x, 6), engine::logits(&plain, &params, &z, 6));
     let per = plain.input.numel();
-    assert_eq!(axdnn::model::forward_reference(&inside, &params, &x[..per]), axdnn::model::forward_reference(&plain, &params, &z[..per]));
+    assert_eq!(
+        axdnn::model::forward_reference(&inside, &params, &x[..per]),
+        axdnn::model::forward_reference(&plain, &params, &z[..per])
+    );
     // Input gradient: ∂L/∂x = ∂L/∂z / std_c.
     let (_, gx) = engine::input_gradient(&inside, &params, &x, &labels);
     let (_, gz) = engine::input_gradient(&plain, &params, &z, &labels);
@@ -58,8 +61,21 @@ fn linf_budget_in_normalized_units_is_the_pixel_budget_times_std() {
     for a in [Attack::Fgsm, Attack::LinfBim] {
         let ez = [Epsilon::new(0.1).unwrap(), Epsilon::new(0.3).unwrap()];
         let ex: Vec<Epsilon> = ez.iter().map(|e| Epsilon::new(e.0 * 0.3081).unwrap()).collect();
-        let n = attack::run_normalized(a, a.default_params(), &model, &norm, arch.input, &x, &crit, &ez, &mut SeededNoise::new(1)).unwrap();
-        let p = attack::run(a, a.default_params(), &model, &Bounds::default(), &x, &crit, &ex, &mut SeededNoise::new(1)).unwrap();
+        let n = attack::run_normalized(
+            a,
+            a.default_params(),
+            &model,
+            &norm,
+            arch.input,
+            &x,
+            &crit,
+            &ez,
+            &mut SeededNoise::new(1),
+        )
+        .unwrap();
+        let p =
+            attack::run(a, a.default_params(), &model, &Bounds::default(), &x, &crit, &ex, &mut SeededNoise::new(1))
+                .unwrap();
         for k in 0..2 {
             let d = n.clipped[k].iter().zip(&p.clipped[k]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
             assert!(d < 1e-5, "{a} eps {}: normalized and pixel examples differ by {d}", ez[k]);
@@ -84,7 +100,18 @@ fn per_channel_budgets_and_bounds_on_cifar10() {
     let chan = |i: usize| norm.channel((i % per) / 1024).1;
     // Linf: |δx_c| ≤ ε·std_c, reached on each channel; pixels stay in [0, 1].
     let e = 0.2f32;
-    let out = attack::run_normalized(Attack::LinfPgd, Attack::LinfPgd.default_params(), &model, &norm, arch.input, &x, &crit, &[Epsilon::new(e).unwrap()], &mut SeededNoise::new(3)).unwrap();
+    let out = attack::run_normalized(
+        Attack::LinfPgd,
+        Attack::LinfPgd.default_params(),
+        &model,
+        &norm,
+        arch.input,
+        &x,
+        &crit,
+        &[Epsilon::new(e).unwrap()],
+        &mut SeededNoise::new(3),
+    )
+    .unwrap();
     let adv = &out.clipped[0];
     let mut reached = [0f32; 3];
     for (i, (a, b)) in adv.iter().zip(&x).enumerate() {
@@ -98,7 +125,18 @@ fn per_channel_budgets_and_bounds_on_cifar10() {
     }
     // L2: ‖δx / std‖₂ ≤ ε per image, and the budget is used.
     let e = 1.0f32;
-    let out = attack::run_normalized(Attack::L2Pgd, Attack::L2Pgd.default_params(), &model, &norm, arch.input, &x, &crit, &[Epsilon::new(e).unwrap()], &mut SeededNoise::new(4)).unwrap();
+    let out = attack::run_normalized(
+        Attack::L2Pgd,
+        Attack::L2Pgd.default_params(),
+        &model,
+        &norm,
+        arch.input,
+        &x,
+        &crit,
+        &[Epsilon::new(e).unwrap()],
+        &mut SeededNoise::new(4),
+    )
+    .unwrap();
     let mut largest = 0f32;
     for (k, (a, b)) in out.clipped[0].chunks_exact(per).zip(x.chunks_exact(per)).enumerate() {
         let l2: f32 = a.iter().zip(b).enumerate().map(|(i, (a, b))| ((a - b) / chan(i)).powi(2)).sum::<f32>().sqrt();
@@ -108,7 +146,18 @@ fn per_channel_budgets_and_bounds_on_cifar10() {
     assert!(largest > 0.9 * e, "the L2 budget is not used: {largest}");
     // Contrast reduction moves towards each channel's own grey: at a large budget every pixel
     // reaches 0.5 in pixel units (the middle of [0, 1] is the middle of each channel's interval).
-    let out = attack::run_normalized(Attack::L2ContrastReduction, Attack::L2ContrastReduction.default_params(), &model, &norm, arch.input, &x, &crit, &[Epsilon::new(1e6).unwrap()], &mut SeededNoise::new(5)).unwrap();
+    let out = attack::run_normalized(
+        Attack::L2ContrastReduction,
+        Attack::L2ContrastReduction.default_params(),
+        &model,
+        &norm,
+        arch.input,
+        &x,
+        &crit,
+        &[Epsilon::new(1e6).unwrap()],
+        &mut SeededNoise::new(5),
+    )
+    .unwrap();
     assert!(out.clipped[0].iter().all(|v| (v - 0.5).abs() < 1e-5));
 }
 
@@ -125,7 +174,10 @@ fn bad_normalization_in_model_json_is_refused_by_key() {
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     for (norm, want) in [
         (serde_json::json!({"mean": [0.1307], "std": [0.0]}), "normalize.std[0] is 0"),
-        (serde_json::json!({"mean": [0.1, 0.2, 0.3], "std": [0.3]}), "normalize.mean has 3 entries, the input has 1 channels"),
+        (
+            serde_json::json!({"mean": [0.1, 0.2, 0.3], "std": [0.3]}),
+            "normalize.mean has 3 entries, the input has 1 channels",
+        ),
     ] {
         v["arch"]["normalize"] = norm;
         std::fs::write(dir.join("model.json"), serde_json::to_string_pretty(&v).unwrap()).unwrap();
@@ -160,11 +212,18 @@ fn a_study_keys_its_rows_on_the_units() {
     let store = Store::open(tmp.path()).unwrap();
     let rows: Vec<_> = store.rows().filter(|r| r.target == "float").collect();
     assert_eq!(rows.len(), 2);
-    let (px, nz) = (rows.iter().find(|r| r.eps_units == "pixel").unwrap(), rows.iter().find(|r| r.eps_units == "normalized").unwrap());
+    let (px, nz) = (
+        rows.iter().find(|r| r.eps_units == "pixel").unwrap(),
+        rows.iter().find(|r| r.eps_units == "normalized").unwrap(),
+    );
     // ε normalized = ε·std pixels: the same examples up to rounding, so the same outcomes.
     assert_eq!(px.correct_bits, nz.correct_bits);
     assert!(px.correct < 60, "the attack does something");
     // A bad unit is refused with its key and line.
-    let err = Plan::from_toml(&text("percent", e), std::path::Path::new("units.toml"), &inputs).unwrap_err().to_string();
-    assert!(err.starts_with("units.toml:7:") && err.contains("`eps_units`") && err.contains("pixel or normalized"), "{err}");
+    let err =
+        Plan::from_toml(&text("percent", e), std::path::Path::new("units.toml"), &inputs).unwrap_err().to_string();
+    assert!(
+        err.starts_with("units.toml:7:") && err.contains("`eps_units`") && err.contains("pixel or normalized"),
+        "{err}"
+    );
 }

@@ -11,7 +11,18 @@ fn pt(x: f64, y: f64, ci: Option<(f64, f64)>) -> Point {
 /// A robust-accuracy study as the CLI produces it: 10 models × 6 ε, 200 images, Wilson-like CIs.
 fn study() -> LineChart {
     let eps = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2];
-    let names = ["exact (int8)", "float", "mul8s_1KV6", "mul8s_1KV8", "mul8s_1KX2", "mul8s_1L2H", "mul8s_1L2J", "mul8s_1KR3", "mul8s_1KVL", "mul8s_1L12"];
+    let names = [
+        "exact (int8)",
+        "float",
+        "mul8s_1KV6",
+        "mul8s_1KV8",
+        "mul8s_1KX2",
+        "mul8s_1L2H",
+        "mul8s_1L2J",
+        "mul8s_1KR3",
+        "mul8s_1KVL",
+        "mul8s_1L12",
+    ];
     let series = names
         .iter()
         .enumerate()
@@ -26,7 +37,11 @@ fn study() -> LineChart {
             let points = eps
                 .iter()
                 .map(|&e| {
-                    let acc: f64 = if e == 0.0 { 98.5 - robustness * 0.2 } else { 98.5 / (1.0 + (e * (60.0 + robustness * 8.0)).powf(2.2)) };
+                    let acc: f64 = if e == 0.0 {
+                        98.5 - robustness * 0.2
+                    } else {
+                        98.5 / (1.0 + (e * (60.0 + robustness * 8.0)).powf(2.2))
+                    };
                     let acc = (acc * 2.0).round() / 2.0; // 200 images → steps of 0.5 %
                     let half = 196.0 * (acc / 100.0 * (1.0 - acc / 100.0) / 200.0).sqrt();
                     pt(e, acc, Some(((acc - half).max(0.0), (acc + half).min(100.0))))
@@ -41,7 +56,10 @@ fn study() -> LineChart {
         y_label: "robust accuracy (%)".into(),
         y_range: (0.0, 100.0),
         series,
-        thresholds: vec![Threshold { y: 90.0, label: "90 % accuracy (paper)".into() }, Threshold { y: 85.0, label: "85 %".into() }],
+        thresholds: vec![
+            Threshold { y: 90.0, label: "90 % accuracy (paper)".into() },
+            Threshold { y: 85.0, label: "85 %".into() },
+        ],
     }
 }
 
@@ -53,7 +71,13 @@ fn pareto() -> ScatterChart {
             let power = 0.06 + 0.013 * f + 0.02 * ((f * 1.7).sin() + 1.0);
             let acc = (99.0 - 40.0 * (-power * 9.0).exp() - 6.0 * ((f * 2.3).cos() + 1.0)).min(99.0);
             let half = 196.0 * (acc / 100.0 * (1.0 - acc / 100.0) / 200.0).sqrt();
-            ScatterPoint { x: power, y: acc, label: format!("mul8s_{:02}{}", i, ["KV", "L2", "KX"][i % 3]), ci: Some((acc - half, (acc + half).min(100.0))), front: false }
+            ScatterPoint {
+                x: power,
+                y: acc,
+                label: format!("mul8s_{:02}{}", i, ["KV", "L2", "KX"][i % 3]),
+                ci: Some((acc - half, (acc + half).min(100.0))),
+                front: false,
+            }
         })
         .collect();
     for i in 0..pts.len() {
@@ -82,7 +106,11 @@ fn svg_has_one_marker_per_point_and_the_legend_labels() {
     // One <polygon> per data point and one per legend entry, nothing else.
     assert_eq!(svg.matches("<polygon").count(), points + c.series.len());
     for s in &c.series {
-        assert!(svg.contains(&format!(">{}<", s.label)) || svg.contains(&format!(">\n{}\n<", s.label)), "legend label {:?} missing", s.label);
+        assert!(
+            svg.contains(&format!(">{}<", s.label)) || svg.contains(&format!(">\n{}\n<", s.label)),
+            "legend label {:?} missing",
+            s.label
+        );
     }
     assert!(svg.contains("90 % accuracy (paper)"));
     // ε has 6 distinct values: ticks sit at those (less any whose label would touch its left
@@ -131,7 +159,10 @@ fn png_is_valid_sized_and_drawn_on() {
     let svg = std::fs::read_to_string(dir.path().join("sub/fgsm_eps0.1.svg")).unwrap();
     assert!(svg.starts_with("<svg"));
     // Atomic writes leave no temp files behind.
-    let names: Vec<String> = std::fs::read_dir(dir.path().join("sub")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("sub"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
@@ -173,32 +204,73 @@ fn io_errors_name_the_file_and_are_said_once() {
 #[test]
 fn degenerate_input_does_not_panic() {
     let long = "a very long label that goes on and on ".repeat(20);
-    let base = |series: Vec<Series>, y_range| LineChart { title: long.clone(), x_label: long.clone(), y_label: long.clone(), y_range, series, thresholds: vec![] };
+    let base = |series: Vec<Series>, y_range| LineChart {
+        title: long.clone(),
+        x_label: long.clone(),
+        y_label: long.clone(),
+        y_range,
+        series,
+        thresholds: vec![],
+    };
     let one = |label: &str, role, points| Series { label: label.to_string(), role, points };
     let tmp = tempfile::tempdir().unwrap();
-    let dir = std::env::var_os("AXDNN_PLOT_SAMPLES").map(std::path::PathBuf::from).unwrap_or_else(|| tmp.path().to_path_buf());
+    let dir = std::env::var_os("AXDNN_PLOT_SAMPLES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
     let cases = vec![
         base(vec![], (0.0, 100.0)),
         base(vec![one("empty", Role::Normal, vec![])], (0.0, 1.0)),
         base(vec![one("single", Role::Baseline, vec![pt(0.1, 50.0, Some((40.0, 60.0)))])], (0.0, 100.0)),
         base(vec![one(&long, Role::Normal, vec![pt(0.0, 1.0, None), pt(0.0, 2.0, None)])], (5.0, 5.0)),
-        base(vec![one("reversed range, CI beyond it", Role::Reference, vec![pt(1.0, 0.5, Some((-3.0, 9.0))), pt(2.0, 0.7, None)])], (1.0, 0.0)),
-        base((0..14).map(|i| one(&format!("s{i}"), Role::Normal, vec![pt(0.0, 100.0, None), pt(1e-9, 100.0, None)])).collect(), (0.0, 100.0)),
+        base(
+            vec![one(
+                "reversed range, CI beyond it",
+                Role::Reference,
+                vec![pt(1.0, 0.5, Some((-3.0, 9.0))), pt(2.0, 0.7, None)],
+            )],
+            (1.0, 0.0),
+        ),
+        base(
+            (0..14)
+                .map(|i| one(&format!("s{i}"), Role::Normal, vec![pt(0.0, 100.0, None), pt(1e-9, 100.0, None)]))
+                .collect(),
+            (0.0, 100.0),
+        ),
     ];
-    let extreme = vec![one("<b>&amp \"x\"", Role::Normal, vec![pt(-f64::MAX, f64::MAX, None), pt(f64::MAX, -f64::MAX, Some((-f64::MAX, f64::MAX)))]), one("tiny", Role::Normal, vec![pt(0.0, 0.0, None), pt(5e-324, 5e-324, None)])];
+    let extreme = vec![
+        one(
+            "<b>&amp \"x\"",
+            Role::Normal,
+            vec![pt(-f64::MAX, f64::MAX, None), pt(f64::MAX, -f64::MAX, Some((-f64::MAX, f64::MAX)))],
+        ),
+        one("tiny", Role::Normal, vec![pt(0.0, 0.0, None), pt(5e-324, 5e-324, None)]),
+    ];
     let mut cases = cases;
     cases.push(base(extreme, (0.0, 100.0)));
     for (i, mut c) in cases.into_iter().enumerate() {
-        c.thresholds = vec![Threshold { y: 0.5, label: long.clone() }, Threshold { y: 0.5, label: "same y".into() }, Threshold { y: 1e9, label: "off chart".into() }];
+        c.thresholds = vec![
+            Threshold { y: 0.5, label: long.clone() },
+            Threshold { y: 0.5, label: "same y".into() },
+            Threshold { y: 1e9, label: "off chart".into() },
+        ];
         line_chart(&c, &dir.join(format!("degenerate-line{i}"))).unwrap_or_else(|e| panic!("case {i}: {e}"));
         // Markup in labels is escaped: the SVG stays well-formed.
         assert!(!line_chart_svg(&c).unwrap().contains("<b>"));
     }
     let sp = |x, y, front| ScatterPoint { x, y, label: long.clone(), ci: None, front };
-    let scatters = vec![vec![], vec![sp(1.0, 1.0, true)], vec![sp(1.0, 1.0, true), sp(1.0, 1.0, false), sp(1.0, 1.0, true)]];
+    let scatters =
+        vec![vec![], vec![sp(1.0, 1.0, true)], vec![sp(1.0, 1.0, true), sp(1.0, 1.0, false), sp(1.0, 1.0, true)]];
     for (i, points) in scatters.into_iter().enumerate() {
-        let s = ScatterChart { title: String::new(), x_label: String::new(), y_label: String::new(), points, thresholds: vec![Threshold { y: 1.0, label: "t".into() }], label_all: true };
-        scatter_chart(&s, &dir.join(format!("degenerate-scatter{i}"))).unwrap_or_else(|e| panic!("scatter case {i}: {e}"));
+        let s = ScatterChart {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            points,
+            thresholds: vec![Threshold { y: 1.0, label: "t".into() }],
+            label_all: true,
+        };
+        scatter_chart(&s, &dir.join(format!("degenerate-scatter{i}")))
+            .unwrap_or_else(|e| panic!("scatter case {i}: {e}"));
     }
 }
 
@@ -206,7 +278,9 @@ fn degenerate_input_does_not_panic() {
 #[test]
 fn samples_render() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::env::var_os("AXDNN_PLOT_SAMPLES").map(std::path::PathBuf::from).unwrap_or_else(|| dir.path().to_path_buf());
+    let out = std::env::var_os("AXDNN_PLOT_SAMPLES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().to_path_buf());
     line_chart(&study(), &out.join("plot-sample")).unwrap();
     scatter_chart(&pareto(), &out.join("scatter-sample")).unwrap();
 }

@@ -88,7 +88,10 @@ fn swapped_operand_ports_are_caught() {
         return;
     }
     let mut m = RtlMultiplier::load(&gen("mul8u_gen_bam_h2v6.v")).unwrap();
-    let asym = (0..256u32).flat_map(|a| (0..256u32).map(move |b| (a, b))).filter(|&(a, b)| m.lut.get(a, b) != m.lut.get(b, a)).count();
+    let asym = (0..256u32)
+        .flat_map(|a| (0..256u32).map(move |b| (a, b)))
+        .filter(|&(a, b)| m.lut.get(a, b) != m.lut.get(b, a))
+        .count();
     assert!(asym > 1000, "the multiplier must be asymmetric for this test ({asym} pairs)");
     std::mem::swap(&mut m.ports.a, &mut m.ports.b);
     let dir = tempfile::tempdir().unwrap();
@@ -158,10 +161,16 @@ fn corrupted_dump_or_expectation_fails() {
     // A wrong expected value (model or fast engine) → SumMismatch against that reference.
     let mut bad_model = model.clone();
     bad_model.sums[3] = bad_model.sums[3].wrapping_add(1);
-    assert!(matches!(run(&text, &bad_model, &fast_sums), Err(RtlError::SumMismatch { reference: "accel::array", pixel: 0, output: 3, .. })));
+    assert!(matches!(
+        run(&text, &bad_model, &fast_sums),
+        Err(RtlError::SumMismatch { reference: "accel::array", pixel: 0, output: 3, .. })
+    ));
     let mut bad_fast = fast_sums.clone();
     bad_fast[c.nf + 2] ^= 1 << 20;
-    assert!(matches!(run(&text, &model, &bad_fast), Err(RtlError::SumMismatch { reference: "accel::fast::gemm", pixel: 1, output: 2, .. })));
+    assert!(matches!(
+        run(&text, &model, &bad_fast),
+        Err(RtlError::SumMismatch { reference: "accel::fast::gemm", pixel: 1, output: 2, .. })
+    ));
     let mut bad_cycle = model.clone();
     bad_cycle.last_busy_cycle += 1;
     assert!(matches!(run(&text, &bad_cycle, &fast_sums), Err(RtlError::LastCycle { .. })));
@@ -183,8 +192,12 @@ fn evoapprox_multipliers() {
     let l40 = lib.join("8x8_unsigned/pareto_pwr_ep/mul8u_L40.v");
     let jff = lib.join("8x8_unsigned/pareto_pwr_ep/mul8u_1JFF_pdk45.v");
     let sdir = lib.join("8x8_signed/pareto_pwr_mae");
-    let spdk = std::fs::read_dir(&sdir).unwrap().map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with("_pdk45.v")).min().unwrap();
+    let spdk = std::fs::read_dir(&sdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_pdk45.v"))
+        .min()
+        .unwrap();
     for (path, c) in [
         (&l40, cfg(4, 4, 16, 4, 4, 11, QuantScheme::AsymU8)),
         (&l40, cfg(3, 5, 8, 7, 9, 12, QuantScheme::SignMagnitude)),
@@ -229,7 +242,15 @@ fn random_shapes() {
     for case in 0..10u64 {
         let (rows, cols) = (rng.gen_range(1..=6), rng.gen_range(1..=6));
         let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case as usize % 3];
-        let c = cfg(rows, cols, rng.gen_range(1..=10), rng.gen_range(1..=2 * rows + 1), rng.gen_range(1..=2 * cols + 1), case, scheme);
+        let c = cfg(
+            rows,
+            cols,
+            rng.gen_range(1..=10),
+            rng.gen_range(1..=2 * rows + 1),
+            rng.gen_range(1..=2 * cols + 1),
+            case,
+            scheme,
+        );
         let m = if scheme.signed_multiplier() { &s } else { &u };
         let dir = tempfile::tempdir().unwrap();
         let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
@@ -317,7 +338,15 @@ fn os_random_shapes() {
     for case in 0..10u64 {
         let (rows, cols) = (rng.gen_range(1..=6), rng.gen_range(1..=6));
         let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case as usize % 3];
-        let c = os(cfg(rows, cols, rng.gen_range(1..=2 * rows + 1), rng.gen_range(1..=12), rng.gen_range(1..=2 * cols + 1), case, scheme));
+        let c = os(cfg(
+            rows,
+            cols,
+            rng.gen_range(1..=2 * rows + 1),
+            rng.gen_range(1..=12),
+            rng.gen_range(1..=2 * cols + 1),
+            case,
+            scheme,
+        ));
         let m = if scheme.signed_multiplier() { &s } else { &u };
         let dir = tempfile::tempdir().unwrap();
         let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
@@ -386,15 +415,22 @@ fn os_corrupted_dump_fails() {
         format!("{} {} 9 {}", f[0], f[1], f[3])
     });
     assert!(matches!(run(&outside, &model, &fast_sums), Err(RtlError::Dump { line: 3, .. })));
-    let ws_line = edit(1, &|l| l.split_once(' ').map(|(a, b)| format!("{a} {}", b.split_once(' ').unwrap().1)).unwrap());
+    let ws_line =
+        edit(1, &|l| l.split_once(' ').map(|(a, b)| format!("{a} {}", b.split_once(' ').unwrap().1)).unwrap());
     assert!(matches!(run(&ws_line, &model, &fast_sums), Err(RtlError::Dump { line: 2, .. })));
     // Wrong expectations → SumMismatch against that reference, LastCycle.
     let mut bad_model = model.clone();
     bad_model.sums[3] = bad_model.sums[3].wrapping_add(1);
-    assert!(matches!(run(&text, &bad_model, &fast_sums), Err(RtlError::SumMismatch { reference: "accel::array", pixel: 0, output: 3, .. })));
+    assert!(matches!(
+        run(&text, &bad_model, &fast_sums),
+        Err(RtlError::SumMismatch { reference: "accel::array", pixel: 0, output: 3, .. })
+    ));
     let mut bad_fast = fast_sums.clone();
     bad_fast[c.nf + 2] ^= 1 << 20;
-    assert!(matches!(run(&text, &model, &bad_fast), Err(RtlError::SumMismatch { reference: "accel::fast::gemm", pixel: 1, output: 2, .. })));
+    assert!(matches!(
+        run(&text, &model, &bad_fast),
+        Err(RtlError::SumMismatch { reference: "accel::fast::gemm", pixel: 1, output: 2, .. })
+    ));
     let mut bad_cycle = model.clone();
     bad_cycle.last_busy_cycle += 1;
     assert!(matches!(run(&text, &bad_cycle, &fast_sums), Err(RtlError::LastCycle { .. })));
@@ -426,14 +462,31 @@ fn cli_os() {
         return;
     }
     let out = std::process::Command::new(exe)
-        .args(["rtl", "cosim", "--dataflow", "os", "--array", "4x4", "--k", "6", "--nf", "4", "--npix", "8", "--multiplier"])
+        .args([
+            "rtl",
+            "cosim",
+            "--dataflow",
+            "os",
+            "--array",
+            "4x4",
+            "--k",
+            "6",
+            "--nf",
+            "4",
+            "--npix",
+            "8",
+            "--multiplier",
+        ])
         .arg(&m)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // 2 folds × (4 + 4 + 6 − 2) cycles.
-    assert!(text.contains("4x4 OS") && text.contains("32 sums equal") && text.contains("last output cycle 23 = model 23"), "{text}");
+    assert!(
+        text.contains("4x4 OS") && text.contains("32 sums equal") && text.contains("last output cycle 23 = model 23"),
+        "{text}"
+    );
 }
 
 /// The 2017 library's generic files (mangled cell names) and PDK45 twins, and the newer
@@ -441,7 +494,8 @@ fn cli_os() {
 fn sweep_files(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
     let mut old = Vec::new();
     common::verilog_files(&root.join("evoapprox8b/source_v"), &mut old);
-    let (pdk, generic): (Vec<PathBuf>, Vec<PathBuf>) = old.into_iter().partition(|p| p.to_string_lossy().ends_with("_pdk45.v"));
+    let (pdk, generic): (Vec<PathBuf>, Vec<PathBuf>) =
+        old.into_iter().partition(|p| p.to_string_lossy().ends_with("_pdk45.v"));
     let mut newer = Vec::new();
     for d in ["8x8_unsigned", "8x8_signed"] {
         common::verilog_files(&root.join("evoapproxlib").join(d), &mut newer);
@@ -468,7 +522,10 @@ fn cosim_library_file(path: &Path, i: usize) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let r = cosim(&m, c, dir.path()).map_err(|e| format!("{c:?}: {e}"))?;
     if r.check.last_output_cycle != r.check.model_last_busy_cycle {
-        return Err(format!("{c:?}: last output cycle {} != model {}", r.check.last_output_cycle, r.check.model_last_busy_cycle));
+        return Err(format!(
+            "{c:?}: last output cycle {} != model {}",
+            r.check.last_output_cycle, r.check.model_last_busy_cycle
+        ));
     }
     Ok(())
 }
@@ -492,7 +549,8 @@ fn evoapprox_sample_cosimulates() {
     let Some(root) = evoapprox() else { return };
     let (generic, pdk, newer) = sweep_files(&root);
     assert_eq!((generic.len(), pdk.len()), (505, 505));
-    let sample: Vec<PathBuf> = generic.iter().step_by(25).chain(pdk.iter().step_by(25)).chain(newer.iter().step_by(8)).cloned().collect();
+    let sample: Vec<PathBuf> =
+        generic.iter().step_by(25).chain(pdk.iter().step_by(25)).chain(newer.iter().step_by(8)).cloned().collect();
     assert!(sample.iter().any(|p| std::fs::read_to_string(p).unwrap().contains("NPDKGEPDKGENNAND2X1")));
     let failed = cosim_all(&sample);
     assert!(failed.is_empty(), "{} of {} failed:\n{}", failed.len(), sample.len(), failed.join("\n"));
@@ -511,7 +569,13 @@ fn evoapprox_all_cosimulate() {
     let all: Vec<PathBuf> = generic.into_iter().chain(pdk).chain(newer).collect();
     let t = std::time::Instant::now();
     let failed = cosim_all(&all);
-    eprintln!("{} files co-simulated in {:.1} s ({} threads), {} failed", all.len(), t.elapsed().as_secs_f64(), rayon::current_num_threads(), failed.len());
+    eprintln!(
+        "{} files co-simulated in {:.1} s ({} threads), {} failed",
+        all.len(),
+        t.elapsed().as_secs_f64(),
+        rayon::current_num_threads(),
+        failed.len()
+    );
     assert!(failed.is_empty(), "{} of {} failed:\n{}", failed.len(), all.len(), failed.join("\n"));
 }
 
@@ -561,7 +625,15 @@ fn is_random_shapes() {
     for case in 0..10u64 {
         let (rows, cols) = (rng.gen_range(1..=6), rng.gen_range(1..=6));
         let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case as usize % 3];
-        let c = is(cfg(rows, cols, rng.gen_range(1..=2 * cols + 1), rng.gen_range(1..=2 * rows + 1), rng.gen_range(1..=8), case, scheme));
+        let c = is(cfg(
+            rows,
+            cols,
+            rng.gen_range(1..=2 * cols + 1),
+            rng.gen_range(1..=2 * rows + 1),
+            rng.gen_range(1..=8),
+            case,
+            scheme,
+        ));
         let m = if scheme.signed_multiplier() { &s } else { &u };
         let dir = tempfile::tempdir().unwrap();
         let r = cosim(m, c, dir.path()).unwrap_or_else(|e| panic!("{c:?}: {e}"));
@@ -591,7 +663,9 @@ fn is_corrupted_dump_fails() {
     let model = array::run(&ops, &m.lut, ArrayShape { rows: c.rows, cols: c.cols }, Dataflow::Is);
     let mut fast_sums = Vec::new();
     fast::gemm(&ops, &m.lut, true, &mut fast_sums);
-    let run = |t: &str| check_stationary(&parse_dump(t, &dump_path)?, &dump_path, g, &folds, &ops, Dataflow::Is, &model, &fast_sums);
+    let run = |t: &str| {
+        check_stationary(&parse_dump(t, &dump_path)?, &dump_path, g, &folds, &ops, Dataflow::Is, &model, &fast_sums)
+    };
     assert_eq!(run(&text).unwrap().sums, c.npix * c.nf);
     let lines: Vec<&str> = text.lines().collect();
     // The first line is fold 0's column 0 (pixel 0), filter 0.
@@ -657,12 +731,29 @@ fn cli_is() {
         return;
     }
     let out = std::process::Command::new(exe)
-        .args(["rtl", "cosim", "--dataflow", "is", "--array", "4x4", "--k", "6", "--nf", "5", "--npix", "8", "--multiplier"])
+        .args([
+            "rtl",
+            "cosim",
+            "--dataflow",
+            "is",
+            "--array",
+            "4x4",
+            "--k",
+            "6",
+            "--nf",
+            "5",
+            "--npix",
+            "8",
+            "--multiplier",
+        ])
         .arg(&m)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // ⌈6/4⌉·⌈8/4⌉ = 4 folds × (8 + 4 + 5 − 2) − 1.
-    assert!(text.contains("4x4 IS") && text.contains("40 sums equal") && text.contains("last output cycle 59 = model 59"), "{text}");
+    assert!(
+        text.contains("4x4 IS") && text.contains("40 sums equal") && text.contains("last output cycle 59 = model 59"),
+        "{text}"
+    );
 }

@@ -60,14 +60,21 @@ fn real_layer_per_dataflow_icarus() {
         (QuantScheme::SignMagnitude, Dataflow::Is, "fc1", true),
     ] {
         let (qm, images) = lenet(&data, scheme, 8);
-        let acc = Accelerator::new(&qm, &m.lut, AccelConfig { array: a, dataflow: df, ..AccelConfig::default() }).unwrap();
+        let acc =
+            Accelerator::new(&qm, &m.lut, AccelConfig { array: a, dataflow: df, ..AccelConfig::default() }).unwrap();
         let layers = RtlLayers::Named(vec![layer.into()]);
         let dir = tempfile::tempdir().unwrap();
         let t = std::time::Instant::now();
         let rtl = ModelRtl::build(&acc, &m, &layers, Simulator::Icarus, dir.path()).unwrap();
         let d = images.len() / 8;
         let rep = rtl.run(&images[7 * d..8 * d], 7).unwrap_or_else(|e| panic!("{df} {layer}: {e}"));
-        eprintln!("{df} {layer} {scheme}: {:.1} s, {} accumulators, {} outputs, {} cycles", t.elapsed().as_secs_f64(), rep.sums(), rep.outputs(), rep.cycles());
+        eprintln!(
+            "{df} {layer} {scheme}: {:.1} s, {} accumulators, {} outputs, {} cycles",
+            t.elapsed().as_secs_f64(),
+            rep.sums(),
+            rep.outputs(),
+            rep.cycles()
+        );
         assert_eq!(rep.gemms.len(), 1);
         let run = &rep.gemms[0];
         assert_eq!((run.layer.as_str(), run.image, run.approximate), (layer, 7, !exact));
@@ -98,7 +105,9 @@ fn wrong_multiplier_or_layer_is_refused() {
     let e = ModelRtl::build(&acc, &m, &RtlLayers::All, Simulator::Icarus, dir.path()).err().expect("tables differ");
     assert!(matches!(e, RtlError::NotTheNetlist { .. }), "{e}");
     let acc = Accelerator::new(&qm, &m.lut, AccelConfig::default()).unwrap();
-    let e = ModelRtl::build(&acc, &m, &RtlLayers::Named(vec!["conv9".into()]), Simulator::Icarus, dir.path()).err().expect("no conv9");
+    let e = ModelRtl::build(&acc, &m, &RtlLayers::Named(vec!["conv9".into()]), Simulator::Icarus, dir.path())
+        .err()
+        .expect("no conv9");
     assert!(matches!(&e, RtlError::UnknownLayer { name, known } if name == "conv9" && known.len() == 5), "{e}");
 }
 
@@ -112,11 +121,16 @@ fn swapped_ports_fail_on_a_real_layer() {
     let Some(data) = common::data() else { return };
     let mut m = multiplier();
     let (qm, images) = lenet(&data, QuantScheme::AsymU8, 1);
-    let acc = Accelerator::new(&qm, &m.lut, AccelConfig { array: ArrayShape { rows: 8, cols: 8 }, ..AccelConfig::default() }).unwrap();
+    let acc =
+        Accelerator::new(&qm, &m.lut, AccelConfig { array: ArrayShape { rows: 8, cols: 8 }, ..AccelConfig::default() })
+            .unwrap();
     std::mem::swap(&mut m.ports.a, &mut m.ports.b);
     let layers = RtlLayers::Named(vec!["conv1".into()]);
     let dir = tempfile::tempdir().unwrap();
-    let e = ModelRtl::build(&acc, &m, &layers, Simulator::Icarus, dir.path()).unwrap().run(&images, 0).expect_err("swapped ports caught");
+    let e = ModelRtl::build(&acc, &m, &layers, Simulator::Icarus, dir.path())
+        .unwrap()
+        .run(&images, 0)
+        .expect_err("swapped ports caught");
     assert!(matches!(e, RtlError::SumMismatch { reference: "accel::array", .. }), "{e}");
 }
 
@@ -139,14 +153,24 @@ fn whole_image_verilator() {
     let rtl = ModelRtl::build(&acc, &m, &RtlLayers::All, Simulator::Verilator, dir.path()).unwrap();
     let built = t.elapsed().as_secs_f64();
     let rep = rtl.run(&images, 0).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("compile {built:.1} s, run {:.1} s: {} accumulators, {} outputs, {} cycles", t.elapsed().as_secs_f64() - built, rep.sums(), rep.outputs(), rep.cycles());
+    eprintln!(
+        "compile {built:.1} s, run {:.1} s: {} accumulators, {} outputs, {} cycles",
+        t.elapsed().as_secs_f64() - built,
+        rep.sums(),
+        rep.outputs(),
+        rep.cycles()
+    );
     let names: Vec<&str> = rep.gemms.iter().map(|g| g.layer.as_str()).collect();
     assert_eq!(names, ["conv1", "conv2", "conv3", "fc1", "fc2"]);
     let approx: Vec<bool> = rep.gemms.iter().map(|g| g.approximate).collect();
     assert_eq!(approx, [true, true, true, false, false]);
-    let cycles: u64 = qm.gemms().map(|g| timing::timing(GemmShape { npix: g.npix(), k: g.k, nf: g.nf }, Dataflow::Ws, a).compute_cycles + 1).sum();
+    let cycles: u64 = qm
+        .gemms()
+        .map(|g| timing::timing(GemmShape { npix: g.npix(), k: g.k, nf: g.nf }, Dataflow::Ws, a).compute_cycles + 1)
+        .sum();
     assert_eq!(rep.cycles(), cycles);
-    let cycle = Accelerator::new(&qm, &m.lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&images).unwrap();
+    let cycle =
+        Accelerator::new(&qm, &m.lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&images).unwrap();
     assert_eq!(rep.acc, cycle.acc);
 }
 
@@ -171,9 +195,19 @@ fn cli_real_layer() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // conv1: 28·28 pixels × 6 filters; SCALE-Sim 8×8 WS count 3223 (peers.md §5.1).
-    assert!(text.contains("image 7 conv1 (approximate, mul8u_gen_bam_h2v6)") && text.contains("4704 accumulators equal"), "{text}");
-    assert!(text.contains("last output cycle 3223 = model 3223") && text.contains("logits of every image equal"), "{text}");
+    assert!(
+        text.contains("image 7 conv1 (approximate, mul8u_gen_bam_h2v6)") && text.contains("4704 accumulators equal"),
+        "{text}"
+    );
+    assert!(
+        text.contains("last output cycle 3223 = model 3223") && text.contains("logits of every image equal"),
+        "{text}"
+    );
     // A random-tile flag with --model is a usage error.
-    let bad = std::process::Command::new(exe).args(["rtl", "cosim", "--array", "2x2", "--multiplier", "x.v", "--k", "3", "--model"]).arg(&model).output().unwrap();
+    let bad = std::process::Command::new(exe)
+        .args(["rtl", "cosim", "--array", "2x2", "--multiplier", "x.v", "--k", "3", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
 }

@@ -35,7 +35,15 @@ fn main_job_runs_and_resumes() {
     assert!(report.contains("## Robustness on the accelerator"), "{report}");
     let o2 = run();
     assert!(o2.status.success());
-    assert_eq!(std::fs::read_to_string(out.join("accuracy/results.csv")).unwrap(), csv, "resume must not recompute rows");
-    assert_eq!(std::fs::read_to_string(out.join("robustness/results.csv")).unwrap(), rob, "resume must not recompute robustness");
+    assert_eq!(
+        std::fs::read_to_string(out.join("accuracy/results.csv")).unwrap(),
+        csv,
+        "resume must not recompute rows"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("robustness/results.csv")).unwrap(),
+        rob,
+        "resume must not recompute robustness"
+    );
     assert!(String::from_utf8_lossy(&o2.stderr).is_empty() || !String::from_utf8_lossy(&o2.stderr).contains("error"));
 }

@@ -9,8 +9,23 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const OPS: [Op; 17] = [
-    Op::Const0, Op::Const1, Op::Buf, Op::Not, Op::And, Op::Or, Op::Xor, Op::Nand, Op::Nor,
-    Op::Xnor, Op::Nand3, Op::Nor3, Op::Aoi21, Op::Oai21, Op::Mux, Op::Xor3, Op::Maj,
+    Op::Const0,
+    Op::Const1,
+    Op::Buf,
+    Op::Not,
+    Op::And,
+    Op::Or,
+    Op::Xor,
+    Op::Nand,
+    Op::Nor,
+    Op::Xnor,
+    Op::Nand3,
+    Op::Nor3,
+    Op::Aoi21,
+    Op::Oai21,
+    Op::Mux,
+    Op::Xor3,
+    Op::Maj,
 ];
 
 fn random_netlist(n: usize, m: usize, gates: usize, seed: u64) -> Netlist {

@@ -44,9 +44,32 @@ fn flags_plan_files_resume_and_report() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("flags");
     let args = [
-        "study", "run", "--models", "models/lenet5-mnist", "--schemes", "sign-magnitude", "--multipliers", "exact,netlists/gen/mul8u_gen_trunc8.v",
-        "--attacks", "fgsm,l2-contrast", "--eps-linf", "0,0.1", "--eps-l2", "0,1.5", "--images", "30", "--chunk", "10", "--calib", "64", "--name", "cli",
-        "--data", data, "--out", out.to_str().unwrap(),
+        "study",
+        "run",
+        "--models",
+        "models/lenet5-mnist",
+        "--schemes",
+        "sign-magnitude",
+        "--multipliers",
+        "exact,netlists/gen/mul8u_gen_trunc8.v",
+        "--attacks",
+        "fgsm,l2-contrast",
+        "--eps-linf",
+        "0,0.1",
+        "--eps-l2",
+        "0,1.5",
+        "--images",
+        "30",
+        "--chunk",
+        "10",
+        "--calib",
+        "64",
+        "--name",
+        "cli",
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
     ];
     let first = ok(&axdnn(&args));
     assert!(first.contains("Is approximation universally defensive?"), "{first}");
@@ -63,7 +86,15 @@ fn flags_plan_files_resume_and_report() {
     ok(&axdnn(&["study", "run", plan.to_str().unwrap(), "--data", data, "--out", from_file.to_str().unwrap()]));
     assert_eq!(std::fs::read_to_string(from_file.join("results.csv")).unwrap(), csv);
     let from_lock = tmp.path().join("lock");
-    ok(&axdnn(&["study", "run", out.join("plan.lock.toml").to_str().unwrap(), "--data", data, "--out", from_lock.to_str().unwrap()]));
+    ok(&axdnn(&[
+        "study",
+        "run",
+        out.join("plan.lock.toml").to_str().unwrap(),
+        "--data",
+        data,
+        "--out",
+        from_lock.to_str().unwrap(),
+    ]));
     assert_eq!(std::fs::read_to_string(from_lock.join("results.csv")).unwrap(), csv);
     // `study report` from the store alone.
     std::fs::remove_file(out.join("report.md")).unwrap();
@@ -83,12 +114,18 @@ fn flags_plan_files_resume_and_report() {
 fn bad_plan_is_refused_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = tmp.path().join("bad.toml");
-    std::fs::write(&plan, PLAN.replace("attacks = [\"fgsm\", \"l2-contrast\"]", "attacks = [\"fgsm\", \"carlini\"]")).unwrap();
+    std::fs::write(&plan, PLAN.replace("attacks = [\"fgsm\", \"l2-contrast\"]", "attacks = [\"fgsm\", \"carlini\"]"))
+        .unwrap();
     let out = tmp.path().join("never");
     let o = axdnn(&["study", "run", plan.to_str().unwrap(), "--out", out.to_str().unwrap(), "--data", "/nonexistent"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(&format!("{}:5:", plan.display())) && err.contains("`attacks`") && err.contains("unknown attack 'carlini'"), "{err}");
+    assert!(
+        err.contains(&format!("{}:5:", plan.display()))
+            && err.contains("`attacks`")
+            && err.contains("unknown attack 'carlini'"),
+        "{err}"
+    );
     assert_eq!(err.matches("carlini").count(), 1, "said once: {err}");
     assert!(!out.exists(), "nothing written for a bad plan");
     std::fs::write(&plan, format!("{PLAN}chunks = 3\n")).unwrap();
@@ -99,7 +136,10 @@ fn bad_plan_is_refused_before_any_work() {
 
 /// Slurm is there: under CI it must be (`.ci/run` starts it); elsewhere the test skips.
 fn slurm_up() -> bool {
-    let up = Command::new("scontrol").arg("ping").output().is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP"));
+    let up = Command::new("scontrol")
+        .arg("ping")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP"));
     if !up {
         common::skip("Slurm is not running (scontrol ping; start it with .ci/slurm-up)");
     }
@@ -113,21 +153,64 @@ fn slurm_job_array_equals_a_local_run() {
     let plan = tmp.path().join("cli.toml");
     std::fs::write(&plan, PLAN).unwrap();
     let local = tmp.path().join("local");
-    ok(&axdnn(&["study", "run", plan.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", local.to_str().unwrap(), "--no-report"]));
+    ok(&axdnn(&[
+        "study",
+        "run",
+        plan.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        local.to_str().unwrap(),
+        "--no-report",
+    ]));
     // The scripts alone (no cluster needed).
     let out = tmp.path().join("cluster");
-    let text = ok(&axdnn(&["study", "slurm", plan.to_str().unwrap(), "--shards", "3", "--cpus-per-task", "1", "--time", "00:10:00", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    let text = ok(&axdnn(&[
+        "study",
+        "slurm",
+        plan.to_str().unwrap(),
+        "--shards",
+        "3",
+        "--cpus-per-task",
+        "1",
+        "--time",
+        "00:10:00",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
     assert!(text.contains("array.sbatch"), "{text}");
     let array = std::fs::read_to_string(out.join("slurm/array.sbatch")).unwrap();
-    assert!(array.contains("#SBATCH --array=1-3") && array.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\"") && array.contains("#SBATCH --time=00:10:00"), "{array}");
+    assert!(
+        array.contains("#SBATCH --array=1-3")
+            && array.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\"")
+            && array.contains("#SBATCH --time=00:10:00"),
+        "{array}"
+    );
     let merge = std::fs::read_to_string(out.join("slurm/merge.sbatch")).unwrap();
     assert!(merge.contains("study merge") && merge.contains("study report"), "{merge}");
     if !slurm_up() {
         return;
     }
-    let text = ok(&axdnn(&["study", "slurm", plan.to_str().unwrap(), "--shards", "3", "--cpus-per-task", "1", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--submit"]));
-    let ids: Vec<&str> = text.split_whitespace().filter(|w| w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty()).collect();
-    let merge_id = text.split("merge job ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_else(|| panic!("{text}"));
+    let text = ok(&axdnn(&[
+        "study",
+        "slurm",
+        plan.to_str().unwrap(),
+        "--shards",
+        "3",
+        "--cpus-per-task",
+        "1",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--submit",
+    ]));
+    let ids: Vec<&str> =
+        text.split_whitespace().filter(|w| w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty()).collect();
+    let merge_id =
+        text.split("merge job ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_else(|| panic!("{text}"));
     assert!(text.contains("afterok:"), "{text} {ids:?}");
     // Wait for the merge job to leave the queue (the array before it).
     let t0 = std::time::Instant::now();
@@ -140,7 +223,11 @@ fn slurm_job_array_equals_a_local_run() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let merged = out.join("results.csv");
-    assert!(merged.is_file(), "merge job wrote nothing; logs: {:?}", std::fs::read_to_string(out.join("slurm/merge.out")));
+    assert!(
+        merged.is_file(),
+        "merge job wrote nothing; logs: {:?}",
+        std::fs::read_to_string(out.join("slurm/merge.out"))
+    );
     assert_eq!(std::fs::read_to_string(merged).unwrap(), std::fs::read_to_string(local.join("results.csv")).unwrap());
     assert!(out.join("report.md").is_file());
     for i in 1..=3 {
@@ -150,12 +237,29 @@ fn slurm_job_array_equals_a_local_run() {
 
 #[test]
 fn reproduce_quick() {
-    let (Some(data), Some(evo)) = (shared("AXDNN_DATA", "data"), shared("AXDNN_EVOAPPROX", "evoapprox")) else { return };
+    let (Some(data), Some(evo)) = (shared("AXDNN_DATA", "data"), shared("AXDNN_EVOAPPROX", "evoapprox")) else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let t0 = std::time::Instant::now();
-    let text = ok(&axdnn(&["reproduce", "--quick", "--out", tmp.path().to_str().unwrap(), "--data", data.to_str().unwrap(), "--evoapprox", evo.to_str().unwrap()]));
+    let text = ok(&axdnn(&[
+        "reproduce",
+        "--quick",
+        "--out",
+        tmp.path().to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--evoapprox",
+        evo.to_str().unwrap(),
+    ]));
     eprintln!("reproduce --quick: {:.1} s", t0.elapsed().as_secs_f64());
-    for needle in ["| LeNet-5 / MNIST | 98 % |", "Linf BIM (Fig. 4a) | 0.2 | mul8u_L40 | 67 |", "quantized exact − float | +58 |", "**A1**", "**A3**"] {
+    for needle in [
+        "| LeNet-5 / MNIST | 98 % |",
+        "Linf BIM (Fig. 4a) | 0.2 | mul8u_L40 | 67 |",
+        "quantized exact − float | +58 |",
+        "**A1**",
+        "**A3**",
+    ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
     let report = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();

@@ -57,7 +57,13 @@ fn plan_errors_name_file_line_and_key_before_any_work() {
         assert!(e.contains(&format!("`{key}`")), "{text:?} → {e}");
     }
     // The EvoApprox name without a library is refused up front too.
-    let e = Plan::from_toml("models = [\"models/lenet5-mnist\"]\nmultipliers = [\"mul8u_L40\"]\n", Path::new("p.toml"), &inputs).unwrap_err().to_string();
+    let e = Plan::from_toml(
+        "models = [\"models/lenet5-mnist\"]\nmultipliers = [\"mul8u_L40\"]\n",
+        Path::new("p.toml"),
+        &inputs,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("p.toml:2:") && e.contains("mul8u_L40"), "{e}");
     // A lock file is itself a plan file: reading it back gives the same plan.
     let p = Plan::from_toml(SMALL, Path::new("small.toml"), &inputs).unwrap();
@@ -86,7 +92,11 @@ fn shards_merge_to_the_unsharded_store_byte_for_byte() {
         let dirs: Vec<PathBuf> = (1..=n)
             .map(|i| {
                 let dir = tmp.path().join(format!("s{n}-{i}"));
-                let sum = Runner::new(p.clone(), inputs.clone()).shard(Some(Shard { index: i, count: n })).quiet().run(&dir).unwrap();
+                let sum = Runner::new(p.clone(), inputs.clone())
+                    .shard(Some(Shard { index: i, count: n }))
+                    .quiet()
+                    .run(&dir)
+                    .unwrap();
                 assert!(sum.cells > 0, "shard {i}/{n} got no cells");
                 dir
             })
@@ -98,7 +108,10 @@ fn shards_merge_to_the_unsharded_store_byte_for_byte() {
     }
     // Stores of another plan are refused.
     let other = tmp.path().join("other");
-    Runner::new(plan(&SMALL.replace("images = 40", "images = 10"), &inputs), inputs.clone()).quiet().run(&other).unwrap();
+    Runner::new(plan(&SMALL.replace("images = 40", "images = 10"), &inputs), inputs.clone())
+        .quiet()
+        .run(&other)
+        .unwrap();
     let e = store::merge(&[whole.clone(), other], &tmp.path().join("bad")).unwrap_err().to_string();
     assert!(e.contains("different plans"), "{e}");
 
@@ -147,7 +160,10 @@ fn a_changed_key_recomputes_exactly_the_affected_rows() {
     let cells = (3 + 2 + 3) * 4;
     assert_eq!((s.cells_run, s.rows_written), (cells, cells * 2), "two accelerator rows per cell");
     // One multiplier more: only its rows.
-    let more = text.replace("\"netlists/gen/mul8u_gen_trunc8.v\"]", "\"netlists/gen/mul8u_gen_trunc8.v\", \"netlists/gen/mul8u_gen_trunc6.v\"]");
+    let more = text.replace(
+        "\"netlists/gen/mul8u_gen_trunc8.v\"]",
+        "\"netlists/gen/mul8u_gen_trunc8.v\", \"netlists/gen/mul8u_gen_trunc6.v\"]",
+    );
     let s = Runner::new(plan(&more, &inputs), inputs.clone()).quiet().run(&dir).unwrap();
     assert_eq!(s.rows_written, cells, "one row per cell for the new multiplier");
     // The first plan's rows are still there, byte for byte, and come first again when it is rerun.
@@ -196,7 +212,8 @@ fn kill_9_at_random_points_then_rerun_gives_identical_results() {
     for _ in 0..4 {
         r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let ms = 300 + (r >> 33) % 2500;
-        let mut child = run(&out).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child =
+            run(&out).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
@@ -217,7 +234,10 @@ fn kill_9_at_random_points_then_rerun_gives_identical_results() {
 fn hardware_contrast_equals_transfer_image_by_image() {
     let Some(d) = data() else { return };
     let inputs = inputs(d);
-    let p = plan(&SMALL.replace("attacks = [\"fgsm\", \"l2-contrast\", \"linf-uniform\"]", "attacks = [\"l2-contrast\"]"), &inputs);
+    let p = plan(
+        &SMALL.replace("attacks = [\"fgsm\", \"l2-contrast\", \"linf-uniform\"]", "attacks = [\"l2-contrast\"]"),
+        &inputs,
+    );
     let tmp = tempfile::tempdir().unwrap();
     Runner::new(p, inputs).quiet().run(tmp.path()).unwrap();
     let res = report::Results::open(tmp.path()).unwrap();
@@ -225,7 +245,12 @@ fn hardware_contrast_equals_transfer_image_by_image() {
     assert_eq!(hw.len(), 2 * 2, "2 eps × 2 accelerators");
     for a in hw {
         let t = res
-            .find(|x| x.threat == "transfer" && x.multiplier == a.first.multiplier && x.epsilon == a.first.epsilon && x.target == "accel")
+            .find(|x| {
+                x.threat == "transfer"
+                    && x.multiplier == a.first.multiplier
+                    && x.epsilon == a.first.epsilon
+                    && x.target == "accel"
+            })
             .unwrap();
         assert_eq!(a.bits, t.bits, "{} eps {}", a.first.multiplier, a.first.epsilon);
     }

@@ -11,9 +11,28 @@ fn transfer_matrix_and_dataset_check() {
     let Some(_) = common::data() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
-    let (l5, alx, l5c) = (format!("{root}/models/lenet5-mnist"), format!("{root}/models/alexnet-mnist"), format!("{root}/models/lenet5-cifar10"));
+    let (l5, alx, l5c) = (
+        format!("{root}/models/lenet5-mnist"),
+        format!("{root}/models/alexnet-mnist"),
+        format!("{root}/models/lenet5-cifar10"),
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_axdnn"))
-        .args(["transfer", "--model", &l5, "--with", &alx, "--n", "40", "--eps", "0.1", "--calib", "32", "--json", "--out", tmp.path().to_str().unwrap()])
+        .args([
+            "transfer",
+            "--model",
+            &l5,
+            "--with",
+            &alx,
+            "--n",
+            "40",
+            "--eps",
+            "0.1",
+            "--calib",
+            "32",
+            "--json",
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -30,9 +49,25 @@ fn transfer_matrix_and_dataset_check() {
     let report = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
     assert!(report.contains("## Transferability (Table II)"), "{report}");
     let o = Command::new(env!("CARGO_BIN_EXE_axdnn"))
-        .args(["transfer", "--model", &l5, "--with", &l5c, "--n", "10", "--calib", "8", "--out", tmp.path().to_str().unwrap()])
+        .args([
+            "transfer",
+            "--model",
+            &l5,
+            "--with",
+            &l5c,
+            "--n",
+            "10",
+            "--calib",
+            "8",
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("transfer needs one test set"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("transfer needs one test set"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -129,11 +129,19 @@ impl<'a> Roles<'a> {
     }
     /// Extent of the dimension mapped on the array columns.
     pub fn cols(&self) -> usize {
-        if self.is { self.ops.npix } else { self.ops.nf }
+        if self.is {
+            self.ops.npix
+        } else {
+            self.ops.nf
+        }
     }
     /// Extent of the streamed dimension T.
     pub fn t_len(&self) -> usize {
-        if self.is { self.ops.nf } else { self.ops.npix }
+        if self.is {
+            self.ops.nf
+        } else {
+            self.ops.npix
+        }
     }
     fn weight(&self, kk: usize, o: usize) -> (u8, i32) {
         let j = kk * self.ops.nf + o;
@@ -162,11 +170,19 @@ impl<'a> Roles<'a> {
     }
     /// (activation, weight) of a PE holding `stat` and receiving `strm`.
     fn operands(&self, strm: u8, stat: u8) -> (u8, u8) {
-        if self.is { (stat, strm) } else { (strm, stat) }
+        if self.is {
+            (stat, strm)
+        } else {
+            (strm, stat)
+        }
     }
     /// Index in the `npix × nf` sums of streamed element `t` on column `col`.
     pub fn out_index(&self, t: usize, col: usize) -> usize {
-        if self.is { col * self.ops.nf + t } else { t * self.ops.nf + col }
+        if self.is {
+            col * self.ops.nf + t
+        } else {
+            t * self.ops.nf + col
+        }
     }
 }
 

@@ -241,7 +241,10 @@ pub struct ColumnTable {
 #[derive(Debug, Clone)]
 enum Rows {
     /// Entries less `bias` (0 when they fit `i16`, else chosen so that they do).
-    I16 { rows: Vec<i16>, bias: i32 },
+    I16 {
+        rows: Vec<i16>,
+        bias: i32,
+    },
     I32(Vec<i32>),
 }
 
@@ -597,7 +600,10 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
     let mut offs = OFFSETS.take();
     let skip = _mm512_set1_epi8(t.skip.unwrap_or(0) as i8);
     let npv = _mm512_set1_epi32(np as i32);
-    let lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(st as i32));
+    let lane = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(st as i32),
+    );
     for (kb, ke) in kblocks(k, (256 * tile * 2).div_ceil(sparse)) {
         let first = kb == 0;
         // Row offsets `kk·stride + code·np` of every pixel's codes in the block but the skipped
@@ -624,7 +630,12 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
                     }
                     continue;
                 }
-                let quarters = [_mm512_extracti32x4_epi32::<0>(v), _mm512_extracti32x4_epi32::<1>(v), _mm512_extracti32x4_epi32::<2>(v), _mm512_extracti32x4_epi32::<3>(v)];
+                let quarters = [
+                    _mm512_extracti32x4_epi32::<0>(v),
+                    _mm512_extracti32x4_epi32::<1>(v),
+                    _mm512_extracti32x4_epi32::<2>(v),
+                    _mm512_extracti32x4_epi32::<3>(v),
+                ];
                 for (q, c16) in quarters.into_iter().enumerate() {
                     let mq = (m >> (16 * q)) as u16;
                     let kk = _mm512_add_epi32(_mm512_set1_epi32(((kk0 + 16 * q) * st) as i32), lane);
@@ -700,7 +711,13 @@ const VNNI_LANES: usize = 32;
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn tile_vnni<const V: usize, const S: usize>(acc: *mut i32, rows: *const i16, offs: &[u32], lanes: usize, first: bool) {
+unsafe fn tile_vnni<const V: usize, const S: usize>(
+    acc: *mut i32,
+    rows: *const i16,
+    offs: &[u32],
+    lanes: usize,
+    first: bool,
+) {
     use std::arch::x86_64::*;
     let n = lanes - (V - 1) * VNNI_LANES;
     let last: u32 = if n == VNNI_LANES { u32::MAX } else { (1u32 << n) - 1 };
@@ -716,7 +733,11 @@ unsafe fn tile_vnni<const V: usize, const S: usize>(acc: *mut i32, rows: *const 
     }
     let step = |e: &mut [__m512i; V], o: &mut [__m512i; V], r: *const i16| {
         for v in 0..V {
-            let x = if v + 1 == V { _mm512_maskz_loadu_epi16(last, r.add(v * VNNI_LANES)) } else { _mm512_loadu_si512(r.add(v * VNNI_LANES) as *const _) };
+            let x = if v + 1 == V {
+                _mm512_maskz_loadu_epi16(last, r.add(v * VNNI_LANES))
+            } else {
+                _mm512_loadu_si512(r.add(v * VNNI_LANES) as *const _)
+            };
             e[v] = _mm512_dpwssd_epi32(e[v], x, even);
             o[v] = _mm512_dpwssd_epi32(o[v], x, odd);
         }
@@ -993,7 +1014,13 @@ unsafe fn exact_vnni(e: &ExactKernel, ops: &GemmOperands, acc: &mut Vec<i32>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn exact_tile<const V: usize, const S: usize>(out: *mut i32, w: *const i16, a16: &[i16], pairs: &[u32], n16: usize) {
+unsafe fn exact_tile<const V: usize, const S: usize>(
+    out: *mut i32,
+    w: *const i16,
+    a16: &[i16],
+    pairs: &[u32],
+    n16: usize,
+) {
     use std::arch::x86_64::*;
     let mut s = [[_mm512_setzero_si512(); V]; S];
     let step = |s: &mut [__m512i; V], i: u32| {
@@ -1189,11 +1216,18 @@ mod tests {
         // (table, rebasing code, entry bits, negation, rebased?): an unsigned table with
         // `0 × w = 0` rebased on 0 (u16 entries, biased), random u16 entries (rebased, they
         // would span 17 bits), i16 entries, i32 entries, negated unsigned entries (i32).
-        let unsigned: Vec<i32> = (0..65536).map(|i: i32| (i >> 8) * (i & 255) + if i >> 8 == 0 { 0 } else { r.gen_range(0..400) }).collect();
+        let unsigned: Vec<i32> =
+            (0..65536).map(|i: i32| (i >> 8) * (i & 255) + if i >> 8 == 0 { 0 } else { r.gen_range(0..400) }).collect();
         let random16: Vec<i32> = (0..65536).map(|_| r.gen_range(0..65536)).collect();
         let small: Vec<i32> = (0..65536).map(|_| r.gen_range(-16384..16384)).collect();
         let wide: Vec<i32> = (0..65536).map(|_| r.gen_range(-100_000..100_000)).collect();
-        let cases = [(&unsigned, 0u8, 16, false, true), (&random16, 77, 16, false, false), (&small, 5, 16, false, true), (&wide, 9, 32, false, false), (&unsigned, 0, 32, true, false)];
+        let cases = [
+            (&unsigned, 0u8, 16, false, true),
+            (&random16, 77, 16, false, false),
+            (&small, 5, 16, false, true),
+            (&wide, 9, 32, false, false),
+            (&unsigned, 0, 32, true, false),
+        ];
         for (ti, (table, z, want_bits, use_neg, rebased)) in cases.into_iter().enumerate() {
             for nf in [1usize, 6, 8, 13, 16, 40, 72, 136, 200] {
                 // Reductions of one padded group and of two whole groups and a padded one (32 codes each).
@@ -1264,7 +1298,8 @@ mod tests {
         for case in 0..24 {
             let signed = case % 2 == 1;
             let (npix, k, nf) = (r.gen_range(1..12), r.gen_range(1..60), r.gen_range(1..150));
-            let act: Vec<u8> = (0..npix * k).map(|_| if case % 3 == 0 && r.gen_bool(0.8) { 0 } else { r.gen() }).collect();
+            let act: Vec<u8> =
+                (0..npix * k).map(|_| if case % 3 == 0 && r.gen_bool(0.8) { 0 } else { r.gen() }).collect();
             let wgt: Vec<u8> = (0..k * nf).map(|_| r.gen()).collect();
             let neg: Vec<i32> = (0..k * nf).map(|_| -(r.gen_bool(0.5) as i32)).collect();
             let n = (case % 4 >= 2).then_some(&neg[..]);

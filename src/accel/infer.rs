@@ -201,7 +201,12 @@ impl<'a> Accelerator<'a> {
     /// layer (approximate or not in the model's options); the other layers as in [`new`].
     ///
     /// [`new`]: Accelerator::new
-    pub fn with_layers(model: &'a QuantModel, approx: &'a dyn Multiplier, layers: &[(&str, &'a dyn Multiplier)], config: AccelConfig) -> Result<Self, AccelError> {
+    pub fn with_layers(
+        model: &'a QuantModel,
+        approx: &'a dyn Multiplier,
+        layers: &[(&str, &'a dyn Multiplier)],
+        config: AccelConfig,
+    ) -> Result<Self, AccelError> {
         let scheme = model.options.scheme;
         for m in std::iter::once(approx).chain(layers.iter().map(|l| l.1)) {
             if m.widths() != (8, 8) {
@@ -220,7 +225,10 @@ impl<'a> Accelerator<'a> {
         }
         for (n, _) in layers {
             if !model.gemms().any(|g| g.name == *n) {
-                return Err(AccelError::UnknownAssignedLayer { layer: n.to_string(), known: model.gemms().map(|g| g.name.clone()).collect::<Vec<_>>().join(", ") });
+                return Err(AccelError::UnknownAssignedLayer {
+                    layer: n.to_string(),
+                    known: model.gemms().map(|g| g.name.clone()).collect::<Vec<_>>().join(", "),
+                });
             }
         }
         let slots: Vec<Option<&'a dyn Multiplier>> = model
@@ -245,7 +253,8 @@ impl<'a> Accelerator<'a> {
                 PreparedGemm { index: g.im2col_index(), wgt, neg, kernel: None }
             })
             .collect();
-        let mut acc = Accelerator { config, model, approx, slots, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
+        let mut acc =
+            Accelerator { config, model, approx, slots, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
         if config.use_table && config.engine == Engine::Fast {
             let gemms: Vec<&QGemm> = model.gemms().collect();
             let mut kernels = Vec::with_capacity(gemms.len());
@@ -298,7 +307,15 @@ impl<'a> Accelerator<'a> {
             .collect()
     }
 
-    fn layer_stats(&self, gi: usize, g: &QGemm, shape: GemmShape, folds: u64, cycles: u64, sram: SramCounts) -> LayerStats {
+    fn layer_stats(
+        &self,
+        gi: usize,
+        g: &QGemm,
+        shape: GemmShape,
+        folds: u64,
+        cycles: u64,
+        sram: SramCounts,
+    ) -> LayerStats {
         let macs = shape.macs();
         let approximate = self.slots[gi].is_some();
         // Each layer is charged its own multiplier's power (per-layer assignment).
@@ -370,7 +387,10 @@ impl<'a> Accelerator<'a> {
         if !images.len().is_multiple_of(d) {
             return Err(AccelError::Input { len: images.len(), image: d });
         }
-        let parts: Vec<Vec<u8>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Probe::Operands(gemm)).0.operands).collect();
+        let parts: Vec<Vec<u8>> = images
+            .par_chunks(BATCH * d)
+            .map(|xs| self.run_batch(xs, false, Probe::Operands(gemm)).0.operands)
+            .collect();
         Ok(parts.concat())
     }
 
@@ -381,7 +401,8 @@ impl<'a> Accelerator<'a> {
         if !images.len().is_multiple_of(d) {
             return Err(AccelError::Input { len: images.len(), image: d });
         }
-        let parts: Vec<Vec<Vec<i32>>> = images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Probe::Outputs).0.trace).collect();
+        let parts: Vec<Vec<Vec<i32>>> =
+            images.par_chunks(BATCH * d).map(|xs| self.run_batch(xs, false, Probe::Outputs).0.trace).collect();
         let mut out = vec![Vec::new(); self.model.layers.len()];
         for p in parts {
             for (o, l) in out.iter_mut().zip(p) {
@@ -397,13 +418,18 @@ impl<'a> Accelerator<'a> {
     /// are fetched once per batch rather than once per image.
     fn run_batch(&self, xs: &[f32], keep_stats: bool, probe: Probe) -> (Forward, Option<Vec<LayerStats>>) {
         let mut stats = Vec::new();
-        let gemm = |gi: usize, g: &QGemm, codes: &[u8], sums: &mut Vec<i32>| -> Result<usize, std::convert::Infallible> {
+        let gemm = |gi: usize,
+                    g: &QGemm,
+                    codes: &[u8],
+                    sums: &mut Vec<i32>|
+         -> Result<usize, std::convert::Infallible> {
             let p = &self.prepared[gi];
             let (npix, k, nf) = (g.npix(), g.k, g.nf);
             let mult = self.mult_at(gi);
             Ok(match self.config.engine {
                 Engine::Fast => {
-                    let ops = GemmOperands { npix: codes.len() / k, k, nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
+                    let ops =
+                        GemmOperands { npix: codes.len() / k, k, nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
                     match &p.kernel {
                         Some(kn) => kn.gemm_rows(&ops, sums),
                         None => {
@@ -456,13 +482,19 @@ impl<'a> Accelerator<'a> {
     /// The layer loop over a batch `xs`: `gemm(index, layer, im2col codes of the batch, sums)`
     /// fills the sums of each GEMM layer and returns their row stride. `probe` stops at a GEMM
     /// layer's operands or keeps every layer's output.
-    fn forward<E>(&self, xs: &[f32], probe: Probe, mut gemm: impl FnMut(usize, &QGemm, &[u8], &mut Vec<i32>) -> Result<usize, E>) -> Result<Forward, E> {
+    fn forward<E>(
+        &self,
+        xs: &[f32],
+        probe: Probe,
+        mut gemm: impl FnMut(usize, &QGemm, &[u8], &mut Vec<i32>) -> Result<usize, E>,
+    ) -> Result<Forward, E> {
         let range = self.model.act_range();
         let d = self.model.arch.input.numel();
         let scheme = self.model.options.scheme;
         let mut cur: Vec<i32> = xs.chunks_exact(d).flat_map(|x| self.model.quantize_input(x)).collect();
         let mut len = d; // integers per image in `cur`
-        let (mut xsum, mut codes, mut sums, mut next, mut tmp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut xsum, mut codes, mut sums, mut next, mut tmp) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut gi = 0;
         let mut trace = Vec::new();
         for l in &self.model.layers {

@@ -55,7 +55,12 @@ pub fn split_assignment(spec: &str) -> Result<Option<AssignmentEntries>, LoadErr
     if !spec.contains('=') || Path::new(spec).is_file() {
         return Ok(None);
     }
-    let bad = |entry: usize, text: &str, reason: &str| LoadError::Assignment { spec: spec.into(), entry, text: text.into(), reason: reason.into() };
+    let bad = |entry: usize, text: &str, reason: &str| LoadError::Assignment {
+        spec: spec.into(),
+        entry,
+        text: text.into(),
+        reason: reason.into(),
+    };
     let mut out: AssignmentEntries = Vec::new();
     for (i, part) in spec.split(',').enumerate() {
         let part = part.trim();
@@ -107,7 +112,8 @@ pub fn split_list(values: &[String]) -> Vec<String> {
 pub fn canonical_spec(spec: &str) -> String {
     match split_assignment(spec) {
         Ok(Some(entries)) => {
-            let mut parts: Vec<String> = entries.iter().filter_map(|(l, m)| l.as_ref().map(|l| format!("{l}={m}"))).collect();
+            let mut parts: Vec<String> =
+                entries.iter().filter_map(|(l, m)| l.as_ref().map(|l| format!("{l}={m}"))).collect();
             parts.extend(entries.iter().filter(|e| e.0.is_none()).map(|e| e.1.clone()));
             parts.join(",")
         }
@@ -118,7 +124,8 @@ pub fn canonical_spec(spec: &str) -> String {
 /// Whether a file name denotes a signed multiplier (EvoApprox `mul8s_*`).
 pub fn name_is_signed(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n.starts_with("mul") && n.trim_start_matches("mul").trim_start_matches(|c: char| c.is_ascii_digit()).starts_with('s')
+    n.starts_with("mul")
+        && n.trim_start_matches("mul").trim_start_matches(|c: char| c.is_ascii_digit()).starts_with('s')
 }
 
 /// Find `NAME.v` (or `mul8u_NAME.v` / `mul8s_NAME.v`) anywhere under `root`.
@@ -165,8 +172,8 @@ pub fn verilog_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 /// gate by gate); otherwise build the table once.
 pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, LoadError> {
     let parsed = crate::netlist::parse_file(path)?;
-    let signed = name_is_signed(&parsed.netlist.name)
-        || path.file_stem().and_then(|s| s.to_str()).is_some_and(name_is_signed);
+    let signed =
+        name_is_signed(&parsed.netlist.name) || path.file_stem().and_then(|s| s.to_str()).is_some_and(name_is_signed);
     let pubd = &parsed.published;
     let power = pubd.pdk45_pwr_mw.as_ref().map(|f| f.value).or(pubd.power_45.as_ref().map(|f| f.value / 1000.0));
     let area = pubd.pdk45_area_um2.as_ref().map(|f| f.value).or(pubd.area_45.as_ref().map(|f| f.value));
@@ -184,13 +191,26 @@ pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, Lo
     } else {
         Box::new(lut.clone())
     };
-    Ok(LoadedMultiplier { mult, path: Some(path.to_path_buf()), published_mae_pct: mae, power_mw: power, area_um2: area, lut: Some(lut), layers: Vec::new() })
+    Ok(LoadedMultiplier {
+        mult,
+        path: Some(path.to_path_buf()),
+        published_mae_pct: mae,
+        power_mw: power,
+        area_um2: area,
+        lut: Some(lut),
+        layers: Vec::new(),
+    })
 }
 
 /// Load a multiplier from a table file (`stated`: signedness given as `FILE:signed|unsigned`),
 /// checked to be 8x8 and of the signedness `scheme_signed` the quantization scheme needs. No
 /// published MAE or area; power only from an axdnn C header.
-pub fn from_table(path: &Path, stated: Option<bool>, scheme_signed: bool, bit_level: bool) -> Result<LoadedMultiplier, LoadError> {
+pub fn from_table(
+    path: &Path,
+    stated: Option<bool>,
+    scheme_signed: bool,
+    bit_level: bool,
+) -> Result<LoadedMultiplier, LoadError> {
     if bit_level {
         return Err(LoadError::TableBitLevel { path: path.into() });
     }
@@ -233,7 +253,11 @@ impl LoadedMultiplier {
     }
 
     /// The accelerator running `model` with this multiplier (or assignment).
-    pub fn accelerator<'a>(&'a self, model: &'a crate::quant::QuantModel, config: crate::accel::AccelConfig) -> Result<crate::accel::Accelerator<'a>, crate::accel::AccelError> {
+    pub fn accelerator<'a>(
+        &'a self,
+        model: &'a crate::quant::QuantModel,
+        config: crate::accel::AccelConfig,
+    ) -> Result<crate::accel::Accelerator<'a>, crate::accel::AccelError> {
         crate::accel::Accelerator::with_layers(model, self.mult.as_ref(), &self.layer_refs(), config)
     }
 
@@ -265,21 +289,36 @@ impl LoadedMultiplier {
 /// `exact`, a path to a `.v` file, a table file (`FILE.bin|npy|h|csv[:signed|:unsigned]`), or a
 /// name searched under `evoapprox_root`. `signed`: what the quantization scheme needs (the exact
 /// multiplier is built so; a table file must be so).
-pub fn resolve(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>) -> Result<LoadedMultiplier, LoadError> {
+pub fn resolve(
+    spec: &str,
+    signed: bool,
+    bit_level: bool,
+    evoapprox_root: Option<&Path>,
+) -> Result<LoadedMultiplier, LoadError> {
     resolve_charged(spec, signed, bit_level, evoapprox_root, None)
 }
 
 /// [`resolve`], also accepting a per-layer assignment `LAYER=SPEC,...[,DEFAULT]` (see
 /// [`split_assignment`]); the built-in exact multiplier (alone or in an assignment) is charged
 /// `exact_power_mw`, the published power of the library's exact circuit.
-pub fn resolve_charged(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>, exact_power_mw: Option<f64>) -> Result<LoadedMultiplier, LoadError> {
+pub fn resolve_charged(
+    spec: &str,
+    signed: bool,
+    bit_level: bool,
+    evoapprox_root: Option<&Path>,
+    exact_power_mw: Option<f64>,
+) -> Result<LoadedMultiplier, LoadError> {
     let Some(entries) = split_assignment(spec)? else {
         let m = resolve_one(spec, signed, bit_level, evoapprox_root)?;
         return Ok(if spec == "exact" && exact_power_mw.is_some() { m.charged(exact_power_mw) } else { m });
     };
     let one = |i: usize, s: &str| -> Result<LoadedMultiplier, LoadError> {
-        let m = resolve_one(s, signed, bit_level, evoapprox_root)
-            .map_err(|e| LoadError::Assignment { spec: spec.into(), entry: i + 1, text: s.into(), reason: e.to_string() })?;
+        let m = resolve_one(s, signed, bit_level, evoapprox_root).map_err(|e| LoadError::Assignment {
+            spec: spec.into(),
+            entry: i + 1,
+            text: s.into(),
+            reason: e.to_string(),
+        })?;
         Ok(if s == "exact" { m.charged(exact_power_mw) } else { m })
     };
     let mut default = None;
@@ -299,7 +338,12 @@ pub fn resolve_charged(spec: &str, signed: bool, bit_level: bool, evoapprox_root
     Ok(m)
 }
 
-fn resolve_one(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option<&Path>) -> Result<LoadedMultiplier, LoadError> {
+fn resolve_one(
+    spec: &str,
+    signed: bool,
+    bit_level: bool,
+    evoapprox_root: Option<&Path>,
+) -> Result<LoadedMultiplier, LoadError> {
     if spec == "exact" {
         let lut = Lut::exact(8, 8, signed);
         return Ok(LoadedMultiplier {
@@ -319,7 +363,10 @@ fn resolve_one(spec: &str, signed: bool, bit_level: bool, evoapprox_root: Option
     if p.extension().is_some_and(|x| x == "v") || p.is_file() {
         return from_verilog(p, bit_level);
     }
-    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound { name: spec.into(), root: "$AXDNN_EVOAPPROX (unset, no ../shared/evoapprox)".into() })?;
+    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound {
+        name: spec.into(),
+        root: "$AXDNN_EVOAPPROX (unset, no ../shared/evoapprox)".into(),
+    })?;
     let path = find_in_tree(root, spec)
         .ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })?;
     from_verilog(&path, bit_level)

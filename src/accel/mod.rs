@@ -11,7 +11,7 @@ pub mod infer;
 pub mod load;
 pub mod timing;
 
-pub use infer::{Accelerator, AccelConfig, EnergyModel, Engine, Inference, LayerStats};
+pub use infer::{AccelConfig, Accelerator, EnergyModel, Engine, Inference, LayerStats};
 pub use timing::{ArrayShape, Dataflow, GemmShape, SramCounts, Timing};
 
 #[derive(Debug, thiserror::Error)]

@@ -137,23 +137,17 @@ pub fn timing(g: GemmShape, df: Dataflow, a: ArrayShape) -> Timing {
     let row_folds = ceil_div(g.mapping(df).0, a.rows) as u64;
     let col_folds = ceil_div(g.mapping(df).1, a.cols) as u64;
     let sram = match df {
-        Dataflow::Ws => SramCounts {
-            ifmap_reads: npix * k * col_folds,
-            filter_reads: k * nf,
-            ofmap_writes: npix * nf * row_folds,
-        },
-        Dataflow::Os => SramCounts {
-            ifmap_reads: npix * k * col_folds,
-            filter_reads: k * nf * row_folds,
-            ofmap_writes: npix * nf,
-        },
+        Dataflow::Ws => {
+            SramCounts { ifmap_reads: npix * k * col_folds, filter_reads: k * nf, ofmap_writes: npix * nf * row_folds }
+        }
+        Dataflow::Os => {
+            SramCounts { ifmap_reads: npix * k * col_folds, filter_reads: k * nf * row_folds, ofmap_writes: npix * nf }
+        }
         // The activation window is the stationary operand: loaded once per fold, filters
         // re-streamed for every pixel fold, partial sums written once per row fold.
-        Dataflow::Is => SramCounts {
-            ifmap_reads: npix * k,
-            filter_reads: k * nf * col_folds,
-            ofmap_writes: npix * nf * row_folds,
-        },
+        Dataflow::Is => {
+            SramCounts { ifmap_reads: npix * k, filter_reads: k * nf * col_folds, ofmap_writes: npix * nf * row_folds }
+        }
     };
     Timing { folds: f, cycles_per_fold: per, compute_cycles: f * per - 1, sram }
 }

@@ -237,7 +237,9 @@ impl Attack {
 
     /// Foolbox's default parameters.
     pub fn default_params(self) -> AttackParams {
-        let g = |steps, rel_stepsize, random_start| AttackParams::Gradient(GradientParams { steps, rel_stepsize, abs_stepsize: None, random_start });
+        let g = |steps, rel_stepsize, random_start| {
+            AttackParams::Gradient(GradientParams { steps, rel_stepsize, abs_stepsize: None, random_start })
+        };
         let n = || AttackParams::Noise(NoiseParams { repeats: 100, check_trivial: true, linf_abs_max: false });
         match self {
             Attack::Fgm | Attack::Fgsm => g(1, 1.0, false),
@@ -422,11 +424,16 @@ pub fn run(
     let mut out = AttackOutput { epsilons: epsilons.to_vec(), raw: vec![], clipped: vec![], success: vec![] };
     for &eps in epsilons {
         let raw = match (attack, params) {
-            (a, AttackParams::Gradient(p)) if a.needs_gradient() => gradient::run(norm, p, model, bounds, x, criterion, eps.0, noise)?,
-            (Attack::L2ContrastReduction, AttackParams::Contrast { target }) => contrast::run(target, bounds, x, per, eps.0),
-            (Attack::L2RepeatedGaussian | Attack::L2RepeatedUniform | Attack::LinfRepeatedUniform, AttackParams::Noise(p)) => {
-                additive::run(attack, p, model, bounds, x, criterion, eps.0, noise)?
+            (a, AttackParams::Gradient(p)) if a.needs_gradient() => {
+                gradient::run(norm, p, model, bounds, x, criterion, eps.0, noise)?
             }
+            (Attack::L2ContrastReduction, AttackParams::Contrast { target }) => {
+                contrast::run(target, bounds, x, per, eps.0)
+            }
+            (
+                Attack::L2RepeatedGaussian | Attack::L2RepeatedUniform | Attack::LinfRepeatedUniform,
+                AttackParams::Noise(p),
+            ) => additive::run(attack, p, model, bounds, x, criterion, eps.0, noise)?,
             _ => {
                 let expected = match attack.default_params() {
                     AttackParams::Gradient(_) => "gradient",

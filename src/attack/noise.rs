@@ -64,13 +64,23 @@ impl ReplayNoise {
     fn next(&mut self, kind: &str, len: usize, range: Option<(f32, f32)>) -> Result<Vec<f32>, AttackError> {
         let i = self.taken;
         self.taken += 1;
-        let d = self.draws.next().ok_or_else(|| AttackError::Replay(format!("draw {i} ({kind}, {len} values) requested, none recorded")))?;
+        let d = self
+            .draws
+            .next()
+            .ok_or_else(|| AttackError::Replay(format!("draw {i} ({kind}, {len} values) requested, none recorded")))?;
         if d.kind != kind || d.data.len() != len {
-            return Err(AttackError::Replay(format!("draw {i}: requested {kind} of {len} values, recorded {} of {}", d.kind, d.data.len())));
+            return Err(AttackError::Replay(format!(
+                "draw {i}: requested {kind} of {len} values, recorded {} of {}",
+                d.kind,
+                d.data.len()
+            )));
         }
         if let Some((lo, hi)) = range {
             if d.low != Some(lo) || d.high != Some(hi) {
-                return Err(AttackError::Replay(format!("draw {i}: requested range [{lo}, {hi}), recorded {:?}..{:?}", d.low, d.high)));
+                return Err(AttackError::Replay(format!(
+                    "draw {i}: requested range [{lo}, {hi}), recorded {:?}..{:?}",
+                    d.low, d.high
+                )));
             }
         }
         Ok(d.data)

@@ -1,12 +1,14 @@
 //! `axdnn infer` and `axdnn select`: integer inference of a trained model on the systolic-array
 //! model with any multiplier, and a library sweep with a Pareto plot.
 
+use super::data_root;
 use axdnn::accel::load::{self, LoadedMultiplier};
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, EnergyModel, Engine, Inference};
 use axdnn::data::{self, Dataset, DatasetName, Split};
 use axdnn::model::io;
-use axdnn::quant::{calibration_indices, ApproxLayers, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity};
-use super::data_root;
+use axdnn::quant::{
+    calibration_indices, ApproxLayers, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity,
+};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Clone)]
@@ -70,7 +72,6 @@ pub struct InferArgs {
     pub json: bool,
 }
 
-
 /// A quantized model and its test set.
 pub struct Prepared {
     pub qm: QuantModel,
@@ -91,7 +92,15 @@ impl Prepared {
             axdnn::model::finetune::check_record(&self.meta, &q.model, &sha, q.scheme, q.per_channel)?;
         }
         let label = if m.is_assignment() { load::canonical_spec(spec) } else { m.mult.name().to_string() };
-        Ok(axdnn::quant::recover::recover_layers(&self.qm, m.mult.as_ref(), &m.layer_refs(), &label, &sha, q.recover, &self.calib)?)
+        Ok(axdnn::quant::recover::recover_layers(
+            &self.qm,
+            m.mult.as_ref(),
+            &m.layer_refs(),
+            &label,
+            &sha,
+            q.recover,
+            &self.calib,
+        )?)
     }
 }
 
@@ -127,11 +136,8 @@ pub fn prepare(q: &QuantArgs) -> anyhow::Result<Prepared> {
 }
 
 fn accuracy_of(logits: &[f32], labels: &[u8], classes: usize) -> f64 {
-    let ok = logits
-        .chunks_exact(classes)
-        .zip(labels)
-        .filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize)
-        .count();
+    let ok =
+        logits.chunks_exact(classes).zip(labels).filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize).count();
     ok as f64 / labels.len().max(1) as f64
 }
 
@@ -177,13 +183,20 @@ pub(crate) fn config(q: &QuantArgs, engine: Engine, bit_level: bool, exact_power
 
 /// A multiplier or per-layer assignment; the built-in exact multiplier is charged the library's
 /// exact circuit power.
-pub(crate) fn resolve(spec: &str, scheme: QuantScheme, bit_level: bool, exact_power_mw: Option<f64>, evoapprox: Option<&std::path::Path>) -> anyhow::Result<LoadedMultiplier> {
+pub(crate) fn resolve(
+    spec: &str,
+    scheme: QuantScheme,
+    bit_level: bool,
+    exact_power_mw: Option<f64>,
+    evoapprox: Option<&std::path::Path>,
+) -> anyhow::Result<LoadedMultiplier> {
     Ok(load::resolve_charged(spec, scheme.signed_multiplier(), bit_level, evoapprox, exact_power_mw)?)
 }
 
 pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
     let p = prepare(&a.q)?;
-    let m = resolve(&a.multiplier, a.q.scheme, a.bit_level, p.exact_power_mw, a.q.inputs.resolve().evoapprox.as_deref())?;
+    let m =
+        resolve(&a.multiplier, a.q.scheme, a.bit_level, p.exact_power_mw, a.q.inputs.resolve().evoapprox.as_deref())?;
     let cfg = config(&a.q, a.engine, a.bit_level, p.exact_power_mw);
     let qm = p.recovered(&a.q, &m, &a.multiplier)?;
     let acc = m.accelerator(&qm, cfg)?;
@@ -220,9 +233,14 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
     } else {
         println!(
             "{} on {} {} ({}{}, {} images): accuracy {:.4} (float {:.4})",
-            name, a.q.array, a.q.dataflow, a.q.scheme,
+            name,
+            a.q.array,
+            a.q.dataflow,
+            a.q.scheme,
             if a.q.recover == Recover::None { String::new() } else { format!(", recover {}", a.q.recover) },
-            r.n, accuracy, p.float_accuracy
+            r.n,
+            accuracy,
+            p.float_accuracy
         );
         if let Some(rec) = &qm.recovery {
             for l in &rec.layers {
@@ -234,18 +252,40 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
         }
         println!(
             "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7} {:>7} {:>10} {:>10} {:>10} {:>12}  multiplier",
-            "layer", "approx", "MACs", "folds", "cycles", "util%", "map%", "ifmap rd", "filter rd", "ofmap wr", "energy pJ"
+            "layer",
+            "approx",
+            "MACs",
+            "folds",
+            "cycles",
+            "util%",
+            "map%",
+            "ifmap rd",
+            "filter rd",
+            "ofmap wr",
+            "energy pJ"
         );
         for (gi, l) in r.layers.iter().enumerate() {
             println!(
                 "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7.2} {:>7.2} {:>10} {:>10} {:>10} {:>12}  {}",
-                l.name, l.approximate, l.macs, l.folds, l.cycles, 100.0 * l.utilization, 100.0 * l.mapping_efficiency,
-                l.sram.ifmap_reads, l.sram.filter_reads, l.sram.ofmap_writes,
+                l.name,
+                l.approximate,
+                l.macs,
+                l.folds,
+                l.cycles,
+                100.0 * l.utilization,
+                100.0 * l.mapping_efficiency,
+                l.sram.ifmap_reads,
+                l.sram.filter_reads,
+                l.sram.ofmap_writes,
                 l.energy_pj.map_or("unknown".into(), |e| format!("{e:.1}")),
                 acc.layer_multiplier(gi).map_or("exact", |m| m.name())
             );
         }
-        println!("cycles per image {}; energy per image {}", r.cycles_per_image(), energy.map_or("unknown (power not published)".into(), |e| format!("{e:.1} pJ")));
+        println!(
+            "cycles per image {}; energy per image {}",
+            r.cycles_per_image(),
+            energy.map_or("unknown (power not published)".into(), |e| format!("{e:.1} pJ"))
+        );
         println!("convention: {}", cfg.energy.convention());
     }
     Ok(())
@@ -304,9 +344,17 @@ fn select_per_layer(a: &SelectArgs, scheme: QuantScheme, files: &[PathBuf]) -> a
     let root = data_root(inputs.data.clone())?;
     let train = data::load(model.meta.dataset, Split::Train, &root)?;
     let test = data::load(model.meta.dataset, Split::Test, &root)?;
-    anyhow::ensure!(train.shape == model.arch.input, "dataset images are {}, model expects {}", train.shape, model.arch.input);
+    anyhow::ensure!(
+        train.shape == model.arch.input,
+        "dataset images are {}, model expects {}",
+        train.shape,
+        model.arch.input
+    );
     anyhow::ensure!(a.t.recover.len() == 1, "--per-layer takes one --recover method, not {}", a.t.recover.len());
-    anyhow::ensure!(a.t.recover[0] != Recover::Finetune, "--per-layer --recover finetune: a fine-tuned model is tied to one multiplier");
+    anyhow::ensure!(
+        a.t.recover[0] != Recover::Finetune,
+        "--per-layer --recover finetune: a fine-tuned model is tied to one multiplier"
+    );
     let exact_power = load::exact_power_mw(inputs.evoapprox.as_deref(), scheme.signed_multiplier());
     let mut choices = Vec::new();
     for f in files {
@@ -355,13 +403,24 @@ fn select_per_layer(a: &SelectArgs, scheme: QuantScheme, files: &[PathBuf]) -> a
         let front: Vec<_> = s.front.iter().map(|&i| &s.points[i]).collect();
         println!("{}", serde_json::to_string_pretty(&front)?);
     } else {
-        println!("{} assignments evaluated ({}) in {:.1} s; Pareto front of {}:", s.points.len(), s.method, t0.elapsed().as_secs_f64(), s.front.len());
+        println!(
+            "{} assignments evaluated ({}) in {:.1} s; Pareto front of {}:",
+            s.points.len(),
+            s.method,
+            t0.elapsed().as_secs_f64(),
+            s.front.len()
+        );
         for &i in &s.front {
             let p = &s.points[i];
             let (l, h) = p.test.map_or((0.0, 0.0), |t| t.wilson());
             println!(
                 "  {:>9.2} nJ  val {:.2} %  test {:.2} % [{:.2}, {:.2}]  {}",
-                p.energy_pj / 1000.0, 100.0 * p.val.value(), 100.0 * p.test.map_or(0.0, |t| t.value()), 100.0 * l, 100.0 * h, p.assignment
+                p.energy_pj / 1000.0,
+                100.0 * p.val.value(),
+                100.0 * p.test.map_or(0.0, |t| t.value()),
+                100.0 * l,
+                100.0 * h,
+                p.assignment
             );
         }
         println!("wrote {} (report.md, front.csv, points.csv, uniform.csv, pareto.svg|png)", out.display());
@@ -403,7 +462,12 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
     let inputs = a.t.inputs.resolve();
     let scheme: QuantScheme = a.t.scheme.parse().map_err(anyhow::Error::msg)?;
     let files = library_multipliers(&a.library, scheme)?;
-    anyhow::ensure!(!files.is_empty(), "{}: no 8x8 {} multipliers found", a.library.display(), if scheme.signed_multiplier() { "signed" } else { "unsigned" });
+    anyhow::ensure!(
+        !files.is_empty(),
+        "{}: no 8x8 {} multipliers found",
+        a.library.display(),
+        if scheme.signed_multiplier() { "signed" } else { "unsigned" }
+    );
     if a.per_layer {
         return select_per_layer(&a, scheme, &files);
     }
@@ -411,7 +475,10 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
     let mut t = a.t.plan_table(&[&a.t.model]);
     t.insert("name".into(), Value::String(format!("select-{label}-{scheme}")));
     t.insert("attacks".into(), Value::Array(vec![Value::String("clean".into())]));
-    t.insert("multipliers".into(), Value::Array(files.iter().map(|f| Value::String(f.display().to_string())).collect()));
+    t.insert(
+        "multipliers".into(),
+        Value::Array(files.iter().map(|f| Value::String(f.display().to_string())).collect()),
+    );
     t.insert("chunk".into(), Value::Integer(a.t.n.max(1) as i64));
     let plan = super::attack::plan_from_table(&t, "<command line>", &inputs)?;
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/select-{label}-{scheme}")));
@@ -433,7 +500,12 @@ pub fn select_cmd(a: SelectArgs) -> anyhow::Result<()> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("{} multipliers of {} on {label} ({scheme}, {} test images); {sum}", rows.len(), a.library.display(), a.t.n);
+        println!(
+            "{} multipliers of {} on {label} ({scheme}, {} test images); {sum}",
+            rows.len(),
+            a.library.display(),
+            a.t.n
+        );
         println!("wrote {} (results.csv, report.md with the accuracy table, plots/pareto-*.svg|png)", out.display());
     }
     Ok(())
@@ -478,7 +550,12 @@ pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
     axdnn::study::Runner::new(plan, inputs).run(&dir)?;
     let res = axdnn::study::report::Results::open(&dir)?;
     let get = |m: &str, s: QuantScheme, r: Recover| {
-        res.find(|x| x.target == "accel" && x.multiplier == m && x.scheme == s.to_string() && x.recover == if r == Recover::None { "" } else { r.name() })
+        res.find(|x| {
+            x.target == "accel"
+                && x.multiplier == m
+                && x.scheme == s.to_string()
+                && x.recover == if r == Recover::None { "" } else { r.name() }
+        })
     };
     // A recovery column only when recovery is asked for (the table of plain runs is unchanged).
     let with_recover = a.t.recover != [Recover::None];

@@ -52,7 +52,10 @@ impl TargetArgs {
     pub fn plan_table(&self, models: &[&Path]) -> toml::Table {
         use toml::Value;
         let mut t = toml::Table::new();
-        t.insert("models".into(), Value::Array(models.iter().map(|m| Value::String(m.display().to_string())).collect()));
+        t.insert(
+            "models".into(),
+            Value::Array(models.iter().map(|m| Value::String(m.display().to_string())).collect()),
+        );
         t.insert("schemes".into(), Value::Array(vec![Value::String(self.scheme.clone())]));
         t.insert("per_channel".into(), Value::Array(vec![Value::Boolean(self.per_channel)]));
         t.insert("arrays".into(), Value::Array(vec![Value::String(self.array.clone())]));
@@ -63,7 +66,10 @@ impl TargetArgs {
         t.insert("calib_seed".into(), Value::Integer(self.calib_seed as i64));
         t.insert("clock_ghz".into(), Value::Float(self.clock_ghz));
         if self.recover != [axdnn::quant::Recover::None] {
-            t.insert("recover".into(), Value::Array(self.recover.iter().map(|r| Value::String(r.to_string())).collect()));
+            t.insert(
+                "recover".into(),
+                Value::Array(self.recover.iter().map(|r| Value::String(r.to_string())).collect()),
+            );
         }
         t
     }
@@ -153,7 +159,10 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
     eps.insert(a.attack.name().into(), Value::Array(a.eps.iter().map(|&e| Value::Float(e as f64)).collect()));
     t.insert("eps".into(), Value::Table(eps));
     t.insert("eps_units".into(), Value::String(a.eps_units.name().into()));
-    t.insert("multipliers".into(), Value::Array(axdnn::accel::load::split_list(&a.multipliers).into_iter().map(Value::String).collect()));
+    t.insert(
+        "multipliers".into(),
+        Value::Array(axdnn::accel::load::split_list(&a.multipliers).into_iter().map(Value::String).collect()),
+    );
     t.insert("threats".into(), Value::Array(threats.iter().map(|m| Value::String(m.clone())).collect()));
     t.insert("attack_seeds".into(), Value::Array(vec![Value::Integer(a.attack_seed as i64)]));
     t.insert("chunk".into(), Value::Integer(a.batch as i64));

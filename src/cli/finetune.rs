@@ -59,18 +59,36 @@ pub fn finetune_cmd(a: FinetuneArgs) -> anyhow::Result<()> {
     let root = data_root(inputs.data.clone())?;
     let train = data::load(base.meta.dataset, Split::Train, &root)?;
     let test = data::load(base.meta.dataset, Split::Test, &root)?;
-    anyhow::ensure!(train.shape == base.arch.input, "dataset images are {}, model expects {}", train.shape, base.arch.input);
+    anyhow::ensure!(
+        train.shape == base.arch.input,
+        "dataset images are {}, model expects {}",
+        train.shape,
+        base.arch.input
+    );
     let exact_power = axdnn::accel::load::exact_power_mw(inputs.evoapprox.as_deref(), a.scheme.signed_multiplier());
     let m = super::accel::resolve(&a.multiplier, a.scheme, false, exact_power, inputs.evoapprox.as_deref())?;
     // Fine-tuning trains for one table (recorded by its sha256 in model.json).
-    anyhow::ensure!(!m.is_assignment(), "--multiplier {}: finetune takes one multiplier, not a per-layer assignment", a.multiplier);
+    anyhow::ensure!(
+        !m.is_assignment(),
+        "--multiplier {}: finetune takes one multiplier, not a per-layer assignment",
+        a.multiplier
+    );
     let sha = m.lut.as_ref().map(|l| l.sha256()).unwrap_or_default();
     let options = QuantOptions {
         scheme: a.scheme,
         weights: if a.per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
         approx: a.approx_layers.clone(),
     };
-    let cfg = FinetuneConfig { calib: a.calib, calib_seed: a.calib_seed, epochs: a.epochs, seed: a.seed, batch: a.batch, lr: a.lr, eval_n: a.eval_n, ..FinetuneConfig::new(options) };
+    let cfg = FinetuneConfig {
+        calib: a.calib,
+        calib_seed: a.calib_seed,
+        epochs: a.epochs,
+        seed: a.seed,
+        batch: a.batch,
+        lr: a.lr,
+        eval_n: a.eval_n,
+        ..FinetuneConfig::new(options)
+    };
     let t0 = std::time::Instant::now();
     let out = finetune::finetune(&base, m.mult.as_ref(), &sha, &cfg, &train, &test, &a.out, true)?;
     let after = out.history.last().map_or(out.accuracy_before, |e| e.test_accuracy);
@@ -112,7 +130,14 @@ pub fn finetune_cmd(a: FinetuneArgs) -> anyhow::Result<()> {
     io::save(&a.out, &base.arch, &out.params, &meta)?;
     println!(
         "{}: fine-tuned for {} ({}): quantized accuracy {:.4} -> {:.4} on {} test images; float accuracy {:.4}; {:.0}s",
-        a.out.display(), m.mult.name(), a.scheme, out.accuracy_before, after, a.eval_n.min(test.len()), float_accuracy, t0.elapsed().as_secs_f64()
+        a.out.display(),
+        m.mult.name(),
+        a.scheme,
+        out.accuracy_before,
+        after,
+        a.eval_n.min(test.len()),
+        float_accuracy,
+        t0.elapsed().as_secs_f64()
     );
     Ok(())
 }

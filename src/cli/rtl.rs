@@ -106,7 +106,9 @@ struct RealArgs {
 fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
     // One PE design per array: the emitted RTL instantiates one multiplier netlist.
     if axdnn::accel::load::split_assignment(spec)?.is_some() {
-        anyhow::bail!("--multiplier {spec}: the RTL array is built around one multiplier netlist, not a per-layer assignment");
+        anyhow::bail!(
+            "--multiplier {spec}: the RTL array is built around one multiplier netlist, not a per-layer assignment"
+        );
     }
     if let Some((file, _)) = axdnn::lut::table_file::parse_spec(spec) {
         anyhow::bail!("{}: a table file has no netlist; the RTL needs the multiplier's Verilog (.v)", file.display());
@@ -116,7 +118,9 @@ fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
         return Ok(p.to_path_buf());
     }
     let root = axdnn::study::runner::locate(None, "AXDNN_EVOAPPROX", "../shared/evoapprox").ok_or_else(|| {
-        anyhow::anyhow!("multiplier '{spec}' is not a .v file, AXDNN_EVOAPPROX is not set and ../shared/evoapprox does not exist")
+        anyhow::anyhow!(
+            "multiplier '{spec}' is not a .v file, AXDNN_EVOAPPROX is not set and ../shared/evoapprox does not exist"
+        )
     })?;
     axdnn::accel::load::find_in_tree(&root, spec)
         .ok_or_else(|| anyhow::anyhow!("multiplier '{spec}' not found under {}", root.display()))
@@ -129,8 +133,14 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
             let m = RtlMultiplier::load(&resolve(&multiplier)?)?;
             let mut files = write_rtl(&out, &m.ports, Geometry { rows, cols }, dataflow)?;
             files.extend(m.write_sources(&out)?);
-            println!("{rows}x{cols} {} array around {} (A = weight, B = activation, product {}[{}], {})",
-                dataflow.to_string().to_uppercase(), m.ports.module, m.ports.out, m.ports.out_bits, if m.ports.signed { "signed" } else { "unsigned" });
+            println!(
+                "{rows}x{cols} {} array around {} (A = weight, B = activation, product {}[{}], {})",
+                dataflow.to_string().to_uppercase(),
+                m.ports.module,
+                m.ports.out,
+                m.ports.out_bits,
+                if m.ports.signed { "signed" } else { "unsigned" }
+            );
             for f in files {
                 println!("  {}", f.display());
             }

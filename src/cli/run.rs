@@ -64,10 +64,8 @@ fn builtin_multipliers(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf, Strin
 
 /// Step 2: the paper's multipliers, verified against published figures and C models.
 fn paper_multipliers(root: &Path, with_c: bool) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
-    let mut circuits: Vec<verify::Circuit> = verify::discover(root)?
-        .into_iter()
-        .filter(|c| PAPER_LENET5.contains(&c.name.as_str()))
-        .collect();
+    let mut circuits: Vec<verify::Circuit> =
+        verify::discover(root)?.into_iter().filter(|c| PAPER_LENET5.contains(&c.name.as_str())).collect();
     circuits.sort_by_key(|c| PAPER_LENET5.iter().position(|n| *n == c.name));
     let pb = indicatif::ProgressBar::hidden();
     let mut reports = verify::simulate_all(&circuits, &verify::Options::default(), &pb);
@@ -110,7 +108,10 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         }
         None => eprintln!("[2/4] skipped: no EvoApprox library (set AXDNN_EVOAPPROX or --evoapprox)"),
     }
-    let specs: Vec<String> = mults.iter().map(|(name, path, _)| if name == "exact" { "exact".into() } else { path.display().to_string() }).collect();
+    let specs: Vec<String> = mults
+        .iter()
+        .map(|(name, path, _)| if name == "exact" { "exact".into() } else { path.display().to_string() })
+        .collect();
 
     eprintln!("[3/4] quantized {} on a 16x16 WS systolic array, {} test images", a.model.display(), a.n);
     let model = toml::Value::String(a.model.display().to_string());
@@ -195,7 +196,12 @@ pub fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print!("{md}");
-    eprintln!("wrote {} ({}/ and {}/ hold the keyed, resumable results)", a.out.join("report.md").display(), acc_dir.display(), rob_dir.display());
+    eprintln!(
+        "wrote {} ({}/ and {}/ hold the keyed, resumable results)",
+        a.out.join("report.md").display(),
+        acc_dir.display(),
+        rob_dir.display()
+    );
     Ok(())
 }
 

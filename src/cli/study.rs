@@ -258,11 +258,24 @@ pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
     text += &format!(
         "\nStudy folders (each with its own report.md, results.csv and plots): {}.{}\n",
         folders.iter().map(|(n, _)| format!("[{n}]({n}/report.md)")).collect::<Vec<_>>().join(", "),
-        if a.report_only { String::new() } else { format!(" Wall time of this reproduction: {:.1} s on {} threads.", t0.elapsed().as_secs_f64(), rayon::current_num_threads()) }
+        if a.report_only {
+            String::new()
+        } else {
+            format!(
+                " Wall time of this reproduction: {:.1} s on {} threads.",
+                t0.elapsed().as_secs_f64(),
+                rayon::current_num_threads()
+            )
+        }
     );
     store::write_atomic(&a.out.join("report.md"), text.as_bytes())?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"report": a.out.join("report.md").display().to_string(), "wall_s": t0.elapsed().as_secs_f64(), "studies": summaries}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"report": a.out.join("report.md").display().to_string(), "wall_s": t0.elapsed().as_secs_f64(), "studies": summaries})
+            )?
+        );
         return Ok(());
     }
     println!("{text}");

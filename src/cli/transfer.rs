@@ -42,9 +42,18 @@ pub fn transfer_cmd(a: TransferArgs) -> anyhow::Result<()> {
     use toml::Value;
     let inputs = a.t.inputs.resolve();
     let models: Vec<&Path> = std::iter::once(a.t.model.as_path()).chain(a.with.iter().map(|p| p.as_path())).collect();
-    let datasets: Vec<_> = models.iter().map(|m| axdnn::model::io::load_meta(m).map(|(_, meta)| meta.dataset)).collect::<Result<_, _>>()?;
+    let datasets: Vec<_> = models
+        .iter()
+        .map(|m| axdnn::model::io::load_meta(m).map(|(_, meta)| meta.dataset))
+        .collect::<Result<_, _>>()?;
     if let Some(i) = datasets.iter().position(|d| *d != datasets[0]) {
-        anyhow::bail!("{} is trained on {}, {} on {}: transfer needs one test set", models[i].display(), datasets[i], models[0].display(), datasets[0]);
+        anyhow::bail!(
+            "{} is trained on {}, {} on {}: transfer needs one test set",
+            models[i].display(),
+            datasets[i],
+            models[0].display(),
+            datasets[0]
+        );
     }
     let mut t = a.t.plan_table(&models);
     t.insert("name".into(), Value::String(format!("transfer-{}", model_label(&a.t.model))));
@@ -62,7 +71,12 @@ pub fn transfer_cmd(a: TransferArgs) -> anyhow::Result<()> {
     report::write(&out)?;
     let res = report::Results::open(&out)?;
     let get = |src: &Path, tgt: &Path, e: f32| {
-        res.find(|x| x.source_model == src.display().to_string() && x.target_model == tgt.display().to_string() && x.target == "accel" && x.epsilon.to_bits() == e.to_bits())
+        res.find(|x| {
+            x.source_model == src.display().to_string()
+                && x.target_model == tgt.display().to_string()
+                && x.target == "accel"
+                && x.epsilon.to_bits() == e.to_bits()
+        })
     };
     let mut cells = Vec::new();
     for src in &models {
@@ -91,7 +105,11 @@ pub fn transfer_cmd(a: TransferArgs) -> anyhow::Result<()> {
         "{} eps {} from each source's float model to each target, quantized ({}) with {}: accuracy % before / after (± half-width of the 95 % interval), {} test images\n",
         a.attack, a.eps, a.t.scheme, a.multiplier, a.t.n
     );
-    println!("| source (float) \\ target | {} |\n|---|{}", models.iter().map(|m| model_label(m)).collect::<Vec<_>>().join(" | "), "---|".repeat(models.len()));
+    println!(
+        "| source (float) \\ target | {} |\n|---|{}",
+        models.iter().map(|m| model_label(m)).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(models.len())
+    );
     for src in &models {
         let line: Vec<String> = models
             .iter()

@@ -117,8 +117,11 @@ fn read_dir_tree(root: &Path) -> Result<Vec<Member>, DataError> {
     let mut out = Vec::new();
     for (test, split) in [(false, "train"), (true, "test")] {
         let sd = root.join(split);
-        let mut classes: Vec<PathBuf> =
-            std::fs::read_dir(&sd).map_err(io_err(&sd))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+        let mut classes: Vec<PathBuf> = std::fs::read_dir(&sd)
+            .map_err(io_err(&sd))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
         classes.sort();
         for cd in classes {
             let class = cd.file_name().unwrap_or_default().to_string_lossy().into_owned();
@@ -158,21 +161,31 @@ fn source_key(src: &Path) -> Result<String, DataError> {
 
 /// Decode every member to a CIFAR record, in the deterministic order, per split.
 fn to_records(src: &Path, members: Vec<Member>, progress: bool) -> Result<[Vec<u8>; 2], DataError> {
-    let classes: Vec<String> = members.iter().filter(|m| !m.test).map(|m| m.class.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let classes: Vec<String> =
+        members.iter().filter(|m| !m.test).map(|m| m.class.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     if classes.is_empty() {
         return Err(DataError::BadFolder { path: src.into(), reason: "no train/<class>/<image> files".into() });
     }
     if classes.len() > 10 {
-        return Err(DataError::BadFolder { path: src.into(), reason: format!("{} classes; CIFAR-10 binary holds at most 10", classes.len()) });
+        return Err(DataError::BadFolder {
+            path: src.into(),
+            reason: format!("{} classes; CIFAR-10 binary holds at most 10", classes.len()),
+        });
     }
     if !members.iter().any(|m| m.test) {
         return Err(DataError::BadFolder { path: src.into(), reason: "no test/<class>/<image> files".into() });
     }
     if let Some(m) = members.iter().find(|m| !classes.contains(&m.class)) {
-        return Err(DataError::BadFolder { path: src.into(), reason: format!("{}: class '{}' has no training images", m.name, m.class) });
+        return Err(DataError::BadFolder {
+            path: src.into(),
+            reason: format!("{}: class '{}' has no training images", m.name, m.class),
+        });
     }
     let bar = if progress { ProgressBar::new(members.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("importing {prefix} {bar:40} {pos}/{len} [{elapsed}<{eta}]").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("importing {prefix} {bar:40} {pos}/{len} [{elapsed}<{eta}]")
+            .expect("valid template"),
+    );
     bar.set_prefix(src.file_name().unwrap_or_default().to_string_lossy().into_owned());
     let mut out = [Vec::new(), Vec::new()];
     for test in [false, true] {

@@ -16,7 +16,12 @@ fn be32(b: &[u8], at: usize) -> u32 {
 
 fn header(path: &Path, bytes: &[u8], words: usize) -> Result<(), DataError> {
     if bytes.len() < 4 * words {
-        return Err(DataError::Truncated { path: path.into(), record: 0, expected: 4 * words as u64, found: bytes.len() as u64 });
+        return Err(DataError::Truncated {
+            path: path.into(),
+            record: 0,
+            expected: 4 * words as u64,
+            found: bytes.len() as u64,
+        });
     }
     Ok(())
 }
@@ -58,7 +63,12 @@ pub fn parse_labels(path: &Path, bytes: &[u8], classes: usize) -> Result<Vec<u8>
     let n = be32(bytes, 4) as usize;
     let body = &bytes[8..];
     if body.len() < n {
-        return Err(DataError::Truncated { path: path.into(), record: body.len(), expected: (8 + n) as u64, found: bytes.len() as u64 });
+        return Err(DataError::Truncated {
+            path: path.into(),
+            record: body.len(),
+            expected: (8 + n) as u64,
+            found: bytes.len() as u64,
+        });
     }
     if let Some(record) = body[..n].iter().position(|&l| l as usize >= classes) {
         return Err(DataError::LabelOutOfRange { path: path.into(), record, label: body[record], classes });
@@ -71,9 +81,18 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
     let (n, rows, cols, px) = parse_images(images, &read_maybe_gz(images)?)?;
     let lab = parse_labels(labels, &read_maybe_gz(labels)?, 10)?;
     if lab.len() != n {
-        return Err(DataError::CountMismatch { path: images.into(), images: n, labels: lab.len(), labels_path: labels.into() });
+        return Err(DataError::CountMismatch {
+            path: images.into(),
+            images: n,
+            labels: lab.len(),
+            labels_path: labels.into(),
+        });
     }
-    Ok(Dataset { shape: Shape::new(1, rows, cols), images: px.iter().map(|&p| p as f32 / 255.0).collect(), labels: lab })
+    Ok(Dataset {
+        shape: Shape::new(1, rows, cols),
+        images: px.iter().map(|&p| p as f32 / 255.0).collect(),
+        labels: lab,
+    })
 }
 
 pub fn load_mnist(dir: &Path, split: Split) -> Result<Dataset, DataError> {

@@ -107,7 +107,11 @@ impl Dataset {
     }
     /// Images `idx` with their labels, in that order.
     pub fn subset(&self, idx: &[usize]) -> Dataset {
-        Dataset { shape: self.shape, images: self.images_at(idx), labels: idx.iter().map(|&i| self.labels[i]).collect() }
+        Dataset {
+            shape: self.shape,
+            images: self.images_at(idx),
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+        }
     }
     /// The first `n` images (all if fewer).
     pub fn head(mut self, n: usize) -> Dataset {

@@ -78,8 +78,12 @@ pub fn parse_signature(src: &str, func: &str, path: &Path) -> Result<Signature, 
         // A definition: identifier boundary, a type before it on the same line, '(' after it.
         let boundary_ok = !before.ends_with(|c: char| c.is_alphanumeric() || c == '_')
             && !src[at + func.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
-        if !boundary_ok || !after.starts_with('(') || prefix.is_empty() || prefix.starts_with("//")
-            || prefix.contains('=') || prefix.contains("return")
+        if !boundary_ok
+            || !after.starts_with('(')
+            || prefix.is_empty()
+            || prefix.starts_with("//")
+            || prefix.contains('=')
+            || prefix.contains("return")
         {
             continue;
         }
@@ -125,10 +129,7 @@ pub struct CModel {
 
 /// Where compiled models are cached (`AXDNN_CACHE` or the system temp folder).
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("AXDNN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("axdnn-cmodels")
+    std::env::var_os("AXDNN_CACHE").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join("axdnn-cmodels")
 }
 
 fn driver(sig: &Signature, func: &str, a_bits: u32, b_bits: u32, signed: bool) -> String {
@@ -316,7 +317,11 @@ impl CModel {
 
     /// Seconds per exhaustive sweep, timed inside the compiled driver over `reps` sweeps.
     pub fn time_sweep(&self, reps: u32) -> Result<f64, CModelError> {
-        let out = Command::new(&self.exe).arg("time").arg(reps.to_string()).output().map_err(|e| self.run_err(e.to_string()))?;
+        let out = Command::new(&self.exe)
+            .arg("time")
+            .arg(reps.to_string())
+            .output()
+            .map_err(|e| self.run_err(e.to_string()))?;
         String::from_utf8_lossy(&out.stdout).trim().parse().map_err(|_| self.run_err("bad timing output".into()))
     }
 }

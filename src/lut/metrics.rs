@@ -147,12 +147,7 @@ impl Metrics {
         for ((&r, &c), &p) in s.rows.iter().zip(&s.cols).zip(&s.products) {
             acc.add(p, sh.exact(r, c), mask);
         }
-        Metrics::from_accum(
-            &acc,
-            sh.row_bits,
-            sh.col_bits,
-            Coverage::Sampled { n: s.rows.len() as u64, seed: s.seed },
-        )
+        Metrics::from_accum(&acc, sh.row_bits, sh.col_bits, Coverage::Sampled { n: s.rows.len() as u64, seed: s.seed })
     }
 }
 

@@ -3,10 +3,10 @@
 //!
 //! Convention: entry `row * 2^col_bits + col`; by default the row operand is Verilog port `B`.
 
-pub mod io;
 pub mod cmodel;
-pub mod table_file;
+pub mod io;
 pub mod metrics;
+pub mod table_file;
 pub mod testbench;
 pub mod verify;
 

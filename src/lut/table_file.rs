@@ -66,7 +66,10 @@ pub fn parse_spec(spec: &str) -> Option<(PathBuf, Option<bool>)> {
         (spec, None)
     };
     let p = Path::new(file);
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| io::TABLE_EXTENSIONS.contains(&e)).then(|| (p.to_path_buf(), stated))
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| io::TABLE_EXTENSIONS.contains(&e))
+        .then(|| (p.to_path_buf(), stated))
 }
 
 /// Signedness from an EvoApprox-style name: `mul8s_*` signed, `mul8u_*` unsigned (any `NxM`).
@@ -109,7 +112,11 @@ fn evidence(raw: &RawTable) -> SignedBy {
 const DECISIVE: f64 = 2.0;
 
 fn word(signed: bool) -> &'static str {
-    if signed { "signed" } else { "unsigned" }
+    if signed {
+        "signed"
+    } else {
+        "unsigned"
+    }
 }
 
 /// Decide the signedness (`stated`, else header, else name, else entries) and check it against
@@ -119,7 +126,11 @@ fn decide(path: &Path, raw: &RawTable, stated: Option<bool>) -> Result<(bool, Si
     let claim = stated
         .map(|s| (s, SignedBy::Stated))
         .or_else(|| raw.header.signed.map(|s| (s, SignedBy::Header)))
-        .or_else(|| signed_from_name(stem).or_else(|| raw.header.name.as_deref().and_then(signed_from_name)).map(|s| (s, SignedBy::Name)));
+        .or_else(|| {
+            signed_from_name(stem)
+                .or_else(|| raw.header.name.as_deref().and_then(signed_from_name))
+                .map(|s| (s, SignedBy::Name))
+        });
     let ev = evidence(raw);
     let conflict = |msg: String| LutIoError::Signedness { path: path.into(), msg };
     let (signed, by) = match (claim, &ev) {

@@ -40,7 +40,8 @@ pub fn testbench(d: &Dut) -> String {
     let _ = writeln!(s, "// A outer, B inner; one hex output per line to +out=PATH (default tb_out.txt).");
     let _ = writeln!(s, "`timescale 1ns/1ps");
     let _ = writeln!(s, "module axdnn_tb;");
-    let _ = writeln!(s, "  reg [{}:0] A;\n  reg [{}:0] B;\n  wire [{}:0] O;", d.a_bits - 1, d.b_bits - 1, d.out_bits - 1);
+    let _ =
+        writeln!(s, "  reg [{}:0] A;\n  reg [{}:0] B;\n  wire [{}:0] O;", d.a_bits - 1, d.b_bits - 1, d.out_bits - 1);
     let _ = writeln!(s, "  integer a, b, fd;\n  reg [8*1024-1:0] path;");
     let _ = writeln!(s, "  {} dut (.A(A), .B(B), .{}(O));", d.module, d.out_name);
     let _ = writeln!(s, "  initial begin");
@@ -188,7 +189,10 @@ pub fn scalarize_vectors(src: &str) -> String {
             if !before_ok || after_ident {
                 continue;
             }
-            let idx_ok = after.strip_prefix('[').and_then(|a| a.split_once(']')).is_some_and(|(d, _)| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()));
+            let idx_ok = after
+                .strip_prefix('[')
+                .and_then(|a| a.split_once(']'))
+                .is_some_and(|(d, _)| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()));
             if !idx_ok {
                 ok = false;
                 break;

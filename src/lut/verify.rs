@@ -117,9 +117,24 @@ pub const VERILOG_NOT_C: &[(&str, &str)] = &[
 /// B=40499 gives 1330816000 in Icarus and axdnn; the C model gives that for a=40499, b=32862.
 /// (Not every model of that signature is swapped: mul16u_FGN binds by name.)
 pub const C_SWAPPED: &[&str] = &[
-    "mul16u_3BB", "mul16u_3HJ", "mul16u_4YJ", "mul16u_52B", "mul16u_5FA", "mul16u_60L", "mul16u_679",
-    "mul16u_8VH", "mul16u_94L", "mul16u_A7Z", "mul16u_AQ1", "mul16u_C37", "mul16u_CG0", "mul16u_CK3",
-    "mul16u_DAE", "mul16u_EHF", "mul16u_F6B", "mul16u_FGL",
+    "mul16u_3BB",
+    "mul16u_3HJ",
+    "mul16u_4YJ",
+    "mul16u_52B",
+    "mul16u_5FA",
+    "mul16u_60L",
+    "mul16u_679",
+    "mul16u_8VH",
+    "mul16u_94L",
+    "mul16u_A7Z",
+    "mul16u_AQ1",
+    "mul16u_C37",
+    "mul16u_CG0",
+    "mul16u_CK3",
+    "mul16u_DAE",
+    "mul16u_EHF",
+    "mul16u_F6B",
+    "mul16u_FGL",
 ];
 pub const C_SWAPPED_REASON: &str = "C model takes port B as `a` (confirmed with Icarus)";
 
@@ -128,7 +143,14 @@ fn c_swapped(name: &str, sig: &super::cmodel::Signature) -> bool {
 }
 
 /// Does a documented deviation explain `published` for `computed`?
-fn documented(name: &str, library: Option<&str>, metric: &str, computed: f64, m: &Metrics, p: &Figure) -> Option<&'static str> {
+fn documented(
+    name: &str,
+    library: Option<&str>,
+    metric: &str,
+    computed: f64,
+    m: &Metrics,
+    p: &Figure,
+) -> Option<&'static str> {
     DEVIATIONS.iter().find_map(|d| {
         let applies = d.metric == metric
             && (d.circuits.is_empty() || d.circuits.contains(&name))
@@ -207,7 +229,9 @@ pub fn check_sampled(name: &str, m: &Metrics, p: &Published, n: u64) -> Vec<Chec
             let slack = fig.ulp * 0.5 * (1.0 + 1e-9);
             let within = |se: f64| (computed - fig.value).abs() <= 5.0 * se + slack;
             let outcome = match metric {
-                "WCE" | "WCE%" if computed <= fig.value + slack => Outcome::Consistent("sample max <= published".into()),
+                "WCE" | "WCE%" if computed <= fig.value + slack => {
+                    Outcome::Consistent("sample max <= published".into())
+                }
                 "MAE" if within(se_mae) => Outcome::Consistent("within 5 standard errors".into()),
                 "MAE%" if within(100.0 * se_mae / range) => Outcome::Consistent("within 5 standard errors".into()),
                 "EP%" if within(se_ep) => Outcome::Consistent("within 5 standard errors".into()),
@@ -233,9 +257,17 @@ pub enum CResult {
     /// Every compared pair equal (number of pairs).
     Match(u64),
     /// Mismatching pairs out of compared, first mismatch (a, b, netlist, C).
-    Mismatch { bad: u64, of: u64, first: (u32, u32, i64, i64) },
+    Mismatch {
+        bad: u64,
+        of: u64,
+        first: (u32, u32, i64, i64),
+    },
     /// Differs, and the circuit is listed in [`VERILOG_NOT_C`].
-    Documented { bad: u64, of: u64, first: (u32, u32, i64, i64) },
+    Documented {
+        bad: u64,
+        of: u64,
+        first: (u32, u32, i64, i64),
+    },
     Error(String),
 }
 
@@ -296,8 +328,12 @@ impl Report {
             .checks
             .iter()
             .filter_map(|c| match c.outcome {
-                Outcome::Documented(r) if VERILOG_NOT_C.iter().any(|(_, w)| *w == r) => Some(format!("published figures not those of the Verilog: {r}")),
-                Outcome::Documented(r) => Some(format!("{} {} vs {}: {r}", c.metric, fmt_at(c.computed, c.published.ulp), c.published.text)),
+                Outcome::Documented(r) if VERILOG_NOT_C.iter().any(|(_, w)| *w == r) => {
+                    Some(format!("published figures not those of the Verilog: {r}"))
+                }
+                Outcome::Documented(r) => {
+                    Some(format!("{} {} vs {}: {r}", c.metric, fmt_at(c.computed, c.published.ulp), c.published.text))
+                }
                 _ => None,
             })
             .collect();
@@ -435,8 +471,15 @@ pub fn simulate(c: &Circuit, opt: &Options) -> Report {
         }
         let prods = if shape.pair_bits() <= opt.exhaustive_bits {
             let prog = sim::Program::compile(net);
-            sim::sweep::exhaustive_lut_upto::<{ sim::sweep::LANE_WORDS }>(net, &prog, opt.row_port, signed, false, opt.exhaustive_bits)
-                .map(Products::Table)
+            sim::sweep::exhaustive_lut_upto::<{ sim::sweep::LANE_WORDS }>(
+                net,
+                &prog,
+                opt.row_port,
+                signed,
+                false,
+                opt.exhaustive_bits,
+            )
+            .map(Products::Table)
         } else {
             sim::sample(net, opt.row_port, signed, opt.samples, opt.seed).map(Products::Samples)
         };
@@ -620,14 +663,19 @@ pub fn table(reports: &[Report]) -> String {
     for r in reports {
         let (size, mae, wce, ep) = match (&r.shape, &r.metrics) {
             (Some(sh), Some(m)) => {
-                let (a, b) = if sh.row_port == RowPort::A { (sh.row_bits, sh.col_bits) } else { (sh.col_bits, sh.row_bits) };
+                let (a, b) =
+                    if sh.row_port == RowPort::A { (sh.row_bits, sh.col_bits) } else { (sh.col_bits, sh.row_bits) };
                 let est = if matches!(m.coverage, Coverage::Sampled { .. }) { "~" } else { "" };
                 let p = &r.published;
                 (
                     format!("{a}x{b}{}", if sh.signed { "s" } else { "u" }),
                     format!("{est}{:.4}/{}", m.mae_pct, fig(&p.mae_pct)),
                     format!("{est}{}/{}", m.wce, if p.wce.is_some() { fig(&p.wce) } else { fig(&p.wce_8b) }),
-                    format!("{est}{:.2}/{}", m.ep_pct, if p.ep_pct.is_some() { fig(&p.ep_pct) } else { fig(&p.ep_8b_pct) }),
+                    format!(
+                        "{est}{:.2}/{}",
+                        m.ep_pct,
+                        if p.ep_pct.is_some() { fig(&p.ep_pct) } else { fig(&p.ep_8b_pct) }
+                    ),
                 )
             }
             _ => ("?".into(), "-".into(), "-".into(), "-".into()),
@@ -640,7 +688,10 @@ pub fn table(reports: &[Report]) -> String {
         let c = match &r.c {
             CResult::NotRun => "not run".to_string(),
             CResult::NoModel => "no model".to_string(),
-            CResult::Match(n) => format!("match {}", if *n >= 1 << 20 && n.is_power_of_two() { format!("2^{}", n.trailing_zeros()) } else { n.to_string() }),
+            CResult::Match(n) => format!(
+                "match {}",
+                if *n >= 1 << 20 && n.is_power_of_two() { format!("2^{}", n.trailing_zeros()) } else { n.to_string() }
+            ),
             CResult::Mismatch { bad, of, .. } => format!("DIFF {bad}/{of}"),
             CResult::Documented { bad, of, .. } => format!("diff {bad}/{of}"),
             CResult::Error(_) => "ERROR".into(),
@@ -649,11 +700,18 @@ pub fn table(reports: &[Report]) -> String {
             let mut why: Vec<String> = r.errors.clone();
             for ch in &r.checks {
                 if ch.outcome == Outcome::Mismatch {
-                    why.push(format!("{} {} vs published {}", ch.metric, fmt_at(ch.computed, ch.published.ulp), ch.published.text));
+                    why.push(format!(
+                        "{} {} vs published {}",
+                        ch.metric,
+                        fmt_at(ch.computed, ch.published.ulp),
+                        ch.published.text
+                    ));
                 }
             }
             match &r.c {
-                CResult::Mismatch { first: (a, b, sv, cv), .. } => why.push(format!("C differs first at A={a} B={b}: netlist {sv}, C {cv}")),
+                CResult::Mismatch { first: (a, b, sv, cv), .. } => {
+                    why.push(format!("C differs first at A={a} B={b}: netlist {sv}, C {cv}"))
+                }
                 CResult::Error(e) => why.push(format!("C: {e}")),
                 _ => {}
             }
@@ -672,7 +730,11 @@ pub fn table(reports: &[Report]) -> String {
                 format!("verified (documented deviation: {}){est}", d.join("; "))
             }
         };
-        let _ = writeln!(s, "{:<40} {:>6} {:>5} {:>17} {:>15} {:>15} {:>5} {:>14} {}", r.circuit.name, size, r.gates, mae, wce, ep, pdk, c, status);
+        let _ = writeln!(
+            s,
+            "{:<40} {:>6} {:>5} {:>17} {:>15} {:>15} {:>5} {:>14} {}",
+            r.circuit.name, size, r.gates, mae, wce, ep, pdk, c, status
+        );
     }
     s
 }

@@ -32,12 +32,22 @@ impl fmt::Display for Shape {
 pub enum LayerKind {
     /// Square kernel, zero padding on all sides, bias always present.
     /// Parameters: `<name>.weight` (OIHW) and `<name>.bias`.
-    Conv { out_ch: usize, k: usize, stride: usize, pad: usize },
+    Conv {
+        out_ch: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    },
     /// Fully connected on the flattened (C,H,W row-major) input.
     /// Parameters: `<name>.weight` (out × in) and `<name>.bias`.
-    Linear { out: usize },
+    Linear {
+        out: usize,
+    },
     /// Average pooling, square window, no padding.
-    AvgPool { k: usize, stride: usize },
+    AvgPool {
+        k: usize,
+        stride: usize,
+    },
     Relu,
 }
 
@@ -124,10 +134,16 @@ impl Normalization {
     pub fn check(&self, channels: usize) -> Result<(), String> {
         for (key, v) in [("mean", &self.mean), ("std", &self.std)] {
             if v.len() != 1 && v.len() != channels {
-                return Err(format!("normalize.{key} has {} entries, the input has {channels} channels (give 1 or {channels})", v.len()));
+                return Err(format!(
+                    "normalize.{key} has {} entries, the input has {channels} channels (give 1 or {channels})",
+                    v.len()
+                ));
             }
             if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite() || (key == "std" && **x <= 0.0)) {
-                return Err(format!("normalize.{key}[{i}] is {x} (must be finite{})", if key == "std" { " and positive" } else { "" }));
+                return Err(format!(
+                    "normalize.{key}[{i}] is {x} (must be finite{})",
+                    if key == "std" { " and positive" } else { "" }
+                ));
             }
         }
         Ok(())
@@ -259,15 +275,11 @@ impl Arch {
         let mut out = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
             s = match l.kind {
-                LayerKind::Conv { out_ch, k, stride, pad } => Shape::new(
-                    out_ch,
-                    (s.h + 2 * pad - k) / stride + 1,
-                    (s.w + 2 * pad - k) / stride + 1,
-                ),
-                LayerKind::Linear { out } => Shape::new(out, 1, 1),
-                LayerKind::AvgPool { k, stride } => {
-                    Shape::new(s.c, (s.h - k) / stride + 1, (s.w - k) / stride + 1)
+                LayerKind::Conv { out_ch, k, stride, pad } => {
+                    Shape::new(out_ch, (s.h + 2 * pad - k) / stride + 1, (s.w + 2 * pad - k) / stride + 1)
                 }
+                LayerKind::Linear { out } => Shape::new(out, 1, 1),
+                LayerKind::AvgPool { k, stride } => Shape::new(s.c, (s.h - k) / stride + 1, (s.w - k) / stride + 1),
                 LayerKind::Relu => s,
             };
             out.push(s);

@@ -55,7 +55,17 @@ const AVX2_MR: usize = 6;
 /// The CPU has `lv`'s features; `a` holds `kk·lv.mr()` values, `b` ≥ `kk` rows, `bias` ≥
 /// `lv.mr()`, and `c` is valid for the tile.
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile(lv: Level, kk: usize, a: &[f32], b: &[Row], bias: &[f32], c: *mut f32, ldc: usize, rows: usize, cols: usize) {
+unsafe fn tile(
+    lv: Level,
+    kk: usize,
+    a: &[f32],
+    b: &[Row],
+    bias: &[f32],
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+) {
     match lv {
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => x86::tile_avx512(kk, a, b, bias, c, ldc, rows, cols),
@@ -280,7 +290,9 @@ fn backward_input_at(lv: Level, dy: &[f32], g: ConvGeom, w: &[f32], dx: &mut [f3
                         let a = &ap[blk * oc * mr..(blk + 1) * oc * mr];
                         // SAFETY: the caller saw the CPU features of `lv`; the tile lies inside
                         // `cols` (rows < kk, columns < ld).
-                        unsafe { tile(lv, oc, a, panel_dy, &zero, cols.as_mut_ptr().add(blk * mr * ld + c0), ld, rows, width) };
+                        unsafe {
+                            tile(lv, oc, a, panel_dy, &zero, cols.as_mut_ptr().add(blk * mr * ld + c0), ld, rows, width)
+                        };
                     }
                 }
                 // The zero bias above can only turn a −0 column value into +0, which the
@@ -295,7 +307,13 @@ fn backward_input_at(lv: Level, dy: &[f32], g: ConvGeom, w: &[f32], dx: &mut [f3
             }
             for ic in 0..s.c {
                 // SAFETY: image b owns the planes (ic, b) of dx, disjoint from other tasks'.
-                unsafe { std::ptr::copy_nonoverlapping(local[ic * plane..].as_ptr(), dxp.get().add((ic * g.n + b) * plane), plane) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        local[ic * plane..].as_ptr(),
+                        dxp.get().add((ic * g.n + b) * plane),
+                        plane,
+                    )
+                };
             }
         },
     );
@@ -340,7 +358,14 @@ mod x86 {
     /// # Safety
     /// AVX-512F present.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn scatter_rows_avx512(cols: &[f32], ld: usize, g: ConvGeom, r0: usize, r1: usize, local: &mut [f32]) {
+    pub(super) unsafe fn scatter_rows_avx512(
+        cols: &[f32],
+        ld: usize,
+        g: ConvGeom,
+        r0: usize,
+        r1: usize,
+        local: &mut [f32],
+    ) {
         super::scatter_rows(cols, ld, g, r0, r1, local)
     }
 
@@ -352,7 +377,16 @@ mod x86 {
     /// for the tile.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn tile_avx512(kk: usize, a: &[f32], b: &[Row], bias: &[f32], c: *mut f32, ldc: usize, rows: usize, cols: usize) {
+    pub(super) unsafe fn tile_avx512(
+        kk: usize,
+        a: &[f32],
+        b: &[Row],
+        bias: &[f32],
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+    ) {
         debug_assert!(a.len() >= kk * 16 && b.len() >= kk && bias.len() >= 16);
         let mut sum = [_mm512_setzero_ps(); 16];
         let mut k0 = 0;
@@ -387,7 +421,16 @@ mod x86 {
     /// AVX2 and FMA present; `a` holds `kk·6` values, `bias` ≥ 6, otherwise as [`tile_avx512`].
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn tile_avx2(kk: usize, a: &[f32], b: &[Row], bias: &[f32], c: *mut f32, ldc: usize, rows: usize, cols: usize) {
+    pub(super) unsafe fn tile_avx2(
+        kk: usize,
+        a: &[f32],
+        b: &[Row],
+        bias: &[f32],
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+    ) {
         const MR: usize = AVX2_MR;
         debug_assert!(a.len() >= kk * MR && b.len() >= kk && bias.len() >= MR);
         let mut sum = [[_mm256_setzero_ps(); 2]; MR];
@@ -481,7 +524,9 @@ mod tests {
             let (oh, ow) = (h + 2 * pad - k + 1, w + 2 * pad - k + 1);
             let g = ConvGeom { n, input, k, stride: 1, pad, oh, ow };
             // ReLU-masked output gradients (half exact zeros) and signed weights.
-            let dy: Vec<f32> = (0..oc * n * oh * ow).map(|_| if rng.gen_bool(0.5) { 0.0 } else { rng.gen_range(-1.0f32..1.0) }).collect();
+            let dy: Vec<f32> = (0..oc * n * oh * ow)
+                .map(|_| if rng.gen_bool(0.5) { 0.0 } else { rng.gen_range(-1.0f32..1.0) })
+                .collect();
             let wt: Vec<f32> = (0..oc * c * k * k).map(|_| rng.gen_range(-0.3f32..0.3)).collect();
             let want = reference_backward(&dy, g, &wt);
             let Some(lv) = level() else {
@@ -496,7 +541,11 @@ mod tests {
             if lv == Level::Avx512 && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 let mut got = vec![f32::NAN; want.len()];
                 backward_input_at(Level::Avx2Fma, &dy, g, &wt, &mut got);
-                assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "AVX2 kernel, shape {:?}", (c, h, w, oc, k, pad, n));
+                assert!(
+                    got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "AVX2 kernel, shape {:?}",
+                    (c, h, w, oc, k, pad, n)
+                );
             }
         }
         // Declined: stride 2, and an output smaller than a panel.
@@ -510,7 +559,13 @@ mod tests {
     fn matches_im2col_gemm() {
         if level().is_none() {
             // matrixmultiply has no FMA kernel to match here; `forward` declines, checked below.
-            assert!(!forward(&[0.0; 4], ConvGeom { n: 1, input: Shape::new(1, 2, 2), k: 1, stride: 1, pad: 0, oh: 2, ow: 2 }, &[1.0], &[0.0], &mut [0.0; 4]));
+            assert!(!forward(
+                &[0.0; 4],
+                ConvGeom { n: 1, input: Shape::new(1, 2, 2), k: 1, stride: 1, pad: 0, oh: 2, ow: 2 },
+                &[1.0],
+                &[0.0],
+                &mut [0.0; 4]
+            ));
             return;
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -546,16 +601,28 @@ mod tests {
             let mut got = vec![f32::NAN; want.len()];
             assert!(forward(&x, g, &wt, &bias, &mut got));
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "shape {:?}, element {i}: {a} vs {b}", (c, h, w, oc, k, stride, pad, n));
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "shape {:?}, element {i}: {a} vs {b}",
+                    (c, h, w, oc, k, stride, pad, n)
+                );
             }
             // The AVX2 kernel too where an AVX-512 machine also runs it: it differs from the
             // AVX-512 one only in the sign of an exactly zero first-block sum from underflow,
             // which these values never produce.
             #[cfg(target_arch = "x86_64")]
-            if level() == Some(Level::Avx512) && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if level() == Some(Level::Avx512)
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+            {
                 let mut got = vec![f32::NAN; want.len()];
                 forward_at(Level::Avx2Fma, &x, g, &wt, &bias, &mut got);
-                assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "AVX2 kernel, shape {:?}", (c, h, w, oc, k, stride, pad, n));
+                assert!(
+                    got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "AVX2 kernel, shape {:?}",
+                    (c, h, w, oc, k, stride, pad, n)
+                );
             }
         }
     }

@@ -226,7 +226,8 @@ impl<T: Real> Net<T> {
                     // `y` needs no zeroing: both routes write every element.
                     let mut y = self.take(out_ch * np);
                     let geom = ConvGeom { n, input: s, k, stride, pad, oh: out_shape.h, ow: out_shape.w };
-                    let fused = !(keep_cols && cache.is_some()) && T::conv_forward(&act.data, geom, &self.w[i], &self.b[i], &mut y);
+                    let fused = !(keep_cols && cache.is_some())
+                        && T::conv_forward(&act.data, geom, &self.w[i], &self.b[i], &mut y);
                     let cols = if fused {
                         Vec::new()
                     } else {
@@ -323,14 +324,30 @@ impl<T: Real> Net<T> {
     /// network's own, the gradient then taken back through this network at `x`: BPDA (Athalye et
     /// al. 2018), whose forward pass is another model (the accelerator) and whose backward pass is
     /// this differentiable approximation of it.
-    pub fn backward_head(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, head: Option<&[T]>) -> Backward<T> {
+    pub fn backward_head(
+        &mut self,
+        x: &[T],
+        labels: &[u8],
+        mode: Mode,
+        scale: T,
+        want_input_grad: bool,
+        head: Option<&[T]>,
+    ) -> Backward<T> {
         self.backward_with(x, labels, mode, scale, want_input_grad, None, head, true)
     }
 
     /// [`Self::backward`] with layer outputs replaced in the forward pass (`replace[i]`, NCHW per
     /// image, where given): the straight-through estimator of approximation-aware training,
     /// whose forward values come from the hardware and whose gradients from the float layers.
-    pub fn backward_replaced(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool, replace: Option<&[Option<Vec<T>>]>) -> Backward<T> {
+    pub fn backward_replaced(
+        &mut self,
+        x: &[T],
+        labels: &[u8],
+        mode: Mode,
+        scale: T,
+        want_input_grad: bool,
+        replace: Option<&[Option<Vec<T>>]>,
+    ) -> Backward<T> {
         self.backward_with(x, labels, mode, scale, want_input_grad, replace, None, true)
     }
 
@@ -501,7 +518,8 @@ impl<T: Real> Net<T> {
             };
             if i == 0 && want_input_grad {
                 let s = self.arch.input;
-                let d = to_spatial(std::mem::replace(&mut grad, Act { data: Vec::new(), layout: Layout::Flat(0) }), n, s);
+                let d =
+                    to_spatial(std::mem::replace(&mut grad, Act { data: Vec::new(), layout: Layout::Flat(0) }), n, s);
                 let g = cnhw_to_nchw(&d, n, s);
                 // The normalization inside the model: ∂z/∂x = 1/std per channel.
                 input_grad = Some(match &self.arch.normalize {
@@ -579,7 +597,17 @@ fn cnhw_to_nchw<T: Real>(x: &[T], n: usize, s: Shape) -> Vec<T> {
 /// cols[(ic,ky,kx)][(b,oy,ox)] = x[ic][b][oy·stride+ky−pad][ox·stride+kx−pad] (0 outside).
 /// Writes every element of `cols`.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize, cols: &mut [T]) {
+pub(super) fn im2col<T: Real>(
+    x: &[T],
+    n: usize,
+    s: Shape,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+    cols: &mut [T],
+) {
     let np = n * oh * ow;
     assert_eq!(cols.len(), s.c * k * k * np);
     cols.par_chunks_mut(np).enumerate().for_each(|(r, row)| {
@@ -615,7 +643,16 @@ pub(super) fn im2col<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usi
 /// Adjoint of `im2col`: scatter-add the column gradients back to `[C][N][H][W]`. Each input
 /// element receives its contributions in (ky, kx) order, one per kernel tap.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn col2im<T: Real>(dcols: &[T], n: usize, s: Shape, k: usize, stride: usize, pad: usize, oh: usize, ow: usize) -> Vec<T> {
+pub(super) fn col2im<T: Real>(
+    dcols: &[T],
+    n: usize,
+    s: Shape,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+) -> Vec<T> {
     let np = n * oh * ow;
     let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
     dx.par_chunks_mut(n * s.h * s.w).enumerate().for_each(|(ic, dxc)| {
@@ -823,10 +860,18 @@ fn images_per_task_by_memory(arch: &Arch) -> usize {
 /// `Net` per worker task; results in image order. Every per-image output of the engine is
 /// independent of which other images share its batch (each GEMM element and each reduction
 /// involves one image only, summed in a fixed order), so the split does not change any bit.
-fn per_task<R: Send>(arch: &Arch, params: &Params, n: usize, f: impl Fn(&mut Net<f32>, std::ops::Range<usize>) -> R + Sync) -> Vec<R> {
+fn per_task<R: Send>(
+    arch: &Arch,
+    params: &Params,
+    n: usize,
+    f: impl Fn(&mut Net<f32>, std::ops::Range<usize>) -> R + Sync,
+) -> Vec<R> {
     let t = images_per_task(arch, n);
     let starts: Vec<usize> = (0..n).step_by(t).collect();
-    starts.into_par_iter().map_init(|| Net::<f32>::from_params(arch, params), |net, s| f(net, s..(s + t).min(n))).collect()
+    starts
+        .into_par_iter()
+        .map_init(|| Net::<f32>::from_params(arch, params), |net, s| f(net, s..(s + t).min(n)))
+        .collect()
 }
 
 /// Logits (`n × classes`) of an NCHW batch of images in [0,1].
@@ -849,7 +894,13 @@ pub fn input_gradient(arch: &Arch, params: &Params, x: &[f32], labels: &[u8]) ->
 
 /// [`input_gradient`] with the loss on `head` logits (`n × classes`, e.g. the accelerator's)
 /// and the backward pass through the float model at `x` (BPDA; see [`Net::backward_head`]).
-pub fn input_gradient_head(arch: &Arch, params: &Params, x: &[f32], labels: &[u8], head: Option<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+pub fn input_gradient_head(
+    arch: &Arch,
+    params: &Params,
+    x: &[f32],
+    labels: &[u8],
+    head: Option<&[f32]>,
+) -> (Vec<f32>, Vec<f32>) {
     let per = arch.input.numel();
     assert_eq!(x.len(), labels.len() * per, "input_gradient: x and labels disagree");
     let parts = per_task(arch, params, labels.len(), |net, r| {

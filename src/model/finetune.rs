@@ -37,7 +37,9 @@ pub struct FinetuneRecord {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FinetuneError {
-    #[error("{model}: not a fine-tuned model folder (model.json has no finetune record); write one with `axdnn finetune`")]
+    #[error(
+        "{model}: not a fine-tuned model folder (model.json has no finetune record); write one with `axdnn finetune`"
+    )]
     NotFinetuned { model: PathBuf },
     #[error("{model}: fine-tuned for {what} {recorded}, but this run uses {given}")]
     Mismatch { model: PathBuf, what: &'static str, recorded: String, given: String },
@@ -59,12 +61,23 @@ pub enum FinetuneError {
 /// quantization (a fine-tuned model evaluated on another multiplier is just another model).
 /// The exact table is also accepted: it is the fine-tuned model's baseline, and recovery leaves
 /// the exact multiplier's model unchanged, so a study compares like with like.
-pub fn check_record<'a>(meta: &'a super::io::ModelMeta, model: &Path, lut_sha256: &str, scheme: QuantScheme, per_channel: bool) -> Result<&'a FinetuneRecord, FinetuneError> {
+pub fn check_record<'a>(
+    meta: &'a super::io::ModelMeta,
+    model: &Path,
+    lut_sha256: &str,
+    scheme: QuantScheme,
+    per_channel: bool,
+) -> Result<&'a FinetuneRecord, FinetuneError> {
     let r = meta.finetune.as_ref().ok_or_else(|| FinetuneError::NotFinetuned { model: model.into() })?;
-    let mismatch = |what, recorded: String, given: String| FinetuneError::Mismatch { model: model.into(), what, recorded, given };
+    let mismatch =
+        |what, recorded: String, given: String| FinetuneError::Mismatch { model: model.into(), what, recorded, given };
     let exact = crate::lut::Lut::exact(8, 8, scheme.signed_multiplier()).sha256();
     if r.lut_sha256 != lut_sha256 && lut_sha256 != exact {
-        return Err(mismatch("multiplier table", format!("{} ({})", r.multiplier, &r.lut_sha256[..r.lut_sha256.len().min(12)]), lut_sha256[..lut_sha256.len().min(12)].to_string()));
+        return Err(mismatch(
+            "multiplier table",
+            format!("{} ({})", r.multiplier, &r.lut_sha256[..r.lut_sha256.len().min(12)]),
+            lut_sha256[..lut_sha256.len().min(12)].to_string(),
+        ));
     }
     if r.scheme != scheme {
         return Err(mismatch("scheme", r.scheme.to_string(), scheme.to_string()));
@@ -98,7 +111,19 @@ pub struct FinetuneConfig {
 
 impl FinetuneConfig {
     pub fn new(options: crate::quant::QuantOptions) -> FinetuneConfig {
-        FinetuneConfig { options, calib: 256, calib_seed: 0, epochs: 3, seed: 1, batch: 64, lr: 0.002, momentum: 0.9, weight_decay: 5e-4, range_every: 50, eval_n: 2000 }
+        FinetuneConfig {
+            options,
+            calib: 256,
+            calib_seed: 0,
+            epochs: 3,
+            seed: 1,
+            batch: 64,
+            lr: 0.002,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            range_every: 50,
+            eval_n: 2000,
+        }
     }
 }
 
@@ -127,7 +152,14 @@ pub struct FinetuneOutcome {
 
 /// Quantized accuracy of `params` with `mult` on `test` (calibrated on `calib`), tuned and
 /// compensated as `--recover finetune` evaluates it.
-pub fn quantized_accuracy(arch: &super::Arch, params: &super::Params, calib: &[f32], options: &crate::quant::QuantOptions, mult: &dyn crate::mult::Multiplier, test: &crate::data::Dataset) -> Result<f64, FinetuneError> {
+pub fn quantized_accuracy(
+    arch: &super::Arch,
+    params: &super::Params,
+    calib: &[f32],
+    options: &crate::quant::QuantOptions,
+    mult: &dyn crate::mult::Multiplier,
+    test: &crate::data::Dataset,
+) -> Result<f64, FinetuneError> {
     let qm = crate::quant::QuantModel::build(arch, params, calib, options.clone())?;
     let qm = crate::quant::recover::recover(&qm, mult, "", crate::quant::Recover::Finetune, calib)?;
     let r = crate::accel::Accelerator::new(&qm, mult, crate::accel::AccelConfig::default())?.run(&test.images)?;
@@ -214,14 +246,33 @@ pub fn finetune_until(
         let m = load_checkpoint(&ck, &mut net, &mut mw, &mut mb)?;
         let same = m.config == *cfg && m.lut_sha256 == lut_sha256 && m.base_sha256 == base.meta.sha256;
         if !same {
-            return Err(FinetuneError::CheckpointMismatch { path: ck, reason: format!("{:?} on table {} from {}", m.config, &m.lut_sha256[..12.min(m.lut_sha256.len())], &m.base_sha256[..12.min(m.base_sha256.len())]) });
+            return Err(FinetuneError::CheckpointMismatch {
+                path: ck,
+                reason: format!(
+                    "{:?} on table {} from {}",
+                    m.config,
+                    &m.lut_sha256[..12.min(m.lut_sha256.len())],
+                    &m.base_sha256[..12.min(m.base_sha256.len())]
+                ),
+            });
         }
         eprintln!("resuming from {} after epoch {}", ck.display(), m.epochs_done);
         m
     } else {
         let before = quantized_accuracy(arch, &base.params, &calib, &cfg.options, mult, &eval)?;
-        eprintln!("quantized accuracy with {} before fine-tuning: {before:.4} ({} test images)", mult.name(), eval.len());
-        CheckpointMeta { config: cfg.clone(), lut_sha256: lut_sha256.into(), base_sha256: base.meta.sha256.clone(), epochs_done: 0, history: Vec::new(), accuracy_before: before }
+        eprintln!(
+            "quantized accuracy with {} before fine-tuning: {before:.4} ({} test images)",
+            mult.name(),
+            eval.len()
+        );
+        CheckpointMeta {
+            config: cfg.clone(),
+            lut_sha256: lut_sha256.into(),
+            base_sha256: base.meta.sha256.clone(),
+            epochs_done: 0,
+            history: Vec::new(),
+            accuracy_before: before,
+        }
     };
     let n = train.len();
     let b = cfg.batch.clamp(1, n.max(1));
@@ -236,7 +287,12 @@ pub fn finetune_until(
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut rng);
         let bar = if progress { indicatif::ProgressBar::new(steps as u64) } else { indicatif::ProgressBar::hidden() };
-        bar.set_style(indicatif::ProgressStyle::with_template("fine-tune epoch {prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}").expect("valid template"));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "fine-tune epoch {prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}",
+            )
+            .expect("valid template"),
+        );
         bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
         let (mut loss, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mut x = vec![0f32; b * per];
@@ -254,16 +310,25 @@ pub fn finetune_until(
             if refit {
                 ranges = Some(crate::quant::model::calibration_ranges(arch, &params, &calib));
             }
-            let plain = crate::quant::QuantModel::build_from_ranges(arch, &params, ranges.as_ref().expect("set above"), idx.len(), cfg.options.clone());
+            let plain = crate::quant::QuantModel::build_from_ranges(
+                arch,
+                &params,
+                ranges.as_ref().expect("set above"),
+                idx.len(),
+                cfg.options.clone(),
+            );
             // The forward pass is the tuned and compensated model, as evaluated.
             if refit {
-                fit = crate::quant::recover::recover(&plain, mult, lut_sha256, crate::quant::Recover::Finetune, &calib)?.recovery;
+                fit =
+                    crate::quant::recover::recover(&plain, mult, lut_sha256, crate::quant::Recover::Finetune, &calib)?
+                        .recovery;
             }
             let qm = match &fit {
                 Some(f) => crate::quant::recover::reapply(&plain, f),
                 None => plain,
             };
-            let outs = crate::accel::Accelerator::new(&qm, mult, crate::accel::AccelConfig::default())?.layer_outputs(&x)?;
+            let outs =
+                crate::accel::Accelerator::new(&qm, mult, crate::accel::AccelConfig::default())?.layer_outputs(&x)?;
             let replace = dequantize_outputs(&qm, &outs);
             let r = net.backward_replaced(&x, &labels, Mode::Train, 1.0 / b as f32, false, Some(&replace));
             let lr = cfg.lr * (1.0 - (epoch * steps + step) as f32 / total as f32);
@@ -282,12 +347,25 @@ pub fn finetune_until(
             }
             // Without a terminal (nohup, logs) the bar is invisible: a line every ~10 % instead.
             if !tty && (step + 1) % (steps / 10).max(1) == 0 {
-                eprintln!("fine-tune epoch {} step {}/{steps}: loss {:.4} acc {:.4} lr {lr:.5} ({:.0} img/s)", epoch + 1, step + 1, loss / seen as f64, correct as f64 / seen as f64, seen as f64 / te.elapsed().as_secs_f64());
+                eprintln!(
+                    "fine-tune epoch {} step {}/{steps}: loss {:.4} acc {:.4} lr {lr:.5} ({:.0} img/s)",
+                    epoch + 1,
+                    step + 1,
+                    loss / seen as f64,
+                    correct as f64 / seen as f64,
+                    seen as f64 / te.elapsed().as_secs_f64()
+                );
             }
         }
         bar.finish_and_clear();
         let test_accuracy = quantized_accuracy(arch, &net.folded(), &calib, &cfg.options, mult, &eval)?;
-        let e = FinetuneEpoch { epoch: epoch + 1, train_loss: loss / seen.max(1) as f64, train_accuracy: correct as f64 / seen.max(1) as f64, test_accuracy, seconds: te.elapsed().as_secs_f64() };
+        let e = FinetuneEpoch {
+            epoch: epoch + 1,
+            train_loss: loss / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            test_accuracy,
+            seconds: te.elapsed().as_secs_f64(),
+        };
         eprintln!(
             "fine-tune epoch {}/{}: approximate train loss {:.4} acc {:.4}, quantized test acc (first {}) {:.4}, {:.1}s",
             e.epoch, cfg.epochs, e.train_loss, e.train_accuracy, eval.len(), e.test_accuracy, e.seconds
@@ -299,7 +377,13 @@ pub fn finetune_until(
     Ok(FinetuneOutcome { params: net.folded(), history: meta.history, accuracy_before: meta.accuracy_before })
 }
 
-fn save_checkpoint(path: &Path, net: &super::engine::Net<f32>, mw: &[Vec<f32>], mb: &[Vec<f32>], meta: &CheckpointMeta) -> Result<(), FinetuneError> {
+fn save_checkpoint(
+    path: &Path,
+    net: &super::engine::Net<f32>,
+    mw: &[Vec<f32>],
+    mb: &[Vec<f32>],
+    meta: &CheckpointMeta,
+) -> Result<(), FinetuneError> {
     let mut t: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
     for (i, l) in net.arch.layers.iter().enumerate().filter(|(_, l)| l.has_params()) {
         let n = &l.name;
@@ -310,12 +394,18 @@ fn save_checkpoint(path: &Path, net: &super::engine::Net<f32>, mw: &[Vec<f32>], 
     }
     let mut md = std::collections::HashMap::new();
     md.insert("axdnn_finetune".to_string(), serde_json::to_string(meta).expect("checkpoint meta serializes"));
-    let bytes = super::io::tensors_to_bytes(&t, Some(md)).map_err(|reason| FinetuneError::BadCheckpoint { path: path.into(), reason })?;
+    let bytes = super::io::tensors_to_bytes(&t, Some(md))
+        .map_err(|reason| FinetuneError::BadCheckpoint { path: path.into(), reason })?;
     super::io::write_atomic(path, &bytes).map_err(|e| super::io::ModelIoError::Io { path: path.into(), cause: e })?;
     Ok(())
 }
 
-fn load_checkpoint(path: &Path, net: &mut super::engine::Net<f32>, mw: &mut [Vec<f32>], mb: &mut [Vec<f32>]) -> Result<CheckpointMeta, FinetuneError> {
+fn load_checkpoint(
+    path: &Path,
+    net: &mut super::engine::Net<f32>,
+    mw: &mut [Vec<f32>],
+    mb: &mut [Vec<f32>],
+) -> Result<CheckpointMeta, FinetuneError> {
     let bytes = std::fs::read(path).map_err(|e| super::io::ModelIoError::Io { path: path.into(), cause: e })?;
     let (mut tensors, md) = super::io::tensors_from_bytes(path, &bytes)?;
     let bad = |reason: String| FinetuneError::BadCheckpoint { path: path.into(), reason };

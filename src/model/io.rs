@@ -101,7 +101,8 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let tmp =
+        dir.join(format!(".{}.tmp{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -111,12 +112,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Serialize named f32 tensors (in order) to safetensors bytes.
-pub fn tensors_to_bytes(tensors: &[(String, Vec<usize>, &[f32])], metadata: Option<HashMap<String, String>>) -> Result<Vec<u8>, String> {
-    let raw: Vec<(String, Vec<usize>, Vec<u8>)> =
-        tensors.iter().map(|(n, s, d)| (n.clone(), s.clone(), d.iter().flat_map(|v| v.to_le_bytes()).collect())).collect();
+pub fn tensors_to_bytes(
+    tensors: &[(String, Vec<usize>, &[f32])],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>, String> {
+    let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, s, d)| (n.clone(), s.clone(), d.iter().flat_map(|v| v.to_le_bytes()).collect()))
+        .collect();
     let views: Vec<(String, safetensors::tensor::TensorView)> = raw
         .iter()
-        .map(|(n, s, b)| safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)))
+        .map(|(n, s, b)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).map(|v| (n.clone(), v))
+        })
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
     safetensors::serialize(views, &metadata).map_err(|e| e.to_string())
@@ -134,7 +142,11 @@ pub fn tensors_from_bytes(path: &Path, bytes: &[u8]) -> Result<TensorsAndMetadat
     let mut out = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
-            return Err(ModelIoError::BadTensor { path: path.into(), name, reason: format!("dtype {:?}, expected F32", view.dtype()) });
+            return Err(ModelIoError::BadTensor {
+                path: path.into(),
+                name,
+                reason: format!("dtype {:?}, expected F32", view.dtype()),
+            });
         }
         let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         out.insert(name, Tensor { shape: view.shape().to_vec(), data });
@@ -168,7 +180,8 @@ pub fn save(dir: &Path, arch: &Arch, params: &Params, meta: &ModelMeta) -> Resul
             Ok((spec.name, t.shape.clone(), &t.data[..]))
         })
         .collect::<Result<_, ModelIoError>>()?;
-    let bytes = tensors_to_bytes(&list, None).map_err(|reason| ModelIoError::BadWeights { path: wpath.clone(), reason })?;
+    let bytes =
+        tensors_to_bytes(&list, None).map_err(|reason| ModelIoError::BadWeights { path: wpath.clone(), reason })?;
     write_atomic(&wpath, &bytes).map_err(io(&wpath))?;
     let mut meta = meta.clone();
     meta.sha256 = sha256_hex(&bytes);
@@ -184,7 +197,8 @@ pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
     let mj = read_json(&jpath)?;
     // The layers must be exactly what the named architecture builds (the input normalization
     // in front of them is the model's own).
-    let expect = Arch { normalize: mj.arch.normalize.clone(), ..Arch::new(mj.arch.name, mj.arch.input, mj.arch.classes) };
+    let expect =
+        Arch { normalize: mj.arch.normalize.clone(), ..Arch::new(mj.arch.name, mj.arch.input, mj.arch.classes) };
     if expect != mj.arch {
         return Err(ModelIoError::BadJson {
             path: jpath,
@@ -242,9 +256,15 @@ pub fn load_meta(dir: &Path) -> Result<(Arch, ModelMeta), ModelIoError> {
 
 fn read_json(jpath: &Path) -> Result<ModelJson, ModelIoError> {
     let text = std::fs::read_to_string(jpath).map_err(io(jpath))?;
-    let mj: ModelJson = serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson { path: jpath.to_path_buf(), line: e.line(), col: e.column(), reason: e.to_string() })?;
+    let mj: ModelJson = serde_json::from_str(&text).map_err(|e| ModelIoError::BadJson {
+        path: jpath.to_path_buf(),
+        line: e.line(),
+        col: e.column(),
+        reason: e.to_string(),
+    })?;
     if let Some(norm) = &mj.arch.normalize {
-        norm.check(mj.arch.input.c).map_err(|reason| ModelIoError::BadNormalization { path: jpath.to_path_buf(), reason })?;
+        norm.check(mj.arch.input.c)
+            .map_err(|reason| ModelIoError::BadNormalization { path: jpath.to_path_buf(), reason })?;
     }
     Ok(mj)
 }

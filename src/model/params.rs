@@ -88,9 +88,7 @@ pub fn forward_reference(arch: &Arch, params: &Params, x: &[f32]) -> Vec<Vec<f32
             LayerKind::Linear { out } => {
                 let (w, b) = params.layer(&l.name);
                 let n = cur.len();
-                (0..out)
-                    .map(|j| b.data[j] + (0..n).map(|i| w.data[j * n + i] * cur[i]).sum::<f32>())
-                    .collect()
+                (0..out).map(|j| b.data[j] + (0..n).map(|i| w.data[j * n + i] * cur[i]).sum::<f32>()).collect()
             }
             LayerKind::AvgPool { k, stride } => {
                 let mut y = vec![0f32; o.numel()];

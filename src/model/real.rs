@@ -208,9 +208,39 @@ pub fn gemm<T: Real>(
         // distinct &mut slice; A and B are only read.
         unsafe {
             if split_cols {
-                T::gemm(m, k, w, alpha, ap.get(), rsa as isize, csa as isize, bp.get().add(lo * csb), rsb as isize, csb as isize, beta, cp.get().add(lo), n as isize, 1)
+                T::gemm(
+                    m,
+                    k,
+                    w,
+                    alpha,
+                    ap.get(),
+                    rsa as isize,
+                    csa as isize,
+                    bp.get().add(lo * csb),
+                    rsb as isize,
+                    csb as isize,
+                    beta,
+                    cp.get().add(lo),
+                    n as isize,
+                    1,
+                )
             } else {
-                T::gemm(w, k, n, alpha, ap.get().add(lo * rsa), rsa as isize, csa as isize, bp.get(), rsb as isize, csb as isize, beta, cp.get().add(lo * n), n as isize, 1)
+                T::gemm(
+                    w,
+                    k,
+                    n,
+                    alpha,
+                    ap.get().add(lo * rsa),
+                    rsa as isize,
+                    csa as isize,
+                    bp.get(),
+                    rsb as isize,
+                    csb as isize,
+                    beta,
+                    cp.get().add(lo * n),
+                    n as isize,
+                    1,
+                )
             }
         }
     };

@@ -86,7 +86,9 @@ impl TrainConfig {
 pub enum TrainError {
     #[error(transparent)]
     Io(#[from] ModelIoError),
-    #[error("{path}: checkpoint was made with a different configuration ({reason}); remove it or use the same options")]
+    #[error(
+        "{path}: checkpoint was made with a different configuration ({reason}); remove it or use the same options"
+    )]
     ConfigMismatch { path: PathBuf, reason: String },
     #[error("{path}: bad checkpoint: {reason}")]
     BadCheckpoint { path: PathBuf, reason: String },
@@ -206,7 +208,12 @@ fn save_checkpoint(path: &Path, net: &Net<f32>, mom: &Momentum, meta: &Checkpoin
     Ok(())
 }
 
-fn load_checkpoint(path: &Path, net: &mut Net<f32>, mom: &mut Momentum, cfg: &TrainConfig) -> Result<CheckpointMeta, TrainError> {
+fn load_checkpoint(
+    path: &Path,
+    net: &mut Net<f32>,
+    mom: &mut Momentum,
+    cfg: &TrainConfig,
+) -> Result<CheckpointMeta, TrainError> {
     let bytes = std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.into(), cause: source })?;
     let (mut tensors, md) = tensors_from_bytes(path, &bytes)?;
     let bad = |reason: String| TrainError::BadCheckpoint { path: path.into(), reason };
@@ -229,7 +236,10 @@ fn load_checkpoint(path: &Path, net: &mut Net<f32>, mom: &mut Momentum, cfg: &Tr
                 reason: format!("{} epochs already done, {} asked", meta.epochs_done, cfg.epochs),
             });
         }
-        let note = format!("after epoch {}: schedule re-planned from {} to {} epochs", meta.epochs_done, meta.config.epochs, cfg.epochs);
+        let note = format!(
+            "after epoch {}: schedule re-planned from {} to {} epochs",
+            meta.epochs_done, meta.config.epochs, cfg.epochs
+        );
         eprintln!("{note}");
         meta.replans.push(note);
         meta.config.epochs = cfg.epochs;
@@ -280,7 +290,13 @@ fn sgd(w: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, wd: f32) {
 
 /// Train per `cfg`, checkpointing into `out/checkpoint.safetensors` after every epoch and resuming
 /// from it when present. `progress` shows a bar on stderr.
-pub fn train(cfg: &TrainConfig, train_set: &Dataset, test_set: &Dataset, out: &Path, progress: bool) -> Result<TrainOutcome, TrainError> {
+pub fn train(
+    cfg: &TrainConfig,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    out: &Path,
+    progress: bool,
+) -> Result<TrainOutcome, TrainError> {
     train_until(cfg, train_set, test_set, out, progress, cfg.epochs)
 }
 
@@ -295,7 +311,10 @@ pub fn train_until(
 ) -> Result<TrainOutcome, TrainError> {
     let arch = Arch::new(cfg.arch, train_set.shape, cfg.dataset.classes());
     if test_set.shape != train_set.shape {
-        return Err(TrainError::ShapeMismatch { expected: train_set.shape.to_string(), found: test_set.shape.to_string() });
+        return Err(TrainError::ShapeMismatch {
+            expected: train_set.shape.to_string(),
+            found: test_set.shape.to_string(),
+        });
     }
     std::fs::create_dir_all(out).map_err(|source| ModelIoError::Io { path: out.into(), cause: source })?;
     let init = init_params(&arch, &mut ChaCha8Rng::seed_from_u64(cfg.seed));
@@ -329,7 +348,8 @@ pub fn train_until(
         order.shuffle(&mut rng);
         let bar = if progress { ProgressBar::new(steps_per_epoch as u64) } else { ProgressBar::hidden() };
         bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}").expect("valid template"),
+            ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} [{elapsed}<{eta}] {msg}")
+                .expect("valid template"),
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
@@ -369,12 +389,22 @@ pub fn train_until(
             if !tty && (step + 1) % log_every == 0 {
                 eprintln!(
                     "epoch {} step {}/{}: loss {:.4} acc {:.4} lr {:.4} ({:.0} img/s)",
-                    epoch + 1, step + 1, steps_per_epoch, loss_sum / seen as f64, correct as f64 / seen as f64, lr,
+                    epoch + 1,
+                    step + 1,
+                    steps_per_epoch,
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64,
+                    lr,
                     seen as f64 / te.elapsed().as_secs_f64()
                 );
             }
             if step % 10 == 0 {
-                bar.set_message(format!("loss {:.3} acc {:.3} lr {:.4}", loss_sum / seen as f64, correct as f64 / seen as f64, lr));
+                bar.set_message(format!(
+                    "loss {:.3} acc {:.3} lr {:.4}",
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64,
+                    lr
+                ));
             }
         }
         bar.finish_and_clear();
@@ -398,5 +428,12 @@ pub fn train_until(
     }
     let params = net.folded();
     let test_accuracy = accuracy(&arch, &params, test_set);
-    Ok(TrainOutcome { arch, params, history: meta.history, test_accuracy, seconds: t0.elapsed().as_secs_f64(), replans: meta.replans })
+    Ok(TrainOutcome {
+        arch,
+        params,
+        history: meta.history,
+        test_accuracy,
+        seconds: t0.elapsed().as_secs_f64(),
+        replans: meta.replans,
+    })
 }

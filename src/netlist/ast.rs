@@ -166,7 +166,11 @@ pub enum ExprKind<'a> {
     /// `name[msb:lsb]`
     Slice(&'a str, Box<Expr<'a>>, Box<Expr<'a>>),
     /// Sized (`4'b1010`, `8'sd3`) or unsized (`15`) number; `width` None when unsized.
-    Number { width: Option<u32>, signed: bool, value: u64 },
+    Number {
+        width: Option<u32>,
+        signed: bool,
+        value: u64,
+    },
     Concat(Vec<Expr<'a>>),
     /// `{count{parts}}`
     Repeat(Box<Expr<'a>>, Vec<Expr<'a>>),

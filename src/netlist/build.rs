@@ -70,7 +70,11 @@ enum Drv {
     None,
     Input,
     Const(bool),
-    Gate { op: Op, fanin: [NetId; 3], cell: &'static str },
+    Gate {
+        op: Op,
+        fanin: [NetId; 3],
+        cell: &'static str,
+    },
     /// An expression temporary whose driver moved to a named net (reads resolve to it).
     Alias(NetId),
 }
@@ -228,14 +232,10 @@ impl<'a, 's> Builder<'a, 's> {
         let nc = |what: &str| NetlistError::NotConstant { span: self.span(e.loc), what: what.to_string() };
         match &e.kind {
             ExprKind::Number { value, .. } => i64::try_from(*value).map_err(|_| nc("number too large")),
-            ExprKind::Ident(name) => scope
-                .params
-                .get(name)
-                .copied()
-                .ok_or_else(|| nc(&format!("'{name}' is not a localparam"))),
-            ExprKind::Unary(UnaryOp::Neg, a) => {
-                self.const_eval(scope, a)?.checked_neg().ok_or_else(|| nc("overflow"))
+            ExprKind::Ident(name) => {
+                scope.params.get(name).copied().ok_or_else(|| nc(&format!("'{name}' is not a localparam")))
             }
+            ExprKind::Unary(UnaryOp::Neg, a) => self.const_eval(scope, a)?.checked_neg().ok_or_else(|| nc("overflow")),
             ExprKind::Binary(op, a, b) => {
                 let (x, y) = (self.const_eval(scope, a)?, self.const_eval(scope, b)?);
                 let r = match op {
@@ -255,10 +255,7 @@ impl<'a, 's> Builder<'a, 's> {
     // Expression typing (Verilog-2001 §4.4/§4.5: self-determined widths and signedness).
 
     fn sig<'b>(&self, scope: &'b Scope, name: &str, loc: Loc) -> R<&'b Sig> {
-        scope
-            .sigs
-            .get(name)
-            .ok_or_else(|| NetlistError::UndeclaredNet { span: self.span(loc), name: name.to_string() })
+        scope.sigs.get(name).ok_or_else(|| NetlistError::UndeclaredNet { span: self.span(loc), name: name.to_string() })
     }
 
     fn width(&self, scope: &Scope, e: &Expr) -> R<usize> {
@@ -331,9 +328,7 @@ impl<'a, 's> Builder<'a, 's> {
 
     fn signed(&self, scope: &Scope, e: &Expr) -> bool {
         match &e.kind {
-            ExprKind::Ident(name) => {
-                scope.params.contains_key(name) || scope.sigs.get(name).is_some_and(|s| s.signed)
-            }
+            ExprKind::Ident(name) => scope.params.contains_key(name) || scope.sigs.get(name).is_some_and(|s| s.signed),
             ExprKind::Number { signed, .. } => *signed,
             ExprKind::Unary(UnaryOp::Not | UnaryOp::Neg, a) => self.signed(scope, a),
             ExprKind::Binary(_, a, b) => self.signed(scope, a) && self.signed(scope, b),
@@ -469,10 +464,8 @@ impl<'a, 's> Builder<'a, 's> {
         if let Some(bits) = self.operand_bits(scope, e)? {
             return Ok(self.extend(bits, w, s));
         }
-        let unsupported = |b: &Self, what: &str| NetlistError::Unsupported {
-            span: b.span(e.loc),
-            what: what.to_string(),
-        };
+        let unsupported =
+            |b: &Self, what: &str| NetlistError::Unsupported { span: b.span(e.loc), what: what.to_string() };
         match &e.kind {
             ExprKind::Unary(UnaryOp::Not, a) => {
                 let x = self.lower(scope, a, w, s)?;
@@ -577,9 +570,7 @@ impl<'a, 's> Builder<'a, 's> {
                 let c = self.fold_or(c1, c2, loc);
                 (s, c)
             }
-            [Some(false), None, None] => {
-                (self.fold_xor(v[1], v[2], loc), self.fold_and(v[1], v[2], loc))
-            }
+            [Some(false), None, None] => (self.fold_xor(v[1], v[2], loc), self.fold_and(v[1], v[2], loc)),
             [Some(true), None, None] => {
                 let s = self.gate(Op::Xnor, [v[1], v[2], 0], loc);
                 (s, self.fold_or(v[1], v[2], loc))
@@ -848,7 +839,13 @@ impl<'a, 's> Builder<'a, 's> {
         Ok(())
     }
 
-    fn declaration(&mut self, m: &Module<'a>, scope: &mut Scope<'a>, d: &Decl<'a>, binding: Option<&Binding<'a, '_>>) -> R<()> {
+    fn declaration(
+        &mut self,
+        m: &Module<'a>,
+        scope: &mut Scope<'a>,
+        d: &Decl<'a>,
+        binding: Option<&Binding<'a, '_>>,
+    ) -> R<()> {
         let (msb, lsb, vector) = match &d.range {
             Some(r) => (self.const_eval(scope, &r.msb)?, self.const_eval(scope, &r.lsb)?, true),
             None => (0, 0, false),
@@ -870,10 +867,7 @@ impl<'a, 's> Builder<'a, 's> {
                     prev.signed |= d.signed;
                     continue;
                 }
-                return Err(NetlistError::DuplicateDeclaration {
-                    span: self.span(id.loc),
-                    name: id.name.to_string(),
-                });
+                return Err(NetlistError::DuplicateDeclaration { span: self.span(id.loc), name: id.name.to_string() });
             }
             let bound = match binding {
                 Some(b) if is_port => self.port_bits(m, b, id.name, d.kind, width)?,
@@ -903,7 +897,14 @@ impl<'a, 's> Builder<'a, 's> {
     }
 
     /// The parent's nets a port of an instantiated module is connected to (None: unconnected).
-    fn port_bits(&mut self, m: &Module, b: &Binding<'a, '_>, port: &str, kind: DeclKind, width: usize) -> R<Option<Vec<NetId>>> {
+    fn port_bits(
+        &mut self,
+        m: &Module,
+        b: &Binding<'a, '_>,
+        port: &str,
+        kind: DeclKind,
+        width: usize,
+    ) -> R<Option<Vec<NetId>>> {
         let Some(c) = b.inst.conns.iter().find(|c| c.port.name == port) else { return Ok(None) };
         let Some(e) = &c.expr else { return Ok(None) };
         let bits = if kind == DeclKind::Input {

@@ -40,11 +40,7 @@ pub static CELLS: &[Cell] = &[
     Cell { name: "BUFX2", inputs: &["A"], outputs: &[out("Y", Op::Buf)] },
     Cell { name: "MUX2X1", inputs: &["A", "B", "S"], outputs: &[out("Y", Op::Mux)] },
     Cell { name: "HAX1", inputs: &["A", "B"], outputs: &[out("YS", Op::Xor), out("YC", Op::And)] },
-    Cell {
-        name: "FAX1",
-        inputs: &["A", "B", "C"],
-        outputs: &[out("YS", Op::Xor3), out("YC", Op::Maj)],
-    },
+    Cell { name: "FAX1", inputs: &["A", "B", "C"], outputs: &[out("YS", Op::Xor3), out("YC", Op::Maj)] },
 ];
 
 impl Cell {

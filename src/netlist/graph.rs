@@ -136,7 +136,8 @@ struct Rebuild<'n> {
 impl<'n> Rebuild<'n> {
     /// Starts with the primary inputs (kept in place and order, so ports stay valid).
     fn new(old: &'n Netlist) -> Self {
-        let mut r = Rebuild { old, nodes: Vec::with_capacity(old.nodes.len()), map: vec![NodeId::MAX; old.nodes.len()] };
+        let mut r =
+            Rebuild { old, nodes: Vec::with_capacity(old.nodes.len()), map: vec![NodeId::MAX; old.nodes.len()] };
         for p in &old.inputs {
             for &b in &p.bits {
                 if r.map[b as usize] == NodeId::MAX {
@@ -167,7 +168,12 @@ impl<'n> Rebuild<'n> {
                 .map(|p| Port { name: p.name.clone(), bits: p.bits.iter().map(|&b| self.map[b as usize]).collect() })
                 .collect()
         };
-        Netlist { name: self.old.name.clone(), inputs: map(&self.old.inputs), outputs: map(&self.old.outputs), nodes: self.nodes }
+        Netlist {
+            name: self.old.name.clone(),
+            inputs: map(&self.old.inputs),
+            outputs: map(&self.old.outputs),
+            nodes: self.nodes,
+        }
     }
 }
 
@@ -200,10 +206,12 @@ fn reduce(op: Op, fanin: [NodeId; 3], constant: impl Fn(NodeId) -> Option<bool>)
     }
     // Truth table over `vars` (bit k of the index = value of vars[k]).
     let eval = |assign: usize| {
-        let v = |f: NodeId| constant(f).unwrap_or_else(|| {
-            let k = vars.iter().position(|&x| x == f).expect("a variable");
-            (assign >> k) & 1 == 1
-        });
+        let v = |f: NodeId| {
+            constant(f).unwrap_or_else(|| {
+                let k = vars.iter().position(|&x| x == f).expect("a variable");
+                (assign >> k) & 1 == 1
+            })
+        };
         op.eval_word(v(fanin[0]), ar > 1 && v(fanin[1]), ar > 2 && v(fanin[2]))
     };
     let rows = 1usize << vars.len();

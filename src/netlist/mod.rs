@@ -61,8 +61,8 @@ pub fn diagnose_str(src: &str, file: &Path) -> Result<Parsed, Vec<NetlistError>>
 }
 
 fn read(path: &Path) -> Result<String, NetlistError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| NetlistError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| NetlistError::Io { path: path.to_path_buf(), message: e.to_string() })?;
     String::from_utf8(bytes)
         .map_err(|e| NetlistError::Io { path: path.to_path_buf(), message: format!("not UTF-8: {e}") })
 }

@@ -146,9 +146,32 @@ fn peek_word<'a>(i: In<'a>) -> PResult<'a, &'a str> {
 }
 
 const KEYWORDS: &[&str] = &[
-    "module", "endmodule", "input", "output", "inout", "wire", "assign", "localparam", "parameter",
-    "signed", "reg", "always", "initial", "generate", "endgenerate", "begin", "end", "function",
-    "endfunction", "task", "integer", "genvar", "supply0", "supply1", "tri", "defparam",
+    "module",
+    "endmodule",
+    "input",
+    "output",
+    "inout",
+    "wire",
+    "assign",
+    "localparam",
+    "parameter",
+    "signed",
+    "reg",
+    "always",
+    "initial",
+    "generate",
+    "endgenerate",
+    "begin",
+    "end",
+    "function",
+    "endfunction",
+    "task",
+    "integer",
+    "genvar",
+    "supply0",
+    "supply1",
+    "tri",
+    "defparam",
 ];
 
 /// Keywords are short and lower case; most identifiers are rejected by the first test.
@@ -679,15 +702,8 @@ pub fn module_declaration(i: In) -> PResult<Module> {
                 items.extend(a.into_iter().map(Item::Assign));
                 i = k;
             }
-            "" => {
-                return fail(
-                    j,
-                    if j.fragment().is_empty() { "'endmodule'" } else { "a module item or 'endmodule'" },
-                )
-            }
-            w if is_keyword(w) => {
-                return fail(j, "a supported module item (declaration, 'assign' or instance)")
-            }
+            "" => return fail(j, if j.fragment().is_empty() { "'endmodule'" } else { "a module item or 'endmodule'" }),
+            w if is_keyword(w) => return fail(j, "a supported module item (declaration, 'assign' or instance)"),
             _ => {
                 let (k, inst) = module_instantiation(j)?;
                 items.push(Item::Instance(inst));
@@ -814,10 +830,7 @@ mod tests {
 
     #[test]
     fn comments_and_directives() {
-        let st = ok!(
-            source_text,
-            "`timescale 1ns/100ps\n/* mod */ // x\nmodule m; /* a\n b */ endmodule // end"
-        );
+        let st = ok!(source_text, "`timescale 1ns/100ps\n/* mod */ // x\nmodule m; /* a\n b */ endmodule // end");
         assert_eq!(st.modules.len(), 1);
         err_at!(source_text, "module m; /* never closed", 10);
     }

@@ -173,7 +173,8 @@ mod tests {
                 2 => FixedMultiplier { mantissa: r.gen_range(0..i32::MAX), shift: r.gen_range(-40..40) },
                 _ => FixedMultiplier { mantissa: 0, shift: 0 },
             });
-            let x: [i32; 8] = std::array::from_fn(|_| if r.gen_bool(0.2) { edges[r.gen_range(0..edges.len())] } else { r.gen() });
+            let x: [i32; 8] =
+                std::array::from_fn(|_| if r.gen_bool(0.2) { edges[r.gen_range(0..edges.len())] } else { r.gen() });
             // SAFETY: AVX2 checked above.
             let got: [i32; 8] = unsafe {
                 let q = Requant8::new(&m).unwrap();

@@ -8,8 +8,8 @@ pub mod reference;
 
 pub use fixed::FixedMultiplier;
 pub use model::{calibration_indices, ApproxLayers, GemmKind, QGemm, QLayer, QuantModel, QuantOptions};
-pub use recover::Recover;
 pub use params::{QuantParams, QuantScheme, WeightGranularity};
+pub use recover::Recover;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuantError {

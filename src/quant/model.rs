@@ -93,9 +93,16 @@ pub struct QGemm {
 pub enum QLayer {
     Gemm(QGemm),
     /// Clamp at the zero point.
-    Relu { zero_point: i32 },
+    Relu {
+        zero_point: i32,
+    },
     /// Integer mean of the window (same scale and zero point in and out).
-    AvgPool { k: usize, stride: usize, in_shape: Shape, out_shape: Shape },
+    AvgPool {
+        k: usize,
+        stride: usize,
+        in_shape: Shape,
+        out_shape: Shape,
+    },
 }
 
 /// Record of the calibration pass.
@@ -177,12 +184,7 @@ fn minmax(v: &[f32]) -> (f32, f32) {
 
 impl QuantModel {
     /// Quantize `params` of `arch`, calibrating activation ranges on `calib` (N·C·H·W floats).
-    pub fn build(
-        arch: &Arch,
-        params: &Params,
-        calib: &[f32],
-        options: QuantOptions,
-    ) -> Result<QuantModel, QuantError> {
+    pub fn build(arch: &Arch, params: &Params, calib: &[f32], options: QuantOptions) -> Result<QuantModel, QuantError> {
         let d = arch.input.numel();
         if calib.is_empty() || !calib.len().is_multiple_of(d) {
             return Err(QuantError::Calibration { len: calib.len(), image: d });
@@ -202,7 +204,13 @@ impl QuantModel {
 
     /// [`Self::build`] from ranges measured before (`images` calibration images): weights
     /// requantized without a calibration pass (fine-tuning requantizes at every step).
-    pub fn build_from_ranges(arch: &Arch, params: &Params, ranges: &CalibrationRanges, images: usize, options: QuantOptions) -> QuantModel {
+    pub fn build_from_ranges(
+        arch: &Arch,
+        params: &Params,
+        ranges: &CalibrationRanges,
+        images: usize,
+        options: QuantOptions,
+    ) -> QuantModel {
         let (ranges, in_range) = (&ranges.layers, ranges.input);
         let scheme = options.scheme;
         let (qmin, qmax) = scheme.act_range();
@@ -231,9 +239,7 @@ impl QuantModel {
                     layers.push(QLayer::Gemm(g));
                 }
                 LayerKind::Relu => layers.push(QLayer::Relu { zero_point: cur.zero_point }),
-                LayerKind::AvgPool { k, stride } => {
-                    layers.push(QLayer::AvgPool { k, stride, in_shape, out_shape })
-                }
+                LayerKind::AvgPool { k, stride } => layers.push(QLayer::AvgPool { k, stride, in_shape, out_shape }),
             }
         }
         QuantModel {
@@ -340,9 +346,7 @@ fn quantize_gemm(
         .collect();
     let requant = match output {
         Some(out) => (0..nf)
-            .map(|o| {
-                FixedMultiplier::from_real(input.scale as f64 * w_params[o].scale as f64 / out.scale as f64)
-            })
+            .map(|o| FixedMultiplier::from_real(input.scale as f64 * w_params[o].scale as f64 / out.scale as f64))
             .collect(),
         None => Vec::new(),
     };
@@ -425,7 +429,14 @@ impl QGemm {
 
     /// im2col by gather, appending one image's rows to `codes` (multiplier operand codes,
     /// `scheme.act_operand`) and its `Σ_k q_x` per pixel to `xsum` (batches stack their images).
-    pub fn im2col_append(&self, index: &[u32], x: &[i32], scheme: super::QuantScheme, codes: &mut Vec<u8>, xsum: &mut Vec<i32>) {
+    pub fn im2col_append(
+        &self,
+        index: &[u32],
+        x: &[i32],
+        scheme: super::QuantScheme,
+        codes: &mut Vec<u8>,
+        xsum: &mut Vec<i32>,
+    ) {
         let start = codes.len();
         match self.kind {
             GemmKind::Conv { k, stride, pad } if k <= 8 => self.im2col_runs(x, scheme, k, stride, pad, codes),
@@ -445,14 +456,26 @@ impl QGemm {
         // Σ q over each row, from the bytes (q is the code, or its two's-complement value).
         let signed = scheme.act_range().0 < 0;
         for row in codes[start..].chunks_exact(self.k) {
-            xsum.push(if signed { row.iter().map(|&c| c as i8 as i32).sum() } else { row.iter().map(|&c| c as i32).sum() });
+            xsum.push(if signed {
+                row.iter().map(|&c| c as i8 as i32).sum()
+            } else {
+                row.iter().map(|&c| c as i32).sum()
+            });
         }
     }
 
     /// Convolution im2col from a zero-point-padded byte image: every (channel, kernel row) of a
     /// window is `fk ≤ 8` contiguous bytes, copied as one 8-byte move (the overhang is
     /// overwritten by the next run, or truncated).
-    fn im2col_runs(&self, x: &[i32], scheme: super::QuantScheme, fk: usize, stride: usize, pad: usize, codes: &mut Vec<u8>) {
+    fn im2col_runs(
+        &self,
+        x: &[i32],
+        scheme: super::QuantScheme,
+        fk: usize,
+        stride: usize,
+        pad: usize,
+        codes: &mut Vec<u8>,
+    ) {
         let (s, o) = (self.in_shape, self.out_shape);
         let (hp, wp) = (s.h + 2 * pad, s.w + 2 * pad);
         let mut xb = vec![scheme.act_operand(self.input.zero_point); s.c * hp * wp + 8];
@@ -563,7 +586,14 @@ impl QGemm {
     /// needs the scalar path's saturation.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn finish_avx2(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut [i32]) -> bool {
+    unsafe fn finish_avx2(
+        &self,
+        sums: &[i32],
+        stride: usize,
+        xsum: &[i32],
+        range: (i32, i32),
+        out: &mut [i32],
+    ) -> bool {
         use super::fixed::Requant8;
         use std::arch::x86_64::*;
         let (npix, nf) = (self.npix(), self.nf);
@@ -579,12 +609,20 @@ impl QGemm {
                     return 0;
                 }
                 let oc = o0 + o;
-                self.bias[oc].wrapping_sub(zx.wrapping_mul(self.w_sum[oc])).wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw[o]))
+                self.bias[oc]
+                    .wrapping_sub(zx.wrapping_mul(self.w_sum[oc]))
+                    .wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw[o]))
             });
             let rq = match self.output {
                 None => None,
                 Some(_) => {
-                    let m: [FixedMultiplier; 8] = std::array::from_fn(|o| if ch(o) { self.requant[o0 + o] } else { FixedMultiplier { mantissa: 0, shift: 0 } });
+                    let m: [FixedMultiplier; 8] = std::array::from_fn(|o| {
+                        if ch(o) {
+                            self.requant[o0 + o]
+                        } else {
+                            FixedMultiplier { mantissa: 0, shift: 0 }
+                        }
+                    });
                     match Requant8::new(&m) {
                         Some(r) => Some(r),
                         None => return false,

@@ -178,8 +178,12 @@ fn accumulators(g: &QGemm, scheme: QuantScheme, table: &crate::lut::Lut, codes: 
         act.extend_from_slice(&codes[r * k..(r + 1) * k]);
     }
     let signed = scheme.act_range().0 < 0;
-    let xsum: Vec<i32> = act.chunks_exact(k).map(|row| if signed { row.iter().map(|&c| c as i8 as i32).sum() } else { row.iter().map(|&c| c as i32).sum() }).collect();
-    let kernel = crate::accel::fast::TableKernel::choose(table, scheme.act_operand(g.input.zero_point), &wgt, Some(&neg), k, nf);
+    let xsum: Vec<i32> = act
+        .chunks_exact(k)
+        .map(|row| if signed { row.iter().map(|&c| c as i8 as i32).sum() } else { row.iter().map(|&c| c as i32).sum() })
+        .collect();
+    let kernel =
+        crate::accel::fast::TableKernel::choose(table, scheme.act_operand(g.input.zero_point), &wgt, Some(&neg), k, nf);
     let ops = crate::accel::fast::GemmOperands { npix: rows.len(), k, nf, act: &act, wgt: &wgt, neg: Some(&neg) };
     let mut sums = Vec::new();
     kernel.gemm(&ops, &mut sums);
@@ -220,11 +224,14 @@ pub fn tuning_map(scheme: QuantScheme, table: &[i32], exact: &[i32], p: &[u64]) 
     let xs: Vec<(u8, f64)> = (0..256).filter(|&x| p[x] > 0).map(|x| (x as u8, p[x] as f64)).collect();
     let dom: Vec<i32> = weight_domain(scheme).collect();
     // Products of every candidate once: cand[j][i] = P(x_i, dom[j]).
-    let cand: Vec<Vec<i64>> = dom.iter().map(|&w| xs.iter().map(|&(x, _)| pe_product(table, scheme, x, w)).collect()).collect();
+    let cand: Vec<Vec<i64>> =
+        dom.iter().map(|&w| xs.iter().map(|&(x, _)| pe_product(table, scheme, x, w)).collect()).collect();
     dom.iter()
         .map(|&w| {
             let target: Vec<i64> = xs.iter().map(|&(x, _)| pe_product(exact, scheme, x, w)).collect();
-            let cost = |j: usize| -> f64 { xs.iter().zip(&target).zip(&cand[j]).map(|((&(_, c), &t), &v)| c * (t - v).abs() as f64).sum() };
+            let cost = |j: usize| -> f64 {
+                xs.iter().zip(&target).zip(&cand[j]).map(|((&(_, c), &t), &v)| c * (t - v).abs() as f64).sum()
+            };
             let own = (w - dom[0]) as usize;
             let mut best = (cost(own), own);
             for j in 0..dom.len() {
@@ -291,7 +298,13 @@ pub fn reapply(qm: &QuantModel, rec: &Recovery) -> QuantModel {
 /// `qm` recovered for `mult` by `method` (`calib`: the calibration images, N·C·H·W floats, the
 /// same as the quantizer's). [`Recover::None`] returns the model as it is; [`Recover::Finetune`]
 /// (a fine-tuned model) is tuned and compensated like [`Recover::Tune`], as in its training.
-pub fn recover(qm: &QuantModel, mult: &dyn Multiplier, lut_sha256: &str, method: Recover, calib: &[f32]) -> Result<QuantModel, RecoverError> {
+pub fn recover(
+    qm: &QuantModel,
+    mult: &dyn Multiplier,
+    lut_sha256: &str,
+    method: Recover,
+    calib: &[f32],
+) -> Result<QuantModel, RecoverError> {
     recover_layers(qm, mult, &[], mult.name(), lut_sha256, method, calib)
 }
 
@@ -314,14 +327,23 @@ pub fn recover_layers(
     let exact = crate::lut::Lut::exact(8, 8, signed);
     let mut out = qm.clone();
     let mut layers = Vec::new();
-    let gemm_slots: Vec<usize> = out.layers.iter().enumerate().filter(|(_, l)| matches!(l, QLayer::Gemm(_))).map(|(i, _)| i).collect();
+    let gemm_slots: Vec<usize> =
+        out.layers.iter().enumerate().filter(|(_, l)| matches!(l, QLayer::Gemm(_))).map(|(i, _)| i).collect();
     let n_images = calib.len() / qm.arch.input.numel().max(1);
     for (gi, &slot) in gemm_slots.iter().enumerate() {
         let QLayer::Gemm(g) = &out.layers[slot] else { unreachable!("slot of a GEMM") };
         // Statistics from the engine running the model recovered so far.
         let acc = Accelerator::with_layers(&out, mult, assigned, AccelConfig::default())?;
         let Some(layer_mult) = acc.layer_multiplier(gi) else { continue };
-        let lut = crate::lut::Lut { name: layer_mult.name().into(), row_bits: 8, col_bits: 8, signed, row_port: Default::default(), table: product_table(layer_mult)?, power_mw: None };
+        let lut = crate::lut::Lut {
+            name: layer_mult.name().into(),
+            row_bits: 8,
+            col_bits: 8,
+            signed,
+            row_port: Default::default(),
+            table: product_table(layer_mult)?,
+            power_mw: None,
+        };
         let codes = acc.layer_operands(calib, gi)?;
         let g = g.clone();
         let rows = (codes.len() / g.k) as u64;
@@ -369,13 +391,21 @@ pub fn recover_layers(
             // The systematic part of the error: `acc~ ≈ g·acc + d` (approximate on exact, so
             // the multiplier's noise does not shrink the fit), inverted. A gain outside
             // [1/2, 2] is a fit on a (nearly) constant channel, not a gain error.
-            let a = if gain_model && ng.output.is_some() && see > 0.0 && sae > 0.0 && !identical { (see / sae).clamp(0.5, 2.0) } else { 1.0 };
+            let a = if gain_model && ng.output.is_some() && see > 0.0 && sae > 0.0 && !identical {
+                (see / sae).clamp(0.5, 2.0)
+            } else {
+                1.0
+            };
             let offset = |a: f64| ((me - a * ma) / a).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32;
             gain[o] = a;
             comp[o] = offset(a);
         }
         apply_compensation(&mut ng, &comp, &gain);
-        let corrected: Vec<i32> = tuned_acc.iter().enumerate().map(|(i, &a)| (gain[i % nf] * (a as f64 + comp[i % nf] as f64)).round() as i32).collect();
+        let corrected: Vec<i32> = tuned_acc
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| (gain[i % nf] * (a as f64 + comp[i % nf] as f64)).round() as i32)
+            .collect();
         let (m0, r0) = error_stats(&plain, &want, nf);
         let (m1, r1) = error_stats(&corrected, &want, nf);
         let mean_abs = |v: &[f64]| v.iter().map(|e| e.abs()).sum::<f64>() / v.len().max(1) as f64;
@@ -393,7 +423,13 @@ pub fn recover_layers(
         });
         out.layers[slot] = QLayer::Gemm(ng);
     }
-    out.recovery = Some(Recovery { method, multiplier: label.into(), lut_sha256: lut_sha256.into(), calibration_images: n_images, layers });
+    out.recovery = Some(Recovery {
+        method,
+        multiplier: label.into(),
+        lut_sha256: lut_sha256.into(),
+        calibration_images: n_images,
+        layers,
+    });
     Ok(out)
 }
 

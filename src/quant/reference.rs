@@ -42,9 +42,14 @@ pub fn forward(qm: &QuantModel, approx: &dyn Multiplier, exact: &dyn Multiplier,
                                             for kx in 0..k {
                                                 let iy = (oy * stride + ky) as isize - pad as isize;
                                                 let ix = (ox * stride + kx) as isize - pad as isize;
-                                                let inside = iy >= 0 && ix >= 0 && iy < s.h as isize && ix < s.w as isize;
+                                                let inside =
+                                                    iy >= 0 && ix >= 0 && iy < s.h as isize && ix < s.w as isize;
                                                 // Padding is the code z_x and is multiplied like any pixel.
-                                                let q = if inside { cur[(ic * s.h + iy as usize) * s.w + ix as usize] } else { zx };
+                                                let q = if inside {
+                                                    cur[(ic * s.h + iy as usize) * s.w + ix as usize]
+                                                } else {
+                                                    zx
+                                                };
                                                 mac(q, g.w[((oc * s.c + ic) * k + ky) * k + kx]);
                                             }
                                         }

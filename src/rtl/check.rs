@@ -104,10 +104,13 @@ pub fn check_stationary(
     let mut last: Option<&DumpEntry> = None;
     for e in entries {
         let bad = |msg: String| RtlError::Dump { path: path.into(), line: e.line, msg };
-        let fi = folds
-            .iter()
-            .position(|f| (f.base..f.base + f.len).contains(&e.cycle))
-            .ok_or_else(|| bad(format!("output on cycle {} after the last fold (ends {})", e.cycle, folds.last().map_or(0, |f| f.base + f.len))))?;
+        let fi = folds.iter().position(|f| (f.base..f.base + f.len).contains(&e.cycle)).ok_or_else(|| {
+            bad(format!(
+                "output on cycle {} after the last fold (ends {})",
+                e.cycle,
+                folds.last().map_or(0, |f| f.base + f.len)
+            ))
+        })?;
         let f = &folds[fi];
         if e.col >= f.c_used {
             return Err(bad(format!("output on column {} of fold {fi}, which uses {} columns", e.col, f.c_used)));
@@ -120,7 +123,14 @@ pub fn check_stationary(
         let i = roles.out_index(t, f.o0 + e.col);
         let want = f.output_cycle(g, t);
         if e.cycle != want {
-            return Err(RtlError::CycleMismatch { path: path.into(), line: e.line, pixel: i / nf, output: i % nf, got: e.cycle, want });
+            return Err(RtlError::CycleMismatch {
+                path: path.into(),
+                line: e.line,
+                pixel: i / nf,
+                output: i % nf,
+                got: e.cycle,
+                want,
+            });
         }
         sums[i] = sums[i].wrapping_add(e.value as i32);
         src_lines[i].push(e.line);
@@ -133,8 +143,12 @@ pub fn check_stationary(
             if n != t_n {
                 return Err(RtlError::Missing {
                     path: path.into(),
-                    msg: format!("fold {fi} (k0 {}, column 0 = {} {}), column {c}: {n} outputs, expected {t_n}", f.k0,
-                        if roles.is { "pixel" } else { "output" }, f.o0),
+                    msg: format!(
+                        "fold {fi} (k0 {}, column 0 = {} {}), column {c}: {n} outputs, expected {t_n}",
+                        f.k0,
+                        if roles.is { "pixel" } else { "output" },
+                        f.o0
+                    ),
                 });
             }
         }
@@ -159,13 +173,27 @@ fn finish(
         for (i, (&got, &w)) in sums.iter().zip(want).enumerate() {
             if got != w {
                 let lines = src_lines[i].clone();
-                return Err(RtlError::SumMismatch { path: path.into(), line: lines[0], lines, pixel: i / nf, output: i % nf, got, want: w, reference });
+                return Err(RtlError::SumMismatch {
+                    path: path.into(),
+                    line: lines[0],
+                    lines,
+                    pixel: i / nf,
+                    output: i % nf,
+                    got,
+                    want: w,
+                    reference,
+                });
             }
         }
     }
     let last = last.ok_or_else(|| RtlError::Missing { path: path.into(), msg: "no outputs".into() })?;
     if last.cycle != array.last_busy_cycle {
-        return Err(RtlError::LastCycle { path: path.into(), line: last.line, got: last.cycle, want: array.last_busy_cycle });
+        return Err(RtlError::LastCycle {
+            path: path.into(),
+            line: last.line,
+            got: last.cycle,
+            want: array.last_busy_cycle,
+        });
     }
     Ok(CosimCheck {
         outputs: entries.len(),
@@ -195,13 +223,19 @@ pub fn check_os(
     let mut last: Option<&DumpEntry> = None;
     for e in entries {
         let bad = |msg: String| RtlError::Dump { path: path.into(), line: e.line, msg };
-        let fi = folds
-            .iter()
-            .position(|f| (f.base..f.base + f.len).contains(&e.cycle))
-            .ok_or_else(|| bad(format!("output on cycle {} after the last fold (ends {})", e.cycle, folds.last().map_or(0, |f| f.base + f.len))))?;
+        let fi = folds.iter().position(|f| (f.base..f.base + f.len).contains(&e.cycle)).ok_or_else(|| {
+            bad(format!(
+                "output on cycle {} after the last fold (ends {})",
+                e.cycle,
+                folds.last().map_or(0, |f| f.base + f.len)
+            ))
+        })?;
         let f = &folds[fi];
         if e.row >= f.r_used || e.col >= f.c_used {
-            return Err(bad(format!("output of PE ({}, {}) in fold {fi}, which uses {}x{} PEs", e.row, e.col, f.r_used, f.c_used)));
+            return Err(bad(format!(
+                "output of PE ({}, {}) in fold {fi}, which uses {}x{} PEs",
+                e.row, e.col, f.r_used, f.c_used
+            )));
         }
         let s = &mut seen[fi][e.row * g.cols + e.col];
         if *s {
@@ -211,7 +245,14 @@ pub fn check_os(
         let (p, o) = (f.p0 + e.row, f.o0 + e.col);
         let want = f.output_cycle(g, ops.k);
         if e.cycle != want {
-            return Err(RtlError::CycleMismatch { path: path.into(), line: e.line, pixel: p, output: o, got: e.cycle, want });
+            return Err(RtlError::CycleMismatch {
+                path: path.into(),
+                line: e.line,
+                pixel: p,
+                output: o,
+                got: e.cycle,
+                want,
+            });
         }
         sums[p * nf + o] = e.value as i32;
         src_lines[p * nf + o].push(e.line);
@@ -225,7 +266,13 @@ pub fn check_os(
                 if !seen[fi][r * g.cols + c] {
                     return Err(RtlError::Missing {
                         path: path.into(),
-                        msg: format!("fold {fi} (p0 {}, o0 {}): no output of PE ({r}, {c}) (pixel {}, output {})", f.p0, f.o0, f.p0 + r, f.o0 + c),
+                        msg: format!(
+                            "fold {fi} (p0 {}, o0 {}): no output of PE ({r}, {c}) (pixel {}, output {})",
+                            f.p0,
+                            f.o0,
+                            f.p0 + r,
+                            f.o0 + c
+                        ),
                     });
                 }
             }

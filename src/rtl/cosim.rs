@@ -89,7 +89,14 @@ impl Tile {
     }
 
     pub fn ops(&self) -> GemmOperands<'_> {
-        GemmOperands { npix: self.npix, k: self.k, nf: self.nf, act: &self.act, wgt: &self.wgt, neg: self.neg.as_deref() }
+        GemmOperands {
+            npix: self.npix,
+            k: self.k,
+            nf: self.nf,
+            act: &self.act,
+            wgt: &self.wgt,
+            neg: self.neg.as_deref(),
+        }
     }
 }
 
@@ -166,9 +173,21 @@ pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry, df: Dataflow) -> Res
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut out = Vec::new();
     let files = match df {
-        Dataflow::Ws => [("axdnn_pe.v", emit::pe(ports)), ("axdnn_array_ws.v", emit::array(g)), ("axdnn_tb_ws.v", emit::testbench(g))],
-        Dataflow::Os => [("axdnn_pe_os.v", emit_os::pe(ports)), ("axdnn_array_os.v", emit_os::array(g)), ("axdnn_tb_os.v", emit_os::testbench(g))],
-        Dataflow::Is => [("axdnn_pe_is.v", emit::pe_is(ports)), ("axdnn_array_is.v", emit::array_is(g)), ("axdnn_tb_is.v", emit::testbench_is(g))],
+        Dataflow::Ws => [
+            ("axdnn_pe.v", emit::pe(ports)),
+            ("axdnn_array_ws.v", emit::array(g)),
+            ("axdnn_tb_ws.v", emit::testbench(g)),
+        ],
+        Dataflow::Os => [
+            ("axdnn_pe_os.v", emit_os::pe(ports)),
+            ("axdnn_array_os.v", emit_os::array(g)),
+            ("axdnn_tb_os.v", emit_os::testbench(g)),
+        ],
+        Dataflow::Is => [
+            ("axdnn_pe_is.v", emit::pe_is(ports)),
+            ("axdnn_array_is.v", emit::array_is(g)),
+            ("axdnn_tb_is.v", emit::testbench_is(g)),
+        ],
     };
     for (name, text) in files {
         let p = dir.join(name);
@@ -186,7 +205,11 @@ fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) ->
     if !out.status.success() {
         let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         stderr.push_str(&String::from_utf8_lossy(&out.stdout));
-        return Err(err(ExtSimError::Failed { tool, status: out.status.to_string(), stderr: stderr.chars().take(2000).collect() }));
+        return Err(err(ExtSimError::Failed {
+            tool,
+            status: out.status.to_string(),
+            stderr: stderr.chars().take(2000).collect(),
+        }));
     }
     Ok(())
 }
@@ -228,7 +251,9 @@ impl Compiled {
     pub fn run(&self, stim: &Path, dump: &Path) -> Result<(), RtlError> {
         let plus = [format!("+stim={}", stim.display()), format!("+out={}", dump.display())];
         match self.sim {
-            Simulator::Icarus => run_tool("vvp", &self.exe, std::process::Command::new("vvp").arg("-n").arg(&self.exe).args(plus)),
+            Simulator::Icarus => {
+                run_tool("vvp", &self.exe, std::process::Command::new("vvp").arg("-n").arg(&self.exe).args(plus))
+            }
             Simulator::Verilator => run_tool("verilator", &self.exe, std::process::Command::new(&self.exe).args(plus)),
         }
     }
@@ -283,7 +308,9 @@ pub fn run_compiled(
     let mut fast_sums = Vec::new();
     fast::gemm(ops, mult, true, &mut fast_sums);
     match df {
-        Dataflow::Ws | Dataflow::Is => check_stationary(&parse_dump(&text, &dump)?, &dump, g, &st_folds, ops, df, &model, &fast_sums),
+        Dataflow::Ws | Dataflow::Is => {
+            check_stationary(&parse_dump(&text, &dump)?, &dump, g, &st_folds, ops, df, &model, &fast_sums)
+        }
         Dataflow::Os => check_os(&parse_dump_os(&text, &dump)?, &dump, g, &os_folds, ops, &model, &fast_sums),
     }
 }
@@ -291,7 +318,10 @@ pub fn run_compiled(
 /// Run one co-simulation in `dir` (created; files are left there).
 pub fn cosim(mult: &RtlMultiplier, cfg: CosimConfig, dir: &Path) -> Result<CosimReport, RtlError> {
     if cfg.rows == 0 || cfg.cols == 0 || cfg.npix == 0 || cfg.k == 0 || cfg.nf == 0 {
-        return Err(RtlError::Config(format!("rows {}, cols {}, npix {}, k {}, nf {}: all must be > 0", cfg.rows, cfg.cols, cfg.npix, cfg.k, cfg.nf)));
+        return Err(RtlError::Config(format!(
+            "rows {}, cols {}, npix {}, k {}, nf {}: all must be > 0",
+            cfg.rows, cfg.cols, cfg.npix, cfg.k, cfg.nf
+        )));
     }
     if mult.ports.signed != cfg.scheme.signed_multiplier() {
         return Err(RtlError::Config(format!(

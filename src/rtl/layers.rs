@@ -116,7 +116,13 @@ impl<'a> ModelRtl<'a> {
     /// accelerator's approximate multiplier) for the approximate layers among `layers` and,
     /// when some of them are exact, around the generated exact multiplier (`exact:8x8` or
     /// `sexact:8x8`, whose simulated table must be the exact product).
-    pub fn build(acc: &'a Accelerator<'a>, approx: &RtlMultiplier, layers: &RtlLayers, sim: Simulator, dir: &Path) -> Result<Self, RtlError> {
+    pub fn build(
+        acc: &'a Accelerator<'a>,
+        approx: &RtlMultiplier,
+        layers: &RtlLayers,
+        sim: Simulator,
+        dir: &Path,
+    ) -> Result<Self, RtlError> {
         let model = acc.model();
         let names: Vec<String> = model.gemms().map(|g| g.name.clone()).collect();
         if let RtlLayers::Named(v) = layers {
@@ -130,7 +136,10 @@ impl<'a> ModelRtl<'a> {
         let approx_bench = if chosen.contains(&true) {
             let want = acc.multiplier().table();
             if want.map(|t| &t.table) != Some(&approx.lut.table) {
-                return Err(RtlError::NotTheNetlist { multiplier: acc.multiplier().name().to_string(), netlist: approx.path.clone() });
+                return Err(RtlError::NotTheNetlist {
+                    multiplier: acc.multiplier().name().to_string(),
+                    netlist: approx.path.clone(),
+                });
             }
             Some(Bench::build(approx, g, acc, sim, &dir.join("approx"))?)
         } else {
@@ -167,14 +176,27 @@ impl<'a> ModelRtl<'a> {
                 let bench = if q.approximate { &self.approx } else { &self.exact };
                 let bench = bench.as_ref().expect("a bench for every chosen layer kind");
                 let (check, sums) = self.gemm(bench, ops, mult)?;
-                gemms.push(GemmRun { layer: q.name.clone(), image: first + i, approximate: q.approximate, multiplier: bench.module.clone(), check });
+                gemms.push(GemmRun {
+                    layer: q.name.clone(),
+                    image: first + i,
+                    approximate: q.approximate,
+                    multiplier: bench.module.clone(),
+                    check,
+                });
                 Ok::<_, RtlError>(sums)
             })?;
             let last = model.gemms().last().expect("model has a GEMM layer");
             for (o, (&got, &w)) in out.iter().zip(&want.acc[i * classes..(i + 1) * classes]).enumerate() {
                 let (lg, lw) = (last.dequantize_acc(got, o), want.logits[i * classes + o]);
                 if got != w || lg.to_bits() != lw.to_bits() {
-                    return Err(RtlError::Logits { image: first + i, class: o, got, want: w, got_logit: lg, want_logit: lw });
+                    return Err(RtlError::Logits {
+                        image: first + i,
+                        class: o,
+                        got,
+                        want: w,
+                        got_logit: lg,
+                        want_logit: lw,
+                    });
                 }
             }
             acc.extend_from_slice(&out);
@@ -182,7 +204,12 @@ impl<'a> ModelRtl<'a> {
         Ok(ModelCosimReport { images: images.len() / d, classes, gemms, acc })
     }
 
-    fn gemm(&self, bench: &Bench, ops: &GemmOperands, mult: &dyn Multiplier) -> Result<(CosimCheck, Vec<i32>), RtlError> {
+    fn gemm(
+        &self,
+        bench: &Bench,
+        ops: &GemmOperands,
+        mult: &dyn Multiplier,
+    ) -> Result<(CosimCheck, Vec<i32>), RtlError> {
         let check = run_compiled(&bench.compiled, self.acc.config.dataflow, self.g, &bench.dir, ops, mult)?;
         let sums = check.values.clone();
         Ok((check, sums))

@@ -37,8 +37,19 @@ pub enum RtlError {
     /// `lines`: every dump line that contributed to the sum (one per reduction fold); `line` is
     /// the first.
     #[error("{path}:{line}: sum of pixel {pixel}, output {output} is {got} (0x{got:08x}), {reference} gives {want} (0x{want:08x}); partial sums on dump lines {lines:?}")]
-    SumMismatch { path: PathBuf, line: u64, lines: Vec<u64>, pixel: usize, output: usize, got: i32, want: i32, reference: &'static str },
-    #[error("{path}:{line}: pixel {pixel}, output {output} appeared on cycle {got}, the model writes it on cycle {want}")]
+    SumMismatch {
+        path: PathBuf,
+        line: u64,
+        lines: Vec<u64>,
+        pixel: usize,
+        output: usize,
+        got: i32,
+        want: i32,
+        reference: &'static str,
+    },
+    #[error(
+        "{path}:{line}: pixel {pixel}, output {output} appeared on cycle {got}, the model writes it on cycle {want}"
+    )]
     CycleMismatch { path: PathBuf, line: u64, pixel: usize, output: usize, got: u64, want: u64 },
     #[error("{path}: {msg}")]
     Missing { path: PathBuf, msg: String },

@@ -151,7 +151,14 @@ pub fn os_folds(ops: &GemmOperands, g: Geometry) -> Vec<OsFold> {
     let mut base = 0;
     for p0 in (0..ops.npix).step_by(g.rows) {
         for o0 in (0..ops.nf).step_by(g.cols) {
-            out.push(OsFold { p0, o0, r_used: (ops.npix - p0).min(g.rows), c_used: (ops.nf - o0).min(g.cols), base, len });
+            out.push(OsFold {
+                p0,
+                o0,
+                r_used: (ops.npix - p0).min(g.rows),
+                c_used: (ops.nf - o0).min(g.cols),
+                base,
+                len,
+            });
             base += len;
         }
     }

@@ -21,9 +21,9 @@ impl<const L: usize> Lanes<L> {
 // Index loops over `[u64; L]` are the form the compiler vectorizes most reliably.
 #[allow(clippy::needless_range_loop)]
 mod ops {
-use super::Lanes;
-use std::ops::{BitAnd, BitOr, BitXor, Not};
-macro_rules! lanes_op {
+    use super::Lanes;
+    use std::ops::{BitAnd, BitOr, BitXor, Not};
+    macro_rules! lanes_op {
     ($tr:ident, $f:ident, $op:tt) => {
         impl<const L: usize> $tr for Lanes<L> {
             type Output = Self;
@@ -38,21 +38,21 @@ macro_rules! lanes_op {
         }
     };
 }
-lanes_op!(BitAnd, bitand, &);
-lanes_op!(BitOr, bitor, |);
-lanes_op!(BitXor, bitxor, ^);
+    lanes_op!(BitAnd, bitand, &);
+    lanes_op!(BitOr, bitor, |);
+    lanes_op!(BitXor, bitxor, ^);
 
-impl<const L: usize> Not for Lanes<L> {
-    type Output = Self;
-    #[inline(always)]
-    fn not(self) -> Self {
-        let mut r = [0u64; L];
-        for i in 0..L {
-            r[i] = !self.0[i];
+    impl<const L: usize> Not for Lanes<L> {
+        type Output = Self;
+        #[inline(always)]
+        fn not(self) -> Self {
+            let mut r = [0u64; L];
+            for i in 0..L {
+                r[i] = !self.0[i];
+            }
+            Lanes(r)
         }
-        Lanes(r)
     }
-}
 }
 
 /// One gate evaluation: `slots[dst] = op(slots[src0], slots[src1], slots[src2])`.
@@ -194,11 +194,8 @@ impl Program {
                     .collect()
             })
             .collect();
-        let output_slots = net
-            .outputs
-            .iter()
-            .map(|p| p.bits.iter().map(|&b| slot_of[alias[b as usize] as usize]).collect())
-            .collect();
+        let output_slots =
+            net.outputs.iter().map(|p| p.bits.iter().map(|&b| slot_of[alias[b as usize] as usize]).collect()).collect();
         Program {
             name: net.name.clone(),
             instrs,

@@ -40,10 +40,10 @@ impl MulShape {
     /// behavioural files).
     pub fn of(net: &Netlist, row_port: RowPort, signed: bool) -> Result<MulShape, SimError> {
         let find = |name: &str| {
-            net.inputs.iter().position(|p| p.name == name).ok_or_else(|| SimError::MissingInput {
-                circuit: net.name.clone(),
-                port: name.to_string(),
-            })
+            net.inputs
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| SimError::MissingInput { circuit: net.name.clone(), port: name.to_string() })
         };
         let a = find("A")?;
         let b = find("B")?;
@@ -56,12 +56,7 @@ impl MulShape {
         };
         let check = |p: &crate::netlist::ir::Port, max: usize| {
             if p.width() > max || p.width() == 0 {
-                Err(SimError::TooWide {
-                    circuit: net.name.clone(),
-                    port: p.name.clone(),
-                    width: p.width(),
-                    max,
-                })
+                Err(SimError::TooWide { circuit: net.name.clone(), port: p.name.clone(), width: p.width(), max })
             } else {
                 Ok(p.width() as u32)
             }
@@ -97,12 +92,7 @@ impl MulShape {
 /// Load the planes of `vals`-style operands: bit `k` of the combined index `row << col_bits | col`
 /// of lane `g = base + lane`. `base` is a multiple of `64·L` or zero.
 #[inline(always)]
-fn load_index_planes<const L: usize>(
-    prog: &Program,
-    shape: &MulShape,
-    base: u64,
-    slots: &mut [Lanes<L>],
-) {
+fn load_index_planes<const L: usize>(prog: &Program, shape: &MulShape, base: u64, slots: &mut [Lanes<L>]) {
     const PAT: [u64; 6] = [
         0xAAAA_AAAA_AAAA_AAAA,
         0xCCCC_CCCC_CCCC_CCCC,
@@ -252,13 +242,7 @@ pub struct Samples {
 
 /// Simulate `n` uniformly random operand pairs. Pair `i` depends only on `seed` and `i` (chunk
 /// `i / CHUNK` draws from ChaCha8 stream `i / CHUNK`), never on the thread count.
-pub fn sample(
-    net: &Netlist,
-    row_port: RowPort,
-    signed: bool,
-    n: usize,
-    seed: u64,
-) -> Result<Samples, SimError> {
+pub fn sample(net: &Netlist, row_port: RowPort, signed: bool, n: usize, seed: u64) -> Result<Samples, SimError> {
     const L: usize = LANE_WORDS;
     let prog = Program::compile(net);
     let shape = MulShape::of(net, row_port, signed)?;
@@ -305,7 +289,13 @@ pub fn sample(
             (rows, cols, prods)
         })
         .collect();
-    let mut s = Samples { shape, seed, rows: Vec::with_capacity(n), cols: Vec::with_capacity(n), products: Vec::with_capacity(n) };
+    let mut s = Samples {
+        shape,
+        seed,
+        rows: Vec::with_capacity(n),
+        cols: Vec::with_capacity(n),
+        products: Vec::with_capacity(n),
+    };
     for (r, c, p) in parts {
         s.rows.extend(r);
         s.cols.extend(c);
@@ -331,9 +321,7 @@ pub(crate) fn eval_pairs<const L: usize>(
     let mut done = 0;
     while done < out.len() {
         let m = (out.len() - done).min(64 * L);
-        for (pl, src, input) in
-            [(&mut pl_r, rows, shape.row_input), (&mut pl_c, cols, shape.col_input)]
-        {
+        for (pl, src, input) in [(&mut pl_r, rows, shape.row_input), (&mut pl_c, cols, shape.col_input)] {
             vals.fill(0);
             for (v, &x) in vals.iter_mut().zip(&src[done..done + m]) {
                 *v = x as u64;

@@ -15,8 +15,18 @@ use crate::quant::{QuantScheme, Recover};
 /// What is evaluated: a float model, or a quantized model on an accelerator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
-    Float { model: usize },
-    Accel { model: usize, scheme: QuantScheme, per_channel: bool, array: ArrayShape, dataflow: Dataflow, multiplier: usize, recover: Recover },
+    Float {
+        model: usize,
+    },
+    Accel {
+        model: usize,
+        scheme: QuantScheme,
+        per_channel: bool,
+        array: ArrayShape,
+        dataflow: Dataflow,
+        multiplier: usize,
+        recover: Recover,
+    },
 }
 
 impl Target {
@@ -104,7 +114,15 @@ pub fn accel_targets(plan: &Plan, model: usize) -> Vec<Target> {
                             continue;
                         }
                         for recover in plan.recover_list() {
-                            out.push(Target::Accel { model, scheme, per_channel, array, dataflow, multiplier: m, recover });
+                            out.push(Target::Accel {
+                                model,
+                                scheme,
+                                per_channel,
+                                array,
+                                dataflow,
+                                multiplier: m,
+                                recover,
+                            });
                         }
                     }
                 }
@@ -119,8 +137,11 @@ pub fn cells(plan: &Plan, models: &[ModelInfo]) -> Vec<Cell> {
     let mut out = Vec::new();
     let end = plan.image_start + plan.images;
     for (s, info) in models.iter().enumerate() {
-        let target_models: Vec<usize> =
-            if plan.cross_models { (0..models.len()).filter(|&t| models[t].dataset == info.dataset).collect() } else { vec![s] };
+        let target_models: Vec<usize> = if plan.cross_models {
+            (0..models.len()).filter(|&t| models[t].dataset == info.dataset).collect()
+        } else {
+            vec![s]
+        };
         for &threat in &plan.threats {
             for attack in plan.attack_specs() {
                 let applies = match threat {
@@ -138,7 +159,16 @@ pub fn cells(plan: &Plan, models: &[ModelInfo]) -> Vec<Cell> {
                     for &epsilon in &plan.eps[attack.name()] {
                         for start in (plan.image_start..end).step_by(plan.chunk) {
                             let images = start..(start + plan.chunk).min(end);
-                            let mut cell = Cell { index: 0, source: s, threat, attack, attack_seed, epsilon, images, targets: vec![] };
+                            let mut cell = Cell {
+                                index: 0,
+                                source: s,
+                                threat,
+                                attack,
+                                attack_seed,
+                                epsilon,
+                                images,
+                                targets: vec![],
+                            };
                             match threat {
                                 Threat::Transfer => {
                                     for &t in &target_models {

@@ -18,13 +18,38 @@ struct Quote {
 }
 
 const LENET_QUOTES: [Quote; 7] = [
-    Quote { what: "Linf BIM (Fig. 4a)", attack: "linf-bim", eps: 0.2, losses: [("mul8u_1JFF", 44.0), ("mul8u_L40", 67.0)] },
-    Quote { what: "Linf FGM = FGSM (Fig. 4c)", attack: "fgsm", eps: 0.25, losses: [("mul8u_1JFF", 37.0), ("mul8u_L40", 49.0)] },
+    Quote {
+        what: "Linf BIM (Fig. 4a)",
+        attack: "linf-bim",
+        eps: 0.2,
+        losses: [("mul8u_1JFF", 44.0), ("mul8u_L40", 67.0)],
+    },
+    Quote {
+        what: "Linf FGM = FGSM (Fig. 4c)",
+        attack: "fgsm",
+        eps: 0.25,
+        losses: [("mul8u_1JFF", 37.0), ("mul8u_L40", 49.0)],
+    },
     Quote { what: "L2 FGM (Fig. 4d)", attack: "fgm", eps: 2.0, losses: [("mul8u_1JFF", 9.0), ("mul8u_JV3", 28.0)] },
     Quote { what: "L2 PGD (Fig. 5a)", attack: "l2-pgd", eps: 2.0, losses: [("mul8u_1JFF", 17.0), ("mul8u_JV3", 36.0)] },
-    Quote { what: "Linf PGD (Fig. 5b)", attack: "linf-pgd", eps: 0.05, losses: [("mul8u_1JFF", 1.0), ("mul8u_JV3", 23.0)] },
-    Quote { what: "L2 contrast reduction (Fig. 6a)", attack: "l2-contrast", eps: 1.5, losses: [("mul8u_1JFF", 0.06), ("mul8u_L40", 53.0)] },
-    Quote { what: "Linf repeated additive uniform noise (Fig. 5d)", attack: "linf-uniform", eps: 1.0, losses: [("mul8u_1JFF", 50.0), ("mul8u_L40", 75.0)] },
+    Quote {
+        what: "Linf PGD (Fig. 5b)",
+        attack: "linf-pgd",
+        eps: 0.05,
+        losses: [("mul8u_1JFF", 1.0), ("mul8u_JV3", 23.0)],
+    },
+    Quote {
+        what: "L2 contrast reduction (Fig. 6a)",
+        attack: "l2-contrast",
+        eps: 1.5,
+        losses: [("mul8u_1JFF", 0.06), ("mul8u_L40", 53.0)],
+    },
+    Quote {
+        what: "Linf repeated additive uniform noise (Fig. 5d)",
+        attack: "linf-uniform",
+        eps: 1.0,
+        losses: [("mul8u_1JFF", 50.0), ("mul8u_L40", 75.0)],
+    },
 ];
 
 fn find<'a>(r: &'a Results, f: impl Fn(&Row) -> bool) -> Option<&'a super::runner::Aggregate> {
@@ -47,7 +72,11 @@ fn float_clean(r: &Results) -> Option<Proportion> {
 fn loss(r: &Results, mult: &str, attack: &str, eps: f32) -> Option<(f64, Proportion, Proportion)> {
     let has = |m: &str| r.plan.multipliers.iter().any(|x| x == m);
     let mult = if mult == "mul8u_1JFF" && !has(mult) { "exact" } else { mult };
-    let pick = |e: f32| find(r, |x| x.target == "accel" && x.multiplier == mult && x.attack == attack && x.epsilon.to_bits() == e.to_bits());
+    let pick = |e: f32| {
+        find(r, |x| {
+            x.target == "accel" && x.multiplier == mult && x.attack == attack && x.epsilon.to_bits() == e.to_bits()
+        })
+    };
     let (c, a) = (pick(0.0)?, pick(eps)?);
     Some((100.0 * (c.proportion().value() - a.proportion().value()), c.proportion(), a.proportion()))
 }
@@ -57,7 +86,12 @@ fn loss(r: &Results, mult: &str, attack: &str, eps: f32) -> Option<(f64, Proport
 /// `lenet` is the LeNet-5 study in the units the paper's numbers match (normalized), `lenet_pixel`
 /// the same study with the same numbers read as pixel budgets; each quoted number is set beside
 /// both.
-pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: Option<&Results>, transfer: &[(&str, &Results)]) -> String {
+pub fn compare(
+    lenet: Option<&Results>,
+    lenet_pixel: Option<&Results>,
+    alexnet: Option<&Results>,
+    transfer: &[(&str, &Results)],
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Reproduction of Siddique & Hoque, \"Is Approximation Universally Defensive Against Adversarial Attacks in DNNs?\"\n");
     let _ = writeln!(
@@ -87,16 +121,21 @@ pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: 
                     Some(o) => format!("{:.1} | {} | {}", o.0, pct(&o.1), pct(&o.2)),
                     None => "not in plan | - | -".into(),
                 };
-                let _ = writeln!(s, "| {} | {} | {m} | {paper} | {} | {} |", q.what, q.eps, cols(lenet), cols(lenet_pixel));
+                let _ =
+                    writeln!(s, "| {} | {} | {m} | {paper} | {} | {} |", q.what, q.eps, cols(lenet), cols(lenet_pixel));
             }
         }
     }
     if let Some(r) = lenet {
         // Fig. 8: PGD eps 0.2, quantization +58 points over float; approximation −35 (M8 vs quantized exact).
         let at = |mult: Option<&str>| {
-            find(r, |x| x.attack == "linf-pgd" && x.epsilon.to_bits() == 0.2f32.to_bits() && match mult {
-                None => x.target == "float",
-                Some(m) => x.target == "accel" && x.multiplier == m,
+            find(r, |x| {
+                x.attack == "linf-pgd"
+                    && x.epsilon.to_bits() == 0.2f32.to_bits()
+                    && match mult {
+                        None => x.target == "float",
+                        Some(m) => x.target == "accel" && x.multiplier == m,
+                    }
             })
         };
         let _ = writeln!(s, "\n## Quantization vs approximation (Fig. 8, Linf PGD eps 0.2)\n\n| comparison | paper (points) | ours (points) | McNemar p |\n|---|---|---|---|");
@@ -104,7 +143,15 @@ pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: 
         let diff = |a: Option<&super::runner::Aggregate>, b: Option<&super::runner::Aggregate>| match (a, b) {
             (Some(a), Some(b)) => {
                 let (x, y) = discordant(&a.bits, &b.bits);
-                (format!("{:+.1} ({} vs {})", 100.0 * (a.proportion().value() - b.proportion().value()), pct(&a.proportion()), pct(&b.proportion())), report::fmt_p(mcnemar_exact(x, y)))
+                (
+                    format!(
+                        "{:+.1} ({} vs {})",
+                        100.0 * (a.proportion().value() - b.proportion().value()),
+                        pct(&a.proportion()),
+                        pct(&b.proportion())
+                    ),
+                    report::fmt_p(mcnemar_exact(x, y)),
+                )
             }
             _ => ("not in plan".into(), "-".into()),
         };
@@ -117,15 +164,34 @@ pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: 
         let _ = writeln!(s, "\n## Transferability (Table II, Linf BIM eps 0.05, before/after %)\n");
         let _ = writeln!(s, "Paper: MNIST AccL5→AxL5 98/97, AccL5→AxAlx 67/43, AccAlx→AxL5 98/9, AccAlx→AxAlx 67/11; CIFAR-10 AccL5→AxL5 54/9, AccL5→AxAlx 53/4, AccAlx→AxL5 54/20, AccAlx→AxAlx 53/10.\n");
         for (name, r) in transfer {
-            let _ = writeln!(s, "**{name}** (ours):\n\n| source (float) \\ target (accelerator) | {} |\n|---|{}", r.plan.models.iter().map(|m| m.display().to_string()).collect::<Vec<_>>().join(" | "), "---|".repeat(r.plan.models.len()));
+            let _ = writeln!(
+                s,
+                "**{name}** (ours):\n\n| source (float) \\ target (accelerator) | {} |\n|---|{}",
+                r.plan.models.iter().map(|m| m.display().to_string()).collect::<Vec<_>>().join(" | "),
+                "---|".repeat(r.plan.models.len())
+            );
             for src in &r.plan.models {
                 let mut line = format!("| {} |", src.display());
                 for tgt in &r.plan.models {
                     let get = |e: f32| {
-                        r.find(|x| x.source_model == src.display().to_string() && x.target_model == tgt.display().to_string() && x.target == "accel" && x.attack == "linf-bim" && x.epsilon.to_bits() == e.to_bits() && !report::is_exact_multiplier(&x.multiplier))
+                        r.find(|x| {
+                            x.source_model == src.display().to_string()
+                                && x.target_model == tgt.display().to_string()
+                                && x.target == "accel"
+                                && x.attack == "linf-bim"
+                                && x.epsilon.to_bits() == e.to_bits()
+                                && !report::is_exact_multiplier(&x.multiplier)
+                        })
                     };
                     match (get(0.0), get(0.05)) {
-                        (Some(b), Some(a)) => line += &format!(" {} / {} ({}) |", report::pct(&b.proportion()), report::pct(&a.proportion()), b.first.multiplier),
+                        (Some(b), Some(a)) => {
+                            line += &format!(
+                                " {} / {} ({}) |",
+                                report::pct(&b.proportion()),
+                                report::pct(&a.proportion()),
+                                b.first.multiplier
+                            )
+                        }
                         _ => line += " – |",
                     }
                 }
@@ -148,7 +214,12 @@ pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: 
                 .filter_map(|t| {
                     let all: Vec<&report::Comparison> = cs.iter().filter(|c| c.threat == t.name()).collect();
                     let v = report::verdict(&all);
-                    (v.cells > 0).then(|| format!("{t}: {} of {} cells significantly less robust than exact, {} more robust", v.worse, v.cells, v.better))
+                    (v.cells > 0).then(|| {
+                        format!(
+                            "{t}: {} of {} cells significantly less robust than exact, {} more robust",
+                            v.worse, v.cells, v.better
+                        )
+                    })
                 })
                 .collect();
             Some(format!("{n} ({})", per.join("; ")))
@@ -158,15 +229,39 @@ pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: 
         let cs = report::comparisons(r);
         report::verdict(&cs.iter().filter(|c| c.threat == "transfer").collect::<Vec<_>>()).worse > 0
     });
-    let _ = writeln!(s, "- **A1** (approximation is not universally defensive): **{}** — {}.", if a1.is_empty() { "not run" } else if a1_holds { "holds" } else { "does not hold" }, a1.join("; "));
+    let _ = writeln!(
+        s,
+        "- **A1** (approximation is not universally defensive): **{}** — {}.",
+        if a1.is_empty() {
+            "not run"
+        } else if a1_holds {
+            "holds"
+        } else {
+            "does not hold"
+        },
+        a1.join("; ")
+    );
     // A2: attacks transfer — accuracy after the attack significantly below before, off the diagonal.
     let mut a2 = Vec::new();
     for (name, r) in transfer {
-        for a in r.complete().filter(|a| a.first.target == "accel" && a.first.source_model != a.first.target_model && a.first.epsilon > 0.0) {
+        for a in r.complete().filter(|a| {
+            a.first.target == "accel" && a.first.source_model != a.first.target_model && a.first.epsilon > 0.0
+        }) {
             let x = &a.first;
-            if let Some(b) = r.find(|y| y.source_model == x.source_model && y.target_model == x.target_model && y.target == "accel" && y.multiplier == x.multiplier && y.scheme == x.scheme && y.attack == x.attack && y.epsilon == 0.0) {
+            if let Some(b) = r.find(|y| {
+                y.source_model == x.source_model
+                    && y.target_model == x.target_model
+                    && y.target == "accel"
+                    && y.multiplier == x.multiplier
+                    && y.scheme == x.scheme
+                    && y.attack == x.attack
+                    && y.epsilon == 0.0
+            }) {
                 let (p, q) = discordant(&b.bits, &a.bits);
-                a2.push((format!("{name}: {} → {} ({})", x.source_model, x.target_model, x.multiplier), mcnemar_exact(p, q) < ALPHA && a.proportion().value() < b.proportion().value()));
+                a2.push((
+                    format!("{name}: {} → {} ({})", x.source_model, x.target_model, x.multiplier),
+                    mcnemar_exact(p, q) < ALPHA && a.proportion().value() < b.proportion().value(),
+                ));
             }
         }
     }
@@ -181,9 +276,20 @@ pub fn compare(lenet: Option<&Results>, lenet_pixel: Option<&Results>, alexnet: 
     // each family of cells.
     let a3 = lenet.map(|r| {
         let (mut pq, mut dq, mut pa, mut da) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for f in r.complete().filter(|a| a.first.target == "float" && a.first.threat == "transfer" && a.first.epsilon > 0.0 && a.first.source_model == a.first.target_model) {
+        for f in r.complete().filter(|a| {
+            a.first.target == "float"
+                && a.first.threat == "transfer"
+                && a.first.epsilon > 0.0
+                && a.first.source_model == a.first.target_model
+        }) {
             let x = &f.first;
-            let same = |y: &Row| y.target == "accel" && y.attack == x.attack && y.epsilon.to_bits() == x.epsilon.to_bits() && y.threat == "transfer" && y.source_model == y.target_model;
+            let same = |y: &Row| {
+                y.target == "accel"
+                    && y.attack == x.attack
+                    && y.epsilon.to_bits() == x.epsilon.to_bits()
+                    && y.threat == "transfer"
+                    && y.source_model == y.target_model
+            };
             if let Some(q) = r.find(|y| same(y) && y.multiplier == "exact") {
                 let (b, c) = discordant(&q.bits, &f.bits);
                 pq.push(mcnemar_exact(b, c));

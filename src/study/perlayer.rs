@@ -77,7 +77,9 @@ impl std::fmt::Display for Method {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Method::Exhaustive => write!(f, "exhaustive"),
-            Method::Nsga2 { population, generations } => write!(f, "NSGA-II, population {population}, {generations} generations"),
+            Method::Nsga2 { population, generations } => {
+                write!(f, "NSGA-II, population {population}, {generations} generations")
+            }
         }
     }
 }
@@ -141,7 +143,8 @@ pub fn nondominated_sort(points: &[Point]) -> Vec<Vec<usize>> {
 /// Crowding distance of each member of `front` (same order).
 fn crowding(points: &[Point], front: &[usize]) -> Vec<f64> {
     let mut d = vec![0f64; front.len()];
-    let objs: [&dyn Fn(&Point) -> f64; 3] = [&|p| p.energy_pj, &|p| p.val.correct as f64, &|p| p.val_robust.map_or(0.0, |r| r.correct as f64)];
+    let objs: [&dyn Fn(&Point) -> f64; 3] =
+        [&|p| p.energy_pj, &|p| p.val.correct as f64, &|p| p.val_robust.map_or(0.0, |r| r.correct as f64)];
     for f in objs {
         let mut order: Vec<usize> = (0..front.len()).collect();
         order.sort_by(|&a, &b| f(&points[front[a]]).total_cmp(&f(&points[front[b]])).then(a.cmp(&b)));
@@ -174,12 +177,23 @@ pub struct Evaluator<'a> {
 
 impl<'a> Evaluator<'a> {
     fn assignment(&self, genome: &[usize]) -> String {
-        self.layers.iter().zip(genome).map(|(l, &c)| format!("{l}={}", self.choices[c].name)).collect::<Vec<_>>().join(",")
+        self.layers
+            .iter()
+            .zip(genome)
+            .map(|(l, &c)| format!("{l}={}", self.choices[c].name))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Accuracy (and robust accuracy) of `genome` on `images`, and its energy per image.
-    fn measure(&self, genome: &[usize], images: &Dataset, adv: Option<&[f32]>) -> Result<(f64, Proportion, Option<Proportion>), StudyError> {
-        let refs: Vec<(&str, &dyn crate::mult::Multiplier)> = self.layers.iter().zip(genome).map(|(l, &c)| (l.as_str(), self.choices[c].loaded.mult.as_ref())).collect();
+    fn measure(
+        &self,
+        genome: &[usize],
+        images: &Dataset,
+        adv: Option<&[f32]>,
+    ) -> Result<(f64, Proportion, Option<Proportion>), StudyError> {
+        let refs: Vec<(&str, &dyn crate::mult::Multiplier)> =
+            self.layers.iter().zip(genome).map(|(l, &c)| (l.as_str(), self.choices[c].loaded.mult.as_ref())).collect();
         let exact = &self.exact;
         let fail = |e: String| StudyError::Model(format!("{}: {e}", self.assignment(genome)));
         // Every searched layer is named, so the default (`exact`) multiplies nowhere.
@@ -187,17 +201,30 @@ impl<'a> Evaluator<'a> {
         let qm = match self.config.recover {
             Recover::None => self.qm,
             r => {
-                recovered = crate::quant::recover::recover_layers(self.qm, exact, &refs, &self.assignment(genome), "", r, self.calib).map_err(|e| fail(e.to_string()))?;
+                recovered = crate::quant::recover::recover_layers(
+                    self.qm,
+                    exact,
+                    &refs,
+                    &self.assignment(genome),
+                    "",
+                    r,
+                    self.calib,
+                )
+                .map_err(|e| fail(e.to_string()))?;
                 &recovered
             }
         };
         let acc = Accelerator::with_layers(qm, exact, &refs, self.config.accel).map_err(|e| fail(e.to_string()))?;
         let r = acc.run(&images.images).map_err(|e| fail(e.to_string()))?;
-        let energy = r.energy_per_image_pj().ok_or_else(|| fail("a layer's multiplier has no published power, so no energy".into()))?;
+        let energy = r
+            .energy_per_image_pj()
+            .ok_or_else(|| fail("a layer's multiplier has no published power, so no energy".into()))?;
         let ok = |p: &[usize]| p.iter().zip(&images.labels).filter(|(&a, &b)| a == b as usize).count();
         let clean = Proportion::new(ok(&r.predictions()), images.len());
         let robust = match adv {
-            Some(x) => Some(Proportion::new(ok(&acc.run(x).map_err(|e| fail(e.to_string()))?.predictions()), images.len())),
+            Some(x) => {
+                Some(Proportion::new(ok(&acc.run(x).map_err(|e| fail(e.to_string()))?.predictions()), images.len()))
+            }
             None => None,
         };
         Ok((energy, clean, robust))
@@ -212,7 +239,15 @@ impl<'a> Evaluator<'a> {
                 continue;
             }
             let (energy_pj, val, val_robust) = self.measure(g, self.val, self.val_adv.as_deref())?;
-            let p = Point { genome: g.clone(), assignment: self.assignment(g), energy_pj, val, val_robust, test: None, test_robust: None };
+            let p = Point {
+                genome: g.clone(),
+                assignment: self.assignment(g),
+                energy_pj,
+                val,
+                val_robust,
+                test: None,
+                test_robust: None,
+            };
             self.cache.insert(g.clone(), p.clone());
             pb.inc(1);
             out.push(p);
@@ -223,13 +258,21 @@ impl<'a> Evaluator<'a> {
 
 /// Quantize `model` (calibrated on the training images `config` names), search assignments of
 /// `choices` over the model's approximate GEMM layers, and measure the front on `test`.
-pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Choice], config: &SearchConfig, progress: bool) -> Result<Search, StudyError> {
+pub fn search(
+    model: &SavedModel,
+    train: &Dataset,
+    test: &Dataset,
+    choices: &[Choice],
+    config: &SearchConfig,
+    progress: bool,
+) -> Result<Search, StudyError> {
     if choices.is_empty() {
         return Err(StudyError::Input("no multipliers to choose from".into()));
     }
     let idx = calibration_indices(train.len(), config.calib, config.calib_seed);
     let calib = train.images_at(&idx);
-    let mut qm = QuantModel::build(&model.arch, &model.params, &calib, config.options.clone()).map_err(|e| StudyError::Model(e.to_string()))?;
+    let mut qm = QuantModel::build(&model.arch, &model.params, &calib, config.options.clone())
+        .map_err(|e| StudyError::Model(e.to_string()))?;
     qm.calibration.seed = Some(config.calib_seed);
     let layers: Vec<String> = qm.gemms().filter(|g| g.approximate).map(|g| g.name.clone()).collect();
     if layers.is_empty() {
@@ -253,24 +296,49 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
         let Some((a, eps)) = config.robust else { return Ok(None) };
         let fc = FloatClassifier { arch: &model.arch, params: &model.params };
         let e = Epsilon::new(eps).map_err(|e| StudyError::Attack(e.to_string()))?;
-        let out = attack::run(a, a.default_params(), &fc, &Bounds::uniform(0.0, 1.0), &d.images, &Criterion::Misclassification(d.labels.clone()), &[e], &mut SeededNoise::new(config.seed))
-            .map_err(|e| StudyError::Attack(e.to_string()))?;
+        let out = attack::run(
+            a,
+            a.default_params(),
+            &fc,
+            &Bounds::uniform(0.0, 1.0),
+            &d.images,
+            &Criterion::Misclassification(d.labels.clone()),
+            &[e],
+            &mut SeededNoise::new(config.seed),
+        )
+        .map_err(|e| StudyError::Attack(e.to_string()))?;
         Ok(out.clipped.into_iter().next())
     };
     let val_adv = adversarial(&val)?;
     let test_adv = adversarial(&test)?;
     let exact = crate::lut::Lut::exact(8, 8, qm.options.scheme.signed_multiplier());
-    let mut ev = Evaluator { qm: &qm, calib: &calib, choices, layers: layers.clone(), config, val: &val, val_adv, cache: HashMap::new(), exact };
+    let mut ev = Evaluator {
+        qm: &qm,
+        calib: &calib,
+        choices,
+        layers: layers.clone(),
+        config,
+        val: &val,
+        val_adv,
+        cache: HashMap::new(),
+        exact,
+    };
     let k = choices.len();
     let space = (k as u64).checked_pow(layers.len() as u32).unwrap_or(u64::MAX);
-    let method = if space <= config.exhaustive_limit { Method::Exhaustive } else { Method::Nsga2 { population: config.population.max(4), generations: config.generations } };
+    let method = if space <= config.exhaustive_limit {
+        Method::Exhaustive
+    } else {
+        Method::Nsga2 { population: config.population.max(4), generations: config.generations }
+    };
     let total = k as u64
         + match method {
             Method::Exhaustive => space,
             Method::Nsga2 { population, generations } => (population * (generations + 1)) as u64,
         };
     let pb = if progress { indicatif::ProgressBar::new(total) } else { indicatif::ProgressBar::hidden() };
-    if let Ok(st) = indicatif::ProgressStyle::with_template("per-layer search [{bar:30}] {pos}/{len} assignments ({eta})") {
+    if let Ok(st) =
+        indicatif::ProgressStyle::with_template("per-layer search [{bar:30}] {pos}/{len} assignments ({eta})")
+    {
         pb.set_style(st);
     }
     // The single-multiplier designs (every searched layer the same choice) first: references,
@@ -298,7 +366,8 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
             let (rank, crowd) = ranks(&uniform);
             let mut order: Vec<usize> = (0..uniform.len()).collect();
             order.sort_by(|&a, &b| rank[a].cmp(&rank[b]).then(crowd[b].total_cmp(&crowd[a])).then(a.cmp(&b)));
-            let mut pop: Vec<Vec<usize>> = order.iter().take(population / 2).map(|&i| uniform[i].genome.clone()).collect();
+            let mut pop: Vec<Vec<usize>> =
+                order.iter().take(population / 2).map(|&i| uniform[i].genome.clone()).collect();
             while pop.len() < population {
                 pop.push((0..layers.len()).map(|_| rng.gen_range(0..k)).collect());
             }
@@ -311,10 +380,16 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
                 while children.len() < population {
                     let mut parent = || {
                         let (a, b) = (rng.gen_range(0..cur.len()), rng.gen_range(0..cur.len()));
-                        if better(b, a) { b } else { a }
+                        if better(b, a) {
+                            b
+                        } else {
+                            a
+                        }
                     };
                     let (p, q) = (parent(), parent());
-                    let mut child: Vec<usize> = (0..layers.len()).map(|l| if rng.gen_bool(0.5) { cur[p].genome[l] } else { cur[q].genome[l] }).collect();
+                    let mut child: Vec<usize> = (0..layers.len())
+                        .map(|l| if rng.gen_bool(0.5) { cur[p].genome[l] } else { cur[q].genome[l] })
+                        .collect();
                     for gene in child.iter_mut() {
                         if rng.gen_bool(1.0 / layers.len() as f64) {
                             *gene = rng.gen_range(0..k);
@@ -333,7 +408,9 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
                 }
                 let (rank, crowd) = ranks(&all);
                 let mut order: Vec<usize> = (0..all.len()).collect();
-                order.sort_by(|&a, &b| rank[a].cmp(&rank[b]).then(crowd[b].total_cmp(&crowd[a])).then(all[a].genome.cmp(&all[b].genome)));
+                order.sort_by(|&a, &b| {
+                    rank[a].cmp(&rank[b]).then(crowd[b].total_cmp(&crowd[a])).then(all[a].genome.cmp(&all[b].genome))
+                });
                 order.truncate(population);
                 cur = order.into_iter().map(|i| all[i].clone()).collect();
             }
@@ -344,7 +421,9 @@ pub fn search(model: &SavedModel, train: &Dataset, test: &Dataset, choices: &[Ch
     let mut seen = std::collections::HashSet::new();
     points.retain(|p| seen.insert(p.genome.clone()));
     let mut front = nondominated_sort(&points).into_iter().next().unwrap_or_default();
-    front.sort_by(|&a, &b| points[a].energy_pj.total_cmp(&points[b].energy_pj).then(points[a].genome.cmp(&points[b].genome)));
+    front.sort_by(|&a, &b| {
+        points[a].energy_pj.total_cmp(&points[b].energy_pj).then(points[a].genome.cmp(&points[b].genome))
+    });
     for &i in &front {
         let (_, t, tr) = ev.measure(&points[i].genome, &test, test_adv.as_deref())?;
         points[i].test = Some(t);
@@ -383,21 +462,39 @@ impl Search {
         std::fs::create_dir_all(dir).map_err(io(dir.into()))?;
         let robust = self.points.iter().any(|p| p.val_robust.is_some());
         let csv_of = |pts: &mut dyn Iterator<Item = &Point>| {
-            let mut s = String::from("assignment,energy_pj,val_n,val_correct,val_robust_correct,test_n,test_correct,test_robust_correct\n");
-            let opt = |p: Option<Proportion>, f: fn(&Proportion) -> usize| p.map_or(String::new(), |p| f(&p).to_string());
+            let mut s = String::from(
+                "assignment,energy_pj,val_n,val_correct,val_robust_correct,test_n,test_correct,test_robust_correct\n",
+            );
+            let opt =
+                |p: Option<Proportion>, f: fn(&Proportion) -> usize| p.map_or(String::new(), |p| f(&p).to_string());
             for p in pts {
                 s += &format!(
                     "\"{}\",{:.3},{},{},{},{},{},{}\n",
-                    p.assignment, p.energy_pj, p.val.n, p.val.correct, opt(p.val_robust, |p| p.correct), opt(p.test, |p| p.n), opt(p.test, |p| p.correct), opt(p.test_robust, |p| p.correct)
+                    p.assignment,
+                    p.energy_pj,
+                    p.val.n,
+                    p.val.correct,
+                    opt(p.val_robust, |p| p.correct),
+                    opt(p.test, |p| p.n),
+                    opt(p.test, |p| p.correct),
+                    opt(p.test_robust, |p| p.correct)
                 );
             }
             s
         };
-        let w = |name: &str, text: String| crate::model::io::write_atomic(&dir.join(name), text.as_bytes()).map_err(io(dir.join(name)));
+        let w = |name: &str, text: String| {
+            crate::model::io::write_atomic(&dir.join(name), text.as_bytes()).map_err(io(dir.join(name)))
+        };
         w("points.csv", csv_of(&mut self.points.iter()))?;
         w("front.csv", csv_of(&mut self.front.iter().map(|&i| &self.points[i])))?;
         w("uniform.csv", csv_of(&mut self.uniform.iter()))?;
-        let method = format!("{} ({} distinct assignments evaluated of {}^{})", self.method, self.points.len(), self.choices.len(), self.layers.len());
+        let method = format!(
+            "{} ({} distinct assignments evaluated of {}^{})",
+            self.method,
+            self.points.len(),
+            self.choices.len(),
+            self.layers.len()
+        );
         let mut r = format!("{about}\n\nSearch: {method}, layers {}; {} multipliers to choose from. Float model: validation {}, test {}.\n\n", self.layers.join(", "), self.choices.len(), pct(&self.float_val), pct(&self.float_test));
         r += "Accuracy: % [95 % Wilson interval]. Energy: multiplier energy per image, each layer's MACs × its multiplier's PDK45 power / f (exact layers: the library's exact circuit).\n\n";
         let header = if robust {
@@ -408,9 +505,19 @@ impl Search {
         r += "### Pareto front (validation objectives; test accuracy measured afterwards)\n\n";
         r += header;
         let row = |p: &Point| {
-            let mut s = format!("| {:.2} | `{}` | {} | {} |", p.energy_pj / 1000.0, p.assignment, pct(&p.val), p.test.as_ref().map_or("–".into(), pct));
+            let mut s = format!(
+                "| {:.2} | `{}` | {} | {} |",
+                p.energy_pj / 1000.0,
+                p.assignment,
+                pct(&p.val),
+                p.test.as_ref().map_or("–".into(), pct)
+            );
             if robust {
-                s += &format!(" {} | {} |", p.val_robust.as_ref().map_or("–".into(), pct), p.test_robust.as_ref().map_or("–".into(), pct));
+                s += &format!(
+                    " {} | {} |",
+                    p.val_robust.as_ref().map_or("–".into(), pct),
+                    p.test_robust.as_ref().map_or("–".into(), pct)
+                );
             }
             s + "\n"
         };
@@ -427,9 +534,22 @@ impl Search {
         // How much the per-layer front saves over the single-multiplier designs at equal accuracy.
         r += "\n### Savings over single-multiplier designs\n\nFor each single-multiplier design, the cheapest front assignment with at least its validation accuracy:\n\n| single multiplier | its energy nJ | validation % | cheapest front assignment at ≥ that accuracy | energy nJ | saving % |\n|---|---|---|---|---|---|\n";
         for u in self.uniform.iter().filter(|p| p.test.is_some()) {
-            let best = self.front.iter().map(|&i| &self.points[i]).filter(|p| p.val.correct >= u.val.correct).min_by(|a, b| a.energy_pj.total_cmp(&b.energy_pj));
+            let best = self
+                .front
+                .iter()
+                .map(|&i| &self.points[i])
+                .filter(|p| p.val.correct >= u.val.correct)
+                .min_by(|a, b| a.energy_pj.total_cmp(&b.energy_pj));
             if let Some(b) = best {
-                r += &format!("| {} | {:.2} | {:.2} | `{}` | {:.2} | {:.1} |\n", self.choices[u.genome[0]], u.energy_pj / 1000.0, 100.0 * u.val.value(), b.assignment, b.energy_pj / 1000.0, 100.0 * (1.0 - b.energy_pj / u.energy_pj));
+                r += &format!(
+                    "| {} | {:.2} | {:.2} | `{}` | {:.2} | {:.1} |\n",
+                    self.choices[u.genome[0]],
+                    u.energy_pj / 1000.0,
+                    100.0 * u.val.value(),
+                    b.assignment,
+                    b.energy_pj / 1000.0,
+                    100.0 * (1.0 - b.energy_pj / u.energy_pj)
+                );
             }
         }
         w("report.md", r)?;
@@ -465,7 +585,12 @@ impl Search {
 
 /// `conv1=mul8u_L40,conv2=mul8u_JQQ` → `L40/JQQ` (plot labels).
 fn short(assignment: &str) -> String {
-    assignment.split(',').map(|e| e.split_once('=').map_or(e, |x| x.1)).map(|m| m.trim_start_matches("mul8u_").trim_start_matches("mul8s_")).collect::<Vec<_>>().join("/")
+    assignment
+        .split(',')
+        .map(|e| e.split_once('=').map_or(e, |x| x.1))
+        .map(|m| m.trim_start_matches("mul8u_").trim_start_matches("mul8s_"))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// NSGA-II rank (front index) and crowding distance of every point.
@@ -487,7 +612,15 @@ mod tests {
     use super::*;
 
     fn pt(e: f64, acc: usize) -> Point {
-        Point { genome: vec![acc], assignment: String::new(), energy_pj: e, val: Proportion::new(acc, 100), val_robust: None, test: None, test_robust: None }
+        Point {
+            genome: vec![acc],
+            assignment: String::new(),
+            energy_pj: e,
+            val: Proportion::new(acc, 100),
+            val_robust: None,
+            test: None,
+            test_robust: None,
+        }
     }
 
     #[test]

@@ -249,7 +249,8 @@ pub struct Inputs {
 impl Plan {
     /// Read and check a plan file (see [`Plan::from_toml`]).
     pub fn load(path: &Path, inputs: &Inputs) -> Result<Plan, StudyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })?;
         Plan::from_toml(&text, path, inputs)
     }
 
@@ -269,14 +270,22 @@ impl Plan {
     fn from_raw(raw: RawPlan, src: &Source, inputs: &Inputs) -> Result<Plan, StudyError> {
         let models: Vec<Spanned<String>> = raw.models.unwrap_or_default();
         if models.is_empty() {
-            return Err(src.err(0..0, "models", "a plan needs at least one model folder (models = [\"models/lenet5-mnist\"])"));
+            return Err(src.err(
+                0..0,
+                "models",
+                "a plan needs at least one model folder (models = [\"models/lenet5-mnist\"])",
+            ));
         }
         let mut datasets = Vec::new();
         for m in &models {
-            let meta = crate::model::io::load_meta(Path::new(m.get_ref())).map_err(|e| src.err(m.span(), "models", e.to_string()))?;
+            let meta = crate::model::io::load_meta(Path::new(m.get_ref()))
+                .map_err(|e| src.err(m.span(), "models", e.to_string()))?;
             datasets.push(meta.1.dataset);
         }
-        let parse_list = |v: &Option<Vec<Spanned<String>>>, key: &str, default: &[&str]| -> Result<Vec<(String, std::ops::Range<usize>)>, StudyError> {
+        let parse_list = |v: &Option<Vec<Spanned<String>>>,
+                          key: &str,
+                          default: &[&str]|
+         -> Result<Vec<(String, std::ops::Range<usize>)>, StudyError> {
             let out: Vec<(String, std::ops::Range<usize>)> = match v {
                 Some(v) => v.iter().map(|s| (s.get_ref().clone(), s.span())).collect(),
                 None => default.iter().map(|s| (s.to_string(), 0..0)).collect(),
@@ -332,10 +341,15 @@ impl Plan {
         check_eps(&eps_l2, "eps_l2", key_span(src.text, "eps_l2"))?;
         let mut eps: BTreeMap<String, Vec<f32>> = BTreeMap::new();
         for (k, v) in raw.eps.iter().flatten() {
-            let a: AttackSpec = k.get_ref().parse().map_err(|e: String| src.err(k.span(), &format!("eps.{}", k.get_ref()), e))?;
+            let a: AttackSpec =
+                k.get_ref().parse().map_err(|e: String| src.err(k.span(), &format!("eps.{}", k.get_ref()), e))?;
             check_eps(v, &format!("eps.{}", k.get_ref()), k.span())?;
             if !attacks.iter().any(|x| x == a.name()) {
-                return Err(src.err(k.span(), &format!("eps.{}", k.get_ref()), format!("budgets for {a}, which is not in attacks")));
+                return Err(src.err(
+                    k.span(),
+                    &format!("eps.{}", k.get_ref()),
+                    format!("budgets for {a}, which is not in attacks"),
+                ));
             }
             eps.insert(a.name().to_string(), v.clone());
         }
@@ -362,7 +376,8 @@ impl Plan {
                         crate::data::DatasetName::Cifar10 => &PAPER_ALEXNET,
                     };
                     for m in set {
-                        check_multiplier(m, evo.as_deref()).map_err(|e| src.err(sp.clone(), "multipliers", format!("`paper`: {e}")))?;
+                        check_multiplier(m, evo.as_deref())
+                            .map_err(|e| src.err(sp.clone(), "multipliers", format!("`paper`: {e}")))?;
                         multipliers.push(m.to_string());
                     }
                 }
@@ -398,7 +413,10 @@ impl Plan {
             return Err(src.err(key_span(src.text, "per_channel"), "per_channel", "empty list"));
         }
         let mut plan = Plan {
-            name: raw.name.clone().unwrap_or_else(|| src.path.file_stem().map_or("study".into(), |s| s.to_string_lossy().into_owned())),
+            name: raw
+                .name
+                .clone()
+                .unwrap_or_else(|| src.path.file_stem().map_or("study".into(), |s| s.to_string_lossy().into_owned())),
             models: models.iter().map(|m| PathBuf::from(m.get_ref())).collect(),
             cross_models: raw.cross_models.unwrap_or(false),
             schemes,
@@ -429,11 +447,22 @@ impl Plan {
         dedup(&mut plan.dataflows);
         dedup(&mut plan.threats);
         dedup(&mut plan.attack_seeds);
-        if plan.threats.contains(&Threat::Hardware) && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| !s.needs_gradient() && s != AttackSpec::Clean)) {
+        if plan.threats.contains(&Threat::Hardware)
+            && !plan
+                .attacks
+                .iter()
+                .any(|a| a.parse::<AttackSpec>().is_ok_and(|s| !s.needs_gradient() && s != AttackSpec::Clean))
+        {
             return Err(src.err(key_span(src.text, "threats"), "threats", "the hardware threat model needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform)"));
         }
-        if plan.threats.contains(&Threat::Bpda) && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| s.needs_gradient())) {
-            return Err(src.err(key_span(src.text, "threats"), "threats", "the bpda threat model needs a gradient attack (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd)"));
+        if plan.threats.contains(&Threat::Bpda)
+            && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| s.needs_gradient()))
+        {
+            return Err(src.err(
+                key_span(src.text, "threats"),
+                "threats",
+                "the bpda threat model needs a gradient attack (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd)",
+            ));
         }
         Ok(plan)
     }

@@ -87,7 +87,14 @@ fn config_of(r: &Row) -> String {
         "float".into()
     } else {
         let recover = if r.recover.is_empty() { String::new() } else { format!(" recover {}", r.recover) };
-        format!("{} {}{} {} {}{recover}", r.scheme, if r.per_channel { "per-channel " } else { "" }, r.array, r.dataflow, r.approx_layers)
+        format!(
+            "{} {}{} {} {}{recover}",
+            r.scheme,
+            if r.per_channel { "per-channel " } else { "" },
+            r.array,
+            r.dataflow,
+            r.approx_layers
+        )
     }
 }
 
@@ -163,7 +170,9 @@ pub struct Results {
 
 impl Results {
     pub fn open(dir: &Path) -> Result<Results, StudyError> {
-        let plan = store::read_lock(dir)?.ok_or_else(|| StudyError::Report(format!("{}: no {}: not a study folder", dir.display(), store::LOCK_FILE)))?;
+        let plan = store::read_lock(dir)?.ok_or_else(|| {
+            StudyError::Report(format!("{}: no {}: not a study folder", dir.display(), store::LOCK_FILE))
+        })?;
         let rows = store::read_rows(&dir.join(store::RESULTS_FILE))?;
         let mine: Vec<&Row> = rows.iter().filter(|r| store::order_key(&plan, r).is_some()).collect();
         let chunks = plan.images.div_ceil(plan.chunk);
@@ -234,7 +243,11 @@ pub fn comparisons(res: &Results) -> Vec<Comparison> {
         .collect();
     for a in res.complete() {
         let r = &a.first;
-        if r.target != "accel" || r.epsilon <= 0.0 || is_exact_multiplier(&r.multiplier) || r.source_model != r.target_model {
+        if r.target != "accel"
+            || r.epsilon <= 0.0
+            || is_exact_multiplier(&r.multiplier)
+            || r.source_model != r.target_model
+        {
             continue;
         }
         let same = |x: &Row, eps: f32| {
@@ -250,8 +263,14 @@ pub fn comparisons(res: &Results) -> Vec<Comparison> {
         let Some(ex) = res.find(|x| same(x, r.epsilon) && x.multiplier == exact_name) else { continue };
         // Clean accuracy of both: the attack's own eps-0 row (transfer), or the clean cell.
         let clean_of = |m: &str| {
-            res.find(|x| same(x, 0.0) && x.multiplier == m)
-                .or_else(|| res.find(|x| x.attack == "clean" && x.target_sha256 == r.target_sha256 && config_of(x) == config_of(r) && x.multiplier == m))
+            res.find(|x| same(x, 0.0) && x.multiplier == m).or_else(|| {
+                res.find(|x| {
+                    x.attack == "clean"
+                        && x.target_sha256 == r.target_sha256
+                        && config_of(x) == config_of(r)
+                        && x.multiplier == m
+                })
+            })
         };
         let (Some(ac), Some(ec)) = (clean_of(&r.multiplier), clean_of(exact_name)) else { continue };
         let (b, c) = discordant(&a.bits, &ex.bits);
@@ -349,12 +368,18 @@ impl VerdictGroup {
 /// One verdict per (threat model, recovery method), in name order: recovery removes the
 /// clean-accuracy confound, and pooling methods would hide what it changes.
 pub fn verdict_groups(cs: &[Comparison]) -> Vec<VerdictGroup> {
-    let keys: std::collections::BTreeSet<(&str, &str)> = cs.iter().map(|c| (c.threat.as_str(), c.recover.as_str())).collect();
+    let keys: std::collections::BTreeSet<(&str, &str)> =
+        cs.iter().map(|c| (c.threat.as_str(), c.recover.as_str())).collect();
     keys.into_iter()
         .map(|(t, r)| {
             let all: Vec<&Comparison> = cs.iter().filter(|c| c.threat == t && c.recover == r).collect();
             let kept: Vec<&Comparison> = all.iter().copied().filter(|c| c.passes_threshold).collect();
-            VerdictGroup { threat: t.into(), recover: if r.is_empty() { "none".into() } else { r.into() }, all: verdict(&all), passing_threshold: verdict(&kept) }
+            VerdictGroup {
+                threat: t.into(),
+                recover: if r.is_empty() { "none".into() } else { r.into() },
+                all: verdict(&all),
+                passing_threshold: verdict(&kept),
+            }
         })
         .collect()
 }
@@ -372,13 +397,24 @@ fn per_multiplier_text(s: &mut String, cs: &[&Comparison]) {
             names.push(&c.multiplier);
         }
     }
-    let _ = writeln!(s, "\n  | multiplier | clean % (exact) | cells | more robust | less robust |\n  |---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "\n  | multiplier | clean % (exact) | cells | more robust | less robust |\n  |---|---|---|---|---|"
+    );
     for m in names {
-        let mine: Vec<(&&Comparison, bool)> = cs.iter().zip(sig.iter().copied()).filter(|(c, _)| c.multiplier == m).collect();
+        let mine: Vec<(&&Comparison, bool)> =
+            cs.iter().zip(sig.iter().copied()).filter(|(c, _)| c.multiplier == m).collect();
         let first = mine[0].0;
         let better = mine.iter().filter(|(c, s)| *s && c.diff() > 0.0).count();
         let worse = mine.iter().filter(|(c, s)| *s && c.diff() < 0.0).count();
-        let _ = writeln!(s, "  | {} | {} ({}) | {} | {better} | {worse} |", short_name(m), pct(&first.approx_clean), pct(&first.exact_clean), mine.len());
+        let _ = writeln!(
+            s,
+            "  | {} | {} ({}) | {} | {better} | {worse} |",
+            short_name(m),
+            pct(&first.approx_clean),
+            pct(&first.exact_clean),
+            mine.len()
+        );
     }
     s.push('\n');
 }
@@ -455,10 +491,12 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
             "Each approximate multiplier against the exact one in the same configuration, at every attacked budget (eps > 0), per threat model; \
              exact McNemar test on the same images, Holm-corrected over the cells of each line (α = {ALPHA}). The exact circuit mul8u_1JFF is not counted.\n"
         );
-        let several = verdict_groups(&cs).iter().map(|g| &g.recover).collect::<std::collections::BTreeSet<_>>().len() > 1;
+        let several =
+            verdict_groups(&cs).iter().map(|g| &g.recover).collect::<std::collections::BTreeSet<_>>().len() > 1;
         for g in verdict_groups(&cs) {
             let label = if several { format!("{}, recover {}", g.threat, g.recover) } else { g.threat.clone() };
-            let all: Vec<&Comparison> = cs.iter().filter(|c| c.threat == g.threat && c.recover == g.recover_key()).collect();
+            let all: Vec<&Comparison> =
+                cs.iter().filter(|c| c.threat == g.threat && c.recover == g.recover_key()).collect();
             let kept: Vec<&Comparison> = all.iter().copied().filter(|c| c.passes_threshold).collect();
             verdict_text(&mut s, &format!("{label}, all multipliers"), &all);
             verdict_text(&mut s, &format!("{label}, multipliers passing the clean-accuracy threshold (Algorithm 1 line 2: 90 % MNIST, 75 % CIFAR-10)"), &kept);
@@ -470,7 +508,11 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
     clean_table(&mut s, &res, dir)?;
     table2(&mut s, &res);
     attack_tables(&mut s, &res, dir)?;
-    let _ = writeln!(s, "\n---\n{total} rows in `results.csv`; regenerate this report with `axdnn study report {}`.", dir.display());
+    let _ = writeln!(
+        s,
+        "\n---\n{total} rows in `results.csv`; regenerate this report with `axdnn study report {}`.",
+        dir.display()
+    );
     store::write_atomic(&dir.join("report.md"), s.as_bytes())?;
     Ok(s)
 }
@@ -480,7 +522,13 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
 fn fig8(s: &mut String, res: &Results) {
     let mut lines = Vec::new();
     let mut any_bpda = false;
-    for a in res.complete().filter(|a| a.first.target == "float" && a.first.source_model == a.first.target_model && a.first.threat == "transfer" && a.first.attack != "clean" && a.first.epsilon > 0.0) {
+    for a in res.complete().filter(|a| {
+        a.first.target == "float"
+            && a.first.source_model == a.first.target_model
+            && a.first.threat == "transfer"
+            && a.first.attack != "clean"
+            && a.first.epsilon > 0.0
+    }) {
         let r = &a.first;
         let exact_under = |threat: &str, config: &str| {
             res.complete().find(|q| {
@@ -498,17 +546,37 @@ fn fig8(s: &mut String, res: &Results) {
         };
         let vs = |q: &Aggregate| {
             let (b, c) = discordant(&q.bits, &a.bits);
-            format!("{} | {:+.1} | {}", pct(&q.proportion()), 100.0 * (q.proportion().value() - a.proportion().value()), fmt_p(mcnemar_exact(b, c)))
+            format!(
+                "{} | {:+.1} | {}",
+                pct(&q.proportion()),
+                100.0 * (q.proportion().value() - a.proportion().value()),
+                fmt_p(mcnemar_exact(b, c))
+            )
         };
         for q in res.complete().filter(|q| {
             let x = &q.first;
-            x.target == "accel" && x.multiplier == "exact" && x.source_sha256 == r.source_sha256 && x.target_sha256 == r.target_sha256 && x.attack == r.attack && x.attack_seed == r.attack_seed && x.epsilon.to_bits() == r.epsilon.to_bits() && x.threat == r.threat
+            x.target == "accel"
+                && x.multiplier == "exact"
+                && x.source_sha256 == r.source_sha256
+                && x.target_sha256 == r.target_sha256
+                && x.attack == r.attack
+                && x.attack_seed == r.attack_seed
+                && x.epsilon.to_bits() == r.epsilon.to_bits()
+                && x.threat == r.threat
         }) {
             let config = config_of(&q.first);
             let bpda = exact_under("bpda", &config);
             any_bpda |= bpda.is_some();
             lines.push((
-                format!("| {} | {} | {} | {} | {} | {} |", r.source_model, config, r.attack, r.epsilon, pct(&a.proportion()), vs(q)),
+                format!(
+                    "| {} | {} | {} | {} | {} | {} |",
+                    r.source_model,
+                    config,
+                    r.attack,
+                    r.epsilon,
+                    pct(&a.proportion()),
+                    vs(q)
+                ),
                 bpda.map(|b| format!(" {} |", vs(b))),
             ));
         }
@@ -563,7 +631,8 @@ fn clean_table(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyErr
         groups.entry((a.first.target_model.clone(), config_of(&a.first))).or_default().push(a);
     }
     for ((model, config), g) in groups {
-        let pts: Vec<(f64, f64)> = g.iter().map(|a| (a.first.power_mw.unwrap_or(0.0), a.proportion().value())).collect();
+        let pts: Vec<(f64, f64)> =
+            g.iter().map(|a| (a.first.power_mw.unwrap_or(0.0), a.proportion().value())).collect();
         let front = pareto_front(&pts);
         let dataset = crate::model::io::load_meta(Path::new(&model)).ok().map(|(_, m)| m.dataset);
         let chart = ScatterChart {
@@ -575,10 +644,22 @@ fn clean_table(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyErr
                 .zip(&front)
                 .map(|(a, &f)| {
                     let (l, h) = a.proportion().wilson();
-                    ScatterPoint { x: a.first.power_mw.unwrap_or(0.0), y: 100.0 * a.proportion().value(), label: short_name(&a.first.multiplier), ci: Some((100.0 * l, 100.0 * h)), front: f }
+                    ScatterPoint {
+                        x: a.first.power_mw.unwrap_or(0.0),
+                        y: 100.0 * a.proportion().value(),
+                        label: short_name(&a.first.multiplier),
+                        ci: Some((100.0 * l, 100.0 * h)),
+                        front: f,
+                    }
                 })
                 .collect(),
-            thresholds: dataset.map(|d| Threshold { y: 100.0 * accuracy_threshold(d), label: format!("paper threshold {:.0} %", 100.0 * accuracy_threshold(d)) }).into_iter().collect(),
+            thresholds: dataset
+                .map(|d| Threshold {
+                    y: 100.0 * accuracy_threshold(d),
+                    label: format!("paper threshold {:.0} %", 100.0 * accuracy_threshold(d)),
+                })
+                .into_iter()
+                .collect(),
             label_all: g.len() <= 20,
         };
         let stem = format!("pareto-{}-{}", slug(&model), slug(&config));
@@ -600,19 +681,45 @@ fn table2(s: &mut String, res: &Results) {
         return;
     }
     let _ = writeln!(s, "## Transferability (Table II)\n\nAdversarial examples from each source's float model, classified by each target (quantized, on the accelerator). `before / after` = accuracy % (± half-width of the 95 % interval) at eps 0 / at eps.\n");
-    let attacked: Vec<&Aggregate> = res.complete().filter(|a| a.first.target == "accel" && a.first.epsilon > 0.0 && a.first.threat == "transfer").collect();
-    let mut keys: Vec<(String, f32, String, String)> = attacked.iter().map(|a| (a.first.attack.clone(), a.first.epsilon, config_of(&a.first), a.first.multiplier.clone())).collect();
+    let attacked: Vec<&Aggregate> = res
+        .complete()
+        .filter(|a| a.first.target == "accel" && a.first.epsilon > 0.0 && a.first.threat == "transfer")
+        .collect();
+    let mut keys: Vec<(String, f32, String, String)> = attacked
+        .iter()
+        .map(|a| (a.first.attack.clone(), a.first.epsilon, config_of(&a.first), a.first.multiplier.clone()))
+        .collect();
     keys.dedup();
     let mut seen = Vec::new();
-    keys.retain(|k| if seen.contains(k) { false } else { seen.push(k.clone()); true });
+    keys.retain(|k| {
+        if seen.contains(k) {
+            false
+        } else {
+            seen.push(k.clone());
+            true
+        }
+    });
     let models: Vec<String> = res.plan.models.iter().map(|m| m.display().to_string()).collect();
     for (attack, eps, config, mult) in keys {
-        let _ = writeln!(s, "**{attack} eps {eps}, {config}, multiplier {mult}**\n\n| source (float) \\ target | {} |\n|---|{}", models.join(" | "), "---|".repeat(models.len()));
+        let _ = writeln!(
+            s,
+            "**{attack} eps {eps}, {config}, multiplier {mult}**\n\n| source (float) \\ target | {} |\n|---|{}",
+            models.join(" | "),
+            "---|".repeat(models.len())
+        );
         for src in &models {
             let mut line = format!("| {src} |");
             for tgt in &models {
                 let get = |e: f32| {
-                    res.find(|x| x.source_model == *src && x.target_model == *tgt && x.attack == attack && x.epsilon.to_bits() == e.to_bits() && config_of(x) == config && x.multiplier == mult && x.threat == "transfer")
+                    res.find(|x| {
+                        x.source_model == *src
+                            && x.target_model == *tgt
+                            && x.attack == attack
+                            && x.epsilon.to_bits() == e.to_bits()
+                            && config_of(x) == config
+                            && x.multiplier == mult
+                            && x.threat == "transfer"
+                    })
                 };
                 match (get(0.0), get(eps)) {
                     (Some(b), Some(a)) => line += &format!(" {} / {} |", pct(&b.proportion()), pct(&a.proportion())),
@@ -634,7 +741,9 @@ fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyE
         // The float column belongs to every configuration of its cell.
         let configs: Vec<String> = if r.target == "float" {
             let mut v: Vec<String> = Vec::new();
-            for x in res.complete().filter(|x| x.first.target == "accel" && x.first.source_sha256 == r.source_sha256 && x.first.attack == r.attack) {
+            for x in res.complete().filter(|x| {
+                x.first.target == "accel" && x.first.source_sha256 == r.source_sha256 && x.first.attack == r.attack
+            }) {
                 let c = config_of(&x.first);
                 if !v.contains(&c) {
                     v.push(c);
@@ -670,19 +779,36 @@ fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyE
             .iter()
             .map(|c| Series {
                 label: c.clone(),
-                role: if c == "float" { Role::Reference } else if is_exact_multiplier(c) && c == "exact" { Role::Baseline } else { Role::Normal },
+                role: if c == "float" {
+                    Role::Reference
+                } else if is_exact_multiplier(c) && c == "exact" {
+                    Role::Baseline
+                } else {
+                    Role::Normal
+                },
                 points: eps
                     .iter()
                     .filter_map(|e| v.iter().find(|a| column_of(&a.first) == *c && a.first.epsilon == *e))
                     .map(|a| {
                         let (l, h) = a.proportion().wilson();
-                        Point { x: a.first.epsilon as f64, y: 100.0 * a.proportion().value(), ci: Some((100.0 * l, 100.0 * h)) }
+                        Point {
+                            x: a.first.epsilon as f64,
+                            y: 100.0 * a.proportion().value(),
+                            ci: Some((100.0 * l, 100.0 * h)),
+                        }
                     })
                     .collect(),
             })
             .collect();
         let stem = slug(&g);
-        let chart = LineChart { title: g.replace(" | ", ", "), x_label: "epsilon".into(), y_label: "robust accuracy (%)".into(), y_range: (0.0, 100.0), series, thresholds: vec![] };
+        let chart = LineChart {
+            title: g.replace(" | ", ", "),
+            x_label: "epsilon".into(),
+            y_label: "robust accuracy (%)".into(),
+            y_range: (0.0, 100.0),
+            series,
+            thresholds: vec![],
+        };
         plot_dir(dir)?;
         plot::line_chart(&chart, &dir.join("plots").join(&stem)).map_err(|e| StudyError::Report(e.to_string()))?;
         let _ = writeln!(s, "\n![{}](plots/{stem}.svg)\n", g.replace(" | ", ", "));

@@ -9,7 +9,10 @@ use super::store::{self, Row, RunKey, Store, LOCK_FILE, SHARD_FILE};
 use super::StudyError;
 use crate::accel::load::LoadedMultiplier;
 use crate::accel::{AccelConfig, Accelerator, EnergyModel, Engine};
-use crate::attack::{self, AccelClassifier, BpdaClassifier, Bounds, Classifier, Criterion, EpsUnits, Epsilon, FloatClassifier, SeededNoise};
+use crate::attack::{
+    self, AccelClassifier, Bounds, BpdaClassifier, Classifier, Criterion, EpsUnits, Epsilon, FloatClassifier,
+    SeededNoise,
+};
 use crate::data::{self, Dataset, DatasetName, Split};
 use crate::model::io::SavedModel;
 use crate::quant::{calibration_indices, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity};
@@ -44,7 +47,9 @@ impl Workspace {
     /// Load what `cells` need. Quantized models and multipliers not used by any of them are not
     /// built (a shard loads its own share only).
     pub fn load(plan: &Plan, inputs: &Inputs, info: Vec<ModelInfo>, cells: &[Cell]) -> Result<Workspace, StudyError> {
-        let data_root = inputs.data.clone().ok_or_else(|| StudyError::Input("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data".into()))?;
+        let data_root = inputs.data.clone().ok_or_else(|| {
+            StudyError::Input("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data".into())
+        })?;
         let mut models = Vec::new();
         for m in &plan.models {
             models.push(crate::model::io::load(m).map_err(|e| StudyError::Model(e.to_string()))?);
@@ -60,7 +65,11 @@ impl Workspace {
                 let full = data::load(d, Split::Test, &data_root).map_err(|e| StudyError::Input(e.to_string()))?;
                 let end = plan.image_start + plan.images;
                 if end > full.len() {
-                    return Err(StudyError::Input(format!("the plan asks for test images {}..{end}, the {d} test set has {}", plan.image_start, full.len())));
+                    return Err(StudyError::Input(format!(
+                        "the plan asks for test images {}..{end}, the {d} test set has {}",
+                        plan.image_start,
+                        full.len()
+                    )));
                 }
                 let per = full.shape.numel();
                 let t = Dataset {
@@ -71,10 +80,16 @@ impl Workspace {
                 tests.insert(d, t);
             }
             if tests[&d].shape != m.arch.input {
-                return Err(StudyError::Input(format!("{}: dataset images are {}, model expects {}", plan.models[i].display(), tests[&d].shape, m.arch.input)));
+                return Err(StudyError::Input(format!(
+                    "{}: dataset images are {}, model expects {}",
+                    plan.models[i].display(),
+                    tests[&d].shape,
+                    m.arch.input
+                )));
             }
             if need_train.contains(&d) && !trains.contains_key(&d) {
-                trains.insert(d, data::load(d, Split::Train, &data_root).map_err(|e| StudyError::Input(e.to_string()))?);
+                trains
+                    .insert(d, data::load(d, Split::Train, &data_root).map_err(|e| StudyError::Input(e.to_string()))?);
             }
         }
         let mut quant = HashMap::new();
@@ -97,11 +112,14 @@ impl Workspace {
                     weights: if per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
                     approx: plan.approx(),
                 };
-                let mut qm = QuantModel::build(&m.arch, &m.params, calib, options).map_err(|e| StudyError::Model(format!("{}: {e}", plan.models[model].display())))?;
+                let mut qm = QuantModel::build(&m.arch, &m.params, calib, options)
+                    .map_err(|e| StudyError::Model(format!("{}: {e}", plan.models[model].display())))?;
                 qm.calibration.seed = Some(plan.calib_seed);
                 e.insert(qm);
             }
-            let exact = *exact_power_mw.entry(signed).or_insert_with(|| crate::accel::load::exact_power_mw(inputs.evoapprox.as_deref(), signed));
+            let exact = *exact_power_mw
+                .entry(signed)
+                .or_insert_with(|| crate::accel::load::exact_power_mw(inputs.evoapprox.as_deref(), signed));
             if let std::collections::hash_map::Entry::Vacant(e) = mults.entry((multiplier, signed)) {
                 let spec = &plan.multipliers[multiplier];
                 e.insert(resolve(spec, signed, inputs.evoapprox.as_deref(), exact)?);
@@ -114,13 +132,38 @@ impl Workspace {
                 continue;
             }
             let m = &mults[&(multiplier, scheme.signed_multiplier())];
-            let fail = |e: String| StudyError::Model(format!("{} with {} ({recover}): {e}", plan.models[model].display(), plan.multipliers[multiplier]));
+            let fail = |e: String| {
+                StudyError::Model(format!(
+                    "{} with {} ({recover}): {e}",
+                    plan.models[model].display(),
+                    plan.multipliers[multiplier]
+                ))
+            };
             if recover == Recover::Finetune {
-                crate::model::finetune::check_record(&models[model].meta, &plan.models[model], &m.lut_sha256, scheme, per_channel).map_err(|e| fail(e.to_string()))?;
-            }
-            let label = if m.loaded.is_assignment() { crate::accel::load::canonical_spec(&plan.multipliers[multiplier]) } else { m.loaded.mult.name().to_string() };
-            let qm = crate::quant::recover::recover_layers(&quant[&(model, scheme, per_channel)], m.loaded.mult.as_ref(), &m.loaded.layer_refs(), &label, &m.lut_sha256, recover, &calibs[&model])
+                crate::model::finetune::check_record(
+                    &models[model].meta,
+                    &plan.models[model],
+                    &m.lut_sha256,
+                    scheme,
+                    per_channel,
+                )
                 .map_err(|e| fail(e.to_string()))?;
+            }
+            let label = if m.loaded.is_assignment() {
+                crate::accel::load::canonical_spec(&plan.multipliers[multiplier])
+            } else {
+                m.loaded.mult.name().to_string()
+            };
+            let qm = crate::quant::recover::recover_layers(
+                &quant[&(model, scheme, per_channel)],
+                m.loaded.mult.as_ref(),
+                &m.loaded.layer_refs(),
+                &label,
+                &m.lut_sha256,
+                recover,
+                &calibs[&model],
+            )
+            .map_err(|e| fail(e.to_string()))?;
             recovered.insert((model, scheme, per_channel, multiplier, recover), qm);
         }
         Ok(Workspace { plan: plan.clone(), info, models, tests, quant, recovered, mults, exact_power_mw })
@@ -203,37 +246,57 @@ impl Workspace {
             dataflow,
             engine: Engine::Fast,
             use_table: true,
-            energy: EnergyModel { clock_ghz: self.plan.clock_ghz, exact_power_mw: self.exact_power_mw[&scheme.signed_multiplier()] },
+            energy: EnergyModel {
+                clock_ghz: self.plan.clock_ghz,
+                exact_power_mw: self.exact_power_mw[&scheme.signed_multiplier()],
+            },
         }
     }
 
     /// The accelerator of an accelerator target.
     pub fn accelerator(&self, target: &Target) -> Result<Accelerator<'_>, StudyError> {
-        let Target::Accel { model, scheme, per_channel, multiplier, recover, .. } = *target else { unreachable!("float target") };
+        let Target::Accel { model, scheme, per_channel, multiplier, recover, .. } = *target else {
+            unreachable!("float target")
+        };
         let qm = match recover {
             Recover::None => &self.quant[&(model, scheme, per_channel)],
             _ => &self.recovered[&(model, scheme, per_channel, multiplier, recover)],
         };
         let m = &self.mults[&(multiplier, scheme.signed_multiplier())];
-        m.loaded.accelerator(qm, self.accel_config(target)).map_err(|e| StudyError::Model(format!("{}: {e}", self.plan.multipliers[multiplier])))
+        m.loaded
+            .accelerator(qm, self.accel_config(target))
+            .map_err(|e| StudyError::Model(format!("{}: {e}", self.plan.multipliers[multiplier])))
     }
 }
 
 /// Resolve a multiplier spec or per-layer assignment; the built-in exact multiplier is charged
 /// the library's exact power. An assignment's rows record no single MAE or power (its energy
 /// per image sums each layer's own).
-pub fn resolve(spec: &str, signed: bool, evoapprox: Option<&Path>, exact_power_mw: Option<f64>) -> Result<Resolved, StudyError> {
-    let mut m = crate::accel::load::resolve_charged(spec, signed, false, evoapprox, exact_power_mw).map_err(|e| StudyError::Multiplier { spec: spec.into(), reason: e.to_string() })?;
+pub fn resolve(
+    spec: &str,
+    signed: bool,
+    evoapprox: Option<&Path>,
+    exact_power_mw: Option<f64>,
+) -> Result<Resolved, StudyError> {
+    let mut m = crate::accel::load::resolve_charged(spec, signed, false, evoapprox, exact_power_mw)
+        .map_err(|e| StudyError::Multiplier { spec: spec.into(), reason: e.to_string() })?;
     if let Some(bad) = std::iter::once(&m).chain(m.layers.iter().map(|l| &l.1)).find(|x| x.mult.signed() != signed) {
         let (got, want) = if signed { ("an unsigned", "a signed") } else { ("a signed", "an unsigned") };
-        return Err(StudyError::Multiplier { spec: spec.into(), reason: format!("{} is {got} multiplier where the scheme needs {want} one", bad.mult.name()) });
+        return Err(StudyError::Multiplier {
+            spec: spec.into(),
+            reason: format!("{} is {got} multiplier where the scheme needs {want} one", bad.mult.name()),
+        });
     }
     if m.is_assignment() {
         m.power_mw = None;
         return Ok(Resolved { lut_sha256: m.lut_sha256(), mae_pct: None, loaded: m });
     }
     let lut = m.lut.as_ref().expect("LUT mode builds the table");
-    Ok(Resolved { lut_sha256: lut.sha256(), mae_pct: Some(crate::lut::metrics::Metrics::of_lut(lut).mae_pct), loaded: m })
+    Ok(Resolved {
+        lut_sha256: lut.sha256(),
+        mae_pct: Some(crate::lut::metrics::Metrics::of_lut(lut).mae_pct),
+        loaded: m,
+    })
 }
 
 /// Where a run's time went.
@@ -335,7 +398,10 @@ impl Runner {
 
     /// [`Runner::run`], also returning the clipped adversarial examples of every transfer-threat
     /// cell, assembled over the image chunks in test-set order (`images × C·H·W` floats).
-    pub fn run_keeping_examples(mut self, out: &Path) -> Result<(RunSummary, BTreeMap<ExampleKey, Vec<f32>>), StudyError> {
+    pub fn run_keeping_examples(
+        mut self,
+        out: &Path,
+    ) -> Result<(RunSummary, BTreeMap<ExampleKey, Vec<f32>>), StudyError> {
         self.keep_examples = true;
         let (sum, chunks) = self.run_inner(out)?;
         let mut grouped: BTreeMap<ExampleKey, Vec<(usize, Vec<f32>)>> = BTreeMap::new();
@@ -359,7 +425,8 @@ impl Runner {
         store::write_atomic(&out.join(LOCK_FILE), self.plan.to_toml().as_bytes())?;
         match self.shard {
             Some(s) => {
-                let text = toml::to_string(&store::ShardInfo { shard: s.to_string(), plan_sha256: self.plan.sha256() }).expect("serializes");
+                let text = toml::to_string(&store::ShardInfo { shard: s.to_string(), plan_sha256: self.plan.sha256() })
+                    .expect("serializes");
                 store::write_atomic(&out.join(SHARD_FILE), text.as_bytes())?;
             }
             None => {
@@ -373,7 +440,10 @@ impl Runner {
         let mut sum = RunSummary { cells: cells.len(), threads: rayon::current_num_threads(), ..Default::default() };
         let current: HashSet<RunKey> = cells.iter().flat_map(|c| c.targets.iter().map(|t| ws.key(c, t))).collect();
         let wanted = |c: &Cell| self.keep_examples && c.threat == Threat::Transfer && c.attack != AttackSpec::Clean;
-        let todo: Vec<&Cell> = cells.iter().filter(|c| wanted(c) || c.targets.iter().any(|t| store.get(&ws.key(c, t)).is_none())).collect();
+        let todo: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| wanted(c) || c.targets.iter().any(|t| store.get(&ws.key(c, t)).is_none()))
+            .collect();
         let mut examples = Vec::new();
         sum.cells_reused = cells.len() - todo.len();
         // Accelerators of the cells still to run, built once.
@@ -386,9 +456,16 @@ impl Runner {
             }
         }
         sum.setup_s = t0.elapsed().as_secs_f64();
-        let mp = indicatif::MultiProgress::with_draw_target(if self.progress { indicatif::ProgressDrawTarget::stderr() } else { indicatif::ProgressDrawTarget::hidden() });
+        let mp = indicatif::MultiProgress::with_draw_target(if self.progress {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        });
         let bar = mp.add(indicatif::ProgressBar::new(todo.len() as u64));
-        bar.set_style(indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} cells ({eta}) {msg}").expect("template"));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} cells ({eta}) {msg}")
+                .expect("template"),
+        );
         bar.set_prefix(format!("study {}", self.plan.name));
         let mut last_save = Instant::now();
         // Cells are independent (own noise stream, own rows), so a wave of them runs in parallel
@@ -410,7 +487,10 @@ impl Runner {
                     store.insert(r);
                 }
                 if wanted(c) {
-                    examples.push((((c.source, c.attack.name().to_string(), c.attack_seed, c.epsilon.to_bits()), c.images.start), adv));
+                    examples.push((
+                        ((c.source, c.attack.name().to_string(), c.attack_seed, c.epsilon.to_bits()), c.images.start),
+                        adv,
+                    ));
                 }
                 sum.cells_run += 1;
                 bar.inc(1);
@@ -442,7 +522,12 @@ struct Timing {
 }
 
 /// Adversarial examples of one cell, then the rows of its targets not yet stored.
-fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, store: &Store) -> Result<(Vec<Row>, Timing, Vec<f32>), StudyError> {
+fn run_cell(
+    ws: &Workspace,
+    accels: &HashMap<Target, Accelerator>,
+    c: &Cell,
+    store: &Store,
+) -> Result<(Vec<Row>, Timing, Vec<f32>), StudyError> {
     let mut sum = Timing::default();
     let src = &ws.models[c.source];
     let test = &ws.tests[&src.meta.dataset];
@@ -467,22 +552,45 @@ fn run_cell(ws: &Workspace, accels: &HashMap<Target, Accelerator>, c: &Cell, sto
                     let t = &c.targets[0];
                     let label = ws.key(c, t).seed_text();
                     let m = &ws.models[t.model()];
-                    let accel = BpdaClassifier { accel: &accels[t], arch: &m.arch, params: &m.params, label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier) };
+                    let accel = BpdaClassifier {
+                        accel: &accels[t],
+                        arch: &m.arch,
+                        params: &m.params,
+                        label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier),
+                    };
                     (Box::new(accel), label)
                 }
                 Threat::Hardware => {
                     let t = &c.targets[0];
                     let label = ws.key(c, t).seed_text();
-                    (Box::new(AccelClassifier { accel: &accels[t], label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier) }), label)
+                    (
+                        Box::new(AccelClassifier {
+                            accel: &accels[t],
+                            label: format!("{} on the accelerator", ws.row_stub(c, t).multiplier),
+                        }),
+                        label,
+                    )
                 }
             };
             let mut noise = SeededNoise::new(c.noise_seed(&src.meta.sha256, &hw_label));
             let out = match ws.plan.eps_units {
-                EpsUnits::Pixel => attack::run(a, a.default_params(), model.as_ref(), &Bounds::default(), x, &crit, &eps, &mut noise),
+                EpsUnits::Pixel => {
+                    attack::run(a, a.default_params(), model.as_ref(), &Bounds::default(), x, &crit, &eps, &mut noise)
+                }
                 EpsUnits::Normalized => {
                     // The model's own normalization, else the dataset's usual one.
                     let norm = src.arch.normalize.clone().unwrap_or_else(|| src.meta.dataset.normalization());
-                    attack::run_normalized(a, a.default_params(), model.as_ref(), &norm, src.arch.input, x, &crit, &eps, &mut noise)
+                    attack::run_normalized(
+                        a,
+                        a.default_params(),
+                        model.as_ref(),
+                        &norm,
+                        src.arch.input,
+                        x,
+                        &crit,
+                        &eps,
+                        &mut noise,
+                    )
                 }
             }
             .map_err(|e| StudyError::Attack(format!("{a}: {e}")))?;
@@ -574,7 +682,13 @@ pub fn aggregate<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<Aggregate> {
             }
             None => {
                 index.insert(k, out.len());
-                out.push(Aggregate { first: r.clone(), n: r.n, correct: r.correct, bits: r.bits().unwrap_or_default(), chunks: 1 });
+                out.push(Aggregate {
+                    first: r.clone(),
+                    n: r.n,
+                    correct: r.correct,
+                    bits: r.bits().unwrap_or_default(),
+                    chunks: 1,
+                });
             }
         }
     }
@@ -583,11 +697,15 @@ pub fn aggregate<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<Aggregate> {
 
 /// Folders a plan file's relative paths are read from: the current directory.
 pub fn default_inputs(data: Option<PathBuf>, evoapprox: Option<PathBuf>) -> Inputs {
-    Inputs { data: locate(data, "AXDNN_DATA", "../shared/data"), evoapprox: locate(evoapprox, "AXDNN_EVOAPPROX", "../shared/evoapprox") }
+    Inputs {
+        data: locate(data, "AXDNN_DATA", "../shared/data"),
+        evoapprox: locate(evoapprox, "AXDNN_EVOAPPROX", "../shared/evoapprox"),
+    }
 }
 
 /// A third-party folder: the flag, then the environment variable, then `fallback` (the
 /// `../shared/...` sibling of a checkout) when it exists.
 pub fn locate(arg: Option<PathBuf>, var: &str, fallback: &str) -> Option<PathBuf> {
-    arg.or_else(|| std::env::var_os(var).filter(|s| !s.is_empty()).map(Into::into)).or_else(|| Some(PathBuf::from(fallback)).filter(|p| p.is_dir()))
+    arg.or_else(|| std::env::var_os(var).filter(|s| !s.is_empty()).map(Into::into))
+        .or_else(|| Some(PathBuf::from(fallback)).filter(|p| p.is_dir()))
 }

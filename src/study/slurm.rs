@@ -56,7 +56,11 @@ pub fn write_scripts(o: &SlurmOptions) -> Result<Scripts, StudyError> {
     let dir = out.join("slurm");
     std::fs::create_dir_all(&dir).map_err(|source| StudyError::Io { path: dir.clone(), cause: source })?;
     let header = |name: &str, extra: &str| {
-        let mut h = format!("#!/bin/bash\n#SBATCH --job-name=axdnn-{name}\n#SBATCH --chdir={}\n#SBATCH --cpus-per-task={}\n", o.workdir.display(), o.cpus_per_task);
+        let mut h = format!(
+            "#!/bin/bash\n#SBATCH --job-name=axdnn-{name}\n#SBATCH --chdir={}\n#SBATCH --cpus-per-task={}\n",
+            o.workdir.display(),
+            o.cpus_per_task
+        );
         if let Some(p) = &o.partition {
             h += &format!("#SBATCH --partition={p}\n");
         }
@@ -96,9 +100,16 @@ pub fn write_scripts(o: &SlurmOptions) -> Result<Scripts, StudyError> {
 /// Submit the array, then the merge job depending on it; returns both job ids.
 pub fn submit(s: &Scripts) -> Result<(String, String), StudyError> {
     let sbatch = |args: &[&str]| -> Result<String, StudyError> {
-        let o = std::process::Command::new("sbatch").args(args).output().map_err(|e| StudyError::Slurm(format!("cannot run sbatch: {e} (is Slurm installed and on PATH?)")))?;
+        let o = std::process::Command::new("sbatch")
+            .args(args)
+            .output()
+            .map_err(|e| StudyError::Slurm(format!("cannot run sbatch: {e} (is Slurm installed and on PATH?)")))?;
         if !o.status.success() {
-            return Err(StudyError::Slurm(format!("sbatch {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim())));
+            return Err(StudyError::Slurm(format!(
+                "sbatch {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            )));
         }
         // `--parsable` prints `jobid[;cluster]`.
         let text = String::from_utf8_lossy(&o.stdout);

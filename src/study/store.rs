@@ -266,8 +266,14 @@ pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
     let float = r.target == "float";
     // Keys the plan fixes rather than enumerates.
     let end = plan.image_start + plan.images;
-    let aligned = r.image_start >= plan.image_start && (r.image_start - plan.image_start) % plan.chunk == 0 && r.image_end == (r.image_start + plan.chunk).min(end);
-    let fixed = float || (r.calib == plan.calib && r.calib_seed == plan.calib_seed && r.approx_layers == plan.approx_layers && r.clock_ghz.to_bits() == plan.clock_ghz.to_bits());
+    let aligned = r.image_start >= plan.image_start
+        && (r.image_start - plan.image_start) % plan.chunk == 0
+        && r.image_end == (r.image_start + plan.chunk).min(end);
+    let fixed = float
+        || (r.calib == plan.calib
+            && r.calib_seed == plan.calib_seed
+            && r.approx_layers == plan.approx_layers
+            && r.clock_ghz.to_bits() == plan.clock_ghz.to_bits());
     if !aligned || !fixed {
         return None;
     }
@@ -286,7 +292,10 @@ pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
         opt(pos(&plan.arrays, &r.array))?,
         opt(plan.dataflows.iter().position(|d| d.to_string() == r.dataflow))?,
         opt(pos(&plan.multipliers, &r.multiplier))?,
-        opt(plan.recover.iter().position(|m| m == if r.recover.is_empty() { crate::quant::Recover::None.name() } else { &r.recover }))?,
+        opt(plan
+            .recover
+            .iter()
+            .position(|m| m == if r.recover.is_empty() { crate::quant::Recover::None.name() } else { &r.recover }))?,
     ])
 }
 
@@ -295,18 +304,31 @@ pub fn read_rows(path: &Path) -> Result<Vec<Row>, StudyError> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| StudyError::Csv {
+        path: path.to_path_buf(),
+        record: 0,
+        reason: e.to_string(),
+    })?;
     let mut rows = Vec::new();
     for (i, rec) in rdr.deserialize::<Row>().enumerate() {
-        let mut r: Row = rec.map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: e.to_string() })?;
+        let mut r: Row =
+            rec.map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: e.to_string() })?;
         if r.recover == crate::quant::Recover::None.name() {
             r.recover.clear();
         }
         if r.correct > r.n || r.bits().is_none() {
-            return Err(StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: format!("correct_bits does not hold {} outcomes with {} correct", r.n, r.correct) });
+            return Err(StudyError::Csv {
+                path: path.to_path_buf(),
+                record: i + 1,
+                reason: format!("correct_bits does not hold {} outcomes with {} correct", r.n, r.correct),
+            });
         }
         if r.bits().is_some_and(|b| b.iter().filter(|&&x| x).count() != r.correct) {
-            return Err(StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: "correct_bits disagree with correct".into() });
+            return Err(StudyError::Csv {
+                path: path.to_path_buf(),
+                record: i + 1,
+                reason: "correct_bits disagree with correct".into(),
+            });
         }
         rows.push(r);
     }
@@ -335,12 +357,14 @@ fn write_rows(path: &Path, rows: &[&Row]) -> Result<(), StudyError> {
     for r in rows {
         w.serialize(r).map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;
     }
-    let bytes = w.into_inner().map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;
+    let bytes =
+        w.into_inner().map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;
     write_atomic(path, &bytes)
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
-    crate::model::io::write_atomic(path, bytes).map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })
+    crate::model::io::write_atomic(path, bytes)
+        .map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })
 }
 
 /// The plan a store was made with (`plan.lock.toml`), if any.
@@ -371,7 +395,8 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<usize, StudyError> {
     let mut plan: Option<(Plan, PathBuf)> = None;
     let mut merged: HashMap<RunKey, Row> = HashMap::new();
     for dir in inputs {
-        let p = read_lock(dir)?.ok_or_else(|| StudyError::Merge(format!("{}: no {LOCK_FILE}: not a study folder", dir.display())))?;
+        let p = read_lock(dir)?
+            .ok_or_else(|| StudyError::Merge(format!("{}: no {LOCK_FILE}: not a study folder", dir.display())))?;
         match &plan {
             None => plan = Some((p, dir.clone())),
             Some((q, qdir)) if q.sha256() != p.sha256() => {
@@ -389,7 +414,14 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<usize, StudyError> {
             let k = r.key();
             if let Some(old) = merged.get(&k) {
                 if old != &r {
-                    return Err(StudyError::Merge(format!("{}: {} {} eps {} on {} measured twice with different results", dir.display(), r.threat, r.attack, r.epsilon, r.multiplier)));
+                    return Err(StudyError::Merge(format!(
+                        "{}: {} {} eps {} on {} measured twice with different results",
+                        dir.display(),
+                        r.threat,
+                        r.attack,
+                        r.epsilon,
+                        r.multiplier
+                    )));
                 }
             }
             merged.insert(k, r);
@@ -444,7 +476,8 @@ mod seed_tests {
     fn seed_text_is_the_legacy_text() {
         for (units, recover) in [("pixel", ""), ("normalized", ""), ("pixel", "tune"), ("normalized", "finetune")] {
             let k = key(units, recover);
-            let mut legacy = format!("{k:?}").replace(&format!("attack_rev: {}, ", k.attack_rev), "").replace(", recover: \"\"", "");
+            let mut legacy =
+                format!("{k:?}").replace(&format!("attack_rev: {}, ", k.attack_rev), "").replace(", recover: \"\"", "");
             if units == "pixel" {
                 legacy = legacy.replace("eps_units: \"pixel\", ", "");
             }

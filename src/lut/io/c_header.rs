@@ -10,8 +10,23 @@ use std::path::Path;
 
 /// C integer type words; anything else before the array name (float, double, a struct) is refused.
 const INT_WORDS: [&str; 17] = [
-    "static", "const", "unsigned", "signed", "char", "short", "int", "long", "int8_t", "int16_t", "int32_t", "int64_t",
-    "uint8_t", "uint16_t", "uint32_t", "uint64_t", "constexpr",
+    "static",
+    "const",
+    "unsigned",
+    "signed",
+    "char",
+    "short",
+    "int",
+    "long",
+    "int8_t",
+    "int16_t",
+    "int32_t",
+    "int64_t",
+    "uint8_t",
+    "uint16_t",
+    "uint32_t",
+    "uint64_t",
+    "constexpr",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +170,8 @@ fn header_info(comments: &[String]) -> HeaderInfo {
         return HeaderInfo::default();
     };
     let c = c.trim_start();
-    let name = c.split(':').next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.contains(char::is_whitespace));
+    let name =
+        c.split(':').next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.contains(char::is_whitespace));
     let signed = if c.contains(" unsigned multiplier table") {
         Some(false)
     } else if c.contains(" signed multiplier table") {
@@ -163,11 +179,8 @@ fn header_info(comments: &[String]) -> HeaderInfo {
     } else {
         None
     };
-    let power_mw = c
-        .split("PDK45 power ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|v| v.parse::<f64>().ok());
+    let power_mw =
+        c.split("PDK45 power ").nth(1).and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
     HeaderInfo { name, signed, power_mw }
 }
 
@@ -179,7 +192,11 @@ pub fn read_raw(path: &Path) -> Result<RawTable, LutIoError> {
     let mut words: Vec<(String, Span)> = Vec::new();
     let dims = loop {
         let Some((t, sp)) = lx.next()? else {
-            return Err(LutIoError::Shape { path: path.into(), found: "no 2-D array".into(), expected: "an array NAME[2^R][2^C] = {..}".into() });
+            return Err(LutIoError::Shape {
+                path: path.into(),
+                found: "no 2-D array".into(),
+                expected: "an array NAME[2^R][2^C] = {..}".into(),
+            });
         };
         match t {
             Tok::Word(w) => words.push((w, sp)),
@@ -213,7 +230,10 @@ pub fn read_raw(path: &Path) -> Result<RawTable, LutIoError> {
     };
     let (name, name_span) = words.pop().expect("a word precedes '['");
     if let Some((w, sp)) = words.iter().find(|(w, _)| !INT_WORDS.contains(&w.as_str())) {
-        return Err(LutIoError::Syntax { span: sp.clone(), msg: format!("array {name} has element type '{w}'; an integer type is needed") });
+        return Err(LutIoError::Syntax {
+            span: sp.clone(),
+            msg: format!("array {name} has element type '{w}'; an integer type is needed"),
+        });
     }
     if words.is_empty() {
         return Err(LutIoError::Syntax { span: name_span, msg: format!("array {name} has no element type") });
@@ -223,7 +243,10 @@ pub fn read_raw(path: &Path) -> Result<RawTable, LutIoError> {
         if n > 0 && (n as u64).is_power_of_two() && n <= 1 << 12 {
             Ok((n as u64).trailing_zeros())
         } else {
-            Err(LutIoError::Syntax { span: sp.clone(), msg: format!("dimension {n} of {name} is not a power of two up to 4096") })
+            Err(LutIoError::Syntax {
+                span: sp.clone(),
+                msg: format!("dimension {n} of {name} is not a power of two up to 4096"),
+            })
         }
     };
     let (rb, cb) = (bits(*rows, rsp)?, bits(*cols, csp)?);
@@ -269,7 +292,9 @@ fn initializer(lx: &mut Lexer, name: &str, rows: usize, cols: usize) -> Result<V
             Tok::Punct('}') if depth == 2 => {
                 let got = values.len() - (row_starts - 1) * cols;
                 if got != cols {
-                    return Err(lx.err(sp, format!("row {} of {name} has {got} entries, expected {cols}", row_starts - 1)));
+                    return Err(
+                        lx.err(sp, format!("row {} of {name} has {got} entries, expected {cols}", row_starts - 1))
+                    );
                 }
                 depth = 1;
             }
@@ -278,7 +303,9 @@ fn initializer(lx: &mut Lexer, name: &str, rows: usize, cols: usize) -> Result<V
         }
     }
     if values.len() != rows * cols {
-        return Err(lx.err(lx.span(), format!("{name} has {} entries, expected {rows}x{cols} = {}", values.len(), rows * cols)));
+        return Err(
+            lx.err(lx.span(), format!("{name} has {} entries, expected {rows}x{cols} = {}", values.len(), rows * cols))
+        );
     }
     match lx.next()? {
         Some((Tok::Punct(';'), _)) => Ok(values),
