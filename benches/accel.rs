@@ -55,7 +55,7 @@ fn setup(dir: &str, dataset: DatasetName, arch: &Arch) -> (Params, Vec<f32>, Str
 /// table (exact product plus noise).
 fn approx_lut() -> Lut {
     if let Some(root) = std::env::var_os("AXDNN_EVOAPPROX") {
-        if let Ok(m) = axdnn::accel::load::resolve("mul8u_L40", false, false, Some(root.as_ref())) {
+        if let Ok(m) = axdnn::mult::resolve::resolve("mul8u_L40", false, false, Some(root.as_ref())) {
             if let Some(l) = m.lut {
                 return l;
             }

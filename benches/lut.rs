@@ -11,7 +11,7 @@ use axdnn::lut::cmodel::CModel;
 use axdnn::lut::testbench::{self, Dut};
 use axdnn::mult::RowPort;
 use axdnn::netlist::ir::Netlist;
-use axdnn::sim::{self, Program};
+use axdnn::sim::Program;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,25 +22,25 @@ fn sim_benches(c: &mut Criterion, net: &Netlist, all_widths: bool) {
     g.sample_size(30).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
     if all_widths {
         g.bench_function(BenchmarkId::new("sim_lanes64", "serial"), |b| {
-            b.iter(|| sim::exhaustive_lut_lanes::<1>(net, &prog, RowPort::B, false, false).unwrap())
+            b.iter(|| axdnn::lut::exhaustive_lut_lanes::<1>(net, &prog, RowPort::B, false, false).unwrap())
         });
         g.bench_function(BenchmarkId::new("sim_lanes256", "serial"), |b| {
-            b.iter(|| sim::exhaustive_lut_lanes::<4>(net, &prog, RowPort::B, false, false).unwrap())
+            b.iter(|| axdnn::lut::exhaustive_lut_lanes::<4>(net, &prog, RowPort::B, false, false).unwrap())
         });
         g.bench_function(BenchmarkId::new("sim_lanes2048", "serial"), |b| {
-            b.iter(|| sim::exhaustive_lut_lanes::<32>(net, &prog, RowPort::B, false, false).unwrap())
+            b.iter(|| axdnn::lut::exhaustive_lut_lanes::<32>(net, &prog, RowPort::B, false, false).unwrap())
         });
     }
     g.bench_function(BenchmarkId::new("sim_lanes1024", "serial"), |b| {
-        b.iter(|| sim::exhaustive_lut_lanes::<16>(net, &prog, RowPort::B, false, false).unwrap())
+        b.iter(|| axdnn::lut::exhaustive_lut_lanes::<16>(net, &prog, RowPort::B, false, false).unwrap())
     });
     g.bench_function(BenchmarkId::new("sim_lanes1024", "parallel"), |b| {
-        b.iter(|| sim::exhaustive_lut_lanes::<16>(net, &prog, RowPort::B, false, true).unwrap())
+        b.iter(|| axdnn::lut::exhaustive_lut_lanes::<16>(net, &prog, RowPort::B, false, true).unwrap())
     });
     g.bench_function("compile+sim_lanes1024_serial", |b| {
         b.iter(|| {
             let p = Program::compile(net);
-            sim::exhaustive_lut_lanes::<16>(net, &p, RowPort::B, false, false).unwrap()
+            axdnn::lut::exhaustive_lut_lanes::<16>(net, &p, RowPort::B, false, false).unwrap()
         })
     });
     g.finish();
@@ -86,7 +86,7 @@ fn evoapprox(c: &mut Criterion) {
             b.iter(|| {
                 let n = axdnn::netlist::parse_file(&v).unwrap().netlist;
                 let p = Program::compile(&n);
-                sim::exhaustive_lut_lanes::<16>(&n, &p, RowPort::B, false, false).unwrap()
+                axdnn::lut::exhaustive_lut_lanes::<16>(&n, &p, RowPort::B, false, false).unwrap()
             })
         });
         // C model -O2: the driver times `iters` sweeps of all 65536 pairs in-process.
@@ -97,10 +97,10 @@ fn evoapprox(c: &mut Criterion) {
         g.finish();
         // Same-run summary with min-of-N (the criterion report has the distributions).
         let t_sim = min_of(200, || {
-            sim::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, false).unwrap();
+            axdnn::lut::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, false).unwrap();
         });
         let t_par = min_of(200, || {
-            sim::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, true).unwrap();
+            axdnn::lut::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, true).unwrap();
         });
         let t_c = (0..20).map(|_| cm.time_sweep(20).unwrap()).fold(f64::MAX, f64::min);
         let dir = tempfile::tempdir().unwrap();
@@ -112,7 +112,7 @@ fn evoapprox(c: &mut Criterion) {
         if pdk {
             sources.push(&cells);
         }
-        let lut = sim::exhaustive_lut(&net, RowPort::B, false).unwrap();
+        let lut = axdnn::lut::exhaustive_lut(&net, RowPort::B, false).unwrap();
         let t_ivl = testbench::icarus_compile(&sources, &d, dir.path()).ok().map(|img| {
             let dump = testbench::icarus_run(&img, dir.path()).unwrap();
             let (bad, _) = testbench::compare_dump(&dump, &d, &lut, Path::new("ivl")).unwrap();

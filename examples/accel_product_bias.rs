@@ -16,7 +16,7 @@ fn main() {
     let ds = axdnn::data::load(m.meta.dataset, axdnn::data::Split::Train, &data).unwrap();
     let idx = calibration_indices(ds.len(), 64, 0);
     let calib: Vec<f32> = idx.iter().flat_map(|&i| ds.image(i).to_vec()).collect();
-    let l = axdnn::accel::load::resolve(mult, false, false, Some(&root)).unwrap().lut.unwrap();
+    let l = axdnn::mult::resolve::resolve(mult, false, false, Some(&root)).unwrap().lut.unwrap();
     for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude] {
         let qm = QuantModel::build(&m.arch, &m.params, &calib, QuantOptions { scheme, ..Default::default() }).unwrap();
         for g in qm.gemms().filter(|g| matches!(g.kind, GemmKind::Conv { .. })) {

@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
             serde_json::json!({
                 "side": "axdnn", "attack": atk.foolbox_name(), "eps": eps.iter().map(|e| e.0).collect::<Vec<_>>(),
                 "images": d.len(), "seconds": secs, "images_per_s": d.len() as f64 / secs, "successes": successes,
-                "outputs_sha256": axdnn::model::io::sha256_hex(&bytes),
+                "outputs_sha256": axdnn::util::sha256_hex(&bytes),
             })
         );
     }

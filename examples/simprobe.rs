@@ -1,7 +1,7 @@
 //! Quick min-of-N timing probe for simulator tuning (noise-robust on a shared machine).
 use axdnn::gen::{Kind, Spec};
 use axdnn::mult::RowPort;
-use axdnn::sim::{self, Program};
+use axdnn::sim::Program;
 use std::time::Instant;
 
 fn min_time(mut f: impl FnMut()) -> f64 {
@@ -23,19 +23,19 @@ fn main() {
         let net = spec.netlist();
         let p = Program::compile(&net);
         let t1 = min_time(|| {
-            sim::exhaustive_lut_lanes::<1>(&net, &p, RowPort::B, false, false).unwrap();
+            axdnn::lut::exhaustive_lut_lanes::<1>(&net, &p, RowPort::B, false, false).unwrap();
         });
         let t4 = min_time(|| {
-            sim::exhaustive_lut_lanes::<4>(&net, &p, RowPort::B, false, false).unwrap();
+            axdnn::lut::exhaustive_lut_lanes::<4>(&net, &p, RowPort::B, false, false).unwrap();
         });
         let t8 = min_time(|| {
-            sim::exhaustive_lut_lanes::<8>(&net, &p, RowPort::B, false, false).unwrap();
+            axdnn::lut::exhaustive_lut_lanes::<8>(&net, &p, RowPort::B, false, false).unwrap();
         });
         let t16 = min_time(|| {
-            sim::exhaustive_lut_lanes::<16>(&net, &p, RowPort::B, false, false).unwrap();
+            axdnn::lut::exhaustive_lut_lanes::<16>(&net, &p, RowPort::B, false, false).unwrap();
         });
         let t32 = min_time(|| {
-            sim::exhaustive_lut_lanes::<32>(&net, &p, RowPort::B, false, false).unwrap();
+            axdnn::lut::exhaustive_lut_lanes::<32>(&net, &p, RowPort::B, false, false).unwrap();
         });
         let tc = min_time(|| {
             Program::compile(&net);

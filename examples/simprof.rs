@@ -2,7 +2,7 @@
 //! `perf record`): `simprof [FILE.v]`.
 use axdnn::gen::{Kind, Spec};
 use axdnn::mult::RowPort;
-use axdnn::sim::{self, Program};
+use axdnn::sim::Program;
 fn main() {
     let net = match std::env::args().nth(1) {
         Some(f) => axdnn::netlist::parse_file(f.as_ref()).unwrap().netlist,
@@ -12,7 +12,7 @@ fn main() {
     let mut best = f64::MAX;
     for _ in 0..3000 {
         let t = std::time::Instant::now();
-        std::hint::black_box(sim::exhaustive_lut_lanes::<16>(&net, &p, RowPort::B, false, false).unwrap());
+        std::hint::black_box(axdnn::lut::exhaustive_lut_lanes::<16>(&net, &p, RowPort::B, false, false).unwrap());
         best = best.min(t.elapsed().as_secs_f64());
     }
     eprintln!("min {:.1} us per LUT", best * 1e6);

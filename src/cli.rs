@@ -362,7 +362,7 @@ impl PlanFlags {
             t.insert("approx_layers".into(), Value::String(v.clone()));
         }
         if !self.multipliers.is_empty() {
-            t.insert("multipliers".into(), strs(&axdnn::accel::load::split_list(&self.multipliers)));
+            t.insert("multipliers".into(), strs(&axdnn::mult::resolve::split_list(&self.multipliers)));
         }
         if !self.attacks.is_empty() {
             t.insert("attacks".into(), strs(&self.attacks));
@@ -483,7 +483,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         .map(|p| -> anyhow::Result<io::FileHash> {
             Ok(io::FileHash {
                 file: p.file_name().unwrap_or_default().to_string_lossy().into_owned(),
-                sha256: io::sha256_file(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+                sha256: axdnn::util::sha256_file(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -551,7 +551,7 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
         .count();
     let acc = correct as f64 / te.len().max(1) as f64;
     if let Some(p) = &a.logits {
-        axdnn::model::io::write_atomic(p, &axdnn::lut::io::npy_f32(&[te.len(), m.arch.classes], &logits))?;
+        axdnn::util::write_atomic(p, &axdnn::lut::io::npy_f32(&[te.len(), m.arch.classes], &logits))?;
         eprintln!("wrote {} ({} × {} logits)", p.display(), te.len(), m.arch.classes);
     }
     if a.json {
@@ -604,7 +604,7 @@ pub fn run() -> anyhow::Result<()> {
         Cmd::Train(a) => train_cmd(a)?,
         Cmd::Eval(a) => eval_cmd(a)?,
         Cmd::Data(DataCmd::Import { source, cache }) => {
-            let cache = cache.unwrap_or_else(axdnn::data::folder::cache_dir);
+            let cache = cache.unwrap_or_else(axdnn::util::cache_dir);
             let dir = axdnn::data::folder::import_cached(&source, &cache, true)?;
             println!("{}", dir.display());
         }
@@ -636,9 +636,9 @@ fn lut_cmd(c: LutCmd) -> anyhow::Result<()> {
         LutCmd::Gen { file, out, format, row_port, signed } => {
             let parsed = axdnn::netlist::parse_file(&file)?;
             let net = &parsed.netlist;
-            let signed = signed.unwrap_or_else(|| verify::signed_from_name(&net.name));
+            let signed = signed.unwrap_or_else(|| axdnn::sim::signed_from_name(&net.name).unwrap_or(false));
             let t = std::time::Instant::now();
-            let mut lut = axdnn::sim::exhaustive_lut(net, row_port.into(), signed)?;
+            let mut lut = axdnn::lut::exhaustive_lut(net, row_port.into(), signed)?;
             let dt = t.elapsed();
             lut.power_mw = parsed.published.pdk45_pwr_mw.as_ref().map(|f| f.value);
             axdnn::lut::io::export(&lut, format, &out)?;

@@ -1,20 +1,32 @@
 //! # axdnn — approximate DNN accelerators, simulated from the gates up
 //!
-//! Pipeline (data flows down, never up):
+//! The library is a stack of layers. Modules are declared below bottom-up, and a module names
+//! only modules declared before it (`tests/layering.rs` reads every import and fails on an
+//! upward or cyclic one):
 //!
 //! ```text
-//! netlist (Verilog → gate IR) → sim (bit-parallel) → lut (tables, metrics, verify)
-//! data (MNIST, CIFAR-10) → model (arch, float training, gradients) → quant (int8 params)
-//!                     ↘                                              ↙
-//!                       accel (systolic array; multiplies through `mult::Multiplier`)
-//!                                           ↓
-//!                       attack (Foolbox-3 attacks) → study (plans, runner, store, report)
+//! util      spans for errors, atomic writes, the cache folder, hashes
+//! netlist   EvoApprox Verilog → gate IR (nom parser, checks, petgraph passes)
+//! gen       our own multipliers as netlists (exact, truncated, broken-array)
+//! sim       bit-parallel simulation; how circuit bits are read as operands
+//! lut       complete product tables: metrics, file formats, verification
+//! mult      the Multiplier trait and every way to name one (resolve)
+//! data      MNIST, CIFAR-10, image folders; shapes and normalization
+//! model     architectures, float engine, training, input gradients
+//! quant     8-bit integer-only quantization
+//! accel     the systolic array: timing, cycle-stepped and fast engines, energy
+//! rtl       Verilog for PEs and arrays, co-simulation against `accel`
+//! recover   accuracy recovery: compensation, ALWANN tuning, fine-tuning
+//! attack    Foolbox-3 attacks on float models and on the accelerator
+//! plot      line and scatter charts (SVG, PNG)
+//! study     plans, runner, results store, reports, shards, Slurm
 //! ```
+//!
+//! The `axdnn` binary (`src/main.rs`, `src/cli*`) sits on top: it parses and prints.
 
 pub mod accel;
 pub mod attack;
 pub mod data;
-pub mod error;
 pub mod gen;
 pub mod lut;
 pub mod model;
@@ -22,10 +34,12 @@ pub mod mult;
 pub mod netlist;
 pub mod plot;
 pub mod quant;
+pub mod recover;
 pub mod rtl;
 pub mod sim;
 pub mod study;
+pub mod util;
 
-pub use error::Span;
 pub use lut::Lut;
 pub use mult::{Exact, Multiplier, RowPort};
+pub use util::Span;

@@ -356,25 +356,7 @@ fn write_both(chart: Chart, stem: &Path) -> Result<(), PlotError> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    use std::io::Write;
-    // Unique per process and call, so parallel writers of one folder never share a temp file.
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let io = |cause| PlotError::Io { path: path.to_path_buf(), cause };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        ".{}.{}.{seq}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    crate::util::write_atomic(path, bytes).map_err(|cause| PlotError::Io { path: path.to_path_buf(), cause })
 }
 
 fn draw<DB: DrawingBackend>(chart: Chart, root: &Area<DB>) -> Res<DB> {

@@ -5,11 +5,12 @@
 mod common;
 
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, Engine};
+use axdnn::lut::exhaustive_lut;
 use axdnn::model::{Arch, Shape};
+use axdnn::mult::NetlistMultiplier;
 use axdnn::mult::{Multiplier, RowPort};
 use axdnn::netlist::Netlist;
 use axdnn::quant::{ApproxLayers, QuantModel, QuantOptions, QuantScheme};
-use axdnn::sim::{exhaustive_lut, NetlistMultiplier};
 
 fn check(net: &Netlist, signed: bool, scheme: QuantScheme) {
     let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
@@ -46,12 +47,12 @@ fn evoapprox_multipliers_bit_level_equal_lut() {
     let Some(root) = common::evoapprox() else { return };
     for (name, signed, scheme) in [("mul8u_L40", false, QuantScheme::AsymU8), ("mul8s_1L2D", true, QuantScheme::SymS8)]
     {
-        let path = axdnn::accel::load::find_in_tree(&root, name).expect(name);
+        let path = axdnn::mult::resolve::find_in_tree(&root, name).expect(name);
         let parsed = axdnn::netlist::parse_file(&path).unwrap();
         check(&parsed.netlist, signed, scheme);
     }
     // The library's exact circuit gives the built-in exact table.
-    let p = axdnn::accel::load::resolve("mul8u_1JFF", false, false, Some(&root)).unwrap();
+    let p = axdnn::mult::resolve::resolve("mul8u_1JFF", false, false, Some(&root)).unwrap();
     assert_eq!(p.lut.unwrap().table, axdnn::Lut::exact(8, 8, false).table);
     assert_eq!(p.power_mw, Some(0.391));
 }

@@ -6,12 +6,12 @@
 
 mod common;
 
-use axdnn::accel::load::{self, canonical_spec, split_assignment, split_list};
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Engine};
 use axdnn::model::{Arch, Shape};
+use axdnn::mult::resolve::{self as load, canonical_spec, split_assignment, split_list};
 use axdnn::mult::Multiplier;
-use axdnn::quant::recover::{recover, recover_layers, Recover};
 use axdnn::quant::{ApproxLayers, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
+use axdnn::recover::{recover, recover_layers, Recover};
 use axdnn::Lut;
 use std::process::Command;
 
@@ -183,7 +183,7 @@ fn assignment_grammar_and_errors() {
     let calib = common::random_images(&arch, 4, 8);
     let qm = qmodel(&arch, QuantScheme::AsymU8, ApproxLayers::Conv, &calib);
     let m = load::resolve("conv9=exact", false, false, None).unwrap();
-    let e = m.accelerator(&qm, AccelConfig::default()).err().unwrap().to_string();
+    let e = axdnn::accel::Accelerator::for_loaded(&qm, &m, AccelConfig::default()).err().unwrap().to_string();
     assert!(e.contains("names layer 'conv9'") && e.contains("conv1, conv2, conv3, fc1, fc2"), "{e}");
     let e = load::resolve("conv1=exact,conv2=/no/such.v", false, false, None).err().unwrap().to_string();
     assert!(e.contains("entry 2 ('/no/such.v')"), "{e}");

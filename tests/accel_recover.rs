@@ -8,8 +8,8 @@ mod common;
 use axdnn::accel::fast::{self, GemmOperands};
 use axdnn::accel::{AccelConfig, Accelerator, Engine};
 use axdnn::model::{Arch, Shape};
-use axdnn::quant::recover::{recover, Recover};
 use axdnn::quant::{self, QGemm, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
+use axdnn::recover::{recover, Recover};
 use axdnn::Lut;
 use rand::Rng;
 
@@ -181,7 +181,7 @@ fn tuning_never_raises_the_layer_product_error() {
                 })
                 .sum()
         };
-        let map = axdnn::quant::recover::tuning_map(scheme, &lut.table, &exact.table, &h);
+        let map = axdnn::recover::tuning_map(scheme, &lut.table, &exact.table, &h);
         let mut better = 0;
         for &(w, t) in &map {
             let (c0, c1) = (cost(w, w), cost(w, t));
@@ -278,7 +278,7 @@ fn dataset(arch: &Arch, n: usize, seed: u64) -> axdnn::data::Dataset {
 
 #[test]
 fn finetune_is_seeded_and_resumes_exactly() {
-    use axdnn::model::finetune::{finetune, FinetuneConfig};
+    use axdnn::recover::finetune::{finetune, FinetuneConfig};
     let arch = lenet();
     let base = axdnn::model::io::SavedModel {
         arch: arch.clone(),
@@ -316,11 +316,11 @@ fn finetune_is_seeded_and_resumes_exactly() {
     assert_ne!(whole.params, base.params, "fine-tuning changed the weights");
     // Stopped after one epoch, then resumed: the same as two at once.
     let d = tmp.path().join("d");
-    axdnn::model::finetune::finetune_until(&base, &lut, &lut.sha256(), &cfg, &train, &test, &d, false, 1).unwrap();
+    axdnn::recover::finetune::finetune_until(&base, &lut, &lut.sha256(), &cfg, &train, &test, &d, false, 1).unwrap();
     let resumed = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &d, false).unwrap();
     assert_eq!(resumed.params, whole.params);
-    let strip = |h: &[axdnn::model::finetune::FinetuneEpoch]| {
-        h.iter().map(|e| axdnn::model::finetune::FinetuneEpoch { seconds: 0.0, ..e.clone() }).collect::<Vec<_>>()
+    let strip = |h: &[axdnn::recover::finetune::FinetuneEpoch]| {
+        h.iter().map(|e| axdnn::recover::finetune::FinetuneEpoch { seconds: 0.0, ..e.clone() }).collect::<Vec<_>>()
     };
     assert_eq!(strip(&resumed.history), strip(&whole.history));
     // A checkpoint of other settings is refused.
@@ -336,7 +336,7 @@ fn finetune_record_accepts_its_table_and_the_exact_baseline_only() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist-ft-jv3-sign-magnitude");
     let (_, meta) = axdnn::model::io::load_meta(&dir).unwrap();
     let rec = meta.finetune.as_ref().unwrap();
-    let check = |sha: &str, scheme| axdnn::model::finetune::check_record(&meta, &dir, sha, scheme, false);
+    let check = |sha: &str, scheme| axdnn::recover::finetune::check_record(&meta, &dir, sha, scheme, false);
     let sm = QuantScheme::SignMagnitude;
     assert!(check(&rec.lut_sha256, sm).is_ok(), "its own table");
     assert!(check(&Lut::exact(8, 8, false).sha256(), sm).is_ok(), "the exact baseline");

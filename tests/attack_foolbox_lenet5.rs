@@ -58,7 +58,7 @@ fn gradient_attacks_match_foolbox_on_every_image() {
     assert_eq!(m.meta.sha256, f.model_sha256, "fixture made with other weights");
     let d = data::load(DatasetName::Mnist, Split::Test, &root).unwrap().head(f.n);
     let bytes: Vec<u8> = d.images.iter().flat_map(|v| v.to_le_bytes()).collect();
-    assert_eq!(axdnn::model::io::sha256_hex(&bytes), f.images_f32_sha256, "not the pixels Foolbox saw");
+    assert_eq!(axdnn::util::sha256_hex(&bytes), f.images_f32_sha256, "not the pixels Foolbox saw");
     assert_eq!(d.labels, f.labels);
 
     let model = FloatClassifier { arch: &m.arch, params: &m.params };

@@ -118,8 +118,8 @@ fn library_errors_do_not_repeat_their_source() {
     let missing = d.path().join("missing.v");
     let nf = "No such file or directory";
     said_once(axdnn::netlist::parse_file(&missing).unwrap_err(), nf);
-    said_once(axdnn::accel::load::resolve(missing.to_str().unwrap(), false, false, None).err().unwrap(), nf);
-    said_once(axdnn::accel::load::verilog_files(&d.path().join("nodir")).unwrap_err(), nf);
+    said_once(axdnn::mult::resolve::resolve(missing.to_str().unwrap(), false, false, None).err().unwrap(), nf);
+    said_once(axdnn::mult::resolve::verilog_files(&d.path().join("nodir")).unwrap_err(), nf);
     said_once(axdnn::model::io::load(&d.path().join("nomodel")).unwrap_err(), nf);
     said_once(axdnn::rtl::cosim::RtlMultiplier::load(&missing).err().unwrap(), nf);
     let meta = axdnn::lut::io::ImportMeta {

@@ -4,7 +4,6 @@
 use axdnn::gen::{Kind, Spec};
 use axdnn::lut::Metrics;
 use axdnn::mult::RowPort;
-use axdnn::sim;
 
 fn dropped(n: u32, m: u32, a: u64, b: u64, drop: impl Fn(u32, u32) -> bool) -> u64 {
     let mut s = 0;
@@ -20,7 +19,7 @@ fn dropped(n: u32, m: u32, a: u64, b: u64, drop: impl Fn(u32, u32) -> bool) -> u
 
 fn check(spec: Spec, drop: impl Fn(u32, u32) -> bool) {
     let net = spec.netlist();
-    let lut = sim::exhaustive_lut(&net, RowPort::A, false).unwrap();
+    let lut = axdnn::lut::exhaustive_lut(&net, RowPort::A, false).unwrap();
     for a in 0..1u64 << spec.n {
         for b in 0..1u64 << spec.m {
             let want = a * b - dropped(spec.n, spec.m, a, b, &drop);
@@ -53,12 +52,13 @@ fn broken_array_multipliers() {
 
 #[test]
 fn exact_has_zero_error_and_truncation_has_negative_bias() {
-    let exact = sim::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Exact }.netlist(), RowPort::B, false).unwrap();
+    let exact =
+        axdnn::lut::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Exact }.netlist(), RowPort::B, false).unwrap();
     assert_eq!(exact.table, axdnn::Lut::exact(8, 8, false).table);
     let m = Metrics::of_lut(&exact);
     assert_eq!((m.mae, m.wce, m.ep_pct, m.hd), (0.0, 0.0, 0.0, 0.0));
     let t = Metrics::of_lut(
-        &sim::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Truncated { k: 8 } }.netlist(), RowPort::B, false)
+        &axdnn::lut::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Truncated { k: 8 } }.netlist(), RowPort::B, false)
             .unwrap(),
     );
     assert!(t.mean_error < 0.0 && (t.mean_error + t.mae).abs() < 1e-9, "truncation only removes value");
@@ -80,7 +80,7 @@ fn verilog_text_lists_every_gate() {
 fn signed_baugh_wooley_is_exact() {
     for (n, m) in [(2, 2), (4, 4), (8, 8), (5, 3), (3, 6), (8, 4)] {
         let spec = Spec { n, m, kind: Kind::SignedExact };
-        let lut = sim::exhaustive_lut(&spec.netlist(), RowPort::A, true).unwrap();
+        let lut = axdnn::lut::exhaustive_lut(&spec.netlist(), RowPort::A, true).unwrap();
         assert_eq!(lut.table, axdnn::Lut::exact(n, m, true).table, "{}", spec.name());
         for (a, b) in [(0u64, 0u64), (1, (1 << m) - 1), ((1 << (n - 1)), (1 << (m - 1)))] {
             let code = spec.closed_form(a, b);

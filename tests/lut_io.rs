@@ -3,7 +3,7 @@
 use axdnn::gen::{Kind, Spec};
 use axdnn::lut::io::{self, Format, ImportMeta};
 use axdnn::mult::RowPort;
-use axdnn::{sim, Lut};
+use axdnn::Lut;
 
 fn meta(l: &Lut) -> ImportMeta {
     ImportMeta {
@@ -16,9 +16,12 @@ fn meta(l: &Lut) -> ImportMeta {
 }
 
 fn luts() -> Vec<Lut> {
-    let approx =
-        sim::exhaustive_lut(&Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 1, vbl: 6 } }.netlist(), RowPort::B, false)
-            .unwrap();
+    let approx = axdnn::lut::exhaustive_lut(
+        &Spec { n: 8, m: 8, kind: Kind::Bam { hbl: 1, vbl: 6 } }.netlist(),
+        RowPort::B,
+        false,
+    )
+    .unwrap();
     vec![approx, Lut::exact(8, 8, true), Lut::exact(8, 4, false), Lut::exact(3, 5, true)]
 }
 

@@ -6,7 +6,7 @@ use axdnn::gen::{Kind, Spec};
 use axdnn::lut::testbench::{compare_dump, icarus_compile, icarus_run, verilator_build, verilator_run, Dut};
 use axdnn::mult::RowPort;
 use axdnn::netlist::ir::Netlist;
-use axdnn::sim;
+
 use std::path::{Path, PathBuf};
 
 mod common;
@@ -21,7 +21,7 @@ fn cross_check(net: &Netlist, sources: &[&Path], signed: bool) {
     let image = icarus_compile(sources, &d, dir.path()).unwrap();
     let dump = icarus_run(&image, dir.path()).unwrap();
     for rp in [RowPort::B, RowPort::A] {
-        let lut = sim::exhaustive_lut(net, rp, signed).unwrap();
+        let lut = axdnn::lut::exhaustive_lut(net, rp, signed).unwrap();
         let (bad, first) = compare_dump(&dump, &d, &lut, Path::new("tb_out.txt")).unwrap();
         assert_eq!(bad, 0, "{}: {bad} mismatches, first {first:?}", net.name);
     }
@@ -61,7 +61,7 @@ fn comparison_detects_a_flipped_bit() {
     let v = dir.path().join("m.v");
     std::fs::write(&v, axdnn::gen::to_verilog(&net, "test")).unwrap();
     let d = Dut::of(&net).unwrap();
-    let mut lut = sim::exhaustive_lut(&net, RowPort::B, false).unwrap();
+    let mut lut = axdnn::lut::exhaustive_lut(&net, RowPort::B, false).unwrap();
     lut.table[37] ^= 4;
     let image = icarus_compile(&[&v], &d, dir.path()).unwrap();
     let dump = icarus_run(&image, dir.path()).unwrap();
@@ -125,7 +125,7 @@ fn netlists_match_verilator() {
         let sub = tempfile::tempdir().unwrap();
         let exe = verilator_build(&[&v], &d, sub.path()).unwrap_or_else(|e| panic!("{}: {e}", v.display()));
         let dump = verilator_run(&exe, sub.path()).unwrap();
-        let lut = sim::exhaustive_lut(&net, RowPort::B, false).unwrap();
+        let lut = axdnn::lut::exhaustive_lut(&net, RowPort::B, false).unwrap();
         let (bad, first) = compare_dump(&dump, &d, &lut, Path::new("vl_out.txt")).unwrap();
         assert_eq!(bad, 0, "{}: {bad} mismatches, first {first:?}", net.name);
     }
@@ -138,8 +138,8 @@ fn generated_verilog_parses_back_to_the_same_table() {
         let net = spec.netlist();
         let text = axdnn::gen::to_verilog(&net, &axdnn::gen::header(&spec));
         let parsed = axdnn::netlist::parse_str(&text, Path::new("gen.v")).unwrap();
-        let a = sim::exhaustive_lut(&net, RowPort::B, false).unwrap();
-        let b = sim::exhaustive_lut(&parsed.netlist, RowPort::B, false).unwrap();
+        let a = axdnn::lut::exhaustive_lut(&net, RowPort::B, false).unwrap();
+        let b = axdnn::lut::exhaustive_lut(&parsed.netlist, RowPort::B, false).unwrap();
         assert_eq!(a.table, b.table, "{}", spec.name());
         // And the committed copy in netlists/gen is current.
         let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("netlists/gen").join(format!("{}.v", spec.name()));

@@ -5,12 +5,12 @@
 
 mod common;
 
-use axdnn::accel::load::{self, LoadError, LoadedMultiplier};
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::gen::{Kind, Spec};
 use axdnn::lut::io::{self, Format, LutIoError};
 use axdnn::lut::table_file::{self, SignedBy};
 use axdnn::model::Arch;
+use axdnn::mult::resolve::{self as load, LoadError, LoadedMultiplier};
 use axdnn::quant::{ApproxLayers, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
 use axdnn::{Lut, RowPort};
 use std::path::{Path, PathBuf};
@@ -22,8 +22,8 @@ const FORMATS: [(Format, &str); 5] =
 /// `lut gen FILE.v -o OUT --format F` as the command does it (table of port B rows, published power).
 fn lut_gen(v: &Path, format: Format, out: &Path) {
     let parsed = axdnn::netlist::parse_file(v).unwrap();
-    let signed = axdnn::lut::verify::signed_from_name(&parsed.netlist.name);
-    let mut lut = axdnn::sim::exhaustive_lut(&parsed.netlist, RowPort::B, signed).unwrap();
+    let signed = axdnn::sim::signed_from_name(&parsed.netlist.name).unwrap_or(false);
+    let mut lut = axdnn::lut::exhaustive_lut(&parsed.netlist, RowPort::B, signed).unwrap();
     lut.power_mw = parsed.published.pdk45_pwr_mw.as_ref().map(|f| f.value);
     io::export(&lut, format, out).unwrap();
 }

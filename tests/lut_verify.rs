@@ -11,12 +11,18 @@ fn evo() -> Option<PathBuf> {
 
 #[test]
 fn signedness_from_names() {
-    assert!(verify::signed_from_name("mul8s_1KVA"));
-    assert!(verify::signed_from_name("mul12s_2KM"));
-    assert!(!verify::signed_from_name("mul8u_JV3"));
-    assert!(!verify::signed_from_name("mul8x4u_0AB"));
-    assert!(!verify::signed_from_name("mul8_001"));
-    assert!(!verify::signed_from_name("mul8u_gen_trunc4"));
+    // One rule for every command (it once had three copies that disagreed on `mul8x4s_*`).
+    use axdnn::sim::signed_from_name;
+    assert_eq!(signed_from_name("mul8s_1KVA"), Some(true));
+    assert_eq!(signed_from_name("mul12s_2KM"), Some(true));
+    assert_eq!(signed_from_name("mul8x4s_0AB"), Some(true));
+    assert_eq!(signed_from_name("mul8u_JV3"), Some(false));
+    assert_eq!(signed_from_name("mul8x4u_0AB"), Some(false));
+    assert_eq!(signed_from_name("mul8_001"), None);
+    assert_eq!(signed_from_name("mul8u_gen_trunc4"), Some(false));
+    let v = std::path::Path::new("x/mul8x4s_0AB.v");
+    assert!(axdnn::mult::resolve::signed_by_name("top", v));
+    assert!(!axdnn::mult::resolve::signed_by_name("mul8u_X", std::path::Path::new("mul8u_X.v")));
 }
 
 #[test]

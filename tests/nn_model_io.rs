@@ -37,7 +37,7 @@ fn reseal(dir: &Path) {
     let bytes = std::fs::read(dir.join(io::WEIGHTS_FILE)).unwrap();
     let j = std::fs::read_to_string(dir.join(io::META_FILE)).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&j).unwrap();
-    v["sha256"] = io::sha256_hex(&bytes).into();
+    v["sha256"] = axdnn::util::sha256_hex(&bytes).into();
     std::fs::write(dir.join(io::META_FILE), v.to_string()).unwrap();
 }
 
@@ -49,7 +49,7 @@ fn round_trip() {
     assert_eq!(m.arch, arch);
     assert_eq!(m.params, p);
     assert_eq!(m.meta.seed, 3);
-    assert_eq!(m.meta.sha256, io::sha256_file(&d.path().join(io::WEIGHTS_FILE)).unwrap());
+    assert_eq!(m.meta.sha256, axdnn::util::sha256_file(&d.path().join(io::WEIGHTS_FILE)).unwrap());
     // PyTorch names and layouts.
     assert_eq!(m.params.get("conv1.weight").unwrap().shape, vec![6, 1, 5, 5]);
     assert_eq!(m.params.get("fc1.weight").unwrap().shape, vec![84, 120]);

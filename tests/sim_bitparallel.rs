@@ -2,9 +2,10 @@
 //! netlists using every gate type, both row ports and both interpretations.
 
 use axdnn::lut::Metrics;
+use axdnn::mult::NetlistMultiplier;
 use axdnn::mult::{Exact, Multiplier, RowPort};
 use axdnn::netlist::ir::{Netlist, Node, Op, Port};
-use axdnn::sim::{self, NetlistMultiplier, Program};
+use axdnn::sim::{self, Program};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -71,7 +72,7 @@ fn exhaustive_lut_matches_scalar_oracle() {
         let net = random_netlist(n, m, 60, seed);
         for signed in [false, true] {
             for rp in [RowPort::A, RowPort::B] {
-                let lut = sim::exhaustive_lut(&net, rp, signed).unwrap();
+                let lut = axdnn::lut::exhaustive_lut(&net, rp, signed).unwrap();
                 let (rb, cb) = if rp == RowPort::A { (n, m) } else { (m, n) };
                 assert_eq!((lut.row_bits, lut.col_bits), (rb as u32, cb as u32));
                 for r in 0..1u32 << rb {
@@ -89,10 +90,10 @@ fn exhaustive_lut_matches_scalar_oracle() {
 fn lane_widths_agree_and_serial_equals_parallel() {
     let net = random_netlist(7, 6, 300, 99);
     let prog = Program::compile(&net);
-    let l1 = sim::exhaustive_lut_lanes::<1>(&net, &prog, RowPort::B, false, false).unwrap();
-    let l4 = sim::exhaustive_lut_lanes::<4>(&net, &prog, RowPort::B, false, true).unwrap();
-    let l16 = sim::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, true).unwrap();
-    let l32 = sim::exhaustive_lut_lanes::<32>(&net, &prog, RowPort::B, false, false).unwrap();
+    let l1 = axdnn::lut::exhaustive_lut_lanes::<1>(&net, &prog, RowPort::B, false, false).unwrap();
+    let l4 = axdnn::lut::exhaustive_lut_lanes::<4>(&net, &prog, RowPort::B, false, true).unwrap();
+    let l16 = axdnn::lut::exhaustive_lut_lanes::<16>(&net, &prog, RowPort::B, false, true).unwrap();
+    let l32 = axdnn::lut::exhaustive_lut_lanes::<32>(&net, &prog, RowPort::B, false, false).unwrap();
     assert_eq!(l1, l4);
     assert_eq!(l1, l16);
     assert_eq!(l1, l32);
@@ -106,7 +107,7 @@ fn lane_widths_agree_and_serial_equals_parallel() {
 fn netlist_multiplier_batch_equals_lut() {
     let net = random_netlist(6, 6, 200, 7);
     for signed in [false, true] {
-        let lut = sim::exhaustive_lut(&net, RowPort::B, signed).unwrap();
+        let lut = axdnn::lut::exhaustive_lut(&net, RowPort::B, signed).unwrap();
         let m = NetlistMultiplier::new(&net, RowPort::B, signed).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let rows: Vec<u32> = (0..1000).map(|_| rng.gen_range(0..64)).collect();
@@ -123,7 +124,7 @@ fn netlist_multiplier_batch_equals_lut() {
 #[test]
 fn sampling_is_seeded_and_consistent_with_exhaustive() {
     let net = axdnn::gen::Spec { n: 8, m: 8, kind: axdnn::gen::Kind::Truncated { k: 6 } }.netlist();
-    let lut = sim::exhaustive_lut(&net, RowPort::B, false).unwrap();
+    let lut = axdnn::lut::exhaustive_lut(&net, RowPort::B, false).unwrap();
     let s1 = sim::sample(&net, RowPort::B, false, 20_000, 42).unwrap();
     let s2 = sim::sample(&net, RowPort::B, false, 20_000, 42).unwrap();
     let s3 = sim::sample(&net, RowPort::B, false, 20_000, 43).unwrap();
@@ -141,8 +142,8 @@ fn sampling_is_seeded_and_consistent_with_exhaustive() {
 #[test]
 fn rejects_too_large_and_missing_ports() {
     let net = random_netlist(11, 11, 10, 3);
-    assert!(matches!(sim::exhaustive_lut(&net, RowPort::B, false), Err(sim::SimError::TooLarge { .. })));
+    assert!(matches!(axdnn::lut::exhaustive_lut(&net, RowPort::B, false), Err(sim::SimError::TooLarge { .. })));
     let mut bad = random_netlist(3, 3, 10, 4);
     bad.inputs[0].name = "X".into();
-    assert!(matches!(sim::exhaustive_lut(&bad, RowPort::B, false), Err(sim::SimError::MissingInput { .. })));
+    assert!(matches!(axdnn::lut::exhaustive_lut(&bad, RowPort::B, false), Err(sim::SimError::MissingInput { .. })));
 }

@@ -201,6 +201,15 @@ impl<'a> Accelerator<'a> {
     /// layer (approximate or not in the model's options); the other layers as in [`new`].
     ///
     /// [`new`]: Accelerator::new
+    /// The accelerator running `model` with a resolved multiplier or per-layer assignment.
+    pub fn for_loaded(
+        model: &'a QuantModel,
+        m: &'a crate::mult::LoadedMultiplier,
+        config: AccelConfig,
+    ) -> Result<Self, AccelError> {
+        Self::with_layers(model, m.mult.as_ref(), &m.layer_refs(), config)
+    }
+
     pub fn with_layers(
         model: &'a QuantModel,
         approx: &'a dyn Multiplier,
@@ -380,7 +389,7 @@ impl<'a> Accelerator<'a> {
 
     /// The multiplier operand codes GEMM layer `gemm` (index among the GEMM layers) receives for
     /// `images`: `n·npix × k` im2col rows in image order (padding included, as the array sees it).
-    /// Recovery methods ([`crate::quant::recover`]) read their activation statistics from here, so
+    /// Recovery methods ([`crate::recover`]) read their activation statistics from here, so
     /// the statistics are those of the engine itself.
     pub fn layer_operands(&self, images: &[f32], gemm: usize) -> Result<Vec<u8>, AccelError> {
         let d = self.model.arch.input.numel();

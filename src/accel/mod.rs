@@ -8,7 +8,6 @@
 pub mod array;
 pub mod fast;
 pub mod infer;
-pub mod load;
 pub mod timing;
 
 pub use infer::{AccelConfig, Accelerator, EnergyModel, Engine, Inference, LayerStats};

@@ -2,10 +2,10 @@
 //! model with any multiplier, and a library sweep with a Pareto plot.
 
 use super::data_root;
-use axdnn::accel::load::{self, LoadedMultiplier};
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, EnergyModel, Engine, Inference};
 use axdnn::data::{self, Dataset, DatasetName, Split};
 use axdnn::model::io;
+use axdnn::mult::resolve::{self as load, LoadedMultiplier};
 use axdnn::quant::{
     calibration_indices, ApproxLayers, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity,
 };
@@ -89,10 +89,10 @@ impl Prepared {
     pub fn recovered(&self, q: &QuantArgs, m: &LoadedMultiplier, spec: &str) -> anyhow::Result<QuantModel> {
         let sha = m.lut_sha256();
         if q.recover == Recover::Finetune {
-            axdnn::model::finetune::check_record(&self.meta, &q.model, &sha, q.scheme, q.per_channel)?;
+            axdnn::recover::finetune::check_record(&self.meta, &q.model, &sha, q.scheme, q.per_channel)?;
         }
         let label = if m.is_assignment() { load::canonical_spec(spec) } else { m.mult.name().to_string() };
-        Ok(axdnn::quant::recover::recover_layers(
+        Ok(axdnn::recover::recover_layers(
             &self.qm,
             m.mult.as_ref(),
             &m.layer_refs(),
@@ -199,7 +199,7 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
         resolve(&a.multiplier, a.q.scheme, a.bit_level, p.exact_power_mw, a.q.inputs.resolve().evoapprox.as_deref())?;
     let cfg = config(&a.q, a.engine, a.bit_level, p.exact_power_mw);
     let qm = p.recovered(&a.q, &m, &a.multiplier)?;
-    let acc = m.accelerator(&qm, cfg)?;
+    let acc = axdnn::accel::Accelerator::for_loaded(&qm, &m, cfg)?;
     let name = if m.is_assignment() { load::canonical_spec(&a.multiplier) } else { m.mult.name().to_string() };
     let r = run_all(&acc, &p.test, &name)?;
     let accuracy = r.accuracy(&p.test.labels);
@@ -226,7 +226,7 @@ pub fn infer_cmd(a: InferArgs) -> anyhow::Result<()> {
             "recovery": qm.recovery,
             "cycles_per_image": r.cycles_per_image(), "energy_per_image_pj": energy,
             // Equal digests = bit-identical logits (compares multipliers given in different forms).
-            "logits_sha256": io::sha256_hex(&r.logits.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()),
+            "logits_sha256": axdnn::util::sha256_hex(&r.logits.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()),
             "energy_convention": cfg.energy.convention(), "layers": layers,
         });
         println!("{o}");
@@ -438,7 +438,7 @@ pub fn library_multipliers(dir: &std::path::Path, scheme: QuantScheme) -> anyhow
     let mut out = Vec::new();
     for f in files {
         let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        if load::name_is_signed(&stem) != signed {
+        if (axdnn::mult::signed_from_name(&stem) == Some(true)) != signed {
             continue;
         }
         match axdnn::netlist::parse_file(&f) {
@@ -616,7 +616,7 @@ pub fn table_cmd(a: TableArgs) -> anyhow::Result<()> {
     if let Some(d) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d)?;
     }
-    io::write_atomic(&a.out, s.as_bytes())?;
+    axdnn::util::write_atomic(&a.out, s.as_bytes())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {

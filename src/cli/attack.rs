@@ -161,7 +161,7 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
     t.insert("eps_units".into(), Value::String(a.eps_units.name().into()));
     t.insert(
         "multipliers".into(),
-        Value::Array(axdnn::accel::load::split_list(&a.multipliers).into_iter().map(Value::String).collect()),
+        Value::Array(axdnn::mult::resolve::split_list(&a.multipliers).into_iter().map(Value::String).collect()),
     );
     t.insert("threats".into(), Value::Array(threats.iter().map(|m| Value::String(m.clone())).collect()));
     t.insert("attack_seeds".into(), Value::Array(vec![Value::Integer(a.attack_seed as i64)]));
@@ -181,7 +181,7 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
                     std::fs::create_dir_all(d)?;
                 }
                 let n = x.len() / shape.numel();
-                axdnn::model::io::write_atomic(&path, &axdnn::lut::io::npy_f32(&[n, shape.c, shape.h, shape.w], x))?;
+                axdnn::util::write_atomic(&path, &axdnn::lut::io::npy_f32(&[n, shape.c, shape.h, shape.w], x))?;
                 eprintln!("wrote {} ({n} adversarial examples, eps {e})", path.display());
             }
             sum

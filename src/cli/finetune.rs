@@ -3,9 +3,9 @@
 
 use super::{data_root, Inputs};
 use axdnn::data::{self, Split};
-use axdnn::model::finetune::{self, FinetuneConfig, FinetuneRecord};
 use axdnn::model::io;
 use axdnn::quant::{ApproxLayers, QuantOptions, QuantScheme, WeightGranularity};
+use axdnn::recover::finetune::{self, FinetuneConfig, FinetuneRecord};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -65,7 +65,7 @@ pub fn finetune_cmd(a: FinetuneArgs) -> anyhow::Result<()> {
         train.shape,
         base.arch.input
     );
-    let exact_power = axdnn::accel::load::exact_power_mw(inputs.evoapprox.as_deref(), a.scheme.signed_multiplier());
+    let exact_power = axdnn::mult::resolve::exact_power_mw(inputs.evoapprox.as_deref(), a.scheme.signed_multiplier());
     let m = super::accel::resolve(&a.multiplier, a.scheme, false, exact_power, inputs.evoapprox.as_deref())?;
     // Fine-tuning trains for one table (recorded by its sha256 in model.json).
     anyhow::ensure!(
@@ -104,7 +104,7 @@ pub fn finetune_cmd(a: FinetuneArgs) -> anyhow::Result<()> {
         base_sha256: base.meta.sha256.clone(),
         multiplier: m.mult.name().into(),
         lut_sha256: sha,
-        scheme: a.scheme,
+        scheme: finetune::scheme_record(a.scheme),
         per_channel: a.per_channel,
         approx_layers,
         calib: a.calib,

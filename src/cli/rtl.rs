@@ -105,7 +105,7 @@ struct RealArgs {
 
 fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
     // One PE design per array: the emitted RTL instantiates one multiplier netlist.
-    if axdnn::accel::load::split_assignment(spec)?.is_some() {
+    if axdnn::mult::resolve::split_assignment(spec)?.is_some() {
         anyhow::bail!(
             "--multiplier {spec}: the RTL array is built around one multiplier netlist, not a per-layer assignment"
         );
@@ -122,7 +122,7 @@ fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
             "multiplier '{spec}' is not a .v file, AXDNN_EVOAPPROX is not set and ../shared/evoapprox does not exist"
         )
     })?;
-    axdnn::accel::load::find_in_tree(&root, spec)
+    axdnn::mult::resolve::find_in_tree(&root, spec)
         .ok_or_else(|| anyhow::anyhow!("multiplier '{spec}' not found under {}", root.display()))
 }
 

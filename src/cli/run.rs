@@ -15,9 +15,9 @@
 
 use super::{data_root, Inputs};
 use axdnn::lut::verify;
-use axdnn::model::io::write_atomic;
 use axdnn::study::{report, Plan, Runner};
-use axdnn::{gen, netlist, sim, RowPort};
+use axdnn::util::write_atomic;
+use axdnn::{gen, netlist, RowPort};
 use std::path::{Path, PathBuf};
 
 use axdnn::study::plan::PAPER_LENET5;
@@ -51,7 +51,7 @@ fn builtin_multipliers(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf, Strin
         let path = dir.join(format!("{}.v", spec.name()));
         write_atomic(&path, gen::to_verilog(&spec.netlist(), &gen::header(&spec)).as_bytes())?;
         let parsed = netlist::parse_file(&path)?;
-        let lut = sim::exhaustive_lut(&parsed.netlist, RowPort::B, false)?;
+        let lut = axdnn::lut::exhaustive_lut(&parsed.netlist, RowPort::B, false)?;
         let bad = (0..256u32)
             .flat_map(|b| (0..256u32).map(move |a| (a, b)))
             .filter(|&(a, b)| lut.get(b, a) as i64 != spec.closed_form(a as u64, b as u64) as i64)

@@ -1,8 +1,8 @@
 //! CIFAR-10 official binary format (raw or gzip'd): records of 1 label byte + 1024 R + 1024 G +
 //! 1024 B bytes; `data_batch_1.bin` … `data_batch_5.bin` and `test_batch.bin`.
 
+use super::Shape;
 use super::{find_maybe_gz, read_maybe_gz, DataError, Dataset, Split};
-use crate::model::Shape;
 use std::path::{Path, PathBuf};
 
 pub const RECORD: usize = 1 + 3 * 32 * 32;

@@ -53,20 +53,6 @@ pub fn find_source(dir: &Path) -> Option<PathBuf> {
     tars.into_iter().next()
 }
 
-/// `AXDNN_CACHE`, else `$XDG_CACHE_HOME/axdnn`, else `~/.cache/axdnn`, else a temp folder.
-pub fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("AXDNN_CACHE").filter(|s| !s.is_empty()) {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|s| !s.is_empty()) {
-        return PathBuf::from(p).join("axdnn");
-    }
-    if let Some(p) = std::env::var_os("HOME").filter(|s| !s.is_empty()) {
-        return PathBuf::from(p).join(".cache").join("axdnn");
-    }
-    std::env::temp_dir().join("axdnn-cache")
-}
-
 /// Where in `path` the split folder is: `…/train/<class>/<file>` → (test?, class, file name).
 fn classify(path: &str) -> Option<(bool, String, String)> {
     let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty() && *s != ".").collect();

@@ -1,7 +1,7 @@
 //! MNIST in IDX format (raw or gzip'd): big-endian u32 header, then u8 records.
 
+use super::Shape;
 use super::{find_maybe_gz, read_maybe_gz, DataError, Dataset, Split};
-use crate::model::Shape;
 use std::path::{Path, PathBuf};
 
 pub const MNIST_FILES: [&str; 4] =

@@ -6,8 +6,12 @@
 pub mod cifar;
 pub mod folder;
 pub mod idx;
+pub mod normalization;
+pub mod shape;
 
-use crate::model::Shape;
+pub use normalization::Normalization;
+pub use shape::Shape;
+
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,10 +25,10 @@ pub enum DatasetName {
 
 impl DatasetName {
     /// The usual input normalization of the dataset (torchvision statistics).
-    pub fn normalization(self) -> crate::model::Normalization {
+    pub fn normalization(self) -> Normalization {
         match self {
-            DatasetName::Mnist => crate::model::Normalization::mnist(),
-            DatasetName::Cifar10 => crate::model::Normalization::cifar10(),
+            DatasetName::Mnist => Normalization::mnist(),
+            DatasetName::Cifar10 => Normalization::cifar10(),
         }
     }
 }
@@ -192,7 +196,7 @@ pub fn load(name: DatasetName, split: Split, root: &Path) -> Result<Dataset, Dat
             if cifar::has_binary(&dir) {
                 cifar::load_dir(&dir, split)
             } else if let Some(src) = folder::find_source(&dir) {
-                let cached = folder::import_cached(&src, &folder::cache_dir(), true)?;
+                let cached = folder::import_cached(&src, &crate::util::cache_dir(), true)?;
                 cifar::load_dir(&cached, split)
             } else {
                 Err(DataError::NotFound {

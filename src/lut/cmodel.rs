@@ -127,9 +127,9 @@ pub struct CModel {
     pub signature: Signature,
 }
 
-/// Where compiled models are cached (`AXDNN_CACHE` or the system temp folder).
+/// Where compiled models are cached: `axdnn-cmodels` in [`crate::util::cache_dir`].
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("AXDNN_CACHE").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join("axdnn-cmodels")
+    crate::util::cache_dir().join("axdnn-cmodels")
 }
 
 fn driver(sig: &Signature, func: &str, a_bits: u32, b_bits: u32, signed: bool) -> String {

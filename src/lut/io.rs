@@ -8,10 +8,9 @@
 //! [`super::table_file`] decide and check it.
 
 use super::Lut;
-use crate::error::Span;
-use crate::mult::RowPort;
+use crate::sim::RowPort;
+use crate::util::error::Span;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -130,20 +129,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LutIoError + '_ {
     move |source| LutIoError::Io { path: path.to_path_buf(), cause: source }
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same folder, then rename.
+/// [`crate::util::write_atomic`] with the error of this module.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LutIoError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().map(|s| s.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    crate::util::write_atomic(path, bytes).map_err(io_err(path))
 }
 
 /// Every entry as a u16 pattern (signed tables: two's complement), or the first that does not fit.

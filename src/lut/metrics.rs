@@ -3,7 +3,7 @@
 //! that reproduce the published numbers"). e = approximate − exact.
 
 use super::Lut;
-use crate::mult::Exact;
+use crate::sim::code_value;
 use serde::Serialize;
 
 /// Running sums over (approximate, exact) pairs; integer sums are exact, relative sums are f64
@@ -130,10 +130,10 @@ impl Metrics {
         let mask = out_mask(lut.row_bits + lut.col_bits);
         let (rb, cb, s) = (lut.row_bits, lut.col_bits, lut.signed);
         for r in 0..1u32 << rb {
-            let vr = Exact::value(r, rb, s);
+            let vr = code_value(r, rb, s);
             let row = &lut.table[(r as usize) << cb..((r as usize) + 1) << cb];
             for (c, &p) in row.iter().enumerate() {
-                acc.add(p as i64, vr * Exact::value(c as u32, cb, s), mask);
+                acc.add(p as i64, vr * code_value(c as u32, cb, s), mask);
             }
         }
         Metrics::from_accum(&acc, rb, cb, Coverage::Exhaustive)

@@ -3,6 +3,7 @@
 //!
 //! Convention: entry `row * 2^col_bits + col`; by default the row operand is Verilog port `B`.
 
+pub mod build;
 pub mod cmodel;
 pub mod io;
 pub mod metrics;
@@ -10,9 +11,10 @@ pub mod table_file;
 pub mod testbench;
 pub mod verify;
 
+pub use build::{exhaustive_lut, exhaustive_lut_lanes};
 pub use metrics::{Coverage, Metrics};
 
-use crate::mult::{Multiplier, RowPort};
+use crate::sim::{exact_product, RowPort};
 use serde::{Deserialize, Serialize};
 
 /// A complete multiplier table over every operand pair.
@@ -59,20 +61,19 @@ impl Lut {
         for v in &self.table {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
-        crate::model::io::sha256_hex(&bytes)
+        crate::util::sha256_hex(&bytes)
     }
 
     /// The table of the exact multiplier.
     pub fn exact(row_bits: u32, col_bits: u32, signed: bool) -> Lut {
-        let m = crate::mult::Exact::new(row_bits, col_bits, signed);
         let mut table = Vec::with_capacity(1 << (row_bits + col_bits));
         for r in 0..1u32 << row_bits {
             for c in 0..1u32 << col_bits {
-                table.push(m.mul(r, c));
+                table.push(exact_product(r, row_bits, c, col_bits, signed) as i32);
             }
         }
         Lut {
-            name: m.name().to_string(),
+            name: format!("exact{}x{}{}", row_bits, col_bits, if signed { "s" } else { "u" }),
             row_bits,
             col_bits,
             signed,
@@ -80,28 +81,6 @@ impl Lut {
             table,
             power_mw: None,
         }
-    }
-}
-
-impl Multiplier for Lut {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn widths(&self) -> (u32, u32) {
-        (self.row_bits, self.col_bits)
-    }
-    fn signed(&self) -> bool {
-        self.signed
-    }
-    #[inline(always)]
-    fn mul(&self, row: u32, col: u32) -> i32 {
-        self.get(row, col)
-    }
-    fn table(&self) -> Option<&Lut> {
-        Some(self)
-    }
-    fn power_mw(&self) -> Option<f64> {
-        self.power_mw
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::io::{self, LutIoError, RawTable};
 use super::Lut;
-use crate::mult::{Exact, RowPort};
+use crate::sim::{code_value, signed_from_name, RowPort};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -72,17 +72,6 @@ pub fn parse_spec(spec: &str) -> Option<(PathBuf, Option<bool>)> {
         .then(|| (p.to_path_buf(), stated))
 }
 
-/// Signedness from an EvoApprox-style name: `mul8s_*` signed, `mul8u_*` unsigned (any `NxM`).
-pub fn signed_from_name(name: &str) -> Option<bool> {
-    let rest = name.strip_prefix("mul")?;
-    let size = rest.chars().take_while(|c| c.is_ascii_digit() || *c == 'x').count();
-    match &rest[size..] {
-        r if size > 0 && r.starts_with("s_") => Some(true),
-        r if size > 0 && r.starts_with("u_") => Some(false),
-        _ => None,
-    }
-}
-
 /// What the entries say.
 fn evidence(raw: &RawTable) -> SignedBy {
     // 16-bit patterns without the sign bit read as no negative product either way (e.g. the
@@ -94,7 +83,7 @@ fn evidence(raw: &RawTable) -> SignedBy {
             (0..raw.values.len())
                 .map(|i| {
                     let (r, c) = raw.pair(i);
-                    let exact = Exact::value(r, rb, signed) * Exact::value(c, cb, signed);
+                    let exact = code_value(r, rb, signed) * code_value(c, cb, signed);
                     (raw.product(i, signed) - exact).abs() as f64
                 })
                 .sum::<f64>()

@@ -4,7 +4,7 @@
 //! the file named by `+out=PATH` (default `tb_out.txt`).
 
 use super::Lut;
-use crate::mult::RowPort;
+use crate::sim::RowPort;
 use std::fmt::Write as _;
 use std::path::Path;
 

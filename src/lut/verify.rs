@@ -13,8 +13,8 @@
 use super::cmodel::CModel;
 use super::metrics::{Coverage, Metrics};
 use super::Lut;
-use crate::mult::RowPort;
 use crate::netlist::{Figure, Published};
+use crate::sim::RowPort;
 use crate::sim::{self, MulShape};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -344,13 +344,6 @@ impl Report {
     }
 }
 
-/// Signedness from the EvoApprox naming scheme: `mul8s_*`, `mul12s_*`, `mul8x4s_*` are signed.
-pub fn signed_from_name(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix("mul") else { return false };
-    let size: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == 'x').collect();
-    !size.is_empty() && rest[size.len()..].starts_with("s_")
-}
-
 /// Find every circuit under `root` (a `.v` file or a folder tree), pairing `<name>.v` with
 /// `<name>_pdk45.v` and the C model (`<name>.c` beside it, or `../source_c/<name>.c`). Copies of
 /// the same circuit in several folders are verified once (the first path in sorted order).
@@ -441,7 +434,7 @@ pub fn simulate(c: &Circuit, opt: &Options) -> Report {
         notes: Vec::new(),
         products: None,
     };
-    let signed = signed_from_name(&c.name);
+    let signed = sim::signed_from_name(&c.name).unwrap_or(false);
     let mut tables: Vec<(PathBuf, Products)> = Vec::new();
     for path in [&c.generic, &c.pdk45].into_iter().flatten() {
         let t = std::time::Instant::now();
@@ -471,7 +464,7 @@ pub fn simulate(c: &Circuit, opt: &Options) -> Report {
         }
         let prods = if shape.pair_bits() <= opt.exhaustive_bits {
             let prog = sim::Program::compile(net);
-            sim::sweep::exhaustive_lut_upto::<{ sim::sweep::LANE_WORDS }>(
+            sim::exhaustive_upto::<{ sim::sweep::LANE_WORDS }>(
                 net,
                 &prog,
                 opt.row_port,
@@ -479,7 +472,7 @@ pub fn simulate(c: &Circuit, opt: &Options) -> Report {
                 false,
                 opt.exhaustive_bits,
             )
-            .map(Products::Table)
+            .map(|p| Products::Table(Lut::from_products(&net.name, p)))
         } else {
             sim::sample(net, opt.row_port, signed, opt.samples, opt.seed).map(Products::Samples)
         };

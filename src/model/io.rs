@@ -4,10 +4,39 @@
 use super::arch::Arch;
 use super::params::{Params, Tensor};
 use crate::data::DatasetName;
+use crate::util::{sha256_hex, write_atomic};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// What a fine-tuned model folder was tuned for (`crate::recover::finetune` writes it,
+/// `--recover finetune` checks it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneRecord {
+    pub method: String,
+    /// The model folder fine-tuning started from, and the sha256 of its weights.
+    pub base_model: String,
+    pub base_sha256: String,
+    pub multiplier: String,
+    /// sha256 of the multiplier's table ([`crate::lut::Lut::sha256`]).
+    pub lut_sha256: String,
+    /// The quantization scheme as serde writes `quant::QuantScheme` (`AsymU8`, `SignMagnitude`,
+    /// `SymS8`); read back typed by `recover::finetune::recorded_scheme`.
+    pub scheme: String,
+    pub per_channel: bool,
+    pub approx_layers: String,
+    pub calib: usize,
+    pub calib_seed: u64,
+    pub epochs: usize,
+    pub seed: u64,
+    pub lr: f32,
+    pub batch: usize,
+    /// Accuracy of the quantized model on the multiplier over `eval_n` test images, before and
+    /// after fine-tuning.
+    pub eval_n: usize,
+    pub accuracy_before: f64,
+    pub accuracy_after: f64,
+}
 
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const META_FILE: &str = "model.json";
@@ -43,7 +72,7 @@ pub struct ModelMeta {
     pub sha256: String,
     /// Present when the weights were fine-tuned for one multiplier ([`super::finetune`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finetune: Option<super::finetune::FinetuneRecord>,
+    pub finetune: Option<FinetuneRecord>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,31 +113,6 @@ pub enum ModelIoError {
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelIoError + '_ {
     move |source| ModelIoError::Io { path: path.to_path_buf(), cause: source }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut h = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Write `bytes` to `path` atomically (temp file in the same folder, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp =
-        dir.join(format!(".{}.tmp{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }
 
 /// Serialize named f32 tensors (in order) to safetensors bytes.

@@ -3,7 +3,6 @@
 pub mod arch;
 pub mod conv;
 pub mod engine;
-pub mod finetune;
 pub mod params;
 pub mod real;
 

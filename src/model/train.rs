@@ -6,9 +6,10 @@
 
 use super::arch::{Arch, ArchName};
 use super::engine::{init_params, logits, Mode, Net};
-use super::io::{tensors_from_bytes, tensors_to_bytes, write_atomic, ModelIoError};
+use super::io::{tensors_from_bytes, tensors_to_bytes, ModelIoError};
 use super::params::{Params, Tensor};
 use crate::data::{Dataset, DatasetName};
+use crate::util::write_atomic;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

@@ -11,7 +11,7 @@ use super::ast::*;
 use super::cells;
 use super::error::{NetlistError, Warning};
 use super::ir::{Netlist, Node, NodeId, Op, Port};
-use crate::error::Span;
+use crate::util::error::Span;
 
 // The structural checks (undriven nets, loops, outputs never assigned) and the numbering of the
 // result live in `check.rs`, a child module so that it can see the builder's tables.

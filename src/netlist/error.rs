@@ -1,7 +1,7 @@
 //! Typed netlist errors. Every variant that points into a file displays as
 //! `file:line:col: message`, so editors and humans can jump to it.
 
-use crate::error::Span;
+use crate::util::error::Span;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NetlistError {

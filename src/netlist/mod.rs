@@ -19,7 +19,7 @@ pub use error::{NetlistError, Warning};
 pub use header::{Figure, Published};
 pub use ir::{Netlist, Node, NodeId, Op, Port};
 
-use crate::error::Span;
+use crate::util::error::Span;
 
 /// A parsed, elaborated and checked netlist with the figures published in its header.
 #[derive(Debug, Clone)]

@@ -3,13 +3,13 @@
 pub mod fixed;
 pub mod model;
 pub mod params;
-pub mod recover;
+pub mod recovery;
 pub mod reference;
 
 pub use fixed::FixedMultiplier;
 pub use model::{calibration_indices, ApproxLayers, GemmKind, QGemm, QLayer, QuantModel, QuantOptions};
 pub use params::{QuantParams, QuantScheme, WeightGranularity};
-pub use recover::Recover;
+pub use recovery::{Recover, Recovery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuantError {

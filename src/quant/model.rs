@@ -123,7 +123,7 @@ pub struct QuantModel {
     pub calibration: Calibration,
     /// How the model was adapted to its multiplier ([`super::recover`]), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<super::recover::Recovery>,
+    pub recovery: Option<super::recovery::Recovery>,
 }
 
 /// `n` distinct indices of `0..total` chosen by a seeded generator, sorted.

@@ -118,7 +118,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RtlError + '_ {
 pub struct RtlMultiplier {
     pub path: PathBuf,
     pub ports: MulPorts,
-    pub lut: crate::Lut,
+    pub lut: crate::lut::Lut,
     pub source: String,
 }
 
@@ -127,10 +127,9 @@ impl RtlMultiplier {
         let source = std::fs::read_to_string(path).map_err(io_err(path))?;
         let parsed = crate::netlist::parse_str(&source, path)?;
         let net = &parsed.netlist;
-        let signed = crate::accel::load::name_is_signed(&net.name)
-            || path.file_stem().and_then(|s| s.to_str()).is_some_and(crate::accel::load::name_is_signed);
+        let signed = crate::mult::resolve::signed_by_name(&net.name, path);
         let ports = MulPorts::of(net, signed)?;
-        let lut = crate::sim::sweep::exhaustive_lut(net, RowPort::B, signed)
+        let lut = crate::lut::exhaustive_lut(net, RowPort::B, signed)
             .map_err(|source| RtlError::Sim { path: path.to_path_buf(), cause: source })?;
         Ok(RtlMultiplier { path: path.to_path_buf(), ports, lut, source })
     }

@@ -225,7 +225,7 @@ fn exact_multiplier(signed: bool, dir: &Path) -> Result<RtlMultiplier, RtlError>
     let text = crate::gen::to_verilog(&spec.netlist(), &crate::gen::header(&spec));
     std::fs::write(&path, text).map_err(|cause| RtlError::Io { path: path.clone(), cause })?;
     let m = RtlMultiplier::load(&path)?;
-    if m.lut.table != crate::Lut::exact(8, 8, signed).table {
+    if m.lut.table != crate::lut::Lut::exact(8, 8, signed).table {
         return Err(RtlError::Config(format!("{}: the generated exact multiplier is not exact", path.display())));
     }
     Ok(m)

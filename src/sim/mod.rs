@@ -1,16 +1,19 @@
 //! Bit-parallel gate-level simulation: a netlist is compiled once into a flat instruction
 //! program ([`Program`]) and evaluated over `64·L` input vectors per instruction.
-//! [`exhaustive_lut`] sweeps every operand pair (up to 2^20), [`sample`] draws a seeded random
-//! subset above that, and [`NetlistMultiplier`] serves the accelerator's bit-level mode.
+//! [`exhaustive`] sweeps every operand pair (up to 2^20), [`sample`] draws a seeded random
+//! subset above that; [`operand`] says how a circuit's bits are read as operands. Tables
+//! (`lut`) and the multiplier trait (`mult`) are built on this layer, never the other way.
 
-pub mod multiplier;
+pub mod operand;
 pub mod program;
 pub mod sweep;
 pub mod transpose;
 
-pub use multiplier::NetlistMultiplier;
+pub use operand::{code_value, exact_product, signed_from_name, RowPort};
 pub use program::{Lanes, Program};
-pub use sweep::{exhaustive_lut, exhaustive_lut_lanes, sample, MulShape, Samples, MAX_EXHAUSTIVE_BITS};
+pub use sweep::{
+    exhaustive, exhaustive_lanes, exhaustive_upto, sample, MulShape, Products, Samples, MAX_EXHAUSTIVE_BITS,
+};
 
 use thiserror::Error;
 

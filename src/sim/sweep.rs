@@ -2,11 +2,10 @@
 //! seeded random sampling. Work is split into fixed chunks evaluated in parallel, so results never
 //! depend on the number of threads.
 
+use super::operand::{exact_product, RowPort};
 use super::program::{BitSource, Lanes, Program};
 use super::transpose::{lanes_to_planes, planes_to_lanes};
 use super::SimError;
-use crate::lut::Lut;
-use crate::mult::{Exact, RowPort};
 use crate::netlist::ir::Netlist;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -81,7 +80,7 @@ impl MulShape {
     /// The exact product of two operand codes.
     #[inline]
     pub fn exact(&self, row: u32, col: u32) -> i64 {
-        Exact::value(row, self.row_bits, self.signed) * Exact::value(col, self.col_bits, self.signed)
+        exact_product(row, self.row_bits, col, self.col_bits, self.signed)
     }
 
     pub fn pair_bits(&self) -> u32 {
@@ -178,27 +177,36 @@ fn fill_chunk_impl<const L: usize>(prog: &Program, shape: &MulShape, start: usiz
     }
 }
 
-/// Every product of `net` in LUT order (`row << col_bits | col`), with `64·L`-lane blocks.
-pub fn exhaustive_lut_lanes<const L: usize>(
+/// Every product of a netlist over all operand pairs, in table order (`row << col_bits | col`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Products {
+    /// How the netlist was read as a multiplier.
+    pub shape: MulShape,
+    /// `2^(row_bits + col_bits)` products; signed products are sign-extended.
+    pub table: Vec<i32>,
+}
+
+/// Every product of `net` in table order, with `64·L`-lane blocks.
+pub fn exhaustive_lanes<const L: usize>(
     net: &Netlist,
     prog: &Program,
     row_port: RowPort,
     signed: bool,
     parallel: bool,
-) -> Result<Lut, SimError> {
-    exhaustive_lut_upto::<L>(net, prog, row_port, signed, parallel, MAX_EXHAUSTIVE_BITS)
+) -> Result<Products, SimError> {
+    exhaustive_upto::<L>(net, prog, row_port, signed, parallel, MAX_EXHAUSTIVE_BITS)
 }
 
-/// [`exhaustive_lut_lanes`] with an explicit limit on operand bits (at most 26: the table is
+/// [`exhaustive_lanes`] with an explicit limit on operand bits (at most 26: the table is
 /// `4·2^bits` bytes).
-pub fn exhaustive_lut_upto<const L: usize>(
+pub fn exhaustive_upto<const L: usize>(
     net: &Netlist,
     prog: &Program,
     row_port: RowPort,
     signed: bool,
     parallel: bool,
     max_bits: u32,
-) -> Result<Lut, SimError> {
+) -> Result<Products, SimError> {
     let max_bits = max_bits.min(26);
     let shape = MulShape::of(net, row_port, signed)?;
     let bits = shape.pair_bits();
@@ -213,21 +221,13 @@ pub fn exhaustive_lut_upto<const L: usize>(
     } else {
         table.chunks_mut(CHUNK).enumerate().for_each(|(ci, ch)| work(ci, ch));
     }
-    Ok(Lut {
-        name: net.name.clone(),
-        row_bits: shape.row_bits,
-        col_bits: shape.col_bits,
-        signed,
-        row_port,
-        table,
-        power_mw: None,
-    })
+    Ok(Products { shape, table })
 }
 
-/// Every product of `net`, as a [`Lut`] (parallel over fixed chunks).
-pub fn exhaustive_lut(net: &Netlist, row_port: RowPort, signed: bool) -> Result<Lut, SimError> {
+/// Every product of `net` (parallel over fixed chunks).
+pub fn exhaustive(net: &Netlist, row_port: RowPort, signed: bool) -> Result<Products, SimError> {
     let prog = Program::compile(net);
-    exhaustive_lut_lanes::<LANE_WORDS>(net, &prog, row_port, signed, true)
+    exhaustive_lanes::<LANE_WORDS>(net, &prog, row_port, signed, true)
 }
 
 /// A seeded random sample of operand pairs and the circuit's products for them.

@@ -62,7 +62,7 @@ impl Cell {
             self.images.start,
             self.images.end
         );
-        let h = crate::model::io::sha256_hex(text.as_bytes());
+        let h = crate::util::sha256_hex(text.as_bytes());
         u64::from_str_radix(&h[..16], 16).expect("hex")
     }
 }
@@ -95,10 +95,10 @@ fn spec_is_signed(spec: &str) -> Option<bool> {
     if let Some((file, stated)) = crate::lut::table_file::parse_spec(spec) {
         // Stated, else from the name; a table that says otherwise is refused when it is read.
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        return stated.or_else(|| crate::lut::table_file::signed_from_name(&stem));
+        return stated.or_else(|| crate::sim::signed_from_name(&stem));
     }
     let stem = std::path::Path::new(spec).file_stem().and_then(|s| s.to_str()).unwrap_or(spec);
-    Some(crate::accel::load::name_is_signed(stem))
+    Some(crate::mult::signed_from_name(stem) == Some(true))
 }
 
 /// The accelerator targets of one model, in plan order (schemes, per-channel, arrays,

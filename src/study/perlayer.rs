@@ -12,11 +12,11 @@
 
 use super::stats::Proportion;
 use super::StudyError;
-use crate::accel::load::LoadedMultiplier;
 use crate::accel::{AccelConfig, Accelerator};
 use crate::attack::{self, Attack, Bounds, Criterion, Epsilon, FloatClassifier, SeededNoise};
 use crate::data::Dataset;
 use crate::model::io::SavedModel;
+use crate::mult::resolve::LoadedMultiplier;
 use crate::quant::{calibration_indices, QuantModel, QuantOptions, Recover};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -201,16 +201,9 @@ impl<'a> Evaluator<'a> {
         let qm = match self.config.recover {
             Recover::None => self.qm,
             r => {
-                recovered = crate::quant::recover::recover_layers(
-                    self.qm,
-                    exact,
-                    &refs,
-                    &self.assignment(genome),
-                    "",
-                    r,
-                    self.calib,
-                )
-                .map_err(|e| fail(e.to_string()))?;
+                recovered =
+                    crate::recover::recover_layers(self.qm, exact, &refs, &self.assignment(genome), "", r, self.calib)
+                        .map_err(|e| fail(e.to_string()))?;
                 &recovered
             }
         };
@@ -483,7 +476,7 @@ impl Search {
             s
         };
         let w = |name: &str, text: String| {
-            crate::model::io::write_atomic(&dir.join(name), text.as_bytes()).map_err(io(dir.join(name)))
+            crate::util::write_atomic(&dir.join(name), text.as_bytes()).map_err(io(dir.join(name)))
         };
         w("points.csv", csv_of(&mut self.points.iter()))?;
         w("front.csv", csv_of(&mut self.front.iter().map(|&i| &self.points[i])))?;

@@ -475,7 +475,7 @@ impl Plan {
 
     /// sha256 of the effective plan: stores of different plans are never merged.
     pub fn sha256(&self) -> String {
-        crate::model::io::sha256_hex(toml::to_string(self).expect("a plan serializes").as_bytes())
+        crate::util::sha256_hex(toml::to_string(self).expect("a plan serializes").as_bytes())
     }
 
     pub fn attack_specs(&self) -> Vec<AttackSpec> {
@@ -502,7 +502,7 @@ impl Plan {
 /// Whether a multiplier spec (or each entry of a per-layer assignment) can be resolved,
 /// without simulating it.
 fn check_multiplier(spec: &str, evoapprox: Option<&Path>) -> Result<(), String> {
-    match crate::accel::load::split_assignment(spec) {
+    match crate::mult::resolve::split_assignment(spec) {
         Err(e) => return Err(e.to_string()),
         Ok(Some(entries)) => {
             for (i, (_, m)) in entries.iter().enumerate() {
@@ -524,7 +524,7 @@ fn check_multiplier(spec: &str, evoapprox: Option<&Path>) -> Result<(), String> 
     }
     match evoapprox {
         None => Err(format!("unknown multiplier '{spec}': not a file, and no EvoApprox library to look it up in (--evoapprox DIR or AXDNN_EVOAPPROX)")),
-        Some(root) => match crate::accel::load::find_in_tree(root, spec) {
+        Some(root) => match crate::mult::resolve::find_in_tree(root, spec) {
             Some(_) => Ok(()),
             None => Err(format!("unknown multiplier '{spec}': no {spec}.v under {}", root.display())),
         },

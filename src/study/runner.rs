@@ -7,7 +7,6 @@ use super::plan::{AttackSpec, Inputs, Plan, Threat};
 use super::stats::{bits_to_hex, Proportion};
 use super::store::{self, Row, RunKey, Store, LOCK_FILE, SHARD_FILE};
 use super::StudyError;
-use crate::accel::load::LoadedMultiplier;
 use crate::accel::{AccelConfig, Accelerator, EnergyModel, Engine};
 use crate::attack::{
     self, AccelClassifier, Bounds, BpdaClassifier, Classifier, Criterion, EpsUnits, Epsilon, FloatClassifier,
@@ -15,6 +14,7 @@ use crate::attack::{
 };
 use crate::data::{self, Dataset, DatasetName, Split};
 use crate::model::io::SavedModel;
+use crate::mult::resolve::LoadedMultiplier;
 use crate::quant::{calibration_indices, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -119,7 +119,7 @@ impl Workspace {
             }
             let exact = *exact_power_mw
                 .entry(signed)
-                .or_insert_with(|| crate::accel::load::exact_power_mw(inputs.evoapprox.as_deref(), signed));
+                .or_insert_with(|| crate::mult::resolve::exact_power_mw(inputs.evoapprox.as_deref(), signed));
             if let std::collections::hash_map::Entry::Vacant(e) = mults.entry((multiplier, signed)) {
                 let spec = &plan.multipliers[multiplier];
                 e.insert(resolve(spec, signed, inputs.evoapprox.as_deref(), exact)?);
@@ -140,7 +140,7 @@ impl Workspace {
                 ))
             };
             if recover == Recover::Finetune {
-                crate::model::finetune::check_record(
+                crate::recover::finetune::check_record(
                     &models[model].meta,
                     &plan.models[model],
                     &m.lut_sha256,
@@ -150,11 +150,11 @@ impl Workspace {
                 .map_err(|e| fail(e.to_string()))?;
             }
             let label = if m.loaded.is_assignment() {
-                crate::accel::load::canonical_spec(&plan.multipliers[multiplier])
+                crate::mult::resolve::canonical_spec(&plan.multipliers[multiplier])
             } else {
                 m.loaded.mult.name().to_string()
             };
-            let qm = crate::quant::recover::recover_layers(
+            let qm = crate::recover::recover_layers(
                 &quant[&(model, scheme, per_channel)],
                 m.loaded.mult.as_ref(),
                 &m.loaded.layer_refs(),
@@ -263,8 +263,7 @@ impl Workspace {
             _ => &self.recovered[&(model, scheme, per_channel, multiplier, recover)],
         };
         let m = &self.mults[&(multiplier, scheme.signed_multiplier())];
-        m.loaded
-            .accelerator(qm, self.accel_config(target))
+        crate::accel::Accelerator::for_loaded(qm, &m.loaded, self.accel_config(target))
             .map_err(|e| StudyError::Model(format!("{}: {e}", self.plan.multipliers[multiplier])))
     }
 }
@@ -278,7 +277,7 @@ pub fn resolve(
     evoapprox: Option<&Path>,
     exact_power_mw: Option<f64>,
 ) -> Result<Resolved, StudyError> {
-    let mut m = crate::accel::load::resolve_charged(spec, signed, false, evoapprox, exact_power_mw)
+    let mut m = crate::mult::resolve::resolve_charged(spec, signed, false, evoapprox, exact_power_mw)
         .map_err(|e| StudyError::Multiplier { spec: spec.into(), reason: e.to_string() })?;
     if let Some(bad) = std::iter::once(&m).chain(m.layers.iter().map(|l| &l.1)).find(|x| x.mult.signed() != signed) {
         let (got, want) = if signed { ("an unsigned", "a signed") } else { ("a signed", "an unsigned") };

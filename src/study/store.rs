@@ -363,8 +363,7 @@ fn write_rows(path: &Path, rows: &[&Row]) -> Result<(), StudyError> {
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
-    crate::model::io::write_atomic(path, bytes)
-        .map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })
+    crate::util::write_atomic(path, bytes).map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })
 }
 
 /// The plan a store was made with (`plan.lock.toml`), if any.

@@ -5,7 +5,7 @@
 //! name, signedness and power. Errors point at `file:line:col`.
 
 use super::{HeaderInfo, LutIoError, RawTable};
-use crate::error::Span;
+use crate::util::error::Span;
 use std::path::Path;
 
 /// C integer type words; anything else before the array name (float, double, a struct) is refused.

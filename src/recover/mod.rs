@@ -1,4 +1,5 @@
-//! Accuracy recovery for an approximate multiplier, retraining-free, as changes of the quantized
+//! Accuracy recovery for an approximate multiplier (fitted here; the record and its
+//! application are [`crate::quant::recovery`]), retraining-free, as changes of the quantized
 //! model only (weight codes, the per-channel int32 bias and requantization multiplier), so every engine, the cycle-stepped
 //! array and the RTL (which computes raw sums) stay consistent without knowing about it.
 //!
@@ -18,61 +19,13 @@
 //! the model with the earlier layers already recovered (the distribution the layer will see).
 //! With the exact multiplier both methods leave the model unchanged.
 
-use super::model::{QGemm, QLayer, QuantModel};
-use super::QuantScheme;
+pub mod finetune;
+
 use crate::accel::{AccelConfig, AccelError, Accelerator};
 use crate::mult::Multiplier;
-use serde::{Deserialize, Serialize};
-
-/// How a quantized model is adapted to its multiplier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Recover {
-    /// The model as quantized.
-    #[default]
-    None,
-    /// Per-channel bias correction of the expected product error.
-    Compensate,
-    /// ALWANN weight tuning, then compensation of what is left.
-    Tune,
-    /// The model folder was fine-tuned with this multiplier in the forward pass
-    /// ([`crate::model::finetune`], whose forward pass is the tuned and compensated model);
-    /// evaluated the same way: tuning and compensation of the fine-tuned weights.
-    Finetune,
-}
-
-impl Recover {
-    pub const ALL: [Recover; 4] = [Recover::None, Recover::Compensate, Recover::Tune, Recover::Finetune];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Recover::None => "none",
-            Recover::Compensate => "compensate",
-            Recover::Tune => "tune",
-            Recover::Finetune => "finetune",
-        }
-    }
-
-    pub fn is_none(&self) -> bool {
-        *self == Recover::None
-    }
-}
-
-impl std::fmt::Display for Recover {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Recover {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Recover::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| format!("unknown recovery method '{s}' (expected none, compensate, tune or finetune)"))
-    }
-}
+use crate::quant::recovery::{apply_compensation, apply_tuning, weight_domain};
+pub use crate::quant::recovery::{reapply, LayerRecovery, Recover, Recovery};
+use crate::quant::{QGemm, QLayer, QuantModel, QuantScheme};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
@@ -80,41 +33,6 @@ pub enum RecoverError {
     Accel(#[from] AccelError),
     #[error("recovery needs the multiplier's 8x8 table; '{0}' has none and is not 8x8")]
     NoTable(String),
-}
-
-/// What recovery did to one layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LayerRecovery {
-    pub name: String,
-    /// Tuning: the replacement of every weight integer of the scheme's domain, lowest first
-    /// (empty without tuning).
-    #[serde(skip)]
-    pub map: Vec<i32>,
-    /// Added to the bias, per output channel (compensation only; tuning's exact-correction
-    /// change is not included).
-    pub compensation: Vec<i32>,
-    /// Factor on the requantization multiplier, per output channel.
-    pub gain: Vec<f64>,
-    /// Weight codes replaced by tuning.
-    pub tuned_weights: usize,
-    /// Calibration im2col rows the fit and the figures below used.
-    pub rows: usize,
-    /// Accumulator error against the exact multiplier over those rows, averaged over channels:
-    /// |mean| (bias) and root mean square, before recovery and after.
-    pub mean_error_before: f64,
-    pub mean_error_after: f64,
-    pub rms_error_before: f64,
-    pub rms_error_after: f64,
-}
-
-/// The record of a recovery, kept in the recovered [`QuantModel`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recovery {
-    pub method: Recover,
-    pub multiplier: String,
-    pub lut_sha256: String,
-    pub calibration_images: usize,
-    pub layers: Vec<LayerRecovery>,
 }
 
 /// The multiplier's 8×8 products, row = activation operand byte.
@@ -208,15 +126,6 @@ fn error_stats(got: &[i32], want: &[i32], nf: usize) -> (Vec<f64>, Vec<f64>) {
     (m.iter().map(|v| v / n).collect(), q.iter().map(|v| (v / n).sqrt()).collect())
 }
 
-/// The weight integers a scheme can put on the multiplier.
-fn weight_domain(scheme: QuantScheme) -> std::ops::RangeInclusive<i32> {
-    if scheme.asymmetric_weights() {
-        0..=255
-    } else {
-        -127..=127
-    }
-}
-
 /// ALWANN tuning map: for every weight integer of the domain, the replacement minimising the
 /// expected absolute product error under the activation histogram `p` (256 counts); a tie keeps
 /// the weight itself, so the exact multiplier maps every weight to itself.
@@ -243,56 +152,6 @@ pub fn tuning_map(scheme: QuantScheme, table: &[i32], exact: &[i32], p: &[u64]) 
             (w, dom[best.1])
         })
         .collect()
-}
-
-/// Replace `g`'s weights by `map` (indexed from the domain's lowest integer); the exact
-/// correction −z_x·Σw must still use the intended weights: `w_sum = Σw'` (every engine and the
-/// oracle read it so) and the difference folded into the bias. Returns the weights changed.
-fn apply_tuning(g: &mut QGemm, scheme: QuantScheme, map: &[i32]) -> usize {
-    let lo = *weight_domain(scheme).start();
-    let mut tuned = 0;
-    for w in g.w.iter_mut() {
-        let t = map[(*w - lo) as usize];
-        tuned += (t != *w) as usize;
-        *w = t;
-    }
-    let zx = g.input.zero_point;
-    for o in 0..g.nf {
-        let s: i32 = g.w[o * g.k..(o + 1) * g.k].iter().sum();
-        g.bias[o] = g.bias[o].wrapping_add(zx.wrapping_mul(s.wrapping_sub(g.w_sum[o])));
-        g.w_sum[o] = s;
-    }
-    tuned
-}
-
-/// Offsets to the bias, gains to the requantization multipliers.
-fn apply_compensation(g: &mut QGemm, comp: &[i32], gain: &[f64]) {
-    for o in 0..g.nf {
-        g.bias[o] = g.bias[o].wrapping_add(comp[o]);
-        if gain[o] != 1.0 {
-            g.requant[o] = super::FixedMultiplier::from_real(g.requant[o].to_real() * gain[o]);
-        }
-    }
-}
-
-/// A fitted recovery applied to another quantization of the same architecture (fine-tuning
-/// refits every few steps and reapplies in between: new weight codes through the same tuning
-/// map, the same per-channel corrections).
-pub fn reapply(qm: &QuantModel, rec: &Recovery) -> QuantModel {
-    let mut out = qm.clone();
-    let scheme = qm.options.scheme;
-    for l in out.layers.iter_mut() {
-        let QLayer::Gemm(g) = l else { continue };
-        let Some(lr) = rec.layers.iter().find(|r| r.name == g.name) else { continue };
-        if !lr.map.is_empty() {
-            apply_tuning(g, scheme, &lr.map);
-        }
-        if lr.compensation.len() == g.nf {
-            apply_compensation(g, &lr.compensation, &lr.gain);
-        }
-    }
-    out.recovery = Some(rec.clone());
-    out
 }
 
 /// `qm` recovered for `mult` by `method` (`calib`: the calibration images, N·C·H·W floats, the

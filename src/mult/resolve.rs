@@ -3,8 +3,8 @@
 //! `$AXDNN_EVOAPPROX`. LUT mode builds the full table by simulating the netlist on every operand
 //! pair; bit-level mode keeps the netlist and simulates it for every product.
 
+use super::{signed_from_name, Multiplier, NetlistMultiplier, RowPort};
 use crate::lut::Lut;
-use crate::mult::{Multiplier, RowPort};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -121,11 +121,11 @@ pub fn canonical_spec(spec: &str) -> String {
     }
 }
 
-/// Whether a file name denotes a signed multiplier (EvoApprox `mul8s_*`).
-pub fn name_is_signed(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.starts_with("mul")
-        && n.trim_start_matches("mul").trim_start_matches(|c: char| c.is_ascii_digit()).starts_with('s')
+/// Whether the circuit or its file is named signed (`mul8s_*`, `mul8x4s_*`, …; see
+/// [`signed_from_name`]).
+pub fn signed_by_name(circuit: &str, path: &Path) -> bool {
+    signed_from_name(circuit) == Some(true)
+        || path.file_stem().and_then(|s| s.to_str()).and_then(signed_from_name) == Some(true)
 }
 
 /// Find `NAME.v` (or `mul8u_NAME.v` / `mul8s_NAME.v`) anywhere under `root`.
@@ -172,22 +172,17 @@ pub fn verilog_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 /// gate by gate); otherwise build the table once.
 pub fn from_verilog(path: &Path, bit_level: bool) -> Result<LoadedMultiplier, LoadError> {
     let parsed = crate::netlist::parse_file(path)?;
-    let signed =
-        name_is_signed(&parsed.netlist.name) || path.file_stem().and_then(|s| s.to_str()).is_some_and(name_is_signed);
+    let signed = signed_by_name(&parsed.netlist.name, path);
     let pubd = &parsed.published;
     let power = pubd.pdk45_pwr_mw.as_ref().map(|f| f.value).or(pubd.power_45.as_ref().map(|f| f.value / 1000.0));
     let area = pubd.pdk45_area_um2.as_ref().map(|f| f.value).or(pubd.area_45.as_ref().map(|f| f.value));
     let mae = pubd.mae_pct.as_ref().map(|f| f.value);
     let sim_err = |source| LoadError::Sim { path: path.to_path_buf(), cause: source };
-    let mut lut = crate::sim::sweep::exhaustive_lut(&parsed.netlist, RowPort::B, signed).map_err(sim_err)?;
+    let mut lut = crate::lut::exhaustive_lut(&parsed.netlist, RowPort::B, signed).map_err(sim_err)?;
     lut.power_mw = power;
     lut.name = parsed.netlist.name.clone();
     let mult: Box<dyn Multiplier> = if bit_level {
-        Box::new(
-            crate::sim::NetlistMultiplier::new(&parsed.netlist, RowPort::B, signed)
-                .map_err(sim_err)?
-                .with_power_mw(power),
-        )
+        Box::new(NetlistMultiplier::new(&parsed.netlist, RowPort::B, signed).map_err(sim_err)?.with_power_mw(power))
     } else {
         Box::new(lut.clone())
     };
@@ -252,15 +247,6 @@ impl LoadedMultiplier {
         self.layers.iter().map(|(l, m)| (l.as_str(), m.mult.as_ref())).collect()
     }
 
-    /// The accelerator running `model` with this multiplier (or assignment).
-    pub fn accelerator<'a>(
-        &'a self,
-        model: &'a crate::quant::QuantModel,
-        config: crate::accel::AccelConfig,
-    ) -> Result<crate::accel::Accelerator<'a>, crate::accel::AccelError> {
-        crate::accel::Accelerator::with_layers(model, self.mult.as_ref(), &self.layer_refs(), config)
-    }
-
     /// The sha256 of the multiplier's table; for an assignment, of the text
     /// `default=SHA;LAYER=SHA;...` (layers sorted), so the key changes with any layer's table.
     pub fn lut_sha256(&self) -> String {
@@ -271,7 +257,7 @@ impl LoadedMultiplier {
         let mut parts: Vec<String> = self.layers.iter().map(|(l, m)| format!("{l}={}", m.lut_sha256())).collect();
         parts.sort();
         let text = format!("default={own};{}", parts.join(";"));
-        crate::model::io::sha256_hex(text.as_bytes())
+        crate::util::sha256_hex(text.as_bytes())
     }
 
     /// Charge a built-in (power-less) multiplier the given power, table and all.

@@ -1,10 +1,9 @@
 //! The accelerator's bit-level mode: every product is computed by simulating the gates.
 
-use super::program::Program;
-use super::sweep::{eval_pairs, MulShape};
-use super::SimError;
-use crate::mult::{Multiplier, RowPort};
+use super::{Multiplier, RowPort};
 use crate::netlist::ir::Netlist;
+use crate::sim::sweep::eval_pairs;
+use crate::sim::{MulShape, Program, SimError};
 
 /// Lanes per block for batched evaluation: 256 vectors per instruction.
 const L: usize = 4;

@@ -1,27 +1,24 @@
-//! The multiplier as the accelerator sees it. `accel` depends on this trait only; it never sees a
-//! netlist. Implementations: [`Exact`] here, [`crate::lut::Lut`] (table lookup) and the
-//! netlist-backed bit-level multiplier in [`crate::sim`].
+//! The multiplier as the accelerator sees it, and every way to name one. `accel` depends on the
+//! [`Multiplier`] trait only; it never sees a netlist. Implementations: [`Exact`] here,
+//! [`crate::lut::Lut`] (table lookup, [`lut`]) and the netlist-backed bit-level multiplier
+//! ([`NetlistMultiplier`]). [`resolve`] turns a name — `exact`, an EvoApprox name, a `.v` file,
+//! a table file or a per-layer assignment — into one, with a single signedness rule
+//! ([`signed_from_name`]).
 //!
 //! Operands are raw codes (bit patterns, LSB-aligned): for a signed 8-bit multiplier the operand
 //! `-1` is the code `0xFF`. The result is the product as an integer (sign-extended for signed
 //! multipliers). `row` is the operand that indexes LUT rows (by default Verilog port `B`, the
 //! activation operand), `col` the other one.
 
-/// Which Verilog input port feeds the LUT row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum RowPort {
-    A,
-    B,
-}
+pub mod lut;
+pub mod netlist;
+pub mod resolve;
 
-impl Default for RowPort {
-    /// Port `B` is the first argument of the newer EvoApprox C models and the activation operand
-    /// of TFApprox `.bin` tables.
-    fn default() -> Self {
-        RowPort::B
-    }
-}
+pub use crate::sim::operand::{signed_from_name, RowPort};
+pub use netlist::NetlistMultiplier;
+pub use resolve::{resolve, resolve_charged, LoadError, LoadedMultiplier};
 
+/// A multiplier of two operand codes, as the accelerator uses it.
 pub trait Multiplier: Send + Sync {
     /// Short name, e.g. `mul8u_JV3` or `exact8u`.
     fn name(&self) -> &str;
@@ -66,13 +63,7 @@ impl Exact {
     /// Interpret a `bits`-wide code as an integer.
     #[inline]
     pub fn value(code: u32, bits: u32, signed: bool) -> i64 {
-        let mask = if bits >= 32 { u32::MAX } else { (1u32 << bits) - 1 };
-        let c = (code & mask) as i64;
-        if signed && bits > 0 && c >> (bits - 1) & 1 == 1 {
-            c - (1i64 << bits)
-        } else {
-            c
-        }
+        crate::sim::code_value(code, bits, signed)
     }
 }
 

@@ -1,39 +1,16 @@
 //! Approximation-aware fine-tuning: the forward pass is the quantized model (tuned and
-//! compensated, [`crate::quant::recover`]) running on the accelerator's fast engine with the
+//! compensated, [`crate::recover`]) running on the accelerator's fast engine with the
 //! multiplier's table; the backward pass goes straight
 //! through the float model, evaluated at the activations the hardware produced (every layer's
 //! float output is replaced by the dequantized integer one). The result is a model folder whose
 //! `model.json` records what it was tuned for ([`FinetuneRecord`]).
 
+use crate::model::io::{ModelIoError, ModelMeta};
 use crate::quant::QuantScheme;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// What a fine-tuned model folder was tuned for; `--recover finetune` checks it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FinetuneRecord {
-    pub method: String,
-    /// The model folder fine-tuning started from, and the sha256 of its weights.
-    pub base_model: String,
-    pub base_sha256: String,
-    pub multiplier: String,
-    /// sha256 of the multiplier's table ([`crate::lut::Lut::sha256`]).
-    pub lut_sha256: String,
-    pub scheme: QuantScheme,
-    pub per_channel: bool,
-    pub approx_layers: String,
-    pub calib: usize,
-    pub calib_seed: u64,
-    pub epochs: usize,
-    pub seed: u64,
-    pub lr: f32,
-    pub batch: usize,
-    /// Accuracy of the quantized model on the multiplier over `eval_n` test images, before and
-    /// after fine-tuning.
-    pub eval_n: usize,
-    pub accuracy_before: f64,
-    pub accuracy_after: f64,
-}
+pub use crate::model::io::FinetuneRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FinetuneError {
@@ -44,13 +21,13 @@ pub enum FinetuneError {
     #[error("{model}: fine-tuned for {what} {recorded}, but this run uses {given}")]
     Mismatch { model: PathBuf, what: &'static str, recorded: String, given: String },
     #[error(transparent)]
-    Io(#[from] super::io::ModelIoError),
+    Io(#[from] ModelIoError),
     #[error(transparent)]
     Quant(#[from] crate::quant::QuantError),
     #[error(transparent)]
     Accel(#[from] crate::accel::AccelError),
     #[error(transparent)]
-    Recover(#[from] crate::quant::recover::RecoverError),
+    Recover(#[from] super::RecoverError),
     #[error("{path}: bad checkpoint: {reason}")]
     BadCheckpoint { path: PathBuf, reason: String },
     #[error("{path}: checkpoint made with other settings ({reason}); remove it or use the same options")]
@@ -62,7 +39,7 @@ pub enum FinetuneError {
 /// The exact table is also accepted: it is the fine-tuned model's baseline, and recovery leaves
 /// the exact multiplier's model unchanged, so a study compares like with like.
 pub fn check_record<'a>(
-    meta: &'a super::io::ModelMeta,
+    meta: &'a ModelMeta,
     model: &Path,
     lut_sha256: &str,
     scheme: QuantScheme,
@@ -79,13 +56,25 @@ pub fn check_record<'a>(
             lut_sha256[..lut_sha256.len().min(12)].to_string(),
         ));
     }
-    if r.scheme != scheme {
-        return Err(mismatch("scheme", r.scheme.to_string(), scheme.to_string()));
+    let recorded = recorded_scheme(r).map_err(|_| mismatch("scheme", r.scheme.clone(), scheme.to_string()))?;
+    if recorded != scheme {
+        return Err(mismatch("scheme", recorded.to_string(), scheme.to_string()));
     }
     if r.per_channel != per_channel {
         return Err(mismatch("per-channel weights", r.per_channel.to_string(), per_channel.to_string()));
     }
     Ok(r)
+}
+
+/// The record's scheme, typed (the model layer keeps it as the text serde wrote).
+pub fn recorded_scheme(r: &FinetuneRecord) -> Result<QuantScheme, serde::de::value::Error> {
+    use serde::de::IntoDeserializer;
+    QuantScheme::deserialize(r.scheme.as_str().into_deserializer())
+}
+
+/// `scheme` as a [`FinetuneRecord`] holds it.
+pub fn scheme_record(scheme: QuantScheme) -> String {
+    serde_json::to_value(scheme).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// Settings of one fine-tuning run.
@@ -127,10 +116,10 @@ impl FinetuneConfig {
     }
 }
 
-/// Per-epoch figures of a fine-tuning run: those of training ([`super::train::EpochLog`]), with
+/// Per-epoch figures of a fine-tuning run: those of training ([`crate::model::train::EpochLog`]), with
 /// `train_*` from the approximate forward pass and `test_accuracy` the quantized accuracy with the
 /// multiplier on the first `eval_n` test images.
-pub type FinetuneEpoch = super::train::EpochLog;
+pub type FinetuneEpoch = crate::model::train::EpochLog;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CheckpointMeta {
@@ -145,7 +134,7 @@ struct CheckpointMeta {
 pub const CHECKPOINT_FILE: &str = "finetune-checkpoint.safetensors";
 
 pub struct FinetuneOutcome {
-    pub params: super::Params,
+    pub params: crate::model::Params,
     pub history: Vec<FinetuneEpoch>,
     pub accuracy_before: f64,
 }
@@ -153,15 +142,15 @@ pub struct FinetuneOutcome {
 /// Quantized accuracy of `params` with `mult` on `test` (calibrated on `calib`), tuned and
 /// compensated as `--recover finetune` evaluates it.
 pub fn quantized_accuracy(
-    arch: &super::Arch,
-    params: &super::Params,
+    arch: &crate::model::Arch,
+    params: &crate::model::Params,
     calib: &[f32],
     options: &crate::quant::QuantOptions,
     mult: &dyn crate::mult::Multiplier,
     test: &crate::data::Dataset,
 ) -> Result<f64, FinetuneError> {
     let qm = crate::quant::QuantModel::build(arch, params, calib, options.clone())?;
-    let qm = crate::quant::recover::recover(&qm, mult, "", crate::quant::Recover::Finetune, calib)?;
+    let qm = super::recover(&qm, mult, "", crate::quant::Recover::Finetune, calib)?;
     let r = crate::accel::Accelerator::new(&qm, mult, crate::accel::AccelConfig::default())?.run(&test.images)?;
     Ok(r.accuracy(&test.labels))
 }
@@ -205,7 +194,7 @@ fn sgd(w: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, wd: f32) {
 /// choice is seeded by (seed, epoch), so a resumed run equals an uninterrupted one.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
-    base: &super::io::SavedModel,
+    base: &crate::model::io::SavedModel,
     mult: &dyn crate::mult::Multiplier,
     lut_sha256: &str,
     cfg: &FinetuneConfig,
@@ -220,7 +209,7 @@ pub fn finetune(
 /// As [`finetune`], but stop (as if killed) once `stop_after` epochs are checkpointed.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune_until(
-    base: &super::io::SavedModel,
+    base: &crate::model::io::SavedModel,
     mult: &dyn crate::mult::Multiplier,
     lut_sha256: &str,
     cfg: &FinetuneConfig,
@@ -230,7 +219,7 @@ pub fn finetune_until(
     progress: bool,
     stop_after: usize,
 ) -> Result<FinetuneOutcome, FinetuneError> {
-    use super::engine::{Mode, Net};
+    use crate::model::engine::{Mode, Net};
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
     let arch = &base.arch;
@@ -240,7 +229,7 @@ pub fn finetune_until(
     let mut net = Net::<f32>::from_params(arch, &base.params);
     let g0 = net.zero_grads();
     let (mut mw, mut mb) = (g0.w, g0.b);
-    std::fs::create_dir_all(work).map_err(|e| super::io::ModelIoError::Io { path: work.into(), cause: e })?;
+    std::fs::create_dir_all(work).map_err(|e| ModelIoError::Io { path: work.into(), cause: e })?;
     let ck = work.join(CHECKPOINT_FILE);
     let mut meta = if ck.is_file() {
         let m = load_checkpoint(&ck, &mut net, &mut mw, &mut mb)?;
@@ -298,7 +287,7 @@ pub fn finetune_until(
         let mut x = vec![0f32; b * per];
         let mut labels = vec![0u8; b];
         let mut ranges = None;
-        let mut fit: Option<crate::quant::recover::Recovery> = None;
+        let mut fit: Option<super::Recovery> = None;
         for step in 0..steps {
             for j in 0..b {
                 let i = order[step * b + j];
@@ -319,12 +308,10 @@ pub fn finetune_until(
             );
             // The forward pass is the tuned and compensated model, as evaluated.
             if refit {
-                fit =
-                    crate::quant::recover::recover(&plain, mult, lut_sha256, crate::quant::Recover::Finetune, &calib)?
-                        .recovery;
+                fit = super::recover(&plain, mult, lut_sha256, crate::quant::Recover::Finetune, &calib)?.recovery;
             }
             let qm = match &fit {
-                Some(f) => crate::quant::recover::reapply(&plain, f),
+                Some(f) => super::reapply(&plain, f),
                 None => plain,
             };
             let outs =
@@ -379,7 +366,7 @@ pub fn finetune_until(
 
 fn save_checkpoint(
     path: &Path,
-    net: &super::engine::Net<f32>,
+    net: &crate::model::engine::Net<f32>,
     mw: &[Vec<f32>],
     mb: &[Vec<f32>],
     meta: &CheckpointMeta,
@@ -394,20 +381,20 @@ fn save_checkpoint(
     }
     let mut md = std::collections::HashMap::new();
     md.insert("axdnn_finetune".to_string(), serde_json::to_string(meta).expect("checkpoint meta serializes"));
-    let bytes = super::io::tensors_to_bytes(&t, Some(md))
+    let bytes = crate::model::io::tensors_to_bytes(&t, Some(md))
         .map_err(|reason| FinetuneError::BadCheckpoint { path: path.into(), reason })?;
-    super::io::write_atomic(path, &bytes).map_err(|e| super::io::ModelIoError::Io { path: path.into(), cause: e })?;
+    crate::util::write_atomic(path, &bytes).map_err(|e| ModelIoError::Io { path: path.into(), cause: e })?;
     Ok(())
 }
 
 fn load_checkpoint(
     path: &Path,
-    net: &mut super::engine::Net<f32>,
+    net: &mut crate::model::engine::Net<f32>,
     mw: &mut [Vec<f32>],
     mb: &mut [Vec<f32>],
 ) -> Result<CheckpointMeta, FinetuneError> {
-    let bytes = std::fs::read(path).map_err(|e| super::io::ModelIoError::Io { path: path.into(), cause: e })?;
-    let (mut tensors, md) = super::io::tensors_from_bytes(path, &bytes)?;
+    let bytes = std::fs::read(path).map_err(|e| ModelIoError::Io { path: path.into(), cause: e })?;
+    let (mut tensors, md) = crate::model::io::tensors_from_bytes(path, &bytes)?;
     let bad = |reason: String| FinetuneError::BadCheckpoint { path: path.into(), reason };
     let meta: CheckpointMeta = md
         .as_ref()

@@ -1,0 +1,10 @@
+//! The bottom layer: what every other module shares and that knows nothing of the domain —
+//! source spans for errors, atomic file writes, the cache folder, content hashes.
+
+pub mod error;
+pub mod fs;
+pub mod hash;
+
+pub use error::Span;
+pub use fs::{cache_dir, write_atomic};
+pub use hash::{sha256_file, sha256_hex};
