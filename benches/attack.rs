@@ -1,4 +1,4 @@
-//! Attack generation on the float model (the figures of the README's "Attacks vs Foolbox + JAX"
+//! Attack generation on the float model (the figures of docs/src/performance/history.csv, "attack generation"
 //! table, axdnn side, as criterion measurements): FGSM, FGM, Linf/L2 BIM and Linf/L2 PGD with
 //! Foolbox's default parameters on LeNet-5/MNIST (300 test images) and AlexNet/CIFAR-10 (64),
 //! committed models and `AXDNN_DATA` test images (seeded stand-ins when absent, said on stderr).

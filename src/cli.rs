@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod accel;
 mod attack;
 mod finetune;
+mod reference;
 mod rtl;
 mod run;
 mod study;
@@ -70,6 +71,9 @@ enum Cmd {
     /// RTL co-verification: emit the WS array as Verilog, co-simulate it against the model.
     #[command(subcommand)]
     Rtl(rtl::RtlCmd),
+    /// Print the CLI reference as Markdown (docs/src/reference/cli.md).
+    #[command(hide = true)]
+    CliReference,
 }
 
 #[derive(Subcommand)]
@@ -576,6 +580,7 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run(a) => run::run_cmd(a)?,
+        Cmd::CliReference => print!("{}", reference::markdown()),
         Cmd::Rtl(c) => rtl::rtl_cmd(c)?,
         Cmd::Netlist(cmd) => netlist_cmd(cmd)?,
         Cmd::Arch => {

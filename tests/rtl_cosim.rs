@@ -557,7 +557,7 @@ fn evoapprox_sample_cosimulates() {
 }
 
 /// The whole sweep: all 1,010 files of the 2017 library and every newer 8x8 circuit
-/// (`cargo test --release --test rtl_cosim -- --ignored`; time in README).
+/// (`cargo test --release --test rtl_cosim -- --ignored`; time in docs/src/verification.md).
 #[test]
 #[ignore = "full library sweep, ~1,100 co-simulations: run with --ignored"]
 fn evoapprox_all_cosimulate() {
