@@ -9,6 +9,7 @@ mod reference;
 mod rtl;
 mod run;
 mod study;
+mod target;
 mod transfer;
 
 #[derive(Parser)]
@@ -166,36 +167,8 @@ struct TrainArgs {
     /// Output model folder (also holds the per-epoch checkpoint used to resume).
     #[arg(long)]
     out: std::path::PathBuf,
-    /// Epochs [default: 10 for cifar10, 8 for mnist — see `TrainConfig::new`].
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Seed of the initialization, shuffling and augmentation [default: 1].
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Mini-batch size [default: 128].
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Peak learning rate (one-cycle schedule).
-    #[arg(long)]
-    lr: Option<f32>,
-    /// SGD momentum (Nesterov).
-    #[arg(long)]
-    momentum: Option<f32>,
-    /// L2 weight decay.
-    #[arg(long)]
-    weight_decay: Option<f32>,
-    /// Fraction of steps spent warming up.
-    #[arg(long)]
-    warmup: Option<f32>,
-    /// Train without BatchNorm (by default BatchNorm is used and folded into the convs at export).
-    #[arg(long)]
-    no_bn: bool,
-    /// Force augmentation on (default: on for cifar10, off for mnist).
-    #[arg(long, conflicts_with = "no_augment")]
-    augment: bool,
-    /// Force augmentation off.
-    #[arg(long)]
-    no_augment: bool,
+    #[command(flatten)]
+    settings: axdnn::model::train::TrainOverrides,
     /// Train on the first N training images only (smoke tests).
     #[arg(long)]
     limit: Option<usize>,
@@ -217,7 +190,7 @@ struct EvalArgs {
     #[arg(long)]
     model: std::path::PathBuf,
     /// Evaluate the first N test images only [default: all].
-    #[arg(long)]
+    #[arg(long, value_parser = axdnn::study::values::parse_count)]
     n: Option<usize>,
     /// Print the result as JSON.
     #[arg(long)]
@@ -260,162 +233,6 @@ impl Inputs {
     }
 }
 
-/// The keys of a plan file as flags (`--eps-linf` is the key `eps_linf`); given without a
-/// plan file they are the whole plan, unset ones take the plan defaults.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct PlanFlags {
-    /// Plan name (default: the plan file's name, `study` for flags).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Model folders (sources of the adversarial examples, and targets).
-    #[arg(long, value_delimiter = ',')]
-    pub models: Vec<String>,
-    /// Evaluate each source's examples on every model of the same dataset (Table II).
-    #[arg(long)]
-    pub cross_models: bool,
-    /// Quantization schemes [plan default: asym-u8].
-    #[arg(long, value_delimiter = ',')]
-    pub schemes: Vec<String>,
-    /// Per-output-channel weight scales [plan default: per-tensor].
-    #[arg(long)]
-    pub per_channel: bool,
-    /// Array shapes RxC [plan default: 16x16].
-    #[arg(long, value_delimiter = ',')]
-    pub arrays: Vec<String>,
-    /// Dataflows ws|os|is [plan default: ws].
-    #[arg(long, value_delimiter = ',')]
-    pub dataflows: Vec<String>,
-    /// conv | all | comma-separated layer names [plan default: conv].
-    #[arg(long)]
-    pub approx_layers: Option<String>,
-    /// `exact`, EvoApprox names, Verilog files, `paper`, or per-layer assignments
-    /// `conv1=A,conv2=B[,DEFAULT]` (entries then separated by `;`) [plan default: paper].
-    #[arg(long)]
-    pub multipliers: Vec<String>,
-    /// Attack names, `clean`, or `all` [plan default: all].
-    #[arg(long, value_delimiter = ',')]
-    pub attacks: Vec<String>,
-    /// Linf budgets (pixel units) [plan default: 0,0.02,0.05,0.1,0.2,0.3].
-    #[arg(long, value_delimiter = ',')]
-    pub eps_linf: Vec<f32>,
-    /// L2 budgets [plan default: 0,0.5,1,1.5,2,3].
-    #[arg(long, value_delimiter = ',')]
-    pub eps_l2: Vec<f32>,
-    /// Units of the budgets: pixel (of [0, 1]) or normalized ((x − mean)/std: the model's
-    /// own normalization, else the dataset's usual one) [plan default: pixel].
-    #[arg(long)]
-    pub eps_units: Option<String>,
-    /// Threat models transfer|bpda|hardware [plan default: transfer].
-    #[arg(long, visible_alias = "threat", value_delimiter = ',')]
-    pub threats: Vec<String>,
-    /// First test image [plan default: 0].
-    #[arg(long)]
-    pub image_start: Option<usize>,
-    /// Test images [plan default: 500].
-    #[arg(long)]
-    pub images: Option<usize>,
-    /// Images per cell [plan default: 100].
-    #[arg(long)]
-    pub chunk: Option<usize>,
-    /// Calibration images [plan default: 256].
-    #[arg(long)]
-    pub calib: Option<usize>,
-    /// Seed choosing the calibration images [plan default: 0].
-    #[arg(long)]
-    pub calib_seed: Option<u64>,
-    /// Attack seeds [plan default: 0].
-    #[arg(long, value_delimiter = ',')]
-    pub attack_seeds: Vec<u64>,
-    /// Assumed clock (GHz) of the energy convention E = P / f [plan default: 1].
-    #[arg(long)]
-    pub clock_ghz: Option<f64>,
-}
-
-impl PlanFlags {
-    pub fn is_empty(&self) -> bool {
-        self.to_table().is_empty()
-    }
-
-    fn to_table(&self) -> toml::Table {
-        use toml::Value;
-        let mut t = toml::Table::new();
-        let strs = |v: &[String]| Value::Array(v.iter().map(|s| Value::String(s.clone())).collect());
-        let floats = |v: &[f32]| Value::Array(v.iter().map(|&x| Value::Float(x as f64)).collect());
-        if let Some(v) = &self.name {
-            t.insert("name".into(), Value::String(v.clone()));
-        }
-        if !self.models.is_empty() {
-            t.insert("models".into(), strs(&self.models));
-        }
-        if self.cross_models {
-            t.insert("cross_models".into(), Value::Boolean(true));
-        }
-        if !self.schemes.is_empty() {
-            t.insert("schemes".into(), strs(&self.schemes));
-        }
-        if self.per_channel {
-            t.insert("per_channel".into(), Value::Array(vec![Value::Boolean(true)]));
-        }
-        if !self.arrays.is_empty() {
-            t.insert("arrays".into(), strs(&self.arrays));
-        }
-        if !self.dataflows.is_empty() {
-            t.insert("dataflows".into(), strs(&self.dataflows));
-        }
-        if let Some(v) = &self.approx_layers {
-            t.insert("approx_layers".into(), Value::String(v.clone()));
-        }
-        if !self.multipliers.is_empty() {
-            t.insert("multipliers".into(), strs(&axdnn::mult::resolve::split_list(&self.multipliers)));
-        }
-        if !self.attacks.is_empty() {
-            t.insert("attacks".into(), strs(&self.attacks));
-        }
-        if !self.eps_linf.is_empty() {
-            t.insert("eps_linf".into(), floats(&self.eps_linf));
-        }
-        if !self.eps_l2.is_empty() {
-            t.insert("eps_l2".into(), floats(&self.eps_l2));
-        }
-        if !self.threats.is_empty() {
-            t.insert("threats".into(), strs(&self.threats));
-        }
-        if let Some(v) = &self.eps_units {
-            t.insert("eps_units".into(), Value::String(v.clone()));
-        }
-        if let Some(v) = self.image_start {
-            t.insert("image_start".into(), Value::Integer(v as i64));
-        }
-        if let Some(v) = self.images {
-            t.insert("images".into(), Value::Integer(v as i64));
-        }
-        if let Some(v) = self.chunk {
-            t.insert("chunk".into(), Value::Integer(v as i64));
-        }
-        if let Some(v) = self.calib {
-            t.insert("calib".into(), Value::Integer(v as i64));
-        }
-        if let Some(v) = self.calib_seed {
-            t.insert("calib_seed".into(), Value::Integer(v as i64));
-        }
-        if !self.attack_seeds.is_empty() {
-            t.insert(
-                "attack_seeds".into(),
-                Value::Array(self.attack_seeds.iter().map(|&s| Value::Integer(s as i64)).collect()),
-            );
-        }
-        if let Some(v) = self.clock_ghz {
-            t.insert("clock_ghz".into(), Value::Float(v));
-        }
-        t
-    }
-
-    /// The flags as a plan file.
-    pub fn to_toml(&self) -> String {
-        toml::to_string(&self.to_table()).expect("a table serializes")
-    }
-}
-
 /// A model folder's name for labels and default output folders.
 pub(crate) fn model_label(path: &std::path::Path) -> String {
     path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
@@ -431,37 +248,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     use axdnn::data::{self, Split};
     use axdnn::model::{io, train};
     let root = data_root(a.data)?;
-    let mut cfg = train::TrainConfig::new(a.arch, a.dataset);
-    if let Some(v) = a.epochs {
-        cfg.epochs = v;
-    }
-    if let Some(v) = a.seed {
-        cfg.seed = v;
-    }
-    if let Some(v) = a.batch {
-        cfg.batch = v;
-    }
-    if let Some(v) = a.lr {
-        cfg.lr = v;
-    }
-    if let Some(v) = a.momentum {
-        cfg.momentum = v;
-    }
-    if let Some(v) = a.weight_decay {
-        cfg.weight_decay = v;
-    }
-    if let Some(v) = a.warmup {
-        cfg.warmup = v;
-    }
-    if a.no_bn {
-        cfg.batchnorm = false;
-    }
-    if a.augment {
-        cfg.augment = true;
-    }
-    if a.no_augment {
-        cfg.augment = false;
-    }
+    let cfg = a.settings.apply(train::TrainConfig::new(a.arch, a.dataset));
     let ck = a.out.join(train::CHECKPOINT_FILE);
     if a.resume && !ck.is_file() {
         eprintln!("note: --resume given but {} does not exist; starting fresh", ck.display());
@@ -481,51 +268,23 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     );
     let t0 = std::time::Instant::now();
     let outcome = train::train_until(&cfg, &tr, &te, &a.out, true, a.stop_after.unwrap_or(cfg.epochs))?;
-    let done = outcome.history.len();
-    let dataset_files = data::source_files(a.dataset, &root)
-        .into_iter()
-        .map(|p| -> anyhow::Result<io::FileHash> {
-            Ok(io::FileHash {
-                file: p.file_name().unwrap_or_default().to_string_lossy().into_owned(),
-                sha256: axdnn::util::sha256_file(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let train_seconds = outcome.history.iter().map(|h| h.seconds).sum::<f64>();
-    let meta = io::ModelMeta {
-        dataset: a.dataset,
-        dataset_files,
-        epochs: done,
-        seed: cfg.seed,
-        optimizer: {
-            let mut o = cfg.optimizer_description();
-            for r in &outcome.replans {
-                o.push_str(&format!("; {r}"));
-            }
-            if done < cfg.epochs {
-                o.push_str(&format!(" (stopped after {done} of {} planned epochs)", cfg.epochs));
-            }
-            o
-        },
-        test_accuracy: outcome.test_accuracy,
-        test_n: te.len(),
-        batchnorm_folded: cfg.batchnorm,
-        train_seconds,
-        command: std::iter::once("axdnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" "),
-        sha256: String::new(),
-        finetune: None,
-    };
+    let meta = train::trained_meta(&cfg, &outcome, &root, te.len(), command_line())?;
     io::save(&a.out, &outcome.arch, &outcome.params, &meta)?;
     println!(
         "{}: test accuracy {:.4} ({} images), {} epochs, training time {:.0}s (this process {:.0}s)",
         a.out.display(),
         outcome.test_accuracy,
         te.len(),
-        done,
-        train_seconds,
+        meta.epochs,
+        meta.train_seconds,
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// This process's command line, recorded in what it writes.
+pub(crate) fn command_line() -> String {
+    std::iter::once("axdnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
 }
 
 fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
@@ -541,19 +300,8 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
     if te.shape != m.arch.input {
         anyhow::bail!("dataset images are {}, model expects {}", te.shape, m.arch.input);
     }
-    // In chunks: the engine's im2col buffers grow with the batch.
-    let per = te.shape.numel();
-    let mut logits = Vec::with_capacity(te.len() * m.arch.classes);
-    for s in (0..te.len()).step_by(1000) {
-        let n = (te.len() - s).min(1000);
-        logits.extend(axdnn::model::engine::logits(&m.arch, &m.params, &te.images[s * per..(s + n) * per], n));
-    }
-    let correct = logits
-        .chunks_exact(m.arch.classes)
-        .zip(&te.labels)
-        .filter(|(l, &y)| axdnn::accel::infer::argmax(l) == y as usize)
-        .count();
-    let acc = correct as f64 / te.len().max(1) as f64;
+    let logits = axdnn::model::train::dataset_logits(&m.arch, &m.params, &te);
+    let acc = axdnn::model::train::accuracy_of(&logits, &te.labels, m.arch.classes);
     if let Some(p) = &a.logits {
         axdnn::util::write_atomic(p, &axdnn::lut::io::npy_f32(&[te.len(), m.arch.classes], &logits))?;
         eprintln!("wrote {} ({} × {} logits)", p.display(), te.len(), m.arch.classes);
@@ -677,49 +425,10 @@ fn lut_cmd(c: LutCmd) -> anyhow::Result<()> {
                 anyhow::bail!("{}: no .v files found", path.display());
             }
             let opt = verify::Options { samples, seed, exhaustive_bits, ..Default::default() };
-            let bar = indicatif::ProgressBar::new(circuits.len() as u64).with_message("parse+simulate+score");
-            bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} {elapsed}").unwrap());
-            let t = std::time::Instant::now();
-            let mut reports = verify::simulate_all(&circuits, &opt, &bar);
-            let t_sim = t.elapsed();
-            bar.finish_and_clear();
-            let mut t_c = None;
-            if !no_c {
-                let bar = indicatif::ProgressBar::new(reports.len() as u64).with_message("C models (cc -O2, cached)");
-                bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} {elapsed}").unwrap());
-                let t = std::time::Instant::now();
-                verify::compare_c_all(&mut reports, &bar);
-                t_c = Some(t.elapsed());
-                bar.finish_and_clear();
-            }
+            let (reports, t_sim, t_c) = verify::verify_all(&circuits, &opt, !no_c);
             print!("{}", verify::table(&reports));
-            let files: usize =
-                circuits.iter().map(|c| c.generic.is_some() as usize + c.pdk45.is_some() as usize + c.copies).sum();
-            let failed = reports.iter().filter(|r| !r.ok()).count();
-            let dev = reports.iter().filter(|r| r.ok() && !r.documented().is_empty()).count();
-            let c_ok = reports.iter().filter(|r| matches!(r.c, verify::CResult::Match(_))).count();
-            let pdk = reports.iter().filter(|r| r.pdk45_same == Some(true)).count();
-            println!(
-                "{} circuits from {files} .v files ({} threads): parse+simulate+score {:.3} s{}",
-                reports.len(),
-                rayon::current_num_threads(),
-                t_sim.as_secs_f64(),
-                t_c.map_or(String::new(), |d| format!(", C models {:.3} s", d.as_secs_f64()))
-            );
-            let ns = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64 * 1e-9;
-            println!(
-                "  CPU time summed over threads: parse {:.3} s, simulate {:.3} s, score {:.3} s",
-                ns(&verify::PARSE_NS),
-                ns(&verify::SIM_NS),
-                ns(&verify::SCORE_NS)
-            );
-            println!("  {c_ok} tables equal to their C model, {pdk} generic/PDK45 pairs equal, {dev} verified with documented deviations");
-            let noref = reports.iter().filter(|r| r.ok() && !r.has_reference()).count();
-            println!(
-                "{} verified, {failed} failed{}",
-                reports.len() - failed - noref,
-                if noref > 0 { format!(", {noref} without any reference") } else { String::new() }
-            );
+            let (summary, failed) = verify::summary(&circuits, &reports, t_sim, t_c);
+            print!("{summary}");
             if failed > 0 {
                 anyhow::bail!("{failed} circuit(s) failed verification");
             }

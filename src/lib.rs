@@ -1,7 +1,7 @@
 //! # axdnn — approximate DNN accelerators, simulated from the gates up
 //!
-//! The library is a stack of layers. Modules are declared below bottom-up, and a module names
-//! only modules declared before it (`tests/layering.rs` reads every import and fails on an
+//! The library is a stack of layers, listed here bottom-up; a module names only modules listed
+//! above it in this list (`tests/layering.rs` reads this list and every import, and fails on an
 //! upward or cyclic one):
 //!
 //! ```text

@@ -3,6 +3,8 @@
 //! a missing Verilog file, a bad model folder and a bad dataset folder, and on the library's
 //! error types directly.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -137,4 +139,94 @@ fn library_errors_do_not_repeat_their_source() {
     );
     let c = d.path().join("nothere.c");
     said_once(axdnn::lut::cmodel::CModel::build(&c, "f", 8, 8, false).err().unwrap(), nf);
+}
+
+/// One check per kind of value (`study::values`), the same from a flag and from a plan file:
+/// a clock of 0, NaN or −1 GHz, zero images, zero or too many calibration images are refused
+/// before any work, naming the flag, or the plan key with file:line:col.
+#[test]
+fn values_refused_alike_from_flags_and_plans() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist");
+    for clock in ["0", "nan", "-1"] {
+        for cmd in ["infer", "attack"] {
+            let err = fails(&[os(cmd), os("--model"), m.as_os_str(), os("--clock-ghz"), os(clock)]);
+            assert!(err.contains("--clock-ghz") && err.contains("positive number of GHz"), "{cmd} {clock}: {err}");
+        }
+        let err = fails(&[os("study"), os("run"), os("--models"), m.as_os_str(), os("--clock-ghz"), os(clock)]);
+        assert!(err.contains("--clock-ghz") && err.contains("positive number of GHz"), "study {clock}: {err}");
+    }
+    for cmd in ["infer", "eval"] {
+        let err = fails(&[os(cmd), os("--model"), m.as_os_str(), os("--n"), os("0")]);
+        assert!(err.contains("--n") && err.contains("at least 1"), "{cmd}: {err}");
+    }
+    let err = fails(&[os("infer"), os("--model"), m.as_os_str(), os("--calib"), os("0")]);
+    assert!(err.contains("--calib") && err.contains("at least 1"), "{err}");
+
+    let d = tempfile::tempdir().unwrap();
+    let plan = d.path().join("p.toml");
+    let write = |extra: &str| {
+        let models = toml::Value::String(m.display().to_string());
+        std::fs::write(
+            &plan,
+            format!("models = [{models}]\nmultipliers = [\"exact\"]\nattacks = [\"clean\"]\n{extra}\n"),
+        )
+        .unwrap();
+    };
+    for (extra, key) in [("clock_ghz = 0.0", "clock_ghz"), ("calib = 0", "calib"), ("images = 0", "images")] {
+        write(extra);
+        let err = fails(&[os("study"), os("run"), plan.as_os_str(), os("--out"), d.path().join("o").as_os_str()]);
+        let at = format!("{}:4:", plan.display());
+        assert!(err.contains(&at) && err.contains(&format!("key `{key}`")), "{extra}: {err}");
+    }
+}
+
+/// More calibration images than the training set has is an error naming both counts, never a
+/// silent clamp (the count is part of every result's key and report).
+#[test]
+fn oversized_calibration_is_refused() {
+    let Some(data) = common::data() else { return };
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist");
+    let err = fails(&[
+        os("infer"),
+        os("--model"),
+        m.as_os_str(),
+        os("--calib"),
+        os("100000000"),
+        os("--n"),
+        os("10"),
+        os("--data"),
+        data.as_os_str(),
+    ]);
+    assert!(err.contains("calib = 100000000") && err.contains("60000"), "{err}");
+}
+
+/// The texts of the errors a user meets most, as one golden file: a change of wording is seen
+/// and reviewed. Temporary paths are written as `<tmp>`.
+#[test]
+fn error_texts_equal_the_golden_file() {
+    let d = tempfile::tempdir().unwrap();
+    let tmp = d.path().to_str().unwrap().to_string();
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist");
+    let plan = d.path().join("p.toml");
+    std::fs::write(&plan, "models = [\"models/lenet5-mnist\"]\nattacks = [\"carlini\"]\n").unwrap();
+    let bad_v = d.path().join("bad.v");
+    std::fs::write(&bad_v, "module m(A, O);\n  input [7:0] A;\n  output [7:0] O;\n  assign O = A +;\nendmodule\n")
+        .unwrap();
+    let nothere = d.path().join("nothere");
+    let cases: Vec<Vec<&std::ffi::OsStr>> = vec![
+        vec![os("study"), os("run"), plan.as_os_str(), os("--out"), d.path().as_os_str()],
+        vec![os("infer"), os("--model"), m.as_os_str(), os("--scheme"), os("asym-u9")],
+        vec![os("infer"), os("--model"), m.as_os_str(), os("--clock-ghz"), os("-1")],
+        vec![os("study"), os("run"), os("--models"), m.as_os_str(), os("--schemes"), os("asym-u9")],
+        vec![os("netlist"), os("check"), bad_v.as_os_str()],
+        vec![os("eval"), os("--model"), nothere.as_os_str()],
+    ];
+    let mut text = String::new();
+    for args in cases {
+        let shown: Vec<String> = args.iter().map(|a| a.to_string_lossy().replace(&tmp, "<tmp>")).collect();
+        let m_shown = m.display().to_string();
+        let err = fails(&args).replace(&tmp, "<tmp>").replace(&m_shown, "<model>");
+        text += &format!("$ axdnn {}\n{err}\n", shown.join(" ").replace(&m_shown, "<model>"));
+    }
+    common::golden("errors/cli.txt", &text);
 }

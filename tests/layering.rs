@@ -1,21 +1,35 @@
-//! The library's layers point down only. `src/lib.rs` declares its modules bottom-up; a module may
-//! name (`crate::x`, `super::…` out of itself) only modules declared before it. This test reads
+//! The library's layers point down only. `src/lib.rs` lists its modules bottom-up in its docs; a
+//! module may name (`crate::x`, `super::…` out of itself) only modules listed before it. This test reads
 //! every library source file, so an upward or cyclic import fails here with the file and line,
 //! not months later as a knot.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// The top-level modules in the order `src/lib.rs` declares them (`pub mod x;` / `mod x;`).
+/// The layers bottom-up, as the first `text` block of `src/lib.rs`'s documentation lists them
+/// (one `module  what it does` line each; rustfmt sorts `pub mod` lines, so their order cannot
+/// carry the layering), checked to be exactly the modules `lib.rs` declares.
 fn layers(lib_rs: &str) -> Vec<String> {
-    strip(lib_rs)
+    let doc: Vec<&str> = lib_rs.lines().filter_map(|l| l.strip_prefix("//!")).map(str::trim).collect();
+    let start = doc.iter().position(|l| *l == "```text").expect("lib.rs docs have a ```text block of layers");
+    let order: Vec<String> = doc[start + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("```"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    let mut declared: Vec<String> = strip(lib_rs)
         .lines()
         .filter_map(|l| {
             let l = l.trim();
             let rest = l.strip_prefix("pub mod ").or_else(|| l.strip_prefix("mod "))?;
             Some(rest.trim_end_matches(';').trim().to_string())
         })
-        .collect()
+        .collect();
+    declared.sort();
+    let mut listed = order.clone();
+    listed.sort();
+    assert_eq!(listed, declared, "the layer list in lib.rs's docs and the declared modules differ");
+    order
 }
 
 /// Source with comments and string/char literals blanked (newlines kept, so line numbers hold):
@@ -268,7 +282,7 @@ fn violations(src: &Path) -> Vec<String> {
                 match order.iter().position(|o| *o == to) {
                     Some(j) if j < i => {}
                     Some(_) => bad.push(format!(
-                        "{}:{line}: `{m}` imports `{to}`, which is not below it in src/lib.rs",
+                        "{}:{line}: `{m}` imports `{to}`, which is not below it in src/lib.rs's layer list",
                         file.display()
                     )),
                     // Crate-root items (re-exports in lib.rs) count as the top: not allowed below.
@@ -297,7 +311,11 @@ fn library_layers_point_down() {
 fn checker_catches_upward_imports() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path();
-    std::fs::write(src.join("lib.rs"), "//! doc\npub mod low;\npub mod mid;\npub mod high;\n").unwrap();
+    std::fs::write(
+        src.join("lib.rs"),
+        "//! doc\n//! ```text\n//! low   x\n//! mid   y\n//! high  z\n//! ```\npub mod high;\npub mod low;\npub mod mid;\n",
+    )
+    .unwrap();
     std::fs::create_dir(src.join("mid")).unwrap();
     std::fs::write(src.join("low.rs"), "//! see [`crate::high`]\nconst S: &str = \"crate::high\";\n").unwrap();
     std::fs::write(src.join("mid/mod.rs"), "pub mod inner;\nuse crate::low::X;\n").unwrap();

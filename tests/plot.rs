@@ -1,6 +1,8 @@
 //! Charts: markers and legend in the SVG, byte-identical output, valid PNGs, typed errors for
 //! non-finite input, and no panic on degenerate input.
 
+mod common;
+
 use axdnn::plot::*;
 use std::path::Path;
 
@@ -126,6 +128,13 @@ fn svg_has_one_marker_per_point_and_the_legend_labels() {
     let svg = scatter_chart_svg(&s).unwrap();
     assert_eq!(svg.matches("<polygon").count(), s.points.len() + 2);
     assert!(svg.contains("Pareto front"));
+}
+
+/// The pictures themselves: a wrong axis, a lost error bar or a moved legend changes the SVG.
+#[test]
+fn svgs_equal_the_golden_files() {
+    common::golden("plot/robustness.svg", &line_chart_svg(&study()).unwrap());
+    common::golden("plot/pareto.svg", &scatter_chart_svg(&pareto()).unwrap());
 }
 
 #[test]

@@ -265,4 +265,64 @@ fn reproduce_quick() {
     let report = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
     assert!(text.starts_with(&report), "report.md is what was printed");
     assert!(tmp.path().join("lenet5-mnist/report.md").is_file());
+    // The quick plan is a corner of the stored studies (same units, chunks, calibration):
+    // every row whose key it shares with results/reproduce is that row, bit for bit.
+    let key = |r: &csv::StringRecord, h: &csv::StringRecord| -> Vec<String> {
+        let n = h.iter().position(|c| c == "n").unwrap();
+        r.iter().take(n).map(str::to_string).collect()
+    };
+    let rows = |p: &Path| -> (csv::StringRecord, Vec<csv::StringRecord>) {
+        let mut rd = csv::Reader::from_path(p).unwrap();
+        (rd.headers().unwrap().clone(), rd.records().map(Result::unwrap).collect())
+    };
+    let mut stored = std::collections::HashMap::new();
+    for d in std::fs::read_dir(root().join("results/reproduce")).unwrap() {
+        let p = d.unwrap().path().join("results.csv");
+        if p.is_file() {
+            let (h, rs) = rows(&p);
+            for r in rs {
+                stored.insert(key(&r, &h), (h.clone(), r));
+            }
+        }
+    }
+    let (h, quick) = rows(&tmp.path().join("lenet5-mnist/results.csv"));
+    let mut shared_rows = 0;
+    for r in &quick {
+        if let Some((sh, sr)) = stored.get(&key(r, &h)) {
+            assert_eq!(sh, &h, "stored and fresh stores have different columns");
+            assert_eq!(sr, r, "a fresh quick row differs from the stored one");
+            shared_rows += 1;
+        }
+    }
+    assert!(shared_rows >= 100, "only {shared_rows} of {} quick rows share a key with the stored studies", quick.len());
+}
+
+/// Every stored study's report.md is what `study report` makes of its store today (the
+/// footer names the folder it was made in): the stored reports are the golden files.
+#[test]
+fn stored_reports_regenerate_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stored = root().join("results/reproduce");
+    let mut n = 0;
+    for d in std::fs::read_dir(&stored).unwrap() {
+        let dir = d.unwrap().path();
+        if !dir.join("results.csv").is_file() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let copy = tmp.path().join(&name);
+        std::fs::create_dir_all(&copy).unwrap();
+        for f in ["results.csv", "plan.lock.toml"] {
+            std::fs::copy(dir.join(f), copy.join(f)).unwrap();
+        }
+        ok(&axdnn(&["study", "report", copy.to_str().unwrap()]));
+        let made = std::fs::read_to_string(copy.join("report.md")).unwrap();
+        let want = std::fs::read_to_string(dir.join("report.md")).unwrap();
+        let footer =
+            |t: &str, folder: &str| t.replace(&format!("`axdnn study report {folder}`"), "`axdnn study report <dir>`");
+        let want = footer(&want, &format!("docs/reproduce/{name}"));
+        assert_eq!(footer(&made, copy.to_str().unwrap()), want, "{name}: report.md differs");
+        n += 1;
+    }
+    assert_eq!(n, 7, "stored study folders");
 }

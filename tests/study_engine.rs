@@ -199,30 +199,38 @@ fn kill_9_at_random_points_then_rerun_gives_identical_results() {
     let run = |out: &Path| {
         let mut c = std::process::Command::new(bin);
         c.args(["study", "run"]).arg(&plan_file).arg("--out").arg(out).arg("--data").arg(&d).arg("--no-report");
+        // Every completed cell is saved, so a kill can land between saves of a partial store.
+        c.args(["--save-every", "0"]);
         c
     };
     let reference = tmp.path().join("ref");
     let o = run(&reference).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let want = read(&reference.join(store::RESULTS_FILE));
-    // Kill points from a fixed seed, spread over the run (a full run takes a few seconds).
-    let mut r = 0x9e37_79b9_u64;
+    // Kill points by progress, not by time: each run is killed once its store holds a given
+    // share of the rows (a quarter, a half, three quarters), so every kill lands mid-run on
+    // any machine; a kill counts only if the store it leaves is partial.
+    let total = store::read_rows(&reference.join(store::RESULTS_FILE)).unwrap().len();
     let out = tmp.path().join("killed");
-    let mut kills = 0;
-    for _ in 0..4 {
-        r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let ms = 300 + (r >> 33) % 2500;
+    let rows = |p: &Path| store::read_rows(&p.join(store::RESULTS_FILE)).map_or(0, |r| r.len());
+    let mut partial_kills = 0;
+    for quarter in 1..=3 {
+        let at = (total * quarter / 4).max(rows(&out) + 1);
         let mut child =
             run(&out).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(ms));
+        while child.try_wait().unwrap().is_none() && rows(&out) < at {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
-            kills += 1;
+            child.wait().unwrap();
+            // Whatever was written is a complete, readable store.
+            let n = store::read_rows(&out.join(store::RESULTS_FILE)).unwrap().len();
+            partial_kills += (n < total) as usize;
         }
-        child.wait().unwrap();
-        // Whatever was written is a complete, readable store.
-        store::read_rows(&out.join(store::RESULTS_FILE)).unwrap();
     }
+    assert!(partial_kills >= 1, "no run was killed mid-way ({total} rows)");
+    let kills = partial_kills;
     let o = run(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(read(&out.join(store::RESULTS_FILE)), want, "after {kills} kills");

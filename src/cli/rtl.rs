@@ -1,7 +1,6 @@
 //! `axdnn rtl`: emit the weight-, output- or input-stationary array as Verilog, co-simulate it with Icarus Verilog
 //! or Verilator against the cycle-stepped model.
 
-use super::accel::{prepare, QuantArgs};
 use axdnn::accel::timing::{ArrayShape, Dataflow};
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::quant::{ApproxLayers, QuantScheme};
@@ -9,7 +8,7 @@ use axdnn::rtl::cosim::{cosim, write_rtl, RtlMultiplier};
 use axdnn::rtl::layers::{ModelRtl, RtlLayers};
 use axdnn::rtl::{CosimConfig, Geometry, Simulator};
 use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum RtlCmd {
@@ -29,6 +28,8 @@ pub enum RtlCmd {
         /// ws (weight-), os (output-) or is (input-stationary).
         #[arg(long, default_value = "ws")]
         dataflow: Dataflow,
+        #[command(flatten)]
+        inputs: super::Inputs,
     },
     /// Co-simulate a random GEMM tile (or, with --model, real layers of real images) on the
     /// emitted RTL and compare with accel::array/fast (and the accelerator's logits).
@@ -103,34 +104,16 @@ struct RealArgs {
     inputs: super::Inputs,
 }
 
-fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
-    // One PE design per array: the emitted RTL instantiates one multiplier netlist.
-    if axdnn::mult::resolve::split_assignment(spec)?.is_some() {
-        anyhow::bail!(
-            "--multiplier {spec}: the RTL array is built around one multiplier netlist, not a per-layer assignment"
-        );
-    }
-    if let Some((file, _)) = axdnn::lut::table_file::parse_spec(spec) {
-        anyhow::bail!("{}: a table file has no netlist; the RTL needs the multiplier's Verilog (.v)", file.display());
-    }
-    let p = Path::new(spec);
-    if p.extension().is_some_and(|x| x == "v") || p.is_file() {
-        return Ok(p.to_path_buf());
-    }
-    let root = axdnn::study::runner::locate(None, "AXDNN_EVOAPPROX", "../shared/evoapprox").ok_or_else(|| {
-        anyhow::anyhow!(
-            "multiplier '{spec}' is not a .v file, AXDNN_EVOAPPROX is not set and ../shared/evoapprox does not exist"
-        )
-    })?;
-    axdnn::mult::resolve::find_in_tree(&root, spec)
-        .ok_or_else(|| anyhow::anyhow!("multiplier '{spec}' not found under {}", root.display()))
+/// The multiplier's netlist ([`axdnn::mult::resolve::netlist_file`]).
+fn resolve(spec: &str, inputs: &super::Inputs) -> anyhow::Result<PathBuf> {
+    Ok(axdnn::mult::resolve::netlist_file(spec, inputs.resolve().evoapprox.as_deref())?)
 }
 
 pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
     match cmd {
-        RtlCmd::Emit { multiplier, array, out, dataflow } => {
+        RtlCmd::Emit { multiplier, array, out, dataflow, inputs } => {
             let ArrayShape { rows, cols } = array;
-            let m = RtlMultiplier::load(&resolve(&multiplier)?)?;
+            let m = RtlMultiplier::load(&resolve(&multiplier, &inputs)?)?;
             let mut files = write_rtl(&out, &m.ports, Geometry { rows, cols }, dataflow)?;
             files.extend(m.write_sources(&out)?);
             println!(
@@ -147,7 +130,7 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
         }
         RtlCmd::Cosim(a) if a.real.model.is_some() => real_cosim(*a)?,
         RtlCmd::Cosim(a) => {
-            let m = RtlMultiplier::load(&resolve(&a.multiplier)?)?;
+            let m = RtlMultiplier::load(&resolve(&a.multiplier, &a.real.inputs)?)?;
             let cfg = CosimConfig {
                 rows: a.array.rows,
                 cols: a.array.cols,
@@ -194,26 +177,23 @@ fn work_dir(a: &CosimArgs) -> anyhow::Result<(PathBuf, Option<TempDir>)> {
 fn real_cosim(a: CosimArgs) -> anyhow::Result<()> {
     let r = &a.real;
     let model = r.model.clone().expect("checked by the caller");
-    let q = QuantArgs {
-        model,
+    // The RTL computes the raw product sums, so no recovery: it would only change the Rust side.
+    let spec = axdnn::study::TargetSpec {
         array: a.array,
         dataflow: a.dataflow,
         scheme: a.scheme,
         per_channel: r.per_channel,
         approx_layers: r.approx_layers.clone(),
-        n: Some(r.image + r.images),
+        images: Some(r.image + r.images),
         calib: r.calib,
         calib_seed: r.calib_seed,
-        clock_ghz: 1.0,
-        inputs: r.inputs.clone(),
-        // The RTL computes the raw product sums; recovery would only change the Rust side.
-        recover: axdnn::quant::Recover::None,
+        ..axdnn::study::TargetSpec::new(model)
     };
-    let p = prepare(&q)?;
+    let p = spec.prepare(&r.inputs.resolve())?;
     if r.images == 0 || r.image + r.images > p.test.len() {
         anyhow::bail!("--image {} --images {}: the test set has {} images", r.image, r.images, p.test.len());
     }
-    let m = RtlMultiplier::load(&resolve(&a.multiplier)?)?;
+    let m = RtlMultiplier::load(&resolve(&a.multiplier, &a.real.inputs)?)?;
     let cfg = AccelConfig { array: a.array, dataflow: a.dataflow, ..AccelConfig::default() };
     let acc = Accelerator::new(&p.qm, &m.lut, cfg)?;
     let (dir, _tmp) = work_dir(&a)?;

@@ -1,7 +1,7 @@
 //! `axdnn study run|report|merge|slurm` and `axdnn reproduce`: argument parsing and printing
 //! around [`axdnn::study`]. A study is a plan file, or flags that name the same keys.
 
-use super::{Inputs, PlanFlags};
+use super::Inputs;
 use axdnn::study::{self, report, slurm, store, Plan, Runner, Shard};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ pub struct RunArgs {
     /// Plan file (TOML). Without one, the plan flags below make the plan.
     pub plan: Option<PathBuf>,
     #[command(flatten)]
-    pub flags: PlanFlags,
+    pub flags: axdnn::study::PlanKeys,
     /// Results folder (default: runs/study-<plan name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Do not write report.md (shards of a larger plan).
     #[arg(long)]
     pub no_report: bool,
+    /// Seconds between saves of the store while cells complete (each save rewrites
+    /// results.csv atomically; a killed run loses at most the cells since the last one).
+    #[arg(long, default_value_t = 1.0)]
+    pub save_every: f64,
     /// Print the run summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -81,18 +85,22 @@ pub struct SlurmArgs {
 }
 
 /// The plan of a `study run`: the file, or the flags (which then are the whole plan).
-pub fn plan_of(file: Option<&Path>, flags: &PlanFlags, inputs: &study::Inputs) -> anyhow::Result<Plan> {
+pub fn plan_of(file: Option<&Path>, flags: &study::PlanKeys, inputs: &study::Inputs) -> anyhow::Result<Plan> {
     match file {
         Some(p) => {
             anyhow::ensure!(flags.is_empty(), "give either a plan file or plan flags, not both: the plan file is the record of the study (edit it instead)");
             Ok(Plan::load(p, inputs)?)
         }
-        None => Ok(Plan::from_toml(&flags.to_toml(), Path::new("<command line>"), inputs)?),
+        None => Ok(flags.plan(inputs, &|_| None)?),
     }
 }
 
 pub fn default_out(plan: &Plan) -> PathBuf {
-    PathBuf::from(format!("runs/study-{}", report::slug(&plan.name)))
+    // A flags-only plan is named `study`.
+    match plan.name.as_str() {
+        "study" => PathBuf::from("runs/study"),
+        name => PathBuf::from(format!("runs/study-{}", report::slug(name))),
+    }
 }
 
 pub fn study_cmd(c: StudyCmd) -> anyhow::Result<()> {
@@ -101,7 +109,10 @@ pub fn study_cmd(c: StudyCmd) -> anyhow::Result<()> {
             let inputs = a.inputs.resolve();
             let plan = plan_of(a.plan.as_deref(), &a.flags, &inputs)?;
             let out = a.out.clone().unwrap_or_else(|| default_out(&plan));
-            let sum = Runner::new(plan, inputs).shard(a.shard).run(&out)?;
+            let mut runner = Runner::new(plan, inputs).shard(a.shard);
+            runner.save_every = std::time::Duration::try_from_secs_f64(a.save_every)
+                .map_err(|e| anyhow::anyhow!("--save-every {}: {e}", a.save_every))?;
+            let sum = runner.run(&out)?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&sum)?);
             } else {
@@ -195,90 +206,16 @@ pub struct ReproduceArgs {
     pub inputs: Inputs,
 }
 
-/// The shipped plans a reproduction runs: (folder name, plan file).
-fn reproduce_plans(quick: bool) -> Vec<(&'static str, &'static str)> {
-    if quick {
-        vec![("lenet5-mnist", "quick.toml")]
-    } else {
-        // Cheapest first, so the early folders are complete while AlexNet runs.
-        vec![
-            ("lenet5-mnist", "paper-lenet5-mnist.toml"),
-            ("lenet5-mnist-pixel", "paper-lenet5-mnist-pixel.toml"),
-            // Beyond the paper: the clean-accuracy confound removed (issue 10).
-            ("lenet5-mnist-recovered", "paper-lenet5-mnist-recovered.toml"),
-            ("lenet5-mnist-ft-jv3", "paper-lenet5-mnist-ft-jv3.toml"),
-            ("transfer-mnist", "paper-transfer-mnist.toml"),
-            ("transfer-cifar10", "paper-transfer-cifar10.toml"),
-            ("alexnet-cifar10", "paper-alexnet-cifar10.toml"),
-        ]
-    }
-}
-
 pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {
-    let inputs = a.inputs.resolve();
-    let t0 = std::time::Instant::now();
-    let mut folders = Vec::new();
-    let mut summaries = Vec::new();
-    // Every plan checked before any work starts.
-    let mut plans = Vec::new();
-    for (name, file) in reproduce_plans(a.quick) {
-        let p = a.plans.join(file);
-        plans.push((name, Plan::load(&p, &inputs)?));
-    }
-    for (name, plan) in plans {
-        let out = a.out.join(name);
-        if a.report_only {
-            if out.join(store::LOCK_FILE).is_file() {
-                report::write(&out)?;
-                folders.push((name, out));
-            }
-            continue;
-        }
-        eprintln!("== {name}: plan {} → {}", plan.name, out.display());
-        let sum = Runner::new(plan, inputs.clone()).run(&out)?;
-        report::write(&out)?;
-        eprintln!("{sum}");
-        summaries.push(serde_json::json!({"study": name, "dir": out.display().to_string(), "summary": sum}));
-        folders.push((name, out));
-    }
-    let open = |n: &str| folders.iter().find(|(f, _)| *f == n).map(|(_, d)| report::Results::open(d)).transpose();
-    let lenet = open("lenet5-mnist")?;
-    let lenet_pixel = open("lenet5-mnist-pixel")?;
-    let alexnet = open("alexnet-cifar10")?;
-    let tm = open("transfer-mnist")?;
-    let tc = open("transfer-cifar10")?;
-    let mut transfer = Vec::new();
-    if let Some(r) = &tm {
-        transfer.push(("MNIST", r));
-    }
-    if let Some(r) = &tc {
-        transfer.push(("CIFAR-10", r));
-    }
-    let mut text = study::paper::compare(lenet.as_ref(), lenet_pixel.as_ref(), alexnet.as_ref(), &transfer);
-    text += &format!(
-        "\nStudy folders (each with its own report.md, results.csv and plots): {}.{}\n",
-        folders.iter().map(|(n, _)| format!("[{n}]({n}/report.md)")).collect::<Vec<_>>().join(", "),
-        if a.report_only {
-            String::new()
-        } else {
-            format!(
-                " Wall time of this reproduction: {:.1} s on {} threads.",
-                t0.elapsed().as_secs_f64(),
-                rayon::current_num_threads()
-            )
-        }
-    );
-    store::write_atomic(&a.out.join("report.md"), text.as_bytes())?;
+    let job = study::reproduce::Reproduction { quick: a.quick, out: a.out, plans: a.plans, report_only: a.report_only };
+    let r = job.run(&a.inputs.resolve(), &|s| eprintln!("{s}"))?;
+    let path = job.out.join("report.md");
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"report": a.out.join("report.md").display().to_string(), "wall_s": t0.elapsed().as_secs_f64(), "studies": summaries})
-            )?
-        );
-        return Ok(());
+        let v = serde_json::json!({"report": path.display().to_string(), "wall_s": r.wall_s, "studies": r.summaries});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{}", r.report);
+        println!("wrote {}", path.display());
     }
-    println!("{text}");
-    println!("wrote {}", a.out.join("report.md").display());
     Ok(())
 }

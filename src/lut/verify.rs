@@ -731,3 +731,76 @@ pub fn table(reports: &[Report]) -> String {
     }
     s
 }
+
+/// The closing lines of a verification run: circuits and files, wall times (`t_sim` for
+/// parse + simulate + score, `t_c` for the C models when compared), CPU time per stage, what
+/// matched, and how many failed; with that count.
+pub fn summary(
+    circuits: &[Circuit],
+    reports: &[Report],
+    t_sim: std::time::Duration,
+    t_c: Option<std::time::Duration>,
+) -> (String, usize) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let files: usize =
+        circuits.iter().map(|c| c.generic.is_some() as usize + c.pdk45.is_some() as usize + c.copies).sum();
+    let failed = reports.iter().filter(|r| !r.ok()).count();
+    let dev = reports.iter().filter(|r| r.ok() && !r.documented().is_empty()).count();
+    let c_ok = reports.iter().filter(|r| matches!(r.c, CResult::Match(_))).count();
+    let pdk = reports.iter().filter(|r| r.pdk45_same == Some(true)).count();
+    let _ = writeln!(
+        out,
+        "{} circuits from {files} .v files ({} threads): parse+simulate+score {:.3} s{}",
+        reports.len(),
+        rayon::current_num_threads(),
+        t_sim.as_secs_f64(),
+        t_c.map_or(String::new(), |d| format!(", C models {:.3} s", d.as_secs_f64()))
+    );
+    let ns = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64 * 1e-9;
+    let _ = writeln!(
+        out,
+        "  CPU time summed over threads: parse {:.3} s, simulate {:.3} s, score {:.3} s",
+        ns(&PARSE_NS),
+        ns(&SIM_NS),
+        ns(&SCORE_NS)
+    );
+    let _ = writeln!(out, "  {c_ok} tables equal to their C model, {pdk} generic/PDK45 pairs equal, {dev} verified with documented deviations");
+    let noref = reports.iter().filter(|r| r.ok() && !r.has_reference()).count();
+    let _ = writeln!(
+        out,
+        "{} verified, {failed} failed{}",
+        reports.len() - failed - noref,
+        if noref > 0 { format!(", {noref} without any reference") } else { String::new() }
+    );
+    (out, failed)
+}
+
+/// Simulate and score every circuit, then (with `with_c`) compare each with its C model, with a
+/// progress bar per stage on stderr; the reports and the wall time of each stage.
+pub fn verify_all(
+    circuits: &[Circuit],
+    opt: &Options,
+    with_c: bool,
+) -> (Vec<Report>, std::time::Duration, Option<std::time::Duration>) {
+    let bar = |n: usize, msg: &'static str| {
+        let b = indicatif::ProgressBar::new(n as u64).with_message(msg);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} {elapsed}") {
+            b.set_style(style);
+        }
+        b
+    };
+    let b = bar(circuits.len(), "parse+simulate+score");
+    let t = std::time::Instant::now();
+    let mut reports = simulate_all(circuits, opt, &b);
+    let t_sim = t.elapsed();
+    b.finish_and_clear();
+    let t_c = with_c.then(|| {
+        let b = bar(reports.len(), "C models (cc -O2, cached)");
+        let t = std::time::Instant::now();
+        compare_c_all(&mut reports, &b);
+        b.finish_and_clear();
+        t.elapsed()
+    });
+    (reports, t_sim, t_c)
+}

@@ -41,6 +41,57 @@ pub struct TrainConfig {
     pub augment: bool,
 }
 
+/// Settings that replace a [`TrainConfig`]'s per-dataset defaults; also the `axdnn train` flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TrainOverrides {
+    /// Epochs [default: 8 for mnist, 30 for cifar10].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed of the initialization, shuffling and augmentation [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Mini-batch size [default: 128].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Peak learning rate of the one-cycle schedule [default: 0.1].
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// SGD momentum (Nesterov) [default: 0.9].
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// L2 weight decay [default: 5e-4].
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Fraction of steps spent warming up [default: 0.15].
+    #[arg(long)]
+    pub warmup: Option<f32>,
+    /// Train without BatchNorm (by default BatchNorm is used and folded into the convs at export).
+    #[arg(long)]
+    pub no_bn: bool,
+    /// Force augmentation on (default: on for cifar10, off for mnist).
+    #[arg(long, conflicts_with = "no_augment")]
+    pub augment: bool,
+    /// Force augmentation off.
+    #[arg(long)]
+    pub no_augment: bool,
+}
+
+impl TrainOverrides {
+    /// `cfg` with every setting given here replaced.
+    pub fn apply(&self, mut cfg: TrainConfig) -> TrainConfig {
+        cfg.epochs = self.epochs.unwrap_or(cfg.epochs);
+        cfg.seed = self.seed.unwrap_or(cfg.seed);
+        cfg.batch = self.batch.unwrap_or(cfg.batch);
+        cfg.lr = self.lr.unwrap_or(cfg.lr);
+        cfg.momentum = self.momentum.unwrap_or(cfg.momentum);
+        cfg.weight_decay = self.weight_decay.unwrap_or(cfg.weight_decay);
+        cfg.warmup = self.warmup.unwrap_or(cfg.warmup);
+        cfg.batchnorm &= !self.no_bn;
+        cfg.augment = (cfg.augment || self.augment) && !self.no_augment;
+        cfg
+    }
+}
+
 impl TrainConfig {
     /// Defaults per dataset (augmentation for CIFAR-10 only).
     pub fn new(arch: ArchName, dataset: DatasetName) -> TrainConfig {
@@ -142,19 +193,30 @@ struct Momentum {
 
 /// Float accuracy of `params` on `ds`.
 pub fn accuracy(arch: &Arch, params: &Params, ds: &Dataset) -> f64 {
-    let mut correct = 0;
-    let step = 1000;
-    for start in (0..ds.len()).step_by(step) {
-        let n = (ds.len() - start).min(step);
-        let per = ds.shape.numel();
-        let z = logits(arch, params, &ds.images[start * per..(start + n) * per], n);
-        for i in 0..n {
-            let row = &z[i * arch.classes..(i + 1) * arch.classes];
-            let best = (0..arch.classes).fold(0, |b, c| if row[c] > row[b] { c } else { b });
-            correct += (best == ds.labels[start + i] as usize) as usize;
-        }
+    accuracy_of(&dataset_logits(arch, params, ds), &ds.labels, arch.classes)
+}
+
+/// Logits (`n × classes`) of every image of `ds`, in chunks of 1,000 (the engine's buffers grow
+/// with the batch).
+pub fn dataset_logits(arch: &Arch, params: &Params, ds: &Dataset) -> Vec<f32> {
+    let per = ds.shape.numel();
+    let mut z = Vec::with_capacity(ds.len() * arch.classes);
+    for start in (0..ds.len()).step_by(1000) {
+        let n = (ds.len() - start).min(1000);
+        z.extend(logits(arch, params, &ds.images[start * per..(start + n) * per], n));
     }
-    correct as f64 / ds.len().max(1) as f64
+    z
+}
+
+/// The fraction of logit rows whose first maximum is the label.
+pub fn accuracy_of(logits: &[f32], labels: &[u8], classes: usize) -> f64 {
+    let correct = logits.chunks_exact(classes).zip(labels).filter(|(l, &y)| first_max(l) == y as usize).count();
+    correct as f64 / labels.len().max(1) as f64
+}
+
+/// First index of the maximum (ties → lowest class).
+fn first_max(row: &[f32]) -> usize {
+    (0..row.len()).fold(0, |b, c| if row[c] > row[b] { c } else { b })
 }
 
 /// Copy image `src` (CHW) into `dst`, shifted by (dy, dx) with zero fill, optionally mirrored.
@@ -436,5 +498,45 @@ pub fn train_until(
         test_accuracy,
         seconds: t0.elapsed().as_secs_f64(),
         replans: meta.replans,
+    })
+}
+
+/// The metadata of a trained model folder: what it was trained on (the dataset files and their
+/// sha256), how (the optimizer, with any schedule change and early stop), and how it scores.
+pub fn trained_meta(
+    cfg: &TrainConfig,
+    outcome: &TrainOutcome,
+    data_root: &Path,
+    test_n: usize,
+    command: String,
+) -> Result<super::io::ModelMeta, ModelIoError> {
+    let dataset_files = crate::data::source_files(cfg.dataset, data_root)
+        .into_iter()
+        .map(|p| {
+            let sha256 = crate::util::sha256_file(&p).map_err(|cause| ModelIoError::Io { path: p.clone(), cause })?;
+            Ok(super::io::FileHash { file: p.file_name().unwrap_or_default().to_string_lossy().into_owned(), sha256 })
+        })
+        .collect::<Result<Vec<_>, ModelIoError>>()?;
+    let done = outcome.history.len();
+    let mut optimizer = cfg.optimizer_description();
+    for r in &outcome.replans {
+        optimizer.push_str(&format!("; {r}"));
+    }
+    if done < cfg.epochs {
+        optimizer.push_str(&format!(" (stopped after {done} of {} planned epochs)", cfg.epochs));
+    }
+    Ok(super::io::ModelMeta {
+        dataset: cfg.dataset,
+        dataset_files,
+        epochs: done,
+        seed: cfg.seed,
+        optimizer,
+        test_accuracy: outcome.test_accuracy,
+        test_n,
+        batchnorm_folded: cfg.batchnorm,
+        train_seconds: outcome.history.iter().map(|h| h.seconds).sum::<f64>(),
+        command,
+        sha256: String::new(),
+        finetune: None,
     })
 }

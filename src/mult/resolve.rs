@@ -26,6 +26,8 @@ pub enum LoadError {
     TableSignedness { path: PathBuf, signed: bool, by: crate::lut::table_file::SignedBy },
     #[error("{path}: a table file has no netlist to simulate gate by gate; --bit-level needs a .v file")]
     TableBitLevel { path: PathBuf },
+    #[error("--multiplier {spec}: the RTL is built around one multiplier netlist (.v), and {reason}")]
+    NoNetlist { spec: String, reason: String },
     #[error("multiplier assignment '{spec}': entry {entry} ('{text}'): {reason}")]
     Assignment { spec: String, entry: usize, text: String, reason: String },
 }
@@ -242,6 +244,16 @@ impl LoadedMultiplier {
         !self.layers.is_empty()
     }
 
+    /// How results name it: the multiplier's own name, or for an assignment its canonical
+    /// spec (`spec` as given).
+    pub fn label(&self, spec: &str) -> String {
+        if self.is_assignment() {
+            canonical_spec(spec)
+        } else {
+            self.mult.name().to_string()
+        }
+    }
+
     /// The per-layer entries as the accelerator takes them.
     pub fn layer_refs(&self) -> Vec<(&str, &dyn Multiplier)> {
         self.layers.iter().map(|(l, m)| (l.as_str(), m.mult.as_ref())).collect()
@@ -356,4 +368,53 @@ fn resolve_one(
     let path = find_in_tree(root, spec)
         .ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })?;
     from_verilog(&path, bit_level)
+}
+
+/// The 8×8 multipliers of a library folder of the given signedness (by name, the one rule),
+/// one file per circuit (`*_pdk45.v` twins and copies in other folders left out), sorted; with
+/// why each other `.v` file was skipped.
+pub fn library(dir: &Path, signed: bool) -> Result<(Vec<PathBuf>, Vec<String>), LoadError> {
+    let mut files = verilog_files(dir)?;
+    files.retain(|f| !f.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s.ends_with("_pdk45")));
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(f.file_stem().map(|s| s.to_os_string())));
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
+    for f in files {
+        let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        if (signed_from_name(&stem) == Some(true)) != signed {
+            continue;
+        }
+        match crate::netlist::parse_file(&f) {
+            Ok(p) => {
+                let widths: Vec<usize> = p.netlist.inputs.iter().map(|i| i.width()).collect();
+                if widths == [8, 8] {
+                    out.push(f);
+                } else {
+                    skipped.push(format!("{stem}: inputs {widths:?} bits, need 8x8"));
+                }
+            }
+            Err(e) => skipped.push(format!("{}: {e}", f.display())),
+        }
+    }
+    Ok((out, skipped))
+}
+
+/// The Verilog netlist a spec names: a `.v` file, or an EvoApprox name under `evoapprox_root`.
+/// Per-layer assignments and table files are refused: they have no single netlist.
+pub fn netlist_file(spec: &str, evoapprox_root: Option<&Path>) -> Result<PathBuf, LoadError> {
+    if split_assignment(spec)?.is_some() {
+        return Err(LoadError::NoNetlist { spec: spec.into(), reason: "a per-layer assignment names several".into() });
+    }
+    if let Some((file, _)) = crate::lut::table_file::parse_spec(spec) {
+        return Err(LoadError::NoNetlist { spec: spec.into(), reason: format!("{} is a table file", file.display()) });
+    }
+    let p = Path::new(spec);
+    if p.extension().is_some_and(|x| x == "v") || p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound {
+        name: spec.into(),
+        root: "$AXDNN_EVOAPPROX (unset, no ../shared/evoapprox)".into(),
+    })?;
+    find_in_tree(root, spec).ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })
 }

@@ -15,6 +15,8 @@ pub use recovery::{Recover, Recovery};
 pub enum QuantError {
     #[error("calibration data has {len} floats, not a positive multiple of the image size {image}")]
     Calibration { len: usize, image: usize },
+    #[error("calib = {asked}: the training set has {have} images to calibrate on")]
+    CalibrationCount { asked: usize, have: usize },
     #[error("parameter '{0}' missing")]
     MissingParam(String),
     #[error("parameter '{name}' has shape {got:?}, expected {want:?}")]

@@ -35,6 +35,18 @@ impl std::str::FromStr for ApproxLayers {
     }
 }
 
+/// The text [`ApproxLayers::from_str`](std::str::FromStr) reads: `conv`, `all`, or the names
+/// comma-separated.
+impl std::fmt::Display for ApproxLayers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApproxLayers::Conv => f.write_str("conv"),
+            ApproxLayers::All => f.write_str("all"),
+            ApproxLayers::Named(v) => f.write_str(&v.join(",")),
+        }
+    }
+}
+
 impl ApproxLayers {
     fn selects(&self, name: &str, is_conv: bool) -> bool {
         match self {

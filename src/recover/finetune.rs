@@ -223,6 +223,9 @@ pub fn finetune_until(
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
     let arch = &base.arch;
+    if cfg.calib == 0 || cfg.calib > train.len() {
+        return Err(crate::quant::QuantError::CalibrationCount { asked: cfg.calib, have: train.len() }.into());
+    }
     let idx = crate::quant::calibration_indices(train.len(), cfg.calib, cfg.calib_seed);
     let calib = train.images_at(&idx);
     let eval = test.clone().head(cfg.eval_n);
@@ -416,4 +419,50 @@ fn load_checkpoint(
         mb[i] = take(format!("mom.{n}.bias"), mb[i].len())?;
     }
     Ok(meta)
+}
+
+/// The metadata of a fine-tuned model folder: the base model's, with the fine-tuning record
+/// (what it was tuned for, the settings, accuracy before and after on `cfg.eval_n` test images)
+/// and the float accuracy `float_accuracy` of the tuned weights on `test_n` images.
+#[allow(clippy::too_many_arguments)] // each is one recorded fact
+pub fn tuned_meta(
+    base: &crate::model::io::SavedModel,
+    base_path: &Path,
+    multiplier: &str,
+    lut_sha256: &str,
+    cfg: &FinetuneConfig,
+    outcome: &FinetuneOutcome,
+    float_accuracy: f64,
+    test_n: usize,
+    command: String,
+) -> ModelMeta {
+    let record = FinetuneRecord {
+        method: "approximation-aware fine-tuning: forward = quantized, tuned and compensated model on the multiplier (fast engine), backward straight through the float layers at the hardware's activations; Nesterov SGD, linear lr decay".into(),
+        base_model: base_path.display().to_string(),
+        base_sha256: base.meta.sha256.clone(),
+        multiplier: multiplier.into(),
+        lut_sha256: lut_sha256.into(),
+        scheme: scheme_record(cfg.options.scheme),
+        per_channel: cfg.options.weights == crate::quant::WeightGranularity::PerChannel,
+        approx_layers: cfg.options.approx.to_string(),
+        calib: cfg.calib,
+        calib_seed: cfg.calib_seed,
+        epochs: cfg.epochs,
+        seed: cfg.seed,
+        lr: cfg.lr,
+        batch: cfg.batch,
+        eval_n: cfg.eval_n.min(test_n),
+        accuracy_before: outcome.accuracy_before,
+        accuracy_after: outcome.history.last().map_or(outcome.accuracy_before, |e| e.test_accuracy),
+    };
+    ModelMeta {
+        test_accuracy: float_accuracy,
+        test_n,
+        train_seconds: base.meta.train_seconds + outcome.history.iter().map(|e| e.seconds).sum::<f64>(),
+        command,
+        optimizer: format!("{}; then fine-tuned for {multiplier} ({} epochs)", base.meta.optimizer, cfg.epochs),
+        sha256: String::new(),
+        finetune: Some(record),
+        ..base.meta.clone()
+    }
 }

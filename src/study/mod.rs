@@ -17,20 +17,28 @@
 //! ```
 
 pub mod cell;
+pub mod keys;
+pub mod main_job;
 pub mod paper;
 pub mod perlayer;
 pub mod plan;
 pub mod report;
+pub mod reproduce;
 pub mod runner;
 pub mod slurm;
 pub mod stats;
 pub mod store;
+pub mod tables;
+pub mod target_spec;
+pub mod values;
 
 pub use cell::{Cell, Shard, Target};
+pub use keys::PlanKeys;
 pub use plan::{AttackSpec, Inputs, Plan, Threat};
 pub use runner::{RunSummary, Runner, Workspace};
 pub use stats::Proportion;
 pub use store::{Row, RunKey, Store};
+pub use target_spec::{Prepared, TargetSpec};
 
 use std::path::PathBuf;
 
@@ -38,6 +46,9 @@ use std::path::PathBuf;
 pub enum StudyError {
     #[error("{}:{line}:{col}: {}{reason}", path.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
     Plan { path: PathBuf, line: usize, col: usize, key: String, reason: String },
+    /// A bad value given as a command-line flag (plan keys set by flags, see [`PlanKeys`]).
+    #[error("{flag}: {reason}")]
+    Flag { flag: String, reason: String },
     #[error("{}: {cause}", path.display())]
     Io { path: PathBuf, cause: std::io::Error },
     #[error("{}: record {record}: {reason} (delete the file to start over)", path.display())]

@@ -52,6 +52,94 @@ pub struct SearchConfig {
     pub robust: Option<(Attack, f32)>,
 }
 
+/// The search's own settings (the `select --per-layer` flags); the target's are a
+/// [`super::TargetSpec`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchFlags {
+    /// Validation images (from the training set, outside the calibration set) for --per-layer.
+    #[arg(long, default_value_t = 1000)]
+    pub val: usize,
+    /// NSGA-II population (--per-layer).
+    #[arg(long, default_value_t = 48)]
+    pub population: usize,
+    /// NSGA-II generations (--per-layer).
+    #[arg(long, default_value_t = 30)]
+    pub generations: usize,
+    /// Search exhaustively when (multipliers)^(layers) is at most this (--per-layer).
+    #[arg(long, default_value_t = 2000)]
+    pub exhaustive_limit: u64,
+    /// Seed of the search and of the validation images (--per-layer).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Third objective (--per-layer): robust accuracy under this attack, transferred from the
+    /// float model (e.g. linf-pgd), at --robust-eps (pixel units).
+    #[arg(long)]
+    pub robust_attack: Option<Attack>,
+    /// Budget of --robust-attack (pixel units of [0, 1]).
+    #[arg(long, default_value_t = 0.1)]
+    pub robust_eps: f32,
+}
+
+/// Search the assignments of the multiplier files `library` (named `library_dir` in the
+/// report) on `target`, with `recover`; writes the front into `out` with a heading that records
+/// the settings and `command`.
+pub fn select(
+    target: &super::TargetSpec,
+    recover: Recover,
+    flags: &SearchFlags,
+    library_dir: &std::path::Path,
+    library: &[std::path::PathBuf],
+    inputs: &super::Inputs,
+    out: &std::path::Path,
+    command: &str,
+) -> Result<Search, StudyError> {
+    let input = |e: String| StudyError::Input(e);
+    if recover == Recover::Finetune {
+        return Err(input("--per-layer --recover finetune: a fine-tuned model is tied to one multiplier".into()));
+    }
+    let model = crate::model::io::load(&target.model).map_err(|e| StudyError::Model(e.to_string()))?;
+    let root = inputs.data.clone().ok_or_else(|| {
+        input("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data".into())
+    })?;
+    let load = |s| crate::data::load(model.meta.dataset, s, &root).map_err(|e| input(e.to_string()));
+    let (train, test) = (load(crate::data::Split::Train)?, load(crate::data::Split::Test)?);
+    if train.shape != model.arch.input {
+        return Err(input(format!("dataset images are {}, model expects {}", train.shape, model.arch.input)));
+    }
+    let signed = target.scheme.signed_multiplier();
+    let exact_power = crate::mult::resolve::exact_power_mw(inputs.evoapprox.as_deref(), signed);
+    let mut choices = Vec::new();
+    for f in library {
+        let spec = f.display().to_string();
+        let loaded = crate::mult::resolve_charged(&spec, signed, false, None, exact_power)
+            .map_err(|e| StudyError::Multiplier { spec: spec.clone(), reason: e.to_string() })?;
+        let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        choices.push(Choice { name, loaded });
+    }
+    let cfg = SearchConfig {
+        options: target.options(),
+        accel: target.accel_config(crate::accel::Engine::Fast, false, exact_power),
+        calib: target.calib,
+        calib_seed: target.calib_seed,
+        recover,
+        val: flags.val,
+        test: target.images.unwrap_or(test.len()),
+        seed: flags.seed,
+        population: flags.population,
+        generations: flags.generations,
+        exhaustive_limit: flags.exhaustive_limit,
+        robust: flags.robust_attack.map(|x| (x, flags.robust_eps)),
+    };
+    let s = search(&model, &train, &test, &choices, &cfg, true)?;
+    let about = format!(
+        "## Per-layer multiplier assignment: `{}`, {}\n\n`{command}`\n\n{} {} array, recovery {}, calibration {} training images (seed {}), {} validation images (seed {}), {} test images; {} multipliers of `{}`.{}",
+        target.model.display(), target.scheme, target.array, target.dataflow, cfg.recover, cfg.calib, cfg.calib_seed, flags.val, flags.seed, cfg.test.min(test.len()), choices.len(), library_dir.display(),
+        cfg.robust.map_or(String::new(), |(at, e)| format!(" Third objective: robust accuracy under {at} at ε = {e} (pixel units), transferred from the float model."))
+    );
+    s.write(out, &about)?;
+    Ok(s)
+}
+
 /// One evaluated assignment.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
@@ -262,11 +350,11 @@ pub fn search(
     if choices.is_empty() {
         return Err(StudyError::Input("no multipliers to choose from".into()));
     }
+    let (qm, calib) =
+        super::target_spec::calibrate(model, train, config.calib, config.calib_seed, config.options.clone())
+            .map_err(|e| StudyError::Model(e.to_string()))?;
+    // The same indices as the calibration's: validation images are drawn from the rest.
     let idx = calibration_indices(train.len(), config.calib, config.calib_seed);
-    let calib = train.images_at(&idx);
-    let mut qm = QuantModel::build(&model.arch, &model.params, &calib, config.options.clone())
-        .map_err(|e| StudyError::Model(e.to_string()))?;
-    qm.calibration.seed = Some(config.calib_seed);
     let layers: Vec<String> = qm.gemms().filter(|g| g.approximate).map(|g| g.name.clone()).collect();
     if layers.is_empty() {
         return Err(StudyError::Input("the model has no approximate layer to assign (see --approx-layers)".into()));
@@ -450,6 +538,26 @@ impl Search {
     /// `points.csv` (every assignment evaluated), `front.csv`, `report.md` and
     /// `pareto.svg|png` into `dir`, each written atomically. `about` opens the report (model,
     /// scheme, settings, the command).
+    /// The front as text: one line per point (energy, validation and test accuracy with the
+    /// 95 % interval, the assignment).
+    pub fn front_text(&self) -> String {
+        let mut out = String::new();
+        for &i in &self.front {
+            let p = &self.points[i];
+            let (l, h) = p.test.map_or((0.0, 0.0), |t| t.wilson());
+            out += &format!(
+                "  {:>9.2} nJ  val {:.2} %  test {:.2} % [{:.2}, {:.2}]  {}\n",
+                p.energy_pj / 1000.0,
+                100.0 * p.val.value(),
+                100.0 * p.test.map_or(0.0, |t| t.value()),
+                100.0 * l,
+                100.0 * h,
+                p.assignment
+            );
+        }
+        out
+    }
+
     pub fn write(&self, dir: &std::path::Path, about: &str) -> Result<(), StudyError> {
         let io = |path: std::path::PathBuf| move |cause: std::io::Error| StudyError::Io { path: path.clone(), cause };
         std::fs::create_dir_all(dir).map_err(io(dir.into()))?;

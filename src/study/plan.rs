@@ -329,8 +329,8 @@ impl Plan {
         }
         dedup(&mut attacks);
         let check_eps = |v: &[f32], key: &str, sp: std::ops::Range<usize>| -> Result<(), StudyError> {
-            match v.iter().find(|e| !(e.is_finite() && **e >= 0.0)) {
-                Some(e) => Err(src.err(sp, key, format!("epsilon {e} is not a finite non-negative number"))),
+            match v.iter().find_map(|&e| super::values::budget(e).err()) {
+                Some(e) => Err(src.err(sp, key, e)),
                 None if v.is_empty() => Err(src.err(sp, key, "empty list")),
                 None => Ok(()),
             }
@@ -389,20 +389,15 @@ impl Plan {
         dedup(&mut multipliers);
         let images = raw.images.unwrap_or(500);
         let chunk = raw.chunk.unwrap_or(100);
-        if images == 0 {
-            return Err(src.err(key_span(src.text, "images"), "images", "must be positive"));
-        }
-        if chunk == 0 {
-            return Err(src.err(key_span(src.text, "chunk"), "chunk", "must be positive"));
+        for (key, v) in [("images", images), ("chunk", chunk), ("calib", raw.calib.unwrap_or(256))] {
+            super::values::count(v).map_err(|e| src.err(key_span(src.text, key), key, e))?;
         }
         let attack_seeds = raw.attack_seeds.clone().unwrap_or(vec![0]);
         if attack_seeds.is_empty() {
             return Err(src.err(key_span(src.text, "attack_seeds"), "attack_seeds", "empty list"));
         }
         let clock_ghz = raw.clock_ghz.unwrap_or(1.0);
-        if !(clock_ghz.is_finite() && clock_ghz > 0.0) {
-            return Err(src.err(key_span(src.text, "clock_ghz"), "clock_ghz", "must be a positive number"));
-        }
+        super::values::clock_ghz(clock_ghz).map_err(|e| src.err(key_span(src.text, "clock_ghz"), "clock_ghz", e))?;
         let mut recover = parse_list(&raw.recover, "recover", &["none"])?
             .into_iter()
             .map(|(s, sp)| s.parse::<Recover>().map(|r| r.name().to_string()).map_err(|e| src.err(sp, "recover", e)))

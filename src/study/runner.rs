@@ -15,7 +15,7 @@ use crate::attack::{
 use crate::data::{self, Dataset, DatasetName, Split};
 use crate::model::io::SavedModel;
 use crate::mult::resolve::LoadedMultiplier;
-use crate::quant::{calibration_indices, QuantModel, QuantOptions, QuantScheme, Recover, WeightGranularity};
+use crate::quant::{QuantModel, QuantScheme, Recover};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -105,16 +105,10 @@ impl Workspace {
             if let std::collections::hash_map::Entry::Vacant(e) = quant.entry((model, scheme, per_channel)) {
                 let m = &models[model];
                 let train = &trains[&m.meta.dataset];
-                let idx = calibration_indices(train.len(), plan.calib, plan.calib_seed);
-                let calib = calibs.entry(model).or_insert_with(|| train.images_at(&idx));
-                let options = QuantOptions {
-                    scheme,
-                    weights: if per_channel { WeightGranularity::PerChannel } else { WeightGranularity::PerTensor },
-                    approx: plan.approx(),
-                };
-                let mut qm = QuantModel::build(&m.arch, &m.params, calib, options)
+                let options = super::target_spec::options(scheme, per_channel, plan.approx());
+                let (qm, images) = super::target_spec::calibrate(m, train, plan.calib, plan.calib_seed, options)
                     .map_err(|e| StudyError::Model(format!("{}: {e}", plan.models[model].display())))?;
-                qm.calibration.seed = Some(plan.calib_seed);
+                calibs.entry(model).or_insert(images);
                 e.insert(qm);
             }
             let exact = *exact_power_mw
@@ -139,31 +133,17 @@ impl Workspace {
                     plan.multipliers[multiplier]
                 ))
             };
-            if recover == Recover::Finetune {
-                crate::recover::finetune::check_record(
-                    &models[model].meta,
-                    &plan.models[model],
-                    &m.lut_sha256,
-                    scheme,
-                    per_channel,
-                )
-                .map_err(|e| fail(e.to_string()))?;
-            }
-            let label = if m.loaded.is_assignment() {
-                crate::mult::resolve::canonical_spec(&plan.multipliers[multiplier])
-            } else {
-                m.loaded.mult.name().to_string()
-            };
-            let qm = crate::recover::recover_layers(
+            let qm = super::target_spec::recover_for(
                 &quant[&(model, scheme, per_channel)],
-                m.loaded.mult.as_ref(),
-                &m.loaded.layer_refs(),
-                &label,
+                &models[model].meta,
+                &plan.models[model],
+                &m.loaded,
                 &m.lut_sha256,
+                &plan.multipliers[multiplier],
                 recover,
                 &calibs[&model],
             )
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(fail)?;
             recovered.insert((model, scheme, per_channel, multiplier, recover), qm);
         }
         Ok(Workspace { plan: plan.clone(), info, models, tests, quant, recovered, mults, exact_power_mw })
