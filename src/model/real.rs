@@ -112,7 +112,8 @@ impl Real for f32 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: `Real::gemm`'s contract (valid matrices, `c` not aliased) is `sgemm`'s.
+        unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
     fn conv_forward(x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mut [f32]) -> bool {
         super::conv::forward(x, g, w, bias, y)
@@ -162,7 +163,8 @@ impl Real for f64 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: `Real::gemm`'s contract (valid matrices, `c` not aliased) is `dgemm`'s.
+        unsafe { matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 
@@ -268,6 +270,7 @@ fn split_parts(m: usize, k: usize, n: usize) -> usize {
 pub(super) struct SendPtr<T>(pub(super) *mut T);
 // SAFETY: only ever used to write disjoint parts of one buffer from different tasks (above).
 unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as for `Send`: tasks share the pointer only to reach disjoint parts of the buffer.
 unsafe impl<T> Sync for SendPtr<T> {}
 impl<T> SendPtr<T> {
     pub(super) fn get(self) -> *mut T {

@@ -514,8 +514,8 @@ impl QGemm {
                 }
             }
         }
-        // SAFETY: the runs wrote bytes `start..start + len` (`d == len`).
         assert_eq!(d, len);
+        // SAFETY: the runs wrote bytes `start..start + len` (`d == len`), within the capacity.
         unsafe { codes.set_len(start + len) };
     }
 
@@ -547,7 +547,8 @@ impl QGemm {
         let out = &mut out[start..];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present; `finish_avx2` bounds-checks its loads and stores.
+            // SAFETY: AVX2 is present (the kernel is safe code otherwise: its loads and stores are
+            // of bounds-checked slices and arrays).
             if unsafe { self.finish_avx2(sums, stride, xsum, range, out) } {
                 return;
             }
@@ -583,22 +584,16 @@ impl QGemm {
     }
 
     /// Eight output channels at a time; `false` (nothing written) if a requantization mantissa
-    /// needs the scalar path's saturation.
+    /// needs the scalar path's saturation. Safe code compiled for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn finish_avx2(
-        &self,
-        sums: &[i32],
-        stride: usize,
-        xsum: &[i32],
-        range: (i32, i32),
-        out: &mut [i32],
-    ) -> bool {
+    fn finish_avx2(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut [i32]) -> bool {
         use super::fixed::Requant8;
         use std::arch::x86_64::*;
         let (npix, nf) = (self.npix(), self.nf);
         let zx = self.input.zero_point;
-        let load = |v: [i32; 8]| _mm256_loadu_si256(v.as_ptr() as *const __m256i);
+        // SAFETY: `v` is eight `i32`, 32 bytes.
+        let load = |v: [i32; 8]| unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) };
         // Per chunk of 8 channels: zw, the constant terms, requantization (padding lanes inert).
         let mut chunks = Vec::with_capacity(nf.div_ceil(8));
         for o0 in (0..nf).step_by(8) {
@@ -640,7 +635,8 @@ impl QGemm {
         let value = |r: usize, o0: usize, (zw, c, rq): &(__m256i, __m256i, Option<Requant8>)| {
             let at = r * stride + o0;
             let s = if o0 + 8 <= stride && at + 8 <= sums.len() {
-                _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i)
+                // SAFETY: `sums[at..at + 8]` is eight `i32`, 32 bytes.
+                unsafe { _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i) }
             } else {
                 let n = nf - o0;
                 let mut v = [0i32; 8];
@@ -666,7 +662,8 @@ impl QGemm {
                     let v: [__m256i; 8] = std::array::from_fn(|i| value(r + i, o0, ch));
                     for (o, col) in transpose8(v).iter().enumerate().take(nf - o0) {
                         let d = &mut dst[(o0 + o) * npix + p..][..8];
-                        _mm256_storeu_si256(d.as_mut_ptr() as *mut __m256i, *col);
+                        // SAFETY: `d` is eight `i32`, 32 bytes.
+                        unsafe { _mm256_storeu_si256(d.as_mut_ptr() as *mut __m256i, *col) };
                     }
                 }
                 r += 8;
@@ -674,7 +671,9 @@ impl QGemm {
             }
             for (j, ch) in chunks.iter().enumerate() {
                 let o0 = j * 8;
-                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, value(r, o0, ch));
+                let v = value(r, o0, ch);
+                // SAFETY: `lanes` is eight `i32`, 32 bytes.
+                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, v) };
                 for (o, &l) in lanes.iter().enumerate().take(nf - o0) {
                     dst[(o0 + o) * npix + p] = l;
                 }
@@ -690,11 +689,11 @@ impl QGemm {
     }
 }
 
-/// 8×8 transpose of i32 lanes: `out[j]` lane `i` = `v[i]` lane `j`.
+/// 8×8 transpose of i32 lanes: `out[j]` lane `i` = `v[i]` lane `j` (safe code compiled for AVX2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn transpose8(v: [std::arch::x86_64::__m256i; 8]) -> [std::arch::x86_64::__m256i; 8] {
+fn transpose8(v: [std::arch::x86_64::__m256i; 8]) -> [std::arch::x86_64::__m256i; 8] {
     use std::arch::x86_64::*;
     let t0 = _mm256_unpacklo_epi32(v[0], v[1]);
     let t1 = _mm256_unpackhi_epi32(v[0], v[1]);

@@ -216,7 +216,8 @@ impl Program {
     pub fn run<const L: usize>(&self, slots: &mut [Lanes<L>]) {
         assert!(slots.len() >= self.n_slots);
         for ins in &self.instrs {
-            // Slots were allocated below n_slots by construction and the length is checked above.
+            // SAFETY: slots were allocated below n_slots by construction and the length is checked
+            // above.
             let (a, b, c) = unsafe {
                 (
                     *slots.get_unchecked(ins.src[0] as usize),
@@ -225,6 +226,7 @@ impl Program {
                 )
             };
             let r = ins.op.eval_word(a, b, c);
+            // SAFETY: as above, `dst < n_slots ≤ slots.len()`.
             unsafe {
                 *slots.get_unchecked_mut(ins.dst as usize) = r;
             }

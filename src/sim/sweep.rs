@@ -145,7 +145,7 @@ fn fill_chunk<const L: usize>(prog: &Program, shape: &MulShape, start: usize, ch
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
-            // Safety: the CPU supports AVX2 (checked just above).
+            // SAFETY: the CPU supports AVX2 (checked just above).
             unsafe { fill_chunk_avx2::<L>(prog, shape, start, chunk) };
             return;
         }
@@ -153,9 +153,10 @@ fn fill_chunk<const L: usize>(prog: &Program, shape: &MulShape, start: usize, ch
     fill_chunk_impl::<L>(prog, shape, start, chunk)
 }
 
+/// [`fill_chunk_impl`] compiled for AVX2 (safe code; callable where AVX2 is known present).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn fill_chunk_avx2<const L: usize>(prog: &Program, shape: &MulShape, start: usize, chunk: &mut [i32]) {
+fn fill_chunk_avx2<const L: usize>(prog: &Program, shape: &MulShape, start: usize, chunk: &mut [i32]) {
     fill_chunk_impl::<L>(prog, shape, start, chunk)
 }
 
