@@ -182,12 +182,12 @@ fn pack_panel(xp: &[f32], g: ConvGeom, hp: usize, wp: usize, p0: usize, cols: us
     let mut runs = [(0usize, 0usize, 0usize); NR]; // (first j, length, input offset)
     let mut nrun = 0;
     let mut offs = [0usize; NR];
-    for j in 0..cols {
+    for (j, slot) in offs.iter_mut().enumerate().take(cols) {
         let p = p0 + j;
         let (b, rest) = (p / (g.oh * g.ow), p % (g.oh * g.ow));
         let (oy, ox) = (rest / g.ow, rest % g.ow);
         let off = (b * hp + oy * g.stride) * wp + ox * g.stride;
-        offs[j] = off;
+        *slot = off;
         if g.stride == 1 && ox > 0 && j > 0 {
             runs[nrun - 1].1 += 1;
         } else {
@@ -252,7 +252,7 @@ fn backward_input_at(lv: Level, dy: &[f32], g: ConvGeom, w: &[f32], dx: &mut [f3
     let kk = s.c * g.k * g.k;
     let np = g.n * g.oh * g.ow;
     let plane = s.h * s.w;
-    assert!(g.stride == 1 && kk > 0 && w.len() % kk == 0, "conv weights");
+    assert!(g.stride == 1 && kk > 0 && w.len().is_multiple_of(kk), "conv weights");
     let oc = w.len() / kk;
     assert_eq!(dy.len(), oc * np, "conv output gradient");
     assert_eq!(dx.len(), s.c * g.n * plane, "conv input gradient");

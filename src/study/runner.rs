@@ -61,7 +61,7 @@ impl Workspace {
             targets.iter().filter(|t| matches!(t, Target::Accel { .. })).map(|t| info[t.model()].dataset).collect();
         for (i, m) in models.iter().enumerate() {
             let d = m.meta.dataset;
-            if !tests.contains_key(&d) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = tests.entry(d) {
                 let full = data::load(d, Split::Test, &data_root).map_err(|e| StudyError::Input(e.to_string()))?;
                 let end = plan.image_start + plan.images;
                 if end > full.len() {
@@ -77,7 +77,7 @@ impl Workspace {
                     images: full.images[plan.image_start * per..end * per].to_vec(),
                     labels: full.labels[plan.image_start..end].to_vec(),
                 };
-                tests.insert(d, t);
+                slot.insert(t);
             }
             if tests[&d].shape != m.arch.input {
                 return Err(StudyError::Input(format!(

@@ -267,7 +267,7 @@ pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
     // Keys the plan fixes rather than enumerates.
     let end = plan.image_start + plan.images;
     let aligned = r.image_start >= plan.image_start
-        && (r.image_start - plan.image_start) % plan.chunk == 0
+        && (r.image_start - plan.image_start).is_multiple_of(plan.chunk)
         && r.image_end == (r.image_start + plan.chunk).min(end);
     let fixed = float
         || (r.calib == plan.calib
