@@ -24,13 +24,19 @@ const CHUNK: usize = 1 << 13;
 /// column, which output is the product, and how codes are interpreted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MulShape {
+    /// Which operand port (`A` or `B`) is the table row.
     pub row_port: RowPort,
     /// Index of the row / column operand in `Netlist::inputs`.
     pub row_input: usize,
+    /// Index of the column operand's port in `Netlist::inputs`.
     pub col_input: usize,
+    /// Width of the row operand in bits (at most 31).
     pub row_bits: u32,
+    /// Width of the column operand in bits (at most 31).
     pub col_bits: u32,
+    /// Width of the product port in bits (at most 64).
     pub out_bits: u32,
+    /// Whether operand and product codes are two's complement.
     pub signed: bool,
 }
 
@@ -83,6 +89,7 @@ impl MulShape {
         exact_product(row, self.row_bits, col, self.col_bits, self.signed)
     }
 
+    /// Bits of an operand pair (`row_bits + col_bits`): the table has `2^pair_bits` entries.
     pub fn pair_bits(&self) -> u32 {
         self.row_bits + self.col_bits
     }
@@ -234,10 +241,15 @@ pub fn exhaustive(net: &Netlist, row_port: RowPort, signed: bool) -> Result<Prod
 /// A seeded random sample of operand pairs and the circuit's products for them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Samples {
+    /// How the netlist was read as a multiplier.
     pub shape: MulShape,
+    /// The seed the pairs were drawn with.
     pub seed: u64,
+    /// Row operand codes, one per pair.
     pub rows: Vec<u32>,
+    /// Column operand codes, one per pair.
     pub cols: Vec<u32>,
+    /// The circuit's product for each pair (sign-extended when signed).
     pub products: Vec<i64>,
 }
 
