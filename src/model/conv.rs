@@ -96,12 +96,19 @@ fn level() -> Option<Level> {
 /// Geometry of one convolution over a batch (input `[C][N][H][W]`, square kernel, zero padding).
 #[derive(Debug, Clone, Copy)]
 pub struct ConvGeom {
+    /// Images in the batch.
     pub n: usize,
+    /// Shape of one input image.
     pub input: Shape,
+    /// Kernel height and width.
     pub k: usize,
+    /// Stride in both directions.
     pub stride: usize,
+    /// Zero padding on each side.
     pub pad: usize,
+    /// Output height.
     pub oh: usize,
+    /// Output width.
     pub ow: usize,
 }
 

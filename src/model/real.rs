@@ -5,6 +5,7 @@ use super::conv::ConvGeom;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
+/// The float type the engine computes in (`f32` or `f64`).
 pub trait Real:
     Copy
     + Send
@@ -20,15 +21,25 @@ pub trait Real:
     + Neg<Output = Self>
     + AddAssign
 {
+    /// 0.
     const ZERO: Self;
+    /// 1.
     const ONE: Self;
+    /// `v` as this type (exact).
     fn from_f32(v: f32) -> Self;
+    /// `v` as this type (rounded to nearest for `f32`).
     fn from_f64(v: f64) -> Self;
+    /// The value as `f32` (rounded to nearest from `f64`).
     fn to_f32(self) -> f32;
+    /// The value as `f64` (exact).
     fn to_f64(self) -> f64;
+    /// `e^self`.
     fn exp(self) -> Self;
+    /// Natural logarithm.
     fn ln(self) -> Self;
+    /// Square root.
     fn sqrt(self) -> Self;
+    /// The larger of `self` and `o`: `self` if `self >= o`, else `o` (so `o` when either is NaN).
     fn max(self, o: Self) -> Self {
         if self >= o {
             self
