@@ -18,6 +18,7 @@ pub enum ApproxLayers {
     /// Convolutions only (the reproduced study); fully connected layers exact.
     #[default]
     Conv,
+    /// Every convolution and fully connected layer.
     All,
     /// Exactly these layer names.
     Named(Vec<String>),
@@ -48,24 +49,40 @@ impl ApproxLayers {
 /// Options of the quantizer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct QuantOptions {
+    /// Which integers reach the multiplier.
     pub scheme: QuantScheme,
+    /// One weight scale per tensor or per output channel.
     pub weights: WeightGranularity,
+    /// Which layers use the approximate multiplier.
     pub approx: ApproxLayers,
 }
 
 /// How a GEMM layer reads its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GemmKind {
-    Conv { k: usize, stride: usize, pad: usize },
+    /// A convolution (square kernel, zero padding) read through im2col.
+    Conv {
+        /// Kernel height and width.
+        k: usize,
+        /// Stride in both directions.
+        stride: usize,
+        /// Zero padding on each side.
+        pad: usize,
+    },
+    /// A fully connected layer on the flattened input.
     Linear,
 }
 
 /// A conv or linear layer in integers: `acc = Σ P(x, w) − z_w·Σq_x − z_x·Σw + K·z_x·z_w + bias`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QGemm {
+    /// The float layer's name.
     pub name: String,
+    /// Convolution or fully connected.
     pub kind: GemmKind,
+    /// Shape of the layer's input.
     pub in_shape: Shape,
+    /// Shape of the layer's output.
     pub out_shape: Shape,
     /// Reduction length (`Fh·Fw·Cin` or the input size).
     pub k: usize,
@@ -79,6 +96,7 @@ pub struct QGemm {
     pub w_sum: Vec<i32>,
     /// Bias in int32 with scale `s_x·s_w[o]`.
     pub bias: Vec<i32>,
+    /// Quantization of the layer's input codes.
     pub input: QuantParams,
     /// Output quantization (ReLU range fused when a ReLU follows); `None` for the logits layer,
     /// whose int32 accumulators are the result.
@@ -89,18 +107,25 @@ pub struct QGemm {
     pub approximate: bool,
 }
 
+/// One layer of the integer model, in the float model's layer order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QLayer {
+    /// A convolution or fully connected layer.
     Gemm(QGemm),
     /// Clamp at the zero point.
     Relu {
+        /// The input's (and output's) zero point.
         zero_point: i32,
     },
     /// Integer mean of the window (same scale and zero point in and out).
     AvgPool {
+        /// Window height and width.
         k: usize,
+        /// Stride in both directions.
         stride: usize,
+        /// Shape of the input.
         in_shape: Shape,
+        /// Shape of the output.
         out_shape: Shape,
     },
 }
@@ -108,6 +133,7 @@ pub enum QLayer {
 /// Record of the calibration pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Calibration {
+    /// Calibration images used.
     pub images: usize,
     /// Seed of the image choice, when chosen by [`calibration_indices`].
     pub seed: Option<u64>,
@@ -116,10 +142,15 @@ pub struct Calibration {
 /// An integer-only model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuantModel {
+    /// The float model's architecture.
     pub arch: Arch,
+    /// The options it was quantized with.
     pub options: QuantOptions,
+    /// Quantization of the network input (image codes).
     pub input: QuantParams,
+    /// The integer layers, one per float layer.
     pub layers: Vec<QLayer>,
+    /// How the ranges were calibrated.
     pub calibration: Calibration,
     /// How the model was adapted to its multiplier ([`super::recover`]), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +168,9 @@ pub fn calibration_indices(total: usize, n: usize, seed: u64) -> Vec<usize> {
 /// Float min/max of every layer output and of the network input over calibration images.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationRanges {
+    /// `(min, max)` of every layer's output, in layer order.
     pub layers: Vec<(f32, f32)>,
+    /// `(min, max)` of the network input (after the model's own normalization, if any).
     pub input: (f32, f32),
 }
 
