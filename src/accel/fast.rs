@@ -9,8 +9,11 @@ use crate::mult::Multiplier;
 /// sign-magnitude, a per-weight negation mask (`0` or `−1`).
 #[derive(Debug, Clone, Copy)]
 pub struct GemmOperands<'a> {
+    /// Output pixels (rows of the im2col matrix).
     pub npix: usize,
+    /// Reduction length (`Fh·Fw·Cin`, or the input size of a linear layer).
     pub k: usize,
+    /// Output channels (filters).
     pub nf: usize,
     /// `npix × k`, pixel-major.
     pub act: &'a [u8],
@@ -161,6 +164,7 @@ impl TableKernel {
         TableKernel::Gather(RebasedLut::new(&table.table, z, wgt, neg, k, nf))
     }
 
+    /// `out[p·nf + o]`: the same sums as [`gemm`] (wrapping i32), by this kernel.
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         match self {
             TableKernel::Exact(e) => e.gemm(ops, out),
@@ -182,6 +186,7 @@ impl TableKernel {
         }
     }
 
+    /// The kernel's name: `exact`, `columns` or `gather`.
     pub fn kind(&self) -> &'static str {
         match self {
             TableKernel::Exact(_) => "exact",
@@ -347,6 +352,7 @@ impl ColumnTable {
         }
     }
 
+    /// The same sums as [`gemm`] (wrapping i32), `npix × nf` in `out`.
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         let mut acc = Vec::new();
         let stride = self.gemm_rows(ops, &mut acc);
@@ -941,6 +947,7 @@ impl ExactKernel {
         Some(ExactKernel { signed, k, nf, nf_pad, w, w16, nf16 })
     }
 
+    /// The same sums as [`gemm`] (wrapping i32), `npix × nf` in `out`.
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         let mut acc = Vec::new();
         let stride = self.gemm_rows(ops, &mut acc);
@@ -1187,7 +1194,9 @@ fn exact_body(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
 /// output channels padded to a multiple of 8 (padding lanes are computed and dropped).
 #[derive(Debug, Clone)]
 pub struct RebasedLut {
+    /// The activation code the table is rebased on.
     pub z: u8,
+    /// `delta[a << 8 | c] = LUT[a][c] − LUT[z][c]` (wrapping), 65 536 entries.
     pub delta: Vec<i32>,
     /// Per padded output channel.
     pub base: Vec<i32>,
@@ -1200,6 +1209,8 @@ pub struct RebasedLut {
 const LANES: usize = 8;
 
 impl RebasedLut {
+    /// Rebases the 8×8 `table` on code `z` for a layer's `k × nf` weight codes `wgt` (and negation
+    /// masks `neg`).
     pub fn new(table: &[i32], z: u8, wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> RebasedLut {
         let zrow = &table[(z as usize) << 8..][..256];
         let delta = table.iter().enumerate().map(|(i, &v)| v.wrapping_sub(zrow[i & 255])).collect();
