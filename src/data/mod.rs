@@ -93,7 +93,7 @@ impl fmt::Display for Split {
 pub struct Dataset {
     /// Shape of one image.
     pub shape: Shape,
-    /// Every image's pixels, image after image, each CHW, in [0, 1].
+    /// Every image's pixels, image after image, each CHW, in 0 to 1.
     pub images: Vec<f32>,
     /// Class of each image, in image order.
     pub labels: Vec<u8>,
