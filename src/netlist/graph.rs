@@ -61,9 +61,9 @@ pub struct Stats {
     pub input_bits: usize,
     /// Primary output bits, all ports together.
     pub output_bits: usize,
-    /// Input ports with their widths in bits, in declaration order.
+    /// Input ports with their widths in bits, in the module header's order.
     pub inputs: Vec<(String, usize)>,
-    /// Output ports with their widths in bits, in declaration order.
+    /// Output ports with their widths in bits, in the module header's order.
     pub outputs: Vec<(String, usize)>,
 }
 

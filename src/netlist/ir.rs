@@ -136,9 +136,9 @@ pub struct Netlist {
     pub name: String,
     /// Every node, in topological order (fan-in ids are smaller than a node's own id).
     pub nodes: Vec<Node>,
-    /// Primary input ports, in declaration order.
+    /// Primary input ports, in the module header's order.
     pub inputs: Vec<Port>,
-    /// Primary output ports, in declaration order.
+    /// Primary output ports, in the module header's order.
     pub outputs: Vec<Port>,
 }
 
