@@ -98,7 +98,8 @@ pub struct ScatterPoint {
     pub x: f64,
     /// The y value (e.g. accuracy).
     pub y: f64,
-    /// Text placed next to the marker (if it fits).
+    /// Text placed next to the marker (front points only unless `label_all`; left out where it
+    /// does not fit).
     pub label: String,
     /// 95 % interval of y, drawn as an error bar.
     pub ci: Option<(f64, f64)>,

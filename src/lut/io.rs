@@ -25,7 +25,7 @@ pub enum LutIoError {
         /// The I/O error.
         cause: std::io::Error,
     },
-    /// A file that is not in the format its extension says.
+    /// A file whose contents are not what its format requires (e.g. its size or line count).
     #[error("{path}: {msg}")]
     Format {
         /// The file.

@@ -681,7 +681,7 @@ pub struct Aggregate {
     pub n: usize,
     /// Images classified correctly over those chunks.
     pub correct: usize,
-    /// Per image, whether it was classified correctly, in image order.
+    /// Per image of the chunks found (in store order), whether it was classified correctly.
     pub bits: Vec<bool>,
     /// Chunks found of those the plan has.
     pub chunks: usize,
