@@ -11,7 +11,7 @@ use axdnn::data::DatasetName;
 use axdnn::model::{forward_reference, Arch, Params, Shape};
 use axdnn::quant::{QuantModel, QuantOptions};
 use axdnn::Lut;
-use criterion::{criterion_group, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
@@ -99,7 +99,12 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Every benchmark of this file, with criterion's settings from the command line (what
+/// `criterion_group!` would generate, but documented).
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+}
 
 /// Per model: criterion group, MACs per image through the approximate table (the default
 /// approximate layers), all MACs per image.

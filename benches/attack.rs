@@ -8,7 +8,7 @@
 use axdnn::attack::{self, Attack, Bounds, Criterion as Crit, Epsilon, FloatClassifier, SeededNoise};
 use axdnn::data::DatasetName;
 use axdnn::model::{Arch, Params, Shape};
-use criterion::{criterion_group, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 
 const ATTACKS: [Attack; 6] =
@@ -95,7 +95,12 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Every benchmark of this file, with criterion's settings from the command line (what
+/// `criterion_group!` would generate, but documented).
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+}
 
 fn main() {
     benches();

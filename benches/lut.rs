@@ -12,7 +12,7 @@ use axdnn::lut::testbench::{self, Dut};
 use axdnn::mult::RowPort;
 use axdnn::netlist::ir::Netlist;
 use axdnn::sim::Program;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_main, BenchmarkId, Criterion};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -150,5 +150,11 @@ fn evoapprox(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, generated, evoapprox);
+/// Every benchmark of this file, with criterion's settings from the command line (what
+/// `criterion_group!` would generate, but documented).
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    generated(&mut c);
+    evoapprox(&mut c);
+}
 criterion_main!(benches);

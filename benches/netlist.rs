@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use axdnn::netlist::{self, graph};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_main, Criterion, Throughput};
 
 const CASES: &[(&str, &str)] = &[
     ("mul8u_1JFF", "evoapproxlib/8x8_unsigned/pareto_pwr_mae/mul8u_1JFF.v"),
@@ -30,5 +30,10 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Every benchmark of this file, with criterion's settings from the command line (what
+/// `criterion_group!` would generate, but documented).
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+}
 criterion_main!(benches);

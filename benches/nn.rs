@@ -4,7 +4,7 @@
 
 use axdnn::model::engine::{init_params, Mode, Net};
 use axdnn::model::{Arch, ArchName, Layer, LayerKind, Shape};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -62,5 +62,11 @@ fn conv2(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, models, conv2);
+/// Every benchmark of this file, with criterion's settings from the command line (what
+/// `criterion_group!` would generate, but documented).
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    models(&mut c);
+    conv2(&mut c);
+}
 criterion_main!(benches);

@@ -15,14 +15,18 @@ use std::fmt::Write as _;
 /// Which partial products a generated multiplier keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Keep every partial product: the exact unsigned multiplier.
     Exact,
     /// Drop the `k` least-significant partial-product columns.
     Truncated {
+        /// Number of least-significant columns dropped (weights `i + j < k`).
         k: u32,
     },
     /// Broken-array multiplier with horizontal and vertical break levels.
     Bam {
+        /// Horizontal break level: rows `j < hbl` of `B` are dropped.
         hbl: u32,
+        /// Vertical break level: columns of weight `i + j < vbl` are dropped.
         vbl: u32,
     },
     /// Exact two's-complement multiplier (modified Baugh-Wooley: the partial products with one
@@ -44,8 +48,11 @@ impl Kind {
 /// One generated multiplier: `n`-bit `A`, `m`-bit `B`, `n+m`-bit `O`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec {
+    /// Width of operand `A` in bits.
     pub n: u32,
+    /// Width of operand `B` in bits.
     pub m: u32,
+    /// Which partial products are kept.
     pub kind: Kind,
 }
 

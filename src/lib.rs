@@ -24,21 +24,21 @@
 //!
 //! The `axdnn` binary (`src/main.rs`, `src/cli*`) sits on top: it parses and prints.
 
-pub mod accel;
-pub mod attack;
-pub mod data;
-pub mod gen;
-pub mod lut;
-pub mod model;
-pub mod mult;
-pub mod netlist;
-pub mod plot;
-pub mod quant;
-pub mod recover;
-pub mod rtl;
-pub mod sim;
-pub mod study;
 pub mod util;
+pub mod netlist;
+pub mod gen;
+pub mod sim;
+pub mod lut;
+pub mod mult;
+pub mod data;
+pub mod model;
+pub mod quant;
+pub mod accel;
+pub mod rtl;
+pub mod recover;
+pub mod attack;
+pub mod plot;
+pub mod study;
 
 pub use lut::Lut;
 pub use mult::{Exact, Multiplier, RowPort};

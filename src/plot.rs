@@ -35,14 +35,20 @@ use std::path::{Path, PathBuf};
 /// How a series is drawn: the exact (reference hardware) baseline distinctly (thick black), the float model dashed, others in a palette with distinct markers and dash patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// The exact-hardware baseline: drawn first, thick and black.
     Baseline,
+    /// The float model: gray and dashed.
     Reference,
+    /// Any other series: palette colour, marker and dash pattern.
     Normal,
 }
 
+/// One point of a line series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// The x value (e.g. ε).
     pub x: f64,
+    /// The y value (e.g. robust accuracy).
     pub y: f64,
     /// 95 % interval of y, drawn as an error bar
     pub ci: Option<(f64, f64)>,
@@ -51,45 +57,68 @@ pub struct Point {
 /// Points are joined in x order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// The legend text.
     pub label: String,
+    /// How the series is drawn.
     pub role: Role,
+    /// The points (joined in x order).
     pub points: Vec<Point>,
 }
 
 /// A labelled horizontal line (e.g. the paper's 90 % accuracy threshold).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
+    /// Height of the line, in y units.
     pub y: f64,
+    /// Text shown beside the line.
     pub label: String,
 }
 
+/// A chart of series over x (e.g. robust accuracy against ε).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {
+    /// Title above the plot.
     pub title: String,
+    /// Label of the x axis.
     pub x_label: String,
+    /// Label of the y axis.
     pub y_label: String,
     /// Widened (never narrowed) to hold every point's y; intervals are clipped to it.
     pub y_range: (f64, f64),
+    /// The series, in legend order.
     pub series: Vec<Series>,
+    /// Horizontal lines to draw.
     pub thresholds: Vec<Threshold>,
 }
 
+/// One point of a scatter chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScatterPoint {
+    /// The x value (e.g. a cost).
     pub x: f64,
+    /// The y value (e.g. accuracy).
     pub y: f64,
+    /// Text placed next to the marker (front points only unless `label_all`; left out where it
+    /// does not fit).
     pub label: String,
+    /// 95 % interval of y, drawn as an error bar.
     pub ci: Option<(f64, f64)>,
     /// on the Pareto front: drawn filled, joined by a line
     pub front: bool,
 }
 
+/// A scatter of labelled points with their Pareto front (e.g. accuracy against cost).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScatterChart {
+    /// Title above the plot.
     pub title: String,
+    /// Label of the x axis.
     pub x_label: String,
+    /// Label of the y axis.
     pub y_label: String,
+    /// The points.
     pub points: Vec<ScatterPoint>,
+    /// Horizontal lines to draw.
     pub thresholds: Vec<Threshold>,
     /// label every point (else only front points)
     pub label_all: bool,
@@ -100,14 +129,41 @@ pub struct ScatterChart {
 pub enum PlotError {
     /// `series` names the series (line chart), the point's label (scatter), `threshold …` or `y_range`.
     #[error("{}: {series:?}, point {index}: {field} is not finite", path.display())]
-    NonFinite { path: PathBuf, series: String, index: usize, field: &'static str },
+    NonFinite {
+        /// The chart file.
+        path: PathBuf,
+        /// Which series, point label, threshold or range.
+        series: String,
+        /// The point, 0-based.
+        index: usize,
+        /// The non-finite value (e.g. `x`, `y`).
+        field: &'static str,
+    },
+    /// plotters failed to draw the chart.
     #[error("{}: drawing failed: {message}", path.display())]
-    Draw { path: PathBuf, message: String },
+    Draw {
+        /// The chart file.
+        path: PathBuf,
+        /// plotters' error.
+        message: String,
+    },
     // `cause`, not `source`: the message already shows it (convention in src/error.rs).
+    /// The PNG could not be encoded.
     #[error("{}: encoding PNG: {cause}", path.display())]
-    Png { path: PathBuf, cause: image::ImageError },
+    Png {
+        /// The PNG file.
+        path: PathBuf,
+        /// The encoder's error.
+        cause: image::ImageError,
+    },
+    /// A chart file could not be written.
     #[error("{}: {cause}", path.display())]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
 }
 
 /// Writes `{stem}.svg` and `{stem}.png` (stem = path without extension), atomically (temp file + rename in the same folder).

@@ -236,7 +236,7 @@ fn typed_errors() {
     assert!(acc.run(&[0.0; 5]).is_err());
     let params = common::random_params(&arch, 1);
     assert!(QuantModel::build(&arch, &params, &[0.0; 3], QuantOptions::default()).is_err());
-    let _ = Exactness::check();
+    Exactness::check();
 }
 
 /// `Exact` and its table agree (the exact layers run the table through the same datapath).

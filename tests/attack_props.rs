@@ -207,17 +207,9 @@ fn typed_errors() {
     .unwrap_err();
     assert!(matches!(err, AttackError::Targeted(Attack::Fgsm)), "{err}");
     assert!(Epsilon::new(-0.1).is_err() && Epsilon::new(f32::NAN).is_err());
-    let err = attack::run(
-        Attack::L2Bim,
-        Attack::Fgsm.default_params().clone(),
-        &model,
-        &b,
-        &x,
-        &crit,
-        &[Epsilon(-1.0)],
-        &mut noise,
-    )
-    .unwrap_err();
+    let err =
+        attack::run(Attack::L2Bim, Attack::Fgsm.default_params(), &model, &b, &x, &crit, &[Epsilon(-1.0)], &mut noise)
+            .unwrap_err();
     assert!(matches!(err, AttackError::Epsilon(_)), "{err}");
     let err =
         attack::run(Attack::L2ContrastReduction, Attack::Fgsm.default_params(), &model, &b, &x, &crit, &e, &mut noise)

@@ -158,12 +158,11 @@ fn line_matches(pattern: &str, actual: &str) -> bool {
 /// The expected lines, in order, among the actual ones (a line `...` is ignored).
 fn missing_line<'a>(expected: &'a [String], actual: &str) -> Option<&'a str> {
     let mut lines = actual.lines().map(|l| l.trim_end());
-    for e in expected.iter().filter(|e| e.trim() != "...") {
-        if !lines.by_ref().any(|a| line_matches(e, a)) {
-            return Some(e);
-        }
-    }
-    None
+    expected
+        .iter()
+        .filter(|e| e.trim() != "...")
+        .find(|e| !lines.by_ref().any(|a| line_matches(e, a)))
+        .map(|e| e.as_str())
 }
 
 /// A scratch folder for one page: the checkout's input folders linked in, `axdnn` on PATH.

@@ -33,11 +33,13 @@ use crate::mult::Multiplier;
 pub struct ArrayRun {
     /// `npix × nf` product sums.
     pub sums: Vec<i32>,
+    /// Folds run (mappings of the GEMM onto the array).
     pub folds: u64,
     /// Index of the last cycle in which anything happened (0-based, over all folds).
     pub last_busy_cycle: u64,
     /// Products actually evaluated by PEs.
     pub macs: u64,
+    /// SRAM word accesses, counted as SCALE-Sim does.
     pub sram: SramCounts,
 }
 
@@ -48,6 +50,8 @@ type WTok = Option<(u8, i32)>;
 /// Partial sum token: value and pixel tag.
 type PTok = Option<(i32, u32)>;
 
+/// Runs the GEMM `ops` on an `a`-sized array in dataflow `df`, cycle by cycle, every product
+/// through `mult`.
 pub fn run(ops: &GemmOperands, mult: &dyn Multiplier, a: ArrayShape, df: Dataflow) -> ArrayRun {
     let mut st = ArrayRun {
         sums: vec![0; ops.npix * ops.nf],
@@ -117,7 +121,9 @@ impl Batch {
 /// IS keeps activation windows (columns = pixels, T = filters).
 /// Shared with the RTL stimulus (`rtl::schedule`), which feeds the same operands.
 pub struct Roles<'a> {
+    /// The GEMM's operands.
     pub ops: GemmOperands<'a>,
+    /// Input-stationary (activation windows stationary) rather than weight-stationary.
     pub is: bool,
 }
 

@@ -9,8 +9,11 @@ use crate::mult::Multiplier;
 /// sign-magnitude, a per-weight negation mask (`0` or `−1`).
 #[derive(Debug, Clone, Copy)]
 pub struct GemmOperands<'a> {
+    /// Output pixels (rows of the im2col matrix).
     pub npix: usize,
+    /// Reduction length (`Fh·Fw·Cin`, or the input size of a linear layer).
     pub k: usize,
+    /// Output channels (filters).
     pub nf: usize,
     /// `npix × k`, pixel-major.
     pub act: &'a [u8],
@@ -161,6 +164,7 @@ impl TableKernel {
         TableKernel::Gather(RebasedLut::new(&table.table, z, wgt, neg, k, nf))
     }
 
+    /// `out[p·nf + o]`: the same sums as [`gemm`] (wrapping i32), by this kernel.
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         match self {
             TableKernel::Exact(e) => e.gemm(ops, out),
@@ -182,6 +186,7 @@ impl TableKernel {
         }
     }
 
+    /// The kernel's name: `exact`, `columns` or `gather`.
     pub fn kind(&self) -> &'static str {
         match self {
             TableKernel::Exact(_) => "exact",
@@ -252,6 +257,9 @@ enum Rows {
 trait Elem: Copy {
     fn widen(self) -> i32;
     /// Eight elements at `p` as eight i32 lanes.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2, and `p` is valid for reads of eight elements (no alignment needed).
     #[cfg(target_arch = "x86_64")]
     unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i;
 }
@@ -264,7 +272,8 @@ impl Elem for i16 {
     #[inline(always)]
     unsafe fn load8(p: *const i16) -> std::arch::x86_64::__m256i {
         use std::arch::x86_64::*;
-        _mm256_cvtepi16_epi32(_mm_loadu_si128(p as *const __m128i))
+        // SAFETY: the caller guarantees AVX2 and eight readable `i16` (16 bytes) at `p`.
+        unsafe { _mm256_cvtepi16_epi32(_mm_loadu_si128(p as *const __m128i)) }
     }
 }
 
@@ -276,7 +285,8 @@ impl Elem for i32 {
     #[inline(always)]
     unsafe fn load8(p: *const i32) -> std::arch::x86_64::__m256i {
         use std::arch::x86_64::*;
-        _mm256_loadu_si256(p as *const __m256i)
+        // SAFETY: the caller guarantees AVX2 and eight readable `i32` (32 bytes) at `p`.
+        unsafe { _mm256_loadu_si256(p as *const __m256i) }
     }
 }
 
@@ -342,6 +352,7 @@ impl ColumnTable {
         }
     }
 
+    /// The same sums as [`gemm`] (wrapping i32), `npix × nf` in `out`.
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         let mut acc = Vec::new();
         let stride = self.gemm_rows(ops, &mut acc);
@@ -409,26 +420,35 @@ fn unpad(acc: &[i32], nf_pad: usize, nf: usize, out: &mut Vec<i32>) {
     }
 }
 
+/// [`columns_body`] with AVX2: `acc` (rows of `nf_pad` sums, already initialized) gets every
+/// pixel's row entries added. Safe to call on a CPU with AVX2 (hence `unsafe` only at the
+/// runtime-dispatched call sites): the asserts and the table's layout bound every pointer.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn columns_avx2<E: Elem>(t: &ColumnTable, rows: &[E], ops: &GemmOperands, acc: &mut [i32]) {
+fn columns_avx2<E: Elem>(t: &ColumnTable, rows: &[E], ops: &GemmOperands, acc: &mut [i32]) {
     let (k, np, st) = (t.k, t.nf_pad, t.stride);
     assert_eq!(rows.len(), k * st);
     assert_eq!(ops.act.len(), acc.len() / np * k);
     for (kb, ke) in kblocks(k, st * std::mem::size_of::<E>()) {
-        let rows = rows.as_ptr().add(kb * st);
+        let rows = &rows[kb * st..];
         for (p, accp) in acc.chunks_exact_mut(np).enumerate() {
             let a = &ops.act[p * k + kb..p * k + ke];
             let mut o0 = 0;
             // Tiles of up to 4 vectors (32 lanes) stay in registers across the block.
             while o0 < np {
                 let v = ((np - o0) / LANES).min(4);
-                let (acc_o, rows_o) = (accp.as_mut_ptr().add(o0), rows.add(o0));
-                match v {
-                    4 => tile_avx2::<4, E>(acc_o, rows_o, a, np, st),
-                    3 => tile_avx2::<3, E>(acc_o, rows_o, a, np, st),
-                    2 => tile_avx2::<2, E>(acc_o, rows_o, a, np, st),
-                    _ => tile_avx2::<1, E>(acc_o, rows_o, a, np, st),
+                let (acc_o, rows_o) = (accp[o0..].as_mut_ptr(), rows[o0..].as_ptr());
+                // SAFETY: AVX2 is enabled here. `np` is a multiple of 8, so `o0 + 8v ≤ np` lanes of
+                // `accp` exist. `rows_o` starts `a.len() = ke − kb` blocks of `st = 256·np + 16`
+                // elements (`rows.len() = k·st`); a code `q < 256` reads elements
+                // `q·np + o0 .. q·np + o0 + 8v ≤ 256·np` of its block.
+                unsafe {
+                    match v {
+                        4 => tile_avx2::<4, E>(acc_o, rows_o, a, np, st),
+                        3 => tile_avx2::<3, E>(acc_o, rows_o, a, np, st),
+                        2 => tile_avx2::<2, E>(acc_o, rows_o, a, np, st),
+                        _ => tile_avx2::<1, E>(acc_o, rows_o, a, np, st),
+                    }
                 }
                 o0 += v * LANES;
             }
@@ -443,15 +463,17 @@ const SKIP_MIN_LANES: usize = 64;
 /// [`columns_avx2`] for rebased 16-bit rows, skipping the rebased code (whose entries are zero):
 /// each pixel's other codes in a block become a list of row offsets (32 codes compared per
 /// instruction), and the sums get `bias` back once per entry visited. AlexNet's conv2, the
-/// largest layer here, has 98 % of its input codes at the zero point.
+/// largest layer here, has 98 % of its input codes at the zero point. Safe to call on a CPU with
+/// AVX2: the asserts and the table's layout bound every pointer.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn columns_avx2_skip(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOperands, acc: &mut Vec<i32>) {
+fn columns_avx2_skip(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOperands, acc: &mut Vec<i32>) {
     use std::arch::x86_64::*;
     let (k, np, st) = (t.k, t.nf_pad, t.stride);
     let z = t.skip.expect("rebased rows");
     assert_eq!(rows.len(), k * st);
     assert_eq!(ops.act.len(), ops.npix * k);
+    assert_eq!(t.base.len(), np);
     acc.clear();
     for _ in 0..ops.npix {
         acc.extend_from_slice(&t.base);
@@ -470,32 +492,42 @@ unsafe fn columns_avx2_skip(t: &ColumnTable, rows: &[i16], bias: i32, ops: &Gemm
                 // last pixels), else from a copy; either way the bytes past it are masked off.
                 let at = p * k + kb + 32 * j;
                 let src = if at + 32 <= ops.act.len() {
-                    ops.act.as_ptr().add(at)
+                    ops.act[at..].as_ptr()
                 } else {
                     pad[..c.len()].copy_from_slice(c);
                     pad.as_ptr()
                 };
-                let v = _mm256_loadu_si256(src as *const __m256i);
+                // SAFETY: AVX2 is enabled here; `src` has 32 readable bytes (`act[at..at + 32]`,
+                // or the 32-byte `pad`).
+                let v = unsafe { _mm256_loadu_si256(src as *const __m256i) };
                 let live = if c.len() == 32 { u32::MAX } else { (1u32 << c.len()) - 1 };
                 let mut m = !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, zv)) as u32) & live;
                 let kk0 = kb + 32 * j;
                 while m != 0 {
                     let b = m.trailing_zeros() as usize;
-                    offs.push(((kk0 + b) * st + *c.get_unchecked(b) as usize * np) as u32);
+                    // SAFETY: `m ⊆ live`, so bit `b` is below `c.len()`.
+                    let code = unsafe { *c.get_unchecked(b) };
+                    offs.push(((kk0 + b) * st + code as usize * np) as u32);
                     m &= m - 1;
                 }
             }
             *n += offs.len() as u32;
-            let accp = acc.as_mut_ptr().add(p * np);
+            let accp = &mut acc[p * np..(p + 1) * np];
             let mut o0 = 0;
             while o0 < np {
                 let v = ((np - o0) / LANES).min(4);
-                let (acc_o, rows_o) = (accp.add(o0), rows.as_ptr().add(o0));
-                match v {
-                    4 => tile_offs_avx2::<4>(acc_o, rows_o, &offs),
-                    3 => tile_offs_avx2::<3>(acc_o, rows_o, &offs),
-                    2 => tile_offs_avx2::<2>(acc_o, rows_o, &offs),
-                    _ => tile_offs_avx2::<1>(acc_o, rows_o, &offs),
+                let (acc_o, rows_o) = (accp[o0..].as_mut_ptr(), rows[o0..].as_ptr());
+                // SAFETY: AVX2 is enabled here. `np` is a multiple of 8, so `o0 + 8v ≤ np` lanes of
+                // the pixel's row exist. An offset is `kk·st + code·np` with `kk < k`, `code < 256`
+                // (`new` keeps `k·st` below 2³²), so elements `o0 + off .. o0 + off + 8v` lie
+                // within `(k − 1)·st + 256·np < rows.len() = k·st`.
+                unsafe {
+                    match v {
+                        4 => tile_offs_avx2::<4>(acc_o, rows_o, &offs),
+                        3 => tile_offs_avx2::<3>(acc_o, rows_o, &offs),
+                        2 => tile_offs_avx2::<2>(acc_o, rows_o, &offs),
+                        _ => tile_offs_avx2::<1>(acc_o, rows_o, &offs),
+                    }
                 }
                 o0 += v * LANES;
             }
@@ -510,7 +542,10 @@ unsafe fn columns_avx2_skip(t: &ColumnTable, rows: &[i16], bias: i32, ops: &Gemm
 }
 
 /// `acc[..8V] += Σ_j rows[offs_j ..][..8V]` (entries widened from i16).
-/// SAFETY (caller): `acc` has `8V` lanes; elements `..8V` from `rows + offs_j` are readable.
+///
+/// # Safety
+/// The CPU supports AVX2; `acc` is valid for reads and writes of `8V` `i32`; for every `o` in
+/// `offs`, `rows + o` is valid for reads of `8V` `i16` (no alignment needed for either).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
@@ -518,22 +553,29 @@ unsafe fn tile_offs_avx2<const V: usize>(acc: *mut i32, rows: *const i16, offs: 
     use std::arch::x86_64::*;
     let mut s = [_mm256_setzero_si256(); V];
     for (v, sv) in s.iter_mut().enumerate() {
-        *sv = _mm256_loadu_si256(acc.add(v * LANES) as *const __m256i);
+        // SAFETY: lanes `8v..8v + 8` of `acc` are readable (`v < V`; caller's contract).
+        *sv = unsafe { _mm256_loadu_si256(acc.add(v * LANES) as *const __m256i) };
     }
     for &o in offs {
-        let r = rows.add(o as usize);
+        // SAFETY: `rows + o` starts `8V` readable elements (caller's contract).
+        let r = unsafe { rows.add(o as usize) };
         for (v, sv) in s.iter_mut().enumerate() {
-            *sv = _mm256_add_epi32(*sv, i16::load8(r.add(v * LANES)));
+            // SAFETY: elements `8v..8v + 8` from `r` are readable (`v < V`), and AVX2 is present.
+            *sv = _mm256_add_epi32(*sv, unsafe { i16::load8(r.add(v * LANES)) });
         }
     }
     for (v, sv) in s.iter().enumerate() {
-        _mm256_storeu_si256(acc.add(v * LANES) as *mut __m256i, *sv);
+        // SAFETY: lanes `8v..8v + 8` of `acc` are writable (`v < V`; caller's contract).
+        unsafe { _mm256_storeu_si256(acc.add(v * LANES) as *mut __m256i, *sv) };
     }
 }
 
 /// `acc[..8V] += Σ_j rows[j·stride + a_j·np ..][..8V]`.
-/// SAFETY (caller): `acc` has `8V` lanes; `rows` points at `a.len()` blocks of `stride ≥ 256·np`
-/// elements, of which elements `..8V` of every row are readable (codes are < 256).
+///
+/// # Safety
+/// The CPU supports AVX2; `acc` is valid for reads and writes of `8V` `i32`; for every
+/// `j < a.len()`, `rows + j·stride + a[j]·np` is valid for reads of `8V` elements (e.g. `rows`
+/// starts `a.len()` blocks of `stride ≥ 256·np` elements and `8V ≤ np`, as codes are < 256).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
@@ -541,18 +583,25 @@ unsafe fn tile_avx2<const V: usize, E: Elem>(acc: *mut i32, rows: *const E, a: &
     use std::arch::x86_64::*;
     let mut s = [_mm256_setzero_si256(); V];
     for (v, sv) in s.iter_mut().enumerate() {
-        *sv = _mm256_loadu_si256(acc.add(v * LANES) as *const __m256i);
+        // SAFETY: lanes `8v..8v + 8` of `acc` are readable (`v < V`; caller's contract).
+        *sv = unsafe { _mm256_loadu_si256(acc.add(v * LANES) as *const __m256i) };
     }
+    // `block` is `rows + j·stride` for the `j`-th code (stepped with `wrapping_add`: past the
+    // last code it may point beyond the rows, and is never used there).
     let mut block = rows;
     for &q in a {
-        let r = block.add(q as usize * np);
+        // SAFETY: `block + q·np` starts `8V` readable elements of the current block (caller's
+        // contract).
+        let r = unsafe { block.add(q as usize * np) };
         for (v, sv) in s.iter_mut().enumerate() {
-            *sv = _mm256_add_epi32(*sv, E::load8(r.add(v * LANES)));
+            // SAFETY: elements `8v..8v + 8` from `r` are readable (`v < V`), and AVX2 is present.
+            *sv = _mm256_add_epi32(*sv, unsafe { E::load8(r.add(v * LANES)) });
         }
-        block = block.add(stride);
+        block = block.wrapping_add(stride);
     }
     for (v, sv) in s.iter().enumerate() {
-        _mm256_storeu_si256(acc.add(v * LANES) as *mut __m256i, *sv);
+        // SAFETY: lanes `8v..8v + 8` of `acc` are writable (`v < V`; caller's contract).
+        unsafe { _mm256_storeu_si256(acc.add(v * LANES) as *mut __m256i, *sv) };
     }
 }
 
@@ -579,10 +628,11 @@ fn vnni() -> bool {
 /// Sums stay in that split order (per 32 channels: 16 even, then 16 odd) in rows of a whole
 /// number of vectors until the end, so that resuming a tile costs plain loads; a block of
 /// reduction indices is sized for one channel tile's slice of the rows and every tile of the
-/// block runs over all pixels before the next block. Returns the row stride of `acc`.
+/// block runs over all pixels before the next block. Returns the row stride of `acc`. Safe to
+/// call on a CPU with these features: the asserts and the table's layout bound every pointer.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
+fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOperands, acc: &mut Vec<i32>) -> usize {
     use std::arch::x86_64::*;
     let (k, np, st) = (t.k, t.nf_pad, t.stride);
     let np32 = np.div_ceil(VNNI_LANES) * VNNI_LANES;
@@ -618,13 +668,19 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
             let codes = &ops.act[p * k + kb..p * k + ke];
             for (j, c) in codes.chunks(64).enumerate() {
                 let all = if c.len() == 64 { u64::MAX } else { (1u64 << c.len()) - 1 };
-                let v = _mm512_maskz_loadu_epi8(all, c.as_ptr() as *const _);
+                // SAFETY: the mask covers the `c.len()` bytes of `c`; masked-off bytes are not
+                // accessed.
+                let v = unsafe { _mm512_maskz_loadu_epi8(all, c.as_ptr() as *const _) };
                 let mut m = if t.skip.is_some() { all & _mm512_cmpneq_epi8_mask(v, skip) } else { all };
                 let kk0 = kb + 64 * j;
                 if m.count_ones() <= 8 {
                     while m != 0 {
                         let b = m.trailing_zeros() as usize;
-                        *offs.as_mut_ptr().add(n) = ((kk0 + b) * st + *c.get_unchecked(b) as usize * np) as u32;
+                        // SAFETY: `m ⊆ all`, so `b < c.len()`; `n` is below the count of listed
+                        // codes, at most the capacity reserved above.
+                        unsafe {
+                            *offs.as_mut_ptr().add(n) = ((kk0 + b) * st + *c.get_unchecked(b) as usize * np) as u32
+                        };
                         n += 1;
                         m &= m - 1;
                     }
@@ -640,7 +696,11 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
                     let mq = (m >> (16 * q)) as u16;
                     let kk = _mm512_add_epi32(_mm512_set1_epi32(((kk0 + 16 * q) * st) as i32), lane);
                     let off = _mm512_add_epi32(kk, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(c16), npv));
-                    _mm512_storeu_si512(offs.as_mut_ptr().add(n) as *mut _, _mm512_maskz_compress_epi32(mq, off));
+                    // SAFETY: 16 lanes from `n` lie within the capacity: `n` is at most the block's
+                    // listed codes, and the reserve added 64 to that bound.
+                    unsafe {
+                        _mm512_storeu_si512(offs.as_mut_ptr().add(n) as *mut _, _mm512_maskz_compress_epi32(mq, off))
+                    };
                     n += mq.count_ones() as usize;
                 }
             }
@@ -648,21 +708,29 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
             visited[p] += (n - start) as u32;
         }
         // SAFETY: entries `..n` were written above, within the reserved capacity.
-        offs.set_len(n);
+        unsafe { offs.set_len(n) };
         let mut o0 = 0;
         while o0 < np {
             let lanes = (np - o0).min(4 * VNNI_LANES);
-            let rows_o = rows.as_ptr().add(o0);
+            let rows_o = rows[o0..].as_ptr();
             let mut start = 0;
             for (p, &end) in ends.iter().enumerate() {
-                let (o, acc_o) = (&offs[start..end], acc.as_mut_ptr().add(p * np32 + o0));
+                // In the capacity reserved for `npix·np32` sums (`o0 < np ≤ np32`).
+                let (o, acc_o) = (&offs[start..end], acc.as_mut_ptr().wrapping_add(p * np32 + o0));
                 // `vpdpwssd` has a latency of about 5 cycles: narrow tiles keep several partial
                 // sums per vector (successive listed entries in turn) to have ≥ 8 in flight.
-                match lanes.div_ceil(VNNI_LANES) {
-                    4 => tile_vnni::<4, 2>(acc_o, rows_o, o, lanes, first),
-                    3 => tile_vnni::<3, 2>(acc_o, rows_o, o, lanes, first),
-                    2 => tile_vnni::<2, 2>(acc_o, rows_o, o, lanes, first),
-                    _ => tile_vnni::<1, 4>(acc_o, rows_o, o, lanes, first),
+                // SAFETY: the features are enabled here. Tiles start at multiples of 128 lanes, so
+                // `o0 + 32·⌈lanes/32⌉ ≤ np32`: the tile's lanes lie in pixel `p`'s row of the
+                // reserved capacity, written by the first block (`first`) before any later block
+                // reads them. An offset is `kk·st + code·np` (`kk < k`, `code < 256`), so elements
+                // `..lanes` from `rows_o + off` end by `(k − 1)·st + 256·np < rows.len()`.
+                unsafe {
+                    match lanes.div_ceil(VNNI_LANES) {
+                        4 => tile_vnni::<4, 2>(acc_o, rows_o, o, lanes, first),
+                        3 => tile_vnni::<3, 2>(acc_o, rows_o, o, lanes, first),
+                        2 => tile_vnni::<2, 2>(acc_o, rows_o, o, lanes, first),
+                        _ => tile_vnni::<1, 4>(acc_o, rows_o, o, lanes, first),
+                    }
                 }
                 start = end;
             }
@@ -671,8 +739,8 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
     }
     OFFSETS.set(offs);
     // SAFETY: the first block wrote lanes `..np32` of every pixel's row (tiles of 32V lanes from
-    // `o0` end at `np32`).
-    acc.set_len(ops.npix * np32);
+    // `o0` end at `np32`), within the capacity reserved for `npix·np32`.
+    unsafe { acc.set_len(ops.npix * np32) };
     // Back to channel order, from the rebasing base, with `bias` given back once per visited
     // entry (the stored entries are less `bias`).
     let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -683,11 +751,14 @@ unsafe fn columns_vnni(t: &ColumnTable, rows: &[i16], bias: i32, ops: &GemmOpera
         let b = _mm512_set1_epi32(bias.wrapping_mul(n as i32));
         for (v, base) in row.chunks_exact_mut(VNNI_LANES).zip(base.chunks_exact(VNNI_LANES)) {
             let (p, base) = (v.as_mut_ptr(), base.as_ptr());
-            let (e, o) = (_mm512_loadu_si512(p as *const _), _mm512_loadu_si512(p.add(16) as *const _));
-            let b0 = _mm512_add_epi32(b, _mm512_loadu_si512(base as *const _));
-            let b1 = _mm512_add_epi32(b, _mm512_loadu_si512(base.add(16) as *const _));
-            _mm512_storeu_si512(p as *mut _, _mm512_add_epi32(b0, _mm512_permutex2var_epi32(e, lo, o)));
-            _mm512_storeu_si512(p.add(16) as *mut _, _mm512_add_epi32(b1, _mm512_permutex2var_epi32(e, hi, o)));
+            // SAFETY: `v` and `base` are chunks of 32 `i32`: two 16-lane vectors each.
+            unsafe {
+                let (e, o) = (_mm512_loadu_si512(p as *const _), _mm512_loadu_si512(p.add(16) as *const _));
+                let b0 = _mm512_add_epi32(b, _mm512_loadu_si512(base as *const _));
+                let b1 = _mm512_add_epi32(b, _mm512_loadu_si512(base.add(16) as *const _));
+                _mm512_storeu_si512(p as *mut _, _mm512_add_epi32(b0, _mm512_permutex2var_epi32(e, lo, o)));
+                _mm512_storeu_si512(p.add(16) as *mut _, _mm512_add_epi32(b1, _mm512_permutex2var_epi32(e, hi, o)));
+            }
         }
     }
     np32
@@ -706,8 +777,11 @@ const VNNI_LANES: usize = 32;
 /// `acc[..32V] += Σ_j rows[offs_j ..][..lanes]` in split order (per vector: the even lanes'
 /// sums, then the odd lanes'), `lanes ≤ 32V`; the last vector is loaded under a mask. `first`:
 /// `acc` is not read (uninitialized) but written.
-/// SAFETY (caller): `acc` has `32V` writable lanes; elements `..lanes` from `rows + offs_j` are
-/// readable.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VNNI; `32(V − 1) < lanes ≤ 32V`; `acc` is valid for writes of
+/// `32V` `i32`, and also for reads of them (initialized) unless `first`; for every `o` in
+/// `offs`, `rows + o` is valid for reads of `lanes` `i16` (no alignment needed).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
@@ -727,16 +801,26 @@ unsafe fn tile_vnni<const V: usize, const S: usize>(
     let mut o = [[_mm512_setzero_si512(); V]; S];
     for v in 0..V {
         if !first {
-            e[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES) as *const _);
-            o[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES + 16) as *const _);
+            // SAFETY: lanes `32v..32v + 32` of `acc` are initialized and readable (`v < V`, not
+            // `first`; caller's contract).
+            unsafe {
+                e[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES) as *const _);
+                o[0][v] = _mm512_loadu_si512(acc.add(v * VNNI_LANES + 16) as *const _);
+            }
         }
     }
+    // `step` is only given `r = rows + o` for an `o` in `offs` (see the calls below): its first
+    // `lanes` elements are readable (caller's contract).
     let step = |e: &mut [__m512i; V], o: &mut [__m512i; V], r: *const i16| {
         for v in 0..V {
-            let x = if v + 1 == V {
-                _mm512_maskz_loadu_epi16(last, r.add(v * VNNI_LANES))
-            } else {
-                _mm512_loadu_si512(r.add(v * VNNI_LANES) as *const _)
+            // SAFETY: vectors before the last read 32 whole lanes below `32(V − 1) < lanes`; the
+            // last one reads only the `lanes − 32(V − 1)` lanes under `last`.
+            let x = unsafe {
+                if v + 1 == V {
+                    _mm512_maskz_loadu_epi16(last, r.add(v * VNNI_LANES))
+                } else {
+                    _mm512_loadu_si512(r.add(v * VNNI_LANES) as *const _)
+                }
             };
             e[v] = _mm512_dpwssd_epi32(e[v], x, even);
             o[v] = _mm512_dpwssd_epi32(o[v], x, odd);
@@ -746,19 +830,24 @@ unsafe fn tile_vnni<const V: usize, const S: usize>(
     let tail = chunks.remainder();
     for c in chunks {
         for s in 0..S {
-            step(&mut e[s], &mut o[s], rows.add(c[s] as usize));
+            // SAFETY: `rows + c[s]` is in bounds: `c[s]` is in `offs` (caller's contract).
+            step(&mut e[s], &mut o[s], unsafe { rows.add(c[s] as usize) });
         }
     }
     for &q in tail {
-        step(&mut e[0], &mut o[0], rows.add(q as usize));
+        // SAFETY: `rows + q` is in bounds: `q` is in `offs` (caller's contract).
+        step(&mut e[0], &mut o[0], unsafe { rows.add(q as usize) });
     }
     for v in 0..V {
         for s in 1..S {
             e[0][v] = _mm512_add_epi32(e[0][v], e[s][v]);
             o[0][v] = _mm512_add_epi32(o[0][v], o[s][v]);
         }
-        _mm512_storeu_si512(acc.add(v * VNNI_LANES) as *mut _, e[0][v]);
-        _mm512_storeu_si512(acc.add(v * VNNI_LANES + 16) as *mut _, o[0][v]);
+        // SAFETY: lanes `32v..32v + 32` of `acc` are writable (`v < V`; caller's contract).
+        unsafe {
+            _mm512_storeu_si512(acc.add(v * VNNI_LANES) as *mut _, e[0][v]);
+            _mm512_storeu_si512(acc.add(v * VNNI_LANES + 16) as *mut _, o[0][v]);
+        }
     }
 }
 
@@ -858,6 +947,7 @@ impl ExactKernel {
         Some(ExactKernel { signed, k, nf, nf_pad, w, w16, nf16 })
     }
 
+    /// The same sums as [`gemm`] (wrapping i32), `npix × nf` in `out`.
     pub fn gemm(&self, ops: &GemmOperands, out: &mut Vec<i32>) {
         let mut acc = Vec::new();
         let stride = self.gemm_rows(ops, &mut acc);
@@ -890,10 +980,11 @@ impl ExactKernel {
 /// The exact layers with AVX2: per pixel, each pair of successive activations is broadcast and
 /// `vpmaddwd` forms both products for 8 channels and adds them in i32 (16 MACs per instruction;
 /// `vpmulld` on i32 lanes did 8 at a lower rate). Pairs whose two values are zero are skipped
-/// (MNIST background, ReLU zeros). Each pixel's row of `nf_pad` sums is overwritten.
+/// (MNIST background, ReLU zeros). Each pixel's row of `nf_pad` sums is overwritten. Safe to
+/// call on a CPU with AVX2: the asserts bound every pointer.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
+fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
     use std::arch::x86_64::*;
     let (k, n16, np) = (e.k, e.nf16, e.nf_pad);
     let kp = k.div_ceil(2);
@@ -911,7 +1002,7 @@ unsafe fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
         nz.clear();
         for i0 in (0..kp).step_by(8) {
             // SAFETY: pairs `i0..i0 + 8` lie within `a16` (`2·i0 + 16 ≤ 2·kp + 14`).
-            let v = _mm256_loadu_si256(a16.as_ptr().add(2 * i0) as *const __m256i);
+            let v = unsafe { _mm256_loadu_si256(a16.as_ptr().add(2 * i0) as *const __m256i) };
             let zero = _mm256_cmpeq_epi32(v, _mm256_setzero_si256());
             // Pairs past `kp` are zero (never written), so they are never listed.
             let mut m = !(_mm256_movemask_ps(_mm256_castsi256_ps(zero)) as u32) & 0xff;
@@ -923,12 +1014,17 @@ unsafe fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
         let mut o0 = 0;
         while o0 < np {
             let v = ((np - o0) / LANES).min(4);
-            let (out, w) = (accp.as_mut_ptr().add(o0), e.w16.as_ptr().add(o0 * 2));
-            match v {
-                4 => exact_tile_avx2::<4>(out, w, &a16, &nz, n16),
-                3 => exact_tile_avx2::<3>(out, w, &a16, &nz, n16),
-                2 => exact_tile_avx2::<2>(out, w, &a16, &nz, n16),
-                _ => exact_tile_avx2::<1>(out, w, &a16, &nz, n16),
+            let (out, w) = (accp[o0..].as_mut_ptr(), e.w16.as_ptr().wrapping_add(o0 * 2));
+            // SAFETY: AVX2 is enabled here. `np` is a multiple of 8, so `o0 + 8v ≤ np` lanes of
+            // `accp` exist. A listed pair `i < kp` is in `a16`, and its weight row, elements
+            // `2(i·n16 + o0) ..` (16v of them), ends by `2(i·n16 + np) ≤ 2(i + 1)·n16 ≤ w16.len()`.
+            unsafe {
+                match v {
+                    4 => exact_tile_avx2::<4>(out, w, &a16, &nz, n16),
+                    3 => exact_tile_avx2::<3>(out, w, &a16, &nz, n16),
+                    2 => exact_tile_avx2::<2>(out, w, &a16, &nz, n16),
+                    _ => exact_tile_avx2::<1>(out, w, &a16, &nz, n16),
+                }
             }
             o0 += v * LANES;
         }
@@ -937,8 +1033,10 @@ unsafe fn exact_avx2(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
 
 /// `out[..8V] = Σ_{i ∈ pairs} a16[2i..2i+2] · w[i·2·n16 ..][..16V]` (one `vpmaddwd` and one add
 /// per vector and pair: the add is the only chained instruction, so one set of sums suffices).
-/// SAFETY (caller): `out` has `8V` lanes; `w` has a pair row of `2·n16` entries (the first
-/// `16V` readable) for every listed pair, and `a16` holds every listed pair.
+///
+/// # Safety
+/// The CPU supports AVX2; `out` is valid for writes of `8V` `i32`; for every `i` in `pairs`,
+/// `2i + 2 ≤ a16.len()` and `w + 2i·n16` is valid for reads of `16V` `i16` (no alignment needed).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
@@ -947,24 +1045,30 @@ unsafe fn exact_tile_avx2<const V: usize>(out: *mut i32, w: *const i16, a16: &[i
     let mut s = [_mm256_setzero_si256(); V];
     for &i in pairs {
         let i = i as usize;
-        let a = _mm256_set1_epi32((a16.as_ptr().add(2 * i) as *const i32).read_unaligned());
-        let wi = w.add(i * 2 * n16);
+        // SAFETY: `a16[2i..2i + 2]` exists (caller's contract); read as one unaligned `i32`.
+        let a = _mm256_set1_epi32(unsafe { (a16.as_ptr().add(2 * i) as *const i32).read_unaligned() });
+        // SAFETY: `w + 2i·n16` starts `16V` readable elements (caller's contract).
+        let wi = unsafe { w.add(i * 2 * n16) };
         for (v, sv) in s.iter_mut().enumerate() {
-            *sv = _mm256_add_epi32(*sv, _mm256_madd_epi16(a, _mm256_loadu_si256(wi.add(v * 16) as *const __m256i)));
+            // SAFETY: elements `16v..16v + 16` from `wi` are readable (`v < V`).
+            let wv = unsafe { _mm256_loadu_si256(wi.add(v * 16) as *const __m256i) };
+            *sv = _mm256_add_epi32(*sv, _mm256_madd_epi16(a, wv));
         }
     }
     for (v, sv) in s.iter().enumerate() {
-        _mm256_storeu_si256(out.add(v * LANES) as *mut __m256i, *sv);
+        // SAFETY: lanes `8v..8v + 8` of `out` are writable (`v < V`; caller's contract).
+        unsafe { _mm256_storeu_si256(out.add(v * LANES) as *mut __m256i, *sv) };
     }
 }
 
 /// The exact layers with AVX-512 VNNI: per pixel, each pair of successive activations is
 /// broadcast and `vpdpwssd` adds both products for 16 channels at once (32 MACs per
 /// instruction; 8-bit values and their products' pair sums are exact in i16 × i16 → i32).
-/// Pairs whose two values are zero are skipped. Rows of `nf16` sums.
+/// Pairs whose two values are zero are skipped. Rows of `nf16` sums. Safe to call on a CPU with
+/// these features: the asserts bound every pointer.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn exact_vnni(e: &ExactKernel, ops: &GemmOperands, acc: &mut Vec<i32>) {
+fn exact_vnni(e: &ExactKernel, ops: &GemmOperands, acc: &mut Vec<i32>) {
     use std::arch::x86_64::*;
     let (k, n16) = (e.k, e.nf16);
     let kp = k.div_ceil(2);
@@ -984,24 +1088,32 @@ unsafe fn exact_vnni(e: &ExactKernel, ops: &GemmOperands, acc: &mut Vec<i32>) {
         let mut n = 0;
         for i0 in (0..kp).step_by(16) {
             let m = if kp - i0 >= 16 { u16::MAX } else { (1u16 << (kp - i0)) - 1 };
-            let pairs = _mm512_maskz_loadu_epi32(m, a16.as_ptr().add(2 * i0) as *const _);
+            // SAFETY: the mask selects pairs `i0..kp`, within `a16` (masked-off lanes are not
+            // accessed).
+            let pairs = unsafe { _mm512_maskz_loadu_epi32(m, a16.as_ptr().add(2 * i0) as *const _) };
             let m = _mm512_mask_test_epi32_mask(m, pairs, pairs);
             let idx = _mm512_add_epi32(ramp, _mm512_set1_epi32(i0 as i32));
-            // SAFETY: `n + 16 ≤ kp + 16`, the reserved capacity.
-            _mm512_storeu_si512(nz.as_mut_ptr().add(n) as *mut _, _mm512_maskz_compress_epi32(m, idx));
+            // SAFETY: `n ≤ i0 < kp`, so 16 lanes from `n` lie in the reserved capacity `kp + 16`.
+            unsafe { _mm512_storeu_si512(nz.as_mut_ptr().add(n) as *mut _, _mm512_maskz_compress_epi32(m, idx)) };
             n += m.count_ones() as usize;
         }
-        nz.set_len(n);
+        // SAFETY: the compressing stores wrote entries `..n` (`n ≤ kp`, within the capacity).
+        unsafe { nz.set_len(n) };
         let mut o0 = 0;
         while o0 < n16 {
             let v = ((n16 - o0) / 16).min(4);
-            let (out, w) = (accp.as_mut_ptr().add(o0), e.w16.as_ptr().add(o0 * 2));
+            let (out, w) = (accp[o0..].as_mut_ptr(), e.w16.as_ptr().wrapping_add(o0 * 2));
             // ≥ 8 independent sums in flight (the instruction's latency is about 5 cycles).
-            match v {
-                4 => exact_tile::<4, 2>(out, w, &a16, &nz, n16),
-                3 => exact_tile::<3, 3>(out, w, &a16, &nz, n16),
-                2 => exact_tile::<2, 4>(out, w, &a16, &nz, n16),
-                _ => exact_tile::<1, 8>(out, w, &a16, &nz, n16),
+            // SAFETY: the features are enabled here. `n16` is a multiple of 16, so `o0 + 16v ≤ n16`
+            // lanes of `accp` exist. A listed pair `i < kp` is in `a16`, and its weight row,
+            // elements `2(i·n16 + o0) ..` (32v of them), ends by `2(i + 1)·n16 ≤ w16.len()`.
+            unsafe {
+                match v {
+                    4 => exact_tile::<4, 2>(out, w, &a16, &nz, n16),
+                    3 => exact_tile::<3, 3>(out, w, &a16, &nz, n16),
+                    2 => exact_tile::<2, 4>(out, w, &a16, &nz, n16),
+                    _ => exact_tile::<1, 8>(out, w, &a16, &nz, n16),
+                }
             }
             o0 += v * 16;
         }
@@ -1009,8 +1121,11 @@ unsafe fn exact_vnni(e: &ExactKernel, ops: &GemmOperands, acc: &mut Vec<i32>) {
 }
 
 /// `out[..16V] = Σ_{i ∈ pairs} a16[2i..2i+2] · w[i·2·n16 ..][..32V]`, over S sets of sums.
-/// SAFETY (caller): `out` has `16V` lanes; `w` has a pair row of `2·n16` entries (the first
-/// `32V` readable) for every listed pair, and `a16` holds every listed pair.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VNNI; `out` is valid for writes of `16V` `i32`; for every `i`
+/// in `pairs`, `2i + 2 ≤ a16.len()` and `w + 2i·n16` is valid for reads of `32V` `i16` (no
+/// alignment needed).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
@@ -1023,12 +1138,17 @@ unsafe fn exact_tile<const V: usize, const S: usize>(
 ) {
     use std::arch::x86_64::*;
     let mut s = [[_mm512_setzero_si512(); V]; S];
+    // `i` is always an entry of `pairs` (see the calls).
     let step = |s: &mut [__m512i; V], i: u32| {
         let i = i as usize;
-        let a = _mm512_set1_epi32((a16.as_ptr().add(2 * i) as *const i32).read_unaligned());
-        let wi = w.add(i * 2 * n16);
+        // SAFETY: `a16[2i..2i + 2]` exists (caller's contract); read as one unaligned `i32`.
+        let a = _mm512_set1_epi32(unsafe { (a16.as_ptr().add(2 * i) as *const i32).read_unaligned() });
+        // SAFETY: `w + 2i·n16` starts `32V` readable elements (caller's contract).
+        let wi = unsafe { w.add(i * 2 * n16) };
         for (v, sv) in s.iter_mut().enumerate() {
-            *sv = _mm512_dpwssd_epi32(*sv, a, _mm512_loadu_si512(wi.add(v * 32) as *const _));
+            // SAFETY: elements `32v..32v + 32` from `wi` are readable (`v < V`).
+            let wv = unsafe { _mm512_loadu_si512(wi.add(v * 32) as *const _) };
+            *sv = _mm512_dpwssd_epi32(*sv, a, wv);
         }
     };
     let chunks = pairs.chunks_exact(S);
@@ -1046,7 +1166,8 @@ unsafe fn exact_tile<const V: usize, const S: usize>(
         for sj in &s[1..] {
             t = _mm512_add_epi32(t, sj[v]);
         }
-        _mm512_storeu_si512(out.add(v * 16) as *mut _, t);
+        // SAFETY: lanes `16v..16v + 16` of `out` are writable (`v < V`; caller's contract).
+        unsafe { _mm512_storeu_si512(out.add(v * 16) as *mut _, t) };
     }
 }
 
@@ -1073,7 +1194,9 @@ fn exact_body(e: &ExactKernel, ops: &GemmOperands, acc: &mut [i32]) {
 /// output channels padded to a multiple of 8 (padding lanes are computed and dropped).
 #[derive(Debug, Clone)]
 pub struct RebasedLut {
+    /// The activation code the table is rebased on.
     pub z: u8,
+    /// `delta[a << 8 | c] = LUT[a][c] − LUT[z][c]` (wrapping), 65 536 entries.
     pub delta: Vec<i32>,
     /// Per padded output channel.
     pub base: Vec<i32>,
@@ -1086,6 +1209,8 @@ pub struct RebasedLut {
 const LANES: usize = 8;
 
 impl RebasedLut {
+    /// Rebases the 8×8 `table` on code `z` for a layer's `k × nf` weight codes `wgt` (and negation
+    /// masks `neg`).
     pub fn new(table: &[i32], z: u8, wgt: &[u8], neg: Option<&[i32]>, k: usize, nf: usize) -> RebasedLut {
         let zrow = &table[(z as usize) << 8..][..256];
         let delta = table.iter().enumerate().map(|(i, &v)| v.wrapping_sub(zrow[i & 255])).collect();
@@ -1113,7 +1238,7 @@ pub fn gemm_rebased(ops: &GemmOperands, rl: &RebasedLut, out: &mut Vec<i32>) {
     out.resize(ops.npix * ops.nf, 0);
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present; all indices are in bounds by construction (see the kernel).
+        // SAFETY: AVX2 is present (the kernel asserts what its pointers rely on).
         unsafe {
             match rl.neg {
                 None => rebased_avx2::<false>(ops, rl, out),
@@ -1166,35 +1291,47 @@ fn rebased_scalar<const NEG: bool>(ops: &GemmOperands, rl: &RebasedLut, out: &mu
     }
 }
 
+/// [`rebased_scalar`] with AVX2 gathers. Safe to call on a CPU with AVX2: the asserts bound
+/// every pointer.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn rebased_avx2<const NEG: bool>(ops: &GemmOperands, rl: &RebasedLut, out: &mut [i32]) {
+fn rebased_avx2<const NEG: bool>(ops: &GemmOperands, rl: &RebasedLut, out: &mut [i32]) {
     use std::arch::x86_64::*;
     let nf = ops.nf;
     let np = rl.nf_pad;
     assert_eq!(rl.delta.len(), 65536);
     assert_eq!(rl.wgt.len(), ops.k * np);
+    // `base` is public: its length is checked, not assumed.
+    assert_eq!(rl.base.len(), np);
     let neg = rl.neg.as_deref().unwrap_or(&[]);
+    assert!(!NEG || neg.len() == rl.wgt.len(), "negation masks");
     let (mut nz_k, mut nz_a) = (Vec::new(), Vec::new());
     for (p, dst) in out.chunks_exact_mut(nf).enumerate() {
         nonzero(ops, p, rl.z, &mut nz_k, &mut nz_a);
         for o0 in (0..np).step_by(LANES) {
-            let mut acc = _mm256_loadu_si256(rl.base.as_ptr().add(o0) as *const __m256i);
+            // SAFETY: `np` is a multiple of 8 and `base.len() = np`, so lanes `o0..o0 + 8` exist.
+            let mut acc = unsafe { _mm256_loadu_si256(rl.base.as_ptr().add(o0) as *const __m256i) };
             for (&kk, &q) in nz_k.iter().zip(&nz_a) {
                 // kk < k and o0 + 8 <= np, so off + 8 <= k·np = wgt.len() (= neg.len()).
                 let off = kk as usize * np + o0;
-                let idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(rl.wgt.as_ptr().add(off) as *const __m128i));
+                // SAFETY: bytes `off..off + 8` of `wgt` exist (above).
+                let idx = _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(rl.wgt.as_ptr().add(off) as *const __m128i) });
                 // Row q (< 256) of a 65,536-entry table, column indices < 256.
-                let row = rl.delta.as_ptr().add((q as usize) << 8);
-                let mut v = _mm256_i32gather_epi32::<4>(row, idx);
+                // SAFETY: `q·256 + idx < 65536 = delta.len()` for every gathered lane.
+                let mut v = unsafe {
+                    let row = rl.delta.as_ptr().add((q as usize) << 8);
+                    _mm256_i32gather_epi32::<4>(row, idx)
+                };
                 if NEG {
-                    let m = _mm256_loadu_si256(neg.as_ptr().add(off) as *const __m256i);
+                    // SAFETY: lanes `off..off + 8` of `neg` exist (`neg.len() = wgt.len()`).
+                    let m = unsafe { _mm256_loadu_si256(neg.as_ptr().add(off) as *const __m256i) };
                     v = _mm256_sub_epi32(_mm256_xor_si256(v, m), m);
                 }
                 acc = _mm256_add_epi32(acc, v);
             }
             let mut tmp = [0i32; LANES];
-            _mm256_storeu_si256(tmp.as_mut_ptr() as *mut __m256i, acc);
+            // SAFETY: `tmp` has 8 lanes.
+            unsafe { _mm256_storeu_si256(tmp.as_mut_ptr() as *mut __m256i, acc) };
             let n = (nf - o0).min(LANES);
             dst[o0..o0 + n].copy_from_slice(&tmp[..n]);
         }
@@ -1257,10 +1394,12 @@ mod tests {
                         #[cfg(target_arch = "x86_64")]
                         if std::is_x86_feature_detected!("avx2") {
                             let mut avx2 = start;
+                            // SAFETY: AVX2 checked just above.
                             unsafe { columns_avx2(&ct, rows, &ops, &mut avx2) };
                             assert_eq!(avx2, portable, "AVX2 kernel, table {ti}, nf {nf}");
                             if ct.skips().is_some() {
                                 let mut skip = Vec::new();
+                                // SAFETY: AVX2 checked above.
                                 unsafe { columns_avx2_skip(&ct, rows, *bias, &ops, &mut skip) };
                                 assert_eq!(skip, portable, "AVX2 skipping kernel, table {ti}, nf {nf}");
                             }
@@ -1315,6 +1454,7 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             if std::is_x86_feature_detected!("avx2") {
                 let mut avx2 = vec![0; npix * e.nf_pad];
+                // SAFETY: AVX2 checked just above.
                 unsafe { exact_avx2(&e, &ops, &mut avx2) };
                 assert_eq!(avx2, portable, "AVX2, case {case}");
             }

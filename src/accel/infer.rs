@@ -16,7 +16,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
+    /// Products computed directly, cycles in closed form ([`super::fast`], [`super::timing`]).
     Fast,
+    /// Every PE stepped every cycle ([`super::array`]).
     Cycle,
 }
 
@@ -35,6 +37,7 @@ impl std::str::FromStr for Engine {
 /// power, f = assumed clock). Multiplier only — adders, registers and SRAM are not included.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EnergyModel {
+    /// Assumed clock frequency in GHz.
     pub clock_ghz: f64,
     /// Power of the exact multiplier used in exact layers (e.g. EvoApprox `mul8u_1JFF`), if known.
     pub exact_power_mw: Option<f64>,
@@ -47,6 +50,7 @@ impl Default for EnergyModel {
 }
 
 impl EnergyModel {
+    /// The energy convention in one line, for reports.
     pub fn convention(&self) -> String {
         format!(
             "energy = MACs x P_mult / f, P_mult = PDK45 power of the layer's multiplier, f = {} GHz (multiplier only)",
@@ -59,13 +63,18 @@ impl EnergyModel {
     }
 }
 
+/// How the accelerator is built and run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct AccelConfig {
+    /// PE array size.
     pub array: ArrayShape,
+    /// Weight-, output- or input-stationary.
     pub dataflow: Dataflow,
+    /// Fast or cycle-stepped engine.
     pub engine: Engine,
     /// Use the multiplier's table when it has one; false forces `mul_batch` (bit-level mode).
     pub use_table: bool,
+    /// How energy is estimated.
     pub energy: EnergyModel,
 }
 
@@ -84,27 +93,38 @@ impl Default for AccelConfig {
 /// Per-layer, per-image statistics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerStats {
+    /// The layer's name.
     pub name: String,
+    /// Whether the layer multiplies on an approximate (not the exact) multiplier.
     pub approximate: bool,
+    /// The layer's im2col GEMM for one image.
     pub gemm: GemmShape,
+    /// Folds of that GEMM on the array.
     pub folds: u64,
     /// SCALE-Sim compute cycles (last busy cycle index, `folds × per_fold − 1`).
     pub cycles: u64,
+    /// Multiply-accumulates.
     pub macs: u64,
+    /// Multiply-accumulates on the approximate multiplier (`macs` or 0).
     pub approx_macs: u64,
+    /// Multiply-accumulates on the exact multiplier (`macs` or 0).
     pub exact_macs: u64,
     /// SCALE-Sim "Overall Util".
     pub utilization: f64,
     /// SCALE-Sim "Mapping Efficiency".
     pub mapping_efficiency: f64,
+    /// SRAM word accesses, counted as SCALE-Sim does.
     pub sram: SramCounts,
+    /// Multiplier energy in pJ ([`EnergyModel`]); `None` without the multiplier's power.
     pub energy_pj: Option<f64>,
 }
 
 /// Result of running images through the accelerator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inference {
+    /// Images run.
     pub n: usize,
+    /// Classes (logits per image).
     pub classes: usize,
     /// `n × classes` int32 accumulators of the last layer (bit-exact result).
     pub acc: Vec<i32>,
@@ -115,6 +135,7 @@ pub struct Inference {
 }
 
 impl Inference {
+    /// The predicted class of each image: the first arg-max of its logits.
     pub fn predictions(&self) -> Vec<usize> {
         self.acc
             .chunks_exact(self.classes)
@@ -122,14 +143,17 @@ impl Inference {
             .map(|(_, l)| argmax(l))
             .collect()
     }
+    /// Share of images whose prediction is their label (0 to 1).
     pub fn accuracy(&self, labels: &[u8]) -> f64 {
         let p = self.predictions();
         let ok = p.iter().zip(labels).filter(|(&a, &b)| a == b as usize).count();
         ok as f64 / p.len().max(1) as f64
     }
+    /// Compute cycles of one image: the layers' cycles summed.
     pub fn cycles_per_image(&self) -> u64 {
         self.layers.iter().map(|l| l.cycles).sum()
     }
+    /// Multiplier energy of one image in pJ; `None` if a layer's multiplier has no power.
     pub fn energy_per_image_pj(&self) -> Option<f64> {
         self.layers.iter().map(|l| l.energy_pj).sum()
     }
@@ -182,6 +206,7 @@ pub const BATCH: usize = 16;
 /// An accelerator bound to a quantized model and its multipliers: one approximate multiplier
 /// for the model's approximate layers, or one per layer (per-layer assignment).
 pub struct Accelerator<'a> {
+    /// The configuration it runs with.
     pub config: AccelConfig,
     model: &'a QuantModel,
     approx: &'a dyn Multiplier,
@@ -197,10 +222,6 @@ impl<'a> Accelerator<'a> {
         Self::with_layers(model, approx, &[], config)
     }
 
-    /// Per-layer assignment: each `(layer, multiplier)` of `layers` multiplies in that GEMM
-    /// layer (approximate or not in the model's options); the other layers as in [`new`].
-    ///
-    /// [`new`]: Accelerator::new
     /// The accelerator running `model` with a resolved multiplier or per-layer assignment.
     pub fn for_loaded(
         model: &'a QuantModel,
@@ -210,6 +231,10 @@ impl<'a> Accelerator<'a> {
         Self::with_layers(model, m.mult.as_ref(), &m.layer_refs(), config)
     }
 
+    /// Per-layer assignment: each `(layer, multiplier)` of `layers` multiplies in that GEMM
+    /// layer (approximate or not in the model's options); the other layers as in [`new`].
+    ///
+    /// [`new`]: Accelerator::new
     pub fn with_layers(
         model: &'a QuantModel,
         approx: &'a dyn Multiplier,

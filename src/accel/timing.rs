@@ -8,8 +8,11 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dataflow {
+    /// Weight-stationary.
     Ws,
+    /// Output-stationary.
     Os,
+    /// Input-stationary.
     Is,
 }
 
@@ -38,7 +41,9 @@ impl std::str::FromStr for Dataflow {
 /// Physical array size: `rows × cols` processing elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ArrayShape {
+    /// PE rows.
     pub rows: usize,
+    /// PE columns.
     pub cols: usize,
 }
 
@@ -65,12 +70,16 @@ impl std::str::FromStr for ArrayShape {
 /// The im2col GEMM of one layer and one image: `Npix × K` activations by `K × Nf` weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct GemmShape {
+    /// Output pixels (im2col rows).
     pub npix: usize,
+    /// Reduction length.
     pub k: usize,
+    /// Output channels (filters).
     pub nf: usize,
 }
 
 impl GemmShape {
+    /// Multiply-accumulates: `npix·k·nf`.
     pub fn macs(&self) -> u64 {
         (self.npix * self.k * self.nf) as u64
     }
@@ -89,8 +98,11 @@ impl GemmShape {
 /// array; WS and IS write partial sums once per row fold).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SramCounts {
+    /// Activation words read.
     pub ifmap_reads: u64,
+    /// Weight words read.
     pub filter_reads: u64,
+    /// Output (partial) sum words written.
     pub ofmap_writes: u64,
 }
 
@@ -105,10 +117,13 @@ impl std::ops::AddAssign for SramCounts {
 /// Closed-form timing of one GEMM.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
+    /// Folds: tiles of the two spatially mapped dimensions onto the array.
     pub folds: u64,
+    /// Cycles of one fold (`2R + C + T − 2` for WS and IS, `R + C + T − 2` for OS).
     pub cycles_per_fold: u64,
     /// SCALE-Sim "Compute cycles": index of the last busy cycle, `folds × per_fold − 1`.
     pub compute_cycles: u64,
+    /// SRAM word accesses.
     pub sram: SramCounts,
 }
 
@@ -116,11 +131,13 @@ fn ceil_div(a: usize, b: usize) -> usize {
     a.div_ceil(b)
 }
 
+/// Folds of `g` on array `a` in dataflow `df`: ⌈rows dimension / R⌉ · ⌈columns dimension / C⌉.
 pub fn folds(g: GemmShape, df: Dataflow, a: ArrayShape) -> u64 {
     let (sr, sc, _) = g.mapping(df);
     (ceil_div(sr, a.rows) * ceil_div(sc, a.cols)) as u64
 }
 
+/// Cycles of one fold of `g` on `a` in `df` (T = the streamed dimension).
 pub fn cycles_per_fold(g: GemmShape, df: Dataflow, a: ArrayShape) -> u64 {
     let (_, _, t) = g.mapping(df);
     let (r, c, t) = (a.rows as u64, a.cols as u64, t as u64);
@@ -130,6 +147,7 @@ pub fn cycles_per_fold(g: GemmShape, df: Dataflow, a: ArrayShape) -> u64 {
     }
 }
 
+/// Folds, cycles and SRAM accesses of `g` on `a` in `df`, in closed form.
 pub fn timing(g: GemmShape, df: Dataflow, a: ArrayShape) -> Timing {
     let f = folds(g, df, a);
     let per = cycles_per_fold(g, df, a);

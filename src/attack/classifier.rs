@@ -4,13 +4,17 @@
 use crate::accel::Accelerator;
 use crate::model::{engine, Arch, Normalization, Params, Shape};
 
+/// A model as an attack queries it.
 pub trait Classifier: Sync {
+    /// A name for messages (e.g. `lenet5 (float)`).
     fn name(&self) -> String;
     /// Values per sample.
     fn input_len(&self) -> usize;
+    /// Number of classes (logits per sample).
     fn classes(&self) -> usize;
     /// Logits of `x` (`n × input_len`), `n × classes`.
     fn logits(&self, x: &[f32]) -> Vec<f32>;
+    /// Whether [`Classifier::loss_gradient`] returns a gradient.
     fn has_gradient(&self) -> bool {
         false
     }
@@ -22,7 +26,9 @@ pub trait Classifier: Sync {
 
 /// The float model (the paper's "accurate DNN" on which adversarial examples are generated).
 pub struct FloatClassifier<'a> {
+    /// The architecture.
     pub arch: &'a Arch,
+    /// The float parameters.
     pub params: &'a Params,
 }
 
@@ -52,7 +58,9 @@ impl Classifier for FloatClassifier<'_> {
 /// multiplier). No gradient: gradient attacks are generated on a float surrogate and evaluated
 /// here (the paper's Algorithm 1); decision-only attacks can query it directly.
 pub struct AccelClassifier<'a> {
+    /// The accelerator running the quantized model.
     pub accel: &'a Accelerator<'a>,
+    /// The name messages give it.
     pub label: String,
 }
 
@@ -76,10 +84,13 @@ impl Classifier for AccelClassifier<'_> {
 /// float model at the same input (straight through the integer pipeline, which has no useful
 /// gradient of its own).
 pub struct BpdaClassifier<'a> {
+    /// The accelerator whose logits and decisions count.
     pub accel: &'a Accelerator<'a>,
+    /// The float model's architecture (the accelerator's model's).
     pub arch: &'a Arch,
     /// The differentiable approximation of the accelerator's model.
     pub params: &'a Params,
+    /// The name messages give it.
     pub label: String,
 }
 
@@ -108,8 +119,11 @@ impl Classifier for BpdaClassifier<'_> {
 /// A classifier seen in normalized coordinates `z = (x − mean_c)/std_c`: the attack's budgets
 /// and steps are then in the units of the normalized input (as many papers state them).
 pub struct NormalizedView<'a> {
+    /// The classifier in pixel coordinates.
     pub inner: &'a dyn Classifier,
+    /// The per-channel normalization `z = (x − mean_c)/std_c`.
     pub norm: &'a Normalization,
+    /// Shape of one sample (for the channel of each element).
     pub input: Shape,
 }
 

@@ -25,6 +25,7 @@ use std::str::FromStr;
 pub struct Epsilon(pub f32);
 
 impl Epsilon {
+    /// `v` as a budget, if it is finite and ≥ 0.
     pub fn new(v: f32) -> Result<Epsilon, AttackError> {
         if v.is_finite() && v >= 0.0 {
             Ok(Epsilon(v))
@@ -43,7 +44,9 @@ impl fmt::Display for Epsilon {
 /// The norm an attack measures its perturbation with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Norm {
+    /// Euclidean norm over a sample's elements.
     L2,
+    /// Largest absolute element.
     Linf,
 }
 
@@ -52,12 +55,15 @@ pub enum Norm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EpsUnits {
+    /// Pixels of `[0, 1]`.
     #[default]
     Pixel,
+    /// The model's normalized input.
     Normalized,
 }
 
 impl EpsUnits {
+    /// The units' name on the command line (`pixel`, `normalized`).
     pub fn name(self) -> &'static str {
         match self {
             EpsUnits::Pixel => "pixel",
@@ -65,6 +71,7 @@ impl EpsUnits {
         }
     }
 
+    /// Whether budgets are in pixels.
     pub fn is_pixel(&self) -> bool {
         *self == EpsUnits::Pixel
     }
@@ -93,6 +100,7 @@ impl FromStr for EpsUnits {
 pub struct Bounds {
     /// Per channel (one entry: every element).
     pub lower: Vec<f32>,
+    /// Per channel (one entry: every element), as `lower`.
     pub upper: Vec<f32>,
     /// Elements per channel plane (`H·W`); unused with one entry.
     pub plane: usize,
@@ -105,6 +113,7 @@ impl Default for Bounds {
 }
 
 impl Bounds {
+    /// One interval `[lower, upper]` for every element.
     pub fn uniform(lower: f32, upper: f32) -> Bounds {
         Bounds { lower: vec![lower], upper: vec![upper], plane: 1 }
     }
@@ -150,19 +159,30 @@ impl Bounds {
 /// The ten attacks (Foolbox 3 class in [`Attack::foolbox_name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Attack {
+    /// Fast gradient method, L2 (Foolbox `L2FastGradientAttack`).
     Fgm,
+    /// Fast gradient sign method, Linf (`LinfFastGradientAttack`).
     Fgsm,
+    /// Basic iterative method, L2.
     L2Bim,
+    /// Basic iterative method, Linf.
     LinfBim,
+    /// Projected gradient descent with random start, L2.
     L2Pgd,
+    /// Projected gradient descent with random start, Linf.
     LinfPgd,
+    /// Contrast reduction towards grey, L2 (no model calls).
     L2ContrastReduction,
+    /// Repeated additive Gaussian noise, L2.
     L2RepeatedGaussian,
+    /// Repeated additive uniform noise, L2.
     L2RepeatedUniform,
+    /// Repeated additive uniform noise, Linf.
     LinfRepeatedUniform,
 }
 
 impl Attack {
+    /// Every attack, in the order above.
     pub const ALL: [Attack; 10] = [
         Attack::Fgm,
         Attack::Fgsm,
@@ -192,6 +212,7 @@ impl Attack {
         }
     }
 
+    /// The Foolbox 3 class implementing the attack.
     pub fn foolbox_name(self) -> &'static str {
         match self {
             Attack::Fgm => "L2FastGradientAttack",
@@ -207,10 +228,12 @@ impl Attack {
         }
     }
 
+    /// The attack of a Foolbox 3 class name.
     pub fn from_foolbox_name(s: &str) -> Option<Attack> {
         Attack::ALL.into_iter().find(|a| a.foolbox_name() == s)
     }
 
+    /// The norm the attack's budget is measured in.
     pub fn norm(self) -> Norm {
         match self {
             Attack::Fgsm | Attack::LinfBim | Attack::LinfPgd | Attack::LinfRepeatedUniform => Norm::Linf,
@@ -270,26 +293,40 @@ impl FromStr for Attack {
 /// Parameters of the gradient family (Foolbox `BaseGradientDescent`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct GradientParams {
+    /// Gradient steps.
     pub steps: usize,
+    /// Step size as a fraction of epsilon (unless `abs_stepsize`).
     pub rel_stepsize: f32,
+    /// Step size in input units, overriding `rel_stepsize`.
     pub abs_stepsize: Option<f32>,
+    /// Start from a uniformly random point of the epsilon ball.
     pub random_start: bool,
 }
 
 /// Parameters of the repeated additive noise attacks.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct NoiseParams {
+    /// Noise draws per epsilon (each sample keeps its first adversarial one).
     pub repeats: usize,
+    /// Count samples already adversarial without noise as successes (Foolbox's `check_trivial`).
     pub check_trivial: bool,
     /// Scale Linf noise by `max |p|` instead of Foolbox's signed `max p` (which overshoots eps
     /// for about half the draws). Off by default: Foolbox's behaviour.
     pub linf_abs_max: bool,
 }
 
+/// An attack's parameters, per family.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub enum AttackParams {
+    /// Parameters of the gradient attacks.
     Gradient(GradientParams),
-    Contrast { target: f32 },
+    /// Parameters of the contrast reduction attack.
+    Contrast {
+        /// The grey level moved towards, as a fraction of each element's interval (Foolbox default
+        /// 0.5).
+        target: f32,
+    },
+    /// Parameters of the repeated noise attacks.
     Noise(NoiseParams),
 }
 
@@ -337,9 +374,13 @@ impl Criterion {
 /// Results for each epsilon: `raw[k]`, `clipped[k]` (`n × input_len` each), `success[k][i]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttackOutput {
+    /// The budgets, in order.
     pub epsilons: Vec<Epsilon>,
+    /// Per epsilon: the attack's output, `n × input_len`.
     pub raw: Vec<Vec<f32>>,
+    /// Per epsilon: `raw` with the perturbation clipped to the epsilon ball, `n × input_len`.
     pub clipped: Vec<Vec<f32>>,
+    /// Per epsilon, per sample: whether the model's prediction on `clipped` meets the criterion.
     pub success: Vec<Vec<bool>>,
 }
 
@@ -350,28 +391,85 @@ impl AttackOutput {
     }
 }
 
+/// Why an attack could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum AttackError {
+    /// An epsilon that is negative, infinite or NaN (the value).
     #[error("epsilon {0} is not a finite non-negative number")]
     Epsilon(f32),
+    /// An input element outside the model's bounds.
     #[error("input sample {sample}, element {index} is {value}, outside the model bounds [{lower}, {upper}]")]
-    OutOfBounds { sample: usize, index: usize, value: f32, lower: f32, upper: f32 },
+    OutOfBounds {
+        /// The sample, 0-based.
+        sample: usize,
+        /// The element within the sample.
+        index: usize,
+        /// Its value.
+        value: f32,
+        /// The lower bound there.
+        lower: f32,
+        /// The upper bound there.
+        upper: f32,
+    },
+    /// Per-channel bounds whose channels and planes do not divide the sample.
     #[error("bounds for {channels} channels of {plane} elements do not fit samples of {per} values")]
-    BoundsShape { channels: usize, plane: usize, per: usize },
+    BoundsShape {
+        /// Channels of the bounds.
+        channels: usize,
+        /// Elements per channel plane.
+        plane: usize,
+        /// Values per sample.
+        per: usize,
+    },
+    /// Input that is not whole samples.
     #[error("input holds {len} values, not a multiple of the sample size {per}")]
-    Shape { len: usize, per: usize },
+    Shape {
+        /// Values given.
+        len: usize,
+        /// Values per sample.
+        per: usize,
+    },
+    /// As many labels as samples are needed.
     #[error("{labels} labels for {samples} samples")]
-    Labels { labels: usize, samples: usize },
+    Labels {
+        /// Labels given.
+        labels: usize,
+        /// Samples given.
+        samples: usize,
+    },
+    /// A label that is not a class of the model.
     #[error("label {label} of sample {sample} is not a class of a {classes}-class model")]
-    LabelRange { sample: usize, label: u8, classes: usize },
+    LabelRange {
+        /// The sample, 0-based.
+        sample: usize,
+        /// Its label.
+        label: u8,
+        /// The model's classes.
+        classes: usize,
+    },
+    /// A gradient attack on a model without gradients.
     #[error("attack {attack} needs input gradients; model '{model}' has none")]
-    NoGradient { attack: Attack, model: String },
+    NoGradient {
+        /// The attack.
+        attack: Attack,
+        /// The model's name.
+        model: String,
+    },
+    /// A targeted criterion for an attack that supports none (the attack).
     #[error("attack {0} does not support a targeted criterion (Foolbox: unsupported criterion)")]
     Targeted(Attack),
+    /// Parameters of another attack family than the attack's.
     #[error("{attack} takes {expected} parameters")]
-    Params { attack: Attack, expected: &'static str },
+    Params {
+        /// The attack.
+        attack: Attack,
+        /// The family it takes (e.g. "gradient").
+        expected: &'static str,
+    },
+    /// A normalization that does not fit the input channels (what is wrong).
     #[error("input normalization: {0}")]
     Normalization(String),
+    /// Recorded draws that do not match what the attack asks for (what differs).
     #[error("noise replay: {0}")]
     Replay(String),
 }

@@ -6,6 +6,7 @@ use super::AttackError;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
+/// Where an attack's random numbers come from.
 pub trait NoiseSource {
     /// `len` values uniform on `[low, high)`.
     fn uniform(&mut self, len: usize, low: f32, high: f32) -> Result<Vec<f32>, AttackError>;
@@ -17,6 +18,7 @@ pub trait NoiseSource {
 pub struct SeededNoise(rand_chacha::ChaCha8Rng);
 
 impl SeededNoise {
+    /// Draws from ChaCha8 seeded with `seed`.
     pub fn new(seed: u64) -> SeededNoise {
         SeededNoise(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
     }
@@ -36,11 +38,15 @@ impl NoiseSource for SeededNoise {
 pub struct Draw {
     /// `uniform` or `normal`.
     pub kind: String,
+    /// The draw's tensor shape (its product is the number of values).
     pub shape: Vec<usize>,
+    /// Lower end of a uniform draw.
     #[serde(default)]
     pub low: Option<f32>,
+    /// Upper end of a uniform draw.
     #[serde(default)]
     pub high: Option<f32>,
+    /// The values drawn, in row-major order.
     pub data: Vec<f32>,
 }
 
@@ -52,6 +58,7 @@ pub struct ReplayNoise {
 }
 
 impl ReplayNoise {
+    /// Replays `draws` in order.
     pub fn new(draws: Vec<Draw>) -> ReplayNoise {
         ReplayNoise { draws: draws.into_iter(), taken: 0 }
     }

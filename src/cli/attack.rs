@@ -73,7 +73,7 @@ pub fn attack_cmd(a: AttackArgs) -> anyhow::Result<()> {
         a.attack
     );
     anyhow::ensure!(
-        !(threats.iter().any(|t| t == "bpda") && !a.attack.needs_gradient()),
+        !threats.iter().any(|t| t == "bpda") || a.attack.needs_gradient(),
         "the bpda threat model is for gradient attacks (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd); {} queries the accelerator directly under --threat hardware",
         a.attack
     );

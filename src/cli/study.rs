@@ -6,6 +6,7 @@ use axdnn::study::{self, report, slurm, store, Plan, Runner, Shard};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process: boxing would only add noise
 pub enum StudyCmd {
     /// Run a plan (a TOML file, or the plan flags) into a results folder; reuses every stored
     /// row whose key matches, so a killed run resumes; writes plan.lock.toml, results.csv,

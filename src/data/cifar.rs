@@ -5,9 +5,12 @@ use super::Shape;
 use super::{find_maybe_gz, read_maybe_gz, DataError, Dataset, Split};
 use std::path::{Path, PathBuf};
 
+/// Bytes per record: 1 label byte and 3 × 32 × 32 pixel bytes (channel-major).
 pub const RECORD: usize = 1 + 3 * 32 * 32;
+/// The test split's file name.
 pub const TEST_FILE: &str = "test_batch.bin";
 
+/// The `i`-th training file's name (`data_batch_1.bin` … `data_batch_5.bin`).
 pub fn train_file(i: usize) -> String {
     format!("data_batch_{i}.bin")
 }
@@ -24,6 +27,7 @@ fn split_files(dir: &Path, split: Split) -> Vec<PathBuf> {
     }
 }
 
+/// The split files present in `dir` (raw or gzip'd): training batches first, then the test batch.
 pub fn binary_files(dir: &Path) -> Vec<PathBuf> {
     let mut v = split_files(dir, Split::Train);
     v.extend(split_files(dir, Split::Test));
@@ -51,6 +55,7 @@ pub fn parse_into(path: &Path, bytes: &[u8], out: &mut Dataset) -> Result<(), Da
     Ok(())
 }
 
+/// Read the `split` of CIFAR-10 from the binary files in `dir`.
 pub fn load_dir(dir: &Path, split: Split) -> Result<Dataset, DataError> {
     let files = split_files(dir, split);
     if files.is_empty() {

@@ -4,6 +4,7 @@ use super::Shape;
 use super::{find_maybe_gz, read_maybe_gz, DataError, Dataset, Split};
 use std::path::{Path, PathBuf};
 
+/// The IDX file names: training images and labels, then test images and labels.
 pub const MNIST_FILES: [&str; 4] =
     ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
@@ -95,6 +96,7 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
     })
 }
 
+/// Read the `split` of MNIST from the IDX files in `dir` (raw or `.gz`).
 pub fn load_mnist(dir: &Path, split: Split) -> Result<Dataset, DataError> {
     let (i, l) = match split {
         Split::Train => (MNIST_FILES[0], MNIST_FILES[1]),

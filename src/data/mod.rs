@@ -16,10 +16,13 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The datasets the models are trained and tested on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatasetName {
+    /// MNIST: 28 × 28 grayscale digits, 10 classes.
     Mnist,
+    /// CIFAR-10: 32 × 32 RGB images, 10 classes.
     Cifar10,
 }
 
@@ -61,14 +64,18 @@ impl DatasetName {
             DatasetName::Cifar10 => Shape::new(3, 32, 32),
         }
     }
+    /// Number of classes (10 for both).
     pub fn classes(&self) -> usize {
         10
     }
 }
 
+/// The training or test part of a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Split {
+    /// The training images.
     Train,
+    /// The test images.
     Test,
 }
 
@@ -84,15 +91,20 @@ impl fmt::Display for Split {
 /// Images (NCHW, f32 in [0,1]) and their labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
+    /// Shape of one image.
     pub shape: Shape,
+    /// Every image's pixels, image after image, each CHW, in 0 to 1.
     pub images: Vec<f32>,
+    /// Class of each image, in image order.
     pub labels: Vec<u8>,
 }
 
 impl Dataset {
+    /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
+    /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -129,26 +141,104 @@ impl Dataset {
 /// Why a dataset could not be read. Each variant names the file and, where it applies, the record.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// A file could not be read.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// A `.gz` file that does not decompress.
     #[error("{path}: not a valid gzip stream: {reason}")]
-    BadGzip { path: PathBuf, reason: String },
+    BadGzip {
+        /// The file.
+        path: PathBuf,
+        /// The decompressor's error.
+        reason: String,
+    },
+    /// An IDX file whose magic number is not the images' or labels'.
     #[error("{path}: bad magic number 0x{found:08x} (expected 0x{expected:08x})")]
-    BadMagic { path: PathBuf, expected: u32, found: u32 },
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// The magic number of that file kind.
+        expected: u32,
+        /// The number found.
+        found: u32,
+    },
+    /// Images of another size than the dataset's.
     #[error("{path}: wrong dimensions: {what}")]
-    WrongDimensions { path: PathBuf, what: String },
+    WrongDimensions {
+        /// The file or folder.
+        path: PathBuf,
+        /// The dimensions found.
+        what: String,
+    },
+    /// A file that ends inside a record.
     #[error("{path}: truncated at record {record}: file has {found} bytes, {expected} needed")]
-    Truncated { path: PathBuf, record: usize, expected: u64, found: u64 },
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// The incomplete record, 0-based.
+        record: usize,
+        /// Bytes needed to complete it.
+        expected: u64,
+        /// Bytes in the file.
+        found: u64,
+    },
+    /// A label that is not a class of the dataset.
     #[error("{path}: record {record}: label {label} out of range 0..{classes}")]
-    LabelOutOfRange { path: PathBuf, record: usize, label: u8, classes: usize },
+    LabelOutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// The record, 0-based.
+        record: usize,
+        /// The label.
+        label: u8,
+        /// Number of classes.
+        classes: usize,
+    },
+    /// An image file and its label file with different record counts.
     #[error("{path}: {images} images but {labels} labels in {labels_path}")]
-    CountMismatch { path: PathBuf, images: usize, labels: usize, labels_path: PathBuf },
+    CountMismatch {
+        /// The image file.
+        path: PathBuf,
+        /// Its image count.
+        images: usize,
+        /// The label count.
+        labels: usize,
+        /// The label file.
+        labels_path: PathBuf,
+    },
+    /// An image of an image folder or archive that does not decode.
     #[error("{path}: member {member}: cannot decode image: {reason}")]
-    Undecodable { path: PathBuf, member: String, reason: String },
+    Undecodable {
+        /// The folder or archive.
+        path: PathBuf,
+        /// The image's path in it.
+        member: String,
+        /// The decoder's error.
+        reason: String,
+    },
+    /// An image folder or archive without the `train/<class>/` and `test/<class>/` layout.
     #[error("{path}: {reason}")]
-    BadFolder { path: PathBuf, reason: String },
+    BadFolder {
+        /// The folder or archive.
+        path: PathBuf,
+        /// What is missing or inconsistent.
+        reason: String,
+    },
+    /// None of the dataset's files under the data folder.
     #[error("{dataset} not found under {root}: looked for {looked_for}")]
-    NotFound { dataset: DatasetName, root: PathBuf, looked_for: String },
+    NotFound {
+        /// The dataset looked for.
+        dataset: DatasetName,
+        /// The folder searched.
+        root: PathBuf,
+        /// The files looked for.
+        looked_for: String,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {

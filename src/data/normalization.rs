@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 /// Per-channel `mean`/`std` of an input normalization (one entry applies to every channel).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Normalization {
+    /// Per-channel means subtracted.
     pub mean: Vec<f32>,
+    /// Per-channel standard deviations divided by.
     pub std: Vec<f32>,
 }
 

@@ -15,37 +15,81 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use thiserror::Error;
 
+/// Why an EvoApprox C model could not be compiled or run.
 #[derive(Debug, Error)]
 pub enum CModelError {
+    /// The model source has no definition of the function.
     #[error("{path}: no definition of function {func} found")]
-    NoFunction { path: PathBuf, func: String },
+    NoFunction {
+        /// The C source.
+        path: PathBuf,
+        /// The function looked for.
+        func: String,
+    },
+    /// The function's parameters are not one `A`/`a` and one `B`/`b`.
     #[error("{path}:{line}: function {func}: {msg}")]
-    Signature { path: PathBuf, line: usize, func: String, msg: String },
+    Signature {
+        /// The C source.
+        path: PathBuf,
+        /// Line of the definition, 1-based.
+        line: usize,
+        /// The function.
+        func: String,
+        /// What is wrong with its parameters.
+        msg: String,
+    },
+    /// The C compiler refused the model and driver.
     #[error("{path}: C compiler failed: {stderr}")]
-    Compile { path: PathBuf, stderr: String },
+    Compile {
+        /// The C source.
+        path: PathBuf,
+        /// The compiler's error output.
+        stderr: String,
+    },
+    /// The compiled driver failed or printed something unexpected.
     #[error("{path}: driver failed: {msg}")]
-    Run { path: PathBuf, msg: String },
+    Run {
+        /// The C source.
+        path: PathBuf,
+        /// What went wrong.
+        msg: String,
+    },
+    /// A file could not be read or written, or a program not started.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file or program.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
 }
 
 /// Which Verilog operand a C parameter carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operand {
+    /// The Verilog `A` operand.
     A,
+    /// The Verilog `B` operand.
     B,
 }
 
+/// One parameter of the model function, bound to an operand by its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
+    /// Its C type as written (e.g. `uint8_t`), without `const`.
     pub ty: String,
+    /// Its name (`A`, `a`, `B` or `b`).
     pub name: String,
+    /// The Verilog operand it receives.
     pub operand: Operand,
 }
 
+/// The model function's definition as found in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
+    /// The return type as written, without `static`, `inline` or `extern`.
     pub ret: String,
+    /// The two parameters in declaration order.
     pub params: Vec<Param>,
     /// 1-based line of the definition.
     pub line: usize,
@@ -118,12 +162,19 @@ pub fn parse_signature(src: &str, func: &str, path: &Path) -> Result<Signature, 
 /// A compiled model: the executable and what it computes.
 #[derive(Debug, Clone)]
 pub struct CModel {
+    /// The C source file.
     pub source: PathBuf,
+    /// The model function called (for EvoApprox models, the circuit's name).
     pub func: String,
+    /// The compiled driver executable (in [`cache_dir`]).
     pub exe: PathBuf,
+    /// Width of the Verilog `A` operand in bits.
     pub a_bits: u32,
+    /// Width of the Verilog `B` operand in bits.
     pub b_bits: u32,
+    /// Whether operands and products are two's complement.
     pub signed: bool,
+    /// The function's signature, as bound.
     pub signature: Signature,
 }
 

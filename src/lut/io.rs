@@ -14,26 +14,85 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+/// Why a table file could not be read or written.
 #[derive(Debug, Error)]
 pub enum LutIoError {
+    /// A file could not be read or written.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// A file whose contents are not what its format requires (e.g. its size or line count).
     #[error("{path}: {msg}")]
-    Format { path: PathBuf, msg: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A bad line of a CSV table or of a simulator's dump.
     #[error("{path}:{line}: {msg}")]
-    Record { path: PathBuf, line: u64, msg: String },
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// The line, 1-based.
+        line: u64,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// A product the export format cannot store.
     #[error("{name}: product {value} at row {row}, col {col} does not fit the {format} element type")]
-    Range { name: String, value: i32, row: u32, col: u32, format: &'static str },
+    Range {
+        /// The table's name.
+        name: String,
+        /// The product.
+        value: i32,
+        /// Its row operand code.
+        row: u32,
+        /// Its column operand code.
+        col: u32,
+        /// The element type (e.g. `u16`, `<u2`).
+        format: &'static str,
+    },
     /// The file's size or array shape is not the table's.
     #[error("{path}: {found}, expected {expected}")]
-    Shape { path: PathBuf, found: String, expected: String },
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// The size or shape found.
+        found: String,
+        /// The size or shape the table needs.
+        expected: String,
+    },
+    /// A NumPy element type the importer does not read.
     #[error("{path}: element type {found} is not supported (want {supported})")]
-    Dtype { path: PathBuf, found: String, supported: &'static str },
+    Dtype {
+        /// The file.
+        path: PathBuf,
+        /// The element type found (the `descr`).
+        found: String,
+        /// The element types read.
+        supported: &'static str,
+    },
+    /// A C header that does not parse.
     #[error("{span}: {msg}")]
-    Syntax { span: Span, msg: String },
+    Syntax {
+        /// Where parsing stopped.
+        span: Span,
+        /// What was expected there.
+        msg: String,
+    },
     /// Signed or unsigned cannot be decided, or what decides it contradicts the entries.
     #[error("{path}: {msg}")]
-    Signedness { path: PathBuf, msg: String },
+    Signedness {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        msg: String,
+    },
 }
 
 mod c_header;
@@ -42,21 +101,27 @@ pub use c_header::read_raw as raw_c_header;
 /// What a file says about itself (an axdnn C header's comment); `None` where it is silent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HeaderInfo {
+    /// The table's name.
     pub name: Option<String>,
+    /// Whether the table is signed.
     pub signed: Option<bool>,
+    /// The multiplier's power in mW.
     pub power_mw: Option<f64>,
 }
 
 /// A table as stored in a file, before its signedness is decided.
 #[derive(Debug, Clone)]
 pub struct RawTable {
+    /// Width of the row operand in bits (the table has `2^row_bits` rows).
     pub row_bits: u32,
+    /// Width of the column operand in bits (the table has `2^col_bits` columns).
     pub col_bits: u32,
     /// Row-major entries as stored.
     pub values: Vec<i64>,
     /// Entries are 16-bit patterns (`.bin`, `<u2`): a signed table's negative products read as
     /// values >= 0x8000, so negativity cannot be seen.
     pub patterns16: bool,
+    /// What the file says about itself.
     pub header: HeaderInfo,
 }
 
@@ -117,11 +182,15 @@ pub enum Format {
 /// What an imported file cannot say about itself.
 #[derive(Debug, Clone)]
 pub struct ImportMeta {
+    /// The table's name.
     pub name: String,
+    /// Whether the table is signed.
     pub signed: bool,
+    /// Which Verilog operand port indexes the rows.
     pub row_port: RowPort,
     /// Operand widths for `.bin` (it has no shape); ignored for `.npy` and CSV.
     pub row_bits: u32,
+    /// Column operand width for `.bin`.
     pub col_bits: u32,
 }
 
@@ -160,6 +229,8 @@ fn as_u16(lut: &Lut, format: &'static str) -> Result<Vec<u16>, LutIoError> {
         .collect()
 }
 
+/// The table as a TFApprox `.bin`: one little-endian u16 per entry (signed tables: the 16-bit
+/// two's-complement pattern); fails on a product that does not fit.
 pub fn to_bin(lut: &Lut) -> Result<Vec<u8>, LutIoError> {
     Ok(as_u16(lut, "u16")?.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
@@ -200,6 +271,7 @@ pub fn to_npy(lut: &Lut, u2: bool) -> Result<Vec<u8>, LutIoError> {
     Ok(out)
 }
 
+/// The table as CSV: a `row,col,product` header line, then one line per entry in table order.
 pub fn to_csv(lut: &Lut) -> String {
     let mut s = String::with_capacity(lut.len() * 12);
     s.push_str("row,col,product\n");
@@ -418,6 +490,7 @@ pub fn raw_csv(path: &Path) -> Result<RawTable, LutIoError> {
     Ok(RawTable { row_bits: rb, col_bits: cb, values: table, patterns16: false, header: HeaderInfo::default() })
 }
 
+/// Read a CSV table (every pair once) as a table with `meta`'s name, signedness and row port.
 pub fn read_csv(path: &Path, meta: &ImportMeta) -> Result<Lut, LutIoError> {
     raw_csv(path)?.into_lut(path, &meta.name, meta.signed, meta.row_port)
 }

@@ -10,24 +10,35 @@ use serde::Serialize;
 /// accumulated in a fixed order.
 #[derive(Debug, Clone, Default)]
 pub struct Accum {
+    /// Pairs added.
     pub n: u64,
+    /// Pairs with a nonzero error.
     pub n_err: u64,
+    /// Σ |e|.
     pub sum_abs: u128,
+    /// Σ e².
     pub sum_sq: u128,
+    /// Σ e (signed).
     pub sum_e: i128,
+    /// max |e|.
     pub max_abs: u64,
     /// Pairs whose exact product is not 0 (the EvoApproxLib MRE/WCRE population).
     pub n_nonzero: u64,
+    /// Σ |e| / |exact| over pairs with exact ≠ 0.
     pub sum_rel: f64,
+    /// max |e| / |exact| over pairs with exact ≠ 0.
     pub max_rel: f64,
     /// `|e| / max(1, |exact|)` over all pairs (evoapprox8b header MRE/WCRE).
     pub sum_rel1: f64,
+    /// max |e| / max(1, |exact|) over all pairs.
     pub max_rel1: f64,
     /// Differing output bits (popcount of approx XOR exact over the output width).
     pub hd: u64,
 }
 
 impl Accum {
+    /// Adds one pair's approximate and exact products; `out_mask` keeps the output bits the Hamming
+    /// distance counts.
     #[inline]
     pub fn add(&mut self, approx: i64, exact: i64, out_mask: u64) {
         let e = approx - exact;
@@ -59,24 +70,38 @@ pub enum Coverage {
     Exhaustive,
     /// `n` uniformly random pairs drawn with `seed`; every metric is an estimate (and HD is
     /// scaled to the full pair count).
-    Sampled { n: u64, seed: u64 },
+    Sampled {
+        /// Number of pairs.
+        n: u64,
+        /// The seed they were drawn with.
+        seed: u64,
+    },
 }
 
+/// Error metrics of one multiplier (EvoApprox definitions; e = approximate − exact).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
+    /// Whether every pair or a sample was measured.
     pub coverage: Coverage,
+    /// Width of the row operand in bits (N).
     pub row_bits: u32,
+    /// Width of the column operand in bits (M).
     pub col_bits: u32,
+    /// Mean absolute error, mean |e|.
     pub mae: f64,
     /// 100·MAE / 2^(N+M) (also for signed circuits).
     pub mae_pct: f64,
+    /// Worst-case absolute error, max |e|.
     pub wce: f64,
+    /// 100·WCE / 2^(N+M).
     pub wce_pct: f64,
     /// 100·max |e|/|exact| over pairs with exact ≠ 0.
     pub wcre_pct: f64,
+    /// Error probability: 100 × the share of pairs with e ≠ 0.
     pub ep_pct: f64,
     /// 100·mean |e|/|exact| over pairs with exact ≠ 0.
     pub mre_pct: f64,
+    /// Mean squared error, mean e².
     pub mse: f64,
     /// Mean error (bias).
     pub mean_error: f64,
@@ -91,6 +116,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The metrics of the pairs summed in `acc`, for `row_bits × col_bits` operands measured as
+    /// `coverage` says.
     pub fn from_accum(acc: &Accum, row_bits: u32, col_bits: u32, coverage: Coverage) -> Metrics {
         let n = acc.n.max(1) as f64;
         let range = 2f64.powi((row_bits + col_bits) as i32);

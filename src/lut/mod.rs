@@ -20,9 +20,13 @@ use serde::{Deserialize, Serialize};
 /// A complete multiplier table over every operand pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lut {
+    /// The multiplier's name (e.g. `mul8u_L40`, `exact8x8u`).
     pub name: String,
+    /// Width of the row operand in bits.
     pub row_bits: u32,
+    /// Width of the column operand in bits.
     pub col_bits: u32,
+    /// Whether operand codes and products are two's complement.
     pub signed: bool,
     /// Which Verilog input port indexes the rows.
     pub row_port: RowPort,
@@ -33,19 +37,23 @@ pub struct Lut {
 }
 
 impl Lut {
+    /// Number of entries, `2^(row_bits + col_bits)`.
     pub fn len(&self) -> usize {
         self.table.len()
     }
 
+    /// Whether the table has no entries.
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }
 
+    /// Flat index of the operand pair: `row << col_bits | col`.
     #[inline(always)]
     pub fn index(&self, row: u32, col: u32) -> usize {
         ((row as usize) << self.col_bits) | col as usize
     }
 
+    /// The product of operand codes `row` and `col`.
     #[inline(always)]
     pub fn get(&self, row: u32, col: u32) -> i32 {
         self.table[self.index(row, col)]

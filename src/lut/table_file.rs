@@ -23,12 +23,22 @@ pub enum SignedBy {
     /// The file name (`mul8s_*` / `mul8u_*`).
     Name,
     /// Entry `index` is negative: only a signed multiplier's products are.
-    NegativeEntry { index: usize, value: i64 },
+    NegativeEntry {
+        /// The first negative entry's flat index (`row << col_bits | col`).
+        index: usize,
+        /// Its value.
+        value: i64,
+    },
     /// No entry is negative (for 16-bit patterns: none has the sign bit).
     NoNegativeEntry,
     /// 16-bit patterns: the table's mean absolute distance to the exact unsigned and the exact
     /// signed product decides (an approximate multiplier is close to its exact one).
-    NearestExact { mae_unsigned: f64, mae_signed: f64 },
+    NearestExact {
+        /// Mean absolute distance to the exact unsigned product.
+        mae_unsigned: f64,
+        /// Mean absolute distance to the exact signed product.
+        mae_signed: f64,
+    },
 }
 
 impl fmt::Display for SignedBy {
@@ -50,8 +60,11 @@ impl fmt::Display for SignedBy {
 /// A table file read as a multiplier.
 #[derive(Debug, Clone)]
 pub struct TableFile {
+    /// The file read.
     pub path: PathBuf,
+    /// Its table, with the signedness decided.
     pub lut: Lut,
+    /// How the signedness was decided.
     pub signed_by: SignedBy,
 }
 

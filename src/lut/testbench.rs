@@ -11,14 +11,21 @@ use std::path::Path;
 /// What the testbench needs to know about the device under test.
 #[derive(Debug, Clone)]
 pub struct Dut {
+    /// The module to instantiate.
     pub module: String,
+    /// Width of input port `A` in bits.
     pub a_bits: u32,
+    /// Width of input port `B` in bits.
     pub b_bits: u32,
+    /// The output port's name.
     pub out_name: String,
+    /// The output port's width in bits.
     pub out_bits: u32,
 }
 
 impl Dut {
+    /// The DUT of a netlist with inputs `A` and `B` and an output port (its first); `None`
+    /// otherwise.
     pub fn of(net: &crate::netlist::ir::Netlist) -> Option<Dut> {
         let a = net.input("A")?;
         let b = net.input("B")?;
@@ -56,11 +63,11 @@ pub fn testbench(d: &Dut) -> String {
     s
 }
 
-/// Parse a testbench dump and compare it with `lut` bit for bit (the low `out_bits` bits of each
-/// product). Returns the number of mismatching pairs and the first one as `(a, b, dump, lut)`.
 /// First mismatch of a dump comparison: `(a, b, dump value, LUT value)`.
 pub type FirstMismatch = Option<(u32, u32, u64, u64)>;
 
+/// Parse a testbench dump and compare it with `lut` bit for bit (the low `out_bits` bits of each
+/// product). Returns the number of mismatching pairs and the first one as `(a, b, dump, lut)`.
 pub fn compare_dump(
     dump: &str,
     d: &Dut,
@@ -103,10 +110,23 @@ pub fn compare_dump(
 /// Failure to run an external Verilog simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtSimError {
+    /// The simulator is not installed.
     #[error("{tool} not found on PATH")]
-    Missing { tool: &'static str },
+    Missing {
+        /// The program looked for (`iverilog`, `vvp`, `verilator`, …).
+        tool: &'static str,
+    },
+    /// The simulator ran and failed.
     #[error("{tool} failed ({status}): {stderr}")]
-    Failed { tool: &'static str, status: String, stderr: String },
+    Failed {
+        /// The program.
+        tool: &'static str,
+        /// Its exit status.
+        status: String,
+        /// Its error output.
+        stderr: String,
+    },
+    /// Files around the run could not be written or read.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

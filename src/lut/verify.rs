@@ -29,14 +29,20 @@ pub enum Outcome {
     Documented(&'static str),
     /// A sampled estimate, consistent with the figure (the test applied).
     Consistent(String),
+    /// Differs beyond rounding, with no documented reason.
     Mismatch,
 }
 
+/// One published figure compared with its recomputed value.
 #[derive(Debug, Clone)]
 pub struct Check {
+    /// The metric's header name (e.g. `MAE%`).
     pub metric: &'static str,
+    /// The value recomputed from the simulated products.
     pub computed: f64,
+    /// The figure as printed in the header.
     pub published: Figure,
+    /// How the two compare.
     pub outcome: Outcome,
 }
 
@@ -54,11 +60,15 @@ pub enum Rule {
 /// One documented deviation: which circuits (empty = every circuit of `library`), which metric.
 #[derive(Debug, Clone, Copy)]
 pub struct Deviation {
+    /// The circuits it applies to; empty: every circuit of `library`.
     pub circuits: &'static [&'static str],
     /// `Some("EvoApprox8b")` restricts to that header style.
     pub library: Option<&'static str>,
+    /// The metric it concerns (header name).
     pub metric: &'static str,
+    /// How the published figure derives from the exact value.
     pub rule: Rule,
+    /// The explanation reports show.
     pub reason: &'static str,
 }
 
@@ -136,6 +146,7 @@ pub const C_SWAPPED: &[&str] = &[
     "mul16u_F6B",
     "mul16u_FGL",
 ];
+/// The note a report shows for a circuit of [`C_SWAPPED`].
 pub const C_SWAPPED_REASON: &str = "C model takes port B as `a` (confirmed with Icarus)";
 
 fn c_swapped(name: &str, sig: &super::cmodel::Signature) -> bool {
@@ -252,31 +263,44 @@ pub fn check_sampled(name: &str, m: &Metrics, p: &Published, n: u64) -> Vec<Chec
 /// Result of the C-model comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CResult {
+    /// Not compared: not asked for, or no simulated products to compare.
     NotRun,
+    /// The circuit has no C model.
     NoModel,
     /// Every compared pair equal (number of pairs).
     Match(u64),
     /// Mismatching pairs out of compared, first mismatch (a, b, netlist, C).
     Mismatch {
+        /// Pairs that differ.
         bad: u64,
+        /// Pairs compared.
         of: u64,
+        /// The first differing pair: `(a, b, netlist product, C product)`.
         first: (u32, u32, i64, i64),
     },
     /// Differs, and the circuit is listed in [`VERILOG_NOT_C`].
     Documented {
+        /// Pairs that differ.
         bad: u64,
+        /// Pairs compared.
         of: u64,
+        /// The first differing pair: `(a, b, netlist product, C product)`.
         first: (u32, u32, i64, i64),
     },
+    /// The model could not be compiled or run (the message).
     Error(String),
 }
 
 /// One circuit: its netlists (generic and PDK45 when present) and C model.
 #[derive(Debug, Clone)]
 pub struct Circuit {
+    /// The circuit's name (the file stem without `_pdk45`).
     pub name: String,
+    /// Its generic netlist (`<name>.v`), if found.
     pub generic: Option<PathBuf>,
+    /// Its PDK45-cell netlist (`<name>_pdk45.v`), if found.
     pub pdk45: Option<PathBuf>,
+    /// Its C model (`<name>.c`), if found.
     pub c_model: Option<PathBuf>,
     /// Other byte-identical copies found (EvoApproxLib lists a circuit in several subsets).
     pub copies: usize,
@@ -285,14 +309,21 @@ pub struct Circuit {
 /// What verification found for one circuit.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The circuit verified.
     pub circuit: Circuit,
+    /// How its netlist reads as a multiplier; `None` if no netlist could be read as one.
     pub shape: Option<MulShape>,
+    /// Gates of the first netlist read (every node but the primary inputs).
     pub gates: usize,
+    /// Metrics of the simulated products (exhaustive or sampled), if simulated.
     pub metrics: Option<Metrics>,
+    /// Figures from the netlist header.
     pub published: Published,
+    /// Each published figure against its recomputed value.
     pub checks: Vec<Check>,
     /// Generic and PDK45 tables equal (None when only one netlist exists).
     pub pdk45_same: Option<bool>,
+    /// The C-model comparison.
     pub c: CResult,
     /// Fatal problems (parse or simulation errors, mismatches).
     pub errors: Vec<String>,
@@ -309,6 +340,8 @@ enum Products {
 }
 
 impl Report {
+    /// Whether nothing failed: no errors, no unexplained mismatch, equal PDK45 twin, no C-model
+    /// mismatch or error.
     pub fn ok(&self) -> bool {
         self.errors.is_empty()
             && self.checks.iter().all(|c| c.outcome != Outcome::Mismatch)
@@ -323,6 +356,7 @@ impl Report {
             || self.pdk45_same.is_some()
     }
 
+    /// Every documented deviation behind a difference, one line each, without repeats.
     pub fn documented(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .checks
@@ -399,8 +433,11 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<Circuit>> {
 pub struct Options {
     /// Circuits with at most this many operand bits are swept exhaustively.
     pub exhaustive_bits: u32,
+    /// Operand pairs simulated (at random) for circuits too wide to sweep.
     pub samples: usize,
+    /// Seed of those samples.
     pub seed: u64,
+    /// Which Verilog operand port is the table row.
     pub row_port: RowPort,
 }
 
@@ -412,7 +449,9 @@ impl Default for Options {
 
 /// CPU time spent in each phase of [`simulate`], summed over threads (nanoseconds).
 pub static PARSE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// CPU time simulating netlists (see [`PARSE_NS`]).
 pub static SIM_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// CPU time computing metrics and checks (see [`PARSE_NS`]).
 pub static SCORE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn add_ns(counter: &std::sync::atomic::AtomicU64, t: std::time::Instant) {
@@ -630,6 +669,7 @@ pub fn fmt_at(x: f64, ulp: f64) -> String {
     format!("{x:.d$}")
 }
 
+/// `x` for a report: no decimals if integral, 2 from 100 up, else 4.
 pub fn fmt_val(x: f64) -> String {
     if x == x.trunc() && x.abs() < 1e15 {
         format!("{x:.0}")

@@ -5,46 +5,62 @@ pub use crate::data::{Normalization, Shape};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// What a layer computes, with its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LayerKind {
     /// Square kernel, zero padding on all sides, bias always present.
     /// Parameters: `<name>.weight` (OIHW) and `<name>.bias`.
     Conv {
+        /// Output channels.
         out_ch: usize,
+        /// Kernel height and width.
         k: usize,
+        /// Stride in both directions.
         stride: usize,
+        /// Zero padding on each side.
         pad: usize,
     },
     /// Fully connected on the flattened (C,H,W row-major) input.
     /// Parameters: `<name>.weight` (out × in) and `<name>.bias`.
     Linear {
+        /// Output features.
         out: usize,
     },
     /// Average pooling, square window, no padding.
     AvgPool {
+        /// Window height and width.
         k: usize,
+        /// Stride in both directions.
         stride: usize,
     },
+    /// `max(x, 0)` elementwise.
     Relu,
 }
 
+/// One layer: its name (parameter tensors are `<name>.weight`/`<name>.bias`) and what it computes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layer {
+    /// The layer's name (e.g. `conv1`, `fc2`, `conv1.relu`).
     pub name: String,
+    /// What it computes.
     pub kind: LayerKind,
 }
 
 impl Layer {
+    /// Whether the layer has weights and a bias (convolutions and linear layers).
     pub fn has_params(&self) -> bool {
         matches!(self.kind, LayerKind::Conv { .. } | LayerKind::Linear { .. })
     }
 }
 
+/// The two architectures the models use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ArchName {
+    /// LeNet-5 (see [`Arch::lenet5`]).
     Lenet5,
+    /// The scaled-down AlexNet for 32×32 inputs (see [`Arch::alexnet`]).
     Alexnet,
 }
 
@@ -71,9 +87,13 @@ impl std::str::FromStr for ArchName {
 /// A feed-forward network: input shape, then layers applied in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arch {
+    /// Which architecture.
     pub name: ArchName,
+    /// Shape of one input image.
     pub input: Shape,
+    /// Number of output classes (logits).
     pub classes: usize,
+    /// Layers in application order.
     pub layers: Vec<Layer>,
     /// Per-channel input normalization applied inside the model before the first layer
     /// (torchvision convention: pixels in [0, 1], `(x − mean_c)/std_c`); absent: none.
@@ -84,7 +104,9 @@ pub struct Arch {
 /// Description of one parameter tensor, named as PyTorch would name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamSpec {
+    /// The PyTorch name (`<layer>.weight` or `<layer>.bias`).
     pub name: String,
+    /// The tensor's shape (OIHW for convolution weights, out × in for linear ones).
     pub shape: Vec<usize>,
     /// Fan-in, for initialisation.
     pub fan_in: usize,
@@ -104,6 +126,7 @@ fn linear(name: &str, out: usize) -> Layer {
 }
 
 impl Arch {
+    /// The architecture `name` for `input` images and `classes` classes.
     pub fn new(name: ArchName, input: Shape, classes: usize) -> Arch {
         match name {
             ArchName::Lenet5 => Arch::lenet5(input, classes),

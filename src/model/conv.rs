@@ -53,8 +53,9 @@ const AVX2_MR: usize = 6;
 ///
 /// # Safety
 /// The CPU has `lv`'s features; `a` holds `kk·lv.mr()` values, `b` ≥ `kk` rows, `bias` ≥
-/// `lv.mr()`, and `c` is valid for the tile.
-#[allow(clippy::too_many_arguments)]
+/// `lv.mr()`, `rows ≤ lv.mr()`, `cols ≤ 16`, and `c + i·ldc` is valid for writes of `cols`
+/// floats for every `i < rows`.
+#[allow(clippy::too_many_arguments)] // reason: a GEMM micro-kernel's operands and tile shape
 unsafe fn tile(
     lv: Level,
     kk: usize,
@@ -67,10 +68,12 @@ unsafe fn tile(
     cols: usize,
 ) {
     match lv {
+        // SAFETY: the caller's contract is the kernel's (the CPU has AVX-512F for `Avx512`).
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => x86::tile_avx512(kk, a, b, bias, c, ldc, rows, cols),
+        Level::Avx512 => unsafe { x86::tile_avx512(kk, a, b, bias, c, ldc, rows, cols) },
+        // SAFETY: the caller's contract is the kernel's (the CPU has AVX2 and FMA for `Avx2Fma`).
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2Fma => x86::tile_avx2(kk, a, b, bias, c, ldc, rows, cols),
+        Level::Avx2Fma => unsafe { x86::tile_avx2(kk, a, b, bias, c, ldc, rows, cols) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("level() is None off x86_64"),
     }
@@ -93,12 +96,19 @@ fn level() -> Option<Level> {
 /// Geometry of one convolution over a batch (input `[C][N][H][W]`, square kernel, zero padding).
 #[derive(Debug, Clone, Copy)]
 pub struct ConvGeom {
+    /// Images in the batch.
     pub n: usize,
+    /// Shape of one input image.
     pub input: Shape,
+    /// Kernel height and width.
     pub k: usize,
+    /// Stride in both directions.
     pub stride: usize,
+    /// Zero padding on each side.
     pub pad: usize,
+    /// Output height.
     pub oh: usize,
+    /// Output width.
     pub ow: usize,
 }
 
@@ -179,12 +189,12 @@ fn pack_panel(xp: &[f32], g: ConvGeom, hp: usize, wp: usize, p0: usize, cols: us
     let mut runs = [(0usize, 0usize, 0usize); NR]; // (first j, length, input offset)
     let mut nrun = 0;
     let mut offs = [0usize; NR];
-    for j in 0..cols {
+    for (j, slot) in offs.iter_mut().enumerate().take(cols) {
         let p = p0 + j;
         let (b, rest) = (p / (g.oh * g.ow), p % (g.oh * g.ow));
         let (oy, ox) = (rest / g.ow, rest % g.ow);
         let off = (b * hp + oy * g.stride) * wp + ox * g.stride;
-        offs[j] = off;
+        *slot = off;
         if g.stride == 1 && ox > 0 && j > 0 {
             runs[nrun - 1].1 += 1;
         } else {
@@ -249,7 +259,7 @@ fn backward_input_at(lv: Level, dy: &[f32], g: ConvGeom, w: &[f32], dx: &mut [f3
     let kk = s.c * g.k * g.k;
     let np = g.n * g.oh * g.ow;
     let plane = s.h * s.w;
-    assert!(g.stride == 1 && kk > 0 && w.len() % kk == 0, "conv weights");
+    assert!(g.stride == 1 && kk > 0 && w.len().is_multiple_of(kk), "conv weights");
     let oc = w.len() / kk;
     assert_eq!(dy.len(), oc * np, "conv output gradient");
     assert_eq!(dx.len(), s.c * g.n * plane, "conv input gradient");
@@ -353,19 +363,10 @@ mod x86 {
     use super::{ConvGeom, Row, AVX2_MR, KC, NR};
     use std::arch::x86_64::*;
 
-    /// [`super::scatter_rows`] compiled for AVX-512 (a 16-wide row is one vector addition).
-    ///
-    /// # Safety
-    /// AVX-512F present.
+    /// [`super::scatter_rows`] compiled for AVX-512 (a 16-wide row is one vector addition); safe
+    /// code, callable where AVX-512F is known to be present.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn scatter_rows_avx512(
-        cols: &[f32],
-        ld: usize,
-        g: ConvGeom,
-        r0: usize,
-        r1: usize,
-        local: &mut [f32],
-    ) {
+    pub(super) fn scatter_rows_avx512(cols: &[f32], ld: usize, g: ConvGeom, r0: usize, r1: usize, local: &mut [f32]) {
         super::scatter_rows(cols, ld, g, r0, r1, local)
     }
 
@@ -373,10 +374,10 @@ mod x86 {
     /// rounded as matrixmultiply's AVX-512 kernel does (see the module doc).
     ///
     /// # Safety
-    /// AVX-512F present; `a` holds `kk·16` values, `bias` ≥ 16, `b` ≥ `kk` rows, and `c` is valid
-    /// for the tile.
+    /// AVX-512F present; `a` holds `kk·16` values, `bias` ≥ 16, `b` ≥ `kk` rows, `rows ≤ 16`,
+    /// `cols ≤ 16`, and `c + i·ldc` is valid for writes of `cols` floats for every `i < rows`.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // reason: a GEMM micro-kernel's operands and tile shape
     pub(super) unsafe fn tile_avx512(
         kk: usize,
         a: &[f32],
@@ -393,13 +394,18 @@ mod x86 {
         while k0 < kk {
             let k1 = (k0 + KC).min(kk);
             let mut acc = [_mm512_setzero_ps(); 16];
-            let mut ap = a.as_ptr().add(k0 * 16);
+            // SAFETY: `k0 < kk`, and `a` holds `kk·16` values (caller's contract).
+            let mut ap = unsafe { a.as_ptr().add(k0 * 16) };
             for row in &b[k0..k1] {
-                let bv = _mm512_load_ps(row.0.as_ptr());
+                // SAFETY: a `Row` is 16 floats aligned to 64 bytes.
+                let bv = unsafe { _mm512_load_ps(row.0.as_ptr()) };
                 for (i, s) in acc.iter_mut().enumerate() {
-                    *s = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(i)), bv, *s);
+                    // SAFETY: `ap + i` (`i < 16`) is value `k·16 + i` of `a`, `k < kk`, and `a` holds
+                    // `kk·16` values (caller's contract).
+                    *s = _mm512_fmadd_ps(_mm512_set1_ps(unsafe { *ap.add(i) }), bv, *s);
                 }
-                ap = ap.add(16);
+                // SAFETY: `k < k1 ≤ kk`: at most one past the end of `a`'s `kk·16` values.
+                ap = unsafe { ap.add(16) };
             }
             for (s, &v) in sum.iter_mut().zip(&acc) {
                 *s = if k0 == 0 { v } else { _mm512_add_ps(*s, v) };
@@ -409,7 +415,9 @@ mod x86 {
         let mask: __mmask16 = if cols >= NR { !0 } else { (1u16 << cols) - 1 };
         for (i, &s) in sum.iter().enumerate().take(rows) {
             let v = _mm512_add_ps(s, _mm512_set1_ps(bias[i]));
-            _mm512_mask_storeu_ps(c.add(i * ldc), mask, v);
+            // SAFETY: `c + i·ldc` is valid for `cols` floats (`i < rows`; caller's contract), and
+            // the mask writes only the first `cols` lanes.
+            unsafe { _mm512_mask_storeu_ps(c.add(i * ldc), mask, v) };
         }
     }
 
@@ -418,9 +426,10 @@ mod x86 {
     /// not change any element's FMA chain.
     ///
     /// # Safety
-    /// AVX2 and FMA present; `a` holds `kk·6` values, `bias` ≥ 6, otherwise as [`tile_avx512`].
+    /// AVX2 and FMA present; `a` holds `kk·6` values, `bias` ≥ 6, `rows ≤ 6`, otherwise as
+    /// [`tile_avx512`].
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // reason: a GEMM micro-kernel's operands and tile shape
     pub(super) unsafe fn tile_avx2(
         kk: usize,
         a: &[f32],
@@ -438,16 +447,20 @@ mod x86 {
         while k0 < kk {
             let k1 = (k0 + KC).min(kk);
             let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-            let mut ap = a.as_ptr().add(k0 * MR);
+            // SAFETY: `k0 < kk`, and `a` holds `kk·MR` values (caller's contract).
+            let mut ap = unsafe { a.as_ptr().add(k0 * MR) };
             for row in &b[k0..k1] {
-                let b0 = _mm256_load_ps(row.0.as_ptr());
-                let b1 = _mm256_load_ps(row.0.as_ptr().add(8));
+                // SAFETY: a `Row` is 16 floats aligned to 64 bytes: two aligned 8-float halves.
+                let (b0, b1) = unsafe { (_mm256_load_ps(row.0.as_ptr()), _mm256_load_ps(row.0.as_ptr().add(8))) };
                 for (i, s) in acc.iter_mut().enumerate() {
-                    let av = _mm256_set1_ps(*ap.add(i));
+                    // SAFETY: `ap + i` (`i < MR`) is value `k·MR + i` of `a`, `k < kk`, and `a` holds
+                    // `kk·MR` values (caller's contract).
+                    let av = _mm256_set1_ps(unsafe { *ap.add(i) });
                     s[0] = _mm256_fmadd_ps(av, b0, s[0]);
                     s[1] = _mm256_fmadd_ps(av, b1, s[1]);
                 }
-                ap = ap.add(MR);
+                // SAFETY: `k < k1 ≤ kk`: at most one past the end of `a`'s `kk·MR` values.
+                ap = unsafe { ap.add(MR) };
             }
             for (s, v) in sum.iter_mut().zip(&acc) {
                 for h in 0..2 {
@@ -460,14 +473,18 @@ mod x86 {
         for (i, s) in sum.iter().enumerate().take(rows) {
             let bv = _mm256_set1_ps(bias[i]);
             let (v0, v1) = (_mm256_add_ps(s[0], bv), _mm256_add_ps(s[1], bv));
-            let dst = c.add(i * ldc);
-            if cols >= NR {
-                _mm256_storeu_ps(dst, v0);
-                _mm256_storeu_ps(dst.add(8), v1);
-            } else {
-                _mm256_storeu_ps(tmp.as_mut_ptr(), v0);
-                _mm256_storeu_ps(tmp.as_mut_ptr().add(8), v1);
-                std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, cols);
+            // SAFETY: `c + i·ldc` is valid for writes of `cols ≤ 16` floats (`i < rows`; caller's
+            // contract): all 16 when `cols = 16`, else the first `cols` copied from `tmp` (16).
+            unsafe {
+                let dst = c.add(i * ldc);
+                if cols >= NR {
+                    _mm256_storeu_ps(dst, v0);
+                    _mm256_storeu_ps(dst.add(8), v1);
+                } else {
+                    _mm256_storeu_ps(tmp.as_mut_ptr(), v0);
+                    _mm256_storeu_ps(tmp.as_mut_ptr().add(8), v1);
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, cols);
+                }
             }
         }
     }

@@ -28,9 +28,14 @@ const BN_MOMENTUM: f64 = 0.1;
 /// BatchNorm state of one convolution's output channels.
 #[derive(Debug, Clone)]
 pub struct BatchNorm<T> {
+    /// Per-channel scale.
     pub gamma: Vec<T>,
+    /// Per-channel shift.
     pub beta: Vec<T>,
+    /// Moving average (momentum 0.1) of the channel's batch means, used in evaluation and folding.
     pub running_mean: Vec<T>,
+    /// Moving average (momentum 0.1) of the channel's batch variances, used in evaluation and
+    /// folding.
     pub running_var: Vec<T>,
 }
 
@@ -38,10 +43,15 @@ pub struct BatchNorm<T> {
 /// optional BatchNorm per convolution.
 #[derive(Debug, Clone)]
 pub struct Net<T> {
+    /// The architecture.
     pub arch: Arch,
+    /// Output shape of every layer ([`Arch::shapes`]).
     pub shapes: Vec<Shape>,
+    /// Weights per layer in PyTorch layout (OIHW, out × in); empty for layers without parameters.
     pub w: Vec<Vec<T>>,
+    /// Biases per layer; empty for layers without parameters.
     pub b: Vec<Vec<T>>,
+    /// BatchNorm per layer: `Some` after a convolution when trained with BatchNorm.
     pub bn: Vec<Option<BatchNorm<T>>>,
     /// Reused im2col buffers: the largest arrays of a step (up to ~100 MB); allocating them
     /// fresh every step costs more in page faults than the copy itself.
@@ -72,12 +82,17 @@ impl<T: Real> Net<T> {
 /// Gradients of the loss, same structure as `Net`.
 #[derive(Debug, Clone)]
 pub struct Grads<T> {
+    /// Weight gradients per layer.
     pub w: Vec<Vec<T>>,
+    /// Bias gradients per layer.
     pub b: Vec<Vec<T>>,
+    /// BatchNorm scale gradients per layer (empty without BatchNorm).
     pub gamma: Vec<Vec<T>>,
+    /// BatchNorm shift gradients per layer (empty without BatchNorm).
     pub beta: Vec<Vec<T>>,
 }
 
+/// Training or evaluation (how BatchNorm behaves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// BatchNorm uses batch statistics and updates running statistics.
@@ -112,6 +127,7 @@ pub struct Backward<T> {
     pub losses: Vec<T>,
     /// Number of images whose arg-max logit is the label.
     pub correct: usize,
+    /// Parameter gradients, summed over the batch.
     pub grads: Grads<T>,
     /// dLoss/dInput (NCHW) when requested.
     pub input_grad: Option<Vec<T>>,
@@ -177,6 +193,7 @@ impl<T: Real> Net<T> {
         p
     }
 
+    /// Zero gradients shaped like this network's parameters.
     pub fn zero_grads(&self) -> Grads<T> {
         let z = |v: &Vec<T>| vec![T::ZERO; v.len()];
         Grads {

@@ -13,58 +13,83 @@ use std::path::{Path, PathBuf};
 /// `--recover finetune` checks it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinetuneRecord {
+    /// How the weights were tuned, in one line.
     pub method: String,
     /// The model folder fine-tuning started from, and the sha256 of its weights.
     pub base_model: String,
+    /// sha256 of the base model's weights file.
     pub base_sha256: String,
+    /// The multiplier tuned for (its name).
     pub multiplier: String,
     /// sha256 of the multiplier's table ([`crate::lut::Lut::sha256`]).
     pub lut_sha256: String,
     /// The quantization scheme as serde writes `quant::QuantScheme` (`AsymU8`, `SignMagnitude`,
     /// `SymS8`); read back typed by `recover::finetune::recorded_scheme`.
     pub scheme: String,
+    /// Whether weights were quantized per output channel (else per tensor).
     pub per_channel: bool,
+    /// The layers on the approximate multiplier: `conv`, `all` or a comma-separated list of names.
     pub approx_layers: String,
+    /// Training images used to calibrate the activation ranges.
     pub calib: usize,
+    /// Seed choosing them.
     pub calib_seed: u64,
+    /// Fine-tuning epochs.
     pub epochs: usize,
+    /// Seed of the fine-tuning (image order).
     pub seed: u64,
+    /// Initial learning rate.
     pub lr: f32,
+    /// Images per step.
     pub batch: usize,
     /// Accuracy of the quantized model on the multiplier over `eval_n` test images, before and
     /// after fine-tuning.
     pub eval_n: usize,
+    /// Quantized accuracy (fraction) before fine-tuning.
     pub accuracy_before: f64,
+    /// Quantized accuracy (fraction) after fine-tuning.
     pub accuracy_after: f64,
 }
 
+/// The weights file of a model folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The description file of a model folder.
 pub const META_FILE: &str = "model.json";
 
 /// One input file of the dataset with its sha256.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileHash {
+    /// The file's name.
     pub file: String,
+    /// The file's sha256 (hex).
     pub sha256: String,
 }
 
 /// What `model.json` records besides the architecture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
+    /// The dataset trained on.
     pub dataset: DatasetName,
+    /// The dataset files trained on, with their sha256 (empty when not recorded).
     #[serde(default)]
     pub dataset_files: Vec<FileHash>,
+    /// Training epochs.
     pub epochs: usize,
+    /// Training seed.
     pub seed: u64,
     /// e.g. "sgd(momentum=0.9, nesterov, weight_decay=5e-4), one-cycle lr 0.1, batch 128".
     pub optimizer: String,
     /// Float test accuracy (fraction) over `test_n` images.
     pub test_accuracy: f64,
+    /// Test images `test_accuracy` was measured on.
     pub test_n: usize,
+    /// Whether BatchNorm was trained and folded into the convolutions' weights and biases.
     #[serde(default)]
     pub batchnorm_folded: bool,
+    /// Wall-clock seconds spent training (fine-tuning included).
     #[serde(default)]
     pub train_seconds: f64,
+    /// The command line that made the model.
     #[serde(default)]
     pub command: String,
     /// sha256 of `model.safetensors` (filled in by `save`).
@@ -82,33 +107,106 @@ struct ModelJson {
     meta: ModelMeta,
 }
 
+/// A loaded model folder: architecture, weights and description.
 #[derive(Debug, Clone)]
 pub struct SavedModel {
+    /// The architecture.
     pub arch: Arch,
+    /// The weights and biases.
     pub params: Params,
+    /// Everything else `model.json` records.
     pub meta: ModelMeta,
 }
 
+/// Why a model folder could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelIoError {
+    /// A model file could not be read or written.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// `model.json` does not parse as a model description.
     #[error("{path}:{line}:{col}: bad model description: {reason}")]
-    BadJson { path: PathBuf, line: usize, col: usize, reason: String },
+    BadJson {
+        /// The file.
+        path: PathBuf,
+        /// Line of the error, 1-based.
+        line: usize,
+        /// Column of the error, 1-based.
+        col: usize,
+        /// The JSON error.
+        reason: String,
+    },
+    /// `model.json`'s input normalization does not fit the input channels.
     #[error("{path}: arch.{reason}")]
-    BadNormalization { path: PathBuf, reason: String },
+    BadNormalization {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (after `arch.`).
+        reason: String,
+    },
+    /// The weights file is not the one `model.json` records.
     #[error("{path}: sha256 {found} does not match {expected} recorded in model.json")]
-    ShaMismatch { path: PathBuf, expected: String, found: String },
+    ShaMismatch {
+        /// The weights file.
+        path: PathBuf,
+        /// The sha256 recorded in `model.json`.
+        expected: String,
+        /// The weights file's sha256.
+        found: String,
+    },
+    /// The weights file is not a valid safetensors file.
     #[error("{path}: not a valid safetensors file: {reason}")]
-    BadWeights { path: PathBuf, reason: String },
+    BadWeights {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        reason: String,
+    },
+    /// A tensor is missing, of another type than f32, or otherwise unusable.
     #[error("{path}: tensor {name}: {reason}")]
-    BadTensor { path: PathBuf, name: String, reason: String },
+    BadTensor {
+        /// The weights file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// `dim`: the first dimension that differs (or the first one past the shorter shape).
     #[error("{path}: tensor {name}: shape {found:?} differs from {expected:?} of model.json's architecture at dimension {dim}")]
-    ShapeMismatch { path: PathBuf, name: String, found: Vec<usize>, expected: Vec<usize>, dim: usize },
+    ShapeMismatch {
+        /// The weights file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// Its shape in the file.
+        found: Vec<usize>,
+        /// The shape the architecture needs.
+        expected: Vec<usize>,
+        /// The first dimension that differs.
+        dim: usize,
+    },
     /// The first NaN or ±Inf in row-major order: flat `index` and its multi-index in `shape`.
     #[error("{path}: tensor {name}: element {index} (index {multi_index:?} of shape {shape:?}) is {value}")]
-    NonFinite { path: PathBuf, name: String, index: usize, multi_index: Vec<usize>, shape: Vec<usize>, value: f32 },
+    NonFinite {
+        /// The weights file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// Flat index of the element.
+        index: usize,
+        /// Its index per dimension.
+        multi_index: Vec<usize>,
+        /// The tensor's shape.
+        shape: Vec<usize>,
+        /// The element (NaN or ±Inf).
+        value: f32,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ModelIoError + '_ {

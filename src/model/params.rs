@@ -7,14 +7,18 @@ use indexmap::IndexMap;
 /// A dense f32 tensor, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
+    /// Dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// Elements in row-major order.
     pub data: Vec<f32>,
 }
 
 impl Tensor {
+    /// A tensor of `shape` filled with 0.
     pub fn zeros(shape: &[usize]) -> Tensor {
         Tensor { shape: shape.to_vec(), data: vec![0.0; shape.iter().product()] }
     }
+    /// Number of elements.
     pub fn numel(&self) -> usize {
         self.data.len()
     }
@@ -23,6 +27,7 @@ impl Tensor {
 /// All parameters of a model, in `Arch::params()` order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Params {
+    /// Tensors by PyTorch name, in `Arch::params()` order.
     pub tensors: IndexMap<String, Tensor>,
 }
 
@@ -33,6 +38,7 @@ impl Params {
         Params { tensors }
     }
 
+    /// The tensor named `name`.
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.tensors.get(name)
     }

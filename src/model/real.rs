@@ -5,6 +5,7 @@ use super::conv::ConvGeom;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
+/// The float type the engine computes in (`f32` or `f64`).
 pub trait Real:
     Copy
     + Send
@@ -20,15 +21,25 @@ pub trait Real:
     + Neg<Output = Self>
     + AddAssign
 {
+    /// 0.
     const ZERO: Self;
+    /// 1.
     const ONE: Self;
+    /// `v` as this type (exact).
     fn from_f32(v: f32) -> Self;
+    /// `v` as this type (rounded to nearest for `f32`).
     fn from_f64(v: f64) -> Self;
+    /// The value as `f32` (rounded to nearest from `f64`).
     fn to_f32(self) -> f32;
+    /// The value as `f64` (exact).
     fn to_f64(self) -> f64;
+    /// `e^self`.
     fn exp(self) -> Self;
+    /// Natural logarithm.
     fn ln(self) -> Self;
+    /// Square root.
     fn sqrt(self) -> Self;
+    /// The larger of `self` and `o`: `self` if `self >= o`, else `o` (so `o` when either is NaN).
     fn max(self, o: Self) -> Self {
         if self >= o {
             self
@@ -112,7 +123,8 @@ impl Real for f32 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: `Real::gemm`'s contract (valid matrices, `c` not aliased) is `sgemm`'s.
+        unsafe { matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
     fn conv_forward(x: &[f32], g: ConvGeom, w: &[f32], bias: &[f32], y: &mut [f32]) -> bool {
         super::conv::forward(x, g, w, bias, y)
@@ -162,7 +174,8 @@ impl Real for f64 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: `Real::gemm`'s contract (valid matrices, `c` not aliased) is `dgemm`'s.
+        unsafe { matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 
@@ -268,6 +281,7 @@ fn split_parts(m: usize, k: usize, n: usize) -> usize {
 pub(super) struct SendPtr<T>(pub(super) *mut T);
 // SAFETY: only ever used to write disjoint parts of one buffer from different tasks (above).
 unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as for `Send`: tasks share the pointer only to reach disjoint parts of the buffer.
 unsafe impl<T> Sync for SendPtr<T> {}
 impl<T> SendPtr<T> {
     pub(super) fn get(self) -> *mut T {

@@ -19,23 +19,34 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The checkpoint file written into the output folder after every epoch (training resumes from it).
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 /// Test images evaluated after each epoch (for the log only).
 pub const EPOCH_EVAL_N: usize = 2000;
 
+/// The options of a training run (a checkpoint records them; resuming needs the same).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// The architecture trained.
     pub arch: ArchName,
+    /// The dataset trained on.
     pub dataset: DatasetName,
+    /// Epochs to train.
     pub epochs: usize,
+    /// Seed of initialization, image order and augmentation.
     pub seed: u64,
+    /// Images per step.
     pub batch: usize,
     /// Peak learning rate of the one-cycle schedule.
     pub lr: f32,
+    /// Nesterov momentum of SGD.
     pub momentum: f32,
+    /// L2 weight decay of SGD.
     pub weight_decay: f32,
     /// Fraction of all steps spent warming up from lr/10 to lr.
     pub warmup: f32,
+    /// Whether to train with BatchNorm after every convolution (folded into the weights at the
+    /// end).
     pub batchnorm: bool,
     /// Random crop (4-px padding) and horizontal flip.
     pub augment: bool,
@@ -110,6 +121,7 @@ impl TrainConfig {
         }
     }
 
+    /// A one-line description of optimizer and schedule, as `model.json` records it.
     pub fn optimizer_description(&self) -> String {
         format!(
             "sgd(nesterov momentum={}, weight_decay={}), one-cycle lr peak {} (warm-up {}%), batch {}, batchnorm={}, augment={}",
@@ -134,28 +146,52 @@ impl TrainConfig {
     }
 }
 
+/// Why training could not run or resume.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// Reading or writing the model or checkpoint failed.
     #[error(transparent)]
     Io(#[from] ModelIoError),
+    /// A checkpoint made with other training options than the ones given.
     #[error(
         "{path}: checkpoint was made with a different configuration ({reason}); remove it or use the same options"
     )]
-    ConfigMismatch { path: PathBuf, reason: String },
+    ConfigMismatch {
+        /// The checkpoint.
+        path: PathBuf,
+        /// The options that differ.
+        reason: String,
+    },
+    /// A checkpoint that cannot be read back.
     #[error("{path}: bad checkpoint: {reason}")]
-    BadCheckpoint { path: PathBuf, reason: String },
+    BadCheckpoint {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The test images' shape differs from the training images' (the model's input shape).
     #[error("dataset has images of shape {found}, model expects {expected}")]
-    ShapeMismatch { expected: String, found: String },
+    ShapeMismatch {
+        /// The model's input shape.
+        expected: String,
+        /// The test images' shape.
+        found: String,
+    },
 }
 
 /// One epoch's numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
+    /// The epoch, 1-based.
     pub epoch: usize,
+    /// Mean cross-entropy loss over the epoch's training images.
     pub train_loss: f64,
+    /// Accuracy (fraction) on the epoch's training images, as trained.
     pub train_accuracy: f64,
     /// Accuracy on the first `EPOCH_EVAL_N` test images.
     pub test_accuracy: f64,
+    /// Wall-clock seconds the epoch took.
     pub seconds: f64,
 }
 
@@ -170,10 +206,13 @@ struct CheckpointMeta {
     replans: Vec<String>,
 }
 
+/// What a finished training run produced.
 pub struct TrainOutcome {
+    /// The architecture trained.
     pub arch: Arch,
     /// Plain conv+bias parameters (BatchNorm folded).
     pub params: Params,
+    /// Every epoch's numbers, resumed ones included.
     pub history: Vec<EpochLog>,
     /// Test accuracy of `params` over the whole test set.
     pub test_accuracy: f64,

@@ -55,6 +55,8 @@ pub struct Exact {
 }
 
 impl Exact {
+    /// The exact `row_bits × col_bits` multiplier, signed (two's complement) or unsigned, named
+    /// e.g. `exact8x8u`.
     pub fn new(row_bits: u32, col_bits: u32, signed: bool) -> Self {
         let name = format!("exact{}x{}{}", row_bits, col_bits, if signed { "s" } else { "u" });
         Exact { name, row_bits, col_bits, signed }

@@ -18,16 +18,20 @@ pub struct NetlistMultiplier {
 }
 
 impl NetlistMultiplier {
+    /// Compiles `net` as a multiplier whose row operand is `row_port`, with `signed` operand and
+    /// product codes.
     pub fn new(net: &Netlist, row_port: RowPort, signed: bool) -> Result<Self, SimError> {
         let shape = MulShape::of(net, row_port, signed)?;
         Ok(NetlistMultiplier { name: net.name.clone(), prog: Program::compile(net), shape, power_mw: None })
     }
 
+    /// The same multiplier reporting power `p` (mW) for energy estimates.
     pub fn with_power_mw(mut self, p: Option<f64>) -> Self {
         self.power_mw = p;
         self
     }
 
+    /// How the netlist's ports are read as operands and product.
     pub fn shape(&self) -> &MulShape {
         &self.shape
     }

@@ -7,38 +7,101 @@ use super::{signed_from_name, Multiplier, NetlistMultiplier, RowPort};
 use crate::lut::Lut;
 use std::path::{Path, PathBuf};
 
+/// Why a `--multiplier` could not be resolved to a multiplier.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The Verilog file does not parse or elaborate.
     #[error(transparent)]
     Netlist(#[from] crate::netlist::NetlistError),
+    /// The netlist is not a two-operand multiplier the simulator can sweep.
     #[error("{path}: {cause}")]
-    Sim { path: PathBuf, cause: crate::sim::SimError },
+    Sim {
+        /// The Verilog file.
+        path: PathBuf,
+        /// What the simulator refused.
+        cause: crate::sim::SimError,
+    },
+    /// An EvoApprox name with no `NAME.v` under the library folder.
     #[error("multiplier '{name}' not found: no {name}.v under {root} (set AXDNN_EVOAPPROX or give a path)")]
-    NotFound { name: String, root: String },
+    NotFound {
+        /// The name given.
+        name: String,
+        /// The folder searched.
+        root: String,
+    },
+    /// A file or folder could not be read.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// A table file could not be read.
     #[error(transparent)]
     Table(#[from] crate::lut::io::LutIoError),
+    /// A table file whose operands are not 8 bits each.
     #[error("{path}: a {rows}x{cols} table; the accelerator multiplies 8-bit operands (256x256)")]
-    TableWidth { path: PathBuf, rows: usize, cols: usize },
+    TableWidth {
+        /// The table file.
+        path: PathBuf,
+        /// Its row count (`2^row_bits`).
+        rows: usize,
+        /// Its column count (`2^col_bits`).
+        cols: usize,
+    },
+    /// A table file whose signedness is not the one the quantization scheme needs.
     #[error("{path}: {} table ({by}); the quantization scheme needs {} multiplier",
         if *signed { "a signed" } else { "an unsigned" }, if *signed { "an unsigned" } else { "a signed" })]
-    TableSignedness { path: PathBuf, signed: bool, by: crate::lut::table_file::SignedBy },
+    TableSignedness {
+        /// The table file.
+        path: PathBuf,
+        /// Whether the table is signed.
+        signed: bool,
+        /// How its signedness was decided.
+        by: crate::lut::table_file::SignedBy,
+    },
+    /// Bit-level simulation asked of a table file (it has no gates).
     #[error("{path}: a table file has no netlist to simulate gate by gate; --bit-level needs a .v file")]
-    TableBitLevel { path: PathBuf },
+    TableBitLevel {
+        /// The table file.
+        path: PathBuf,
+    },
+    /// A spec that names no single netlist (the RTL needs one).
     #[error("--multiplier {spec}: the RTL is built around one multiplier netlist (.v), and {reason}")]
-    NoNetlist { spec: String, reason: String },
+    NoNetlist {
+        /// The spec as given.
+        spec: String,
+        /// What it names instead.
+        reason: String,
+    },
+    /// A per-layer assignment (`conv1=A,conv2=B[,DEFAULT]`) with a bad entry.
     #[error("multiplier assignment '{spec}': entry {entry} ('{text}'): {reason}")]
-    Assignment { spec: String, entry: usize, text: String, reason: String },
+    Assignment {
+        /// The whole assignment as given.
+        spec: String,
+        /// The bad entry's position, 1-based.
+        entry: usize,
+        /// The bad entry's text.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A resolved multiplier with what the library publishes about it.
 pub struct LoadedMultiplier {
+    /// The multiplier (for an assignment: the default for layers it does not name).
     pub mult: Box<dyn Multiplier>,
+    /// The Verilog or table file it came from (for an assignment, the default's); `None` for
+    /// `exact`.
     pub path: Option<PathBuf>,
-    /// Published MAE in percent, power (mW), area (µm²), when the header states them.
+    /// Published MAE in percent, when the header states it.
     pub published_mae_pct: Option<f64>,
+    /// Published power in mW (PDK45, the 45 nm figure of a 2017 header, or an axdnn C header),
+    /// when stated; the built-in exact multiplier may be charged its library twin's.
     pub power_mw: Option<f64>,
+    /// Published area in µm² (PDK45), when stated.
     pub area_um2: Option<f64>,
     /// The full table (LUT mode, or built for metrics).
     pub lut: Option<Lut>,

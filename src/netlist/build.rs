@@ -32,11 +32,14 @@ pub const ASSIGN: &str = "assign";
 /// Turns cheap [`Loc`]s into [`Span`]s (the column is counted only when needed).
 #[derive(Clone, Copy)]
 pub struct SourceMap<'s> {
+    /// The file, as messages name it.
     pub file: &'s Path,
+    /// The file's text, which [`Loc`] offsets index.
     pub src: &'s str,
 }
 
 impl SourceMap<'_> {
+    /// `loc` as a file, line and (1-based, in characters) column.
     pub fn span(&self, loc: Loc) -> Span {
         let off = (loc.offset as usize).min(self.src.len());
         let line_start = self.src[..off].rfind('\n').map_or(0, |p| p + 1);

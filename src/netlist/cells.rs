@@ -8,15 +8,20 @@ use super::ir::Op;
 /// (fan-in order = the order of [`Cell::inputs`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CellOutput {
+    /// The pin's name (e.g. `Y`, `YS`).
     pub pin: &'static str,
+    /// The primitive that computes the pin from the cell's inputs.
     pub op: Op,
 }
 
 /// A library cell: input pins in fan-in order and output pins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
+    /// The cell's name (e.g. `FAX1`).
     pub name: &'static str,
+    /// Input pin names in fan-in order.
     pub inputs: &'static [&'static str],
+    /// Output pins (two for the adder cells HAX1 and FAX1).
     pub outputs: &'static [CellOutput],
 }
 
@@ -44,9 +49,11 @@ pub static CELLS: &[Cell] = &[
 ];
 
 impl Cell {
+    /// Fan-in position of input pin `pin`, if the cell has it.
     pub fn input_index(&self, pin: &str) -> Option<usize> {
         self.inputs.iter().position(|&p| p == pin)
     }
+    /// Position of output pin `pin` in [`Cell::outputs`], if the cell has it.
     pub fn output_index(&self, pin: &str) -> Option<usize> {
         self.outputs.iter().position(|o| o.pin == pin)
     }

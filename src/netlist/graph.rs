@@ -43,6 +43,7 @@ pub fn levels(n: &Netlist) -> Option<Vec<u32>> {
 /// What `axdnn netlist stats` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
+    /// The netlist's (module) name.
     pub name: String,
     /// Gate count per source cell type (`AND2X1`, `FAX1`, `assign`, ...); one per output node,
     /// so a FAX1 with both outputs used counts twice.
@@ -56,12 +57,17 @@ pub struct Stats {
     pub instances_by_cell: BTreeMap<String, usize>,
     /// Longest input-to-output path in gates (buffers included).
     pub depth: u32,
+    /// Primary input bits, all ports together.
     pub input_bits: usize,
+    /// Primary output bits, all ports together.
     pub output_bits: usize,
+    /// Input ports with their widths in bits, in the module header's order.
     pub inputs: Vec<(String, usize)>,
+    /// Output ports with their widths in bits, in the module header's order.
     pub outputs: Vec<(String, usize)>,
 }
 
+/// Gate, cell-instance and depth counts of `n`, as `axdnn netlist stats` prints them.
 pub fn stats(n: &Netlist) -> Stats {
     let mut by_cell = BTreeMap::new();
     let mut gates = 0;

@@ -7,8 +7,11 @@
 /// (e.g. "2.15" -> value 2.15, ulp 0.01; MSE "30865.11e2" -> value 3086511, ulp 1; "1409" -> ulp 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
+    /// The number printed (e.g. 2.15).
     pub value: f64,
+    /// The unit of the last printed digit (0.01 for "2.15", 1 for "30865.11e2").
     pub ulp: f64,
+    /// The number's text as printed.
     pub text: String,
 }
 
@@ -43,33 +46,60 @@ impl Figure {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Published {
     // EvoApproxLib (`// KEY = value [unit]`)
+    /// `MAE%`: mean absolute error, % of the output range (2¹⁶ for 8×8 multipliers).
     pub mae_pct: Option<Figure>,
+    /// `MAE`: mean absolute error, in product units.
     pub mae: Option<Figure>,
+    /// `WCE%`: worst-case absolute error, % of the output range (2¹⁶ for 8×8 multipliers).
     pub wce_pct: Option<Figure>,
+    /// `WCE`: worst-case absolute error, in product units.
     pub wce: Option<Figure>,
+    /// `WCRE%`: worst-case relative error, %.
     pub wcre_pct: Option<Figure>,
+    /// `EP%`: error probability (share of operand pairs with a wrong product), %.
     pub ep_pct: Option<Figure>,
+    /// `MRE%`: mean relative error, %.
     pub mre_pct: Option<Figure>,
+    /// `MSE`: mean squared error, in squared product units.
     pub mse: Option<Figure>,
+    /// `PDK45_PWR`: power in the 45 nm PDK, mW.
     pub pdk45_pwr_mw: Option<Figure>,
+    /// `PDK45_AREA`: area in the 45 nm PDK, µm².
     pub pdk45_area_um2: Option<Figure>,
+    /// `PDK45_DELAY`: critical-path delay in the 45 nm PDK, ns.
     pub pdk45_delay_ns: Option<Figure>,
     // evoapprox8b (2017)
+    /// `Library`: the library name (e.g. `EvoApprox8b`); its presence marks the 2017 header style.
     pub library: Option<String>,
+    /// `Circuit`: the circuit name (e.g. `mul8_412`).
     pub circuit: Option<String>,
+    /// `Area (180)`: area in the 180 nm technology, as published.
     pub area_180: Option<Figure>,
+    /// `Delay (180)`: delay in the 180 nm technology, as published.
     pub delay_180: Option<Figure>,
+    /// `Power (180)`: power in the 180 nm technology, as published.
     pub power_180: Option<Figure>,
+    /// `Area (45)`: area in the 45 nm technology, as published.
     pub area_45: Option<Figure>,
+    /// `Delay (45)`: delay in the 45 nm technology, as published.
     pub delay_45: Option<Figure>,
+    /// `Power (45)`: power in the 45 nm technology, as published.
     pub power_45: Option<Figure>,
+    /// `Nodes`: the circuit's node count, as published.
     pub nodes: Option<Figure>,
+    /// `HD`: the Hamming-distance figure, as published.
     pub hd: Option<Figure>,
+    /// `MAE` (2017 style): mean absolute error, in product units.
     pub mae_8b: Option<Figure>,
+    /// `MSE` (2017 style): mean squared error, in squared product units.
     pub mse_8b: Option<Figure>,
+    /// `MRE` (2017 style): mean relative error, %.
     pub mre_8b_pct: Option<Figure>,
+    /// `WCE` (2017 style): worst-case absolute error, in product units.
     pub wce_8b: Option<Figure>,
+    /// `WCRE` (2017 style): worst-case relative error, %.
     pub wcre_8b_pct: Option<Figure>,
+    /// `EP` (2017 style): error probability, %.
     pub ep_8b_pct: Option<Figure>,
 }
 

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Index of a node in [`Netlist::nodes`].
 pub type NodeId = u32;
 
 /// Primitive single-output operations the simulator evaluates. Three-input forms exist because the
@@ -17,15 +18,25 @@ pub type NodeId = u32;
 pub enum Op {
     /// Primary input bit (no fan-in).
     Input,
+    /// Constant 0 (no fan-in).
     Const0,
+    /// Constant 1 (no fan-in).
     Const1,
+    /// `a` (a buffer).
     Buf,
+    /// `~a`
     Not,
+    /// `a & b`
     And,
+    /// `a | b`
     Or,
+    /// `a ^ b`
     Xor,
+    /// `~(a & b)`
     Nand,
+    /// `~(a | b)`
     Nor,
+    /// `~(a ^ b)`
     Xnor,
     /// `~(a & b & c)`
     Nand3,
@@ -88,8 +99,10 @@ impl Op {
     }
 }
 
+/// One single-bit signal: a primary input, a constant or a gate over earlier nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
+    /// What the node computes from its fan-in.
     pub op: Op,
     /// Fan-in; only the first `op.arity()` entries are meaningful (the rest are 0).
     pub fanin: [NodeId; 3],
@@ -103,11 +116,14 @@ pub struct Node {
 /// A named multi-bit port; `bits[0]` is the least significant bit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
+    /// The port's name (e.g. `A`, `O`).
     pub name: String,
+    /// The port's nodes, least significant bit first.
     pub bits: Vec<NodeId>,
 }
 
 impl Port {
+    /// Width in bits.
     pub fn width(&self) -> usize {
         self.bits.len()
     }
@@ -118,16 +134,21 @@ impl Port {
 pub struct Netlist {
     /// Module name (for EvoApprox circuits, the circuit name such as `mul8u_1JFF`).
     pub name: String,
+    /// Every node, in topological order (fan-in ids are smaller than a node's own id).
     pub nodes: Vec<Node>,
+    /// Primary input ports, in the module header's order.
     pub inputs: Vec<Port>,
+    /// Primary output ports, in the module header's order.
     pub outputs: Vec<Port>,
 }
 
 impl Netlist {
+    /// The input port named `name`.
     pub fn input(&self, name: &str) -> Option<&Port> {
         self.inputs.iter().find(|p| p.name == name)
     }
 
+    /// The output port named `name`.
     pub fn output(&self, name: &str) -> Option<&Port> {
         self.outputs.iter().find(|p| p.name == name)
     }

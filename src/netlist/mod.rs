@@ -24,8 +24,11 @@ use crate::util::error::Span;
 /// A parsed, elaborated and checked netlist with the figures published in its header.
 #[derive(Debug, Clone)]
 pub struct Parsed {
+    /// The flat gate-level circuit of the top module.
     pub netlist: ir::Netlist,
+    /// Figures from the header comment (all `None` if it has none).
     pub published: Published,
+    /// Findings that did not stop elaboration (e.g. an input nothing reads).
     pub warnings: Vec<Warning>,
 }
 

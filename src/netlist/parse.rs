@@ -11,7 +11,9 @@ use nom_locate::LocatedSpan;
 
 use super::ast::*;
 
+/// Parser input: the source text with its byte offset and line.
 pub type In<'a> = LocatedSpan<&'a str>;
+/// A parser's result: the remaining input and a `T`, or a [`SyntaxError`].
 pub type PResult<'a, T> = IResult<In<'a>, T, SyntaxError<'a>>;
 
 /// Expressions nested deeper than this are refused (stack safety on hostile input).
@@ -20,7 +22,9 @@ pub const MAX_EXPR_HEIGHT: u32 = 256;
 /// A syntax error: where, and what the parser expected there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntaxError<'a> {
+    /// The input where the error was found.
     pub at: In<'a>,
+    /// What the parser expected there (e.g. "identifier").
     pub expected: &'static str,
 }
 

@@ -103,16 +103,18 @@ impl Requant8 {
     /// `None` if a lane's mantissa is `i32::MIN`.
     ///
     /// # Safety
-    /// The CPU must support AVX2.
+    /// A safe function compiled for AVX2: calling it from code not compiled for AVX2 needs
+    /// `unsafe`, and is sound only on a CPU that supports AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn new(m: &[FixedMultiplier; 8]) -> Option<Requant8> {
+    pub fn new(m: &[FixedMultiplier; 8]) -> Option<Requant8> {
         use std::arch::x86_64::*;
         if m.iter().any(|m| m.mantissa == i32::MIN) {
             return None;
         }
         let lane = |f: &dyn Fn(&FixedMultiplier) -> i32| {
             let v: [i32; 8] = std::array::from_fn(|i| f(&m[i]));
-            _mm256_loadu_si256(v.as_ptr() as *const __m256i)
+            // SAFETY: `v` is eight `i32`, 32 bytes.
+            unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) }
         };
         Some(Requant8 {
             mul: lane(&|m| 1i32.wrapping_shl(m.shift.max(0) as u32)),
@@ -121,10 +123,14 @@ impl Requant8 {
         })
     }
 
+    /// The eight lanes of `x`, each requantized by its lane's multiplier as
+    /// [`FixedMultiplier::apply`] does.
+    ///
     /// # Safety
-    /// The CPU must support AVX2.
+    /// A safe function compiled for AVX2: calling it from code not compiled for AVX2 needs
+    /// `unsafe`, and is sound only on a CPU that supports AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn apply(&self, x: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+    pub fn apply(&self, x: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
         use std::arch::x86_64::*;
         let a = _mm256_mullo_epi32(x, self.mul);
         // round(a·b / 2^31) per 64-bit product: even lanes, then odd lanes moved down.

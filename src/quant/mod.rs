@@ -11,14 +11,36 @@ pub use model::{calibration_indices, ApproxLayers, GemmKind, QGemm, QLayer, Quan
 pub use params::{QuantParams, QuantScheme, WeightGranularity};
 pub use recovery::{Recover, Recovery};
 
+/// Why a model could not be quantized.
 #[derive(Debug, thiserror::Error)]
 pub enum QuantError {
+    /// The calibration images are not whole images of the model's input.
     #[error("calibration data has {len} floats, not a positive multiple of the image size {image}")]
-    Calibration { len: usize, image: usize },
+    Calibration {
+        /// Floats given.
+        len: usize,
+        /// Floats per image.
+        image: usize,
+    },
+    /// No calibration images, or more than the training set has (never clamped in silence).
     #[error("calib = {asked}: the training set has {have} images to calibrate on")]
-    CalibrationCount { asked: usize, have: usize },
+    CalibrationCount {
+        /// Calibration images asked for.
+        asked: usize,
+        /// Training images there are.
+        have: usize,
+    },
+    /// A parameter tensor the architecture needs is missing (its name).
     #[error("parameter '{0}' missing")]
     MissingParam(String),
+    /// A parameter tensor whose shape is not the architecture's.
     #[error("parameter '{name}' has shape {got:?}, expected {want:?}")]
-    ParamShape { name: String, want: Vec<usize>, got: Vec<usize> },
+    ParamShape {
+        /// The tensor's name.
+        name: String,
+        /// The shape the architecture needs.
+        want: Vec<usize>,
+        /// The shape given.
+        got: Vec<usize>,
+    },
 }

@@ -18,6 +18,7 @@ pub enum ApproxLayers {
     /// Convolutions only (the reproduced study); fully connected layers exact.
     #[default]
     Conv,
+    /// Every convolution and fully connected layer.
     All,
     /// Exactly these layer names.
     Named(Vec<String>),
@@ -60,24 +61,40 @@ impl ApproxLayers {
 /// Options of the quantizer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct QuantOptions {
+    /// Which integers reach the multiplier.
     pub scheme: QuantScheme,
+    /// One weight scale per tensor or per output channel.
     pub weights: WeightGranularity,
+    /// Which layers use the approximate multiplier.
     pub approx: ApproxLayers,
 }
 
 /// How a GEMM layer reads its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GemmKind {
-    Conv { k: usize, stride: usize, pad: usize },
+    /// A convolution (square kernel, zero padding) read through im2col.
+    Conv {
+        /// Kernel height and width.
+        k: usize,
+        /// Stride in both directions.
+        stride: usize,
+        /// Zero padding on each side.
+        pad: usize,
+    },
+    /// A fully connected layer on the flattened input.
     Linear,
 }
 
 /// A conv or linear layer in integers: `acc = Σ P(x, w) − z_w·Σq_x − z_x·Σw + K·z_x·z_w + bias`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QGemm {
+    /// The float layer's name.
     pub name: String,
+    /// Convolution or fully connected.
     pub kind: GemmKind,
+    /// Shape of the layer's input.
     pub in_shape: Shape,
+    /// Shape of the layer's output.
     pub out_shape: Shape,
     /// Reduction length (`Fh·Fw·Cin` or the input size).
     pub k: usize,
@@ -91,6 +108,7 @@ pub struct QGemm {
     pub w_sum: Vec<i32>,
     /// Bias in int32 with scale `s_x·s_w[o]`.
     pub bias: Vec<i32>,
+    /// Quantization of the layer's input codes.
     pub input: QuantParams,
     /// Output quantization (ReLU range fused when a ReLU follows); `None` for the logits layer,
     /// whose int32 accumulators are the result.
@@ -101,18 +119,25 @@ pub struct QGemm {
     pub approximate: bool,
 }
 
+/// One layer of the integer model, in the float model's layer order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QLayer {
+    /// A convolution or fully connected layer.
     Gemm(QGemm),
     /// Clamp at the zero point.
     Relu {
+        /// The input's (and output's) zero point.
         zero_point: i32,
     },
     /// Integer mean of the window (same scale and zero point in and out).
     AvgPool {
+        /// Window height and width.
         k: usize,
+        /// Stride in both directions.
         stride: usize,
+        /// Shape of the input.
         in_shape: Shape,
+        /// Shape of the output.
         out_shape: Shape,
     },
 }
@@ -120,6 +145,7 @@ pub enum QLayer {
 /// Record of the calibration pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Calibration {
+    /// Calibration images used.
     pub images: usize,
     /// Seed of the image choice, when chosen by [`calibration_indices`].
     pub seed: Option<u64>,
@@ -128,10 +154,15 @@ pub struct Calibration {
 /// An integer-only model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuantModel {
+    /// The float model's architecture.
     pub arch: Arch,
+    /// The options it was quantized with.
     pub options: QuantOptions,
+    /// Quantization of the network input (image codes).
     pub input: QuantParams,
+    /// The integer layers, one per float layer.
     pub layers: Vec<QLayer>,
+    /// How the ranges were calibrated.
     pub calibration: Calibration,
     /// How the model was adapted to its multiplier ([`super::recover`]), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,7 +180,9 @@ pub fn calibration_indices(total: usize, n: usize, seed: u64) -> Vec<usize> {
 /// Float min/max of every layer output and of the network input over calibration images.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationRanges {
+    /// `(min, max)` of every layer's output, in layer order.
     pub layers: Vec<(f32, f32)>,
+    /// `(min, max)` of the network input (after the model's own normalization, if any).
     pub input: (f32, f32),
 }
 
@@ -526,8 +559,8 @@ impl QGemm {
                 }
             }
         }
-        // SAFETY: the runs wrote bytes `start..start + len` (`d == len`).
         assert_eq!(d, len);
+        // SAFETY: the runs wrote bytes `start..start + len` (`d == len`), within the capacity.
         unsafe { codes.set_len(start + len) };
     }
 
@@ -559,7 +592,8 @@ impl QGemm {
         let out = &mut out[start..];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present; `finish_avx2` bounds-checks its loads and stores.
+            // SAFETY: AVX2 is present (the kernel is safe code otherwise: its loads and stores are
+            // of bounds-checked slices and arrays).
             if unsafe { self.finish_avx2(sums, stride, xsum, range, out) } {
                 return;
             }
@@ -595,22 +629,16 @@ impl QGemm {
     }
 
     /// Eight output channels at a time; `false` (nothing written) if a requantization mantissa
-    /// needs the scalar path's saturation.
+    /// needs the scalar path's saturation. Safe code compiled for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn finish_avx2(
-        &self,
-        sums: &[i32],
-        stride: usize,
-        xsum: &[i32],
-        range: (i32, i32),
-        out: &mut [i32],
-    ) -> bool {
+    fn finish_avx2(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut [i32]) -> bool {
         use super::fixed::Requant8;
         use std::arch::x86_64::*;
         let (npix, nf) = (self.npix(), self.nf);
         let zx = self.input.zero_point;
-        let load = |v: [i32; 8]| _mm256_loadu_si256(v.as_ptr() as *const __m256i);
+        // SAFETY: `v` is eight `i32`, 32 bytes.
+        let load = |v: [i32; 8]| unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) };
         // Per chunk of 8 channels: zw, the constant terms, requantization (padding lanes inert).
         let mut chunks = Vec::with_capacity(nf.div_ceil(8));
         for o0 in (0..nf).step_by(8) {
@@ -652,7 +680,8 @@ impl QGemm {
         let value = |r: usize, o0: usize, (zw, c, rq): &(__m256i, __m256i, Option<Requant8>)| {
             let at = r * stride + o0;
             let s = if o0 + 8 <= stride && at + 8 <= sums.len() {
-                _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i)
+                // SAFETY: `sums[at..at + 8]` is eight `i32`, 32 bytes.
+                unsafe { _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i) }
             } else {
                 let n = nf - o0;
                 let mut v = [0i32; 8];
@@ -678,7 +707,8 @@ impl QGemm {
                     let v: [__m256i; 8] = std::array::from_fn(|i| value(r + i, o0, ch));
                     for (o, col) in transpose8(v).iter().enumerate().take(nf - o0) {
                         let d = &mut dst[(o0 + o) * npix + p..][..8];
-                        _mm256_storeu_si256(d.as_mut_ptr() as *mut __m256i, *col);
+                        // SAFETY: `d` is eight `i32`, 32 bytes.
+                        unsafe { _mm256_storeu_si256(d.as_mut_ptr() as *mut __m256i, *col) };
                     }
                 }
                 r += 8;
@@ -686,7 +716,9 @@ impl QGemm {
             }
             for (j, ch) in chunks.iter().enumerate() {
                 let o0 = j * 8;
-                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, value(r, o0, ch));
+                let v = value(r, o0, ch);
+                // SAFETY: `lanes` is eight `i32`, 32 bytes.
+                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, v) };
                 for (o, &l) in lanes.iter().enumerate().take(nf - o0) {
                     dst[(o0 + o) * npix + p] = l;
                 }
@@ -702,11 +734,11 @@ impl QGemm {
     }
 }
 
-/// 8×8 transpose of i32 lanes: `out[j]` lane `i` = `v[i]` lane `j`.
+/// 8×8 transpose of i32 lanes: `out[j]` lane `i` = `v[i]` lane `j` (safe code compiled for AVX2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn transpose8(v: [std::arch::x86_64::__m256i; 8]) -> [std::arch::x86_64::__m256i; 8] {
+fn transpose8(v: [std::arch::x86_64::__m256i; 8]) -> [std::arch::x86_64::__m256i; 8] {
     use std::arch::x86_64::*;
     let t0 = _mm256_unpacklo_epi32(v[0], v[1]);
     let t1 = _mm256_unpackhi_epi32(v[0], v[1]);

@@ -7,7 +7,9 @@ use std::fmt;
 /// Scale and zero point of one quantized tensor (or one output channel).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct QuantParams {
+    /// Real value of one code step.
     pub scale: f32,
+    /// The code of real 0.
     pub zero_point: i32,
 }
 
@@ -40,6 +42,7 @@ impl QuantParams {
         ((x / self.scale).round() as i32 + self.zero_point).clamp(qmin, qmax)
     }
 
+    /// The real value of code `q`: `scale · (q − zero_point)`.
     #[inline]
     pub fn dequantize(&self, q: i32) -> f32 {
         self.scale * (q - self.zero_point) as f32
@@ -123,8 +126,10 @@ impl std::str::FromStr for QuantScheme {
 /// Weight scale granularity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum WeightGranularity {
+    /// One scale and zero point for the whole weight tensor.
     #[default]
     PerTensor,
+    /// One scale and zero point per output channel.
     PerChannel,
 }
 

@@ -25,8 +25,11 @@ pub enum Recover {
 }
 
 impl Recover {
+    /// Every method, in the order above.
     pub const ALL: [Recover; 4] = [Recover::None, Recover::Compensate, Recover::Tune, Recover::Finetune];
 
+    /// The method's name on the command line and in results (`none`, `compensate`, `tune`,
+    /// `finetune`).
     pub fn name(self) -> &'static str {
         match self {
             Recover::None => "none",
@@ -36,6 +39,7 @@ impl Recover {
         }
     }
 
+    /// Whether this is [`Recover::None`] (the model as quantized).
     pub fn is_none(&self) -> bool {
         *self == Recover::None
     }
@@ -60,6 +64,7 @@ impl std::str::FromStr for Recover {
 /// What recovery did to one layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerRecovery {
+    /// The layer's name.
     pub name: String,
     /// Tuning: the replacement of every weight integer of the scheme's domain, lowest first
     /// (empty without tuning).
@@ -77,18 +82,26 @@ pub struct LayerRecovery {
     /// Accumulator error against the exact multiplier over those rows, averaged over channels:
     /// |mean| (bias) and root mean square, before recovery and after.
     pub mean_error_before: f64,
+    /// |mean| accumulator error after recovery (see `mean_error_before`).
     pub mean_error_after: f64,
+    /// RMS accumulator error before recovery (see `mean_error_before`).
     pub rms_error_before: f64,
+    /// RMS accumulator error after recovery (see `mean_error_before`).
     pub rms_error_after: f64,
 }
 
 /// The record of a recovery, kept in the recovered [`QuantModel`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
+    /// The recovery method.
     pub method: Recover,
+    /// The multiplier recovered for (its name).
     pub multiplier: String,
+    /// sha256 of its table ([`crate::lut::Lut::sha256`]).
     pub lut_sha256: String,
+    /// Calibration images the fit used.
     pub calibration_images: usize,
+    /// What was done to each approximate layer.
     pub layers: Vec<LayerRecovery>,
 }
 

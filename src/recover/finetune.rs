@@ -12,26 +12,58 @@ use std::path::{Path, PathBuf};
 
 pub use crate::model::io::FinetuneRecord;
 
+/// Why fine-tuning, or evaluating a fine-tuned model, failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FinetuneError {
+    /// `--recover finetune` on a model folder that was not fine-tuned.
     #[error(
         "{model}: not a fine-tuned model folder (model.json has no finetune record); write one with `axdnn finetune`"
     )]
-    NotFinetuned { model: PathBuf },
+    NotFinetuned {
+        /// The model folder.
+        model: PathBuf,
+    },
+    /// A fine-tuned model evaluated with another table, scheme or weight granularity than it was
+    /// tuned for.
     #[error("{model}: fine-tuned for {what} {recorded}, but this run uses {given}")]
-    Mismatch { model: PathBuf, what: &'static str, recorded: String, given: String },
+    Mismatch {
+        /// The model folder.
+        model: PathBuf,
+        /// What differs (e.g. "multiplier table", "scheme").
+        what: &'static str,
+        /// What the model was tuned for.
+        recorded: String,
+        /// What this run uses.
+        given: String,
+    },
+    /// Reading or writing a model folder failed.
     #[error(transparent)]
     Io(#[from] ModelIoError),
+    /// Quantizing the model failed.
     #[error(transparent)]
     Quant(#[from] crate::quant::QuantError),
+    /// The accelerator could not be built or run.
     #[error(transparent)]
     Accel(#[from] crate::accel::AccelError),
+    /// Fitting the recovery failed.
     #[error(transparent)]
     Recover(#[from] super::RecoverError),
+    /// A checkpoint that cannot be read back.
     #[error("{path}: bad checkpoint: {reason}")]
-    BadCheckpoint { path: PathBuf, reason: String },
+    BadCheckpoint {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint made with other settings than this run's.
     #[error("{path}: checkpoint made with other settings ({reason}); remove it or use the same options")]
-    CheckpointMismatch { path: PathBuf, reason: String },
+    CheckpointMismatch {
+        /// The checkpoint.
+        path: PathBuf,
+        /// The settings that differ.
+        reason: String,
+    },
 }
 
 /// `--recover finetune`: the model folder must have been fine-tuned for this very table and
@@ -80,16 +112,23 @@ pub fn scheme_record(scheme: QuantScheme) -> String {
 /// Settings of one fine-tuning run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinetuneConfig {
+    /// How the model is quantized (scheme, weight granularity, approximate layers).
     pub options: crate::quant::QuantOptions,
     /// Calibration images (training set) and the seed choosing them: the same as evaluation's.
     pub calib: usize,
+    /// Seed choosing the calibration images.
     pub calib_seed: u64,
+    /// Fine-tuning epochs.
     pub epochs: usize,
+    /// Seed of the image order.
     pub seed: u64,
+    /// Images per step.
     pub batch: usize,
     /// Start learning rate (linear decay to 0 over all steps), Nesterov momentum, weight decay.
     pub lr: f32,
+    /// Nesterov momentum of SGD.
     pub momentum: f32,
+    /// L2 weight decay of SGD.
     pub weight_decay: f32,
     /// Activation ranges are re-measured and the recovery (tuning map, compensation) refitted
     /// every this many steps; weights are requantized and the fit reapplied at every step.
@@ -99,6 +138,7 @@ pub struct FinetuneConfig {
 }
 
 impl FinetuneConfig {
+    /// The default settings for `options`: 256 calibration images, 3 epochs, batch 64, lr 0.002.
     pub fn new(options: crate::quant::QuantOptions) -> FinetuneConfig {
         FinetuneConfig {
             options,
@@ -131,11 +171,16 @@ struct CheckpointMeta {
     accuracy_before: f64,
 }
 
+/// The checkpoint written into the work folder after every epoch.
 pub const CHECKPOINT_FILE: &str = "finetune-checkpoint.safetensors";
 
+/// What a finished fine-tuning run produced.
 pub struct FinetuneOutcome {
+    /// The fine-tuned float parameters (BatchNorm folded).
     pub params: crate::model::Params,
+    /// Every epoch's figures, resumed ones included.
     pub history: Vec<FinetuneEpoch>,
+    /// Quantized accuracy (fraction) on the multiplier before fine-tuning.
     pub accuracy_before: f64,
 }
 

@@ -27,10 +27,13 @@ use crate::quant::recovery::{apply_compensation, apply_tuning, weight_domain};
 pub use crate::quant::recovery::{reapply, LayerRecovery, Recover, Recovery};
 use crate::quant::{QGemm, QLayer, QuantModel, QuantScheme};
 
+/// Why a recovery could not be fitted.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
+    /// The accelerator could not be built or run.
     #[error(transparent)]
     Accel(#[from] AccelError),
+    /// The multiplier has no 8×8 table to fit against (its name).
     #[error("recovery needs the multiplier's 8x8 table; '{0}' has none and is not 8x8")]
     NoTable(String),
 }
@@ -75,7 +78,9 @@ pub fn histogram(codes: &[u8]) -> Vec<u64> {
 /// and at most [`MAX_FIT_MACS`] multiply-accumulates' worth (all of LeNet-5's conv2 and conv3,
 /// every second row of conv1; a sample of AlexNet's larger layers), at least [`MIN_FIT_ROWS`].
 pub const MAX_FIT_ROWS: usize = 200_000;
+/// At most this many multiply-accumulates' worth of rows are used to fit (see [`MAX_FIT_ROWS`]).
 pub const MAX_FIT_MACS: usize = 200_000_000;
+/// At least this many rows are used to fit, when the layer has them (see [`MAX_FIT_ROWS`]).
 pub const MIN_FIT_ROWS: usize = 4096;
 
 /// Int32 accumulators of the (sampled) calibration rows of one layer, `rows × nf`, with the

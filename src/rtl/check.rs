@@ -13,11 +13,15 @@ use std::path::Path;
 /// One dump line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DumpEntry {
+    /// The dump line, 1-based.
     pub line: u64,
+    /// The cycle the output appeared on.
     pub cycle: u64,
     /// Array row (OS dumps; 0 in WS dumps, whose outputs leave at the bottom edge).
     pub row: usize,
+    /// Array column.
     pub col: usize,
+    /// The (partial) sum written, as its 32-bit pattern.
     pub value: u32,
 }
 
@@ -61,9 +65,11 @@ pub struct CosimCheck {
     pub outputs: usize,
     /// Final sums compared (npix × nf), all equal to both references.
     pub sums: usize,
+    /// Folds of the schedule.
     pub folds: usize,
     /// Cycle of the RTL's last output and `accel::array`'s last busy cycle (equal).
     pub last_output_cycle: u64,
+    /// `accel::array`'s last busy cycle.
     pub model_last_busy_cycle: u64,
     /// The RTL's sums (`npix × nf`, pixel-major), equal to both references.
     pub values: Vec<i32>,

@@ -18,10 +18,13 @@ use std::path::{Path, PathBuf};
 
 pub use super::cells::CELLS_PDK45;
 
+/// The Verilog simulator a co-simulation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Simulator {
+    /// Icarus Verilog (`iverilog` + `vvp`).
     #[default]
     Icarus,
+    /// Verilator.
     Verilator,
 }
 
@@ -49,25 +52,40 @@ impl std::fmt::Display for Simulator {
 /// dataflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CosimConfig {
+    /// PE rows.
     pub rows: usize,
+    /// PE columns.
     pub cols: usize,
+    /// Pixels of the tile (im2col rows).
     pub npix: usize,
+    /// Reduction length.
     pub k: usize,
+    /// Output channels.
     pub nf: usize,
+    /// Seed of the random operand codes.
     pub seed: u64,
+    /// Quantization scheme: which codes and signedness reach the multiplier.
     pub scheme: QuantScheme,
+    /// The simulator.
     pub sim: Simulator,
+    /// The array's dataflow.
     pub dataflow: Dataflow,
 }
 
 /// Operand codes of a random tile (owned [`GemmOperands`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tile {
+    /// Pixels.
     pub npix: usize,
+    /// Reduction length.
     pub k: usize,
+    /// Output channels.
     pub nf: usize,
+    /// `npix × k` activation codes, pixel-major.
     pub act: Vec<u8>,
+    /// `k × nf` weight codes, reduction-major.
     pub wgt: Vec<u8>,
+    /// `k × nf` negation masks (`0` or `−1`); sign-magnitude only.
     pub neg: Option<Vec<i32>>,
 }
 
@@ -88,6 +106,7 @@ impl Tile {
         Tile { npix, k, nf, act, wgt, neg }
     }
 
+    /// The tile as GEMM operands.
     pub fn ops(&self) -> GemmOperands<'_> {
         GemmOperands {
             npix: self.npix,
@@ -103,8 +122,11 @@ impl Tile {
 /// What a co-simulation ran and found (all comparisons passed).
 #[derive(Debug, Clone)]
 pub struct CosimReport {
+    /// The multiplier's module name.
     pub multiplier: String,
+    /// What was run.
     pub config: CosimConfig,
+    /// What was compared.
     pub check: CosimCheck,
     /// Where the Verilog, stimulus and dump are.
     pub dir: PathBuf,
@@ -116,13 +138,19 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RtlError + '_ {
 
 /// The multiplier as the RTL sees it: parsed ports and the table simulated from the netlist.
 pub struct RtlMultiplier {
+    /// The netlist file.
     pub path: PathBuf,
+    /// Its ports as the PE connects them.
     pub ports: MulPorts,
+    /// Its table, simulated from the netlist.
     pub lut: crate::lut::Lut,
+    /// The netlist's Verilog text.
     pub source: String,
 }
 
 impl RtlMultiplier {
+    /// Parse the netlist at `path`, check its ports and simulate its table (signedness from the
+    /// name).
     pub fn load(path: &Path) -> Result<RtlMultiplier, RtlError> {
         let source = std::fs::read_to_string(path).map_err(io_err(path))?;
         let parsed = crate::netlist::parse_str(&source, path)?;
@@ -217,6 +245,7 @@ fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) ->
 /// dataflow are fixed, the GEMM is not).
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// The simulator it was compiled for.
     pub sim: Simulator,
     /// The `vvp` image (Icarus) or the Verilator executable.
     pub exe: PathBuf,

@@ -23,6 +23,7 @@ pub struct MulPorts {
     pub b: String,
     /// Product port and its width (≤ 32).
     pub out: String,
+    /// Width of the product port in bits.
     pub out_bits: u32,
     /// Product is two's complement (sign-extended to 32 bits); else zero-extended.
     pub signed: bool,
@@ -58,7 +59,9 @@ impl MulPorts {
 /// Array size of the emitted RTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
+    /// PE rows (R).
     pub rows: usize,
+    /// PE columns (C).
     pub cols: usize,
 }
 
@@ -70,6 +73,7 @@ impl Geometry {
     pub fn stim_bits(&self) -> usize {
         9 * self.rows + 10 * self.cols + 1
     }
+    /// Bits of one IS stimulus word (see [`Geometry::stim_bits`]).
     pub fn stim_bits_is(&self) -> usize {
         10 * self.rows + 9 * self.cols + 1
     }

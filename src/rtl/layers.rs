@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 /// Which GEMM layers go through the RTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RtlLayers {
+    /// Every GEMM layer.
     All,
+    /// The GEMM layers with these names.
     Named(Vec<String>),
 }
 
@@ -68,20 +70,26 @@ impl Bench {
 /// One GEMM layer of one image that went through the RTL.
 #[derive(Debug, Clone)]
 pub struct GemmRun {
+    /// The layer's name.
     pub layer: String,
     /// Test-set index of the image.
     pub image: usize,
+    /// Whether the layer multiplies on the approximate multiplier.
     pub approximate: bool,
     /// Verilog module of the multiplier in the array.
     pub multiplier: String,
+    /// What the comparison covered.
     pub check: CosimCheck,
 }
 
 /// What [`ModelRtl::run`] compared (all comparisons passed).
 #[derive(Debug, Clone)]
 pub struct ModelCosimReport {
+    /// Images run.
     pub images: usize,
+    /// Classes (accumulators per image).
     pub classes: usize,
+    /// Every GEMM layer of every image that went through the RTL.
     pub gemms: Vec<GemmRun>,
     /// Last-layer accumulators of every image (equal to the accelerator's).
     pub acc: Vec<i32>,

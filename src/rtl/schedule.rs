@@ -13,11 +13,17 @@ use crate::accel::timing::{cycles_per_fold, ArrayShape, Dataflow, GemmShape, Sra
 /// `o0..o0+c_used` (output channels in WS, pixels in IS), global cycles `base..base+len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fold {
+    /// First reduction row of the fold.
     pub k0: usize,
+    /// First stationary column (output channel in WS, pixel in IS).
     pub o0: usize,
+    /// Array rows used.
     pub r_used: usize,
+    /// Array columns used.
     pub c_used: usize,
+    /// Global cycle the fold starts on.
     pub base: u64,
+    /// Cycles the fold lasts.
     pub len: u64,
 }
 
@@ -126,11 +132,17 @@ fn push_hex(text: &mut String, bits: &[bool]) {
 /// whole reduction streamed through; global cycles `base..base+len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OsFold {
+    /// First pixel of the fold (array row 0).
     pub p0: usize,
+    /// First output channel of the fold (array column 0).
     pub o0: usize,
+    /// Array rows used.
     pub r_used: usize,
+    /// Array columns used.
     pub c_used: usize,
+    /// Global cycle the fold starts on.
     pub base: u64,
+    /// Cycles the fold lasts.
     pub len: u64,
 }
 

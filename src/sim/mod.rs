@@ -17,17 +17,48 @@ pub use sweep::{
 
 use thiserror::Error;
 
+/// Why a netlist cannot be simulated as a two-operand multiplier.
 #[derive(Debug, Error)]
 pub enum SimError {
+    /// An operand port (`A` or `B`) is missing.
     #[error("circuit {circuit}: no input port named {port}")]
-    MissingInput { circuit: String, port: String },
+    MissingInput {
+        /// The netlist's name.
+        circuit: String,
+        /// The missing port.
+        port: String,
+    },
+    /// The netlist does not have exactly one output port (the product).
     #[error("circuit {circuit}: expected exactly one output port, found {found}")]
-    Outputs { circuit: String, found: usize },
+    Outputs {
+        /// The netlist's name.
+        circuit: String,
+        /// Its number of output ports.
+        found: usize,
+    },
+    /// An operand or the product is empty or wider than supported.
     #[error("circuit {circuit}: port {port} is {width} bits wide; at most {max} supported")]
-    TooWide { circuit: String, port: String, width: usize, max: usize },
+    TooWide {
+        /// The netlist's name.
+        circuit: String,
+        /// The port.
+        port: String,
+        /// Its width in bits.
+        width: usize,
+        /// The widest supported (31 for operands, 64 for the product).
+        max: usize,
+    },
+    /// Too many operand pairs to simulate them all.
     #[error(
         "circuit {circuit}: {bits} operand bits = 2^{bits} pairs is above the exhaustive limit \
          2^{max}; use sampling"
     )]
-    TooLarge { circuit: String, bits: u32, max: u32 },
+    TooLarge {
+        /// The netlist's name.
+        circuit: String,
+        /// Operand bits of both operands together.
+        bits: u32,
+        /// The limit on those bits.
+        max: u32,
+    },
 }

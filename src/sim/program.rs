@@ -14,7 +14,9 @@ use crate::netlist::ir::{Netlist, NodeId, Op};
 pub struct Lanes<const L: usize>(pub [u64; L]);
 
 impl<const L: usize> Lanes<L> {
+    /// All lanes 0.
     pub const ZERO: Self = Lanes([0; L]);
+    /// Number of lanes (input vectors) in one value: `64·L`.
     pub const LANES: usize = 64 * L;
 }
 
@@ -58,8 +60,11 @@ mod ops {
 /// One gate evaluation: `slots[dst] = op(slots[src0], slots[src1], slots[src2])`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Instr {
+    /// The gate's function.
     pub op: Op,
+    /// Slot the result is written to.
     pub dst: u32,
+    /// Fan-in slots; only the first `op.arity()` are read.
     pub src: [u32; 3],
 }
 
@@ -72,10 +77,14 @@ pub enum BitSource {
     Unused,
 }
 
+/// A compiled netlist: gate instructions over value slots, and where each port bit lives.
 #[derive(Debug, Clone)]
 pub struct Program {
+    /// The netlist's name.
     pub name: String,
+    /// Instructions in evaluation (topological) order.
     pub instrs: Vec<Instr>,
+    /// Number of value slots a run needs (see [`Program::scratch`]).
     pub n_slots: usize,
     /// Per netlist input port, per bit (LSB first): the slot to load it into.
     pub input_slots: Vec<Vec<BitSource>>,
@@ -216,7 +225,8 @@ impl Program {
     pub fn run<const L: usize>(&self, slots: &mut [Lanes<L>]) {
         assert!(slots.len() >= self.n_slots);
         for ins in &self.instrs {
-            // Slots were allocated below n_slots by construction and the length is checked above.
+            // SAFETY: slots were allocated below n_slots by construction and the length is checked
+            // above.
             let (a, b, c) = unsafe {
                 (
                     *slots.get_unchecked(ins.src[0] as usize),
@@ -225,6 +235,7 @@ impl Program {
                 )
             };
             let r = ins.op.eval_word(a, b, c);
+            // SAFETY: as above, `dst < n_slots ≤ slots.len()`.
             unsafe {
                 *slots.get_unchecked_mut(ins.dst as usize) = r;
             }

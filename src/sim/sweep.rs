@@ -24,13 +24,19 @@ const CHUNK: usize = 1 << 13;
 /// column, which output is the product, and how codes are interpreted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MulShape {
+    /// Which operand port (`A` or `B`) is the table row.
     pub row_port: RowPort,
     /// Index of the row / column operand in `Netlist::inputs`.
     pub row_input: usize,
+    /// Index of the column operand's port in `Netlist::inputs`.
     pub col_input: usize,
+    /// Width of the row operand in bits (at most 31).
     pub row_bits: u32,
+    /// Width of the column operand in bits (at most 31).
     pub col_bits: u32,
+    /// Width of the product port in bits (at most 64).
     pub out_bits: u32,
+    /// Whether operand and product codes are two's complement.
     pub signed: bool,
 }
 
@@ -83,6 +89,7 @@ impl MulShape {
         exact_product(row, self.row_bits, col, self.col_bits, self.signed)
     }
 
+    /// Bits of an operand pair (`row_bits + col_bits`): the table has `2^pair_bits` entries.
     pub fn pair_bits(&self) -> u32 {
         self.row_bits + self.col_bits
     }
@@ -145,7 +152,7 @@ fn fill_chunk<const L: usize>(prog: &Program, shape: &MulShape, start: usize, ch
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
-            // Safety: the CPU supports AVX2 (checked just above).
+            // SAFETY: the CPU supports AVX2 (checked just above).
             unsafe { fill_chunk_avx2::<L>(prog, shape, start, chunk) };
             return;
         }
@@ -153,9 +160,10 @@ fn fill_chunk<const L: usize>(prog: &Program, shape: &MulShape, start: usize, ch
     fill_chunk_impl::<L>(prog, shape, start, chunk)
 }
 
+/// [`fill_chunk_impl`] compiled for AVX2 (safe code; callable where AVX2 is known present).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn fill_chunk_avx2<const L: usize>(prog: &Program, shape: &MulShape, start: usize, chunk: &mut [i32]) {
+fn fill_chunk_avx2<const L: usize>(prog: &Program, shape: &MulShape, start: usize, chunk: &mut [i32]) {
     fill_chunk_impl::<L>(prog, shape, start, chunk)
 }
 
@@ -233,10 +241,15 @@ pub fn exhaustive(net: &Netlist, row_port: RowPort, signed: bool) -> Result<Prod
 /// A seeded random sample of operand pairs and the circuit's products for them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Samples {
+    /// How the netlist was read as a multiplier.
     pub shape: MulShape,
+    /// The seed the pairs were drawn with.
     pub seed: u64,
+    /// Row operand codes, one per pair.
     pub rows: Vec<u32>,
+    /// Column operand codes, one per pair.
     pub cols: Vec<u32>,
+    /// The circuit's product for each pair (sign-extended when signed).
     pub products: Vec<i64>,
 }
 

@@ -140,9 +140,9 @@ mod tests {
         }
         let orig = a;
         transpose64(&mut a);
-        for r in 0..64 {
-            for c in 0..64 {
-                assert_eq!((a[r] >> c) & 1, (orig[c] >> r) & 1, "r={r} c={c}");
+        for (r, &row) in a.iter().enumerate() {
+            for (c, &col) in orig.iter().enumerate() {
+                assert_eq!((row >> c) & 1, (col >> r) & 1, "r={r} c={c}");
             }
         }
     }
@@ -156,8 +156,8 @@ mod tests {
             let mut planes = vec![Lanes::<4>::ZERO; n];
             lanes_to_planes(&vals, &mut planes);
             for (j, p) in planes.iter().enumerate() {
-                for lane in 0..256 {
-                    assert_eq!((p.0[lane / 64] >> (lane % 64)) & 1, (vals[lane] >> j) & 1);
+                for (lane, &v) in vals.iter().enumerate() {
+                    assert_eq!((p.0[lane / 64] >> (lane % 64)) & 1, (v >> j) & 1);
                 }
             }
             let mut back = vec![0u64; 256];

@@ -15,21 +15,32 @@ use crate::quant::{QuantScheme, Recover};
 /// What is evaluated: a float model, or a quantized model on an accelerator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
+    /// The float model.
     Float {
+        /// Index of the model in the plan's `models`.
         model: usize,
     },
+    /// A quantized model on an accelerator.
     Accel {
+        /// Index of the model in the plan's `models`.
         model: usize,
+        /// Quantization scheme.
         scheme: QuantScheme,
+        /// Whether weights are quantized per output channel.
         per_channel: bool,
+        /// PE array size.
         array: ArrayShape,
+        /// Array dataflow.
         dataflow: Dataflow,
+        /// Index of the multiplier in the plan's `multipliers`.
         multiplier: usize,
+        /// Accuracy recovery applied to the quantized model.
         recover: Recover,
     },
 }
 
 impl Target {
+    /// Index of the target's model in the plan's `models`.
     pub fn model(&self) -> usize {
         match *self {
             Target::Float { model } | Target::Accel { model, .. } => model,
@@ -37,16 +48,24 @@ impl Target {
     }
 }
 
+/// One unit of attack work (see the module documentation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     /// Position in the plan's enumeration.
     pub index: usize,
+    /// Index of the model the adversarial examples are generated on.
     pub source: usize,
+    /// How the attacker sees the targets.
     pub threat: Threat,
+    /// The attack (or clean accuracy).
     pub attack: AttackSpec,
+    /// The plan's attack seed this cell runs with.
     pub attack_seed: u64,
+    /// The budget.
     pub epsilon: f32,
+    /// Test-set indices of the cell's chunk of images.
     pub images: std::ops::Range<usize>,
+    /// What the examples are evaluated on (one target under bpda and hardware).
     pub targets: Vec<Target>,
 }
 
@@ -70,12 +89,14 @@ impl Cell {
 /// Per-model figures the enumeration needs (loaded from `model.json` only).
 #[derive(Debug, Clone)]
 pub struct ModelInfo {
+    /// The dataset the model was trained on.
     pub dataset: crate::data::DatasetName,
     /// MACs of one image (cost estimate).
     pub macs: u64,
 }
 
 impl ModelInfo {
+    /// The figures of every model of `plan`, in plan order, from their `model.json`.
     pub fn of_plan(plan: &Plan) -> Result<Vec<ModelInfo>, StudyError> {
         plan.models
             .iter()
@@ -212,7 +233,9 @@ pub fn cost(cell: &Cell, models: &[ModelInfo]) -> f64 {
 /// A shard `I/N` (1-based), as given on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// The shard, 1-based.
     pub index: usize,
+    /// Number of shards.
     pub count: usize,
 }
 

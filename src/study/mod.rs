@@ -42,29 +42,73 @@ pub use target_spec::{Prepared, TargetSpec};
 
 use std::path::PathBuf;
 
+/// Why a study could not be planned, run, merged or reported.
 #[derive(Debug, thiserror::Error)]
 pub enum StudyError {
+    /// A plan (or a results folder's lock file) that does not parse or is inconsistent.
     #[error("{}:{line}:{col}: {}{reason}", path.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
-    Plan { path: PathBuf, line: usize, col: usize, key: String, reason: String },
+    Plan {
+        /// The TOML file.
+        path: PathBuf,
+        /// Line, 1-based.
+        line: usize,
+        /// Column, 1-based.
+        col: usize,
+        /// The key concerned; empty when the error is not about one key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A bad value given as a command-line flag (plan keys set by flags, see [`PlanKeys`]).
     #[error("{flag}: {reason}")]
-    Flag { flag: String, reason: String },
+    Flag {
+        /// The flag, e.g. `--scheme`.
+        flag: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file or folder could not be read or written.
     #[error("{}: {cause}", path.display())]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// A bad record of a results CSV file.
     #[error("{}: record {record}: {reason} (delete the file to start over)", path.display())]
-    Csv { path: PathBuf, record: usize, reason: String },
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The record, 1-based.
+        record: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A model folder could not be loaded (the message).
     #[error("{0}")]
     Model(String),
+    /// A dataset could not be loaded or does not fit the plan or its models (the message).
     #[error("{0}")]
     Input(String),
+    /// A multiplier of the plan could not be resolved.
     #[error("multiplier {spec}: {reason}")]
-    Multiplier { spec: String, reason: String },
+    Multiplier {
+        /// The multiplier as the plan gives it.
+        spec: String,
+        /// Why.
+        reason: String,
+    },
+    /// An attack could not run (the message).
     #[error("{0}")]
     Attack(String),
+    /// Shard folders that cannot be merged (why).
     #[error("merge: {0}")]
     Merge(String),
+    /// A report could not be built from the results (why).
     #[error("report: {0}")]
     Report(String),
+    /// Slurm job scripts could not be written or submitted (why).
     #[error("slurm: {0}")]
     Slurm(String),
 }

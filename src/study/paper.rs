@@ -52,7 +52,7 @@ const LENET_QUOTES: [Quote; 7] = [
     },
 ];
 
-fn find<'a>(r: &'a Results, f: impl Fn(&Row) -> bool) -> Option<&'a super::runner::Aggregate> {
+fn find(r: &Results, f: impl Fn(&Row) -> bool) -> Option<&super::runner::Aggregate> {
     r.find(|x| x.threat == "transfer" && x.source_model == x.target_model && f(x))
 }
 

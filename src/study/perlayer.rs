@@ -27,23 +27,32 @@ use std::collections::HashMap;
 pub struct Choice {
     /// Short name (file stem), as written in assignments.
     pub name: String,
+    /// The resolved multiplier.
     pub loaded: LoadedMultiplier,
 }
 
 /// What the search optimizes and how.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
+    /// How the model is quantized (scheme, weights, approximate layers searched).
     pub options: QuantOptions,
+    /// The accelerator the assignments run on.
     pub accel: AccelConfig,
+    /// Calibration images (training set).
     pub calib: usize,
+    /// Seed choosing them.
     pub calib_seed: u64,
+    /// Accuracy recovery applied to every assignment.
     pub recover: Recover,
     /// Validation images (from the training set, outside the calibration set).
     pub val: usize,
     /// Test images the front is measured on (the first ones).
     pub test: usize,
+    /// Seed of the validation images, the robust objective's attack and the search.
     pub seed: u64,
+    /// NSGA-II population size.
     pub population: usize,
+    /// NSGA-II generations.
     pub generations: usize,
     /// Search exhaustively when choices^layers is at most this.
     pub exhaustive_limit: u64,
@@ -80,6 +89,7 @@ pub struct SearchFlags {
     pub robust_eps: f32,
 }
 
+#[allow(clippy::too_many_arguments)] // the target, the method, the search and where to read and write: one fact each
 /// Search the assignments of the multiplier files `library` (named `library_dir` in the
 /// report) on `target`, with `recover`; writes the front into `out` with a heading that records
 /// the settings and `command`.
@@ -147,18 +157,30 @@ pub struct Point {
     pub genome: Vec<usize>,
     /// The assignment as `--multiplier` takes it (`conv1=A,conv2=B,...`).
     pub assignment: String,
+    /// Multiplier energy per image in pJ.
     pub energy_pj: f64,
+    /// Clean accuracy on the validation images.
     pub val: Proportion,
+    /// Robust accuracy on the validation images (with a robust objective).
     pub val_robust: Option<Proportion>,
     /// Measured on the test images (front points only).
     pub test: Option<Proportion>,
+    /// Robust accuracy on the test images (front points, with a robust objective).
     pub test_robust: Option<Proportion>,
 }
 
+/// How the assignments were searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Method {
+    /// Every assignment evaluated.
     Exhaustive,
-    Nsga2 { population: usize, generations: usize },
+    /// NSGA-II, a genetic multi-objective search.
+    Nsga2 {
+        /// Assignments per generation.
+        population: usize,
+        /// Generations run.
+        generations: usize,
+    },
 }
 
 impl std::fmt::Display for Method {
@@ -175,16 +197,22 @@ impl std::fmt::Display for Method {
 /// The search's outcome: every assignment evaluated (in evaluation order) and the front.
 #[derive(Debug, Clone, Serialize)]
 pub struct Search {
+    /// The searched layers (the model's approximate layers), in model order.
     pub layers: Vec<String>,
+    /// The multipliers' short names, in choice-index order.
     pub choices: Vec<String>,
+    /// How the search ran.
     pub method: Method,
+    /// Every assignment evaluated, in evaluation order.
     pub points: Vec<Point>,
     /// Indices into `points` of the validation Pareto front, by energy.
     pub front: Vec<usize>,
     /// The single-multiplier designs (each choice in every searched layer), all on the
     /// validation images; those on their own front also on the test images.
     pub uniform: Vec<Point>,
+    /// The float model's accuracy on the validation images.
     pub float_val: Proportion,
+    /// The float model's accuracy on the test images.
     pub float_test: Proportion,
 }
 
@@ -535,9 +563,6 @@ fn pct(p: &Proportion) -> String {
 }
 
 impl Search {
-    /// `points.csv` (every assignment evaluated), `front.csv`, `report.md` and
-    /// `pareto.svg|png` into `dir`, each written atomically. `about` opens the report (model,
-    /// scheme, settings, the command).
     /// The front as text: one line per point (energy, validation and test accuracy with the
     /// 95 % interval, the assignment).
     pub fn front_text(&self) -> String {
@@ -558,6 +583,9 @@ impl Search {
         out
     }
 
+    /// `points.csv` (every assignment evaluated), `front.csv`, `report.md` and
+    /// `pareto.svg|png` into `dir`, each written atomically. `about` opens the report (model,
+    /// scheme, settings, the command).
     pub fn write(&self, dir: &std::path::Path, about: &str) -> Result<(), StudyError> {
         let io = |path: std::path::PathBuf| move |cause: std::io::Error| StudyError::Io { path: path.clone(), cause };
         std::fs::create_dir_all(dir).map_err(io(dir.into()))?;

@@ -42,6 +42,7 @@ pub enum Threat {
 }
 
 impl Threat {
+    /// The threat's name in plans and results (`transfer`, `bpda`, `hardware`).
     pub fn name(self) -> &'static str {
         match self {
             Threat::Transfer => "transfer",
@@ -72,11 +73,14 @@ impl std::str::FromStr for Threat {
 /// What a cell does to the images: nothing (clean accuracy, for selection tables) or an attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttackSpec {
+    /// No attack: clean accuracy.
     Clean,
+    /// One of the ten attacks.
     Attack(Attack),
 }
 
 impl AttackSpec {
+    /// The name in plans and results (`clean` or the attack's name).
     pub fn name(self) -> &'static str {
         match self {
             AttackSpec::Clean => "clean",
@@ -84,6 +88,7 @@ impl AttackSpec {
         }
     }
 
+    /// The norm of the budget (Linf for clean, whose only budget is 0).
     pub fn norm(self) -> Norm {
         match self {
             AttackSpec::Clean => Norm::Linf,
@@ -91,6 +96,7 @@ impl AttackSpec {
         }
     }
 
+    /// Whether the attack needs the model's input gradient.
     pub fn needs_gradient(self) -> bool {
         matches!(self, AttackSpec::Attack(a) if a.needs_gradient())
     }
@@ -138,26 +144,35 @@ impl std::fmt::Display for AttackSpec {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlan {
+    /// The study's name (default: the plan file's stem).
     pub name: Option<String>,
     /// Model folders (sources of the adversarial examples, and targets).
     pub models: Option<Vec<Spanned<String>>>,
     /// Evaluate each source's examples on every model of the same dataset (Table II).
     pub cross_models: Option<bool>,
+    /// Quantization schemes (default `asym-u8`).
     pub schemes: Option<Vec<Spanned<String>>>,
+    /// Weight granularities: `false` per tensor, `true` per channel (default `[false]`).
     pub per_channel: Option<Vec<bool>>,
+    /// PE array sizes, `RxC` (default `16x16`).
     pub arrays: Option<Vec<Spanned<String>>>,
+    /// Dataflows, `ws`, `os` or `is` (default `ws`).
     pub dataflows: Option<Vec<Spanned<String>>>,
+    /// Layers on the approximate multiplier: `conv`, `all` or names (default `conv`).
     pub approx_layers: Option<Spanned<String>>,
     /// `exact`, EvoApprox names, Verilog paths, or `paper` (the paper's set for the dataset).
     pub multipliers: Option<Vec<Spanned<String>>>,
     /// Attack names, `clean`, or `all` (the ten).
     pub attacks: Option<Vec<Spanned<String>>>,
+    /// Budgets of the Linf attacks (default 0, 0.02, 0.05, 0.1, 0.2, 0.3).
     pub eps_linf: Option<Vec<f32>>,
+    /// Budgets of the L2 attacks (default 0, 0.5, 1, 1.5, 2, 3).
     pub eps_l2: Option<Vec<f32>>,
     /// Per-attack budgets, overriding `eps_linf` / `eps_l2`.
     pub eps: Option<BTreeMap<Spanned<String>, Vec<f32>>>,
     /// `pixel` (default) or `normalized`: the units of every budget.
     pub eps_units: Option<Spanned<String>>,
+    /// Threat models: `transfer`, `bpda`, `hardware` (default `transfer`).
     pub threats: Option<Vec<Spanned<String>>>,
     /// First test image.
     pub image_start: Option<usize>,
@@ -167,6 +182,7 @@ pub struct RawPlan {
     pub chunk: Option<usize>,
     /// Calibration images (from the training set) and the seed choosing them.
     pub calib: Option<usize>,
+    /// Seed choosing the calibration images (default 0).
     pub calib_seed: Option<u64>,
     /// Attack seeds (one run per seed).
     pub attack_seeds: Option<Vec<u64>>,
@@ -180,28 +196,46 @@ pub struct RawPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
+    /// The study's name.
     pub name: String,
+    /// Model folders, in plan order (sources and targets).
     pub models: Vec<PathBuf>,
+    /// Whether each source's examples are also evaluated on the other models of its dataset.
     pub cross_models: bool,
+    /// Quantization schemes, by name.
     pub schemes: Vec<String>,
+    /// Weight granularities (`true`: per channel).
     pub per_channel: Vec<bool>,
+    /// PE array sizes, `RxC`.
     pub arrays: Vec<String>,
+    /// Dataflows.
     pub dataflows: Vec<Dataflow>,
+    /// Layers on the approximate multiplier (`conv`, `all` or names).
     pub approx_layers: String,
+    /// Multiplier specs as `--multiplier` takes them, in plan order.
     pub multipliers: Vec<String>,
+    /// Attack names (and `clean`), in plan order.
     pub attacks: Vec<String>,
     /// Budgets of every attack, in plan order.
     pub eps: BTreeMap<String, Vec<f32>>,
     /// Units of the budgets (a pixel-unit plan's lock file has no such key).
     #[serde(default, skip_serializing_if = "EpsUnits::is_pixel")]
     pub eps_units: EpsUnits,
+    /// Threat models.
     pub threats: Vec<Threat>,
+    /// First test image.
     pub image_start: usize,
+    /// Test images.
     pub images: usize,
+    /// Images per cell.
     pub chunk: usize,
+    /// Calibration images (from the training set).
     pub calib: usize,
+    /// Seed choosing them.
     pub calib_seed: u64,
+    /// Attack seeds (one run per seed).
     pub attack_seeds: Vec<u64>,
+    /// Assumed clock in GHz of the energy convention E = P / f.
     pub clock_ghz: f64,
     /// Recovery methods of the accelerator targets; left out of the lock file when only `none`
     /// (so plans without recovery keep their bytes and sha256).
@@ -242,7 +276,9 @@ impl Source<'_> {
 /// Options that are not part of a plan: where third-party inputs are.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
+    /// The dataset folder, if any (see [`super::runner::default_inputs`]).
     pub data: Option<PathBuf>,
+    /// The EvoApprox library folder, if any (see [`super::runner::default_inputs`]).
     pub evoapprox: Option<PathBuf>,
 }
 
@@ -473,22 +509,27 @@ impl Plan {
         crate::util::sha256_hex(toml::to_string(self).expect("a plan serializes").as_bytes())
     }
 
+    /// The attacks, parsed.
     pub fn attack_specs(&self) -> Vec<AttackSpec> {
         self.attacks.iter().map(|a| a.parse().expect("checked when the plan was built")).collect()
     }
 
+    /// The schemes, parsed.
     pub fn scheme_list(&self) -> Vec<QuantScheme> {
         self.schemes.iter().map(|a| a.parse().expect("checked when the plan was built")).collect()
     }
 
+    /// The array sizes, parsed.
     pub fn array_shapes(&self) -> Vec<ArrayShape> {
         self.arrays.iter().map(|a| a.parse().expect("checked when the plan was built")).collect()
     }
 
+    /// The recovery methods, parsed.
     pub fn recover_list(&self) -> Vec<Recover> {
         self.recover.iter().map(|a| a.parse().expect("checked when the plan was built")).collect()
     }
 
+    /// The approximate layers, parsed.
     pub fn approx(&self) -> ApproxLayers {
         self.approx_layers.parse().expect("checked when the plan was built")
     }

@@ -162,13 +162,16 @@ pub fn is_exact_multiplier(name: &str) -> bool {
 
 /// Results of a folder, grouped over image chunks, with the plan.
 pub struct Results {
+    /// The plan of the folder (its lock file).
     pub plan: Plan,
+    /// The plan's result rows, grouped over image chunks.
     pub aggs: Vec<Aggregate>,
     /// Image chunks per aggregate the plan has.
     pub chunks: usize,
 }
 
 impl Results {
+    /// Read a study folder's plan and results.
     pub fn open(dir: &Path) -> Result<Results, StudyError> {
         let plan = store::read_lock(dir)?.ok_or_else(|| {
             StudyError::Report(format!("{}: no {}: not a study folder", dir.display(), store::LOCK_FILE))
@@ -194,22 +197,37 @@ impl Results {
 /// One approximate-vs-exact comparison of the verdict.
 #[derive(Debug, Clone)]
 pub struct Comparison {
+    /// The source model (folder).
     pub source: String,
+    /// The threat model.
     pub threat: String,
+    /// The accelerator configuration (scheme, weights, array, dataflow, approximate layers,
+    /// recovery), as reports print it.
     pub config: String,
     /// The recovery method of both targets (empty: none).
     pub recover: String,
+    /// The attack.
     pub attack: String,
+    /// The budget.
     pub epsilon: f32,
+    /// The approximate multiplier.
     pub multiplier: String,
+    /// Robust accuracy under the approximate multiplier.
     pub approx: Proportion,
+    /// Robust accuracy under the exact multiplier.
     pub exact: Proportion,
+    /// Clean accuracy under the approximate multiplier.
     pub approx_clean: Proportion,
+    /// Clean accuracy under the exact multiplier.
     pub exact_clean: Proportion,
     /// Right only under the approximate / only under the exact multiplier.
     pub b: usize,
+    /// Images right only under the exact multiplier.
     pub c: usize,
+    /// Exact two-sided McNemar p-value of `b` against `c`.
     pub p: f64,
+    /// Whether the approximate multiplier's clean accuracy meets the paper's threshold
+    /// ([`accuracy_threshold`]).
     pub passes_threshold: bool,
 }
 
@@ -226,6 +244,8 @@ impl Comparison {
         }
         1.0 - p.value() / clean.value()
     }
+    /// Relative loss to the attack under the approximate multiplier minus that under the exact one
+    /// (fraction).
     pub fn loss_gap(&self) -> f64 {
         Self::relative_loss(&self.approx, &self.approx_clean) - Self::relative_loss(&self.exact, &self.exact_clean)
     }
@@ -299,20 +319,26 @@ pub fn comparisons(res: &Results) -> Vec<Comparison> {
 /// Counts of the verdict over a set of comparisons.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Verdict {
+    /// Comparisons counted.
     pub cells: usize,
     /// Significantly more / less robust than exact (McNemar, Holm over these cells, α = 0.05).
     pub better: usize,
+    /// Comparisons significantly less robust than exact.
     pub worse: usize,
     /// Of the significant ones: mean difference in points.
     pub better_mean_points: f64,
+    /// Mean robust accuracy difference of the significantly worse ones, in percentage points (≤ 0).
     pub worse_mean_points: f64,
     /// Relative loss to the attack significantly... counted by sign of the loss gap among the
     /// significant cells.
     pub smaller_loss: usize,
+    /// Significant comparisons whose relative loss to the attack is larger than exact's.
     pub larger_loss: usize,
+    /// Never significantly worse, and significantly better in more than half of the comparisons.
     pub universally_defensive: bool,
 }
 
+/// The verdict over `cs`: McNemar p-values, Holm-corrected at α = 0.05.
 pub fn verdict(cs: &[&Comparison]) -> Verdict {
     let p: Vec<f64> = cs.iter().map(|c| c.p).collect();
     let sig = holm(&p, ALPHA);
@@ -347,10 +373,13 @@ pub fn verdict(cs: &[&Comparison]) -> Verdict {
 /// passing the clean-accuracy threshold.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct VerdictGroup {
+    /// The threat model.
     pub threat: String,
     /// `none`, `compensate`, `tune` or `finetune`.
     pub recover: String,
+    /// Over every approximate multiplier.
     pub all: Verdict,
+    /// Over the multipliers passing the clean-accuracy threshold.
     pub passing_threshold: Verdict,
 }
 

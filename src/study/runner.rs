@@ -22,24 +22,32 @@ use std::time::{Duration, Instant};
 
 /// A resolved multiplier with the figures rows record.
 pub struct Resolved {
+    /// The multiplier (charged the exact circuit's power if built in).
     pub loaded: LoadedMultiplier,
+    /// sha256 of its table ([`crate::mult::LoadedMultiplier::lut_sha256`]).
     pub lut_sha256: String,
+    /// Its MAE in % of the output range, computed from its table (`None` for an assignment).
     pub mae_pct: Option<f64>,
 }
 
 /// Everything the plan's cells read, loaded once.
 pub struct Workspace {
+    /// The plan.
     pub plan: Plan,
+    /// Figures of every model, in plan order.
     pub info: Vec<ModelInfo>,
+    /// Every model of the plan, loaded, in plan order.
     pub models: Vec<SavedModel>,
     /// Test set of each model's dataset, the plan's image range only.
     pub tests: HashMap<DatasetName, Dataset>,
+    /// Quantized models by (model, scheme, per-channel).
     pub quant: HashMap<(usize, QuantScheme, bool), QuantModel>,
     /// Quantized models recovered for a multiplier (model, scheme, per-channel, multiplier,
     /// method), for targets whose method is not `none`.
     pub recovered: HashMap<(usize, QuantScheme, bool, usize, Recover), QuantModel>,
     /// Per multiplier of the plan and signedness.
     pub mults: HashMap<(usize, bool), Resolved>,
+    /// Published power (mW) of the library's exact circuit, by signedness.
     pub exact_power_mw: HashMap<bool, Option<f64>>,
 }
 
@@ -61,7 +69,7 @@ impl Workspace {
             targets.iter().filter(|t| matches!(t, Target::Accel { .. })).map(|t| info[t.model()].dataset).collect();
         for (i, m) in models.iter().enumerate() {
             let d = m.meta.dataset;
-            if !tests.contains_key(&d) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = tests.entry(d) {
                 let full = data::load(d, Split::Test, &data_root).map_err(|e| StudyError::Input(e.to_string()))?;
                 let end = plan.image_start + plan.images;
                 if end > full.len() {
@@ -77,7 +85,7 @@ impl Workspace {
                     images: full.images[plan.image_start * per..end * per].to_vec(),
                     labels: full.labels[plan.image_start..end].to_vec(),
                 };
-                tests.insert(d, t);
+                slot.insert(t);
             }
             if tests[&d].shape != m.arch.input {
                 return Err(StudyError::Input(format!(
@@ -149,6 +157,7 @@ impl Workspace {
         Ok(Workspace { plan: plan.clone(), info, models, tests, quant, recovered, mults, exact_power_mw })
     }
 
+    /// The folder of model `i`, as rows name it.
     pub fn model_label(&self, i: usize) -> String {
         self.plan.models[i].display().to_string()
     }
@@ -281,18 +290,29 @@ pub fn resolve(
 /// Where a run's time went.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RunSummary {
+    /// Cells of the plan (or shard).
     pub cells: usize,
+    /// Cells run in this process.
     pub cells_run: usize,
+    /// Cells whose rows were all in the store already.
     pub cells_reused: usize,
+    /// Rows written by this run.
     pub rows_written: usize,
+    /// Rows in the store after the run.
     pub rows_total: usize,
+    /// Seconds loading models, data, multipliers and accelerators.
     pub setup_s: f64,
+    /// Seconds generating adversarial examples, summed over parallel cells.
     pub attack_s: f64,
+    /// Seconds evaluating targets, summed over parallel cells.
     pub eval_s: f64,
+    /// Seconds reading and writing the store.
     pub io_s: f64,
+    /// Wall-clock seconds of the whole run.
     pub wall_s: f64,
     /// Process CPU seconds (user + system) over the run.
     pub cpu_s: Option<f64>,
+    /// Rayon worker threads.
     pub threads: usize,
 }
 
@@ -329,8 +349,11 @@ fn cpu_seconds() -> Option<f64> {
 
 /// Runs a plan into a results folder.
 pub struct Runner {
+    /// The plan run.
     pub plan: Plan,
+    /// Where the dataset and EvoApprox library are.
     pub inputs: Inputs,
+    /// The shard to run (`None`: the whole plan).
     pub shard: Option<Shard>,
     /// Show progress bars on stderr.
     pub progress: bool,
@@ -345,15 +368,18 @@ pub struct Runner {
 pub type ExampleKey = (usize, String, u64, u32);
 
 impl Runner {
+    /// A runner for `plan` with progress bars, saving every second, examples not kept.
     pub fn new(plan: Plan, inputs: Inputs) -> Runner {
         Runner { plan, inputs, shard: None, progress: true, save_every: Duration::from_secs(1), keep_examples: false }
     }
 
+    /// Run only shard `s`.
     pub fn shard(mut self, s: Option<Shard>) -> Runner {
         self.shard = s;
         self
     }
 
+    /// Without progress bars.
     pub fn quiet(mut self) -> Runner {
         self.progress = false;
         self
@@ -629,15 +655,20 @@ fn run_cell(
 /// (source, threat, attack, seed, epsilon, target) with summed counts and concatenated outcomes.
 #[derive(Debug, Clone)]
 pub struct Aggregate {
+    /// The first row of the group (every key field but the image range).
     pub first: Row,
+    /// Images over the chunks found.
     pub n: usize,
+    /// Images classified correctly over those chunks.
     pub correct: usize,
+    /// Per image of the chunks found (in store order), whether it was classified correctly.
     pub bits: Vec<bool>,
     /// Chunks found of those the plan has.
     pub chunks: usize,
 }
 
 impl Aggregate {
+    /// `correct` of `n`.
     pub fn proportion(&self) -> Proportion {
         Proportion::new(self.correct, self.n)
     }

@@ -5,27 +5,37 @@
 use super::StudyError;
 use std::path::{Path, PathBuf};
 
+/// What the Slurm job scripts run and request.
 #[derive(Debug, Clone)]
 pub struct SlurmOptions {
     /// The `axdnn` binary every node runs (on the shared filesystem).
     pub binary: PathBuf,
+    /// The plan file every task runs.
     pub plan: PathBuf,
     /// Results folder: shards go to `OUT/shards/I`, the merged store to `OUT`.
     pub out: PathBuf,
     /// Working directory of the jobs (relative plan paths are read from it).
     pub workdir: PathBuf,
+    /// Array tasks (shards of the plan); must be positive.
     pub shards: usize,
+    /// Slurm partition (`--partition`), if any.
     pub partition: Option<String>,
+    /// Time limit per task (`--time`, Slurm's format), if any.
     pub time: Option<String>,
+    /// CPUs per task (`--cpus-per-task`).
     pub cpus_per_task: usize,
+    /// Dataset folder passed to every task (`--data`), if any.
     pub data: Option<PathBuf>,
+    /// EvoApprox library folder passed to every task (`--evoapprox`), if any.
     pub evoapprox: Option<PathBuf>,
 }
 
 /// The written scripts.
 #[derive(Debug, Clone)]
 pub struct Scripts {
+    /// The array job script (`OUT/slurm/array.sbatch`).
     pub array: PathBuf,
+    /// The merge job script (`OUT/slurm/merge.sbatch`).
     pub merge: PathBuf,
 }
 

@@ -8,16 +8,20 @@ const Z95: f64 = 1.959_963_984_540_054;
 /// `correct` of `n` with its 95 % Wilson interval.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Proportion {
+    /// Successes (e.g. images classified correctly).
     pub correct: usize,
+    /// Trials (e.g. images).
     pub n: usize,
 }
 
 impl Proportion {
+    /// `correct` of `n`; panics if `correct > n`.
     pub fn new(correct: usize, n: usize) -> Proportion {
         assert!(correct <= n, "{correct} correct of {n}");
         Proportion { correct, n }
     }
 
+    /// `correct / n`; NaN for `n = 0`.
     pub fn value(&self) -> f64 {
         if self.n == 0 {
             return f64::NAN;

@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// The results file of a store folder.
 pub const RESULTS_FILE: &str = "results.csv";
 /// Rows replaced by a newer measurement of the same plan cell because an input changed (model
 /// weights, multiplier table): kept, so that switching back reuses them, but out of the results.
 pub const SUPERSEDED_FILE: &str = "superseded.csv";
+/// The effective plan of a store folder.
 pub const LOCK_FILE: &str = "plan.lock.toml";
 /// Present in shard stores only: which shard of which plan.
 pub const SHARD_FILE: &str = "shard.toml";
@@ -24,7 +26,9 @@ pub const SHARD_FILE: &str = "shard.toml";
 pub struct RunKey {
     /// sha256 of the attacked (source) model's weights.
     pub source_sha256: String,
+    /// The threat model (`transfer`, `bpda`, `hardware`).
     pub threat: String,
+    /// The attack's name (or `clean`).
     pub attack: String,
     /// [`crate::attack::Attack::revision`] of the code that computed the row.
     pub attack_rev: u32,
@@ -32,21 +36,33 @@ pub struct RunKey {
     pub epsilon_bits: u32,
     /// `pixel` or `normalized`.
     pub eps_units: String,
+    /// The attack seed.
     pub attack_seed: u64,
+    /// First test image of the chunk.
     pub image_start: usize,
+    /// End (exclusive) of the chunk's test images.
     pub image_end: usize,
     /// sha256 of the evaluated model's weights.
     pub target_sha256: String,
     /// `float`, or `accel` (quantized, on the simulated array).
     pub target: String,
+    /// Quantization scheme; empty for a float target.
     pub scheme: String,
+    /// Per-channel weights (false for a float target).
     pub per_channel: bool,
+    /// PE array size `RxC`; empty for a float target.
     pub array: String,
+    /// Dataflow; empty for a float target.
     pub dataflow: String,
+    /// Layers on the approximate multiplier; empty for a float target.
     pub approx_layers: String,
+    /// Calibration images (0 for a float target).
     pub calib: usize,
+    /// Seed choosing them (0 for a float target).
     pub calib_seed: u64,
+    /// The multiplier as the plan gives it; empty for a float target.
     pub multiplier: String,
+    /// sha256 of the multiplier's table; empty for a float target.
     pub lut_sha256: String,
     /// Bits of the f64 clock (energy convention).
     pub clock_bits: u64,
@@ -85,44 +101,74 @@ impl RunKey {
 /// One measured cell × target: the key's fields, then what was measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// The attacked (source) model's folder, as the plan names it.
     pub source_model: String,
+    /// sha256 of its weights.
     pub source_sha256: String,
+    /// The threat model (`transfer`, `bpda`, `hardware`).
     pub threat: String,
+    /// The attack's name (or `clean`).
     pub attack: String,
     /// Stores written before revisions were recorded hold revision-1 rows.
     #[serde(default = "first_revision")]
     pub attack_rev: u32,
+    /// The budget.
     pub epsilon: f32,
     /// Stores written before units were recorded hold pixel-unit rows.
     #[serde(default = "pixel_units")]
     pub eps_units: String,
+    /// The attack seed.
     pub attack_seed: u64,
+    /// First test image of the chunk.
     pub image_start: usize,
+    /// End (exclusive) of the chunk's test images.
     pub image_end: usize,
+    /// The evaluated model's folder, as the plan names it.
     pub target_model: String,
+    /// sha256 of its weights.
     pub target_sha256: String,
+    /// `float`, or `accel` (quantized, on the simulated array).
     pub target: String,
+    /// Quantization scheme; empty for a float target.
     pub scheme: String,
+    /// Per-channel weights (false for a float target).
     pub per_channel: bool,
+    /// PE array size `RxC`; empty for a float target.
     pub array: String,
+    /// Dataflow; empty for a float target.
     pub dataflow: String,
+    /// Layers on the approximate multiplier; empty for a float target.
     pub approx_layers: String,
+    /// Calibration images (0 for a float target).
     pub calib: usize,
+    /// Seed choosing them (0 for a float target).
     pub calib_seed: u64,
+    /// The multiplier as the plan gives it; empty for a float target.
     pub multiplier: String,
+    /// sha256 of the multiplier's table; empty for a float target.
     pub lut_sha256: String,
+    /// Clock of the energy convention in GHz (0 for a float target).
     pub clock_ghz: f64,
+    /// Images measured.
     pub n: usize,
+    /// Images still classified correctly.
     pub correct: usize,
+    /// `correct / n`.
     pub accuracy: f64,
+    /// Lower end of the 95 % Wilson interval of `accuracy`.
     pub ci_low: f64,
+    /// Upper end of the 95 % Wilson interval of `accuracy`.
     pub ci_high: f64,
     /// Per image, 1 = still classified correctly ([`super::stats::bits_to_hex`]); what paired
     /// tests need.
     pub correct_bits: String,
+    /// The multiplier's MAE in % of the output range (accelerator targets with one multiplier).
     pub mae_pct: Option<f64>,
+    /// The multiplier's published power in mW, when known.
     pub power_mw: Option<f64>,
+    /// Compute cycles per image on the array (accelerator targets).
     pub cycles_per_image: Option<u64>,
+    /// Multiplier energy per image in pJ, when every layer's power is known.
     pub energy_per_image_pj: Option<f64>,
     /// Recovery method ([`crate::quant::Recover`]); empty for `none`, and then no column is
     /// written unless another row of the file has one (stores without recovery keep their bytes).
@@ -139,6 +185,7 @@ fn pixel_units() -> String {
 }
 
 impl Row {
+    /// The row's key.
     pub fn key(&self) -> RunKey {
         RunKey {
             source_sha256: self.source_sha256.clone(),
@@ -166,6 +213,7 @@ impl Row {
         }
     }
 
+    /// `correct` of `n`.
     pub fn proportion(&self) -> Proportion {
         Proportion::new(self.correct, self.n)
     }
@@ -178,6 +226,7 @@ impl Row {
 
 /// A results folder.
 pub struct Store {
+    /// The folder.
     pub dir: PathBuf,
     rows: HashMap<RunKey, Row>,
 }
@@ -196,22 +245,27 @@ impl Store {
         Ok(Store { dir: dir.to_path_buf(), rows })
     }
 
+    /// The row stored under `key`.
     pub fn get(&self, key: &RunKey) -> Option<&Row> {
         self.rows.get(key)
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
+    /// Store `row` under its key, replacing any row with the same key.
     pub fn insert(&mut self, row: Row) {
         self.rows.insert(row.key(), row);
     }
 
+    /// Every row, in no particular order.
     pub fn rows(&self) -> impl Iterator<Item = &Row> {
         self.rows.values()
     }
@@ -267,7 +321,7 @@ pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
     // Keys the plan fixes rather than enumerates.
     let end = plan.image_start + plan.images;
     let aligned = r.image_start >= plan.image_start
-        && (r.image_start - plan.image_start) % plan.chunk == 0
+        && (r.image_start - plan.image_start).is_multiple_of(plan.chunk)
         && r.image_end == (r.image_start + plan.chunk).min(end);
     let fixed = float
         || (r.calib == plan.calib
@@ -362,6 +416,7 @@ fn write_rows(path: &Path, rows: &[&Row]) -> Result<(), StudyError> {
     write_atomic(path, &bytes)
 }
 
+/// Write `path` atomically (temporary file + rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
     crate::util::write_atomic(path, bytes).map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })
 }
@@ -383,7 +438,9 @@ pub fn read_lock(dir: &Path) -> Result<Option<Plan>, StudyError> {
 /// Which shard of which plan a shard store holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardInfo {
+    /// The shard, `I/N`.
     pub shard: String,
+    /// sha256 of the plan ([`Plan::sha256`]).
     pub plan_sha256: String,
 }
 

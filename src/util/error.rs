@@ -13,12 +13,16 @@ use std::path::PathBuf;
 /// Where in an input file something was found: file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Span {
+    /// The input file.
     pub file: PathBuf,
+    /// Line, 1-based.
     pub line: u32,
+    /// Column in characters, 1-based.
     pub col: u32,
 }
 
 impl Span {
+    /// The location `file:line:col`.
     pub fn new(file: impl Into<PathBuf>, line: u32, col: u32) -> Self {
         Span { file: file.into(), line, col }
     }
