@@ -27,4 +27,6 @@ pub enum SimError {
          2^{max}; use sampling"
     )]
     TooLarge { circuit: String, bits: u32, max: u32 },
+    #[error(transparent)]
+    NotAMultiplier(#[from] crate::netlist::multiplier::NotAMultiplier),
 }
