@@ -40,8 +40,15 @@ pub enum StudyError {
     Plan { path: PathBuf, line: usize, col: usize, key: String, reason: String },
     #[error("{}: {cause}", path.display())]
     Io { path: PathBuf, cause: std::io::Error },
-    #[error("{}: record {record}: {reason} (delete the file to start over)", path.display())]
-    Csv { path: PathBuf, record: usize, reason: String },
+    /// A results file that cannot be trusted as it is; `line` is the file's line (1 = header).
+    #[error("{}:{line}: {reason} (remove that line, or the file, and `axdnn study run` measures it again)", path.display())]
+    Csv { path: PathBuf, line: u64, reason: String },
+    /// Two rows of one measurement that disagree.
+    #[error("{}:{first_line} and {}:{second_line}: {reason} (remove the wrong line, and `axdnn study run` measures it again if needed)", first.display(), second.display())]
+    Conflict { first: PathBuf, first_line: u64, second: PathBuf, second_line: u64, reason: String },
+    /// The folder's writer lock could not be taken or held.
+    #[error("{}: {reason}", path.display())]
+    Lock { path: PathBuf, reason: String },
     #[error("{0}")]
     Model(String),
     #[error("{0}")]

@@ -217,12 +217,24 @@ fn is_default_recover(v: &[String]) -> bool {
     v == default_recover().as_slice()
 }
 
-/// 1-based line and column of a byte offset.
+/// Largest end of a plan's image range: bounds the enumeration of a hand-edited lock file.
+pub const MAX_IMAGES: usize = 1 << 24;
+
+/// The largest char boundary at or before `offset` (spans may point inside a character).
+fn floor_boundary(text: &str, offset: usize) -> usize {
+    let mut o = offset.min(text.len());
+    while !text.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
+/// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    let offset = floor_boundary(text, offset);
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
     (line, col)
 }
 
@@ -395,6 +407,13 @@ impl Plan {
         if chunk == 0 {
             return Err(src.err(key_span(src.text, "chunk"), "chunk", "must be positive"));
         }
+        if raw.image_start.unwrap_or(0).checked_add(images).is_none_or(|end| end > MAX_IMAGES) {
+            return Err(src.err(
+                key_span(src.text, "images"),
+                "images",
+                format!("image_start + images is above {MAX_IMAGES} (no test set is larger)"),
+            ));
+        }
         let attack_seeds = raw.attack_seeds.clone().unwrap_or(vec![0]);
         if attack_seeds.is_empty() {
             return Err(src.err(key_span(src.text, "attack_seeds"), "attack_seeds", "empty list"));
@@ -463,6 +482,49 @@ impl Plan {
                 "threats",
                 "the bpda threat model needs a gradient attack (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd)",
             ));
+        }
+        Ok(plan)
+    }
+
+    /// Read a folder's `plan.lock.toml` (`text`, named `path` in errors): the plan as written,
+    /// with every name and number the enumeration relies on checked (a hand-edited lock file
+    /// is an error naming file, line and key, never a panic later). Model folders and
+    /// multiplier files are not opened: a report needs neither.
+    pub fn from_lock(text: &str, path: &Path) -> Result<Plan, StudyError> {
+        let src = Source { path, text };
+        let plan: Plan = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            src.err(span.clone(), &key_at(text, span.start), e.message().trim().to_string())
+        })?;
+        let bad = |key: &str, reason: String| src.err(key_span(text, key), key, reason);
+        fn each<T: std::str::FromStr<Err = String>>(v: &[String], key: &str) -> Result<(), (String, String)> {
+            v.iter().try_for_each(|x| x.parse::<T>().map(drop).map_err(|e| (key.to_string(), e)))
+        }
+        each::<AttackSpec>(&plan.attacks, "attacks")
+            .and_then(|_| each::<QuantScheme>(&plan.schemes, "schemes"))
+            .and_then(|_| each::<ArrayShape>(&plan.arrays, "arrays"))
+            .and_then(|_| each::<Recover>(&plan.recover, "recover"))
+            .map_err(|(k, e)| bad(&k, e))?;
+        plan.approx_layers.parse::<ApproxLayers>().map_err(|e| bad("approx_layers", e))?;
+        for a in &plan.attacks {
+            match plan.eps.get(a) {
+                None => return Err(bad("eps", format!("no budgets for attack {a}"))),
+                Some(v) => {
+                    if let Some(e) = v.iter().find(|e| !(e.is_finite() && **e >= 0.0)) {
+                        return Err(bad(a, format!("epsilon {e} is not a finite non-negative number")));
+                    }
+                }
+            }
+        }
+        if plan.images == 0 || plan.chunk == 0 {
+            let key = if plan.images == 0 { "images" } else { "chunk" };
+            return Err(bad(key, "must be positive".into()));
+        }
+        if plan.image_start.checked_add(plan.images).is_none_or(|end| end > MAX_IMAGES) {
+            return Err(bad("images", format!("image_start + images is above {MAX_IMAGES} (no test set is larger)")));
+        }
+        if !(plan.clock_ghz.is_finite() && plan.clock_ghz > 0.0) {
+            return Err(bad("clock_ghz", "must be a positive number".into()));
         }
         Ok(plan)
     }
@@ -543,7 +605,7 @@ fn dedup<T: PartialEq + Clone>(v: &mut Vec<T>) {
 
 /// The key on the line of byte `offset` (`key = ...` or `[table]`), for parse errors.
 fn key_at(text: &str, offset: usize) -> String {
-    let offset = offset.min(text.len());
+    let offset = floor_boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].lines().next().unwrap_or("");
     let t = line.trim();
