@@ -2,7 +2,8 @@
 //! `docs/reproduce` still load and report byte for byte as committed; a store saved now carries a
 //! check per row, so an edited or torn number is an error naming file and line; legacy stores
 //! (no check column) are still caught by the recomputed accuracy and interval and by the
-//! per-accelerator figures; two different rows of one key are an error naming both lines.
+//! per-accelerator figures; two different rows of one key are an error naming both lines; and
+//! a report lists every planned measurement that has no rows.
 
 use axdnn::study::stats::Proportion;
 use axdnn::study::{report, store, StudyError};
@@ -319,6 +320,47 @@ fn errors_name_file_lines() {
     let e = store::read_lock(&dir).unwrap_err().to_string();
     let line = 1 + text.lines().position(|l| l.starts_with("chunk")).unwrap();
     assert!(e.starts_with(&format!("{}:{line}:", lock.display())) && e.contains("`chunk`"), "{e}");
+}
+
+#[test]
+fn a_report_lists_every_planned_measurement_without_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy("transfer-mnist", tmp.path());
+    let csv = dir.join(store::RESULTS_FILE);
+    let l = lines(&csv);
+    let (m, e, s, t) =
+        (col(&l[0], "multiplier"), col(&l[0], "epsilon"), col(&l[0], "image_start"), col(&l[0], "target"));
+    let tm = col(&l[0], "target_model");
+    // A multiplier × budget with no rows at all, and one chunk of a float target.
+    let kept: Vec<String> = l
+        .iter()
+        .filter(|x| {
+            let f: Vec<&str> = x.split(',').collect();
+            let l40_at_005 = f[m] == "mul8u_L40" && f[e] == "0.05";
+            let float_chunk = f[t] == "float" && f[s] == "200" && f[tm] == "models/alexnet-mnist";
+            !(l40_at_005 || float_chunk)
+        })
+        .cloned()
+        .collect();
+    write_lines(&csv, &kept);
+    let text = report::write(&dir).unwrap();
+    let missing = report::Results::open(&dir).unwrap().missing().unwrap();
+    assert_eq!(missing.iter().filter(|x| x.images == 0).count(), 4, "L40 at 0.05: 2 sources × 2 targets");
+    assert_eq!(missing.iter().filter(|x| x.images == 400).count(), 4, "float alexnet: 2 sources × 2 budgets");
+    assert!(text.contains("## Missing measurements"), "{text}");
+    assert!(text.contains("4 planned measurements have no rows and 4 lack some of their image chunks"), "{text}");
+    assert!(
+        text.contains("| models/lenet5-mnist | transfer | linf-bim | 0 | mul8u_L40 on models/alexnet-mnist: sign-magnitude 16x16 ws conv | 0.05 (0) |"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "| models/alexnet-mnist | transfer | linf-bim | 0 | float models/alexnet-mnist | 0 (400), 0.05 (400) |"
+        ),
+        "{text}"
+    );
+    // A complete folder has no such section (the committed reports above are unchanged).
+    assert!(report::Results::open(&copy("transfer-cifar10", tmp.path())).unwrap().missing().unwrap().is_empty());
 }
 
 /// A new measurement whose accelerator figures differ from the stored rows of that accelerator
