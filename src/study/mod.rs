@@ -36,7 +36,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StudyError {
-    #[error("{}:{line}:{col}: {}{reason}", path.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
+    #[error("{}", plan_error_text(path, *line, *col, key, reason))]
     Plan { path: PathBuf, line: usize, col: usize, key: String, reason: String },
     #[error("{}: {cause}", path.display())]
     Io { path: PathBuf, cause: std::io::Error },
@@ -63,4 +63,16 @@ pub enum StudyError {
     Report(String),
     #[error("slurm: {0}")]
     Slurm(String),
+}
+
+/// A plan error's text: `file:line:col: key `k`: reason`, or for a plan made of command-line
+/// flags (no file the user could open) the flag instead of a position in synthesized text.
+fn plan_error_text(path: &std::path::Path, line: usize, col: usize, key: &str, reason: &str) -> String {
+    if path == std::path::Path::new(plan::COMMAND_LINE) {
+        // `eps.fgsm` comes from no flag of its own; the budgets flags are `--eps-*`.
+        let flag = key.split('.').next().unwrap_or(key).replace('_', "-");
+        return if flag.is_empty() { format!("command line: {reason}") } else { format!("--{flag}: {reason}") };
+    }
+    let key = if key.is_empty() { String::new() } else { format!("key `{key}`: ") };
+    format!("{}:{line}:{col}: {key}{reason}", path.display())
 }

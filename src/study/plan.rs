@@ -220,6 +220,10 @@ fn is_default_recover(v: &[String]) -> bool {
 /// Largest end of a plan's image range: bounds the enumeration of a hand-edited lock file.
 pub const MAX_IMAGES: usize = 1 << 24;
 
+/// The file name of a plan made of command-line flags: errors then name the flag, not a
+/// position in the synthesized text.
+pub const COMMAND_LINE: &str = "<command line>";
+
 /// The largest char boundary at or before `offset` (spans may point inside a character).
 fn floor_boundary(text: &str, offset: usize) -> usize {
     let mut o = offset.min(text.len());
@@ -432,10 +436,11 @@ impl Plan {
             return Err(src.err(key_span(src.text, "per_channel"), "per_channel", "empty list"));
         }
         let mut plan = Plan {
-            name: raw
-                .name
-                .clone()
-                .unwrap_or_else(|| src.path.file_stem().map_or("study".into(), |s| s.to_string_lossy().into_owned())),
+            // Flags alone are named `study` (as `--help` says), not after the synthesized file.
+            name: raw.name.clone().unwrap_or_else(|| match src.path.file_stem() {
+                Some(s) if src.path != Path::new(COMMAND_LINE) => s.to_string_lossy().into_owned(),
+                _ => "study".into(),
+            }),
             models: models.iter().map(|m| PathBuf::from(m.get_ref())).collect(),
             cross_models: raw.cross_models.unwrap_or(false),
             schemes,
@@ -582,7 +587,11 @@ fn check_multiplier(spec: &str, evoapprox: Option<&Path>) -> Result<(), String> 
     }
     let p = Path::new(spec);
     if p.extension().is_some_and(|x| x == "v") || spec.contains('/') {
-        return if p.is_file() { Ok(()) } else { Err(format!("multiplier file {spec} does not exist")) };
+        return match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(format!("multiplier file {spec} is not a regular file (a Verilog netlist is expected)")),
+            Err(_) => Err(format!("multiplier file {spec} does not exist")),
+        };
     }
     match evoapprox {
         None => Err(format!("unknown multiplier '{spec}': not a file, and no EvoApprox library to look it up in (--evoapprox DIR or AXDNN_EVOAPPROX)")),
