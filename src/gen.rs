@@ -310,13 +310,29 @@ pub fn parse_spec(s: &str) -> Result<Spec, String> {
             }
             (n, m, Kind::SignedExact)
         }
+        // Columns run 0..=N+M-2 and rows of B 0..M-1: beyond that nothing of the product is
+        // left (the output would ignore its operands), so such levels are refused.
         ["trunc", sz, k] => {
             let (n, m) = size(sz)?;
-            (n, m, Kind::Truncated { k: num(k)? })
+            let k = num(k)?;
+            if k > n + m - 2 {
+                return Err(format!("{s:?}: K = {k} drops every column of a {n}x{m} product (K <= {})", n + m - 2));
+            }
+            (n, m, Kind::Truncated { k })
         }
         ["bam", sz, h, v] => {
             let (n, m) = size(sz)?;
-            (n, m, Kind::Bam { hbl: num(h)?, vbl: num(v)? })
+            let (hbl, vbl) = (num(h)?, num(v)?);
+            if hbl > m - 1 {
+                return Err(format!("{s:?}: HBL = {hbl} drops every row of the {m}-bit B (HBL <= {})", m - 1));
+            }
+            if vbl > n + m - 2 {
+                return Err(format!(
+                    "{s:?}: VBL = {vbl} drops every column of a {n}x{m} product (VBL <= {})",
+                    n + m - 2
+                ));
+            }
+            (n, m, Kind::Bam { hbl, vbl })
         }
         _ => return Err(format!("bad spec {s:?}: want exact:NxM, trunc:NxM:K or bam:NxM:HBL:VBL")),
     };

@@ -289,8 +289,11 @@ fn reproduce_quick() {
     let mut shared_rows = 0;
     for r in &quick {
         if let Some((sh, sr)) = stored.get(&key(r, &h)) {
-            assert_eq!(sh, &h, "stored and fresh stores have different columns");
-            assert_eq!(sr, r, "a fresh quick row differs from the stored one");
+            // Column by column over the stored file's columns (a fresh store adds a checksum).
+            for (c, want) in sh.iter().zip(sr.iter()) {
+                let got = h.iter().position(|x| x == c).map(|i| &r[i]);
+                assert_eq!(got, Some(want), "column {c} of a fresh quick row differs from the stored one");
+            }
             shared_rows += 1;
         }
     }

@@ -421,7 +421,8 @@ fn resolve_one(
         return from_table(&file, stated, signed, bit_level);
     }
     let p = Path::new(spec);
-    if p.extension().is_some_and(|x| x == "v") || p.is_file() {
+    // A spec with a `/` is a path, never a library name (`/dev/null` is not `/dev/null.v`).
+    if p.extension().is_some_and(|x| x == "v") || p.is_file() || spec.contains('/') {
         return from_verilog(p, bit_level);
     }
     let root = evoapprox_root.ok_or_else(|| LoadError::NotFound {

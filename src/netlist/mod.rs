@@ -11,6 +11,7 @@ pub mod error;
 pub mod graph;
 pub mod header;
 pub mod ir;
+pub mod multiplier;
 pub mod parse;
 
 use std::path::Path;

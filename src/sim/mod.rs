@@ -61,4 +61,7 @@ pub enum SimError {
         /// The limit on those bits.
         max: u32,
     },
+    /// The netlist is not a two-operand multiplier (which port, and why).
+    #[error(transparent)]
+    NotAMultiplier(#[from] crate::netlist::multiplier::NotAMultiplier),
 }

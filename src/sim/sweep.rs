@@ -52,6 +52,7 @@ impl MulShape {
         };
         let a = find("A")?;
         let b = find("B")?;
+        crate::netlist::multiplier::multiplier_ports(net)?;
         if net.outputs.len() != 1 {
             return Err(SimError::Outputs { circuit: net.name.clone(), found: net.outputs.len() });
         }

@@ -156,7 +156,7 @@ pub fn accel_targets(plan: &Plan, model: usize) -> Vec<Target> {
 /// Every cell of `plan`, in order.
 pub fn cells(plan: &Plan, models: &[ModelInfo]) -> Vec<Cell> {
     let mut out = Vec::new();
-    let end = plan.image_start + plan.images;
+    let end = plan.image_start.saturating_add(plan.images);
     for (s, info) in models.iter().enumerate() {
         let target_models: Vec<usize> = if plan.cross_models {
             (0..models.len()).filter(|&t| models[t].dataset == info.dataset).collect()
@@ -179,7 +179,7 @@ pub fn cells(plan: &Plan, models: &[ModelInfo]) -> Vec<Cell> {
                 for &attack_seed in &plan.attack_seeds {
                     for &epsilon in &plan.eps[attack.name()] {
                         for start in (plan.image_start..end).step_by(plan.chunk) {
-                            let images = start..(start + plan.chunk).min(end);
+                            let images = start..start.saturating_add(plan.chunk).min(end);
                             let mut cell = Cell {
                                 index: 0,
                                 source: s,

@@ -46,7 +46,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StudyError {
     /// A plan (or a results folder's lock file) that does not parse or is inconsistent.
-    #[error("{}:{line}:{col}: {}{reason}", path.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
+    #[error("{}", plan_error_text(path, *line, *col, key, reason))]
     Plan {
         /// The TOML file.
         path: PathBuf,
@@ -75,14 +75,36 @@ pub enum StudyError {
         /// The I/O error.
         cause: std::io::Error,
     },
-    /// A bad record of a results CSV file.
-    #[error("{}: record {record}: {reason} (delete the file to start over)", path.display())]
+    /// A results file that cannot be trusted as it is; `line` is the file's line (1 = header).
+    #[error("{}:{line}: {reason} (remove that line, or the file, and `axdnn study run` measures it again)", path.display())]
     Csv {
         /// The file.
         path: PathBuf,
-        /// The record, 1-based.
-        record: usize,
+        /// The file's line, 1-based (1 = the header).
+        line: u64,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// Two rows of one measurement that disagree.
+    #[error("{}:{first_line} and {}:{second_line}: {reason} (remove the wrong line, and `axdnn study run` measures it again if needed)", first.display(), second.display())]
+    Conflict {
+        /// The file of the first row.
+        first: PathBuf,
+        /// Its line.
+        first_line: u64,
+        /// The file of the second row.
+        second: PathBuf,
+        /// Its line.
+        second_line: u64,
+        /// How they disagree.
+        reason: String,
+    },
+    /// The folder's writer lock could not be taken or held.
+    #[error("{}: {reason}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
         reason: String,
     },
     /// A model folder could not be loaded (the message).
@@ -111,4 +133,16 @@ pub enum StudyError {
     /// Slurm job scripts could not be written or submitted (why).
     #[error("slurm: {0}")]
     Slurm(String),
+}
+
+/// A plan error's text: `file:line:col: key `k`: reason`, or for a plan made of command-line
+/// flags (no file the user could open) the flag instead of a position in synthesized text.
+fn plan_error_text(path: &std::path::Path, line: usize, col: usize, key: &str, reason: &str) -> String {
+    if path == std::path::Path::new(plan::COMMAND_LINE) {
+        // `eps.fgsm` comes from no flag of its own; the budgets flags are `--eps-*`.
+        let flag = key.split('.').next().unwrap_or(key).replace('_', "-");
+        return if flag.is_empty() { format!("command line: {reason}") } else { format!("--{flag}: {reason}") };
+    }
+    let key = if key.is_empty() { String::new() } else { format!("key `{key}`: ") };
+    format!("{}:{line}:{col}: {key}{reason}", path.display())
 }

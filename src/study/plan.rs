@@ -251,12 +251,28 @@ fn is_default_recover(v: &[String]) -> bool {
     v == default_recover().as_slice()
 }
 
-/// 1-based line and column of a byte offset.
+/// Largest end of a plan's image range: bounds the enumeration of a hand-edited lock file.
+pub const MAX_IMAGES: usize = 1 << 24;
+
+/// The file name of a plan made of command-line flags: errors then name the flag, not a
+/// position in the synthesized text.
+pub const COMMAND_LINE: &str = "<command line>";
+
+/// The largest char boundary at or before `offset` (spans may point inside a character).
+fn floor_boundary(text: &str, offset: usize) -> usize {
+    let mut o = offset.min(text.len());
+    while !text.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
+/// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    let offset = floor_boundary(text, offset);
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
     (line, col)
 }
 
@@ -428,6 +444,13 @@ impl Plan {
         for (key, v) in [("images", images), ("chunk", chunk), ("calib", raw.calib.unwrap_or(256))] {
             super::values::count(v).map_err(|e| src.err(key_span(src.text, key), key, e))?;
         }
+        if raw.image_start.unwrap_or(0).checked_add(images).is_none_or(|end| end > MAX_IMAGES) {
+            return Err(src.err(
+                key_span(src.text, "images"),
+                "images",
+                format!("image_start + images is above {MAX_IMAGES} (no test set is larger)"),
+            ));
+        }
         let attack_seeds = raw.attack_seeds.clone().unwrap_or(vec![0]);
         if attack_seeds.is_empty() {
             return Err(src.err(key_span(src.text, "attack_seeds"), "attack_seeds", "empty list"));
@@ -444,10 +467,11 @@ impl Plan {
             return Err(src.err(key_span(src.text, "per_channel"), "per_channel", "empty list"));
         }
         let mut plan = Plan {
-            name: raw
-                .name
-                .clone()
-                .unwrap_or_else(|| src.path.file_stem().map_or("study".into(), |s| s.to_string_lossy().into_owned())),
+            // Flags alone are named `study` (as `--help` says), not after the synthesized file.
+            name: raw.name.clone().unwrap_or_else(|| match src.path.file_stem() {
+                Some(s) if src.path != Path::new(COMMAND_LINE) => s.to_string_lossy().into_owned(),
+                _ => "study".into(),
+            }),
             models: models.iter().map(|m| PathBuf::from(m.get_ref())).collect(),
             cross_models: raw.cross_models.unwrap_or(false),
             schemes,
@@ -495,6 +519,46 @@ impl Plan {
                 "the bpda threat model needs a gradient attack (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd)",
             ));
         }
+        Ok(plan)
+    }
+
+    /// Read a folder's `plan.lock.toml` (`text`, named `path` in errors): the plan as written,
+    /// with every name and number the enumeration relies on checked (a hand-edited lock file
+    /// is an error naming file, line and key, never a panic later). Model folders and
+    /// multiplier files are not opened: a report needs neither.
+    pub fn from_lock(text: &str, path: &Path) -> Result<Plan, StudyError> {
+        let src = Source { path, text };
+        let plan: Plan = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            src.err(span.clone(), &key_at(text, span.start), e.message().trim().to_string())
+        })?;
+        let bad = |key: &str, reason: String| src.err(key_span(text, key), key, reason);
+        fn each<T: std::str::FromStr<Err = String>>(v: &[String], key: &str) -> Result<(), (String, String)> {
+            v.iter().try_for_each(|x| x.parse::<T>().map(drop).map_err(|e| (key.to_string(), e)))
+        }
+        each::<AttackSpec>(&plan.attacks, "attacks")
+            .and_then(|_| each::<QuantScheme>(&plan.schemes, "schemes"))
+            .and_then(|_| each::<ArrayShape>(&plan.arrays, "arrays"))
+            .and_then(|_| each::<Recover>(&plan.recover, "recover"))
+            .map_err(|(k, e)| bad(&k, e))?;
+        plan.approx_layers.parse::<ApproxLayers>().map_err(|e| bad("approx_layers", e))?;
+        for a in &plan.attacks {
+            match plan.eps.get(a) {
+                None => return Err(bad("eps", format!("no budgets for attack {a}"))),
+                Some(v) => {
+                    if let Some(e) = v.iter().find_map(|&e| super::values::budget(e).err()) {
+                        return Err(bad(a, e));
+                    }
+                }
+            }
+        }
+        for (key, v) in [("images", plan.images), ("chunk", plan.chunk), ("calib", plan.calib)] {
+            super::values::count(v).map_err(|e| bad(key, e))?;
+        }
+        if plan.image_start.checked_add(plan.images).is_none_or(|end| end > MAX_IMAGES) {
+            return Err(bad("images", format!("image_start + images is above {MAX_IMAGES} (no test set is larger)")));
+        }
+        super::values::clock_ghz(plan.clock_ghz).map_err(|e| bad("clock_ghz", e))?;
         Ok(plan)
     }
 
@@ -556,7 +620,11 @@ fn check_multiplier(spec: &str, evoapprox: Option<&Path>) -> Result<(), String> 
     }
     let p = Path::new(spec);
     if p.extension().is_some_and(|x| x == "v") || spec.contains('/') {
-        return if p.is_file() { Ok(()) } else { Err(format!("multiplier file {spec} does not exist")) };
+        return match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(format!("multiplier file {spec} is not a regular file (a Verilog netlist is expected)")),
+            Err(_) => Err(format!("multiplier file {spec} does not exist")),
+        };
     }
     match evoapprox {
         None => Err(format!("unknown multiplier '{spec}': not a file, and no EvoApprox library to look it up in (--evoapprox DIR or AXDNN_EVOAPPROX)")),
@@ -579,7 +647,7 @@ fn dedup<T: PartialEq + Clone>(v: &mut Vec<T>) {
 
 /// The key on the line of byte `offset` (`key = ...` or `[table]`), for parse errors.
 fn key_at(text: &str, offset: usize) -> String {
-    let offset = offset.min(text.len());
+    let offset = floor_boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].lines().next().unwrap_or("");
     let t = line.trim();

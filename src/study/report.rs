@@ -3,12 +3,13 @@
 //! defensive?" (paired exact McNemar tests, Holm-corrected), quantization vs float (Fig. 8),
 //! transferability (Table II), clean accuracy per multiplier, and plots.
 
+use super::cell::{self, Cell, ModelInfo, Target};
 use super::runner::{aggregate, Aggregate};
 use super::stats::Proportion;
 use super::store::{self, Row};
 use super::{Plan, StudyError};
 use crate::plot::{self, LineChart, Point, Role, ScatterChart, ScatterPoint, Series, Threshold};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -183,6 +184,54 @@ impl Results {
         Ok(Results { plan, aggs, chunks })
     }
 
+    /// Every planned measurement (a cell over all its image chunks × one target) whose rows do
+    /// not cover the plan's images, in plan order: what the tables below leave out. `Err` when
+    /// the plan cannot be enumerated (a cross-model plan whose model folders are unreadable).
+    pub fn missing(&self) -> Result<Vec<Missing>, String> {
+        let plan = &self.plan;
+        let info: Vec<ModelInfo> = plan
+            .models
+            .iter()
+            .map(|m| match crate::model::io::load_meta(m) {
+                Ok((arch, meta)) => Ok(ModelInfo { dataset: meta.dataset, macs: arch.macs().iter().sum() }),
+                // Only a cross-model plan's targets depend on the dataset.
+                Err(_) if !plan.cross_models => Ok(ModelInfo { dataset: crate::data::DatasetName::Mnist, macs: 0 }),
+                Err(e) => Err(format!("{}: {e}", m.display())),
+            })
+            .collect::<Result<_, _>>()?;
+        let mut have: HashMap<store::OrderKey, usize> = HashMap::new();
+        for a in &self.aggs {
+            if let Some(mut k) = store::order_key(plan, &a.first) {
+                k[5] = 0;
+                let n = have.entry(k).or_default();
+                *n = (*n).max(a.n);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for c in cell::cells(plan, &info) {
+            for t in &c.targets {
+                let Some(k) = planned_key(plan, &c, t) else { continue };
+                if !seen.insert(k) {
+                    continue;
+                }
+                let images = have.get(&k).copied().unwrap_or(0);
+                if images < plan.images {
+                    out.push(Missing {
+                        source: plan.models[c.source].display().to_string(),
+                        threat: c.threat.name().into(),
+                        attack: c.attack.name().into(),
+                        attack_seed: c.attack_seed,
+                        epsilon: c.epsilon,
+                        target: target_label(plan, t),
+                        images,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Aggregates with all of the plan's image chunks.
     pub fn complete(&self) -> impl Iterator<Item = &Aggregate> {
         self.aggs.iter().filter(move |a| a.chunks == self.chunks)
@@ -192,6 +241,128 @@ impl Results {
     pub fn find(&self, f: impl Fn(&Row) -> bool) -> Option<&Aggregate> {
         self.complete().find(|a| f(&a.first))
     }
+}
+
+/// A planned measurement short of rows ([`Results::missing`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Missing {
+    /// The source model of the adversarial examples.
+    pub source: String,
+    /// The threat model.
+    pub threat: String,
+    /// The attack (or `clean`).
+    pub attack: String,
+    /// The attack seed.
+    pub attack_seed: u64,
+    /// The budget.
+    pub epsilon: f32,
+    /// `float <model>`, or the model, configuration and multiplier of an accelerator.
+    pub target: String,
+    /// Images with rows (of the plan's `images`).
+    pub images: usize,
+}
+
+/// [`store::order_key`] of the rows (`cell`, `target`) would have, image chunk 0.
+fn planned_key(plan: &Plan, c: &Cell, t: &Target) -> Option<store::OrderKey> {
+    let eps = plan.eps.get(c.attack.name())?;
+    let head = [
+        c.source,
+        plan.threats.iter().position(|x| *x == c.threat)?,
+        plan.attacks.iter().position(|a| a == c.attack.name())?,
+        plan.attack_seeds.iter().position(|&s| s == c.attack_seed)?,
+        eps.iter().position(|e| e.to_bits() == c.epsilon.to_bits())?,
+        0,
+        t.model(),
+    ];
+    let tail = match *t {
+        Target::Float { .. } => [0; 7],
+        Target::Accel { scheme, per_channel, array, dataflow, multiplier, recover, .. } => [
+            1,
+            plan.schemes.iter().position(|x| *x == scheme.to_string())?,
+            plan.per_channel.iter().position(|&p| p == per_channel)?,
+            plan.arrays.iter().position(|x| *x == array.to_string())?,
+            plan.dataflows.iter().position(|&d| d == dataflow)?,
+            multiplier,
+            plan.recover.iter().position(|x| x == recover.name())?,
+        ],
+    };
+    let mut k = [0; 14];
+    k[..7].copy_from_slice(&head);
+    k[7..].copy_from_slice(&tail);
+    Some(k)
+}
+
+/// A target as the missing-measurements table names it.
+fn target_label(plan: &Plan, t: &Target) -> String {
+    match *t {
+        Target::Float { model } => format!("float {}", plan.models[model].display()),
+        Target::Accel { model, scheme, per_channel, array, dataflow, multiplier, recover } => {
+            let recover =
+                if recover == crate::quant::Recover::None { String::new() } else { format!(" recover {recover}") };
+            format!(
+                "{} on {}: {scheme} {}{array} {dataflow} {}{recover}",
+                short_name(&plan.multipliers[multiplier]),
+                plan.models[model].display(),
+                if per_channel { "per-channel " } else { "" },
+                plan.approx_layers
+            )
+        }
+    }
+}
+
+/// The "Missing measurements" section: one line per source, threat, attack, seed and target,
+/// its budgets short of rows with the images they have. Nothing when the folder is complete.
+fn missing_text(s: &mut String, res: &Results) {
+    let missing = match res.missing() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = writeln!(s, "**Missing measurements not listed**: the plan cannot be enumerated ({e}).\n");
+            return;
+        }
+    };
+    if missing.is_empty() {
+        return;
+    }
+    let none = missing.iter().filter(|m| m.images == 0).count();
+    let _ = writeln!(
+        s,
+        "## Missing measurements\n\n{} planned measurements have no rows and {} lack some of their image chunks (a shard or a run still to finish, or rows removed); \
+         every table below leaves them out. `axdnn study run` of this folder's plan.lock.toml into it measures them.\n",
+        none,
+        missing.len() - none
+    );
+    let _ = writeln!(
+        s,
+        "| source | threat | attack | seed | target | budgets (images with rows, of {}) |\n|---|---|---|---|---|---|",
+        res.plan.images
+    );
+    // One line per target, budgets gathered (the plan enumerates budgets outside targets).
+    let mut lines: Vec<(&Missing, Vec<String>)> = Vec::new();
+    for m in &missing {
+        let budget = format!("{} ({})", m.epsilon, m.images);
+        let same = |x: &Missing| {
+            (x.source == m.source && x.threat == m.threat && x.attack == m.attack)
+                && x.attack_seed == m.attack_seed
+                && x.target == m.target
+        };
+        match lines.iter_mut().find(|(x, _)| same(x)) {
+            Some((_, b)) => b.push(budget),
+            None => lines.push((m, vec![budget])),
+        }
+    }
+    for (m, budgets) in lines {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            m.source,
+            m.threat,
+            m.attack,
+            m.attack_seed,
+            m.target,
+            budgets.join(", ")
+        );
+    }
+    s.push('\n');
 }
 
 /// One approximate-vs-exact comparison of the verdict.
@@ -512,6 +683,7 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
     if complete < res.aggs.len() {
         let _ = writeln!(s, "**Incomplete**: {} of {} measurements lack image chunks (a shard or a run still to finish); they are left out below.\n", res.aggs.len() - complete, res.aggs.len());
     }
+    missing_text(&mut s, &res);
     let cs = comparisons(&res);
     if !cs.is_empty() {
         let _ = writeln!(s, "## Is approximation universally defensive?\n");

@@ -426,6 +426,9 @@ impl Runner {
         let t0 = Instant::now();
         let cpu0 = cpu_seconds();
         let (info, cells) = self.cells()?;
+        // Held to the end: a second writer of this folder waits instead of losing rows.
+        let shard = self.shard.map_or(String::new(), |s| format!(", shard {s}"));
+        let _lock = store::FolderLock::acquire(out, &format!("study run of plan `{}`{shard}", self.plan.name))?;
         let mut store = Store::open(out)?;
         store::write_atomic(&out.join(LOCK_FILE), self.plan.to_toml().as_bytes())?;
         match self.shard {
@@ -489,7 +492,7 @@ impl Runner {
                 sum.eval_s += timing.eval_s;
                 sum.rows_written += rows.len();
                 for r in rows {
-                    store.insert(r);
+                    store.admit(r)?;
                 }
                 if wanted(c) {
                     examples.push((

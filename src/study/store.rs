@@ -4,6 +4,19 @@
 //! from it. Rows are kept in the plan's cell order, rows of no current cell after them (sorted
 //! by key), so the same set of rows is always the same bytes: a merged set of shard stores equals
 //! the unsharded store byte for byte.
+//!
+//! One writer at a time: a writer holds [`FolderLock`] (an OS file lock on `.lock`) for its whole
+//! run, so a second run or merge into the folder waits for it, saying who holds it, and then
+//! starts from every row the first one saved. The kernel drops the lock of a killed process.
+//!
+//! Nothing read is trusted blindly. Each row's accuracy and Wilson interval are recomputed from
+//! its counts, its outcome bits must hold those counts, every row of one accelerator must state
+//! the same MAE, power, cycles and energy, and one key may not hold two different measurements.
+//! Files written since row checks exist end in a [`CHECK_COLUMN`] over the row's other fields,
+//! so an edited or torn row is an error naming its line. Files without the column (written
+//! before it existed, like the stores under `results/reproduce`) are read with the other checks
+//! only and gain the column the next time `study run` saves them (a one-time migration that
+//! changes no number).
 
 use super::stats::Proportion;
 use super::{Plan, StudyError};
@@ -20,6 +33,11 @@ pub const SUPERSEDED_FILE: &str = "superseded.csv";
 pub const LOCK_FILE: &str = "plan.lock.toml";
 /// Present in shard stores only: which shard of which plan.
 pub const SHARD_FILE: &str = "shard.toml";
+/// Held (OS file lock) by the one process writing the folder; says who that is.
+pub const WRITER_LOCK: &str = ".lock";
+/// Last column of a results file: the first 16 hex digits of the sha256 of the row's other
+/// fields with their column names ([`row_check`]).
+pub const CHECK_COLUMN: &str = "row_check";
 
 /// Everything a measured number depends on. A row is reused only when its whole key matches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -229,20 +247,26 @@ pub struct Store {
     /// The folder.
     pub dir: PathBuf,
     rows: HashMap<RunKey, Row>,
+    /// One row key per evaluated target ([`target_key`]), for [`Store::admit`].
+    targets: HashMap<RunKey, RunKey>,
 }
 
 impl Store {
-    /// Open (or create) `dir`; reads `results.csv` when present. A bad record is an error naming
-    /// the file and record; nothing is overwritten.
+    /// Open (or create) `dir`; reads `results.csv` and `superseded.csv` when present. A bad row
+    /// is an error naming the file and line, two rows of one key that disagree an error naming
+    /// both; nothing is overwritten. A writer holds the folder's [`FolderLock`] first.
     pub fn open(dir: &Path) -> Result<Store, StudyError> {
         std::fs::create_dir_all(dir).map_err(|source| StudyError::Io { path: dir.to_path_buf(), cause: source })?;
-        let mut rows = HashMap::new();
-        for f in [SUPERSEDED_FILE, RESULTS_FILE] {
-            for r in read_rows(&dir.join(f))? {
-                rows.insert(r.key(), r);
-            }
+        let files = [dir.join(SUPERSEDED_FILE), dir.join(RESULTS_FILE)];
+        let mut located = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            located.extend(read_located(f)?.into_iter().map(|(r, line)| (r, i, line)));
         }
-        Ok(Store { dir: dir.to_path_buf(), rows })
+        let mut store = Store { dir: dir.to_path_buf(), rows: HashMap::new(), targets: HashMap::new() };
+        for r in check_rows(located, &files)? {
+            store.insert(r);
+        }
+        Ok(store)
     }
 
     /// The row stored under `key`.
@@ -262,7 +286,35 @@ impl Store {
 
     /// Store `row` under its key, replacing any row with the same key.
     pub fn insert(&mut self, row: Row) {
+        self.targets.entry(target_key(&row)).or_insert_with(|| row.key());
         self.rows.insert(row.key(), row);
+    }
+
+    /// [`Store::insert`] a freshly measured row, refusing it if the stored rows of the same
+    /// accelerator state other figures (MAE, power, cycles, energy): the code computing them
+    /// changed since, and mixing both would make the folder unreadable (see [`read_rows`]).
+    pub fn admit(&mut self, row: Row) -> Result<(), StudyError> {
+        let same_target = self.targets.get(&target_key(&row)).and_then(|k| self.rows.get(k));
+        if let Some(old) = same_target.filter(|r| target_figures(r) != target_figures(&row)) {
+            let (a, b) = (measured(old), measured(&row));
+            let differ: Vec<String> = a[8..]
+                .iter()
+                .zip(&b[8..])
+                .filter(|(x, y)| x.1 != y.1)
+                .map(|(x, y)| format!("{} {} stored, {} now", x.0, x.1, y.1))
+                .collect();
+            return Err(StudyError::Model(format!(
+                "{}: {} on {} {}: {}; the simulator's figures changed since these rows were measured: \
+                 measure into a new folder (or remove this multiplier's rows)",
+                self.dir.join(RESULTS_FILE).display(),
+                row.multiplier,
+                row.scheme,
+                row.array,
+                differ.join(", ")
+            )));
+        }
+        self.insert(row);
+        Ok(())
     }
 
     /// Every row, in no particular order.
@@ -309,7 +361,8 @@ impl Store {
     }
 }
 
-type OrderKey = [usize; 14];
+/// A row's position in a plan's enumeration (see [`order_key`]).
+pub type OrderKey = [usize; 14];
 
 /// Position of a row in `plan`'s enumeration (sources, threats, attacks, seeds, budgets, image
 /// chunks, then targets, recovery last), from the row's own fields; `None` if the plan does not have it.
@@ -319,10 +372,10 @@ pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
     let eps = plan.eps.get(&r.attack)?;
     let float = r.target == "float";
     // Keys the plan fixes rather than enumerates.
-    let end = plan.image_start + plan.images;
+    let end = plan.image_start.saturating_add(plan.images);
     let aligned = r.image_start >= plan.image_start
         && (r.image_start - plan.image_start).is_multiple_of(plan.chunk)
-        && r.image_end == (r.image_start + plan.chunk).min(end);
+        && r.image_end == r.image_start.saturating_add(plan.chunk).min(end);
     let fixed = float
         || (r.calib == plan.calib
             && r.calib_seed == plan.calib_seed
@@ -353,43 +406,273 @@ pub fn order_key(plan: &Plan, r: &Row) -> Option<OrderKey> {
     ])
 }
 
-/// Rows of a results CSV (none when it does not exist).
+/// Rows of a results CSV (none when it does not exist), every check passed: see the module
+/// documentation. A row stored twice identically is returned once.
 pub fn read_rows(path: &Path) -> Result<Vec<Row>, StudyError> {
+    let located = read_located(path)?.into_iter().map(|(r, line)| (r, 0, line)).collect();
+    check_rows(located, std::slice::from_ref(&path.to_path_buf()))
+}
+
+/// [`read_rows`] of the bytes of a results CSV (`path` names it in errors); never panics,
+/// whatever the bytes.
+pub fn rows_from_bytes(bytes: &[u8], path: &Path) -> Result<Vec<Row>, StudyError> {
+    let located = parse_rows(bytes, path)?.into_iter().map(|(r, line)| (r, 0, line)).collect();
+    check_rows(located, std::slice::from_ref(&path.to_path_buf()))
+}
+
+/// The rows of one file with their line numbers, each checked on its own.
+fn read_located(path: &Path) -> Result<Vec<(Row, u64)>, StudyError> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| StudyError::Csv {
-        path: path.to_path_buf(),
-        record: 0,
-        reason: e.to_string(),
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| StudyError::Io { path: path.to_path_buf(), cause: source })?;
+    parse_rows(&bytes, path)
+}
+
+/// Parse results CSV bytes; every row checked on its own (fields, counts, recomputed
+/// accuracy and interval, [`CHECK_COLUMN`] when the file has it).
+fn parse_rows(bytes: &[u8], path: &Path) -> Result<Vec<(Row, u64)>, StudyError> {
+    let err = |line: u64, reason: String| StudyError::Csv { path: path.to_path_buf(), line, reason };
+    let mut rdr = csv::ReaderBuilder::new().from_reader(bytes);
+    let headers = rdr.headers().map_err(|e| err(1, csv_reason(&e, None)))?.clone();
+    let check = headers.iter().position(|h| h == CHECK_COLUMN);
+    if check.is_some_and(|c| c + 1 != headers.len()) {
+        return Err(err(1, format!("`{CHECK_COLUMN}` must be the last column")));
+    }
     let mut rows = Vec::new();
-    for (i, rec) in rdr.deserialize::<Row>().enumerate() {
-        let mut r: Row =
-            rec.map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: i + 1, reason: e.to_string() })?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(err(e.position().map_or(0, |p| p.line()), csv_reason(&e, Some(&headers)))),
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        if let Some(c) = check {
+            let want = row_check(&headers, &rec, Some(c));
+            if rec.get(c) != Some(want.as_str()) {
+                return Err(err(
+                    line,
+                    format!("`{CHECK_COLUMN}` does not match the row's fields: an edited or torn row is not trusted"),
+                ));
+            }
+        }
+        let mut r: Row = rec.deserialize(Some(&headers)).map_err(|e| err(line, deserialize_reason(&e, &headers)))?;
         if r.recover == crate::quant::Recover::None.name() {
             r.recover.clear();
         }
-        if r.correct > r.n || r.bits().is_none() {
-            return Err(StudyError::Csv {
-                path: path.to_path_buf(),
-                record: i + 1,
-                reason: format!("correct_bits does not hold {} outcomes with {} correct", r.n, r.correct),
-            });
-        }
-        if r.bits().is_some_and(|b| b.iter().filter(|&&x| x).count() != r.correct) {
-            return Err(StudyError::Csv {
-                path: path.to_path_buf(),
-                record: i + 1,
-                reason: "correct_bits disagree with correct".into(),
-            });
-        }
-        rows.push(r);
+        check_row(&r).map_err(|reason| err(line, reason))?;
+        rows.push((r, line));
     }
     Ok(rows)
 }
 
+fn csv_reason(e: &csv::Error, headers: Option<&csv::StringRecord>) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+            "{len} fields where the header has {}: a torn or edited row",
+            headers.map_or(*expected_len as usize, |h| h.len())
+        ),
+        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not UTF-8", err.field() + 1),
+        _ => e.to_string(),
+    }
+}
+
+fn deserialize_reason(e: &csv::Error, headers: &csv::StringRecord) -> String {
+    match e.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => {
+            let col = err.field().and_then(|f| headers.get(f as usize)).map(|h| format!("column `{h}`: "));
+            format!("{}{}", col.unwrap_or_default(), err.kind())
+        }
+        _ => csv_reason(e, Some(headers)),
+    }
+}
+
+/// What may be checked within one row: the counts, the outcome bits, and every number derived
+/// from them, recomputed.
+fn check_row(r: &Row) -> Result<(), String> {
+    if r.image_end.checked_sub(r.image_start) != Some(r.n) {
+        return Err(format!("images {}..{} are not n = {} images", r.image_start, r.image_end, r.n));
+    }
+    if r.correct > r.n {
+        return Err(format!("column `correct`: {} correct of n = {} images", r.correct, r.n));
+    }
+    let Some(bits) = r.bits() else {
+        return Err(format!("column `correct_bits` does not hold {} outcomes", r.n));
+    };
+    let right = bits.iter().filter(|&&b| b).count();
+    if right != r.correct {
+        return Err(format!(
+            "column `correct_bits` holds {right} correct outcomes, column `correct` says {}",
+            r.correct
+        ));
+    }
+    let p = r.proportion();
+    let (lo, hi) = p.wilson();
+    // Printed with shortest round-trip digits, so a stored value is the computed one; the
+    // tolerance only spares rows from a last-bit change of the arithmetic.
+    let same = |a: f64, b: f64| (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9;
+    for (col, stored, want) in
+        [("accuracy", r.accuracy, p.value()), ("ci_low", r.ci_low, lo), ("ci_high", r.ci_high, hi)]
+    {
+        if !same(stored, want) {
+            return Err(format!("column `{col}` is {stored}, but {} correct of {} give {want}", r.correct, r.n));
+        }
+    }
+    Ok(())
+}
+
+/// The check of one record: sha256 over every field but `skip`, each with its column name, so
+/// an edited value, a swapped column or a torn row all change it.
+pub fn row_check(headers: &csv::StringRecord, rec: &csv::StringRecord, skip: Option<usize>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (i, (name, value)) in headers.iter().zip(rec.iter()).enumerate() {
+        if Some(i) != skip {
+            h.update(name.as_bytes());
+            h.update([0x1f]);
+            h.update(value.as_bytes());
+            h.update([0x1e]);
+        }
+    }
+    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What one accelerator (or float model) states about itself: equal in all its rows.
+type TargetFigures = (Option<u64>, Option<u64>, Option<u64>, Option<u64>);
+
+fn target_figures(r: &Row) -> TargetFigures {
+    (
+        r.mae_pct.map(f64::to_bits),
+        r.power_mw.map(f64::to_bits),
+        r.cycles_per_image,
+        r.energy_per_image_pj.map(f64::to_bits),
+    )
+}
+
+/// The key without the fields of the cell (attack, budget, images): one evaluated target.
+fn target_key(r: &Row) -> RunKey {
+    RunKey {
+        source_sha256: String::new(),
+        threat: String::new(),
+        attack: String::new(),
+        attack_rev: 0,
+        epsilon_bits: 0,
+        eps_units: String::new(),
+        attack_seed: 0,
+        image_start: 0,
+        image_end: 0,
+        ..r.key()
+    }
+}
+
+/// The measured fields of a row, as text (floats bit-exact, NaN equal to itself).
+fn measured(r: &Row) -> [(&'static str, String); 12] {
+    [
+        ("source_model", r.source_model.clone()),
+        ("target_model", r.target_model.clone()),
+        ("n", r.n.to_string()),
+        ("correct", r.correct.to_string()),
+        ("accuracy", format!("{:?}", r.accuracy)),
+        ("ci_low", format!("{:?}", r.ci_low)),
+        ("ci_high", format!("{:?}", r.ci_high)),
+        ("correct_bits", r.correct_bits.clone()),
+        ("mae_pct", format!("{:?}", r.mae_pct)),
+        ("power_mw", format!("{:?}", r.power_mw)),
+        ("cycles_per_image", format!("{:?}", r.cycles_per_image)),
+        ("energy_per_image_pj", format!("{:?}", r.energy_per_image_pj)),
+    ]
+}
+
+/// Checks across rows (`(row, index into files, line)`): one key holds one measurement (a row
+/// stored twice identically is kept once), and every row of one target states the same
+/// figures. The rows, in order, without repeats.
+fn check_rows(rows: Vec<(Row, usize, u64)>, files: &[PathBuf]) -> Result<Vec<Row>, StudyError> {
+    let conflict = |a: &(Row, usize, u64), b: &(Row, usize, u64), reason: String| StudyError::Conflict {
+        first: files[a.1].clone(),
+        first_line: a.2,
+        second: files[b.1].clone(),
+        second_line: b.2,
+        reason,
+    };
+    let what = |r: &Row| {
+        let target = if r.target == "float" { "float".to_string() } else { format!("{} on {}", r.multiplier, r.array) };
+        format!(
+            "{} {} {} eps {} images {}..{} on {target}",
+            r.threat, r.attack, r.attack_seed, r.epsilon, r.image_start, r.image_end
+        )
+    };
+    let mut by_key: HashMap<RunKey, usize> = HashMap::new();
+    let mut by_target: HashMap<RunKey, usize> = HashMap::new();
+    let mut keep = vec![true; rows.len()];
+    for (i, row) in rows.iter().enumerate() {
+        let r = &row.0;
+        if let Some(&j) = by_key.get(&r.key()) {
+            let (a, b) = (measured(&rows[j].0), measured(r));
+            let differ: Vec<&str> = a.iter().zip(&b).filter(|(x, y)| x.1 != y.1).map(|(x, _)| x.0).collect();
+            if !differ.is_empty() {
+                return Err(conflict(
+                    &rows[j],
+                    row,
+                    format!("{} is stored twice with different {}", what(r), differ.join(", ")),
+                ));
+            }
+            keep[i] = false;
+            continue;
+        }
+        by_key.insert(r.key(), i);
+        match by_target.entry(target_key(r)) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let first = &rows[*e.get()];
+                if target_figures(&first.0) != target_figures(r) {
+                    let (a, b) = (measured(&first.0), measured(r));
+                    let differ: Vec<String> = a[8..]
+                        .iter()
+                        .zip(&b[8..])
+                        .filter(|(x, y)| x.1 != y.1)
+                        .map(|(x, y)| {
+                            format!(
+                                "{} {} vs {}",
+                                x.0,
+                                x.1.trim_start_matches("Some(").trim_end_matches(')'),
+                                y.1.trim_start_matches("Some(").trim_end_matches(')')
+                            )
+                        })
+                        .collect();
+                    return Err(conflict(
+                        first,
+                        row,
+                        format!(
+                            "one accelerator ({}) with different figures: {} (an edited or torn row)",
+                            if r.target == "float" {
+                                "float".into()
+                            } else {
+                                format!("{} {} {}", r.multiplier, r.scheme, r.array)
+                            },
+                            differ.join(", ")
+                        ),
+                    ));
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+        }
+    }
+    Ok(rows.into_iter().zip(keep).filter(|(_, k)| *k).map(|((r, _, _), _)| r).collect())
+}
+
 fn write_rows(path: &Path, rows: &[&Row]) -> Result<(), StudyError> {
+    let bytes = rows_to_bytes(rows).map_err(|e| StudyError::Csv {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: e.to_string(),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// The bytes of a results file holding `rows` in order, each ending in its [`CHECK_COLUMN`].
+pub fn rows_to_bytes(rows: &[&Row]) -> Result<Vec<u8>, csv::Error> {
     // One column set per file: when some row has a recovery method, every row states one.
     let filled: Vec<Row>;
     let rows: Vec<&Row> = if rows.iter().any(|r| !r.recover.is_empty()) {
@@ -409,11 +692,21 @@ fn write_rows(path: &Path, rows: &[&Row]) -> Result<(), StudyError> {
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        w.serialize(r).map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;
+        w.serialize(r)?;
     }
-    let bytes =
-        w.into_inner().map_err(|e| StudyError::Csv { path: path.to_path_buf(), record: 0, reason: e.to_string() })?;
-    write_atomic(path, &bytes)
+    let plain = w.into_inner().map_err(|e| e.into_error())?;
+    // The same records again, each with its check as the last field.
+    let mut out = csv::Writer::from_writer(Vec::new());
+    if !plain.is_empty() {
+        let mut rdr = csv::Reader::from_reader(plain.as_slice());
+        let headers = rdr.headers()?.clone();
+        out.write_record(headers.iter().chain([CHECK_COLUMN]))?;
+        for rec in rdr.records() {
+            let rec = rec?;
+            out.write_record(rec.iter().chain([row_check(&headers, &rec, None).as_str()]))?;
+        }
+    }
+    Ok(out.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// Write `path` atomically (temporary file + rename).
@@ -428,11 +721,7 @@ pub fn read_lock(dir: &Path) -> Result<Option<Plan>, StudyError> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path).map_err(|source| StudyError::Io { path: path.clone(), cause: source })?;
-    let plan: Plan = toml::from_str(&text).map_err(|e| {
-        let (line, col) = super::plan::line_col(&text, e.span().map_or(0, |s| s.start));
-        StudyError::Plan { path: path.clone(), line, col, key: String::new(), reason: e.message().trim().to_string() }
-    })?;
-    Ok(Some(plan))
+    Plan::from_lock(&text, &path).map(Some)
 }
 
 /// Which shard of which plan a shard store holds.
@@ -445,11 +734,13 @@ pub struct ShardInfo {
 }
 
 /// Combine shard stores into `out`: every input must hold the same plan (its sha256 in
-/// `plan.lock.toml`); rows are united (a key measured twice must agree) and written in plan
-/// order. Returns the merged row count.
+/// `plan.lock.toml`); rows are united (a key measured twice must agree, also with rows `out`
+/// already holds) and written in plan order, under `out`'s writer lock. Returns the merged row
+/// count.
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<usize, StudyError> {
     let mut plan: Option<(Plan, PathBuf)> = None;
-    let mut merged: HashMap<RunKey, Row> = HashMap::new();
+    let mut files = Vec::new();
+    let mut located = Vec::new();
     for dir in inputs {
         let p = read_lock(dir)?
             .ok_or_else(|| StudyError::Merge(format!("{}: no {LOCK_FILE}: not a study folder", dir.display())))?;
@@ -466,33 +757,92 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<usize, StudyError> {
             }
             Some(_) => {}
         }
-        for r in read_rows(&dir.join(RESULTS_FILE))? {
-            let k = r.key();
-            if let Some(old) = merged.get(&k) {
-                if old != &r {
-                    return Err(StudyError::Merge(format!(
-                        "{}: {} {} eps {} on {} measured twice with different results",
-                        dir.display(),
-                        r.threat,
-                        r.attack,
-                        r.epsilon,
-                        r.multiplier
-                    )));
-                }
-            }
-            merged.insert(k, r);
-        }
+        let f = dir.join(RESULTS_FILE);
+        located.extend(read_located(&f)?.into_iter().map(|(r, line)| (r, files.len(), line)));
+        files.push(f);
     }
     let (plan, _) = plan.ok_or_else(|| StudyError::Merge("no input folders".into()))?;
-    std::fs::create_dir_all(out).map_err(|source| StudyError::Io { path: out.to_path_buf(), cause: source })?;
+    let _lock = FolderLock::acquire(out, &format!("study merge of plan `{}`", plan.name))?;
+    // Checked against the rows already in `out` too, so nothing there is silently replaced.
+    for f in [out.join(SUPERSEDED_FILE), out.join(RESULTS_FILE)] {
+        located.extend(read_located(&f)?.into_iter().map(|(r, line)| (r, files.len(), line)));
+        files.push(f);
+    }
+    let n_inputs = inputs.len();
+    let from_inputs: std::collections::HashSet<RunKey> =
+        located.iter().filter(|(_, f, _)| *f < n_inputs).map(|(r, _, _)| r.key()).collect();
+    let rows = check_rows(located, &files)?;
     write_atomic(&out.join(LOCK_FILE), plan.to_toml().as_bytes())?;
     let mut store = Store::open(out)?;
-    let n = merged.len();
-    for (_, r) in merged {
+    for r in rows {
         store.insert(r);
     }
     store.save(&plan, &std::collections::HashSet::new())?;
-    Ok(n)
+    Ok(from_inputs.len())
+}
+
+/// The right to write a results folder, held by one process at a time: an exclusive OS lock on
+/// `<dir>/.lock` (released by the kernel when the holder exits, even by `kill -9`). The file
+/// says who holds it, for the message of a process that has to wait.
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+impl FolderLock {
+    /// Take the lock of `dir` (created if needed) for `what` (e.g. `study run of plan \`x\``);
+    /// if another process holds it, say so on stderr and wait until it is free. Then remove
+    /// temporary files that a killed writer may have left.
+    pub fn acquire(dir: &Path, what: &str) -> Result<FolderLock, StudyError> {
+        use std::io::{Read, Seek, Write};
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |cause: std::io::Error| StudyError::Io { path, cause }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let path = dir.join(WRITER_LOCK);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() { "another process" } else { holder };
+                eprintln!("{}: in use by {holder}; waiting until it finishes (Ctrl-C to stop waiting)", dir.display());
+                let t = std::time::Instant::now();
+                file.lock().map_err(|e| StudyError::Lock { path: path.clone(), reason: e.to_string() })?;
+                eprintln!("{}: free after {:.1} s, continuing", dir.display(), t.elapsed().as_secs_f64());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StudyError::Lock {
+                    path,
+                    reason: format!("cannot lock the folder for writing ({e}); is the filesystem lock-capable?"),
+                })
+            }
+        }
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let note = format!("pid {} ({what}), since unix time {since}\n", std::process::id());
+        file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(note.as_bytes())).map_err(io(&path))?;
+        // Only writers holding this lock make these temporaries, so any left now are a dead
+        // writer's (a report's `.report.md.tmp*` is not touched: reports take no lock).
+        let stale: Vec<String> =
+            [RESULTS_FILE, SUPERSEDED_FILE, LOCK_FILE, SHARD_FILE].iter().map(|f| format!(".{f}.tmp")).collect();
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if stale.iter().any(|p| name.starts_with(p.as_str())) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(FolderLock { _file: file })
+    }
 }
 
 #[cfg(test)]

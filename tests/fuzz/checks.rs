@@ -1,0 +1,46 @@
+#![allow(dead_code)] // each fuzz target uses one of these checks
+//! What the plan and results-store fuzz targets check, shared with the stable-toolchain test
+//! `tests/study_fuzz_seeds.rs`: whatever the bytes, the readers return a value or a typed error
+//! (never panic), and what they accept survives a write and a read unchanged.
+
+use axdnn::study::{cell, plan, report, runner, store, Inputs, Plan};
+use std::path::Path;
+
+/// Plan files (`Plan::from_toml`, model folders relative to the working directory) and lock
+/// files (`Plan::from_lock`); an accepted plan's lock file reads back as the same plan, and
+/// a small one enumerates its cells and their report keys.
+pub fn plan(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(p) = Plan::from_toml(&text, Path::new("fuzz.toml"), &Inputs::default()) {
+        let back =
+            Plan::from_lock(&p.to_toml(), Path::new("plan.lock.toml")).expect("a checked plan's lock reads back");
+        assert_eq!(back, p);
+    }
+    let _ = Plan::from_toml(&text, Path::new(plan::COMMAND_LINE), &Inputs::default()).map_err(|e| e.to_string());
+    if let Ok(p) = Plan::from_lock(&text, Path::new("plan.lock.toml")) {
+        assert_eq!(Plan::from_lock(&p.to_toml(), Path::new("plan.lock.toml")).expect("reads back"), p);
+        let _ = p.sha256();
+        let chunks = p.images.div_ceil(p.chunk);
+        let per_model: usize = p.eps.values().map(Vec::len).sum::<usize>() * p.attack_seeds.len() * p.threats.len();
+        if chunks.saturating_mul(per_model).saturating_mul(p.models.len()) <= 2000 {
+            let info = vec![cell::ModelInfo { dataset: axdnn::data::DatasetName::Mnist, macs: 1 }; p.models.len()];
+            let cells = cell::cells(&p, &info);
+            let _ = cell::shard_costs(&cells, &info, 3);
+        }
+    }
+}
+
+/// Results files: rows are checked or refused; accepted rows written again read back the same;
+/// they aggregate without panicking.
+pub fn store(data: &[u8]) {
+    let path = Path::new("results.csv");
+    let Ok(rows) = store::rows_from_bytes(data, path) else { return };
+    let refs: Vec<&axdnn::study::Row> = rows.iter().collect();
+    let bytes = store::rows_to_bytes(&refs).expect("accepted rows serialize");
+    let back = store::rows_from_bytes(&bytes, path).expect("written rows read back");
+    assert_eq!(format!("{back:?}"), format!("{rows:?}"));
+    for a in runner::aggregate(rows.iter()) {
+        let p = a.proportion();
+        let _ = (p.wilson(), report::pct(&p), report::column_of(&a.first));
+    }
+}
