@@ -6,7 +6,7 @@
 use super::Lut;
 use crate::sim::RowPort;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What the testbench needs to know about the device under test.
 #[derive(Debug, Clone)]
@@ -107,72 +107,33 @@ pub fn compare_dump(
     Ok((bad, first))
 }
 
-/// Failure to run an external Verilog simulator.
-#[derive(Debug, thiserror::Error)]
-pub enum ExtSimError {
-    /// The simulator is not installed.
-    #[error("{tool} not found on PATH")]
-    Missing {
-        /// The program looked for (`iverilog`, `vvp`, `verilator`, …).
-        tool: &'static str,
-    },
-    /// The simulator ran and failed.
-    #[error("{tool} failed ({status}): {stderr}")]
-    Failed {
-        /// The program.
-        tool: &'static str,
-        /// Its exit status.
-        status: String,
-        /// Its error output.
-        stderr: String,
-    },
-    /// Files around the run could not be written or read.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
+use crate::sim::hdl::{self, Simulator};
+pub use crate::sim::hdl::{have_tool, ExtSimError};
+
+/// Write the testbench for `d` into `dir` and compile it with `sources` on `sim`.
+fn build(sim: Simulator, sources: &[&Path], d: &Dut, dir: &Path) -> Result<hdl::Compiled, ExtSimError> {
+    let tb = dir.join("axdnn_tb.v");
+    std::fs::write(&tb, testbench(d))?;
+    let all: Vec<&Path> = std::iter::once(tb.as_path()).chain(sources.iter().copied()).collect();
+    // -O3: the exhaustive sweep (up to 2^20 vectors) dominates Verilator's compile time.
+    hdl::compile(sim, "axdnn_tb", &all, dir, "-O3")
 }
 
-fn run_tool(tool: &'static str, cmd: &mut std::process::Command) -> Result<(), ExtSimError> {
-    let out = cmd.output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ExtSimError::Missing { tool }
-        } else {
-            ExtSimError::Io(e)
-        }
-    })?;
-    if !out.status.success() {
-        return Err(ExtSimError::Failed {
-            tool,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).chars().take(2000).collect(),
-        });
-    }
-    Ok(())
-}
-
-/// Is `tool --version`-style probing successful (the tool exists)?
-pub fn have_tool(tool: &str) -> bool {
-    std::process::Command::new(tool).arg("-V").output().is_ok()
+/// Run a compiled testbench writing its dump to `dir/<file>`; the dump's text.
+fn dump(c: &hdl::Compiled, dir: &Path, file: &str) -> Result<String, ExtSimError> {
+    let out = dir.join(file);
+    c.run(&[format!("+out={}", out.display())])?;
+    Ok(std::fs::read_to_string(out)?)
 }
 
 /// Compile `sources` plus the testbench with Icarus (`iverilog -o`), returning the vvp image.
-pub fn icarus_compile(sources: &[&Path], d: &Dut, dir: &Path) -> Result<std::path::PathBuf, ExtSimError> {
-    let tb = dir.join("axdnn_tb.v");
-    std::fs::write(&tb, testbench(d))?;
-    let image = dir.join("axdnn_tb.vvp");
-    let mut cmd = std::process::Command::new("iverilog");
-    cmd.arg("-g2005").arg("-s").arg("axdnn_tb").arg("-o").arg(&image).arg(&tb);
-    cmd.args(sources);
-    run_tool("iverilog", &mut cmd)?;
-    Ok(image)
+pub fn icarus_compile(sources: &[&Path], d: &Dut, dir: &Path) -> Result<PathBuf, ExtSimError> {
+    Ok(build(Simulator::Icarus, sources, d, dir)?.exe)
 }
 
 /// Run a compiled vvp image; returns the dump text.
 pub fn icarus_run(image: &Path, dir: &Path) -> Result<String, ExtSimError> {
-    let out = dir.join("tb_out.txt");
-    let mut cmd = std::process::Command::new("vvp");
-    cmd.arg("-n").arg(image).arg(format!("+out={}", out.display()));
-    run_tool("vvp", &mut cmd)?;
-    Ok(std::fs::read_to_string(out)?)
+    dump(&hdl::Compiled { sim: Simulator::Icarus, exe: image.into() }, dir, "tb_out.txt")
 }
 
 /// Rewrite single-bit-indexed wire vectors (`wire [2031:0] N;` used only as `N[k]`) into scalar
@@ -250,22 +211,11 @@ pub fn scalarize_vectors(src: &str) -> String {
 }
 
 /// Build the testbench with Verilator (`--binary --timing`); returns the executable.
-pub fn verilator_build(sources: &[&Path], d: &Dut, dir: &Path) -> Result<std::path::PathBuf, ExtSimError> {
-    let tb = dir.join("axdnn_tb.v");
-    std::fs::write(&tb, testbench(d))?;
-    let mdir = dir.join("obj_vl");
-    let mut cmd = std::process::Command::new("verilator");
-    cmd.args(["--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "axdnn_tb"]);
-    cmd.arg("-Mdir").arg(&mdir).arg(&tb).args(sources);
-    run_tool("verilator", &mut cmd)?;
-    Ok(mdir.join("Vaxdnn_tb"))
+pub fn verilator_build(sources: &[&Path], d: &Dut, dir: &Path) -> Result<PathBuf, ExtSimError> {
+    Ok(build(Simulator::Verilator, sources, d, dir)?.exe)
 }
 
 /// Run a Verilator testbench executable; returns the dump text.
 pub fn verilator_run(exe: &Path, dir: &Path) -> Result<String, ExtSimError> {
-    let out = dir.join("vl_out.txt");
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg(format!("+out={}", out.display()));
-    run_tool("verilator", &mut cmd)?;
-    Ok(std::fs::read_to_string(out)?)
+    dump(&hdl::Compiled { sim: Simulator::Verilator, exe: exe.into() }, dir, "vl_out.txt")
 }

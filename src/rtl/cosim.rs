@@ -10,7 +10,6 @@ use super::RtlError;
 use crate::accel::array;
 use crate::accel::fast::{self, GemmOperands};
 use crate::accel::timing::{ArrayShape, Dataflow};
-use crate::lut::testbench::ExtSimError;
 use crate::mult::{Multiplier, RowPort};
 use crate::quant::QuantScheme;
 use rand::{Rng, SeedableRng};
@@ -18,35 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use super::cells::CELLS_PDK45;
 
-/// The Verilog simulator a co-simulation runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Simulator {
-    /// Icarus Verilog (`iverilog` + `vvp`).
-    #[default]
-    Icarus,
-    /// Verilator.
-    Verilator,
-}
-
-impl std::str::FromStr for Simulator {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "iverilog" | "icarus" => Ok(Simulator::Icarus),
-            "verilator" => Ok(Simulator::Verilator),
-            _ => Err(format!("unknown simulator '{s}' (expected iverilog or verilator)")),
-        }
-    }
-}
-
-impl std::fmt::Display for Simulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Simulator::Icarus => "iverilog",
-            Simulator::Verilator => "verilator",
-        })
-    }
-}
+pub use crate::sim::hdl::{Compiled, Simulator};
 
 /// One co-simulation: array size, GEMM tile (`npix × k` by `k × nf`), seed, scheme, simulator,
 /// dataflow.
@@ -224,73 +195,42 @@ pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry, df: Dataflow) -> Res
     Ok(out)
 }
 
-fn run_tool(tool: &'static str, path: &Path, cmd: &mut std::process::Command) -> Result<(), RtlError> {
-    let err = |source| RtlError::Tool { tool, path: path.to_path_buf(), cause: source };
-    let out = cmd.output().map_err(|e| {
-        err(if e.kind() == std::io::ErrorKind::NotFound { ExtSimError::Missing { tool } } else { ExtSimError::Io(e) })
-    })?;
-    if !out.status.success() {
-        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        stderr.push_str(&String::from_utf8_lossy(&out.stdout));
-        return Err(err(ExtSimError::Failed {
-            tool,
-            status: out.status.to_string(),
-            stderr: stderr.chars().take(2000).collect(),
-        }));
-    }
-    Ok(())
-}
-
-/// A compiled testbench: run it on any number of stimulus files (the array, multiplier and
-/// dataflow are fixed, the GEMM is not).
-#[derive(Debug, Clone)]
-pub struct Compiled {
-    /// The simulator it was compiled for.
-    pub sim: Simulator,
-    /// The `vvp` image (Icarus) or the Verilator executable.
-    pub exe: PathBuf,
-}
-
 /// Compile the testbench module `top` (file `top.v` in `dir`; sources: RTL + multiplier + cells).
 pub fn compile(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path) -> Result<Compiled, RtlError> {
     let tb = dir.join(format!("{top}.v"));
-    let exe = match sim {
-        Simulator::Icarus => {
-            let image = dir.join(format!("{top}.vvp"));
-            let mut cmd = std::process::Command::new("iverilog");
-            cmd.args(["-g2005", "-s", top, "-o"]).arg(&image).args(sources);
-            run_tool("iverilog", &tb, &mut cmd)?;
-            image
-        }
-        Simulator::Verilator => {
-            let mdir = dir.join("obj_vl");
-            let mut cmd = std::process::Command::new("verilator");
-            cmd.args(["--binary", "--timing", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top]);
-            cmd.arg("-Mdir").arg(&mdir).args(sources);
-            run_tool("verilator", &tb, &mut cmd)?;
-            mdir.join(format!("V{top}"))
-        }
-    };
-    Ok(Compiled { sim, exe })
+    let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+    // -O1: each array is compiled once per run and simulated briefly.
+    crate::sim::hdl::compile(sim, top, &sources, dir, "-O1").map_err(|cause| RtlError::Tool {
+        tool: tool_of(&cause, sim),
+        path: tb,
+        cause,
+    })
 }
 
-impl Compiled {
-    /// Run on stimulus `stim`, writing the output dump to `dump`.
-    pub fn run(&self, stim: &Path, dump: &Path) -> Result<(), RtlError> {
-        let plus = [format!("+stim={}", stim.display()), format!("+out={}", dump.display())];
-        match self.sim {
-            Simulator::Icarus => {
-                run_tool("vvp", &self.exe, std::process::Command::new("vvp").arg("-n").arg(&self.exe).args(plus))
-            }
-            Simulator::Verilator => run_tool("verilator", &self.exe, std::process::Command::new(&self.exe).args(plus)),
-        }
+/// Run a compiled testbench on stimulus `stim`, writing the output dump to `dump`.
+pub fn run_on(c: &Compiled, stim: &Path, dump: &Path) -> Result<(), RtlError> {
+    c.run(&[format!("+stim={}", stim.display()), format!("+out={}", dump.display())]).map_err(|cause| RtlError::Tool {
+        tool: tool_of(&cause, c.sim),
+        path: c.exe.clone(),
+        cause,
+    })
+}
+
+/// The program an error is about (the simulator's, when the error does not say).
+fn tool_of(e: &crate::sim::hdl::ExtSimError, sim: Simulator) -> &'static str {
+    match e {
+        crate::sim::hdl::ExtSimError::Missing { tool } | crate::sim::hdl::ExtSimError::Failed { tool, .. } => tool,
+        crate::sim::hdl::ExtSimError::Io(_) => match sim {
+            Simulator::Icarus => "iverilog",
+            Simulator::Verilator => "verilator",
+        },
     }
 }
 
 /// Compile and run the testbench module `top` once; returns the dump path (`dir/dump.txt`).
 pub fn simulate(sim: Simulator, top: &str, sources: &[PathBuf], dir: &Path, stim: &Path) -> Result<PathBuf, RtlError> {
     let dump = dir.join("dump.txt");
-    compile(sim, top, sources, dir)?.run(stim, &dump)?;
+    run_on(&compile(sim, top, sources, dir)?, stim, &dump)?;
     Ok(dump)
 }
 
@@ -330,7 +270,7 @@ pub fn run_compiled(
         Dataflow::Os => schedule::os_stimulus(ops, g, &os_folds),
     };
     std::fs::write(&stim, text).map_err(io_err(&stim))?;
-    compiled.run(&stim, &dump)?;
+    run_on(compiled, &stim, &dump)?;
     let text = std::fs::read_to_string(&dump).map_err(io_err(&dump))?;
     let model = array::run(ops, mult, ArrayShape { rows: g.rows, cols: g.cols }, df);
     let mut fast_sums = Vec::new();

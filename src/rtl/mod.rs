@@ -58,7 +58,7 @@ pub enum RtlError {
         /// The file or folder it ran on.
         path: PathBuf,
         /// What went wrong.
-        cause: crate::lut::testbench::ExtSimError,
+        cause: crate::sim::hdl::ExtSimError,
     },
     /// A line of the testbench's dump that does not parse or does not fit the array.
     #[error("{path}:{line}: {msg}")]

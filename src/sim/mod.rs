@@ -4,6 +4,7 @@
 //! subset above that; [`operand`] says how a circuit's bits are read as operands. Tables
 //! (`lut`) and the multiplier trait (`mult`) are built on this layer, never the other way.
 
+pub mod hdl;
 pub mod operand;
 pub mod program;
 pub mod sweep;
