@@ -265,6 +265,20 @@ fn module_files(src: &Path, module: &str) -> Vec<(PathBuf, Vec<String>)> {
 fn violations(src: &Path) -> Vec<String> {
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     let order = layers(&lib);
+    // `#[macro_export]` macros are named `crate::m!` wherever they are defined: they belong to
+    // the module whose file defines them.
+    let mut macros = std::collections::HashMap::new();
+    for m in &order {
+        for (file, _) in module_files(src, m) {
+            let text = strip(&std::fs::read_to_string(&file).unwrap());
+            for (i, _) in text.match_indices("#[macro_export]") {
+                let rest = &text[i..];
+                if let Some(name) = rest.split("macro_rules!").nth(1).and_then(|r| r.split_whitespace().next()) {
+                    macros.insert(name.to_string(), m.clone());
+                }
+            }
+        }
+    }
     let mut bad = Vec::new();
     for (i, m) in order.iter().enumerate() {
         for (file, path) in module_files(src, m) {
@@ -274,7 +288,7 @@ fn violations(src: &Path) -> Vec<String> {
                 let to = match to.strip_prefix("super:") {
                     Some(t) if order.iter().any(|o| o == t) => t.to_string(),
                     Some(_) => continue,
-                    None => to,
+                    None => macros.get(&to).cloned().unwrap_or(to),
                 };
                 if to == *m || !seen.insert((to.clone(), line)) {
                     continue;
@@ -333,6 +347,14 @@ fn checker_catches_upward_imports() {
     std::fs::write(src.join("mid/mod.rs"), "pub mod inner;\n").unwrap();
     std::fs::write(src.join("mid/inner.rs"), "use super::super::high::T;\n").unwrap();
     assert_eq!(violations(src).len(), 1, "{:?}", violations(src));
+    // A crate-root macro counts as the module that defines it.
+    std::fs::write(src.join("mid/inner.rs"), "#[macro_export]\nmacro_rules! mac { () => {} }\n").unwrap();
+    std::fs::write(src.join("high.rs"), "crate::mac!();\n").unwrap();
+    assert!(violations(src).is_empty(), "{:?}", violations(src));
+    std::fs::write(src.join("low.rs"), "crate::mac!();\n").unwrap();
+    assert_eq!(violations(src).len(), 1, "{:?}", violations(src));
+    std::fs::write(src.join("low.rs"), "").unwrap();
+    std::fs::write(src.join("high.rs"), "").unwrap();
     // A cycle is an upward edge from its lower end.
     std::fs::write(src.join("mid/inner.rs"), "").unwrap();
     std::fs::write(src.join("low.rs"), "use crate::mid::Q;\n").unwrap();

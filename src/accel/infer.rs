@@ -22,16 +22,7 @@ pub enum Engine {
     Cycle,
 }
 
-impl std::str::FromStr for Engine {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "fast" => Ok(Engine::Fast),
-            "cycle" => Ok(Engine::Cycle),
-            _ => Err(format!("unknown engine '{s}' (expected fast or cycle)")),
-        }
-    }
-}
+crate::name_table!(Engine, "engine": Fast = "fast", Cycle = "cycle");
 
 /// Energy convention: every multiply costs `E = P / f` (P = the multiplier's published PDK45
 /// power, f = assumed clock). Multiplier only — adders, registers and SRAM are not included.

@@ -16,27 +16,7 @@ pub enum Dataflow {
     Is,
 }
 
-impl fmt::Display for Dataflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Dataflow::Ws => "ws",
-            Dataflow::Os => "os",
-            Dataflow::Is => "is",
-        })
-    }
-}
-
-impl std::str::FromStr for Dataflow {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "ws" => Ok(Dataflow::Ws),
-            "os" => Ok(Dataflow::Os),
-            "is" => Ok(Dataflow::Is),
-            _ => Err(format!("unknown dataflow '{s}' (expected ws, os or is)")),
-        }
-    }
-}
+crate::name_table!(Dataflow, "dataflow": Ws = "ws" | "WS", Os = "os" | "OS", Is = "is" | "IS");
 
 /// Physical array size: `rows × cols` processing elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -18,7 +18,6 @@ pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifie
 pub use noise::{Draw, NoiseSource, ReplayNoise, SeededNoise};
 
 use std::fmt;
-use std::str::FromStr;
 
 /// A perturbation budget in the units of the model's input bounds (pixels in `[0, 1]`).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize, serde::Deserialize)]
@@ -62,35 +61,12 @@ pub enum EpsUnits {
     Normalized,
 }
 
-impl EpsUnits {
-    /// The units' name on the command line (`pixel`, `normalized`).
-    pub fn name(self) -> &'static str {
-        match self {
-            EpsUnits::Pixel => "pixel",
-            EpsUnits::Normalized => "normalized",
-        }
-    }
+crate::name_table!(EpsUnits, "epsilon units": Pixel = "pixel", Normalized = "normalized");
 
+impl EpsUnits {
     /// Whether budgets are in pixels.
     pub fn is_pixel(&self) -> bool {
         *self == EpsUnits::Pixel
-    }
-}
-
-impl fmt::Display for EpsUnits {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for EpsUnits {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "pixel" => Ok(EpsUnits::Pixel),
-            "normalized" => Ok(EpsUnits::Normalized),
-            _ => Err(format!("unknown epsilon units '{s}' (expected pixel or normalized)")),
-        }
     }
 }
 
@@ -181,37 +157,9 @@ pub enum Attack {
     LinfRepeatedUniform,
 }
 
+crate::name_table!(Attack, "attack": Fgm = "fgm" | "L2FastGradientAttack", Fgsm = "fgsm" | "LinfFastGradientAttack", L2Bim = "l2-bim" | "L2BasicIterativeAttack", LinfBim = "linf-bim" | "LinfBasicIterativeAttack", L2Pgd = "l2-pgd" | "L2ProjectedGradientDescentAttack", LinfPgd = "linf-pgd" | "LinfProjectedGradientDescentAttack", L2ContrastReduction = "l2-contrast" | "L2ContrastReductionAttack", L2RepeatedGaussian = "l2-gaussian" | "L2RepeatedAdditiveGaussianNoiseAttack", L2RepeatedUniform = "l2-uniform" | "L2RepeatedAdditiveUniformNoiseAttack", LinfRepeatedUniform = "linf-uniform" | "LinfRepeatedAdditiveUniformNoiseAttack");
+
 impl Attack {
-    /// Every attack, in the order above.
-    pub const ALL: [Attack; 10] = [
-        Attack::Fgm,
-        Attack::Fgsm,
-        Attack::L2Bim,
-        Attack::LinfBim,
-        Attack::L2Pgd,
-        Attack::LinfPgd,
-        Attack::L2ContrastReduction,
-        Attack::L2RepeatedGaussian,
-        Attack::L2RepeatedUniform,
-        Attack::LinfRepeatedUniform,
-    ];
-
-    /// Command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Attack::Fgm => "fgm",
-            Attack::Fgsm => "fgsm",
-            Attack::L2Bim => "l2-bim",
-            Attack::LinfBim => "linf-bim",
-            Attack::L2Pgd => "l2-pgd",
-            Attack::LinfPgd => "linf-pgd",
-            Attack::L2ContrastReduction => "l2-contrast",
-            Attack::L2RepeatedGaussian => "l2-gaussian",
-            Attack::L2RepeatedUniform => "l2-uniform",
-            Attack::LinfRepeatedUniform => "linf-uniform",
-        }
-    }
-
     /// The Foolbox 3 class implementing the attack.
     pub fn foolbox_name(self) -> &'static str {
         match self {
@@ -272,21 +220,6 @@ impl Attack {
             Attack::L2ContrastReduction => AttackParams::Contrast { target: 0.5 },
             Attack::L2RepeatedGaussian | Attack::L2RepeatedUniform | Attack::LinfRepeatedUniform => n(),
         }
-    }
-}
-
-impl fmt::Display for Attack {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Attack {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Attack::ALL.into_iter().find(|a| a.name() == s || a.foolbox_name() == s).ok_or_else(|| {
-            format!("unknown attack '{s}' (expected one of {})", Attack::ALL.map(|a| a.name()).join(", "))
-        })
     }
 }
 

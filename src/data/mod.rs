@@ -26,32 +26,14 @@ pub enum DatasetName {
     Cifar10,
 }
 
+crate::name_table!(DatasetName, "dataset": Mnist = "mnist", Cifar10 = "cifar10");
+
 impl DatasetName {
     /// The usual input normalization of the dataset (torchvision statistics).
     pub fn normalization(self) -> Normalization {
         match self {
             DatasetName::Mnist => Normalization::mnist(),
             DatasetName::Cifar10 => Normalization::cifar10(),
-        }
-    }
-}
-
-impl fmt::Display for DatasetName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DatasetName::Mnist => "mnist",
-            DatasetName::Cifar10 => "cifar10",
-        })
-    }
-}
-
-impl std::str::FromStr for DatasetName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "mnist" => Ok(DatasetName::Mnist),
-            "cifar10" => Ok(DatasetName::Cifar10),
-            _ => Err(format!("unknown dataset '{s}' (expected mnist or cifar10)")),
         }
     }
 }

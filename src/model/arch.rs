@@ -3,7 +3,6 @@
 
 pub use crate::data::{Normalization, Shape};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// What a layer computes, with its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,25 +63,7 @@ pub enum ArchName {
     Alexnet,
 }
 
-impl fmt::Display for ArchName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ArchName::Lenet5 => "lenet5",
-            ArchName::Alexnet => "alexnet",
-        })
-    }
-}
-
-impl std::str::FromStr for ArchName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "lenet5" => Ok(ArchName::Lenet5),
-            "alexnet" => Ok(ArchName::Alexnet),
-            _ => Err(format!("unknown model '{s}' (expected lenet5 or alexnet)")),
-        }
-    }
-}
+crate::name_table!(ArchName, "model": Lenet5 = "lenet5", Alexnet = "alexnet");
 
 /// A feed-forward network: input shape, then layers applied in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,6 @@
 //! that decide which codes feed the multiplier (peers.md §3).
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Scale and zero point of one quantized tensor (or one output channel).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -64,6 +63,8 @@ pub enum QuantScheme {
     SymS8,
 }
 
+crate::name_table!(QuantScheme, "scheme": AsymU8 = "asym-u8", SignMagnitude = "sign-magnitude", SymS8 = "sym-s8");
+
 impl QuantScheme {
     /// Whether the scheme needs a signed multiplier.
     pub fn signed_multiplier(self) -> bool {
@@ -97,28 +98,6 @@ impl QuantScheme {
             QuantScheme::AsymU8 => (w as u8, false),
             QuantScheme::SignMagnitude => (w.unsigned_abs() as u8, w < 0),
             QuantScheme::SymS8 => (w as u8, false),
-        }
-    }
-}
-
-impl fmt::Display for QuantScheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            QuantScheme::AsymU8 => "asym-u8",
-            QuantScheme::SignMagnitude => "sign-magnitude",
-            QuantScheme::SymS8 => "sym-s8",
-        })
-    }
-}
-
-impl std::str::FromStr for QuantScheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "asym-u8" => Ok(QuantScheme::AsymU8),
-            "sign-magnitude" => Ok(QuantScheme::SignMagnitude),
-            "sym-s8" => Ok(QuantScheme::SymS8),
-            _ => Err(format!("unknown scheme '{s}' (expected asym-u8, sign-magnitude or sym-s8)")),
         }
     }
 }

@@ -24,40 +24,12 @@ pub enum Recover {
     Finetune,
 }
 
+crate::name_table!(Recover, "recovery method": None = "none", Compensate = "compensate", Tune = "tune", Finetune = "finetune");
+
 impl Recover {
-    /// Every method, in the order above.
-    pub const ALL: [Recover; 4] = [Recover::None, Recover::Compensate, Recover::Tune, Recover::Finetune];
-
-    /// The method's name on the command line and in results (`none`, `compensate`, `tune`,
-    /// `finetune`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Recover::None => "none",
-            Recover::Compensate => "compensate",
-            Recover::Tune => "tune",
-            Recover::Finetune => "finetune",
-        }
-    }
-
     /// Whether this is [`Recover::None`] (the model as quantized).
     pub fn is_none(&self) -> bool {
         *self == Recover::None
-    }
-}
-
-impl std::fmt::Display for Recover {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Recover {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Recover::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| format!("unknown recovery method '{s}' (expected none, compensate, tune or finetune)"))
     }
 }
 

@@ -15,25 +15,7 @@ pub enum Simulator {
     Verilator,
 }
 
-impl std::str::FromStr for Simulator {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "iverilog" | "icarus" => Ok(Simulator::Icarus),
-            "verilator" => Ok(Simulator::Verilator),
-            _ => Err(format!("unknown simulator '{s}' (expected iverilog or verilator)")),
-        }
-    }
-}
-
-impl std::fmt::Display for Simulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Simulator::Icarus => "iverilog",
-            Simulator::Verilator => "verilator",
-        })
-    }
-}
+crate::name_table!(Simulator, "simulator": Icarus = "iverilog" | "icarus", Verilator = "verilator");
 
 /// Failure to run an external Verilog simulator.
 #[derive(Debug, thiserror::Error)]

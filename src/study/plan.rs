@@ -41,34 +41,7 @@ pub enum Threat {
     Hardware,
 }
 
-impl Threat {
-    /// The threat's name in plans and results (`transfer`, `bpda`, `hardware`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Threat::Transfer => "transfer",
-            Threat::Bpda => "bpda",
-            Threat::Hardware => "hardware",
-        }
-    }
-}
-
-impl std::fmt::Display for Threat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Threat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "transfer" => Ok(Threat::Transfer),
-            "bpda" => Ok(Threat::Bpda),
-            "hardware" => Ok(Threat::Hardware),
-            _ => Err(format!("unknown threat model '{s}' (expected transfer, bpda or hardware)")),
-        }
-    }
-}
+crate::name_table!(Threat, "threat model": Transfer = "transfer", Bpda = "bpda", Hardware = "hardware");
 
 /// What a cell does to the images: nothing (clean accuracy, for selection tables) or an attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,7 +103,10 @@ impl std::str::FromStr for AttackSpec {
         if s == "clean" {
             return Ok(AttackSpec::Clean);
         }
-        s.parse::<Attack>().map(AttackSpec::Attack).map_err(|e| format!("{e}, clean or all"))
+        s.parse::<Attack>().map(AttackSpec::Attack).map_err(|_| {
+            let names: Vec<&str> = Attack::ALL.iter().map(|a| a.name()).chain(["clean", "all"]).collect();
+            crate::util::names::unknown("attack", s, &names)
+        })
     }
 }
 

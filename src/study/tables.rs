@@ -4,11 +4,9 @@
 use super::report::{self, Results};
 use super::runner::Aggregate;
 use super::stats::Proportion;
-use super::target_spec::Prepared;
-use super::target_spec::TargetSpec;
+use super::target_spec::{Prepared, TargetSpec};
 use crate::accel::{Accelerator, Engine, Inference};
-use crate::quant::QuantModel;
-use crate::quant::{QuantScheme, Recover};
+use crate::quant::{QuantModel, QuantScheme, Recover};
 use std::path::Path;
 
 /// The accuracy of each multiplier (and recovery method) under each scheme on `target`, as a

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod fs;
 pub mod hash;
+pub mod names;
 
 pub use error::Span;
 pub use fs::{cache_dir, write_atomic};
