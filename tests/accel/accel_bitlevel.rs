@@ -2,7 +2,7 @@
 //! simulator (`NetlistMultiplier::mul_batch`); logits must equal the LUT path exactly, in both
 //! engines.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Dataflow, Engine};
 use axdnn::lut::exhaustive_lut;

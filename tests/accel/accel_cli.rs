@@ -1,6 +1,6 @@
 //! `axdnn infer` / `axdnn select` end to end on a saved (random-parameter) LeNet-5 and MNIST.
 
-mod common;
+use crate::common;
 
 use axdnn::data::DatasetName;
 use axdnn::model::io::{self, ModelMeta};

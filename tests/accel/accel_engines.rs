@@ -2,7 +2,7 @@
 //! GEMMs, arrays and multipliers and on whole (random-parameter) models; both agree with the
 //! plain per-image integer oracle.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::array;
 use axdnn::accel::fast::{self, GemmOperands};

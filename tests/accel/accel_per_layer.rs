@@ -4,7 +4,7 @@
 //! nothing upstream of the layers they change, and recover layer by layer; the spec grammar and
 //! its errors; the CLI and the per-layer search (`select --per-layer`) on the real library.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::{AccelConfig, Accelerator, ArrayShape, Engine};
 use axdnn::model::{Arch, Shape};

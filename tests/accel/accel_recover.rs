@@ -3,7 +3,7 @@
 //! accumulator error of a layer, tuning lowers the product error it optimises, and the plan key
 //! keeps results of different methods apart.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::fast::{self, GemmOperands};
 use axdnn::accel::{AccelConfig, Accelerator, Engine};

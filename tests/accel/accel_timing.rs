@@ -1,7 +1,7 @@
 //! SCALE-Sim compute cycles (peers.md §5, measured with scalesim 3.0.0) reproduced by the closed
 //! form AND by the cycle-stepped array's last busy cycle.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::array;
 use axdnn::accel::fast::GemmOperands;

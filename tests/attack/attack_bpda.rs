@@ -8,7 +8,7 @@ use axdnn::study::report::{discordant, mcnemar_exact};
 use axdnn::study::{cell, Inputs, Plan, Row, Runner, Store, Target, Workspace};
 use std::path::Path;
 
-mod common;
+use crate::common;
 
 const PLAN: &str = r#"
 name = "bpda"

@@ -2,7 +2,7 @@
 //! rows per epsilon and model, eps 0 reproduces clean accuracy, FGSM hurts the float model,
 //! rows carry n and a 95 % interval, a fixed seed reproduces PGD, and bad arguments fail clearly.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

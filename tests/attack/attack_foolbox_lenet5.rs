@@ -3,7 +3,7 @@
 //! of every image for every (attack, eps) (`gen_lenet5_fixture.sh`); ours must be the same on
 //! every image. These attacks have no random start, so nothing needs replaying.
 
-mod common;
+use crate::common;
 
 use axdnn::attack::{self, Attack, Bounds, Classifier, Criterion, Epsilon, FloatClassifier, ReplayNoise};
 use axdnn::data::{self, DatasetName, Split};

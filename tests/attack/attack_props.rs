@@ -4,7 +4,7 @@
 //! the Linf-noise overshoot is reproduced, results are seeded and thread-count independent, and
 //! bad input gets a typed error.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::attack::{

@@ -2,7 +2,7 @@
 //! diagonal is hurt at least as much as clean accuracy allows, and models of different datasets
 //! are refused.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! a missing Verilog file, a bad model folder and a bad dataset folder, and on the library's
 //! error types directly.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,6 @@
 #![allow(dead_code)] // each fuzz target uses one of these checks
 //! What the plan and results-store fuzz targets check, shared with the stable-toolchain test
-//! `tests/study_fuzz_seeds.rs`: whatever the bytes, the readers return a value or a typed error
+//! `tests/study/study_fuzz_seeds.rs`: whatever the bytes, the readers return a value or a typed error
 //! (never panic), and what they accept survives a write and a read unchanged.
 
 use axdnn::study::{cell, plan, report, runner, store, Inputs, Plan};

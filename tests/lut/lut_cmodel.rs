@@ -7,7 +7,7 @@ use axdnn::mult::RowPort;
 use axdnn::Lut;
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 /// The library and a C compiler for its C models.
 fn evo() -> Option<PathBuf> {

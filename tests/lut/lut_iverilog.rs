@@ -9,7 +9,7 @@ use axdnn::netlist::ir::Netlist;
 
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 fn iverilog_available() -> bool {
     common::require_icarus()

@@ -3,7 +3,7 @@
 //! stated, read or inferred, and checked against the entries and the quantization scheme; bad
 //! files name themselves and what was found.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::gen::{Kind, Spec};

@@ -3,7 +3,7 @@
 use axdnn::lut::verify::{self, Options, Outcome};
 use std::path::PathBuf;
 
-mod common;
+use crate::common;
 
 fn evo() -> Option<PathBuf> {
     common::evoapprox()

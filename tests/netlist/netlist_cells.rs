@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use axdnn::netlist::{self, cells};
 
-mod common;
+use crate::common;
 
 fn verilog_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {

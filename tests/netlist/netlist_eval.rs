@@ -3,7 +3,7 @@
 //! its published worst-case error, and generic and `_pdk45` twins must agree. Needs
 //! the EvoApprox library (`tests/common`); uses the scalar oracle `Netlist::eval_scalar` on seeded random pairs.
 
-mod common;
+use crate::common;
 use common::{evoapprox, verilog_files};
 
 use std::path::{Path, PathBuf};

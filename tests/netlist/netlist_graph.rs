@@ -2,7 +2,7 @@
 //! with the original on exhaustive inputs (fixtures) or seeded random inputs (library circuits,
 //! with the EvoApprox library). Also checks levels and statistics against hand counts.
 
-mod common;
+use crate::common;
 use common::evoapprox;
 
 use std::path::Path;

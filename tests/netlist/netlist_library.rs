@@ -1,7 +1,7 @@
 //! Every Verilog file of the EvoApprox libraries parses, elaborates and checks, with ports of the
 //! widths its folder promises. Needs the EvoApprox library (`tests/common`).
 
-mod common;
+use crate::common;
 use common::{evoapprox, verilog_files};
 
 use std::path::Path;

@@ -13,7 +13,7 @@ use axdnn::sim::{self, SimError};
 use std::path::Path;
 use std::process::Command;
 
-mod common;
+use crate::common;
 
 fn parse(src: &str) -> axdnn::netlist::Netlist {
     axdnn::netlist::parse_str(src, Path::new("t.v")).unwrap().netlist

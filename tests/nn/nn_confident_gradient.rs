@@ -3,7 +3,7 @@
 //! label term computed as `p_y − 1` cancels (issue 9: 575 wrong signs in 54 of the first 300
 //! MNIST test images). Compared with an f64 reference built without that subtraction.
 
-mod common;
+use crate::common;
 
 use axdnn::data::{self, DatasetName, Split};
 use axdnn::model::engine::{input_gradient, Mode, Net};

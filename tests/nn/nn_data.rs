@@ -1,6 +1,6 @@
 //! Dataset loaders: good files load, each kind of bad file gives its own typed error.
 
-mod common;
+use crate::common;
 
 use axdnn::data::{self, cifar, folder, idx, DataError, DatasetName, Split};
 use std::io::Write;

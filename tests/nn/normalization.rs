@@ -7,7 +7,7 @@ use axdnn::attack::{self, Attack, Bounds, Classifier, Criterion, Epsilon, FloatC
 use axdnn::model::{engine, Arch, Normalization, Shape};
 use axdnn::quant::{QuantModel, QuantOptions, QuantScheme};
 
-mod common;
+use crate::common;
 
 fn normalized(norm: &Normalization, x: &[f32], s: Shape) -> Vec<f32> {
     let mut z = x.to_vec();

@@ -9,7 +9,7 @@ use axdnn::rtl::cosim::{cosim, RtlMultiplier, Tile};
 use axdnn::rtl::{schedule, CosimConfig, Geometry, RtlError, Simulator};
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 /// Icarus, or a visible skip (a failure under CI).
 fn iverilog_available() -> bool {
@@ -557,7 +557,7 @@ fn evoapprox_sample_cosimulates() {
 }
 
 /// The whole sweep: all 1,010 files of the 2017 library and every newer 8x8 circuit
-/// (`cargo test --release --test rtl_cosim -- --ignored`; time in docs/src/verification.md).
+/// (`cargo test --release --test rtl -- --ignored`; time in docs/src/verification.md).
 #[test]
 #[ignore = "full library sweep, ~1,100 co-simulations: run with --ignored"]
 fn evoapprox_all_cosimulate() {

@@ -3,7 +3,7 @@
 //! checked accumulator by accumulator and cycle by cycle against the cycle-stepped model, then
 //! logit by logit against the accelerator.
 
-mod common;
+use crate::common;
 
 use axdnn::accel::timing::{self, ArrayShape, Dataflow, GemmShape};
 use axdnn::accel::{AccelConfig, Accelerator, Engine};

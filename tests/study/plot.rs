@@ -1,7 +1,7 @@
 //! Charts: markers and legend in the SVG, byte-identical output, valid PNGs, typed errors for
 //! non-finite input, and no panic on degenerate input.
 
-mod common;
+use crate::common;
 
 use axdnn::plot::*;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! figures, clean accuracy lands in the accuracy/ store, PGD robustness in robustness/, and a
 //! second run resumes instead of recomputing.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

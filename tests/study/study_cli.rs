@@ -9,7 +9,7 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-mod common;
+use crate::common;
 
 /// `$var`, else `../shared/<name>` beside the checkout; missing: a failure under `CI`.
 fn shared(var: &str, name: &str) -> Option<PathBuf> {

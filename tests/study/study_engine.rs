@@ -5,7 +5,7 @@
 use axdnn::study::{report, store, Inputs, Plan, Runner, Shard};
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 /// The dataset folder (`AXDNN_DATA`, else `../shared/data`); missing fails under CI.
 fn data() -> Option<PathBuf> {

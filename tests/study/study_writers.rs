@@ -9,7 +9,7 @@ use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-mod common;
+use crate::common;
 
 const A: &str = r#"name = "a"
 models = ["models/lenet5-mnist"]
