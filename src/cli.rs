@@ -240,9 +240,8 @@ pub(crate) fn model_label(path: &std::path::Path) -> String {
 }
 
 pub(crate) fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    axdnn::study::runner::locate(arg, "AXDNN_DATA", "../shared/data").ok_or_else(|| {
-        anyhow::anyhow!("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data")
-    })
+    axdnn::study::runner::locate(arg, "AXDNN_DATA", "../shared/data")
+        .ok_or_else(|| anyhow::anyhow!(axdnn::study::plan::NO_DATA))
 }
 
 fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {

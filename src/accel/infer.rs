@@ -150,16 +150,7 @@ impl Inference {
     }
 }
 
-/// First index of the maximum (ties → lowest class).
-pub fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
-}
+pub use crate::model::train::argmax;
 
 /// What a layer loop hands back besides the last accumulators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

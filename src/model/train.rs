@@ -249,12 +249,13 @@ pub fn dataset_logits(arch: &Arch, params: &Params, ds: &Dataset) -> Vec<f32> {
 
 /// The fraction of logit rows whose first maximum is the label.
 pub fn accuracy_of(logits: &[f32], labels: &[u8], classes: usize) -> f64 {
-    let correct = logits.chunks_exact(classes).zip(labels).filter(|(l, &y)| first_max(l) == y as usize).count();
+    let correct = logits.chunks_exact(classes).zip(labels).filter(|(l, &y)| argmax(l) == y as usize).count();
     correct as f64 / labels.len().max(1) as f64
 }
 
-/// First index of the maximum (ties → lowest class).
-fn first_max(row: &[f32]) -> usize {
+/// First index of the maximum (ties → lowest class): the predicted class of a logit row, for
+/// the float model and the accelerator alike.
+pub fn argmax(row: &[f32]) -> usize {
     (0..row.len()).fold(0, |b, c| if row[c] > row[b] { c } else { b })
 }
 

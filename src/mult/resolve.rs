@@ -420,18 +420,21 @@ fn resolve_one(
     if let Some((file, stated)) = crate::lut::table_file::parse_spec(spec) {
         return from_table(&file, stated, signed, bit_level);
     }
+    from_verilog(&verilog_path(spec, evoapprox_root)?, bit_level)
+}
+
+/// The Verilog file a spec names: a path (a `.v` file, an existing file, or any spec with a
+/// `/`: `/dev/null` is not the library name `/dev/null.v`), else `NAME.v` under `evoapprox_root`.
+fn verilog_path(spec: &str, evoapprox_root: Option<&Path>) -> Result<PathBuf, LoadError> {
     let p = Path::new(spec);
-    // A spec with a `/` is a path, never a library name (`/dev/null` is not `/dev/null.v`).
     if p.extension().is_some_and(|x| x == "v") || p.is_file() || spec.contains('/') {
-        return from_verilog(p, bit_level);
+        return Ok(p.to_path_buf());
     }
     let root = evoapprox_root.ok_or_else(|| LoadError::NotFound {
         name: spec.into(),
         root: "$AXDNN_EVOAPPROX (unset, no ../shared/evoapprox)".into(),
     })?;
-    let path = find_in_tree(root, spec)
-        .ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })?;
-    from_verilog(&path, bit_level)
+    find_in_tree(root, spec).ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })
 }
 
 /// The 8×8 multipliers of a library folder of the given signedness (by name, the one rule),
@@ -472,13 +475,5 @@ pub fn netlist_file(spec: &str, evoapprox_root: Option<&Path>) -> Result<PathBuf
     if let Some((file, _)) = crate::lut::table_file::parse_spec(spec) {
         return Err(LoadError::NoNetlist { spec: spec.into(), reason: format!("{} is a table file", file.display()) });
     }
-    let p = Path::new(spec);
-    if p.extension().is_some_and(|x| x == "v") || p.is_file() {
-        return Ok(p.to_path_buf());
-    }
-    let root = evoapprox_root.ok_or_else(|| LoadError::NotFound {
-        name: spec.into(),
-        root: "$AXDNN_EVOAPPROX (unset, no ../shared/evoapprox)".into(),
-    })?;
-    find_in_tree(root, spec).ok_or_else(|| LoadError::NotFound { name: spec.into(), root: root.display().to_string() })
+    verilog_path(spec, evoapprox_root)
 }

@@ -3,7 +3,7 @@
 //! parser itself, so a value is checked the same way wherever it comes from and an error names
 //! the flag it came from.
 
-use super::plan::{Inputs, Plan};
+use super::plan::{Inputs, Plan, COMMAND_LINE};
 use super::StudyError;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -125,16 +125,20 @@ impl PlanKeys {
     /// Parse and check the keys as a plan (every check of [`Plan::from_toml`]). An error names
     /// the flag the bad key came from: `flag_of` maps a plan key to it (`None`: `--key-name`).
     /// Multiplier values split as on a command line ([`crate::mult::resolve::split_list`]:
-    /// `a,b` two multipliers, `a;conv1=b,conv2=c` an assignment after `a`), and the name
-    /// `study` when none is set.
+    /// `a,b` two multipliers, `a;conv1=b,conv2=c` an assignment after `a`); named `study`
+    /// unless `name` is set.
     pub fn plan(&self, inputs: &Inputs, flag_of: &dyn Fn(&str) -> Option<String>) -> Result<Plan, StudyError> {
-        const WHAT: &str = "<flags>";
-        let mut keys = self.clone();
-        keys.multipliers = crate::mult::resolve::split_list(&self.multipliers);
-        keys.name.get_or_insert_with(|| "study".into());
-        Plan::from_toml(&keys.to_toml(), Path::new(WHAT), inputs).map_err(|e| match e {
-            StudyError::Plan { path, key, reason, .. } if path == Path::new(WHAT) => {
-                let flag = flag_of(&key).unwrap_or_else(|| format!("--{}", key.replace('_', "-")));
+        let keys = PlanKeys { multipliers: crate::mult::resolve::split_list(&self.multipliers), ..self.clone() };
+        // Parsed as the plan "file" COMMAND_LINE, which the parser names `study`.
+        Plan::from_toml(&keys.to_toml(), Path::new(COMMAND_LINE), inputs).map_err(|e| match e {
+            StudyError::Plan { path, key, reason, .. } if path == Path::new(COMMAND_LINE) => {
+                // `eps.fgsm` is set by the budgets flag, not a flag of its own.
+                let key = key.split('.').next().unwrap_or_default();
+                let flag = match flag_of(key) {
+                    Some(f) => f,
+                    None if key.is_empty() => "command line".into(),
+                    None => format!("--{}", key.replace('_', "-")),
+                };
                 StudyError::Flag { flag, reason }
             }
             e => e,

@@ -112,11 +112,7 @@ impl MainJob {
     /// Run the four steps (progress lines go to `step`), writing `out/report.md`.
     pub fn run(&self, inputs: &Inputs, step: &dyn Fn(&str)) -> Result<MainJobOutcome, StudyError> {
         let a = self;
-        if inputs.data.is_none() {
-            return Err(StudyError::Input(
-                "no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data".into(),
-            ));
-        }
+        inputs.data_root()?;
         let evo = inputs.evoapprox.clone();
         std::fs::create_dir_all(&a.out).map_err(|cause| StudyError::Io { path: a.out.clone(), cause })?;
 
@@ -166,10 +162,7 @@ impl MainJob {
         a.model.display(),
         a.n
     );
-        let pct = |p: &Proportion| {
-            let (l, h) = p.wilson();
-            format!("{:.2} ± {:.2}", 100.0 * p.value(), 50.0 * (h - l))
-        };
+        let pct = |p: &Proportion| report::pct_digits(p, 2);
         for (Verified { name, by, .. }, spec) in mults.iter().zip(&specs) {
             let get = |s: &str| res.find(|x| x.target == "accel" && &x.multiplier == spec && x.scheme == s);
             let (Some(u), Some(s)) = (get("asym-u8"), get("sign-magnitude")) else { continue };

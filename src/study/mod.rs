@@ -46,7 +46,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StudyError {
     /// A plan (or a results folder's lock file) that does not parse or is inconsistent.
-    #[error("{}", plan_error_text(path, *line, *col, key, reason))]
+    #[error("{}:{line}:{col}: {}{reason}", path.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
     Plan {
         /// The TOML file.
         path: PathBuf,
@@ -133,16 +133,4 @@ pub enum StudyError {
     /// Slurm job scripts could not be written or submitted (why).
     #[error("slurm: {0}")]
     Slurm(String),
-}
-
-/// A plan error's text: `file:line:col: key `k`: reason`, or for a plan made of command-line
-/// flags (no file the user could open) the flag instead of a position in synthesized text.
-fn plan_error_text(path: &std::path::Path, line: usize, col: usize, key: &str, reason: &str) -> String {
-    if path == std::path::Path::new(plan::COMMAND_LINE) {
-        // `eps.fgsm` comes from no flag of its own; the budgets flags are `--eps-*`.
-        let flag = key.split('.').next().unwrap_or(key).replace('_', "-");
-        return if flag.is_empty() { format!("command line: {reason}") } else { format!("--{flag}: {reason}") };
-    }
-    let key = if key.is_empty() { String::new() } else { format!("key `{key}`: ") };
-    format!("{}:{line}:{col}: {key}{reason}", path.display())
 }

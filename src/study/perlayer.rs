@@ -103,19 +103,12 @@ pub fn select(
     out: &std::path::Path,
     command: &str,
 ) -> Result<Search, StudyError> {
-    let input = |e: String| StudyError::Input(e);
     if recover == Recover::Finetune {
-        return Err(input("--per-layer --recover finetune: a fine-tuned model is tied to one multiplier".into()));
+        return Err(StudyError::Input(
+            "--per-layer --recover finetune: a fine-tuned model is tied to one multiplier".into(),
+        ));
     }
-    let model = crate::model::io::load(&target.model).map_err(|e| StudyError::Model(e.to_string()))?;
-    let root = inputs.data.clone().ok_or_else(|| {
-        input("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data".into())
-    })?;
-    let load = |s| crate::data::load(model.meta.dataset, s, &root).map_err(|e| input(e.to_string()));
-    let (train, test) = (load(crate::data::Split::Train)?, load(crate::data::Split::Test)?);
-    if train.shape != model.arch.input {
-        return Err(input(format!("dataset images are {}, model expects {}", train.shape, model.arch.input)));
-    }
+    let (model, train, test) = target.load(inputs)?;
     let signed = target.scheme.signed_multiplier();
     let exact_power = crate::mult::resolve::exact_power_mw(inputs.evoapprox.as_deref(), signed);
     let mut choices = Vec::new();
@@ -133,7 +126,7 @@ pub fn select(
         calib_seed: target.calib_seed,
         recover,
         val: flags.val,
-        test: target.images.unwrap_or(test.len()),
+        test: test.len(),
         seed: flags.seed,
         population: flags.population,
         generations: flags.generations,
@@ -143,7 +136,7 @@ pub fn select(
     let s = search(&model, &train, &test, &choices, &cfg, true)?;
     let about = format!(
         "## Per-layer multiplier assignment: `{}`, {}\n\n`{command}`\n\n{} {} array, recovery {}, calibration {} training images (seed {}), {} validation images (seed {}), {} test images; {} multipliers of `{}`.{}",
-        target.model.display(), target.scheme, target.array, target.dataflow, cfg.recover, cfg.calib, cfg.calib_seed, flags.val, flags.seed, cfg.test.min(test.len()), choices.len(), library_dir.display(),
+        target.model.display(), target.scheme, target.array, target.dataflow, cfg.recover, cfg.calib, cfg.calib_seed, flags.val, flags.seed, cfg.test, choices.len(), library_dir.display(),
         cfg.robust.map_or(String::new(), |(at, e)| format!(" Third objective: robust accuracy under {at} at ε = {e} (pixel units), transferred from the float model."))
     );
     s.write(out, &about)?;

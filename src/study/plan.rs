@@ -230,8 +230,8 @@ fn is_default_recover(v: &[String]) -> bool {
 /// Largest end of a plan's image range: bounds the enumeration of a hand-edited lock file.
 pub const MAX_IMAGES: usize = 1 << 24;
 
-/// The file name of a plan made of command-line flags: errors then name the flag, not a
-/// position in the synthesized text.
+/// The file name of a plan made of command-line flags ([`super::PlanKeys::plan`], which turns
+/// its errors into the flags'): such a plan is named `study`.
 pub const COMMAND_LINE: &str = "<command line>";
 
 /// The largest char boundary at or before `offset` (spans may point inside a character).
@@ -273,6 +273,16 @@ pub struct Inputs {
     /// The EvoApprox library folder, if any (see [`super::runner::default_inputs`]).
     pub evoapprox: Option<PathBuf>,
 }
+
+impl Inputs {
+    /// The dataset folder, or the one error saying how to give it.
+    pub fn data_root(&self) -> Result<PathBuf, StudyError> {
+        self.data.clone().ok_or_else(|| StudyError::Input(NO_DATA.into()))
+    }
+}
+
+/// What to do when no dataset folder is found (every command says it alike).
+pub const NO_DATA: &str = "no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data";
 
 impl Plan {
     /// Read and check a plan file (see [`Plan::from_toml`]).

@@ -69,8 +69,13 @@ pub fn discordant(a: &[bool], b: &[bool]) -> (usize, usize) {
 
 /// `value ± half-width` of the 95 % Wilson interval, in percent.
 pub fn pct(p: &Proportion) -> String {
+    pct_digits(p, 1)
+}
+
+/// [`pct`] with `digits` decimals.
+pub fn pct_digits(p: &Proportion, digits: usize) -> String {
     let (l, h) = p.wilson();
-    format!("{:.1} ± {:.1}", 100.0 * p.value(), 50.0 * (h - l))
+    format!("{:.digits$} ± {:.digits$}", 100.0 * p.value(), 50.0 * (h - l))
 }
 
 /// A p-value for tables: three decimals, scientific below 0.001.

@@ -55,9 +55,7 @@ impl Workspace {
     /// Load what `cells` need. Quantized models and multipliers not used by any of them are not
     /// built (a shard loads its own share only).
     pub fn load(plan: &Plan, inputs: &Inputs, info: Vec<ModelInfo>, cells: &[Cell]) -> Result<Workspace, StudyError> {
-        let data_root = inputs.data.clone().ok_or_else(|| {
-            StudyError::Input("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data".into())
-        })?;
+        let data_root = inputs.data_root()?;
         let mut models = Vec::new();
         for m in &plan.models {
             models.push(crate::model::io::load(m).map_err(|e| StudyError::Model(e.to_string()))?);

@@ -296,13 +296,8 @@ impl Store {
     pub fn admit(&mut self, row: Row) -> Result<(), StudyError> {
         let same_target = self.targets.get(&target_key(&row)).and_then(|k| self.rows.get(k));
         if let Some(old) = same_target.filter(|r| target_figures(r) != target_figures(&row)) {
-            let (a, b) = (measured(old), measured(&row));
-            let differ: Vec<String> = a[8..]
-                .iter()
-                .zip(&b[8..])
-                .filter(|(x, y)| x.1 != y.1)
-                .map(|(x, y)| format!("{} {} stored, {} now", x.0, x.1, y.1))
-                .collect();
+            let differ: Vec<String> =
+                figure_differences(old, &row).into_iter().map(|(f, a, b)| format!("{f} {a} stored, {b} now")).collect();
             return Err(StudyError::Model(format!(
                 "{}: {} on {} {}: {}; the simulator's figures changed since these rows were measured: \
                  measure into a new folder (or remove this multiplier's rows)",
@@ -525,17 +520,16 @@ fn check_row(r: &Row) -> Result<(), String> {
 /// The check of one record: sha256 over every field but `skip`, each with its column name, so
 /// an edited value, a swapped column or a torn row all change it.
 pub fn row_check(headers: &csv::StringRecord, rec: &csv::StringRecord, skip: Option<usize>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
+    let mut bytes = Vec::new();
     for (i, (name, value)) in headers.iter().zip(rec.iter()).enumerate() {
         if Some(i) != skip {
-            h.update(name.as_bytes());
-            h.update([0x1f]);
-            h.update(value.as_bytes());
-            h.update([0x1e]);
+            bytes.extend_from_slice(name.as_bytes());
+            bytes.push(0x1f);
+            bytes.extend_from_slice(value.as_bytes());
+            bytes.push(0x1e);
         }
     }
-    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::sha256_hex(&bytes)[..16].to_string()
 }
 
 /// What one accelerator (or float model) states about itself: equal in all its rows.
@@ -584,6 +578,18 @@ fn measured(r: &Row) -> [(&'static str, String); 12] {
     ]
 }
 
+/// The target figures (MAE, power, cycles, energy) in which `a` and `b` differ: name, `a`'s,
+/// `b`'s.
+fn figure_differences(a: &Row, b: &Row) -> Vec<(&'static str, String, String)> {
+    let strip = |v: &str| v.trim_start_matches("Some(").trim_end_matches(')').to_string();
+    measured(a)[8..]
+        .iter()
+        .zip(&measured(b)[8..])
+        .filter(|(x, y)| x.1 != y.1)
+        .map(|(x, y)| (x.0, strip(&x.1), strip(&y.1)))
+        .collect()
+}
+
 /// Checks across rows (`(row, index into files, line)`): one key holds one measurement (a row
 /// stored twice identically is kept once), and every row of one target states the same
 /// figures. The rows, in order, without repeats.
@@ -625,19 +631,9 @@ fn check_rows(rows: Vec<(Row, usize, u64)>, files: &[PathBuf]) -> Result<Vec<Row
             std::collections::hash_map::Entry::Occupied(e) => {
                 let first = &rows[*e.get()];
                 if target_figures(&first.0) != target_figures(r) {
-                    let (a, b) = (measured(&first.0), measured(r));
-                    let differ: Vec<String> = a[8..]
-                        .iter()
-                        .zip(&b[8..])
-                        .filter(|(x, y)| x.1 != y.1)
-                        .map(|(x, y)| {
-                            format!(
-                                "{} {} vs {}",
-                                x.0,
-                                x.1.trim_start_matches("Some(").trim_end_matches(')'),
-                                y.1.trim_start_matches("Some(").trim_end_matches(')')
-                            )
-                        })
+                    let differ: Vec<String> = figure_differences(&first.0, r)
+                        .into_iter()
+                        .map(|(f, a, b)| format!("{f} {a} vs {b}"))
                         .collect();
                     return Err(conflict(
                         first,

@@ -30,10 +30,7 @@ pub fn accuracy_table(
     // A recovery column only when recovery is asked for (the table of plain runs is unchanged).
     let with_recover = recover != [Recover::None];
     let float = res.find(|x| x.target == "float");
-    let pct = |p: &Proportion| {
-        let (l, h) = p.wilson();
-        format!("{:.2} ± {:.2}", 100.0 * p.value(), 50.0 * (h - l))
-    };
+    let pct = |p: &Proportion| report::pct_digits(p, 2);
     let mut s = format!(
         "Model `{}`: float accuracy {} % on {} test images. Integer inference on a {} {} array, approximate layers: {}, calibration {} training images (seed {}). \
          Accuracy: % ± half-width of the 95 % Wilson interval. Energy per image: multiplier only, E = P/f at {} GHz, exact layers charged the library's exact circuit power. \

@@ -113,14 +113,13 @@ impl TargetSpec {
         }
     }
 
-    /// Load the model and its dataset, calibrate and quantize, and measure the float model on
-    /// the test images. The model is read first, so a bad model folder is reported even where
-    /// no dataset is installed.
-    pub fn prepare(&self, inputs: &Inputs) -> Result<Prepared, StudyError> {
+    /// The model, its training images and its first `images` test images, checked to fit the
+    /// model's input. The model is read first, so a bad model folder is reported even where no
+    /// dataset is installed.
+    pub fn load(&self, inputs: &Inputs) -> Result<(SavedModel, Dataset, Dataset), StudyError> {
         let m = crate::model::io::load(&self.model).map_err(|e| StudyError::Model(e.to_string()))?;
-        let root = inputs.data.clone().ok_or_else(no_data)?;
-        let dataset = m.meta.dataset;
-        let load = |s| data::load(dataset, s, &root).map_err(|e| StudyError::Input(e.to_string()));
+        let root = inputs.data_root()?;
+        let load = |s| data::load(m.meta.dataset, s, &root).map_err(|e| StudyError::Input(e.to_string()));
         let train = load(Split::Train)?;
         let mut test = load(Split::Test)?;
         if let Some(n) = self.images {
@@ -134,6 +133,14 @@ impl TargetSpec {
                 m.arch.input
             )));
         }
+        Ok((m, train, test))
+    }
+
+    /// Load the model and its dataset, calibrate and quantize, and measure the float model on
+    /// the test images ([`TargetSpec::load`]).
+    pub fn prepare(&self, inputs: &Inputs) -> Result<Prepared, StudyError> {
+        let (m, train, test) = self.load(inputs)?;
+        let dataset = m.meta.dataset;
         let (qm, calib) = calibrate(&m, &train, self.calib, self.calib_seed, self.options())
             .map_err(|e| StudyError::Model(format!("{}: {e}", self.model.display())))?;
         let float_accuracy = crate::model::train::accuracy(&m.arch, &m.params, &test);
@@ -182,10 +189,6 @@ impl Prepared {
         recover_for(&self.qm, &self.meta, &t.model, m, &m.lut_sha256(), spec, method, &self.calib)
             .map_err(|e| StudyError::Model(format!("{} with {spec} ({method}): {e}", t.model.display())))
     }
-}
-
-fn no_data() -> StudyError {
-    StudyError::Input("no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data".into())
 }
 
 /// The quantizer's options of a scheme, weight granularity and approximate layers.
