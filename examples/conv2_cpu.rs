@@ -20,7 +20,7 @@ fn main() {
         name: ArchName::Alexnet,
         input: Shape::new(32, 16, 16),
         classes: 64 * 16 * 16,
-        layers: vec![Layer { name: "conv2".into(), kind: LayerKind::Conv { out_ch: 64, k: 5, stride: 1, pad: 2 } }],
+        layers: vec![Layer::new("conv2", LayerKind::Conv { out_ch: 64, k: 5, stride: 1, pad: 2.into(), groups: 1 })],
         normalize: None,
     };
     let n = 128;

@@ -4,12 +4,94 @@
 pub use crate::data::{Normalization, Shape};
 use serde::{Deserialize, Serialize};
 
-/// What a layer computes, with its hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Zero padding of a window op: rows above and below, columns left and right (ONNX's
+/// `[top, left, bottom, right]`). Written in `model.json` as one number when all four are equal
+/// (every model before graph models), else as that four-element list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Pads {
+    /// Rows of zeros above.
+    pub top: usize,
+    /// Columns of zeros on the left.
+    pub left: usize,
+    /// Rows of zeros below.
+    pub bottom: usize,
+    /// Columns of zeros on the right.
+    pub right: usize,
+}
+
+impl Pads {
+    /// The same padding on all four sides.
+    pub const fn uniform(p: usize) -> Pads {
+        Pads { top: p, left: p, bottom: p, right: p }
+    }
+    /// The padding when all four sides are equal.
+    pub fn as_uniform(&self) -> Option<usize> {
+        (self.top == self.left && self.top == self.bottom && self.top == self.right).then_some(self.top)
+    }
+    fn is_zero(&self) -> bool {
+        *self == Pads::default()
+    }
+}
+
+impl From<usize> for Pads {
+    fn from(p: usize) -> Pads {
+        Pads::uniform(p)
+    }
+}
+
+impl Serialize for Pads {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.as_uniform() {
+            Some(p) => s.serialize_u64(p as u64),
+            None => [self.top, self.left, self.bottom, self.right].serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Pads {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pads, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(usize),
+            Four([usize; 4]),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::One(p) => Pads::uniform(p),
+            Form::Four([top, left, bottom, right]) => Pads { top, left, bottom, right },
+        })
+    }
+}
+
+impl std::fmt::Display for Pads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.as_uniform() {
+            Some(p) => write!(f, "{p}"),
+            None => write!(f, "[{}, {}, {}, {}]", self.top, self.left, self.bottom, self.right),
+        }
+    }
+}
+
+fn one() -> usize {
+    1
+}
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+fn default_eps() -> f32 {
+    1e-5
+}
+
+/// What a layer computes, with its hyper-parameters. Fields added for graph models have defaults
+/// that are left out of `model.json`, so a chain model's file reads and writes as before.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LayerKind {
-    /// Square kernel, zero padding on all sides, bias always present.
-    /// Parameters: `<name>.weight` (OIHW) and `<name>.bias`.
+    /// Square kernel, zero padding, bias always present (an ONNX convolution without one gets
+    /// zeros). Parameters: `<name>.weight` (`out_ch × in_ch/groups × k × k`) and `<name>.bias`.
     Conv {
         /// Output channels.
         out_ch: usize,
@@ -17,8 +99,12 @@ pub enum LayerKind {
         k: usize,
         /// Stride in both directions.
         stride: usize,
-        /// Zero padding on each side.
-        pad: usize,
+        /// Zero padding (one number: all sides).
+        pad: Pads,
+        /// Channel groups: input and output channels split into this many independent
+        /// convolutions (1: an ordinary convolution; the input channel count: depthwise).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        groups: usize,
     },
     /// Fully connected on the flattened (C,H,W row-major) input.
     /// Parameters: `<name>.weight` (out × in) and `<name>.bias`.
@@ -26,34 +112,104 @@ pub enum LayerKind {
         /// Output features.
         out: usize,
     },
-    /// Average pooling, square window, no padding.
+    /// Average pooling over a square window.
     AvgPool {
         /// Window height and width.
         k: usize,
         /// Stride in both directions.
         stride: usize,
+        /// Zero padding.
+        #[serde(default, skip_serializing_if = "Pads::is_zero")]
+        pad: Pads,
+        /// Whether padded positions count in the divisor (ONNX `count_include_pad`; PyTorch's
+        /// default is true, ONNX's false). Irrelevant without padding.
+        #[serde(default, skip_serializing_if = "is_false")]
+        count_include_pad: bool,
+    },
+    /// Max pooling over a square window; padded positions never win.
+    MaxPool {
+        /// Window height and width.
+        k: usize,
+        /// Stride in both directions.
+        stride: usize,
+        /// Padding (positions that take no part in the maximum).
+        #[serde(default, skip_serializing_if = "Pads::is_zero")]
+        pad: Pads,
+    },
+    /// Mean over each channel's whole plane: `c × h × w` → `c × 1 × 1`.
+    GlobalAvgPool,
+    /// Batch normalization of each channel with its running statistics at inference (batch
+    /// statistics when training). Parameters: `<name>.weight` (γ), `<name>.bias` (β),
+    /// `<name>.running_mean`, `<name>.running_var`, one value per channel (PyTorch's names).
+    BatchNorm {
+        /// Added to the variance before its square root.
+        #[serde(default = "default_eps")]
+        eps: f32,
     },
     /// `max(x, 0)` elementwise.
     Relu,
+    /// `min(max(x, min), max)` elementwise (ReLU6: 0 and 6).
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
+    /// Elementwise sum of two inputs of one shape (a residual join).
+    Add,
+    /// The inputs' channels one after the other (equal height and width).
+    Concat,
+    /// The input as a vector: `c × h × w` → `c·h·w × 1 × 1` (row-major, as PyTorch flattens).
+    Flatten,
 }
 
-/// One layer: its name (parameter tensors are `<name>.weight`/`<name>.bias`) and what it computes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The name by which a node's `inputs` refer to the model's input image.
+pub const INPUT: &str = "input";
+
+/// One node: its name (parameter tensors are `<name>.weight`/`<name>.bias`), what it computes
+/// and which values it reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
     /// The layer's name (e.g. `conv1`, `fc2`, `conv1.relu`).
     pub name: String,
     /// What it computes.
     pub kind: LayerKind,
+    /// Names of the nodes whose outputs it reads, in order ([`INPUT`] for the model's input).
+    /// Empty: the previous node's output (the model input for the first node) — every node of a
+    /// plain chain, so chain models' files have no such field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
 }
 
 impl Layer {
-    /// Whether the layer has weights and a bias (convolutions and linear layers).
+    /// A node reading the previous node's output.
+    pub fn new(name: impl Into<String>, kind: LayerKind) -> Layer {
+        Layer { name: name.into(), kind, inputs: Vec::new() }
+    }
+
+    /// A node reading the outputs of the named nodes.
+    pub fn with_inputs(name: impl Into<String>, kind: LayerKind, inputs: &[&str]) -> Layer {
+        Layer { name: name.into(), kind, inputs: inputs.iter().map(|s| s.to_string()).collect() }
+    }
+
+    /// Whether the layer has weights and a bias that go through the multiplier (convolutions
+    /// and linear layers).
     pub fn has_params(&self) -> bool {
         matches!(self.kind, LayerKind::Conv { .. } | LayerKind::Linear { .. })
     }
 }
 
-/// The two architectures the models use.
+/// Where a node's input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// The model's input image (after the input normalization).
+    Input,
+    /// The output of node `i`.
+    Node(usize),
+}
+
+/// The built-in architectures, and `graph` for any other network (from ONNX or a hand-written
+/// `model.json`), whose nodes are its own description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ArchName {
@@ -61,12 +217,75 @@ pub enum ArchName {
     Lenet5,
     /// The scaled-down AlexNet for 32×32 inputs (see [`Arch::alexnet`]).
     Alexnet,
+    /// A network described node by node (no built-in builder).
+    Graph,
 }
 
-crate::name_table!(ArchName, "model": Lenet5 = "lenet5", Alexnet = "alexnet");
+crate::name_table!(ArchName, "model": Lenet5 = "lenet5", Alexnet = "alexnet", Graph = "graph");
 
-/// A feed-forward network: input shape, then layers applied in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What is wrong with a network description, naming the node.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArchError {
+    /// No nodes at all.
+    #[error("the network has no nodes")]
+    Empty,
+    /// Two nodes with one name, or a node named like the model input.
+    #[error("node '{0}': the name is used twice (or is the reserved name 'input')")]
+    DuplicateName(String),
+    /// An input names a node that is not defined before this one.
+    #[error("node '{node}': input '{input}' is not the model input nor an earlier node")]
+    UnknownInput {
+        /// The node reading it.
+        node: String,
+        /// The name it reads.
+        input: String,
+    },
+    /// Wrong number of inputs for the op.
+    #[error("node '{node}': {op} takes {expected} input(s), got {found}")]
+    Arity {
+        /// The node.
+        node: String,
+        /// Its op.
+        op: &'static str,
+        /// What the op takes.
+        expected: &'static str,
+        /// What the node has.
+        found: usize,
+    },
+    /// Shapes that do not fit the op.
+    #[error("node '{node}': {reason}")]
+    Shape {
+        /// The node.
+        node: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// The last node's output is not one logit per class.
+    #[error("the last node '{node}' gives {found} values per image, expected {classes} logits")]
+    Logits {
+        /// The last node.
+        node: String,
+        /// Its output size.
+        found: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A node's output is never read (a graph must end in its one output).
+    #[error("node '{0}': its output is never read and it is not the last node")]
+    Dangling(String),
+    /// The name is built in and these nodes are not what it builds.
+    #[error("layers differ from {name} for input {input}")]
+    NotBuiltin {
+        /// The built-in name.
+        name: ArchName,
+        /// The input shape.
+        input: Shape,
+    },
+}
+
+/// A network: input shape, then nodes in topological order (each reads only the input and
+/// earlier nodes); the last node's output is the logits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Arch {
     /// Which architecture.
     pub name: ArchName,
@@ -94,24 +313,112 @@ pub struct ParamSpec {
 }
 
 fn conv(name: &str, out_ch: usize, k: usize, pad: usize) -> Layer {
-    Layer { name: name.into(), kind: LayerKind::Conv { out_ch, k, stride: 1, pad } }
+    Layer::new(name, LayerKind::Conv { out_ch, k, stride: 1, pad: Pads::uniform(pad), groups: 1 })
 }
 fn relu(name: &str) -> Layer {
-    Layer { name: format!("{name}.relu"), kind: LayerKind::Relu }
+    Layer::new(format!("{name}.relu"), LayerKind::Relu)
 }
 fn pool(name: &str) -> Layer {
-    Layer { name: name.into(), kind: LayerKind::AvgPool { k: 2, stride: 2 } }
+    Layer::new(name, LayerKind::AvgPool { k: 2, stride: 2, pad: Pads::default(), count_include_pad: false })
 }
 fn linear(name: &str, out: usize) -> Layer {
-    Layer { name: name.into(), kind: LayerKind::Linear { out } }
+    Layer::new(name, LayerKind::Linear { out })
+}
+
+/// Output size of a window op along one axis, `None` when the window does not fit.
+fn window_out(size: usize, before: usize, after: usize, k: usize, stride: usize) -> Option<usize> {
+    let padded = size + before + after;
+    (k >= 1 && stride >= 1 && padded >= k).then(|| (padded - k) / stride + 1)
+}
+
+impl LayerKind {
+    /// The op's name as errors and tables print it.
+    pub fn op(&self) -> &'static str {
+        match self {
+            LayerKind::Conv { .. } => "conv",
+            LayerKind::Linear { .. } => "linear",
+            LayerKind::AvgPool { .. } => "avg_pool",
+            LayerKind::MaxPool { .. } => "max_pool",
+            LayerKind::GlobalAvgPool => "global_avg_pool",
+            LayerKind::BatchNorm { .. } => "batch_norm",
+            LayerKind::Relu => "relu",
+            LayerKind::Clip { .. } => "clip",
+            LayerKind::Add => "add",
+            LayerKind::Concat => "concat",
+            LayerKind::Flatten => "flatten",
+        }
+    }
+
+    /// Output shape for these input shapes (arity already checked), or why they do not fit.
+    fn out_shape(&self, ins: &[Shape]) -> Result<Shape, String> {
+        let s = ins[0];
+        let window = |k: usize, stride: usize, p: Pads| match (
+            window_out(s.h, p.top, p.bottom, k, stride),
+            window_out(s.w, p.left, p.right, k, stride),
+        ) {
+            (Some(h), Some(w)) => Ok((h, w)),
+            _ => Err(format!("a {k}×{k} window (stride {stride}, padding {p}) does not fit input {s}")),
+        };
+        Ok(match *self {
+            LayerKind::Conv { out_ch, k, stride, pad, groups } => {
+                if groups == 0 || !s.c.is_multiple_of(groups) || !out_ch.is_multiple_of(groups) {
+                    return Err(format!("{groups} groups do not divide {} input and {out_ch} output channels", s.c));
+                }
+                let (h, w) = window(k, stride, pad)?;
+                Shape::new(out_ch, h, w)
+            }
+            LayerKind::Linear { out } => Shape::new(out, 1, 1),
+            LayerKind::AvgPool { k, stride, pad, .. } | LayerKind::MaxPool { k, stride, pad } => {
+                if pad.top >= k || pad.left >= k || pad.bottom >= k || pad.right >= k {
+                    return Err(format!("padding {pad} must be smaller than the {k}×{k} window"));
+                }
+                let (h, w) = window(k, stride, pad)?;
+                Shape::new(s.c, h, w)
+            }
+            LayerKind::GlobalAvgPool => Shape::new(s.c, 1, 1),
+            LayerKind::Flatten => Shape::new(s.numel(), 1, 1),
+            LayerKind::BatchNorm { .. } | LayerKind::Relu | LayerKind::Clip { .. } => s,
+            LayerKind::Add => {
+                if let Some(o) = ins.iter().find(|&&o| o != s) {
+                    return Err(format!("adds inputs of shapes {s} and {o}"));
+                }
+                s
+            }
+            LayerKind::Concat => {
+                if let Some(o) = ins.iter().find(|o| (o.h, o.w) != (s.h, s.w)) {
+                    return Err(format!("concatenates channels of inputs {s} and {o} (height and width differ)"));
+                }
+                Shape::new(ins.iter().map(|o| o.c).sum(), s.h, s.w)
+            }
+        })
+    }
+
+    /// How many inputs the op takes: `(min, max, as text)`.
+    fn arity(&self) -> (usize, usize, &'static str) {
+        match self {
+            LayerKind::Add => (2, 2, "2"),
+            LayerKind::Concat => (1, usize::MAX, "1 or more"),
+            _ => (1, 1, "1"),
+        }
+    }
 }
 
 impl Arch {
     /// The architecture `name` for `input` images and `classes` classes.
+    ///
+    /// # Panics
+    /// For [`ArchName::Graph`], which has no builder (its nodes come from a file); use
+    /// [`Arch::builtin`] where the name is user input.
     pub fn new(name: ArchName, input: Shape, classes: usize) -> Arch {
+        Arch::builtin(name, input, classes).expect("a built-in architecture name")
+    }
+
+    /// The built-in architecture `name`, `None` for [`ArchName::Graph`].
+    pub fn builtin(name: ArchName, input: Shape, classes: usize) -> Option<Arch> {
         match name {
-            ArchName::Lenet5 => Arch::lenet5(input, classes),
-            ArchName::Alexnet => Arch::alexnet(input, classes),
+            ArchName::Lenet5 => Some(Arch::lenet5(input, classes)),
+            ArchName::Alexnet => Some(Arch::alexnet(input, classes)),
+            ArchName::Graph => None,
         }
     }
 
@@ -173,30 +480,126 @@ impl Arch {
         }
     }
 
-    /// Output shape of every layer (`shapes()[i]` is the output of `layers[i]`).
-    pub fn shapes(&self) -> Vec<Shape> {
-        let mut s = self.input;
+    /// Whether every node reads just the previous one (LeNet-5, AlexNet and any plain stack):
+    /// the form the quantizer and the accelerator walk.
+    pub fn is_chain(&self) -> bool {
+        self.sources().iter().enumerate().all(|(i, s)| {
+            let prev = if i == 0 { Source::Input } else { Source::Node(i - 1) };
+            s.len() == 1 && s[0] == prev
+        })
+    }
+
+    /// Where each node's inputs come from. Names that resolve to nothing (see
+    /// [`Arch::validate`]) are taken as the model input so this never fails.
+    pub fn sources(&self) -> Vec<Vec<Source>> {
+        let mut index = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(self.layers.len());
-        for l in &self.layers {
-            s = match l.kind {
-                LayerKind::Conv { out_ch, k, stride, pad } => {
-                    Shape::new(out_ch, (s.h + 2 * pad - k) / stride + 1, (s.w + 2 * pad - k) / stride + 1)
-                }
-                LayerKind::Linear { out } => Shape::new(out, 1, 1),
-                LayerKind::AvgPool { k, stride } => Shape::new(s.c, (s.h - k) / stride + 1, (s.w - k) / stride + 1),
-                LayerKind::Relu => s,
-            };
-            out.push(s);
+        for (i, l) in self.layers.iter().enumerate() {
+            out.push(if l.inputs.is_empty() {
+                vec![if i == 0 { Source::Input } else { Source::Node(i - 1) }]
+            } else {
+                l.inputs.iter().map(|n| index.get(n.as_str()).map_or(Source::Input, |&j| Source::Node(j))).collect()
+            });
+            index.insert(l.name.as_str(), i);
         }
         out
     }
 
-    /// Input shape of layer `i`.
+    /// How many times each node's output is read (the last node's also counts the logits).
+    pub fn consumers(&self) -> Vec<usize> {
+        let mut uses = vec![0; self.layers.len()];
+        for srcs in self.sources() {
+            for s in srcs {
+                if let Source::Node(j) = s {
+                    uses[j] += 1;
+                }
+            }
+        }
+        if let Some(last) = uses.last_mut() {
+            *last += 1;
+        }
+        uses
+    }
+
+    /// Check the description: unique names, inputs defined before use, arities, shapes, every
+    /// output read, and one logit per class at the end. Also, for a built-in name, that the
+    /// nodes are what it builds.
+    pub fn validate(&self) -> Result<(), ArchError> {
+        if self.layers.is_empty() {
+            return Err(ArchError::Empty);
+        }
+        if let Some(b) = Arch::builtin(self.name, self.input, self.classes) {
+            if b.layers != self.layers {
+                return Err(ArchError::NotBuiltin { name: self.name, input: self.input });
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if l.name == INPUT || !seen.insert(l.name.as_str()) {
+                return Err(ArchError::DuplicateName(l.name.clone()));
+            }
+            if let Some(bad) =
+                l.inputs.iter().find(|n| n.as_str() != INPUT && !self.layers[..i].iter().any(|p| &p.name == *n))
+            {
+                return Err(ArchError::UnknownInput { node: l.name.clone(), input: bad.clone() });
+            }
+            let found = l.inputs.len().max(1);
+            let (lo, hi, text) = l.kind.arity();
+            if found < lo || found > hi {
+                return Err(ArchError::Arity { node: l.name.clone(), op: l.kind.op(), expected: text, found });
+            }
+        }
+        self.try_shapes()?;
+        let uses = self.consumers();
+        if let Some(j) = uses.iter().position(|&u| u == 0) {
+            return Err(ArchError::Dangling(self.layers[j].name.clone()));
+        }
+        let last = self.layers.last().expect("not empty");
+        let found = self.try_shapes()?.last().expect("not empty").numel();
+        if found != self.classes {
+            return Err(ArchError::Logits { node: last.name.clone(), found, classes: self.classes });
+        }
+        Ok(())
+    }
+
+    fn try_shapes(&self) -> Result<Vec<Shape>, ArchError> {
+        let mut out: Vec<Shape> = Vec::with_capacity(self.layers.len());
+        for (l, srcs) in self.layers.iter().zip(self.sources()) {
+            let ins: Vec<Shape> = srcs
+                .iter()
+                .map(|s| match s {
+                    Source::Input => self.input,
+                    Source::Node(j) => out[*j],
+                })
+                .collect();
+            let s = l.kind.out_shape(&ins).map_err(|reason| ArchError::Shape { node: l.name.clone(), reason })?;
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// Output shape of every layer (`shapes()[i]` is the output of `layers[i]`).
+    ///
+    /// # Panics
+    /// On a description [`Arch::validate`] rejects (every loaded or imported model is validated).
+    pub fn shapes(&self) -> Vec<Shape> {
+        self.try_shapes().unwrap_or_else(|e| panic!("shapes of an invalid network: {e}"))
+    }
+
+    /// Shape of a source given every node's output shape.
+    pub fn shape_of(&self, s: Source, shapes: &[Shape]) -> Shape {
+        match s {
+            Source::Input => self.input,
+            Source::Node(j) => shapes[j],
+        }
+    }
+
+    /// Input shape of layer `i` (its first input).
     pub fn input_of(&self, i: usize) -> Shape {
-        if i == 0 {
-            self.input
-        } else {
-            self.shapes()[i - 1]
+        let src = self.sources()[i][0];
+        match src {
+            Source::Input => self.input,
+            Source::Node(j) => self.shapes()[j],
         }
     }
 
@@ -205,16 +608,26 @@ impl Arch {
         let mut v = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
             let inp = self.input_of(i);
+            let spec = |suffix: &str, shape: Vec<usize>, fan_in: usize| ParamSpec {
+                name: format!("{}.{suffix}", l.name),
+                shape,
+                fan_in,
+            };
             match l.kind {
-                LayerKind::Conv { out_ch, k, .. } => {
-                    let fan_in = inp.c * k * k;
-                    v.push(ParamSpec { name: format!("{}.weight", l.name), shape: vec![out_ch, inp.c, k, k], fan_in });
-                    v.push(ParamSpec { name: format!("{}.bias", l.name), shape: vec![out_ch], fan_in });
+                LayerKind::Conv { out_ch, k, groups, .. } => {
+                    let fan_in = inp.c / groups * k * k;
+                    v.push(spec("weight", vec![out_ch, inp.c / groups, k, k], fan_in));
+                    v.push(spec("bias", vec![out_ch], fan_in));
                 }
                 LayerKind::Linear { out } => {
                     let fan_in = inp.numel();
-                    v.push(ParamSpec { name: format!("{}.weight", l.name), shape: vec![out, fan_in], fan_in });
-                    v.push(ParamSpec { name: format!("{}.bias", l.name), shape: vec![out], fan_in });
+                    v.push(spec("weight", vec![out, fan_in], fan_in));
+                    v.push(spec("bias", vec![out], fan_in));
+                }
+                LayerKind::BatchNorm { .. } => {
+                    for suffix in BATCHNORM_TENSORS {
+                        v.push(spec(suffix, vec![inp.c], 1));
+                    }
                 }
                 _ => {}
             }
@@ -232,7 +645,7 @@ impl Arch {
                 let inp = self.input_of(i);
                 let o = shapes[i];
                 match l.kind {
-                    LayerKind::Conv { k, .. } => (o.numel() * inp.c * k * k) as u64,
+                    LayerKind::Conv { k, groups, .. } => (o.numel() * inp.c / groups * k * k) as u64,
                     LayerKind::Linear { out } => (out * inp.numel()) as u64,
                     _ => 0,
                 }
@@ -240,6 +653,9 @@ impl Arch {
             .collect()
     }
 }
+
+/// A batch-norm node's parameter suffixes, in the order [`Arch::params`] lists them.
+pub const BATCHNORM_TENSORS: [&str; 4] = ["weight", "bias", "running_mean", "running_var"];
 
 #[cfg(test)]
 mod tests {

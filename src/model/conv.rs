@@ -501,7 +501,7 @@ mod tests {
         let kk = g.input.c * g.k * g.k;
         let np = g.n * g.oh * g.ow;
         let mut cols = vec![0f32; kk * np];
-        crate::model::engine::im2col(x, g.n, g.input, g.k, g.stride, g.pad, g.oh, g.ow, &mut cols);
+        crate::model::engine::im2col(x, g.n, g.input, g.k, g.stride, g.pad.into(), g.oh, g.ow, &mut cols);
         let mut y = vec![0f32; bias.len() * np];
         gemm(bias.len(), kk, np, 1.0, w, kk, 1, &cols, np, 1, 0.0, &mut y);
         for (o, row) in y.chunks_mut(np).enumerate() {
@@ -517,7 +517,7 @@ mod tests {
         let oc = w.len() / kk;
         let mut dcols = vec![0f32; kk * np];
         gemm(kk, oc, np, 1.0, w, 1, kk, dy, np, 1, 0.0, &mut dcols);
-        crate::model::engine::col2im(&dcols, g.n, g.input, g.k, g.stride, g.pad, g.oh, g.ow)
+        crate::model::engine::col2im(&dcols, g.n, g.input, g.k, g.stride, g.pad.into(), g.oh, g.ow)
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! folds it into the convolution's weight and bias so the exported model is plain conv+bias as
 //! `arch.rs` describes.
 
-use super::arch::{Arch, LayerKind, Shape};
+use super::arch::{Arch, LayerKind, Pads, Shape, Source, BATCHNORM_TENSORS};
 use super::conv::ConvGeom;
 use super::params::{Params, Tensor};
 use super::real::{gemm, Real};
@@ -47,11 +47,14 @@ pub struct Net<T> {
     pub arch: Arch,
     /// Output shape of every layer ([`Arch::shapes`]).
     pub shapes: Vec<Shape>,
+    /// Where each node's inputs come from ([`Arch::sources`]).
+    sources: Vec<Vec<Source>>,
     /// Weights per layer in PyTorch layout (OIHW, out × in); empty for layers without parameters.
     pub w: Vec<Vec<T>>,
     /// Biases per layer; empty for layers without parameters.
     pub b: Vec<Vec<T>>,
-    /// BatchNorm per layer: `Some` after a convolution when trained with BatchNorm.
+    /// BatchNorm state per layer: `Some` for a batch-norm node, and for a convolution trained
+    /// with its own BatchNorm ([`Net::with_batchnorm`]).
     pub bn: Vec<Option<BatchNorm<T>>>,
     /// Reused im2col buffers: the largest arrays of a step (up to ~100 MB); allocating them
     /// fresh every step costs more in page faults than the copy itself.
@@ -115,10 +118,38 @@ struct Act<T> {
 }
 
 enum Cache<T> {
-    Conv { cols: Vec<T>, in_shape: Shape, bn: Option<(Vec<T>, Vec<T>)> },
-    Linear { x: Vec<T>, from: Layout },
-    Pool { in_shape: Shape },
-    Relu { y: Vec<T> },
+    Conv {
+        cols: Vec<T>,
+        in_shape: Shape,
+        bn: Option<(Vec<T>, Vec<T>)>,
+    },
+    Linear {
+        x: Vec<T>,
+        from: Layout,
+    },
+    Pool {
+        in_shape: Shape,
+    },
+    MaxPool {
+        argmax: Vec<u32>,
+        in_shape: Shape,
+    },
+    /// Batch statistics of a batch-norm node in training mode (x̂, 1/σ); `None` in evaluation.
+    BatchNorm {
+        train: Option<(Vec<T>, Vec<T>)>,
+    },
+    /// The output of an elementwise clamp (ReLU, Clip), whose gradient passes where it did not
+    /// clamp.
+    Clamp {
+        y: Vec<T>,
+    },
+    Add,
+    Concat {
+        channels: Vec<usize>,
+    },
+    Flatten {
+        from: Layout,
+    },
 }
 
 /// Outcome of a forward+backward pass over a batch.
@@ -134,21 +165,27 @@ pub struct Backward<T> {
 }
 
 impl<T: Real> Net<T> {
-    /// Engine state from PyTorch-layout parameters (no BatchNorm).
+    /// Engine state from PyTorch-layout parameters (batch-norm nodes from their tensors).
     pub fn from_params(arch: &Arch, params: &Params) -> Net<T> {
+        let conv = |v: &[f32]| v.iter().map(|&x| T::from_f32(x)).collect::<Vec<T>>();
         let mut w = Vec::new();
         let mut b = Vec::new();
+        let mut bn = Vec::new();
         for l in &arch.layers {
             if l.has_params() {
                 let (tw, tb) = params.layer(&l.name);
-                w.push(tw.data.iter().map(|&v| T::from_f32(v)).collect());
-                b.push(tb.data.iter().map(|&v| T::from_f32(v)).collect());
+                w.push(conv(&tw.data));
+                b.push(conv(&tb.data));
             } else {
                 w.push(Vec::new());
                 b.push(Vec::new());
             }
+            bn.push(matches!(l.kind, LayerKind::BatchNorm { .. }).then(|| {
+                let [g, be, m, v] = BATCHNORM_TENSORS.map(|t| conv(&params.tensors[&format!("{}.{t}", l.name)].data));
+                BatchNorm { gamma: g, beta: be, running_mean: m, running_var: v }
+            }));
         }
-        Net { arch: arch.clone(), shapes: arch.shapes(), w, b, bn: vec![None; arch.layers.len()], scratch: Vec::new() }
+        Net { arch: arch.clone(), shapes: arch.shapes(), sources: arch.sources(), w, b, bn, scratch: Vec::new() }
     }
 
     /// Add BatchNorm (gamma 1, beta 0) after every convolution.
@@ -166,10 +203,18 @@ impl<T: Real> Net<T> {
         self
     }
 
-    /// Plain conv+bias parameters (BatchNorm folded in with its running statistics).
+    /// The parameters to save: a convolution's own BatchNorm ([`Net::with_batchnorm`]) folded
+    /// into its weight and bias with the running statistics; batch-norm nodes keep their four
+    /// tensors (`model::fold` folds those where the quantizer needs it).
     pub fn folded(&self) -> Params {
         let mut p = Params::zeros(&self.arch);
         for (i, l) in self.arch.layers.iter().enumerate() {
+            if let (LayerKind::BatchNorm { .. }, Some(bn)) = (l.kind, &self.bn[i]) {
+                for (t, v) in BATCHNORM_TENSORS.iter().zip([&bn.gamma, &bn.beta, &bn.running_mean, &bn.running_var]) {
+                    p.tensors[&format!("{}.{t}", l.name)].data = v.iter().map(|x| x.to_f32()).collect();
+                }
+                continue;
+            }
             if !l.has_params() {
                 continue;
             }
@@ -212,6 +257,9 @@ impl<T: Real> Net<T> {
     /// given: later layers, the caches and the loss then see those values. `keep_cols`: cache
     /// each convolution's im2col matrix (the weight gradient reads it); without it a convolution
     /// may take the fused route of `conv.rs`, which never forms that matrix.
+    ///
+    /// Nodes run in their (topological) order; a value is moved to its last reader and cloned
+    /// for the others, so a chain moves every activation exactly as a plain loop would.
     fn forward_replaced(
         &mut self,
         x: &[T],
@@ -231,41 +279,80 @@ impl<T: Real> Net<T> {
             }
             None => x,
         };
-        let mut act = Act { data: nchw_to_cnhw(x, n, inp), layout: Layout::Spatial(inp) };
+        // Slot 0 holds the model input, slot j + 1 node j's output, each until its last reader.
+        let sources = self.sources.clone();
+        let mut uses = vec![0usize; self.arch.layers.len() + 1];
+        for s in sources.iter().flatten() {
+            uses[slot(*s)] += 1;
+        }
+        *uses.last_mut().expect("a node") += 1;
+        let mut slots: Vec<Option<Act<T>>> = (0..uses.len()).map(|_| None).collect();
+        slots[0] = Some(Act { data: nchw_to_cnhw(x, n, inp), layout: Layout::Spatial(inp) });
         for i in 0..self.arch.layers.len() {
+            let mut ins: Vec<Act<T>> = sources[i]
+                .iter()
+                .map(|&s| {
+                    let k = slot(s);
+                    uses[k] -= 1;
+                    if uses[k] == 0 {
+                        slots[k].take().expect("computed before its readers")
+                    } else {
+                        let a = slots[k].as_ref().expect("computed before its readers");
+                        Act { data: a.data.clone(), layout: a.layout }
+                    }
+                })
+                .collect();
             let kind = self.arch.layers[i].kind;
             let out_shape = self.shapes[i];
-            act = match kind {
-                LayerKind::Conv { out_ch, k, stride, pad } => {
+            let act = match kind {
+                LayerKind::Conv { out_ch, k, stride, pad, groups } => {
+                    let act = ins.pop().expect("one input");
                     let s = spatial(act.layout, &act.data, n);
                     let np = n * out_shape.h * out_shape.w;
-                    let kk = s.c * k * k;
+                    let (icg, ocg) = (s.c / groups, out_ch / groups);
+                    let kk = icg * k * k;
+                    let plane = n * s.h * s.w;
+                    let gs = Shape::new(icg, s.h, s.w);
                     // `y` needs no zeroing: both routes write every element.
                     let mut y = self.take(out_ch * np);
-                    let geom = ConvGeom { n, input: s, k, stride, pad, oh: out_shape.h, ow: out_shape.w };
-                    let fused = !(keep_cols && cache.is_some())
-                        && T::conv_forward(&act.data, geom, &self.w[i], &self.b[i], &mut y);
-                    let cols = if fused {
-                        Vec::new()
-                    } else {
-                        let mut cols = self.take(kk * np);
-                        im2col(&act.data, n, s, k, stride, pad, out_shape.h, out_shape.w, &mut cols);
-                        gemm(out_ch, kk, np, T::ONE, &self.w[i], kk, 1, &cols, np, 1, T::ZERO, &mut y);
-                        let bias = &self.b[i];
-                        y.par_chunks_mut(np).enumerate().for_each(|(o, row)| {
-                            for v in row.iter_mut() {
-                                *v += bias[o];
+                    let mut cols = Vec::new();
+                    // Borrowed out of `self` while `take`/`give` use its scratch pool.
+                    let (w, b) = (std::mem::take(&mut self.w[i]), std::mem::take(&mut self.b[i]));
+                    for g in 0..groups {
+                        let xg = &act.data[g * icg * plane..(g + 1) * icg * plane];
+                        let wg = &w[g * ocg * kk..(g + 1) * ocg * kk];
+                        let bg = &b[g * ocg..(g + 1) * ocg];
+                        let yg = &mut y[g * ocg * np..(g + 1) * ocg * np];
+                        let fused = !(keep_cols && cache.is_some())
+                            && pad.as_uniform().is_some_and(|p| {
+                                let geom =
+                                    ConvGeom { n, input: gs, k, stride, pad: p, oh: out_shape.h, ow: out_shape.w };
+                                T::conv_forward(xg, geom, wg, bg, yg)
+                            });
+                        if !fused {
+                            let mut cg = self.take(kk * np);
+                            im2col(xg, n, gs, k, stride, pad, out_shape.h, out_shape.w, &mut cg);
+                            gemm(ocg, kk, np, T::ONE, wg, kk, 1, &cg, np, 1, T::ZERO, yg);
+                            yg.par_chunks_mut(np).enumerate().for_each(|(o, row)| {
+                                for v in row.iter_mut() {
+                                    *v += bg[o];
+                                }
+                            });
+                            if groups == 1 {
+                                cols = cg;
+                            } else {
+                                cols.extend_from_slice(&cg);
+                                self.give(cg);
                             }
-                        });
-                        cols
-                    };
+                        }
+                    }
+                    (self.w[i], self.b[i]) = (w, b);
                     // The input is dead now; its buffer serves a later layer.
-                    let dead = std::mem::take(&mut act.data);
-                    self.give(dead);
+                    self.give(act.data);
                     let bn_cache = match (&mut self.bn[i], mode) {
-                        (Some(bn), Mode::Train) => Some(bn_train_forward(bn, &mut y, np)),
+                        (Some(bn), Mode::Train) => Some(bn_train_forward(bn, &mut y, np, BN_EPS)),
                         (Some(bn), Mode::Eval) => {
-                            bn_eval_forward(bn, &mut y, np);
+                            bn_eval_forward(bn, &mut y, np, BN_EPS);
                             None
                         }
                         (None, _) => None,
@@ -277,6 +364,7 @@ impl<T: Real> Net<T> {
                     Act { data: y, layout: Layout::Spatial(out_shape) }
                 }
                 LayerKind::Linear { out } => {
+                    let act = ins.pop().expect("one input");
                     let from = act.layout;
                     let xf = to_flat(act, n);
                     let f = xf.len() / n.max(1);
@@ -294,27 +382,113 @@ impl<T: Real> Net<T> {
                     }
                     Act { data: y, layout: Layout::Flat(out) }
                 }
-                LayerKind::AvgPool { k, stride } => {
+                LayerKind::AvgPool { k, stride, pad, count_include_pad } => {
+                    let act = ins.pop().expect("one input");
                     let s = spatial(act.layout, &act.data, n);
-                    let y = avgpool_forward(&act.data, n, s, k, stride, out_shape);
+                    let y = avgpool_forward(&act.data, s, Window { k, stride, pad }, count_include_pad, out_shape);
                     if let Some(c) = cache.as_deref_mut() {
                         c.push(Cache::Pool { in_shape: s });
                     }
                     Act { data: y, layout: Layout::Spatial(out_shape) }
                 }
-                LayerKind::Relu => {
-                    let mut y = act.data;
-                    y.par_chunks_mut(4096).for_each(|c| {
-                        for v in c {
-                            *v = v.max(T::ZERO);
-                        }
-                    });
+                LayerKind::GlobalAvgPool => {
+                    let act = ins.pop().expect("one input");
+                    let s = spatial(act.layout, &act.data, n);
+                    let y = global_avgpool_forward(&act.data, s);
                     if let Some(c) = cache.as_deref_mut() {
-                        c.push(Cache::Relu { y: y.clone() });
+                        c.push(Cache::Pool { in_shape: s });
+                    }
+                    Act { data: y, layout: Layout::Spatial(out_shape) }
+                }
+                LayerKind::MaxPool { k, stride, pad } => {
+                    let act = ins.pop().expect("one input");
+                    let s = spatial(act.layout, &act.data, n);
+                    let (y, argmax) = maxpool_forward(&act.data, s, Window { k, stride, pad }, out_shape);
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::MaxPool { argmax, in_shape: s });
+                    }
+                    Act { data: y, layout: Layout::Spatial(out_shape) }
+                }
+                LayerKind::BatchNorm { eps } => {
+                    let act = ins.pop().expect("one input");
+                    let mut y = to_spatial(act, n, out_shape);
+                    let np = n * out_shape.h * out_shape.w;
+                    let bn = self.bn[i].as_mut().expect("a batch-norm node has its state");
+                    let train = match mode {
+                        Mode::Train => Some(bn_train_forward(bn, &mut y, np, eps as f64)),
+                        Mode::Eval => {
+                            bn_eval_forward(bn, &mut y, np, eps as f64);
+                            None
+                        }
+                    };
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::BatchNorm { train });
+                    }
+                    Act { data: y, layout: Layout::Spatial(out_shape) }
+                }
+                LayerKind::Relu | LayerKind::Clip { .. } => {
+                    let act = ins.pop().expect("one input");
+                    let (lo, hi) = match kind {
+                        LayerKind::Clip { min, max } => (T::from_f32(min), Some(T::from_f32(max))),
+                        _ => (T::ZERO, None),
+                    };
+                    let mut y = act.data;
+                    // Two loops rather than a test per element, so each vectorizes.
+                    match hi {
+                        None => y.par_chunks_mut(4096).for_each(|c| {
+                            for v in c {
+                                *v = v.max(lo);
+                            }
+                        }),
+                        Some(hi) => y.par_chunks_mut(4096).for_each(|c| {
+                            for v in c {
+                                *v = v.max(lo).min(hi);
+                            }
+                        }),
+                    }
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::Clamp { y: y.clone() });
                     }
                     Act { data: y, layout: act.layout }
                 }
+                LayerKind::Add => {
+                    let b = ins.pop().expect("two inputs");
+                    let a = ins.pop().expect("two inputs");
+                    let mut y = to_layout(a, n, out_shape, b.layout);
+                    y.par_chunks_mut(4096).zip(b.data.par_chunks(4096)).for_each(|(yc, bc)| {
+                        for (v, &w) in yc.iter_mut().zip(bc) {
+                            *v += w;
+                        }
+                    });
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::Add);
+                    }
+                    Act { data: y, layout: b.layout }
+                }
+                LayerKind::Concat => {
+                    // Channel-major: concatenating channels is concatenating the buffers.
+                    let mut channels = Vec::with_capacity(ins.len());
+                    let mut y = Vec::with_capacity(out_shape.numel() * n);
+                    for a in ins.drain(..) {
+                        let s = spatial(a.layout, &a.data, n);
+                        channels.push(s.c);
+                        y.extend_from_slice(&to_spatial(a, n, s));
+                    }
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::Concat { channels });
+                    }
+                    Act { data: y, layout: Layout::Spatial(out_shape) }
+                }
+                LayerKind::Flatten => {
+                    let act = ins.pop().expect("one input");
+                    let from = act.layout;
+                    if let Some(c) = cache.as_deref_mut() {
+                        c.push(Cache::Flatten { from });
+                    }
+                    Act { data: to_flat(act, n), layout: Layout::Flat(out_shape.c) }
+                }
             };
+            let mut act = act;
             if let Some(r) = replace.and_then(|r| r.get(i)).and_then(|r| r.as_ref()) {
                 assert_eq!(r.len(), act.data.len(), "replacement of layer {i}");
                 act.data = match act.layout {
@@ -322,8 +496,9 @@ impl<T: Real> Net<T> {
                     Layout::Flat(_) => r.clone(),
                 };
             }
+            slots[i + 1] = Some(act);
         }
-        to_flat(act, n)
+        to_flat(slots.pop().flatten().expect("the last node's output"), n)
     }
 
     /// Logits `[n × classes]` of an NCHW batch.
@@ -448,15 +623,20 @@ impl<T: Real> Net<T> {
             let none = || vec![Vec::new(); self.w.len()];
             Grads { w: none(), b: none(), gamma: none(), beta: none() }
         };
-        let mut grad = Act { data: g, layout: Layout::Flat(classes) };
-        let mut input_grad = None;
+        // Gradient w.r.t. each slot's value (slot 0: the model input), summed over its readers
+        // in reverse node order.
+        let sources = self.sources.clone();
+        let mut acc: Vec<Option<Act<T>>> = (0..=self.arch.layers.len()).map(|_| None).collect();
+        acc[self.arch.layers.len()] = Some(Act { data: g, layout: Layout::Flat(classes) });
         for i in (0..self.arch.layers.len()).rev() {
             let c = cache.pop().expect("one cache entry per layer");
+            let grad = acc[i + 1].take().expect("every node's output reaches the loss");
             let kind = self.arch.layers[i].kind;
             let out_shape = self.shapes[i];
-            let need_dx = i > 0 || want_input_grad;
-            grad = match (kind, c) {
-                (LayerKind::Conv { out_ch, k, stride, pad }, Cache::Conv { cols, in_shape, bn }) => {
+            let srcs = &sources[i];
+            let need_dx = |k: usize| srcs[k] != Source::Input || want_input_grad;
+            let dxs: Vec<Act<T>> = match (kind, c) {
+                (LayerKind::Conv { out_ch, k, stride, pad, groups }, Cache::Conv { cols, in_shape, bn }) => {
                     let np = n * out_shape.h * out_shape.w;
                     let mut dy = to_spatial(grad, n, out_shape);
                     if let (Some(bnp), Some((xhat, inv_std))) = (&self.bn[i], bn) {
@@ -464,30 +644,63 @@ impl<T: Real> Net<T> {
                         grads.gamma[i] = dg;
                         grads.beta[i] = db;
                     }
-                    let kk = in_shape.c * k * k;
+                    let (icg, ocg) = (in_shape.c / groups, out_ch / groups);
+                    let kk = icg * k * k;
+                    let plane = n * in_shape.h * in_shape.w;
+                    let gs = Shape::new(icg, in_shape.h, in_shape.w);
                     if param_grads {
                         grads.b[i] = dy.par_chunks(np).map(|row| row.iter().fold(T::ZERO, |a, &v| a + v)).collect();
-                        // dW[OC×K] = dY[OC×NP] · colsᵀ
-                        gemm(out_ch, np, kk, T::ONE, &dy, np, 1, &cols, 1, np, T::ZERO, &mut grads.w[i]);
+                        for g in 0..groups {
+                            // dW[OC×K] = dY[OC×NP] · colsᵀ
+                            gemm(
+                                ocg,
+                                np,
+                                kk,
+                                T::ONE,
+                                &dy[g * ocg * np..(g + 1) * ocg * np],
+                                np,
+                                1,
+                                &cols[g * kk * np..(g + 1) * kk * np],
+                                1,
+                                np,
+                                T::ZERO,
+                                &mut grads.w[i][g * ocg * kk..(g + 1) * ocg * kk],
+                            );
+                        }
                     }
-                    if need_dx {
-                        let geom = ConvGeom { n, input: in_shape, k, stride, pad, oh: out_shape.h, ow: out_shape.w };
-                        let dx = if let Some(dx) = T::conv_backward_input(&dy, geom, &self.w[i]) {
-                            self.give(cols);
-                            dx
-                        } else {
-                            // The fused forward kept no im2col matrix: a scratch buffer of its size.
-                            let mut dcols = if cols.is_empty() { self.take(kk * np) } else { cols };
-                            // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
-                            gemm(kk, out_ch, np, T::ONE, &self.w[i], 1, kk, &dy, np, 1, T::ZERO, &mut dcols);
-                            let dx = col2im(&dcols, n, in_shape, k, stride, pad, out_shape.h, out_shape.w);
-                            self.give(dcols);
-                            dx
-                        };
-                        Act { data: dx, layout: Layout::Spatial(in_shape) }
+                    if need_dx(0) {
+                        let mut parts = Vec::with_capacity(groups);
+                        // Borrowed out of `self` while `take`/`give` use its scratch pool.
+                        let w = std::mem::take(&mut self.w[i]);
+                        for g in 0..groups {
+                            let dyg = &dy[g * ocg * np..(g + 1) * ocg * np];
+                            let wg = &w[g * ocg * kk..(g + 1) * ocg * kk];
+                            let fused = pad.as_uniform().and_then(|p| {
+                                let geom =
+                                    ConvGeom { n, input: gs, k, stride, pad: p, oh: out_shape.h, ow: out_shape.w };
+                                T::conv_backward_input(dyg, geom, wg)
+                            });
+                            parts.push(match fused {
+                                Some(dx) => dx,
+                                None => {
+                                    // The fused forward kept no im2col matrix: a scratch buffer of its size.
+                                    let mut dcols = self.take(kk * np);
+                                    // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
+                                    gemm(kk, ocg, np, T::ONE, wg, 1, kk, dyg, np, 1, T::ZERO, &mut dcols);
+                                    let dx = col2im(&dcols, n, gs, k, stride, pad, out_shape.h, out_shape.w);
+                                    self.give(dcols);
+                                    dx
+                                }
+                            });
+                        }
+                        self.w[i] = w;
+                        self.give(cols);
+                        let dx = if groups == 1 { parts.pop().expect("one group") } else { parts.concat() };
+                        debug_assert_eq!(dx.len(), in_shape.c * plane);
+                        vec![Act { data: dx, layout: Layout::Spatial(in_shape) }]
                     } else {
                         self.give(cols);
-                        Act { data: Vec::new(), layout: Layout::Spatial(in_shape) }
+                        vec![]
                     }
                 }
                 (LayerKind::Linear { out }, Cache::Linear { x, from }) => {
@@ -504,48 +717,153 @@ impl<T: Real> Net<T> {
                         }
                         grads.b[i] = db;
                     }
-                    if need_dx {
+                    if need_dx(0) {
                         let mut dx = vec![T::ZERO; n * f];
                         gemm(n, out, f, T::ONE, &dy, out, 1, &self.w[i], f, 1, T::ZERO, &mut dx);
                         let flat = Act { data: dx, layout: Layout::Flat(f) };
-                        match from {
+                        vec![match from {
                             Layout::Spatial(s) => Act { data: to_spatial(flat, n, s), layout: from },
                             Layout::Flat(_) => flat,
-                        }
+                        }]
                     } else {
-                        Act { data: Vec::new(), layout: from }
+                        vec![]
                     }
                 }
-                (LayerKind::AvgPool { k, stride }, Cache::Pool { in_shape }) => {
+                (LayerKind::AvgPool { k, stride, pad, count_include_pad }, Cache::Pool { in_shape }) => {
                     let dy = to_spatial(grad, n, out_shape);
-                    let dx = avgpool_backward(&dy, n, in_shape, k, stride, out_shape);
-                    Act { data: dx, layout: Layout::Spatial(in_shape) }
+                    let dx = avgpool_backward(&dy, in_shape, Window { k, stride, pad }, count_include_pad, out_shape);
+                    vec![Act { data: dx, layout: Layout::Spatial(in_shape) }]
                 }
-                (LayerKind::Relu, Cache::Relu { y }) => {
+                (LayerKind::GlobalAvgPool, Cache::Pool { in_shape }) => {
+                    let dy = to_spatial(grad, n, out_shape);
+                    vec![Act { data: global_avgpool_backward(&dy, in_shape), layout: Layout::Spatial(in_shape) }]
+                }
+                (LayerKind::MaxPool { .. }, Cache::MaxPool { argmax, in_shape }) => {
+                    let dy = to_spatial(grad, n, out_shape);
+                    vec![Act {
+                        data: maxpool_backward(&dy, &argmax, in_shape, out_shape),
+                        layout: Layout::Spatial(in_shape),
+                    }]
+                }
+                (LayerKind::BatchNorm { eps }, Cache::BatchNorm { train }) => {
+                    let np = n * out_shape.h * out_shape.w;
+                    let mut dy = to_spatial(grad, n, out_shape);
+                    let bnp = self.bn[i].as_ref().expect("a batch-norm node has its state");
+                    match train {
+                        Some((xhat, inv_std)) => {
+                            let (dg, db) = bn_backward(bnp, &xhat, &inv_std, &mut dy, np);
+                            if param_grads {
+                                grads.gamma[i] = dg;
+                                grads.beta[i] = db;
+                            }
+                        }
+                        // Evaluation: a fixed per-channel affine map, dx = γ/σ·dy.
+                        None => bn_eval_backward(bnp, &mut dy, np, eps as f64),
+                    }
+                    vec![Act { data: dy, layout: Layout::Spatial(out_shape) }]
+                }
+                (LayerKind::Relu | LayerKind::Clip { .. }, Cache::Clamp { y }) => {
+                    let (lo, hi) = match kind {
+                        LayerKind::Clip { min, max } => (T::from_f32(min), Some(T::from_f32(max))),
+                        _ => (T::ZERO, None),
+                    };
                     let mut d = grad.data;
                     d.par_chunks_mut(4096).zip(y.par_chunks(4096)).for_each(|(dc, yc)| {
                         // A select, not a conditional store, so the loop vectorizes.
-                        for (dv, &yv) in dc.iter_mut().zip(yc) {
-                            *dv = if yv <= T::ZERO { T::ZERO } else { *dv };
+                        match hi {
+                            None => {
+                                for (dv, &yv) in dc.iter_mut().zip(yc) {
+                                    *dv = if yv <= lo { T::ZERO } else { *dv };
+                                }
+                            }
+                            Some(hi) => {
+                                for (dv, &yv) in dc.iter_mut().zip(yc) {
+                                    *dv = if yv <= lo || yv >= hi { T::ZERO } else { *dv };
+                                }
+                            }
                         }
                     });
-                    Act { data: d, layout: grad.layout }
+                    vec![Act { data: d, layout: grad.layout }]
                 }
+                (LayerKind::Add, Cache::Add) => {
+                    let copy = Act { data: grad.data.clone(), layout: grad.layout };
+                    vec![copy, grad]
+                }
+                (LayerKind::Concat, Cache::Concat { channels }) => {
+                    let dy = to_spatial(grad, n, out_shape);
+                    let per = n * out_shape.h * out_shape.w;
+                    let mut at = 0;
+                    channels
+                        .iter()
+                        .map(|&c| {
+                            let part = dy[at * per..(at + c) * per].to_vec();
+                            at += c;
+                            Act { data: part, layout: Layout::Spatial(Shape::new(c, out_shape.h, out_shape.w)) }
+                        })
+                        .collect()
+                }
+                (LayerKind::Flatten, Cache::Flatten { from }) => vec![match from {
+                    Layout::Spatial(s) => Act { data: to_spatial(grad, n, s), layout: from },
+                    Layout::Flat(_) => grad,
+                }],
                 _ => unreachable!("cache entries are pushed in layer order"),
             };
-            if i == 0 && want_input_grad {
-                let s = self.arch.input;
-                let d =
-                    to_spatial(std::mem::replace(&mut grad, Act { data: Vec::new(), layout: Layout::Flat(0) }), n, s);
-                let g = cnhw_to_nchw(&d, n, s);
-                // The normalization inside the model: ∂z/∂x = 1/std per channel.
-                input_grad = Some(match &self.arch.normalize {
-                    Some(norm) => normalize_t(norm, &g, s, true),
-                    None => g,
-                });
+            for (k, dx) in dxs.into_iter().enumerate() {
+                if need_dx(k) {
+                    accumulate(&mut acc[slot(srcs[k])], dx, n);
+                }
             }
         }
+        let input_grad = want_input_grad.then(|| {
+            let s = self.arch.input;
+            let a = acc[0].take().expect("the input reaches the loss");
+            let g = cnhw_to_nchw(&to_spatial(a, n, s), n, s);
+            // The normalization inside the model: ∂z/∂x = 1/std per channel.
+            match &self.arch.normalize {
+                Some(norm) => normalize_t(norm, &g, s, true),
+                None => g,
+            }
+        });
         Backward { losses, correct, grads, input_grad }
+    }
+}
+
+/// The value slot of a source: 0 for the model input, `j + 1` for node `j`.
+fn slot(s: Source) -> usize {
+    match s {
+        Source::Input => 0,
+        Source::Node(j) => j + 1,
+    }
+}
+
+/// Add a gradient contribution to a slot (the first one is moved in; later ones are added in
+/// the first one's layout).
+fn accumulate<T: Real>(acc: &mut Option<Act<T>>, dx: Act<T>, n: usize) {
+    match acc {
+        None => *acc = Some(dx),
+        Some(a) => {
+            let d = to_layout(dx, n, layout_shape(a.layout), a.layout);
+            a.data.par_chunks_mut(4096).zip(d.par_chunks(4096)).for_each(|(ac, dc)| {
+                for (v, &w) in ac.iter_mut().zip(dc) {
+                    *v += w;
+                }
+            });
+        }
+    }
+}
+
+fn layout_shape(l: Layout) -> Shape {
+    match l {
+        Layout::Spatial(s) => s,
+        Layout::Flat(f) => Shape::new(f, 1, 1),
+    }
+}
+
+/// `a`'s values in `layout` (`shape` is the value's shape).
+fn to_layout<T: Real>(a: Act<T>, n: usize, shape: Shape, layout: Layout) -> Vec<T> {
+    match layout {
+        Layout::Spatial(_) => to_spatial(a, n, shape),
+        Layout::Flat(_) => to_flat(a, n),
     }
 }
 
@@ -611,7 +929,7 @@ fn cnhw_to_nchw<T: Real>(x: &[T], n: usize, s: Shape) -> Vec<T> {
     out
 }
 
-/// cols[(ic,ky,kx)][(b,oy,ox)] = x[ic][b][oy·stride+ky−pad][ox·stride+kx−pad] (0 outside).
+/// cols[(ic,ky,kx)][(b,oy,ox)] = x[ic][b][oy·stride+ky−top][ox·stride+kx−left] (0 outside).
 /// Writes every element of `cols`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn im2col<T: Real>(
@@ -620,19 +938,20 @@ pub(super) fn im2col<T: Real>(
     s: Shape,
     k: usize,
     stride: usize,
-    pad: usize,
+    pad: Pads,
     oh: usize,
     ow: usize,
     cols: &mut [T],
 ) {
     let np = n * oh * ow;
+    let (pt, pl) = (pad.top, pad.left);
     assert_eq!(cols.len(), s.c * k * k * np);
     cols.par_chunks_mut(np).enumerate().for_each(|(r, row)| {
         let (ic, ky, kx) = (r / (k * k), (r / k) % k, r % k);
         for b in 0..n {
             let plane = &x[(ic * n + b) * s.h * s.w..(ic * n + b + 1) * s.h * s.w];
             for oy in 0..oh {
-                let iy = (oy * stride + ky) as isize - pad as isize;
+                let iy = (oy * stride + ky) as isize - pt as isize;
                 let dst = &mut row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
                 if iy < 0 || iy >= s.h as isize {
                     dst.fill(T::ZERO);
@@ -641,15 +960,15 @@ pub(super) fn im2col<T: Real>(
                 let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
                 if stride == 1 {
                     // Valid ox form one run: ix = ox + kx − pad ∈ [0, w).
-                    let lo = pad.saturating_sub(kx).min(ow);
-                    let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
+                    let lo = pl.saturating_sub(kx).min(ow);
+                    let hi = (s.w + pl).saturating_sub(kx).clamp(lo, ow);
                     dst[..lo].fill(T::ZERO);
-                    dst[lo..hi].copy_from_slice(&src[lo + kx - pad..hi + kx - pad]);
+                    dst[lo..hi].copy_from_slice(&src[lo + kx - pl..hi + kx - pl]);
                     dst[hi..].fill(T::ZERO);
                     continue;
                 }
                 for (ox, d) in dst.iter_mut().enumerate() {
-                    let ix = (ox * stride + kx) as isize - pad as isize;
+                    let ix = (ox * stride + kx) as isize - pl as isize;
                     *d = if ix >= 0 && ix < s.w as isize { src[ix as usize] } else { T::ZERO };
                 }
             }
@@ -666,30 +985,31 @@ pub(super) fn col2im<T: Real>(
     s: Shape,
     k: usize,
     stride: usize,
-    pad: usize,
+    pad: Pads,
     oh: usize,
     ow: usize,
 ) -> Vec<T> {
     let np = n * oh * ow;
+    let (pt, pl) = (pad.top, pad.left);
     let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
     dx.par_chunks_mut(n * s.h * s.w).enumerate().for_each(|(ic, dxc)| {
         for ky in 0..k {
             // Output rows whose input row iy = oy·stride + ky − pad lies inside the image.
-            let oy_lo = pad.saturating_sub(ky).div_ceil(stride).min(oh);
-            let oy_hi = (s.h + pad).saturating_sub(ky).div_ceil(stride).clamp(oy_lo, oh);
+            let oy_lo = pt.saturating_sub(ky).div_ceil(stride).min(oh);
+            let oy_hi = (s.h + pt).saturating_sub(ky).div_ceil(stride).clamp(oy_lo, oh);
             for kx in 0..k {
                 let r = (ic * k + ky) * k + kx;
                 let row = &dcols[r * np..(r + 1) * np];
                 if stride == 1 {
                     // Valid ox form one run: ix = ox + kx − pad ∈ [0, w).
-                    let lo = pad.saturating_sub(kx).min(ow);
-                    let hi = (s.w + pad).saturating_sub(kx).clamp(lo, ow);
-                    let (len, shift) = (hi - lo, lo + kx - pad);
+                    let lo = pl.saturating_sub(kx).min(ow);
+                    let hi = (s.w + pl).saturating_sub(kx).clamp(lo, ow);
+                    let (len, shift) = (hi - lo, lo + kx - pl);
                     for b in 0..n {
                         let plane = &mut dxc[b * s.h * s.w..(b + 1) * s.h * s.w];
                         let src_b = &row[b * oh * ow..(b + 1) * oh * ow];
                         for oy in oy_lo..oy_hi {
-                            let iy = oy + ky - pad;
+                            let iy = oy + ky - pt;
                             let dst = &mut plane[iy * s.w + shift..iy * s.w + shift + len];
                             let src = &src_b[oy * ow + lo..oy * ow + lo + len];
                             for (d, &v) in dst.iter_mut().zip(src) {
@@ -702,11 +1022,11 @@ pub(super) fn col2im<T: Real>(
                 for b in 0..n {
                     let plane = &mut dxc[b * s.h * s.w..(b + 1) * s.h * s.w];
                     for oy in oy_lo..oy_hi {
-                        let iy = oy * stride + ky - pad;
+                        let iy = oy * stride + ky - pt;
                         let src = &row[(b * oh + oy) * ow..(b * oh + oy + 1) * ow];
                         let dst = &mut plane[iy * s.w..(iy + 1) * s.w];
                         for (ox, &v) in src.iter().enumerate() {
-                            let ix = (ox * stride + kx) as isize - pad as isize;
+                            let ix = (ox * stride + kx) as isize - pl as isize;
                             if ix >= 0 && ix < s.w as isize {
                                 dst[ix as usize] += v;
                             }
@@ -719,14 +1039,32 @@ pub(super) fn col2im<T: Real>(
     dx
 }
 
-fn avgpool_forward<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize, o: Shape) -> Vec<T> {
+/// A pooling window: square, one stride, zero padding.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    k: usize,
+    stride: usize,
+    pad: Pads,
+}
+
+impl Window {
+    /// The input rows (or columns) under output position `o`, clipped to `0..size`.
+    fn span(&self, o: usize, before: usize, size: usize) -> std::ops::Range<usize> {
+        let start = (o * self.stride) as isize - before as isize;
+        let lo = start.max(0) as usize;
+        let hi = ((start + self.k as isize).max(0) as usize).min(size);
+        lo..hi.max(lo)
+    }
+}
+
+fn avgpool_forward<T: Real>(x: &[T], s: Shape, win: Window, count_include_pad: bool, o: Shape) -> Vec<T> {
+    let Window { k, stride, pad } = win;
     let inv = T::ONE / T::from_f64((k * k) as f64);
-    let mut y = vec![T::ZERO; s.c * n * o.h * o.w];
-    let _ = n;
+    let mut y = vec![T::ZERO; x.len() / (s.h * s.w) * o.h * o.w];
     y.par_chunks_mut(o.h * o.w).enumerate().for_each(|(p, yp)| {
         let xp = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
-        if k == 2 && stride == 2 {
-            // Every model's pool, without the generic window loops (same sum order, from 0).
+        if k == 2 && stride == 2 && pad == Pads::default() {
+            // Every chain model's pool, without the generic window loops (same sum order, from 0).
             for (oy, yr) in yp.chunks_exact_mut(o.w).enumerate() {
                 let (r0, r1) = (&xp[2 * oy * s.w..][..2 * o.w], &xp[(2 * oy + 1) * s.w..][..2 * o.w]);
                 for (ox, v) in yr.iter_mut().enumerate() {
@@ -736,26 +1074,30 @@ fn avgpool_forward<T: Real>(x: &[T], n: usize, s: Shape, k: usize, stride: usize
             return;
         }
         for oy in 0..o.h {
+            let rows = win.span(oy, pad.top, s.h);
             for ox in 0..o.w {
+                let cols = win.span(ox, pad.left, s.w);
                 let mut acc = T::ZERO;
-                for ky in 0..k {
-                    for kx in 0..k {
-                        acc += xp[(oy * stride + ky) * s.w + ox * stride + kx];
+                for iy in rows.clone() {
+                    for ix in cols.clone() {
+                        acc += xp[iy * s.w + ix];
                     }
                 }
-                yp[oy * o.w + ox] = acc * inv;
+                let count = if count_include_pad { k * k } else { rows.len() * cols.len() };
+                yp[oy * o.w + ox] = if count == k * k { acc * inv } else { acc / T::from_f64(count as f64) };
             }
         }
     });
     y
 }
 
-fn avgpool_backward<T: Real>(dy: &[T], n: usize, s: Shape, k: usize, stride: usize, o: Shape) -> Vec<T> {
+fn avgpool_backward<T: Real>(dy: &[T], s: Shape, win: Window, count_include_pad: bool, o: Shape) -> Vec<T> {
+    let Window { k, stride, pad } = win;
     let inv = T::ONE / T::from_f64((k * k) as f64);
-    let mut dx = vec![T::ZERO; s.c * n * s.h * s.w];
+    let mut dx = vec![T::ZERO; dy.len() / (o.h * o.w) * s.h * s.w];
     dx.par_chunks_mut(s.h * s.w).enumerate().for_each(|(p, dxp)| {
         let dyp = &dy[p * o.h * o.w..(p + 1) * o.h * o.w];
-        if k == 2 && stride == 2 {
+        if k == 2 && stride == 2 && pad == Pads::default() {
             // Disjoint windows: each input receives one share, added to its 0.
             for (oy, dr) in dyp.chunks_exact(o.w).enumerate() {
                 let (r0, r1) = dxp.split_at_mut((2 * oy + 1) * s.w);
@@ -771,11 +1113,15 @@ fn avgpool_backward<T: Real>(dy: &[T], n: usize, s: Shape, k: usize, stride: usi
             return;
         }
         for oy in 0..o.h {
+            let rows = win.span(oy, pad.top, s.h);
             for ox in 0..o.w {
-                let g = dyp[oy * o.w + ox] * inv;
-                for ky in 0..k {
-                    for kx in 0..k {
-                        dxp[(oy * stride + ky) * s.w + ox * stride + kx] += g;
+                let cols = win.span(ox, pad.left, s.w);
+                let count = if count_include_pad { k * k } else { rows.len() * cols.len() };
+                let d = dyp[oy * o.w + ox];
+                let g = if count == k * k { d * inv } else { d / T::from_f64(count as f64) };
+                for iy in rows.clone() {
+                    for ix in cols.clone() {
+                        dxp[iy * s.w + ix] += g;
                     }
                 }
             }
@@ -784,8 +1130,65 @@ fn avgpool_backward<T: Real>(dy: &[T], n: usize, s: Shape, k: usize, stride: usi
     dx
 }
 
+/// Mean of every `[h][w]` plane (one per channel and image).
+fn global_avgpool_forward<T: Real>(x: &[T], s: Shape) -> Vec<T> {
+    let hw = s.h * s.w;
+    let inv = T::ONE / T::from_f64(hw as f64);
+    x.par_chunks(hw).map(|p| p.iter().fold(T::ZERO, |a, &v| a + v) * inv).collect()
+}
+
+fn global_avgpool_backward<T: Real>(dy: &[T], s: Shape) -> Vec<T> {
+    let hw = s.h * s.w;
+    let inv = T::ONE / T::from_f64(hw as f64);
+    let mut dx = vec![T::ZERO; dy.len() * hw];
+    dx.par_chunks_mut(hw).zip(dy.par_iter()).for_each(|(p, &d)| p.fill(d * inv));
+    dx
+}
+
+/// Max of each window and where it was (index in the input plane; the first maximum in
+/// row-major window order wins a tie, as in PyTorch and ONNX Runtime).
+fn maxpool_forward<T: Real>(x: &[T], s: Shape, win: Window, o: Shape) -> (Vec<T>, Vec<u32>) {
+    let planes = x.len() / (s.h * s.w);
+    let mut y = vec![T::ZERO; planes * o.h * o.w];
+    let mut arg = vec![0u32; planes * o.h * o.w];
+    y.par_chunks_mut(o.h * o.w).zip(arg.par_chunks_mut(o.h * o.w)).enumerate().for_each(|(p, (yp, ap))| {
+        let xp = &x[p * s.h * s.w..(p + 1) * s.h * s.w];
+        for oy in 0..o.h {
+            let rows = win.span(oy, win.pad.top, s.h);
+            for ox in 0..o.w {
+                let cols = win.span(ox, win.pad.left, s.w);
+                let mut best = rows.start * s.w + cols.start;
+                for iy in rows.clone() {
+                    for ix in cols.clone() {
+                        let at = iy * s.w + ix;
+                        if xp[at] > xp[best] {
+                            best = at;
+                        }
+                    }
+                }
+                yp[oy * o.w + ox] = xp[best];
+                ap[oy * o.w + ox] = best as u32;
+            }
+        }
+    });
+    (y, arg)
+}
+
+/// Each output's gradient to the input position that won its window.
+fn maxpool_backward<T: Real>(dy: &[T], arg: &[u32], s: Shape, o: Shape) -> Vec<T> {
+    let mut dx = vec![T::ZERO; dy.len() / (o.h * o.w) * s.h * s.w];
+    dx.par_chunks_mut(s.h * s.w).zip(dy.par_chunks(o.h * o.w).zip(arg.par_chunks(o.h * o.w))).for_each(
+        |(dxp, (dyp, ap))| {
+            for (&d, &a) in dyp.iter().zip(ap) {
+                dxp[a as usize] += d;
+            }
+        },
+    );
+    dx
+}
+
 /// Normalise each channel row of `y` (`[C][np]`) with batch statistics; returns (x̂, 1/σ).
-fn bn_train_forward<T: Real>(bn: &mut BatchNorm<T>, y: &mut [T], np: usize) -> (Vec<T>, Vec<T>) {
+fn bn_train_forward<T: Real>(bn: &mut BatchNorm<T>, y: &mut [T], np: usize, eps: f64) -> (Vec<T>, Vec<T>) {
     let stats: Vec<(f64, f64)> = y
         .par_chunks(np)
         .map(|row| {
@@ -795,7 +1198,7 @@ fn bn_train_forward<T: Real>(bn: &mut BatchNorm<T>, y: &mut [T], np: usize) -> (
         })
         .collect();
     let mut xhat = vec![T::ZERO; y.len()];
-    let inv_std: Vec<T> = stats.iter().map(|&(_, v)| T::from_f64(1.0 / (v + BN_EPS).sqrt())).collect();
+    let inv_std: Vec<T> = stats.iter().map(|&(_, v)| T::from_f64(1.0 / (v + eps).sqrt())).collect();
     let (gamma, beta) = (&bn.gamma, &bn.beta);
     y.par_chunks_mut(np).zip(xhat.par_chunks_mut(np)).enumerate().for_each(|(c, (row, xh))| {
         let m = T::from_f64(stats[c].0);
@@ -812,12 +1215,22 @@ fn bn_train_forward<T: Real>(bn: &mut BatchNorm<T>, y: &mut [T], np: usize) -> (
     (xhat, inv_std)
 }
 
-fn bn_eval_forward<T: Real>(bn: &BatchNorm<T>, y: &mut [T], np: usize) {
+fn bn_eval_forward<T: Real>(bn: &BatchNorm<T>, y: &mut [T], np: usize, eps: f64) {
     y.par_chunks_mut(np).enumerate().for_each(|(c, row)| {
-        let s = bn.gamma[c].to_f64() / (bn.running_var[c].to_f64() + BN_EPS).sqrt();
+        let s = bn.gamma[c].to_f64() / (bn.running_var[c].to_f64() + eps).sqrt();
         let (s, m, b) = (T::from_f64(s), bn.running_mean[c], bn.beta[c]);
         for v in row {
             *v = (*v - m) * s + b;
+        }
+    });
+}
+
+/// In place: dy becomes γ/σ·dy, the gradient through the evaluation-mode (fixed) affine map.
+fn bn_eval_backward<T: Real>(bn: &BatchNorm<T>, dy: &mut [T], np: usize, eps: f64) {
+    dy.par_chunks_mut(np).enumerate().for_each(|(c, row)| {
+        let s = T::from_f64(bn.gamma[c].to_f64() / (bn.running_var[c].to_f64() + eps).sqrt());
+        for v in row {
+            *v = *v * s;
         }
     });
 }
@@ -863,12 +1276,11 @@ fn images_per_task(arch: &Arch, n: usize) -> usize {
 fn images_per_task_by_memory(arch: &Arch) -> usize {
     let shapes = arch.shapes();
     let mut widest = 1;
-    let mut s = arch.input;
-    for (l, &o) in arch.layers.iter().zip(&shapes) {
-        if let LayerKind::Conv { k, .. } = l.kind {
-            widest = widest.max(s.c * k * k * o.h * o.w * std::mem::size_of::<f32>());
+    for ((l, &o), srcs) in arch.layers.iter().zip(&shapes).zip(arch.sources()) {
+        if let LayerKind::Conv { k, groups, .. } = l.kind {
+            let s = arch.shape_of(srcs[0], &shapes);
+            widest = widest.max(s.c / groups * k * k * o.h * o.w * std::mem::size_of::<f32>());
         }
-        s = o;
     }
     (TASK_BYTES / widest).clamp(1, 64)
 }

@@ -297,18 +297,14 @@ pub fn save(dir: &Path, arch: &Arch, params: &Params, meta: &ModelMeta) -> Resul
 pub fn load(dir: &Path) -> Result<SavedModel, ModelIoError> {
     let jpath = dir.join(META_FILE);
     let mj = read_json(&jpath)?;
-    // The layers must be exactly what the named architecture builds (the input normalization
-    // in front of them is the model's own).
-    let expect =
-        Arch { normalize: mj.arch.normalize.clone(), ..Arch::new(mj.arch.name, mj.arch.input, mj.arch.classes) };
-    if expect != mj.arch {
-        return Err(ModelIoError::BadJson {
-            path: jpath,
-            line: 1,
-            col: 1,
-            reason: format!("layers differ from {} for input {}", mj.arch.name, mj.arch.input),
-        });
-    }
+    // A graph must be well formed; a built-in name must come with exactly the layers it builds
+    // (the input normalization in front of them is the model's own).
+    mj.arch.validate().map_err(|e| ModelIoError::BadJson {
+        path: jpath.clone(),
+        line: 1,
+        col: 1,
+        reason: e.to_string(),
+    })?;
     let wpath = dir.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&wpath).map_err(io(&wpath))?;
     let found = sha256_hex(&bytes);

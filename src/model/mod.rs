@@ -6,7 +6,7 @@ pub mod engine;
 pub mod params;
 pub mod real;
 
-pub use arch::{Arch, ArchName, Layer, LayerKind, Normalization, ParamSpec, Shape};
+pub use arch::{Arch, ArchError, ArchName, Layer, LayerKind, Normalization, Pads, ParamSpec, Shape, Source};
 pub use params::{forward_reference, Params, Tensor};
 pub use real::Real;
 pub mod io;

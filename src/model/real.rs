@@ -47,6 +47,14 @@ pub trait Real:
             o
         }
     }
+    /// The smaller of `self` and `o`: `self` if `self <= o`, else `o`.
+    fn min(self, o: Self) -> Self {
+        if self <= o {
+            self
+        } else {
+            o
+        }
+    }
     /// C = alpha·A·B + beta·C with arbitrary strides (matrixmultiply). Each output element is
     /// summed over k in a fixed order whatever the thread count, so results are deterministic.
     ///

@@ -170,6 +170,9 @@ pub enum TrainError {
         /// What is wrong.
         reason: String,
     },
+    /// The architecture name has no builder (a graph model comes from its own description).
+    #[error("model '{0}' has no built-in architecture to train from scratch")]
+    NoBuilder(crate::model::ArchName),
     /// The test images' shape differs from the training images' (the model's input shape).
     #[error("dataset has images of shape {found}, model expects {expected}")]
     ShapeMismatch {
@@ -412,7 +415,8 @@ pub fn train_until(
     progress: bool,
     stop_after: usize,
 ) -> Result<TrainOutcome, TrainError> {
-    let arch = Arch::new(cfg.arch, train_set.shape, cfg.dataset.classes());
+    let arch =
+        Arch::builtin(cfg.arch, train_set.shape, cfg.dataset.classes()).ok_or(TrainError::NoBuilder(cfg.arch))?;
     if test_set.shape != train_set.shape {
         return Err(TrainError::ShapeMismatch {
             expected: train_set.shape.to_string(),

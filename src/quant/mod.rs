@@ -43,4 +43,12 @@ pub enum QuantError {
         /// The shape given.
         got: Vec<usize>,
     },
+    /// A node the integer model cannot run yet.
+    #[error("node '{node}': {what} is not supported by the integer model yet (the float engine runs it)")]
+    Unsupported {
+        /// The node.
+        node: String,
+        /// What it needs.
+        what: String,
+    },
 }

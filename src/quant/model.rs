@@ -6,7 +6,7 @@
 use super::fixed::FixedMultiplier;
 use super::params::{QuantParams, QuantScheme, WeightGranularity};
 use super::QuantError;
-use crate::model::{Arch, LayerKind, Params, Shape};
+use crate::model::{Arch, LayerKind, Params, Shape, Source};
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -223,6 +223,39 @@ fn float_ranges(arch: &Arch, params: &Params, images: &[f32]) -> (Vec<(f32, f32)
     (ranges, input_range)
 }
 
+/// Whether the integer model can run `arch`: a chain of ungrouped, evenly padded convolutions,
+/// linear layers, ReLUs and unpadded average pools (LeNet-5, AlexNet and their kin).
+pub fn quantizable(arch: &Arch) -> Result<(), QuantError> {
+    let unsupported = |i: usize, what: String| QuantError::Unsupported { node: arch.layers[i].name.clone(), what };
+    if !arch.is_chain() {
+        let i = (0..arch.layers.len())
+            .find(|&i| {
+                let want = if i == 0 { Source::Input } else { Source::Node(i - 1) };
+                arch.sources()[i] != [want]
+            })
+            .unwrap_or(0);
+        return Err(unsupported(i, "a node that does not read just the previous node (a graph)".into()));
+    }
+    for (i, l) in arch.layers.iter().enumerate() {
+        match l.kind {
+            LayerKind::Conv { groups, pad, .. } => {
+                if groups != 1 {
+                    return Err(unsupported(i, format!("a grouped convolution ({groups} groups)")));
+                }
+                if pad.as_uniform().is_none() {
+                    return Err(unsupported(i, format!("asymmetric padding {pad}")));
+                }
+            }
+            LayerKind::AvgPool { pad, .. } if pad != Default::default() => {
+                return Err(unsupported(i, format!("a padded average pool (padding {pad})")));
+            }
+            LayerKind::Linear { .. } | LayerKind::Relu | LayerKind::AvgPool { .. } => {}
+            other => return Err(unsupported(i, format!("the op {}", other.op()))),
+        }
+    }
+    Ok(())
+}
+
 fn minmax(v: &[f32]) -> (f32, f32) {
     v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)))
 }
@@ -230,6 +263,7 @@ fn minmax(v: &[f32]) -> (f32, f32) {
 impl QuantModel {
     /// Quantize `params` of `arch`, calibrating activation ranges on `calib` (N·C·H·W floats).
     pub fn build(arch: &Arch, params: &Params, calib: &[f32], options: QuantOptions) -> Result<QuantModel, QuantError> {
+        quantizable(arch)?;
         let d = arch.input.numel();
         if calib.is_empty() || !calib.len().is_multiple_of(d) {
             return Err(QuantError::Calibration { len: calib.len(), image: d });
@@ -284,7 +318,8 @@ impl QuantModel {
                     layers.push(QLayer::Gemm(g));
                 }
                 LayerKind::Relu => layers.push(QLayer::Relu { zero_point: cur.zero_point }),
-                LayerKind::AvgPool { k, stride } => layers.push(QLayer::AvgPool { k, stride, in_shape, out_shape }),
+                LayerKind::AvgPool { k, stride, .. } => layers.push(QLayer::AvgPool { k, stride, in_shape, out_shape }),
+                _ => unreachable!("rejected by quantizable"),
             }
         }
         QuantModel {
@@ -358,7 +393,10 @@ fn quantize_gemm(
     let nf = out_shape.c;
     let k = wt.numel() / nf;
     let (kind, is_conv) = match l.kind {
-        LayerKind::Conv { k, stride, pad, .. } => (GemmKind::Conv { k, stride, pad }, true),
+        LayerKind::Conv { k, stride, pad, .. } => {
+            let pad = pad.as_uniform().expect("asymmetric padding rejected by quantizable");
+            (GemmKind::Conv { k, stride, pad }, true)
+        }
         _ => (GemmKind::Linear, false),
     };
     let scheme = opt.scheme;
