@@ -217,11 +217,26 @@ pub enum ArchName {
     Lenet5,
     /// The scaled-down AlexNet for 32×32 inputs (see [`Arch::alexnet`]).
     Alexnet,
+    /// ResNet-20 of He et al. for CIFAR-10 (see [`Arch::resnet20`]).
+    Resnet20,
     /// A network described node by node (no built-in builder).
     Graph,
 }
 
-crate::name_table!(ArchName, "model": Lenet5 = "lenet5", Alexnet = "alexnet", Graph = "graph");
+crate::name_table!(
+    ArchName,
+    "model": Lenet5 = "lenet5",
+    Alexnet = "alexnet",
+    Resnet20 = "resnet20",
+    Graph = "graph"
+);
+
+impl ArchName {
+    /// Whether the architecture has batch-norm nodes of its own (so training adds none).
+    pub fn has_batchnorm_nodes(self) -> bool {
+        matches!(self, ArchName::Resnet20)
+    }
+}
 
 /// What is wrong with a network description, naming the node.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -418,6 +433,7 @@ impl Arch {
         match name {
             ArchName::Lenet5 => Some(Arch::lenet5(input, classes)),
             ArchName::Alexnet => Some(Arch::alexnet(input, classes)),
+            ArchName::Resnet20 => Some(Arch::resnet20(input, classes)),
             ArchName::Graph => None,
         }
     }
@@ -478,6 +494,47 @@ impl Arch {
                 linear("fc2", classes),
             ],
         }
+    }
+
+    /// ResNet-20 of He et al. (2016, §4.2) for 32×32 images: a 3×3 convolution to 16 channels,
+    /// three stages of three basic blocks (16, 32, 64 channels; the first block of stages 2 and
+    /// 3 halves the resolution with stride 2), global average pooling, one linear layer. Every
+    /// convolution is followed by batch norm. Shortcuts are identities, except where the shape
+    /// changes: there a 1×1 stride-2 convolution with batch norm (option B of the paper; option A,
+    /// zero-padded identity, needs an op no framework exports as one node). Node names follow
+    /// the common PyTorch implementation (`layer2.0.conv1`, `layer2.0.shortcut.0`).
+    pub fn resnet20(input: Shape, classes: usize) -> Arch {
+        let bn = LayerKind::BatchNorm { eps: 1e-5 };
+        let conv3 = |out_ch, stride| LayerKind::Conv { out_ch, k: 3, stride, pad: Pads::uniform(1), groups: 1 };
+        let mut layers =
+            vec![Layer::new("conv1", conv3(16, 1)), Layer::new("bn1", bn), Layer::new("relu1", LayerKind::Relu)];
+        let (mut last, mut ch) = ("relu1".to_string(), 16);
+        for (stage, width) in [16usize, 32, 64].into_iter().enumerate() {
+            for block in 0..3 {
+                let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+                let b = format!("layer{}.{block}", stage + 1);
+                layers.push(Layer::with_inputs(format!("{b}.conv1"), conv3(width, stride), &[&last]));
+                layers.push(Layer::new(format!("{b}.bn1"), bn));
+                layers.push(Layer::new(format!("{b}.relu1"), LayerKind::Relu));
+                layers.push(Layer::new(format!("{b}.conv2"), conv3(width, 1)));
+                layers.push(Layer::new(format!("{b}.bn2"), bn));
+                let shortcut = if stride != 1 || ch != width {
+                    let proj = LayerKind::Conv { out_ch: width, k: 1, stride, pad: Pads::default(), groups: 1 };
+                    layers.push(Layer::with_inputs(format!("{b}.shortcut.0"), proj, &[&last]));
+                    layers.push(Layer::new(format!("{b}.shortcut.1"), bn));
+                    format!("{b}.shortcut.1")
+                } else {
+                    last.clone()
+                };
+                layers.push(Layer::with_inputs(format!("{b}.add"), LayerKind::Add, &[&format!("{b}.bn2"), &shortcut]));
+                layers.push(Layer::new(format!("{b}.relu"), LayerKind::Relu));
+                (last, ch) = (format!("{b}.relu"), width);
+            }
+        }
+        layers.push(Layer::new("avgpool", LayerKind::GlobalAvgPool));
+        layers.push(Layer::new("flatten", LayerKind::Flatten));
+        layers.push(Layer::new("fc", LayerKind::Linear { out: classes }));
+        Arch { name: ArchName::Resnet20, input, classes, layers, normalize: None }
     }
 
     /// Whether every node reads just the previous one (LeNet-5, AlexNet and any plain stack):
@@ -675,6 +732,30 @@ mod tests {
         // peers.md §1.8: 117,600 + 240,000 + 48,000 + 10,080 + 840 MACs.
         let m = Arch::lenet5(Shape::new(1, 28, 28), 10).macs();
         assert_eq!(m.iter().sum::<u64>(), 416_520);
+    }
+
+    #[test]
+    fn resnet20_has_20_weight_layers_and_its_published_size() {
+        let a = Arch::resnet20(Shape::new(3, 32, 32), 10);
+        a.validate().unwrap();
+        // 19 convolutions on the main path + 1 linear = 20; plus two 1×1 projection shortcuts.
+        let convs = a.layers.iter().filter(|l| matches!(l.kind, LayerKind::Conv { k: 3, .. })).count();
+        assert_eq!(convs, 19);
+        assert_eq!(a.layers.iter().filter(|l| matches!(l.kind, LayerKind::Add)).count(), 9);
+        let s = a.shapes();
+        assert_eq!(s[s.len() - 3], Shape::new(64, 1, 1));
+        // He et al.: 0.27 M parameters. Convolutions 432 + 6·2,304 + (4,608 + 5·9,216) +
+        // (18,432 + 5·36,864) = 267,696, fc 640, option-B projections 16·32 + 32·64 = 2,560.
+        let weights: usize = a
+            .params()
+            .iter()
+            .filter(|p| p.name.ends_with(".weight") && p.shape.len() > 1)
+            .map(|p| p.shape.iter().product::<usize>())
+            .sum();
+        assert_eq!(weights, 267_696 + 640 + 2_560, "conv + fc weights");
+        // ≈ 41 M multiply-accumulates per image.
+        let macs: u64 = a.macs().iter().sum();
+        assert!((40_000_000..42_000_000).contains(&macs), "{macs}");
     }
 
     #[test]

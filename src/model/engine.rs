@@ -1345,12 +1345,20 @@ pub fn input_gradient_head(
     (losses, grad)
 }
 
-/// Deterministic initialisation: weights uniform in ±√(6/fan_in) (He), biases 0.
+/// Deterministic initialisation: weights uniform in ±√(6/fan_in) (He), biases 0; batch-norm
+/// nodes the identity (γ 1, β 0, running mean 0, running variance 1), drawing nothing.
 pub fn init_params(arch: &Arch, rng: &mut impl rand::Rng) -> Params {
+    let bn_nodes: std::collections::HashSet<&str> =
+        arch.layers.iter().filter(|l| matches!(l.kind, LayerKind::BatchNorm { .. })).map(|l| l.name.as_str()).collect();
     let mut p = Params::default();
     for spec in arch.params() {
         let mut t = Tensor::zeros(&spec.shape);
-        if spec.name.ends_with(".weight") {
+        let node = spec.name.rsplit_once('.').map_or("", |(node, _)| node);
+        if bn_nodes.contains(node) {
+            if spec.name.ends_with(".weight") || spec.name.ends_with(".running_var") {
+                t.data.fill(1.0);
+            }
+        } else if spec.name.ends_with(".weight") {
             let a = (6.0 / spec.fan_in as f64).sqrt() as f32;
             for v in &mut t.data {
                 *v = rng.gen_range(-a..a);

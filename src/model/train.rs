@@ -116,7 +116,8 @@ impl TrainConfig {
             momentum: 0.9,
             weight_decay: 5e-4,
             warmup: 0.15,
-            batchnorm: true,
+            // A network with batch-norm nodes of its own gets none added.
+            batchnorm: !arch.has_batchnorm_nodes(),
             augment: dataset == DatasetName::Cifar10,
         }
     }
@@ -284,14 +285,13 @@ fn augment_into(src: &[f32], dst: &mut [f32], c: usize, h: usize, w: usize, dy: 
 fn checkpoint_tensors<'a>(net: &'a Net<f32>, mom: &'a Momentum) -> Vec<(String, Vec<usize>, &'a [f32])> {
     let mut v = Vec::new();
     for (i, l) in net.arch.layers.iter().enumerate() {
-        if !l.has_params() {
-            continue;
-        }
         let n = &l.name;
-        v.push((format!("net.{n}.weight"), vec![net.w[i].len()], &net.w[i][..]));
-        v.push((format!("net.{n}.bias"), vec![net.b[i].len()], &net.b[i][..]));
-        v.push((format!("mom.{n}.weight"), vec![mom.w[i].len()], &mom.w[i][..]));
-        v.push((format!("mom.{n}.bias"), vec![mom.b[i].len()], &mom.b[i][..]));
+        if l.has_params() {
+            v.push((format!("net.{n}.weight"), vec![net.w[i].len()], &net.w[i][..]));
+            v.push((format!("net.{n}.bias"), vec![net.b[i].len()], &net.b[i][..]));
+            v.push((format!("mom.{n}.weight"), vec![mom.w[i].len()], &mom.w[i][..]));
+            v.push((format!("mom.{n}.bias"), vec![mom.b[i].len()], &mom.b[i][..]));
+        }
         if let Some(bn) = &net.bn[i] {
             let c = bn.gamma.len();
             v.push((format!("bn.{n}.gamma"), vec![c], &bn.gamma[..]));
@@ -364,15 +364,14 @@ fn load_checkpoint(
         got.insert(n, d);
     }
     for (i, l) in net.arch.layers.clone().iter().enumerate() {
-        if !l.has_params() {
-            continue;
-        }
         let n = &l.name;
         let mut g = |k: String| got.remove(&k).expect("collected above");
-        net.w[i] = g(format!("net.{n}.weight"));
-        net.b[i] = g(format!("net.{n}.bias"));
-        mom.w[i] = g(format!("mom.{n}.weight"));
-        mom.b[i] = g(format!("mom.{n}.bias"));
+        if l.has_params() {
+            net.w[i] = g(format!("net.{n}.weight"));
+            net.b[i] = g(format!("net.{n}.bias"));
+            mom.w[i] = g(format!("mom.{n}.weight"));
+            mom.b[i] = g(format!("mom.{n}.bias"));
+        }
         if let Some(bn) = &mut net.bn[i] {
             bn.gamma = g(format!("bn.{n}.gamma"));
             bn.beta = g(format!("bn.{n}.beta"));
@@ -479,11 +478,11 @@ pub fn train_until(
             let r = net.backward(&x, &labels, Mode::Train, 1.0 / b as f32, false);
             let lr = cfg.lr_at(epoch * steps_per_epoch + step, total);
             for i in 0..arch.layers.len() {
-                if !arch.layers[i].has_params() {
-                    continue;
+                if arch.layers[i].has_params() {
+                    sgd(&mut net.w[i], &r.grads.w[i], &mut mom.w[i], lr, cfg.momentum, cfg.weight_decay);
+                    sgd(&mut net.b[i], &r.grads.b[i], &mut mom.b[i], lr, cfg.momentum, 0.0);
                 }
-                sgd(&mut net.w[i], &r.grads.w[i], &mut mom.w[i], lr, cfg.momentum, cfg.weight_decay);
-                sgd(&mut net.b[i], &r.grads.b[i], &mut mom.b[i], lr, cfg.momentum, 0.0);
+                // A convolution's own BatchNorm, or a batch-norm node.
                 if let Some(bn) = &mut net.bn[i] {
                     sgd(&mut bn.gamma, &r.grads.gamma[i], &mut mom.gamma[i], lr, cfg.momentum, 0.0);
                     sgd(&mut bn.beta, &r.grads.beta[i], &mut mom.beta[i], lr, cfg.momentum, 0.0);
