@@ -10,4 +10,5 @@ pub use arch::{Arch, ArchError, ArchName, Layer, LayerKind, Normalization, Pads,
 pub use params::{forward_reference, Params, Tensor};
 pub use real::Real;
 pub mod io;
+pub mod onnx;
 pub mod train;

@@ -3,7 +3,7 @@
 //! elsewhere); the EvoApprox library's Verilog files.
 #![allow(dead_code)]
 
-use axdnn::model::{Arch, Params};
+use axdnn::model::{Arch, ArchName, Layer, LayerKind, Pads, Params, Shape};
 use axdnn::mult::Multiplier;
 use axdnn::Lut;
 use rand::{Rng, SeedableRng};
@@ -191,5 +191,86 @@ pub fn golden(name: &str, actual: &str) {
             want.lines().nth(line).unwrap_or("<end>"),
             actual.lines().nth(line).unwrap_or("<end>")
         );
+    }
+}
+
+fn graph_conv(out_ch: usize, k: usize, stride: usize, pad: Pads, groups: usize) -> LayerKind {
+    LayerKind::Conv { out_ch, k, stride, pad, groups }
+}
+
+/// A small graph network with every op of the float engine and a fan-out (r1 feeds dw and add1; mp feeds ap and c1).
+pub fn graph_arch() -> Arch {
+    let asym = Pads { top: 1, left: 0, bottom: 1, right: 2 };
+    let l = Layer::new;
+    let w = Layer::with_inputs;
+    Arch {
+        name: ArchName::Graph,
+        input: Shape::new(3, 12, 12),
+        classes: 10,
+        normalize: None,
+        layers: vec![
+            l("conv1", graph_conv(8, 3, 1, asym, 1)),
+            l("bn1", LayerKind::BatchNorm { eps: 1e-5 }),
+            l("r1", LayerKind::Clip { min: 0.0, max: 6.0 }),
+            l("dw", graph_conv(8, 3, 1, Pads::uniform(1), 8)),
+            l("pw", graph_conv(8, 1, 1, Pads::default(), 1)),
+            w("add1", LayerKind::Add, &["pw", "r1"]),
+            l("mp", LayerKind::MaxPool { k: 3, stride: 2, pad: Pads::uniform(1) }),
+            l("ap", LayerKind::AvgPool { k: 3, stride: 1, pad: Pads::uniform(1), count_include_pad: false }),
+            w("c1", graph_conv(4, 1, 1, Pads::default(), 2), &["mp"]),
+            l("ap2", LayerKind::AvgPool { k: 3, stride: 1, pad: Pads::uniform(1), count_include_pad: true }),
+            w("cat", LayerKind::Concat, &["ap", "ap2"]),
+            l("cat.relu", LayerKind::Relu),
+            l("gap", LayerKind::GlobalAvgPool),
+            l("flat", LayerKind::Flatten),
+            l("fc", LayerKind::Linear { out: 10 }),
+        ],
+    }
+}
+
+pub fn graph_params(arch: &Arch, seed: u64) -> Params {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut p = axdnn::model::engine::init_params(arch, &mut rng);
+    for (name, t) in p.tensors.iter_mut() {
+        for v in &mut t.data {
+            *v = if name.ends_with(".running_var") {
+                rng.gen_range(0.5..2.0)
+            } else if name.ends_with(".bias") || name.ends_with(".running_mean") {
+                rng.gen_range(-0.2..0.2)
+            } else if name.starts_with("bn1.weight") {
+                rng.gen_range(0.5..1.5)
+            } else {
+                *v
+            };
+        }
+    }
+    p
+}
+
+/// A `python3` command that can import `modules`, with `$AXDNN_PYDEPS` (a `pip install --target`
+/// folder, as `.ci/run` makes) on its path; `None` after [`skip`] when there is none.
+pub fn python_with(modules: &[&str]) -> Option<std::process::Command> {
+    let cmd = || {
+        let mut c = std::process::Command::new("python3");
+        if let Some(dir) = std::env::var_os("AXDNN_PYDEPS").filter(|v| !v.is_empty()) {
+            c.env("PYTHONPATH", dir);
+        }
+        c
+    };
+    let probe = cmd().arg("-c").arg(format!("import {}", modules.join(", "))).output();
+    match probe {
+        Ok(o) if o.status.success() => Some(cmd()),
+        Ok(o) => {
+            skip(&format!(
+                "python3 cannot import {} (set AXDNN_PYDEPS to a pip --target folder): {}",
+                modules.join(", "),
+                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            ));
+            None
+        }
+        Err(e) => {
+            skip(&format!("python3 not runnable: {e}"));
+            None
+        }
     }
 }

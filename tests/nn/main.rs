@@ -10,6 +10,7 @@ mod nn_confident_gradient;
 mod nn_data;
 mod nn_engine;
 mod nn_graph;
+mod nn_onnx;
 mod nn_model_io;
 mod nn_train;
 mod normalization;

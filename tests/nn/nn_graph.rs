@@ -3,62 +3,14 @@
 //! concat, global average pool, flatten) against the reference forward pass and against
 //! finite differences; the description's checks.
 
-use axdnn::model::engine::{init_params, input_gradient_t, logits, Mode, Net};
-use axdnn::model::{forward_reference, Arch, ArchError, ArchName, Layer, LayerKind, Pads, Params, Shape};
+use crate::common::{graph_arch as graph, graph_params as params};
+use axdnn::model::engine::{input_gradient_t, logits, Mode, Net};
+use axdnn::model::{forward_reference, Arch, ArchError, ArchName, LayerKind, Pads, Shape};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn conv(out_ch: usize, k: usize, stride: usize, pad: Pads, groups: usize) -> LayerKind {
     LayerKind::Conv { out_ch, k, stride, pad, groups }
-}
-
-/// A small network with every op and a fan-out (r1 feeds dw and add1; mp feeds ap and c1).
-fn graph() -> Arch {
-    let asym = Pads { top: 1, left: 0, bottom: 1, right: 2 };
-    let l = Layer::new;
-    let w = Layer::with_inputs;
-    Arch {
-        name: ArchName::Graph,
-        input: Shape::new(3, 12, 12),
-        classes: 10,
-        normalize: None,
-        layers: vec![
-            l("conv1", conv(8, 3, 1, asym, 1)),
-            l("bn1", LayerKind::BatchNorm { eps: 1e-5 }),
-            l("r1", LayerKind::Clip { min: 0.0, max: 6.0 }),
-            l("dw", conv(8, 3, 1, Pads::uniform(1), 8)),
-            l("pw", conv(8, 1, 1, Pads::default(), 1)),
-            w("add1", LayerKind::Add, &["pw", "r1"]),
-            l("mp", LayerKind::MaxPool { k: 3, stride: 2, pad: Pads::uniform(1) }),
-            l("ap", LayerKind::AvgPool { k: 3, stride: 1, pad: Pads::uniform(1), count_include_pad: false }),
-            w("c1", conv(4, 1, 1, Pads::default(), 2), &["mp"]),
-            l("ap2", LayerKind::AvgPool { k: 3, stride: 1, pad: Pads::uniform(1), count_include_pad: true }),
-            w("cat", LayerKind::Concat, &["ap", "ap2"]),
-            l("cat.relu", LayerKind::Relu),
-            l("gap", LayerKind::GlobalAvgPool),
-            l("flat", LayerKind::Flatten),
-            l("fc", LayerKind::Linear { out: 10 }),
-        ],
-    }
-}
-
-fn params(arch: &Arch, seed: u64) -> Params {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut p = init_params(arch, &mut rng);
-    for (name, t) in p.tensors.iter_mut() {
-        for v in &mut t.data {
-            *v = if name.ends_with(".running_var") {
-                rng.gen_range(0.5..2.0)
-            } else if name.ends_with(".bias") || name.ends_with(".running_mean") {
-                rng.gen_range(-0.2..0.2)
-            } else if name.starts_with("bn1.weight") {
-                rng.gen_range(0.5..1.5)
-            } else {
-                *v
-            };
-        }
-    }
-    p
 }
 
 fn images(n: usize, s: Shape, seed: u64) -> Vec<f32> {

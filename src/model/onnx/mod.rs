@@ -1,0 +1,891 @@
+//! ONNX in and out: a network as every framework writes it, read into a graph [`Arch`] with its
+//! [`Params`], and any axdnn model written back as an ONNX file that ONNX Runtime runs.
+//!
+//! Import maps each ONNX node onto one graph node, with these rewrites: `Dropout` and `Identity`
+//! disappear; `Sub`/`Div`/`Mul`/`Add` by constants applied to the model input become the input
+//! normalization; `MatMul` by a constant becomes a linear layer, and an `Add` of a constant
+//! vector right after it (or after a `Gemm`) its bias; `Reshape` to `[N, -1]` becomes `Flatten`;
+//! `Clip(0, ∞)` becomes ReLU; `auto_pad` becomes explicit padding. Anything else is refused with
+//! the node's name and op, never guessed. A node that reads just the previous node records no
+//! inputs, so a plain stack imports as a chain (which the quantizer and accelerator run).
+
+pub mod proto;
+
+use super::arch::{Arch, ArchName, Layer, LayerKind, Pads, Shape, Source, BATCHNORM_TENSORS, INPUT};
+use super::params::{Params, Tensor};
+use crate::data::Normalization;
+use prost::Message;
+use proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The opset written by [`export`] (ONNX 1.8, 2020; Clip takes its bounds as inputs).
+pub const EXPORT_OPSET: i64 = 13;
+
+/// Why an ONNX file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum OnnxError {
+    /// Reading or writing the file failed.
+    #[error("{path}: {cause}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// Not a protobuf `ModelProto`.
+    #[error("{path}: not an ONNX model ({reason})")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// Something about the graph as a whole (inputs, outputs, opset).
+    #[error("{path}: {reason}")]
+    Graph {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A node that cannot be imported.
+    #[error("{path}: node '{node}' ({op}): {reason}")]
+    Node {
+        /// The file.
+        path: PathBuf,
+        /// The node's name (its first output's name when it has none).
+        node: String,
+        /// Its op type.
+        op: String,
+        /// Why.
+        reason: String,
+    },
+    /// A tensor (initializer or constant) that cannot be read.
+    #[error("{path}: tensor '{name}': {reason}")]
+    Tensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The imported network is not well formed (names the node).
+    #[error("{path}: {source}")]
+    Arch {
+        /// The file.
+        path: PathBuf,
+        /// The description's error.
+        source: super::arch::ArchError,
+    },
+}
+
+/// A constant tensor: dimensions and values as f32.
+#[derive(Debug, Clone)]
+struct Const {
+    dims: Vec<usize>,
+    data: Vec<f32>,
+}
+
+fn tensor_values(t: &TensorProto) -> Result<Const, String> {
+    if t.data_location == 1 {
+        return Err("stored in an external file (save the model with its weights inside)".into());
+    }
+    let dims: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
+        .collect::<Result<_, _>>()?;
+    let n: usize = dims.iter().product();
+    let raw = &t.raw_data;
+    let data: Vec<f32> = match t.data_type {
+        proto::FLOAT if !raw.is_empty() => {
+            raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        }
+        proto::FLOAT => t.float_data.clone(),
+        proto::DOUBLE if !raw.is_empty() => {
+            raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32).collect()
+        }
+        proto::DOUBLE => t.double_data.iter().map(|&v| v as f32).collect(),
+        proto::INT64 if !raw.is_empty() => {
+            raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")) as f32).collect()
+        }
+        proto::INT64 => t.int64_data.iter().map(|&v| v as f32).collect(),
+        proto::INT32 if !raw.is_empty() => {
+            raw.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")) as f32).collect()
+        }
+        proto::INT32 => t.int32_data.iter().map(|&v| v as f32).collect(),
+        other => return Err(format!("data type {other} (only float, double, int32 and int64 are read)")),
+    };
+    if data.len() != n {
+        return Err(format!("{} values for dimensions {dims:?} ({n})", data.len()));
+    }
+    Ok(Const { dims, data })
+}
+
+/// What an ONNX value name stands for during import.
+#[derive(Debug, Clone)]
+enum Value {
+    /// The model input (after any normalization folded so far).
+    Input,
+    /// The output of graph node `i`.
+    Node(usize),
+    /// A constant.
+    Const(Const),
+}
+
+fn attr<'a>(n: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
+    n.attribute.iter().find(|a| a.name == name)
+}
+fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
+    attr(n, name).map_or(default, |a| a.i)
+}
+fn attr_f(n: &NodeProto, name: &str, default: f32) -> f32 {
+    attr(n, name).map_or(default, |a| a.f)
+}
+fn attr_ints(n: &NodeProto, name: &str) -> Option<Vec<i64>> {
+    attr(n, name).map(|a| a.ints.clone())
+}
+fn attr_s(n: &NodeProto, name: &str) -> Option<String> {
+    attr(n, name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
+}
+
+struct Importer<'p> {
+    path: &'p Path,
+    opset: i64,
+    values: HashMap<String, Value>,
+    layers: Vec<Layer>,
+    shapes: Vec<Shape>,
+    params: Params,
+    input: Shape,
+    norm: Option<(Vec<f32>, Vec<f32>)>,
+    /// How many ONNX nodes read each value name.
+    readers: HashMap<String, usize>,
+}
+
+impl Importer<'_> {
+    fn err(&self, n: &NodeProto, reason: impl Into<String>) -> OnnxError {
+        OnnxError::Node { path: self.path.into(), node: node_name(n), op: n.op_type.clone(), reason: reason.into() }
+    }
+
+    fn value(&self, n: &NodeProto, k: usize) -> Result<Value, OnnxError> {
+        let name = n.input.get(k).filter(|s| !s.is_empty()).ok_or_else(|| self.err(n, format!("input {k} missing")))?;
+        self.values.get(name).cloned().ok_or_else(|| self.err(n, format!("input '{name}' is not defined before")))
+    }
+
+    fn constant(&self, n: &NodeProto, k: usize, what: &str) -> Result<Const, OnnxError> {
+        match self.value(n, k)? {
+            Value::Const(c) => Ok(c),
+            _ => Err(self.err(n, format!("{what} (input {k}) must be a constant initializer"))),
+        }
+    }
+
+    fn optional_constant(&self, n: &NodeProto, k: usize, what: &str) -> Result<Option<Const>, OnnxError> {
+        if n.input.get(k).is_none_or(|s| s.is_empty()) {
+            return Ok(None);
+        }
+        self.constant(n, k, what).map(Some)
+    }
+
+    fn source(&self, n: &NodeProto, k: usize) -> Result<Source, OnnxError> {
+        match self.value(n, k)? {
+            Value::Input => Ok(Source::Input),
+            Value::Node(i) => Ok(Source::Node(i)),
+            Value::Const(_) => Err(self.err(n, format!("input {k} is a constant; a computed value is expected"))),
+        }
+    }
+
+    fn shape_of(&self, s: Source) -> Shape {
+        match s {
+            Source::Input => self.input,
+            Source::Node(i) => self.shapes[i],
+        }
+    }
+
+    /// Add a graph node reading `srcs`; its output becomes the ONNX node's first output.
+    fn push(&mut self, n: &NodeProto, kind: LayerKind, srcs: &[Source]) -> Result<usize, OnnxError> {
+        let mut name = node_name(n);
+        if name == INPUT || self.layers.iter().any(|l| l.name == name) {
+            name = format!("{name}_{}", self.layers.len());
+        }
+        let i = self.layers.len();
+        let prev = if i == 0 { Source::Input } else { Source::Node(i - 1) };
+        let inputs = if srcs == [prev] {
+            Vec::new()
+        } else {
+            srcs.iter()
+                .map(|s| match s {
+                    Source::Input => INPUT.to_string(),
+                    Source::Node(j) => self.layers[*j].name.clone(),
+                })
+                .collect()
+        };
+        let layer = Layer { name, kind, inputs };
+        // Shape inference through the description's own rules (one source of truth).
+        let probe = Arch {
+            name: ArchName::Graph,
+            input: self.input,
+            classes: 0,
+            layers: {
+                let mut v: Vec<Layer> = self.layers.clone();
+                v.push(layer.clone());
+                v
+            },
+            normalize: None,
+        };
+        let shape = probe_shape(&probe).map_err(|reason| self.err(n, reason))?;
+        self.layers.push(layer);
+        self.shapes.push(shape);
+        let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+        self.values.insert(out.clone(), Value::Node(i));
+        Ok(i)
+    }
+
+    fn set_param(&mut self, layer: usize, suffix: &str, dims: Vec<usize>, data: Vec<f32>) {
+        let name = format!("{}.{suffix}", self.layers[layer].name);
+        self.params.tensors.insert(name, Tensor { shape: dims, data });
+    }
+
+    fn alias(&mut self, n: &NodeProto) -> Result<(), OnnxError> {
+        let v = self.value(n, 0)?;
+        let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+        self.values.insert(out.clone(), v);
+        Ok(())
+    }
+
+    fn window(&self, n: &NodeProto, input: Shape, k: usize, stride: usize) -> Result<Pads, OnnxError> {
+        if attr_i(n, "ceil_mode", 0) != 0 {
+            return Err(self.err(n, "ceil_mode = 1 is not supported (export with ceil_mode=False)"));
+        }
+        if let Some(d) = attr_ints(n, "dilations") {
+            if d.iter().any(|&v| v != 1) {
+                return Err(self.err(n, format!("dilations {d:?} are not supported")));
+            }
+        }
+        match attr_s(n, "auto_pad").as_deref() {
+            None | Some("NOTSET") | Some("") => {
+                let p = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 4]);
+                if p.len() != 4 || p.iter().any(|&v| v < 0) {
+                    return Err(self.err(n, format!("pads {p:?}: four non-negative values expected (2-D)")));
+                }
+                Ok(Pads { top: p[0] as usize, left: p[1] as usize, bottom: p[2] as usize, right: p[3] as usize })
+            }
+            Some("VALID") => Ok(Pads::default()),
+            Some(mode @ ("SAME_UPPER" | "SAME_LOWER")) => {
+                // Output ceil(in / stride); the total padding split with the extra row/column
+                // at the end (UPPER) or the beginning (LOWER).
+                let total = |size: usize| ((size.div_ceil(stride) - 1) * stride + k).saturating_sub(size);
+                let split = |t: usize| if mode == "SAME_UPPER" { (t / 2, t - t / 2) } else { (t - t / 2, t / 2) };
+                let ((top, bottom), (left, right)) = (split(total(input.h)), split(total(input.w)));
+                Ok(Pads { top, left, bottom, right })
+            }
+            Some(other) => Err(self.err(n, format!("auto_pad '{other}' is not an ONNX mode"))),
+        }
+    }
+
+    fn square(&self, n: &NodeProto, name: &str, v: Option<Vec<i64>>, default: usize) -> Result<usize, OnnxError> {
+        match v.as_deref() {
+            None => Ok(default),
+            Some([a, b]) if a == b && *a > 0 => Ok(*a as usize),
+            Some(other) => Err(self.err(n, format!("{name} {other:?}: only square 2-D values are supported"))),
+        }
+    }
+
+    /// Whether the constant `Add` `n` may become the bias of node `i`: `i` is the conv or linear
+    /// layer imported last and this `Add` is the only reader of its output.
+    fn takes_bias(&self, n: &NodeProto, i: usize) -> bool {
+        let read_once = n
+            .input
+            .iter()
+            .all(|v| !matches!(self.values.get(v), Some(Value::Node(_))) || self.readers.get(v) == Some(&1));
+        i + 1 == self.layers.len() && self.layers[i].has_params() && read_once
+    }
+
+    /// Fold an elementwise op by a constant on the model input into the normalization.
+    fn normalize(&mut self, n: &NodeProto, c: &Const) -> Result<(), OnnxError> {
+        let ch = self.input.c;
+        let per_channel: Vec<f32> = match c.data.len() {
+            1 => vec![c.data[0]; ch],
+            len if len == ch && (per_channel_dims(&c.dims, ch) || self.input.h * self.input.w == 1) => c.data.clone(),
+            _ => {
+                return Err(
+                    self.err(n, format!("a constant of shape {:?} on the input is not one value per channel", c.dims))
+                )
+            }
+        };
+        let (m, s) = self.norm.get_or_insert_with(|| (vec![0.0; ch], vec![1.0; ch]));
+        // y = (x − m)/s. Sub c: m += c·s; Add c: m −= c·s; Div c: s ·= c; Mul c: s /= c.
+        for (i, &v) in per_channel.iter().enumerate() {
+            match n.op_type.as_str() {
+                "Sub" => m[i] += v * s[i],
+                "Add" => m[i] -= v * s[i],
+                "Div" => s[i] *= v,
+                "Mul" => s[i] /= v,
+                _ => unreachable!("only elementwise ops"),
+            }
+        }
+        self.alias(n)
+    }
+
+    fn node(&mut self, n: &NodeProto) -> Result<(), OnnxError> {
+        let op = n.op_type.as_str();
+        if !n.domain.is_empty() && n.domain != "ai.onnx" {
+            return Err(self.err(n, format!("domain '{}' (only the default ONNX domain)", n.domain)));
+        }
+        match op {
+            "Constant" => {
+                let t = attr(n, "value").and_then(|a| a.t.as_ref()).ok_or_else(|| self.err(n, "no tensor 'value'"))?;
+                let c = tensor_values(t).map_err(|r| self.err(n, r))?;
+                let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+                self.values.insert(out.clone(), Value::Const(c));
+            }
+            "Identity" | "Dropout" => {
+                if n.output.len() > 1 && n.output[1..].iter().any(|o| self.readers.contains_key(o)) {
+                    return Err(self.err(n, "its mask output is read"));
+                }
+                self.alias(n)?;
+            }
+            "Conv" => {
+                let src = self.source(n, 0)?;
+                let w = self.constant(n, 1, "the weight")?;
+                let b = self.optional_constant(n, 2, "the bias")?;
+                let [o, i_g, kh, kw] = w.dims[..] else {
+                    return Err(self.err(n, format!("weight of shape {:?} is not 4-D (2-D convolution)", w.dims)));
+                };
+                if kh != kw {
+                    return Err(self.err(n, format!("kernel {kh}×{kw}: only square kernels are supported")));
+                }
+                let groups = attr_i(n, "group", 1).max(1) as usize;
+                let stride = self.square(n, "strides", attr_ints(n, "strides"), 1)?;
+                let input = self.shape_of(src);
+                if input.c != i_g * groups {
+                    return Err(self.err(
+                        n,
+                        format!("weight {:?} with {groups} groups does not fit {} channels", w.dims, input.c),
+                    ));
+                }
+                let pad = self.window(n, input, kh, stride)?;
+                let i = self.push(n, LayerKind::Conv { out_ch: o, k: kh, stride, pad, groups }, &[src])?;
+                self.set_param(i, "weight", w.dims.clone(), w.data);
+                let bias = match b {
+                    Some(b) if b.data.len() == o => b.data,
+                    Some(b) => return Err(self.err(n, format!("bias of {} values for {o} channels", b.data.len()))),
+                    None => vec![0.0; o],
+                };
+                self.set_param(i, "bias", vec![o], bias);
+            }
+            "Gemm" | "MatMul" => {
+                let src = self.source(n, 0)?;
+                let b = self.constant(n, 1, "the weight")?;
+                let (trans_a, trans_b) =
+                    if op == "Gemm" { (attr_i(n, "transA", 0), attr_i(n, "transB", 0)) } else { (0, 0) };
+                if trans_a != 0 {
+                    return Err(self.err(n, "transA = 1 is not supported"));
+                }
+                let [r, c] = b.dims[..] else {
+                    return Err(self.err(n, format!("weight of shape {:?} is not 2-D", b.dims)));
+                };
+                // axdnn's layout is out × in (PyTorch's); ONNX's B is in × out unless transB.
+                let (out, fin) = if trans_b != 0 { (r, c) } else { (c, r) };
+                let input = self.shape_of(src);
+                if input.numel() != fin {
+                    return Err(self.err(n, format!("weight takes {fin} features, the input has {}", input.numel())));
+                }
+                let alpha = attr_f(n, "alpha", 1.0);
+                let beta = attr_f(n, "beta", 1.0);
+                let mut w = vec![0f32; out * fin];
+                for o in 0..out {
+                    for f in 0..fin {
+                        let v = if trans_b != 0 { b.data[o * fin + f] } else { b.data[f * out + o] };
+                        w[o * fin + f] = alpha * v;
+                    }
+                }
+                let bias = match self.optional_constant(n, 2, "C")? {
+                    None => vec![0.0; out],
+                    Some(c) if c.data.len() == out => c.data.iter().map(|v| beta * v).collect(),
+                    Some(c) if c.data.len() == 1 => vec![beta * c.data[0]; out],
+                    Some(c) => return Err(self.err(n, format!("C of shape {:?} for {out} outputs", c.dims))),
+                };
+                let i = self.push(n, LayerKind::Linear { out }, &[src])?;
+                self.set_param(i, "weight", vec![out, fin], w);
+                self.set_param(i, "bias", vec![out], bias);
+            }
+            "Add" | "Sub" | "Mul" | "Div" => {
+                let (a, b) = (self.value(n, 0)?, self.value(n, 1)?);
+                match (a, b) {
+                    (Value::Input, Value::Const(c)) => self.normalize(n, &c)?,
+                    (Value::Const(c), Value::Input) if matches!(op, "Add" | "Mul") => self.normalize(n, &c)?,
+                    (Value::Node(i), Value::Const(c)) | (Value::Const(c), Value::Node(i))
+                        if op == "Add" && self.takes_bias(n, i) =>
+                    {
+                        // A bias after the MatMul/Gemm/Conv just imported, whose output only this Add reads.
+                        let oc = self.shapes[i].c;
+                        let spatial = matches!(self.layers[i].kind, LayerKind::Conv { .. });
+                        let per_out = c.data.len() == 1
+                            || c.data.len() == oc
+                                && if spatial { per_channel_dims(&c.dims, oc) } else { c.dims.last() == Some(&oc) };
+                        if !per_out {
+                            return Err(self.err(
+                                n,
+                                format!(
+                                    "adds a constant of shape {:?}, not one value per output of '{}'",
+                                    c.dims, self.layers[i].name
+                                ),
+                            ));
+                        }
+                        let key = format!("{}.bias", self.layers[i].name);
+                        let t = self.params.tensors.get_mut(&key).expect("a layer with a bias");
+                        for (o, v) in t.data.iter_mut().enumerate() {
+                            *v += c.data[if c.data.len() == 1 { 0 } else { o }];
+                        }
+                        let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+                        self.values.insert(out.clone(), Value::Node(i));
+                    }
+                    (Value::Const(_), _) | (_, Value::Const(_)) => {
+                        return Err(self.err(
+                            n,
+                            format!(
+                                "{op} by a constant is supported only on the model input (normalization) or as a bias"
+                            ),
+                        ))
+                    }
+                    _ if op == "Add" => {
+                        let (s0, s1) = (self.source(n, 0)?, self.source(n, 1)?);
+                        self.push(n, LayerKind::Add, &[s0, s1])?;
+                    }
+                    _ => return Err(self.err(n, format!("{op} of two computed values is not supported"))),
+                }
+            }
+            "BatchNormalization" => {
+                let src = self.source(n, 0)?;
+                if attr_i(n, "training_mode", 0) != 0
+                    || n.output.len() > 1 && n.output[1..].iter().any(|o| !o.is_empty())
+                {
+                    return Err(self.err(n, "training mode (export the model in evaluation mode)"));
+                }
+                let c = self.shape_of(src).c;
+                let ts: Vec<Const> =
+                    (1..5).map(|k| self.constant(n, k, BATCHNORM_TENSORS[k - 1])).collect::<Result<_, _>>()?;
+                if let Some(t) = ts.iter().find(|t| t.data.len() != c) {
+                    return Err(self.err(n, format!("a parameter of {} values for {c} channels", t.data.len())));
+                }
+                let i = self.push(n, LayerKind::BatchNorm { eps: attr_f(n, "epsilon", 1e-5) }, &[src])?;
+                for (suffix, t) in BATCHNORM_TENSORS.iter().zip(ts) {
+                    self.set_param(i, suffix, vec![c], t.data);
+                }
+            }
+            "Relu" => {
+                let src = self.source(n, 0)?;
+                self.push(n, LayerKind::Relu, &[src])?;
+            }
+            "Clip" => {
+                let src = self.source(n, 0)?;
+                let bound = |k: usize, name: &str, default: f32| -> Result<Option<f32>, OnnxError> {
+                    if self.opset < 11 {
+                        return Ok(attr(n, name).map(|a| a.f).or(Some(default)).filter(|v| v.is_finite()));
+                    }
+                    Ok(self.optional_constant(n, k, name)?.map(|c| c.data[0]))
+                };
+                let (lo, hi) = (bound(1, "min", f32::NEG_INFINITY)?, bound(2, "max", f32::INFINITY)?);
+                let kind = match (lo, hi) {
+                    (Some(min), Some(max)) if min <= max => LayerKind::Clip { min, max },
+                    (Some(0.0), None) => LayerKind::Relu,
+                    _ => {
+                        return Err(
+                            self.err(n, format!("bounds {lo:?}..{hi:?}: both finite (or min 0 alone) are supported"))
+                        )
+                    }
+                };
+                self.push(n, kind, &[src])?;
+            }
+            "MaxPool" | "AveragePool" => {
+                let src = self.source(n, 0)?;
+                if op == "MaxPool" && n.output.len() > 1 && n.output[1..].iter().any(|o| !o.is_empty()) {
+                    return Err(self.err(n, "the Indices output is not supported"));
+                }
+                let k = self.square(n, "kernel_shape", attr_ints(n, "kernel_shape"), 0)?;
+                if k == 0 {
+                    return Err(self.err(n, "kernel_shape missing"));
+                }
+                let stride = self.square(n, "strides", attr_ints(n, "strides"), 1)?;
+                let pad = self.window(n, self.shape_of(src), k, stride)?;
+                let kind = if op == "MaxPool" {
+                    LayerKind::MaxPool { k, stride, pad }
+                } else {
+                    LayerKind::AvgPool { k, stride, pad, count_include_pad: attr_i(n, "count_include_pad", 0) != 0 }
+                };
+                self.push(n, kind, &[src])?;
+            }
+            "GlobalAveragePool" => {
+                let src = self.source(n, 0)?;
+                self.push(n, LayerKind::GlobalAvgPool, &[src])?;
+            }
+            "Concat" => {
+                let axis = attr_i(n, "axis", 1);
+                if axis != 1 && axis != -3 {
+                    return Err(self.err(n, format!("axis {axis}: only channels (1) are supported")));
+                }
+                let srcs: Vec<Source> = (0..n.input.len()).map(|k| self.source(n, k)).collect::<Result<_, _>>()?;
+                self.push(n, LayerKind::Concat, &srcs)?;
+            }
+            "Flatten" | "Reshape" => {
+                let src = self.source(n, 0)?;
+                let numel = self.shape_of(src).numel() as i64;
+                if op == "Flatten" {
+                    let axis = attr_i(n, "axis", 1);
+                    if axis != 1 {
+                        return Err(self.err(n, format!("axis {axis}: only 1 (keep the batch) is supported")));
+                    }
+                } else {
+                    let shape = self.constant(n, 1, "the shape")?;
+                    let dims: Vec<i64> = shape.data.iter().map(|&v| v as i64).collect();
+                    let ok = matches!(dims[..], [_, f] if f == -1 || f == numel)
+                        || matches!(dims[..], [-1, f] if f == numel);
+                    if !ok {
+                        return Err(
+                            self.err(n, format!("shape {dims:?}: only [N, {numel}] or [N, -1] (flatten) is supported"))
+                        );
+                    }
+                }
+                self.push(n, LayerKind::Flatten, &[src])?;
+            }
+            "Softmax" | "LogSoftmax" => {
+                return Err(self.err(n, "axdnn's models end in logits: export the network without its final softmax"));
+            }
+            _ => return Err(self.err(n, "this op is not supported")),
+        }
+        Ok(())
+    }
+}
+
+/// Whether `dims` broadcasts one value per channel over N×C×H×W: `[C, 1, 1]` with leading 1s.
+fn per_channel_dims(dims: &[usize], c: usize) -> bool {
+    let k = dims.len();
+    k >= 3 && dims[k - 3] == c && dims[k - 2] == 1 && dims[k - 1] == 1 && dims[..k - 3].iter().all(|&d| d == 1)
+}
+
+/// Output shape of the last node of `probe` (its earlier nodes are known good).
+fn probe_shape(probe: &Arch) -> Result<Shape, String> {
+    match probe.validate() {
+        Ok(()) => {}
+        Err(super::arch::ArchError::Shape { reason, .. }) => return Err(reason),
+        Err(super::arch::ArchError::Arity { expected, found, .. }) => {
+            return Err(format!("takes {expected} input(s), got {found}"))
+        }
+        // Dangling outputs and the logits check do not apply to a prefix.
+        Err(_) => {}
+    }
+    Ok(*probe.shapes().last().expect("a node"))
+}
+
+fn node_name(n: &NodeProto) -> String {
+    if !n.name.is_empty() {
+        n.name.clone()
+    } else {
+        n.output.first().cloned().unwrap_or_else(|| n.op_type.clone())
+    }
+}
+
+/// Read an ONNX file into a graph network and its parameters.
+pub fn import(path: &Path) -> Result<(Arch, Params), OnnxError> {
+    let bytes = std::fs::read(path).map_err(|cause| OnnxError::Io { path: path.into(), cause })?;
+    import_bytes(&bytes, path)
+}
+
+/// [`import`] from the file's bytes (`path` names it in errors).
+pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxError> {
+    let model =
+        ModelProto::decode(bytes).map_err(|e| OnnxError::Decode { path: path.into(), reason: e.to_string() })?;
+    let graph_err = |reason: String| OnnxError::Graph { path: path.into(), reason };
+    let opset =
+        model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(1, |o| o.version);
+    let g: &GraphProto = model.graph.as_ref().ok_or_else(|| graph_err("no graph".into()))?;
+    let mut values = HashMap::new();
+    for t in &g.initializer {
+        let c =
+            tensor_values(t).map_err(|reason| OnnxError::Tensor { path: path.into(), name: t.name.clone(), reason })?;
+        values.insert(t.name.clone(), Value::Const(c));
+    }
+    let inputs: Vec<_> = g.input.iter().filter(|i| !values.contains_key(&i.name)).collect();
+    let [inp] = inputs[..] else {
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        return Err(graph_err(format!(
+            "{} graph inputs {names:?}: exactly one (the image batch) is supported",
+            names.len()
+        )));
+    };
+    let dims: Vec<Option<i64>> = inp
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .and_then(|t| t.shape.as_ref())
+        .map(|s| s.dim.iter().map(|d| d.dim_value).collect())
+        .unwrap_or_default();
+    let known = |d: &Option<i64>| d.filter(|&v| v > 0).map(|v| v as usize);
+    let input = match &dims[..] {
+        [_, c, h, w] => match (known(c), known(h), known(w)) {
+            (Some(c), Some(h), Some(w)) => Shape::new(c, h, w),
+            _ => {
+                return Err(graph_err(format!(
+                    "input '{}' has dimensions {dims:?}: C, H and W must be fixed",
+                    inp.name
+                )))
+            }
+        },
+        [_, f] => match known(f) {
+            Some(f) => Shape::new(f, 1, 1),
+            None => {
+                return Err(graph_err(format!("input '{}' has dimensions {dims:?}: features must be fixed", inp.name)))
+            }
+        },
+        _ => return Err(graph_err(format!("input '{}' has dimensions {dims:?}: N×C×H×W (or N×F) expected", inp.name))),
+    };
+    values.insert(inp.name.clone(), Value::Input);
+    let mut readers = HashMap::new();
+    for n in &g.node {
+        for i in &n.input {
+            *readers.entry(i.clone()).or_insert(0) += 1;
+        }
+    }
+    let mut im = Importer {
+        path,
+        opset,
+        values,
+        layers: Vec::new(),
+        shapes: Vec::new(),
+        params: Params::default(),
+        input,
+        norm: None,
+        readers,
+    };
+    for n in &g.node {
+        im.node(n)?;
+    }
+    let [out] = &g.output[..] else {
+        return Err(graph_err(format!("{} graph outputs: exactly one (the logits) is supported", g.output.len())));
+    };
+    match im.values.get(&out.name) {
+        Some(Value::Node(i)) if *i + 1 == im.layers.len() => {}
+        Some(Value::Node(i)) => {
+            return Err(graph_err(format!(
+                "the output '{}' is node '{}', not the last node",
+                out.name, im.layers[*i].name
+            )))
+        }
+        _ => return Err(graph_err(format!("the output '{}' is not computed by a supported node", out.name))),
+    }
+    let classes = im.shapes.last().map_or(0, |s| s.numel());
+    let normalize = im.norm.map(|(mean, std)| Normalization { mean, std });
+    let arch = Arch { name: ArchName::Graph, input, classes, layers: im.layers, normalize };
+    arch.validate().map_err(|source| OnnxError::Arch { path: path.into(), source })?;
+    if let Some(norm) = &arch.normalize {
+        norm.check(input.c).map_err(graph_err)?;
+    }
+    Ok((arch, im.params))
+}
+
+fn tensor(name: &str, dims: &[usize], data: &[f32]) -> TensorProto {
+    TensorProto {
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: proto::FLOAT,
+        name: name.into(),
+        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..Default::default()
+    }
+}
+
+fn ints(name: &str, v: &[usize]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        ints: v.iter().map(|&x| x as i64).collect(),
+        r#type: proto::attr_type::INTS,
+        ..Default::default()
+    }
+}
+
+fn int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), i: v, r#type: proto::attr_type::INT, ..Default::default() }
+}
+
+fn float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto { name: name.into(), f: v, r#type: proto::attr_type::FLOAT, ..Default::default() }
+}
+
+fn value_info(name: &str, dims: &[Option<usize>]) -> proto::ValueInfoProto {
+    proto::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(proto::TypeProto {
+            tensor_type: Some(proto::TypeProtoTensor {
+                elem_type: proto::FLOAT,
+                shape: Some(proto::TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|d| match d {
+                            Some(v) => proto::Dimension { dim_value: Some(*v as i64), dim_param: None },
+                            None => proto::Dimension { dim_value: None, dim_param: Some("N".into()) },
+                        })
+                        .collect(),
+                }),
+            }),
+        }),
+    }
+}
+
+/// An ONNX model (opset [`EXPORT_OPSET`]) computing `arch` with `params`: input `input`
+/// (N×C×H×W, pixels in [0, 1]), output `logits` (N×classes). The input normalization is written
+/// as `Sub` and `Div` nodes, a linear layer on a spatial value gets a `Flatten` before its
+/// `Gemm`, batch norm stays a node (ONNX Runtime folds it).
+pub fn export(arch: &Arch, params: &Params) -> Vec<u8> {
+    let s = arch.input;
+    let mut nodes = Vec::new();
+    let mut inits = Vec::new();
+    let node = |op: &str, name: &str, inputs: Vec<String>, output: &str, attrs: Vec<AttributeProto>| NodeProto {
+        input: inputs,
+        output: vec![output.into()],
+        name: name.into(),
+        op_type: op.into(),
+        attribute: attrs,
+        ..Default::default()
+    };
+    let mut input_value = INPUT.to_string();
+    if let Some(norm) = &arch.normalize {
+        let per = |v: &[f32]| (0..s.c).map(|c| if v.len() == 1 { v[0] } else { v[c] }).collect::<Vec<f32>>();
+        inits.push(tensor("normalize.mean", &[1, s.c, 1, 1], &per(&norm.mean)));
+        inits.push(tensor("normalize.std", &[1, s.c, 1, 1], &per(&norm.std)));
+        nodes.push(node(
+            "Sub",
+            "normalize.sub",
+            vec![INPUT.into(), "normalize.mean".into()],
+            "normalize.centred",
+            vec![],
+        ));
+        nodes.push(node(
+            "Div",
+            "normalize.div",
+            vec!["normalize.centred".into(), "normalize.std".into()],
+            "normalize.out",
+            vec![],
+        ));
+        input_value = "normalize.out".into();
+    }
+    // Which values ONNX holds as N×F rather than N×C×H×W: outputs of Gemm and Flatten, and
+    // elementwise ops of those.
+    let mut flat = vec![false; arch.layers.len()];
+    for (i, (l, srcs)) in arch.layers.iter().zip(arch.sources()).enumerate() {
+        let of_flat = matches!(srcs[0], Source::Node(j) if flat[j]);
+        flat[i] = match l.kind {
+            LayerKind::Linear { .. } | LayerKind::Flatten => true,
+            LayerKind::Relu
+            | LayerKind::Clip { .. }
+            | LayerKind::BatchNorm { .. }
+            | LayerKind::Add
+            | LayerKind::Concat => of_flat,
+            _ => false,
+        };
+    }
+    let last = arch.layers.len() - 1;
+    // The graph's output is N×classes: the last node's own when it is 2-D, else a Flatten of it.
+    let out_name = |i: usize| if i == last && flat[last] { "logits".to_string() } else { arch.layers[i].name.clone() };
+    for (i, (l, srcs)) in arch.layers.iter().zip(arch.sources()).enumerate() {
+        let ins: Vec<String> = srcs
+            .iter()
+            .map(|&src| match src {
+                Source::Input => input_value.clone(),
+                Source::Node(j) => out_name(j),
+            })
+            .collect();
+        let param = |suffix: &str| format!("{}.{suffix}", l.name);
+        let mut add_param = |suffix: &str| {
+            let t = &params.tensors[&param(suffix)];
+            inits.push(tensor(&param(suffix), &t.shape, &t.data));
+            param(suffix)
+        };
+        let out = out_name(i);
+        let n = match l.kind {
+            LayerKind::Conv { k, stride, pad, groups, .. } => node(
+                "Conv",
+                &l.name,
+                vec![ins[0].clone(), add_param("weight"), add_param("bias")],
+                &out,
+                vec![
+                    ints("kernel_shape", &[k, k]),
+                    ints("strides", &[stride, stride]),
+                    ints("pads", &[pad.top, pad.left, pad.bottom, pad.right]),
+                    ints("dilations", &[1, 1]),
+                    int("group", groups as i64),
+                ],
+            ),
+            LayerKind::Linear { .. } => {
+                let mut a = ins[0].clone();
+                // Gemm multiplies 2-D values: flatten a 4-D input first (a no-op on the data).
+                if !matches!(srcs[0], Source::Node(j) if flat[j]) {
+                    let f = format!("{}.flatten", l.name);
+                    nodes.push(node("Flatten", &f, vec![a], &f, vec![int("axis", 1)]));
+                    a = f;
+                }
+                node("Gemm", &l.name, vec![a, add_param("weight"), add_param("bias")], &out, vec![int("transB", 1)])
+            }
+            LayerKind::AvgPool { k, stride, pad, count_include_pad } => node(
+                "AveragePool",
+                &l.name,
+                ins,
+                &out,
+                vec![
+                    ints("kernel_shape", &[k, k]),
+                    ints("strides", &[stride, stride]),
+                    ints("pads", &[pad.top, pad.left, pad.bottom, pad.right]),
+                    int("count_include_pad", count_include_pad as i64),
+                ],
+            ),
+            LayerKind::MaxPool { k, stride, pad } => node(
+                "MaxPool",
+                &l.name,
+                ins,
+                &out,
+                vec![
+                    ints("kernel_shape", &[k, k]),
+                    ints("strides", &[stride, stride]),
+                    ints("pads", &[pad.top, pad.left, pad.bottom, pad.right]),
+                ],
+            ),
+            LayerKind::GlobalAvgPool => node("GlobalAveragePool", &l.name, ins, &out, vec![]),
+            LayerKind::BatchNorm { eps } => {
+                let mut v = vec![ins[0].clone()];
+                v.extend(BATCHNORM_TENSORS.iter().map(|t| add_param(t)));
+                node("BatchNormalization", &l.name, v, &out, vec![float("epsilon", eps)])
+            }
+            LayerKind::Relu => node("Relu", &l.name, ins, &out, vec![]),
+            LayerKind::Clip { min, max } => {
+                let (lo, hi) = (format!("{}.min", l.name), format!("{}.max", l.name));
+                inits.push(tensor(&lo, &[], &[min]));
+                inits.push(tensor(&hi, &[], &[max]));
+                node("Clip", &l.name, vec![ins[0].clone(), lo, hi], &out, vec![])
+            }
+            LayerKind::Add => node("Add", &l.name, ins, &out, vec![]),
+            LayerKind::Concat => node("Concat", &l.name, ins, &out, vec![int("axis", 1)]),
+            LayerKind::Flatten => node("Flatten", &l.name, ins, &out, vec![int("axis", 1)]),
+        };
+        nodes.push(n);
+    }
+    if !flat[last] {
+        nodes.push(node("Flatten", "logits.flatten", vec![out_name(last)], "logits", vec![int("axis", 1)]));
+    }
+    let graph = GraphProto {
+        node: nodes,
+        name: format!("axdnn-{}", arch.name),
+        initializer: inits,
+        input: vec![value_info(INPUT, &[None, Some(s.c), Some(s.h), Some(s.w)])],
+        output: vec![value_info("logits", &[None, Some(arch.classes)])],
+        ..Default::default()
+    };
+    let model = ModelProto {
+        ir_version: 7,
+        producer_name: "axdnn".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: Some(graph),
+        opset_import: vec![proto::OperatorSetIdProto { domain: String::new(), version: EXPORT_OPSET }],
+        ..Default::default()
+    };
+    model.encode_to_vec()
+}

@@ -1,0 +1,205 @@
+//! ONNX in and out: axdnn's export runs in ONNX Runtime (the reference runtime, which nobody here
+//! wrote) with the float engine's logits, and reads back into the same network; import errors
+//! name the node.
+
+use crate::common::{graph_arch, graph_params, python_with, random_images, random_params};
+use axdnn::model::engine::logits;
+use axdnn::model::onnx::{self, proto, OnnxError};
+use axdnn::model::{Arch, Normalization, Params, Shape};
+use prost::Message;
+use std::path::Path;
+
+/// The networks exported: both paper models (LeNet-5 with the MNIST normalization), ResNet-20
+/// and the graph with every op.
+fn networks() -> Vec<(&'static str, Arch, Params)> {
+    let mut lenet = Arch::lenet5(Shape::new(1, 28, 28), 10);
+    lenet.normalize = Some(Normalization::mnist());
+    let alexnet = Arch::alexnet(Shape::new(3, 32, 32), 10);
+    let resnet = Arch::resnet20(Shape::new(3, 32, 32), 10);
+    let graph = graph_arch();
+    vec![
+        ("lenet5", lenet.clone(), random_params(&lenet, 1)),
+        ("alexnet", alexnet.clone(), random_params(&alexnet, 2)),
+        ("resnet20", resnet.clone(), graph_params(&resnet, 3)),
+        ("graph", graph.clone(), graph_params(&graph, 4)),
+    ]
+}
+
+fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0f32, f32::max);
+    assert!(worst <= tol, "{what}: worst relative difference {worst:e} > {tol:e}");
+}
+
+#[test]
+fn export_then_import_gives_the_same_logits_bit_for_bit() {
+    for (name, arch, p) in networks() {
+        let bytes = onnx::export(&arch, &p);
+        let (back, bp) = onnx::import_bytes(&bytes, Path::new(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(back.input, arch.input);
+        assert_eq!(back.classes, arch.classes);
+        assert_eq!(back.normalize, arch.normalize, "{name}: normalization");
+        // A plain stack comes back as a chain (the quantizer's form).
+        assert_eq!(back.is_chain(), arch.is_chain(), "{name}");
+        let x = random_images(&arch, 4, 5);
+        assert_eq!(logits(&back, &bp, &x, 4), logits(&arch, &p, &x, 4), "{name}");
+    }
+}
+
+/// ONNX Runtime runs each exported file (after `onnx.checker`'s full check) and agrees with the
+/// float engine to float rounding.
+#[test]
+fn onnx_runtime_agrees_with_the_float_engine() {
+    let modules = ["onnx", "onnxruntime", "numpy"];
+    if python_with(&modules).is_none() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/ort_logits.py");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, arch, p) in networks() {
+        let n = 6;
+        let model = dir.path().join(format!("{name}.onnx"));
+        std::fs::write(&model, onnx::export(&arch, &p)).unwrap();
+        let x = random_images(&arch, n, 7);
+        let xin = dir.path().join(format!("{name}.in"));
+        std::fs::write(&xin, x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+        let out = dir.path().join(format!("{name}.out"));
+        let s = arch.input;
+        let o = python_with(&modules)
+            .expect("probed above")
+            .arg(&script)
+            .arg(&model)
+            .arg(&xin)
+            .args([n, s.c, s.h, s.w].map(|v| v.to_string()))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let ort: Vec<f32> =
+            std::fs::read(&out).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        close(&logits(&arch, &p, &x, n), &ort, 1e-4, name);
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str) -> proto::NodeProto {
+    proto::NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        op_type: op.into(),
+        name: format!("{op}_{output}"),
+        ..Default::default()
+    }
+}
+
+/// The LeNet-5 export with its graph edited by `edit`, imported.
+fn edited(edit: impl Fn(&mut proto::GraphProto)) -> Result<(Arch, Params), OnnxError> {
+    let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
+    let p = random_params(&arch, 9);
+    let mut m = proto::ModelProto::decode(&onnx::export(&arch, &p)[..]).unwrap();
+    edit(m.graph.as_mut().unwrap());
+    onnx::import_bytes(&m.encode_to_vec(), Path::new("m.onnx"))
+}
+
+#[test]
+fn import_rewrites_what_frameworks_write() {
+    // Dropout and Identity vanish; a Softmax at the end is refused, never dropped in silence.
+    let (a, _) = edited(|g| {
+        let relu = g.node.iter().position(|n| n.op_type == "Relu").unwrap();
+        let out = g.node[relu].output[0].clone();
+        g.node[relu].output[0] = "pre".into();
+        g.node.insert(relu + 1, node("Dropout", &["pre"], "mid"));
+        g.node.insert(relu + 2, node("Identity", &["mid"], &out));
+    })
+    .unwrap();
+    assert_eq!(a.layers.len(), 11 + 1, "LeNet-5's 11 nodes and the export's Flatten before fc1");
+    let e = edited(|g| {
+        g.node.last_mut().unwrap().output[0] = "z".into();
+        g.node.push(node("Softmax", &["z"], "logits"));
+    })
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "m.onnx: node 'Softmax_logits' (Softmax): axdnn's models end in logits: export the network without its final softmax"
+    );
+    let e = edited(|g| g.node[0].op_type = "Erf".into()).unwrap_err();
+    assert_eq!(e.to_string(), "m.onnx: node 'conv1' (Erf): this op is not supported");
+    let e = edited(|g| g.node[0].input[1] = "missing".into()).unwrap_err();
+    assert_eq!(e.to_string(), "m.onnx: node 'conv1' (Conv): input 'missing' is not defined before");
+    let e = onnx::import_bytes(b"\x08\x07\x12", Path::new("bad.onnx")).unwrap_err();
+    assert!(e.to_string().starts_with("bad.onnx: not an ONNX model"), "{e}");
+}
+
+/// Normalization written as Sub/Div on the input, MatMul + Add as a linear layer, a Reshape to
+/// [N, -1] as a flatten: all read back as axdnn's own forms with the same logits.
+#[test]
+fn import_folds_normalization_matmul_bias_and_reshape() {
+    let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
+    let p = random_params(&arch, 9);
+    let (a, ap) = edited(|g| {
+        // Normalization: (x − 0.5) / 0.25, first node reads the normalized value.
+        g.initializer.push(proto::TensorProto {
+            dims: vec![],
+            data_type: proto::FLOAT,
+            float_data: vec![0.5],
+            name: "m".into(),
+            ..Default::default()
+        });
+        g.initializer.push(proto::TensorProto {
+            dims: vec![1, 1, 1, 1],
+            data_type: proto::FLOAT,
+            float_data: vec![0.25],
+            name: "s".into(),
+            ..Default::default()
+        });
+        g.node.insert(0, node("Sub", &["input", "m"], "xc"));
+        g.node.insert(1, node("Div", &["xc", "s"], "xn"));
+        g.node[2].input[0] = "xn".into();
+        // The last Gemm as MatMul (weight transposed into an initializer) + Add of its bias.
+        let gemm = g.node.iter().rposition(|n| n.op_type == "Gemm").unwrap();
+        let (a_in, w, b) =
+            (g.node[gemm].input[0].clone(), g.node[gemm].input[1].clone(), g.node[gemm].input[2].clone());
+        let wt = g.initializer.iter_mut().find(|t| t.name == w).unwrap();
+        let (o, f) = (wt.dims[0] as usize, wt.dims[1] as usize);
+        let vals: Vec<f32> = wt.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let mut tr = vec![0f32; o * f];
+        for i in 0..o {
+            for j in 0..f {
+                tr[j * o + i] = vals[i * f + j];
+            }
+        }
+        wt.dims = vec![f as i64, o as i64];
+        wt.raw_data = tr.iter().flat_map(|v| v.to_le_bytes()).collect();
+        g.node[gemm] = node("MatMul", &[&a_in, &w], "mm");
+        g.node.insert(gemm + 1, node("Add", &["mm", &b], "logits"));
+        // The Flatten before the first Gemm as Reshape(x, [-1, 120]) with a Constant shape.
+        let fl = g.node.iter().position(|n| n.op_type == "Flatten").unwrap();
+        let shape = proto::TensorProto {
+            dims: vec![2],
+            data_type: proto::INT64,
+            int64_data: vec![-1, 120],
+            ..Default::default()
+        };
+        let c = proto::NodeProto {
+            output: vec!["shape".into()],
+            op_type: "Constant".into(),
+            attribute: vec![proto::AttributeProto {
+                name: "value".into(),
+                t: Some(shape),
+                r#type: proto::attr_type::TENSOR,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        g.node[fl].op_type = "Reshape".into();
+        g.node[fl].attribute.clear();
+        g.node[fl].input.push("shape".into());
+        g.node.insert(fl, c);
+    })
+    .unwrap();
+    let norm = a.normalize.clone().expect("normalization folded");
+    assert_eq!((norm.mean[0], norm.std[0]), (0.5, 0.25));
+    assert_eq!(a.layers.iter().filter(|l| matches!(l.kind, axdnn::model::LayerKind::Linear { .. })).count(), 2);
+    let x = random_images(&arch, 3, 4);
+    let xn: Vec<f32> = x.iter().map(|v| (v - 0.5) / 0.25).collect();
+    close(&logits(&a, &ap, &x, 3), &logits(&arch, &p, &xn, 3), 1e-5, "folded");
+}
