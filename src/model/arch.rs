@@ -342,7 +342,7 @@ fn linear(name: &str, out: usize) -> Layer {
 
 /// Output size of a window op along one axis, `None` when the window does not fit.
 fn window_out(size: usize, before: usize, after: usize, k: usize, stride: usize) -> Option<usize> {
-    let padded = size + before + after;
+    let padded = size.saturating_add(before).saturating_add(after);
     (k >= 1 && stride >= 1 && padded >= k).then(|| (padded - k) / stride + 1)
 }
 

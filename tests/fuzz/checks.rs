@@ -44,3 +44,16 @@ pub fn store(data: &[u8]) {
         let _ = (p.wilson(), report::pct(&p), report::column_of(&a.first));
     }
 }
+
+/// ONNX files (`model::onnx::import_bytes`): a network or a typed error, never a panic; an
+/// accepted network exports and imports again with the same input, classes and parameters'
+/// names.
+pub fn onnx(data: &[u8]) {
+    use axdnn::model::onnx;
+    let Ok((arch, params)) = onnx::import_bytes(data, Path::new("fuzz.onnx")) else { return };
+    arch.validate().expect("an imported network is valid");
+    let (back, bp) =
+        onnx::import_bytes(&onnx::export(&arch, &params), Path::new("export.onnx")).expect("an export reads back");
+    assert_eq!((back.input, back.classes), (arch.input, arch.classes));
+    assert_eq!(bp.tensors.len(), params.tensors.len());
+}

@@ -203,3 +203,126 @@ fn import_folds_normalization_matmul_bias_and_reshape() {
     let xn: Vec<f32> = x.iter().map(|v| (v - 0.5) / 0.25).collect();
     close(&logits(&a, &ap, &x, 3), &logits(&arch, &p, &xn, 3), 1e-5, "folded");
 }
+
+/// The fuzz seeds (`tests/fuzz/seeds/onnx`): small exports, each with another op mix, so the
+/// fuzzer starts from files the importer accepts. Rewritten with `AXDNN_BLESS=1`.
+#[test]
+fn onnx_fuzz_seeds_are_current_exports() {
+    use axdnn::model::{ArchName, Layer, LayerKind, Pads};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/seeds/onnx");
+    let conv =
+        |out_ch, k, stride, pad: usize, groups| LayerKind::Conv { out_ch, k, stride, pad: Pads::uniform(pad), groups };
+    let chain = |name: &str, c: usize, hw: usize, layers: Vec<Layer>, classes: usize| {
+        let arch = Arch { name: ArchName::Graph, input: Shape::new(c, hw, hw), classes, layers, normalize: None };
+        (name.to_string(), arch)
+    };
+    let l = Layer::new;
+    let mut nets = vec![
+        chain(
+            "mlp",
+            4,
+            1,
+            vec![
+                l("fc1", LayerKind::Linear { out: 5 }),
+                l("r", LayerKind::Relu),
+                l("fc2", LayerKind::Linear { out: 3 }),
+            ],
+            3,
+        ),
+        chain(
+            "conv-maxpool",
+            1,
+            6,
+            vec![
+                l("c", conv(2, 3, 1, 1, 1)),
+                l("m", LayerKind::MaxPool { k: 2, stride: 2, pad: Pads::default() }),
+                l("f", LayerKind::Flatten),
+                l("fc", LayerKind::Linear { out: 2 }),
+            ],
+            2,
+        ),
+        chain(
+            "depthwise-clip",
+            2,
+            5,
+            vec![
+                l("dw", conv(2, 3, 2, 1, 2)),
+                l("c", LayerKind::Clip { min: 0.0, max: 6.0 }),
+                l("g", LayerKind::GlobalAvgPool),
+                l("fc", LayerKind::Linear { out: 2 }),
+            ],
+            2,
+        ),
+        chain(
+            "avgpool-pad",
+            1,
+            5,
+            vec![
+                l(
+                    "a",
+                    LayerKind::AvgPool {
+                        k: 3,
+                        stride: 2,
+                        pad: Pads { top: 1, left: 0, bottom: 1, right: 1 },
+                        count_include_pad: true,
+                    },
+                ),
+                l("fc", LayerKind::Linear { out: 2 }),
+            ],
+            2,
+        ),
+        chain(
+            "batchnorm",
+            2,
+            3,
+            vec![
+                l("c", conv(2, 1, 1, 0, 1)),
+                l("bn", LayerKind::BatchNorm { eps: 1e-3 }),
+                l("r", LayerKind::Relu),
+                l("fc", LayerKind::Linear { out: 2 }),
+            ],
+            2,
+        ),
+        chain(
+            "residual",
+            2,
+            3,
+            vec![
+                l("c", conv(2, 3, 1, 1, 1)),
+                Layer::with_inputs("add", LayerKind::Add, &["c", "input"]),
+                l("fc", LayerKind::Linear { out: 2 }),
+            ],
+            2,
+        ),
+        chain(
+            "concat",
+            1,
+            4,
+            vec![
+                l("c", conv(2, 1, 1, 0, 1)),
+                Layer::with_inputs("cat", LayerKind::Concat, &["c", "input"]),
+                l("g", LayerKind::GlobalAvgPool),
+                l("fc", LayerKind::Linear { out: 2 }),
+            ],
+            2,
+        ),
+        chain("strided-conv", 1, 7, vec![l("c", conv(1, 3, 2, 0, 1)), l("fc", LayerKind::Linear { out: 2 })], 2),
+        chain("grouped", 4, 2, vec![l("c", conv(4, 1, 1, 0, 2)), l("fc", LayerKind::Linear { out: 2 })], 2),
+    ];
+    let (_, mut normed) = chain("normalized", 3, 2, vec![l("fc", LayerKind::Linear { out: 2 })], 2);
+    normed.normalize = Some(Normalization { mean: vec![0.1, 0.2, 0.3], std: vec![0.5, 0.6, 0.7] });
+    nets.push(("normalized".into(), normed));
+    let bless = std::env::var_os("AXDNN_BLESS").is_some();
+    for (name, arch) in nets {
+        arch.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let bytes = onnx::export(&arch, &graph_params(&arch, 1));
+        let path = dir.join(format!("{name}.onnx"));
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let have = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (AXDNN_BLESS=1 writes it)", path.display()));
+        assert!(have == bytes, "{} differs from the current export (AXDNN_BLESS=1 rewrites it)", path.display());
+        onnx::import_bytes(&have, &path).unwrap_or_else(|e| panic!("{e}"));
+    }
+}

@@ -113,3 +113,11 @@ fn the_issue_cases_are_refused_and_clean_seeds_read() {
         assert_eq!(r.is_err(), bad, "{name}: {:?}", r.err().map(|e| e.to_string()));
     }
 }
+
+#[test]
+fn onnx_reader_never_panics() {
+    // Protobuf tags of the fields the reader looks at, varints and lengths at their limits.
+    let tokens =
+        ["\x08", "\x12", "\x1a", "\x22", "\x3a", "\x42", "\x4a", "\u{7f}", "\u{80}", "\x00", "\x01", "\x0a\x04Conv"];
+    mutate_all(checks::onnx, "onnx", &tokens, 400, false);
+}

@@ -19,6 +19,10 @@ use proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// The largest image dimension, kernel, stride or padding read (far beyond any CNN; keeps every
+/// size computation of a hostile file within `usize`).
+const MAX_DIM: i64 = 1 << 16;
+
 /// The opset written by [`export`] (ONNX 1.8, 2020; Clip takes its bounds as inputs).
 pub const EXPORT_OPSET: i64 = 13;
 
@@ -97,7 +101,7 @@ fn tensor_values(t: &TensorProto) -> Result<Const, String> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
         .collect::<Result<_, _>>()?;
-    let n: usize = dims.iter().product();
+    let n = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("dimensions overflow")?;
     let raw = &t.raw_data;
     let data: Vec<f32> = match t.data_type {
         proto::FLOAT if !raw.is_empty() => {
@@ -266,8 +270,8 @@ impl Importer<'_> {
         match attr_s(n, "auto_pad").as_deref() {
             None | Some("NOTSET") | Some("") => {
                 let p = attr_ints(n, "pads").unwrap_or_else(|| vec![0; 4]);
-                if p.len() != 4 || p.iter().any(|&v| v < 0) {
-                    return Err(self.err(n, format!("pads {p:?}: four non-negative values expected (2-D)")));
+                if p.len() != 4 || p.iter().any(|&v| !(0..=MAX_DIM).contains(&v)) {
+                    return Err(self.err(n, format!("pads {p:?}: four values in 0..={MAX_DIM} expected (2-D)")));
                 }
                 Ok(Pads { top: p[0] as usize, left: p[1] as usize, bottom: p[2] as usize, right: p[3] as usize })
             }
@@ -287,7 +291,7 @@ impl Importer<'_> {
     fn square(&self, n: &NodeProto, name: &str, v: Option<Vec<i64>>, default: usize) -> Result<usize, OnnxError> {
         match v.as_deref() {
             None => Ok(default),
-            Some([a, b]) if a == b && *a > 0 => Ok(*a as usize),
+            Some([a, b]) if a == b && (1..=MAX_DIM).contains(a) => Ok(*a as usize),
             Some(other) => Err(self.err(n, format!("{name} {other:?}: only square 2-D values are supported"))),
         }
     }
@@ -356,10 +360,13 @@ impl Importer<'_> {
                 if kh != kw {
                     return Err(self.err(n, format!("kernel {kh}×{kw}: only square kernels are supported")));
                 }
-                let groups = attr_i(n, "group", 1).max(1) as usize;
+                if w.data.is_empty() {
+                    return Err(self.err(n, format!("weight of shape {:?} is empty", w.dims)));
+                }
+                let groups = usize::try_from(attr_i(n, "group", 1)).unwrap_or(0).max(1);
                 let stride = self.square(n, "strides", attr_ints(n, "strides"), 1)?;
                 let input = self.shape_of(src);
-                if input.c != i_g * groups {
+                if Some(input.c) != i_g.checked_mul(groups) {
                     return Err(self.err(
                         n,
                         format!("weight {:?} with {groups} groups does not fit {} channels", w.dims, input.c),
@@ -386,6 +393,9 @@ impl Importer<'_> {
                 let [r, c] = b.dims[..] else {
                     return Err(self.err(n, format!("weight of shape {:?} is not 2-D", b.dims)));
                 };
+                if b.data.is_empty() {
+                    return Err(self.err(n, format!("weight of shape {:?} is empty", b.dims)));
+                }
                 // axdnn's layout is out × in (PyTorch's); ONNX's B is in × out unless transB.
                 let (out, fin) = if trans_b != 0 { (r, c) } else { (c, r) };
                 let input = self.shape_of(src);
@@ -485,7 +495,11 @@ impl Importer<'_> {
                     if self.opset < 11 {
                         return Ok(attr(n, name).map(|a| a.f).or(Some(default)).filter(|v| v.is_finite()));
                     }
-                    Ok(self.optional_constant(n, k, name)?.map(|c| c.data[0]))
+                    match self.optional_constant(n, k, name)? {
+                        None => Ok(None),
+                        Some(c) if c.data.len() == 1 => Ok(Some(c.data[0])),
+                        Some(c) => Err(self.err(n, format!("{name} of shape {:?} is not a scalar", c.dims))),
+                    }
                 };
                 let (lo, hi) = (bound(1, "min", f32::NEG_INFINITY)?, bound(2, "max", f32::INFINITY)?);
                 let kind = match (lo, hi) {
@@ -622,7 +636,7 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxErr
         .and_then(|t| t.shape.as_ref())
         .map(|s| s.dim.iter().map(|d| d.dim_value).collect())
         .unwrap_or_default();
-    let known = |d: &Option<i64>| d.filter(|&v| v > 0).map(|v| v as usize);
+    let known = |d: &Option<i64>| d.filter(|&v| (1..=MAX_DIM).contains(&v)).map(|v| v as usize);
     let input = match &dims[..] {
         [_, c, h, w] => match (known(c), known(h), known(w)) {
             (Some(c), Some(h), Some(w)) => Shape::new(c, h, w),
