@@ -3,6 +3,7 @@
 pub mod arch;
 pub mod conv;
 pub mod engine;
+pub mod fold;
 pub mod params;
 pub mod real;
 

@@ -207,3 +207,21 @@ fn model_json_keeps_the_chain_form() {
     assert_eq!(back, g);
     assert!(serde_json::to_string(&g).unwrap().contains(r#""pad":[1,0,1,2]"#));
 }
+
+/// Batch norm folded into the layer before it: every batch-norm node of ResNet-20 and of the
+/// test graph disappears and the logits stay within float rounding.
+#[test]
+fn batchnorm_folds_into_the_layer_before() {
+    use axdnn::model::fold::fold_batchnorm;
+    for arch in [Arch::resnet20(Shape::new(3, 32, 32), 10), graph()] {
+        let p = params(&arch, 21);
+        let (f, fp) = fold_batchnorm(&arch, &p);
+        f.validate().unwrap();
+        assert!(!f.layers.iter().any(|l| matches!(l.kind, LayerKind::BatchNorm { .. })));
+        assert!(!fp.tensors.keys().any(|k| k.contains("running")));
+        let x = images(3, arch.input, 22);
+        let (a, b) = (logits(&arch, &p, &x, 3), logits(&f, &fp, &x, 3));
+        let worst = a.iter().zip(&b).map(|(u, v)| (u - v).abs() / (1.0 + v.abs())).fold(0f32, f32::max);
+        assert!(worst < 1e-4, "{}: {worst:e}", arch.name);
+    }
+}
