@@ -11,6 +11,7 @@ mod nn_data;
 mod nn_engine;
 mod nn_graph;
 mod nn_onnx;
+mod nn_onnx_conformance;
 mod nn_model_io;
 mod nn_train;
 mod normalization;

@@ -92,6 +92,11 @@ struct Const {
     data: Vec<f32>,
 }
 
+/// A tensor's dimensions and values as f32 (float, double, int32 or int64 data; inline or raw).
+pub fn tensor_f32(t: &TensorProto) -> Result<(Vec<usize>, Vec<f32>), String> {
+    tensor_values(t).map(|c| (c.dims, c.data))
+}
+
 fn tensor_values(t: &TensorProto) -> Result<Const, String> {
     if t.data_location == 1 {
         return Err("stored in an external file (save the model with its weights inside)".into());
@@ -343,6 +348,25 @@ impl Importer<'_> {
                 let c = tensor_values(t).map_err(|r| self.err(n, r))?;
                 let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
                 self.values.insert(out.clone(), Value::Const(c));
+            }
+            "Transpose" => {
+                // Only of a constant (PyTorch writes `Linear(bias=False)` as MatMul(x, Wᵀ)):
+                // folded here, as ONNX Runtime's constant folding would.
+                let Value::Const(c) = self.value(n, 0)? else {
+                    return Err(self.err(n, "a transpose of a computed value is not supported"));
+                };
+                let perm = attr_ints(n, "perm").unwrap_or_else(|| vec![1, 0]);
+                let [r, k] = c.dims[..] else {
+                    return Err(
+                        self.err(n, format!("a constant of shape {:?}: only 2-D transposes are supported", c.dims))
+                    );
+                };
+                if perm != [1, 0] {
+                    return Err(self.err(n, format!("perm {perm:?} of a 2-D constant")));
+                }
+                let data = (0..r * k).map(|i| c.data[(i % r) * k + i / r]).collect();
+                let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+                self.values.insert(out.clone(), Value::Const(Const { dims: vec![k, r], data }));
             }
             "Identity" | "Dropout" => {
                 if n.output.len() > 1 && n.output[1..].iter().any(|o| self.readers.contains_key(o)) {
