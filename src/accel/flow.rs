@@ -243,12 +243,13 @@ impl Feeds<'_> {
         }
     }
 
-    /// The last local cycle on which anything enters an edge.
+    /// The last local cycle on which anything enters an edge: the last element of the last
+    /// lane (0 when nothing does).
     pub fn last_feed(&self) -> usize {
         let t = self.t_len();
-        let left = self.left_start() + t - 1 + self.at.r_used - 1;
-        let top = if self.flow.held() { self.a.rows - 1 } else { t - 1 + self.at.c_used - 1 };
-        left.max(top)
+        let left = self.left_start() + t + self.at.r_used;
+        let top = if self.flow.held() { self.a.rows + 1 } else { t + self.at.c_used };
+        left.max(top).saturating_sub(2)
     }
 
     fn read(&self, op: Operand, ix: [usize; 3], tag: usize, sram: &mut SramCounts) -> Token {

@@ -5,6 +5,7 @@ use axdnn::accel::timing::{ArrayShape, Dataflow};
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::quant::{ApproxLayers, QuantScheme};
 use axdnn::rtl::cosim::{cosim, write_rtl, RtlMultiplier};
+use axdnn::rtl::emit::Rtl;
 use axdnn::rtl::layers::{ModelRtl, RtlLayers};
 use axdnn::rtl::{CosimConfig, Geometry, Simulator};
 use clap::{Args, Subcommand};
@@ -148,7 +149,7 @@ pub fn rtl_cmd(cmd: RtlCmd) -> anyhow::Result<()> {
             println!(
                 "{}x{} {}, {}, {} ({}), K={}, NF={}, {} pixels, seed {}: {} folds, {} {} written, {} sums equal to accel::array and accel::fast::gemm bit for bit, every output on the model's cycle, last output cycle {} = model {}",
                 cfg.rows, cfg.cols, cfg.dataflow.to_string().to_uppercase(), r.multiplier, cfg.scheme, cfg.sim, cfg.k, cfg.nf, cfg.npix, cfg.seed,
-                c.folds, c.outputs, if cfg.dataflow == Dataflow::Os { "outputs" } else { "partial sums" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
+                c.folds, c.outputs, Rtl::of(cfg.dataflow).written(), c.sums, c.last_output_cycle, c.model_last_busy_cycle
             );
             if a.keep.is_some() {
                 println!("files in {}", dir.display());
@@ -210,7 +211,7 @@ fn real_cosim(a: CosimArgs) -> anyhow::Result<()> {
         println!(
             "image {} {} ({}, {}): {} folds, {} {} written, {} accumulators equal to accel::array and accel::fast::gemm, every one on the model's cycle, last output cycle {} = model {}",
             g.image, g.layer, if g.approximate { "approximate" } else { "exact" }, g.multiplier, c.folds, c.outputs,
-            if a.dataflow == Dataflow::Os { "outputs" } else { "partial sums" }, c.sums, c.last_output_cycle, c.model_last_busy_cycle
+            Rtl::of(a.dataflow).written(), c.sums, c.last_output_cycle, c.model_last_busy_cycle
         );
     }
     println!(

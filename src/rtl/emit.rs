@@ -249,6 +249,11 @@ impl Rtl {
         let (pr, pc) = self.flow.ports(FoldAt { row0: 0, col0: 0, r_used: g.rows, c_used: g.cols });
         pr * pc
     }
+    /// What each dump line holds, as the reports name it: `partial sums` (WS, IS; those of
+    /// successive reduction folds add up) or `outputs` (OS).
+    pub fn written(&self) -> &'static str {
+        text(self.flow.sums).written
+    }
     /// The fields of a stimulus word, LSB first: each edge's codes, valid bits and sidebands
     /// (left, then top), then the load bit (see [`Geometry::stim_bits`]).
     pub fn stim_doc(&self) -> String {
@@ -293,6 +298,8 @@ struct SumText {
     per_line: usize,
     /// The array's output ports as the testbench names their count.
     outputs: &'static str,
+    /// What a dump line holds ([`Rtl::written`]).
+    written: &'static str,
     /// The dump line's form in the testbench comment.
     dump_doc: &'static str,
     /// Index variable and Verilog lines of the testbench's dump.
@@ -317,6 +324,7 @@ const PASS_DOWN: SumText = SumText {
     edge_letter: true,
     per_line: 4,
     outputs: "C",
+    written: "partial sums",
     dump_doc: "// Dump line: CYCLE COLUMN SUM_HEX, CYCLE = index of the cycle whose closing edge loaded out_sum.",
     dump_var: "col",
     dump: &[
@@ -354,6 +362,7 @@ const IN_PLACE: SumText = SumText {
     edge_letter: false,
     per_line: 5,
     outputs: "R*C",
+    written: "outputs",
     dump_doc:
         "// Dump line: CYCLE ROW COLUMN SUM_HEX, CYCLE = index of the cycle whose closing edge loaded the output.",
     dump_var: "pe",

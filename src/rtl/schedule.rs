@@ -51,12 +51,12 @@ pub fn stimulus(ops: &GemmOperands, g: Geometry, df: Dataflow, folds: &[Fold]) -
     let mut bits = vec![false; sw];
     for f in folds {
         let feeds = Feeds { flow: rtl.flow, ops: *ops, a, at: f.at };
-        let last = feeds.t_len() - 1;
+        let t_len = feeds.t_len();
         for tau in 0..f.len as usize {
             bits.iter_mut().for_each(|b| *b = false);
             for r in 0..g.rows {
                 if let Some(tok) = feeds.left(tau, r, &mut reads) {
-                    put_token(&mut bits, rtl.left, g, 0, r, tok, last);
+                    put_token(&mut bits, rtl.left, g, 0, r, tok, t_len);
                 }
             }
             if feeds.load(tau) {
@@ -65,7 +65,7 @@ pub fn stimulus(ops: &GemmOperands, g: Geometry, df: Dataflow, folds: &[Fold]) -
                 }
                 for c in 0..g.cols {
                     if let Some(tok) = feeds.top(tau, c, &mut reads) {
-                        put_token(&mut bits, rtl.top, g, top_at, c, tok, last);
+                        put_token(&mut bits, rtl.top, g, top_at, c, tok, t_len);
                     }
                 }
             }
@@ -75,8 +75,9 @@ pub fn stimulus(ops: &GemmOperands, g: Geometry, df: Dataflow, folds: &[Fold]) -
     text
 }
 
-/// Lane `lane` of edge `e` (fields from bit `at`): code, valid bit, sideband.
-fn put_token(bits: &mut [bool], e: Edge, g: Geometry, at: usize, lane: usize, tok: Token, last: usize) {
+/// Lane `lane` of edge `e` (fields from bit `at`): code, valid bit, sideband (`last`: the token
+/// is the last of the `t_len` streamed ones).
+fn put_token(bits: &mut [bool], e: Edge, g: Geometry, at: usize, lane: usize, tok: Token, t_len: usize) {
     let n = e.lanes(g);
     for i in 0..8 {
         bits[at + 8 * lane + i] = (tok.code >> i) & 1 == 1;
@@ -85,7 +86,7 @@ fn put_token(bits: &mut [bool], e: Edge, g: Geometry, at: usize, lane: usize, to
     if let Some(sb) = e.sideband {
         bits[at + 9 * n + lane] = match sb {
             Sideband::Neg => tok.neg != 0,
-            Sideband::Last => tok.tag as usize == last,
+            Sideband::Last => tok.tag as usize + 1 == t_len,
         };
     }
 }

@@ -759,6 +759,22 @@ fn cli_is() {
     );
 }
 
+/// The stimulus word of each dataflow, as `sim/README.md` documents it: the left edge's fields,
+/// the top edge's, the load bit of a held operand.
+#[test]
+fn stimulus_word_layouts() {
+    for (rows, cols) in [(1, 1), (2, 3), (16, 16)] {
+        let g = Geometry { rows, cols };
+        assert_eq!(g.stim_bits(Dataflow::Ws), 9 * rows + 10 * cols + 1);
+        assert_eq!(g.stim_bits(Dataflow::Is), 10 * rows + 9 * cols + 1);
+        assert_eq!(g.stim_bits(Dataflow::Os), 10 * rows + 10 * cols);
+    }
+    let doc = |df| axdnn::rtl::emit::Rtl::of(df).stim_doc();
+    assert_eq!(doc(Dataflow::Ws), "x_left[8R] | x_vld[R] | w_top[8C] | w_vld[C] | w_neg[C] | load_w");
+    assert_eq!(doc(Dataflow::Is), "w_left[8R] | w_vld[R] | w_neg[R] | x_top[8C] | x_vld[C] | load_x");
+    assert_eq!(doc(Dataflow::Os), "x_left[8R] | x_vld[R] | x_last[R] | w_top[8C] | w_vld[C] | w_neg[C]");
+}
+
 /// The emitted Verilog itself (PE, array, testbench of every dataflow, 2×3 around the exact
 /// 8×8 generator netlist), so a change of the hardware's text is seen and reviewed even where
 /// the co-simulation would still pass.
