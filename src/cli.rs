@@ -191,7 +191,7 @@ struct EvalArgs {
     #[arg(long)]
     model: std::path::PathBuf,
     /// Evaluate the first N test images only [default: all].
-    #[arg(long, value_parser = axdnn::study::values::parse_count)]
+    #[arg(long, value_parser = axdnn::util::values::parse_count)]
     n: Option<usize>,
     /// Print the result as JSON.
     #[arg(long)]
@@ -217,31 +217,13 @@ enum DataCmd {
     },
 }
 
-/// Where third-party inputs are: every command that reads data or multipliers takes these.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct Inputs {
-    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data when present).
-    #[arg(long)]
-    pub data: Option<std::path::PathBuf>,
-    /// EvoApprox library folder (default: $AXDNN_EVOAPPROX, else ../shared/evoapprox when present).
-    #[arg(long)]
-    pub evoapprox: Option<std::path::PathBuf>,
-}
-
-impl Inputs {
-    pub fn resolve(&self) -> axdnn::study::Inputs {
-        axdnn::study::runner::default_inputs(self.data.clone(), self.evoapprox.clone())
-    }
-}
-
 /// A model folder's name for labels and default output folders.
 pub(crate) fn model_label(path: &std::path::Path) -> String {
     path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
 pub(crate) fn data_root(arg: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    axdnn::study::runner::locate(arg, "AXDNN_DATA", "../shared/data")
-        .ok_or_else(|| anyhow::anyhow!(axdnn::study::plan::NO_DATA))
+    axdnn::util::inputs::data_folder(arg).ok_or_else(|| anyhow::anyhow!(axdnn::util::inputs::NO_DATA))
 }
 
 fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {

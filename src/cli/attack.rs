@@ -15,7 +15,7 @@ pub struct AttackArgs {
     #[arg(long, default_value = "linf-pgd")]
     pub attack: Attack,
     /// Perturbation budgets (comma-separated, in the units of --eps-units).
-    #[arg(long, value_delimiter = ',', default_value = "0,0.01,0.02,0.05,0.1,0.2,0.3", value_parser = axdnn::study::values::parse_budget, allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', default_value = "0,0.01,0.02,0.05,0.1,0.2,0.3", value_parser = axdnn::util::values::parse_budget, allow_negative_numbers = true)]
     pub eps: Vec<f32>,
     /// pixel (of [0, 1]) or normalized ((x − mean)/std per channel: the model's own
     /// normalization, else MNIST 0.1307/0.3081, CIFAR-10 (0.4914, 0.4822, 0.4465)/(0.2470,
@@ -38,7 +38,7 @@ pub struct AttackArgs {
     #[arg(long, default_value_t = 0)]
     pub attack_seed: u64,
     /// Images per attack call (noise draws cover a whole call, as in Foolbox).
-    #[arg(long, default_value_t = 100, value_parser = axdnn::study::values::parse_count)]
+    #[arg(long, default_value_t = 100, value_parser = axdnn::util::values::parse_count)]
     pub batch: usize,
     /// Results folder (default: runs/attack-<model>-<attack>).
     #[arg(long)]

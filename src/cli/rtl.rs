@@ -29,7 +29,7 @@ pub enum RtlCmd {
         #[arg(long, default_value = "ws")]
         dataflow: Dataflow,
         #[command(flatten)]
-        inputs: super::Inputs,
+        inputs: axdnn::util::inputs::InputFlags,
     },
     /// Co-simulate a random GEMM tile (or, with --model, real layers of real images) on the
     /// emitted RTL and compare with accel::array/fast (and the accelerator's logits).
@@ -101,11 +101,11 @@ struct RealArgs {
     #[arg(long, default_value_t = 0, requires = "model")]
     calib_seed: u64,
     #[command(flatten)]
-    inputs: super::Inputs,
+    inputs: axdnn::util::inputs::InputFlags,
 }
 
 /// The multiplier's netlist ([`axdnn::mult::resolve::netlist_file`]).
-fn resolve(spec: &str, inputs: &super::Inputs) -> anyhow::Result<PathBuf> {
+fn resolve(spec: &str, inputs: &axdnn::util::inputs::InputFlags) -> anyhow::Result<PathBuf> {
     Ok(axdnn::mult::resolve::netlist_file(spec, inputs.resolve().evoapprox.as_deref())?)
 }
 

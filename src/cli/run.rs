@@ -1,7 +1,7 @@
 //! `axdnn run`: the main job on built-in defaults ([`axdnn::study::main_job`]).
 
-use super::Inputs;
 use axdnn::study::main_job::MainJob;
+use axdnn::util::inputs::InputFlags;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -16,7 +16,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1000)]
     pub n: usize,
     #[command(flatten)]
-    pub inputs: Inputs,
+    pub inputs: InputFlags,
     /// Print the table's rows as JSON (after the report is written).
     #[arg(long)]
     pub json: bool,

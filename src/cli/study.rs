@@ -1,8 +1,8 @@
 //! `axdnn study run|report|merge|slurm` and `axdnn reproduce`: argument parsing and printing
 //! around [`axdnn::study`]. A study is a plan file, or flags that name the same keys.
 
-use super::Inputs;
 use axdnn::study::{self, report, slurm, store, Plan, Runner, Shard};
+use axdnn::util::inputs::InputFlags;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
@@ -56,7 +56,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub inputs: Inputs,
+    pub inputs: InputFlags,
 }
 
 #[derive(clap::Args)]
@@ -82,7 +82,7 @@ pub struct SlurmArgs {
     #[arg(long)]
     pub submit: bool,
     #[command(flatten)]
-    pub inputs: Inputs,
+    pub inputs: InputFlags,
 }
 
 /// The plan of a `study run`: the file, or the flags (which then are the whole plan).
@@ -204,7 +204,7 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub report_only: bool,
     #[command(flatten)]
-    pub inputs: Inputs,
+    pub inputs: InputFlags,
 }
 
 pub fn reproduce_cmd(a: ReproduceArgs) -> anyhow::Result<()> {

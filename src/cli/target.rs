@@ -2,12 +2,12 @@
 //! that runs a model on the hardware; the library's [`TargetSpec`] holds the settings and their
 //! defaults, this only parses them.
 
-use super::Inputs;
 use axdnn::accel::{ArrayShape, Dataflow};
 use axdnn::quant::{ApproxLayers, QuantScheme, Recover};
 use axdnn::study::target_spec::defaults;
-use axdnn::study::values;
 use axdnn::study::{PlanKeys, TargetSpec};
+use axdnn::util::inputs::InputFlags;
+use axdnn::util::values;
 use std::path::{Path, PathBuf};
 
 /// A quantized model on the accelerator.
@@ -50,7 +50,7 @@ pub struct TargetArgs {
     #[arg(long, value_delimiter = ',', default_value = defaults::RECOVER)]
     pub recover: Vec<Recover>,
     #[command(flatten)]
-    pub inputs: Inputs,
+    pub inputs: InputFlags,
 }
 
 /// Help text of every multiplier flag.

@@ -21,13 +21,13 @@ pub struct TransferArgs {
     #[arg(long, default_value = "linf-bim")]
     pub attack: Attack,
     /// Its budget (pixel units).
-    #[arg(long, default_value_t = 0.05, value_parser = axdnn::study::values::parse_budget, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.05, value_parser = axdnn::util::values::parse_budget, allow_negative_numbers = true)]
     pub eps: f32,
     /// Seed of the attack's random draws.
     #[arg(long, default_value_t = 0)]
     pub attack_seed: u64,
     /// Images per attack call.
-    #[arg(long, default_value_t = 100, value_parser = axdnn::study::values::parse_count)]
+    #[arg(long, default_value_t = 100, value_parser = axdnn::util::values::parse_count)]
     pub batch: usize,
     /// Results folder (default: runs/transfer-<model>).
     #[arg(long)]

@@ -8,7 +8,8 @@
 //! alone; [`store::merge`] unites shard folders; [`slurm`] writes job arrays for a cluster.
 //!
 //! ```no_run
-//! use axdnn::study::{Plan, Runner, runner::default_inputs};
+//! use axdnn::study::{Plan, Runner};
+//! use axdnn::util::inputs::default_inputs;
 //! let inputs = default_inputs(None, None);
 //! let plan = Plan::from_toml("models = [\"models/lenet5-mnist\"]\nattacks = [\"fgsm\"]\nimages = 100\n", "inline.toml".as_ref(), &inputs)?;
 //! let summary = Runner::new(plan, inputs).run("runs/example".as_ref())?;
@@ -30,7 +31,6 @@ pub mod stats;
 pub mod store;
 pub mod tables;
 pub mod target_spec;
-pub mod values;
 
 pub use cell::{Cell, Shard, Target};
 pub use keys::PlanKeys;
