@@ -18,6 +18,7 @@
 //! ```
 
 pub mod cell;
+pub mod jobs;
 pub mod keys;
 pub mod main_job;
 pub mod paper;
@@ -133,4 +134,13 @@ pub enum StudyError {
     /// Slurm job scripts could not be written or submitted (why).
     #[error("slurm: {0}")]
     Slurm(String),
+    /// A multiplier given on the command line could not be loaded.
+    #[error(transparent)]
+    Load(#[from] crate::mult::LoadError),
+    /// The accelerator could not be built or run.
+    #[error(transparent)]
+    Accel(#[from] crate::accel::AccelError),
+    /// The RTL could not be written, simulated or did not match.
+    #[error(transparent)]
+    Rtl(#[from] crate::rtl::RtlError),
 }

@@ -278,6 +278,15 @@ impl Inputs {
 }
 
 impl Plan {
+    /// Its results folder when none is given: `runs/study-<name>`, or `runs/study` for a
+    /// flags-only plan (named `study`).
+    pub fn default_out(&self) -> PathBuf {
+        match self.name.as_str() {
+            "study" => PathBuf::from("runs/study"),
+            name => PathBuf::from(format!("runs/study-{}", super::report::slug(name))),
+        }
+    }
+
     /// Read and check a plan file (see [`Plan::from_toml`]).
     pub fn load(path: &Path, inputs: &Inputs) -> Result<Plan, StudyError> {
         let text = std::fs::read_to_string(path)
