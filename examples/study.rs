@@ -8,7 +8,8 @@
 //! Reads MNIST from `$AXDNN_DATA` (else `../shared/data`); uses only multipliers from this
 //! repository, so the EvoApprox library is not needed.
 
-use axdnn::study::{report, runner::default_inputs, Plan, Runner};
+use axdnn::study::{report, Plan, Runner};
+use axdnn::util::inputs::default_inputs;
 use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

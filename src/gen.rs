@@ -287,6 +287,27 @@ pub fn header(spec: &Spec) -> String {
     )
 }
 
+/// The specs of `axdnn gen`: each parsed ([`parse_spec`]), or [`default_set`] when none is given.
+pub fn parse_specs(specs: &[String]) -> Result<Vec<Spec>, String> {
+    if specs.is_empty() {
+        return Ok(default_set());
+    }
+    specs.iter().map(|s| parse_spec(s)).collect()
+}
+
+impl Spec {
+    /// Write the multiplier as `NAME.v` into `dir` (atomically); the file and its gate count
+    /// (inputs not counted), as `PATH: N gates`.
+    pub fn write(&self, dir: &std::path::Path) -> Result<String, String> {
+        let net = self.netlist();
+        let path = dir.join(format!("{}.v", self.name()));
+        crate::util::write_atomic(&path, to_verilog(&net, &header(self)).as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let gates = net.nodes.iter().filter(|n| n.op != Op::Input).count();
+        Ok(format!("{}: {gates} gates", path.display()))
+    }
+}
+
 /// Parse a generator spec: `exact:NxM`, `sexact:NxM` (signed), `trunc:NxM:K` or `bam:NxM:HBL:VBL` (`N` alone = `NxN`).
 pub fn parse_spec(s: &str) -> Result<Spec, String> {
     let parts: Vec<&str> = s.split(':').collect();

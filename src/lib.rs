@@ -5,7 +5,7 @@
 //! upward or cyclic one):
 //!
 //! ```text
-//! util      spans for errors, atomic writes, the cache folder, hashes
+//! util      spans for errors, atomic writes, the cache folder, hashes, input folders, value checks
 //! netlist   EvoApprox Verilog → gate IR (nom parser, checks, petgraph passes)
 //! gen       our own multipliers as netlists (exact, truncated, broken-array)
 //! sim       bit-parallel simulation; how circuit bits are read as operands

@@ -4,7 +4,9 @@
 //! `Multiplier::mul_batch` call (the PEs work in parallel; a bit-parallel netlist simulator
 //! evaluates them as lanes).
 //!
-//! Schedule per fold (local cycle τ, matching SCALE-Sim's demand matrices, peers.md §5):
+//! One stepper runs every dataflow: the edges are fed by [`Feeds`] (what [`Flow`] says enters
+//! where, and when) and the PEs differ only in where their sums go ([`Sums`]). Schedule per fold
+//! (local cycle τ, matching SCALE-Sim's demand matrices, peers.md §5):
 //! * WS: τ ∈ [0, R): weights shift down one row per cycle from the top edge. Activation `t` of
 //!   array row `r` enters the left edge at `τ = R + t + r` (input skew), moves one PE right per
 //!   cycle; partial sums start at row 0 and move one PE down per cycle, passing unused rows
@@ -25,6 +27,7 @@
 //! A fold ends when no register holds data; the next one starts on the following cycle.
 
 use super::fast::GemmOperands;
+use super::flow::{Feeds, Flow, Operand, Sums, Token};
 use super::timing::{ArrayShape, Dataflow, SramCounts};
 use crate::mult::Multiplier;
 
@@ -43,13 +46,6 @@ pub struct ArrayRun {
     pub sram: SramCounts,
 }
 
-/// Activation token: operand code and pixel/reduction tag.
-type XTok = Option<(u8, u32)>;
-/// Weight register: operand code and negation mask.
-type WTok = Option<(u8, i32)>;
-/// Partial sum token: value and pixel tag.
-type PTok = Option<(i32, u32)>;
-
 /// Runs the GEMM `ops` on an `a`-sized array in dataflow `df`, cycle by cycle, every product
 /// through `mult`.
 pub fn run(ops: &GemmOperands, mult: &dyn Multiplier, a: ArrayShape, df: Dataflow) -> ArrayRun {
@@ -60,26 +56,15 @@ pub fn run(ops: &GemmOperands, mult: &dyn Multiplier, a: ArrayShape, df: Dataflo
         macs: 0,
         sram: SramCounts::default(),
     };
+    let flow = Flow::of(df);
     let mut base = 0u64;
-    let mut any_busy = false;
-    match df {
-        Dataflow::Ws | Dataflow::Is => {
-            let roles = Roles::new(*ops, df);
-            for k0 in (0..ops.k).step_by(a.rows) {
-                for o0 in (0..roles.cols()).step_by(a.cols) {
-                    base = stationary_fold(&roles, mult, a, k0, o0, base, &mut st, &mut any_busy);
-                    st.folds += 1;
-                }
-            }
-        }
-        Dataflow::Os => {
-            for p0 in (0..ops.npix).step_by(a.rows) {
-                for o0 in (0..ops.nf).step_by(a.cols) {
-                    base = os_fold(ops, mult, a, p0, o0, base, &mut st, &mut any_busy);
-                    st.folds += 1;
-                }
-            }
-        }
+    for at in flow.folds(ops, a) {
+        let feeds = Feeds { flow, ops: *ops, a, at };
+        base = match flow.sums {
+            Sums::PassDown => fold::<PassDown>(&feeds, mult, base, &mut st),
+            Sums::InPlace => fold::<InPlace>(&feeds, mult, base, &mut st),
+        };
+        st.folds += 1;
     }
     st
 }
@@ -91,21 +76,25 @@ struct Batch {
     out: Vec<i32>,
     /// PE index of each product.
     pe: Vec<usize>,
+    /// Negation mask of each product.
+    neg: Vec<i32>,
 }
 
 impl Batch {
     fn new() -> Self {
-        Batch { rows: Vec::new(), cols: Vec::new(), out: Vec::new(), pe: Vec::new() }
+        Batch { rows: Vec::new(), cols: Vec::new(), out: Vec::new(), pe: Vec::new(), neg: Vec::new() }
     }
     fn clear(&mut self) {
         self.rows.clear();
         self.cols.clear();
         self.pe.clear();
+        self.neg.clear();
     }
-    fn push(&mut self, pe: usize, x: u8, w: u8) {
+    fn push(&mut self, pe: usize, x: u8, w: u8, neg: i32) {
         self.rows.push(x as u32);
         self.cols.push(w as u32);
         self.pe.push(pe);
+        self.neg.push(neg);
     }
     fn eval(&mut self, mult: &dyn Multiplier) {
         self.out.clear();
@@ -116,290 +105,135 @@ impl Batch {
     }
 }
 
-/// The two operands of a stationary fold as `stationary[kk][col]` (loaded from the top) and
-/// `streamed[t][kk]` (entering at the left): WS keeps weights (columns = filters, T = pixels),
-/// IS keeps activation windows (columns = pixels, T = filters).
-/// Shared with the RTL stimulus (`rtl::schedule`), which feeds the same operands.
-pub struct Roles<'a> {
-    /// The GEMM's operands.
-    pub ops: GemmOperands<'a>,
-    /// Input-stationary (activation windows stationary) rather than weight-stationary.
-    pub is: bool,
+/// The sum registers of the PEs: [`Sums::PassDown`] or [`Sums::InPlace`]. Per cycle the stepper
+/// calls `mac` for every PE, `add` for every product, `write` once, then `commit`.
+trait SumPath {
+    /// The PEs hold the top operand ([`Flow::held`]).
+    const HELD: bool;
+    fn new(a: ArrayShape, k: usize) -> Self;
+    /// PE `i` = `(r, c)` sees `l` entering from the left and `t` from above (the held operand,
+    /// or the one entering): whether it multiplies them (where the product goes is remembered).
+    fn mac(&mut self, i: usize, r: usize, l: Option<Token>, t: Option<Token>) -> bool;
+    /// The signed product of PE `i`'s MAC.
+    fn add(&mut self, i: usize, prod: i32);
+    /// The outputs leaving the array at the end of this cycle: `out(r, c, t, value)` for port
+    /// `(r, c)` (see [`Flow::ports`]) and streamed index `t`.
+    fn write(&mut self, out: impl FnMut(usize, usize, u32, i32));
+    /// The next registers become the current ones.
+    fn commit(&mut self);
+    /// A sum is still on its way out.
+    fn holding(&self) -> bool;
 }
 
-impl<'a> Roles<'a> {
-    /// The roles of `df` (WS or IS; OS has no stationary operand).
-    pub fn new(ops: GemmOperands<'a>, df: Dataflow) -> Roles<'a> {
-        debug_assert!(df != Dataflow::Os);
-        Roles { ops, is: df == Dataflow::Is }
-    }
-    /// Extent of the dimension mapped on the array columns.
-    pub fn cols(&self) -> usize {
-        if self.is {
-            self.ops.npix
-        } else {
-            self.ops.nf
-        }
-    }
-    /// Extent of the streamed dimension T.
-    pub fn t_len(&self) -> usize {
-        if self.is {
-            self.ops.nf
-        } else {
-            self.ops.npix
-        }
-    }
-    fn weight(&self, kk: usize, o: usize) -> (u8, i32) {
-        let j = kk * self.ops.nf + o;
-        (self.ops.wgt[j], self.ops.neg.map_or(0, |m| m[j]))
-    }
-    /// Code and negation mask of the stationary operand of reduction row `kk`, column `col`;
-    /// counts the SRAM read.
-    pub fn stationary(&self, kk: usize, col: usize, sram: &mut SramCounts) -> (u8, i32) {
-        if self.is {
-            sram.ifmap_reads += 1;
-            (self.ops.act[col * self.ops.k + kk], 0)
-        } else {
-            sram.filter_reads += 1;
-            self.weight(kk, col)
-        }
-    }
-    /// Code and negation mask of streamed element `t` of reduction row `kk`; counts the read.
-    pub fn streamed(&self, t: usize, kk: usize, sram: &mut SramCounts) -> (u8, i32) {
-        if self.is {
-            sram.filter_reads += 1;
-            self.weight(kk, t)
-        } else {
-            sram.ifmap_reads += 1;
-            (self.ops.act[t * self.ops.k + kk], 0)
-        }
-    }
-    /// (activation, weight) of a PE holding `stat` and receiving `strm`.
-    fn operands(&self, strm: u8, stat: u8) -> (u8, u8) {
-        if self.is {
-            (stat, strm)
-        } else {
-            (strm, stat)
-        }
-    }
-    /// Index in the `npix × nf` sums of streamed element `t` on column `col`.
-    pub fn out_index(&self, t: usize, col: usize) -> usize {
-        if self.is {
-            col * self.ops.nf + t
-        } else {
-            t * self.ops.nf + col
-        }
-    }
-}
+/// Partial sum token: value and streamed index.
+type PTok = Option<(i32, u32)>;
 
-/// Streamed token: operand code, negation mask and streamed index `t`.
-type STok = Option<(u8, i32, u32)>;
-
-/// One WS or IS fold: reduction rows `k0..`, stationary columns `o0..`.
-#[allow(clippy::too_many_arguments)]
-fn stationary_fold(
-    roles: &Roles,
-    mult: &dyn Multiplier,
+/// WS/IS: partial sums move down one PE per cycle, then through the column's de-skew line.
+struct PassDown {
     a: ArrayShape,
-    k0: usize,
-    o0: usize,
-    base: u64,
-    st: &mut ArrayRun,
-    any_busy: &mut bool,
-) -> u64 {
-    let ops = &roles.ops;
-    let (r_n, c_n) = (a.rows, a.cols);
-    let r_used = (ops.k - k0).min(r_n);
-    let c_used = (roles.cols() - o0).min(c_n);
-    let t_n = roles.t_len();
-    let idx = |r: usize, c: usize| r * c_n + c;
-    let mut w: Vec<WTok> = vec![None; r_n * c_n];
-    let mut x: Vec<STok> = vec![None; r_n * c_n];
-    let mut ps: Vec<PTok> = vec![None; r_n * c_n];
-    // De-skew delay line of column c: depth C−1−c.
-    let mut line: Vec<Vec<PTok>> = (0..c_n).map(|c| vec![None; c_n - 1 - c]).collect();
-    let (mut nw, mut nx, mut nps, mut nline) = (w.clone(), x.clone(), ps.clone(), line.clone());
-    let mut batch = Batch::new();
-    let mut pending: Vec<(usize, i32, u32, i32)> = Vec::new(); // (pe, psum_in, tag, neg mask)
-    let mut tau = 0u64;
-    loop {
-        let mut busy = false;
-        // Stationary load: shift down, top row fed with array row R−1−τ.
-        if (tau as usize) < r_n {
-            busy = true;
-            let rr = r_n - 1 - tau as usize;
-            for c in 0..c_n {
-                for r in (1..r_n).rev() {
-                    nw[idx(r, c)] = w[idx(r - 1, c)];
-                }
-                nw[idx(0, c)] = (rr < r_used && c < c_used).then(|| roles.stationary(k0 + rr, o0 + c, &mut st.sram));
+    ps: Vec<PTok>,
+    nps: Vec<PTok>,
+    /// De-skew delay line of column c: depth C−1−c.
+    line: Vec<Vec<PTok>>,
+    nline: Vec<Vec<PTok>>,
+    /// The partial sum each MAC of this cycle adds to.
+    pin: Vec<(i32, u32)>,
+}
+
+impl SumPath for PassDown {
+    const HELD: bool = true;
+    fn new(a: ArrayShape, _k: usize) -> Self {
+        let n = a.rows * a.cols;
+        let line: Vec<Vec<PTok>> = (0..a.cols).map(|c| vec![None; a.cols - 1 - c]).collect();
+        PassDown { a, ps: vec![None; n], nps: vec![None; n], nline: line.clone(), line, pin: vec![(0, 0); n] }
+    }
+    fn mac(&mut self, i: usize, r: usize, l: Option<Token>, t: Option<Token>) -> bool {
+        // Row 0 starts a partial sum wherever both operands meet.
+        let p_in = if r == 0 { l.filter(|_| t.is_some()).map(|l| (0, l.tag)) } else { self.ps[i - self.a.cols] };
+        match (p_in, l, t) {
+            (Some((p, tag)), Some(l), Some(_)) => {
+                debug_assert_eq!(tag, l.tag, "skew broken");
+                self.pin[i] = (p, tag);
+                true
             }
-        } else {
-            nw.copy_from_slice(&w);
-        }
-        batch.clear();
-        pending.clear();
-        for r in 0..r_n {
-            // Left-edge feed of row r (input skew): element t = τ − R − r.
-            let feed: STok = {
-                let t = tau as i64 - r_n as i64 - r as i64;
-                if r < r_used && t >= 0 && (t as usize) < t_n {
-                    let (code, m) = roles.streamed(t as usize, k0 + r, &mut st.sram);
-                    Some((code, m, t as u32))
-                } else {
-                    None
-                }
-            };
-            for c in 0..c_n {
-                let i = idx(r, c);
-                let x_in = if c == 0 { feed } else { x[idx(r, c - 1)] };
-                let p_in: PTok = if r == 0 {
-                    match (x_in, w[i]) {
-                        (Some((_, _, t)), Some(_)) => Some((0, t)),
-                        _ => None,
-                    }
-                } else {
-                    ps[idx(r - 1, c)]
-                };
-                nx[i] = x_in;
-                nps[i] = match (p_in, x_in, w[i]) {
-                    (Some((p, tag)), Some((xc, xm, xt)), Some((wc, wm))) => {
-                        debug_assert_eq!(tag, xt, "skew broken");
-                        let (act, wgt) = roles.operands(xc, wc);
-                        batch.push(i, act, wgt);
-                        // Only one operand (the weight) carries a mask; the other's is 0.
-                        pending.push((i, p, tag, xm | wm));
-                        None // filled after the batch
-                    }
-                    (p, _, _) => p, // bypass (no stationary operand here or no streamed one)
-                };
+            (p, _, _) => {
+                self.nps[i] = p; // bypass (nothing held here, or nothing streamed)
+                false
             }
         }
-        batch.eval(mult);
-        st.macs += batch.out.len() as u64;
-        for (j, &(i, p, tag, m)) in pending.iter().enumerate() {
-            debug_assert_eq!(batch.pe[j], i);
-            let prod = (batch.out[j] ^ m).wrapping_sub(m);
-            nps[i] = Some((p.wrapping_add(prod), tag));
-        }
-        // Bottom edge → de-skew lines → output write.
+    }
+    fn add(&mut self, i: usize, prod: i32) {
+        let (p, tag) = self.pin[i];
+        self.nps[i] = Some((p.wrapping_add(prod), tag));
+    }
+    fn write(&mut self, mut out: impl FnMut(usize, usize, u32, i32)) {
+        let (r_n, c_n) = (self.a.rows, self.a.cols);
         for c in 0..c_n {
-            let bottom = nps[idx(r_n - 1, c)];
+            let bottom = self.nps[(r_n - 1) * c_n + c];
             let d = c_n - 1 - c;
-            let emit = if d == 0 { bottom } else { line[c][d - 1] };
+            let emit = if d == 0 { bottom } else { self.line[c][d - 1] };
             if d > 0 {
-                nline[c][0] = bottom;
+                self.nline[c][0] = bottom;
                 for s in 1..d {
-                    nline[c][s] = line[c][s - 1];
+                    self.nline[c][s] = self.line[c][s - 1];
                 }
             }
             if let Some((v, t)) = emit {
-                busy = true;
-                st.sram.ofmap_writes += 1;
-                let o = &mut st.sums[roles.out_index(t as usize, o0 + c)];
-                *o = o.wrapping_add(v);
+                out(0, c, t, v);
             }
         }
-        // Commit.
-        std::mem::swap(&mut w, &mut nw);
-        std::mem::swap(&mut x, &mut nx);
-        std::mem::swap(&mut ps, &mut nps);
-        std::mem::swap(&mut line, &mut nline);
-        // Data still to be consumed: the right-most streamed registers and the bottom partial
-        // sums (already copied into the de-skew lines) have no consumer.
-        let holding = (0..r_n).any(|r| x[idx(r, 0)..idx(r, c_n - 1)].iter().any(Option::is_some))
-            || ps[..idx(r_n - 1, 0)].iter().any(Option::is_some)
-            || line.iter().flatten().any(Option::is_some);
-        busy |= holding;
-        if busy {
-            st.last_busy_cycle = base + tau;
-            *any_busy = true;
-        }
-        // Feeds still scheduled after this cycle (stationary until R−1, streamed until
-        // R + T + r_used − 3).
-        let feeding = (tau as usize) + 2 < r_n + t_n + r_used;
-        if !holding && !feeding {
-            return base + tau + 1;
-        }
-        tau += 1;
+    }
+    fn commit(&mut self) {
+        std::mem::swap(&mut self.ps, &mut self.nps);
+        std::mem::swap(&mut self.line, &mut self.nline);
+    }
+    fn holding(&self) -> bool {
+        // The bottom row's partial sums are already copied into the de-skew lines.
+        self.ps[..(self.a.rows - 1) * self.a.cols].iter().any(Option::is_some)
+            || self.line.iter().flatten().any(Option::is_some)
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn os_fold(
-    ops: &GemmOperands,
-    mult: &dyn Multiplier,
+/// OS: each PE accumulates K products, then its output counts down to the fold's write cycle.
+struct InPlace {
     a: ArrayShape,
-    p0: usize,
-    o0: usize,
-    base: u64,
-    st: &mut ArrayRun,
-    any_busy: &mut bool,
-) -> u64 {
-    let (r_n, c_n) = (a.rows, a.cols);
-    let r_used = (ops.npix - p0).min(r_n);
-    let c_used = (ops.nf - o0).min(c_n);
-    let k_n = ops.k;
-    let idx = |r: usize, c: usize| r * c_n + c;
-    let mut x: Vec<XTok> = vec![None; r_n * c_n];
-    let mut w: Vec<Option<(u8, i32, u32)>> = vec![None; r_n * c_n];
-    let mut acc: Vec<(i32, usize)> = vec![(0, 0); r_n * c_n];
-    // Output de-skew register of each PE: value and remaining delay.
-    let mut outq: Vec<Option<(i32, usize)>> = vec![None; r_n * c_n];
-    let (mut nx, mut nw, mut nacc, mut noutq) = (x.clone(), w.clone(), acc.clone(), outq.clone());
-    let mut batch = Batch::new();
-    let mut tau = 0u64;
-    loop {
-        let mut busy = false;
-        batch.clear();
-        for r in 0..r_n {
-            let feed_x: XTok = {
-                let kk = tau as i64 - r as i64;
-                if r < r_used && kk >= 0 && (kk as usize) < k_n {
-                    st.sram.ifmap_reads += 1;
-                    Some((ops.act[(p0 + r) * k_n + kk as usize], kk as u32))
-                } else {
-                    None
-                }
-            };
-            for c in 0..c_n {
-                let i = idx(r, c);
-                let x_in = if c == 0 { feed_x } else { x[idx(r, c - 1)] };
-                let w_in = if r == 0 {
-                    let kk = tau as i64 - c as i64;
-                    if c < c_used && kk >= 0 && (kk as usize) < k_n {
-                        st.sram.filter_reads += 1;
-                        let j = kk as usize * ops.nf + o0 + c;
-                        Some((ops.wgt[j], ops.neg.map_or(0, |m| m[j]), kk as u32))
-                    } else {
-                        None
-                    }
-                } else {
-                    w[idx(r - 1, c)]
-                };
-                nx[i] = x_in;
-                nw[i] = w_in;
-                nacc[i] = acc[i];
-                if let (Some((xc, xk)), Some((wc, _, wk))) = (x_in, w_in) {
-                    debug_assert_eq!(xk, wk, "skew broken");
-                    batch.push(i, xc, wc);
-                }
+    k: usize,
+    /// Sum so far and products in it.
+    acc: Vec<(i32, usize)>,
+    nacc: Vec<(i32, usize)>,
+    /// Output de-skew register of each PE: value and remaining delay.
+    outq: Vec<Option<(i32, usize)>>,
+    noutq: Vec<Option<(i32, usize)>>,
+}
+
+impl SumPath for InPlace {
+    const HELD: bool = false;
+    fn new(a: ArrayShape, k: usize) -> Self {
+        let n = a.rows * a.cols;
+        InPlace { a, k, acc: vec![(0, 0); n], nacc: vec![(0, 0); n], outq: vec![None; n], noutq: vec![None; n] }
+    }
+    fn mac(&mut self, i: usize, _r: usize, l: Option<Token>, t: Option<Token>) -> bool {
+        self.nacc[i] = self.acc[i];
+        match (l, t) {
+            (Some(l), Some(t)) => {
+                debug_assert_eq!(l.tag, t.tag, "skew broken");
+                true
             }
+            _ => false,
         }
-        batch.eval(mult);
-        st.macs += batch.out.len() as u64;
-        for (j, &i) in batch.pe.iter().enumerate() {
-            let m = nw[i].map_or(0, |t| t.1);
-            let prod = (batch.out[j] ^ m).wrapping_sub(m);
-            let (s, n) = acc[i];
-            nacc[i] = (s.wrapping_add(prod), n + 1);
-        }
+    }
+    fn add(&mut self, i: usize, prod: i32) {
+        let (s, n) = self.acc[i];
+        self.nacc[i] = (s.wrapping_add(prod), n + 1);
+    }
+    fn write(&mut self, mut out: impl FnMut(usize, usize, u32, i32)) {
+        let (r_n, c_n) = (self.a.rows, self.a.cols);
         for r in 0..r_n {
             for c in 0..c_n {
-                let i = idx(r, c);
+                let i = r * c_n + c;
                 // Existing delay registers count down; emission when the count reaches zero.
                 let mut emit = None;
-                noutq[i] = match outq[i] {
+                self.noutq[i] = match self.outq[i] {
                     Some((v, 1)) => {
                         emit = Some(v);
                         None
@@ -407,41 +241,105 @@ fn os_fold(
                     Some((v, d)) => Some((v, d - 1)),
                     None => None,
                 };
-                if nacc[i].1 == k_n {
+                if self.nacc[i].1 == self.k {
                     let d = (r_n - 1 - r) + (c_n - 1 - c);
-                    debug_assert!(noutq[i].is_none());
+                    debug_assert!(self.noutq[i].is_none());
                     if d == 0 {
-                        emit = Some(nacc[i].0);
+                        emit = Some(self.nacc[i].0);
                     } else {
-                        noutq[i] = Some((nacc[i].0, d));
+                        self.noutq[i] = Some((self.nacc[i].0, d));
                     }
-                    nacc[i] = (0, 0);
+                    self.nacc[i] = (0, 0);
                 }
                 if let Some(v) = emit {
-                    busy = true;
-                    st.sram.ofmap_writes += 1;
-                    st.sums[(p0 + r) * ops.nf + o0 + c] = v;
+                    out(r, c, 0, v);
                 }
             }
         }
-        std::mem::swap(&mut x, &mut nx);
-        std::mem::swap(&mut w, &mut nw);
-        std::mem::swap(&mut acc, &mut nacc);
-        std::mem::swap(&mut outq, &mut noutq);
-        // Data still to be consumed (the right-most activations and bottom weights have no consumer).
-        let holding = (0..r_n).any(|r| x[idx(r, 0)..idx(r, c_n - 1)].iter().any(Option::is_some))
-            || w[..idx(r_n - 1, 0)].iter().any(Option::is_some)
-            || outq.iter().any(Option::is_some)
-            || acc.iter().any(|a| a.1 > 0);
+    }
+    fn commit(&mut self) {
+        std::mem::swap(&mut self.acc, &mut self.nacc);
+        std::mem::swap(&mut self.outq, &mut self.noutq);
+    }
+    fn holding(&self) -> bool {
+        self.outq.iter().any(Option::is_some) || self.acc.iter().any(|a| a.1 > 0)
+    }
+}
+
+/// One fold; returns the global cycle the next fold starts on.
+fn fold<S: SumPath>(feeds: &Feeds, mult: &dyn Multiplier, base: u64, st: &mut ArrayRun) -> u64 {
+    let (r_n, c_n) = (feeds.a.rows, feeds.a.cols);
+    let held = S::HELD;
+    debug_assert_eq!(held, feeds.flow.held());
+    let left_is_act = feeds.flow.left == Operand::Act;
+    let idx = |r: usize, c: usize| r * c_n + c;
+    // Operand registers: `left` moves right, `top` moves down (or stays, when held).
+    let mut left: Vec<Option<Token>> = vec![None; r_n * c_n];
+    let mut top = left.clone();
+    let (mut nleft, mut ntop) = (left.clone(), top.clone());
+    let mut top_feed: Vec<Option<Token>> = vec![None; c_n];
+    let mut sums = S::new(feeds.a, feeds.ops.k);
+    let mut batch = Batch::new();
+    let last_feed = feeds.last_feed();
+    let mut tau = 0usize;
+    loop {
+        let load = feeds.load(tau);
+        // Loading a held operand keeps the array busy even where the fold leaves PEs empty.
+        let mut busy = held && load;
+        for (c, f) in top_feed.iter_mut().enumerate() {
+            *f = if load { feeds.top(tau, c, &mut st.sram) } else { None };
+        }
+        batch.clear();
+        for r in 0..r_n {
+            let feed = feeds.left(tau, r, &mut st.sram);
+            for (c, &fed) in top_feed.iter().enumerate() {
+                let i = idx(r, c);
+                let l_in = if c == 0 { feed } else { left[i - 1] };
+                nleft[i] = l_in;
+                let t_in = if load {
+                    ntop[i] = if r == 0 { fed } else { top[i - c_n] };
+                    ntop[i]
+                } else {
+                    None
+                };
+                // A held operand is multiplied from its register, a streamed one as it enters
+                // (and a streamed one is loaded on every cycle).
+                let t_use = if held { top[i] } else { t_in };
+                if let (true, Some(l), Some(t)) = (sums.mac(i, r, l_in, t_use), l_in, t_use) {
+                    let (x, w) = if left_is_act { (l, t) } else { (t, l) };
+                    // Only one operand (the weight) carries a mask; the other's is 0.
+                    batch.push(i, x.code, w.code, l.neg | t.neg);
+                }
+            }
+        }
+        batch.eval(mult);
+        st.macs += batch.out.len() as u64;
+        for (j, &i) in batch.pe.iter().enumerate() {
+            let m = batch.neg[j];
+            sums.add(i, (batch.out[j] ^ m).wrapping_sub(m));
+        }
+        sums.write(|r, c, t, v| {
+            busy = true;
+            st.sram.ofmap_writes += 1;
+            let o = &mut st.sums[feeds.flow.out_index(&feeds.ops, feeds.at, r, c, t as usize)];
+            *o = o.wrapping_add(v);
+        });
+        std::mem::swap(&mut left, &mut nleft);
+        if load {
+            std::mem::swap(&mut top, &mut ntop);
+        }
+        sums.commit();
+        // Data still to be consumed: the right-most left-edge operands and the bottom streamed
+        // top operands have no consumer.
+        let holding = (0..r_n).any(|r| left[idx(r, 0)..idx(r, c_n - 1)].iter().any(Option::is_some))
+            || (!held && top[..idx(r_n - 1, 0)].iter().any(Option::is_some))
+            || sums.holding();
         busy |= holding || !batch.out.is_empty();
         if busy {
-            st.last_busy_cycle = base + tau;
-            *any_busy = true;
+            st.last_busy_cycle = base + tau as u64;
         }
-        // Feeds still scheduled after this cycle (the last at K − 2 + max(r_used, c_used)).
-        let feeding = (tau as usize) + 2 < k_n + r_used.max(c_used);
-        if !holding && !feeding {
-            return base + tau + 1;
+        if !holding && tau >= last_feed {
+            return base + tau as u64 + 1;
         }
         tau += 1;
     }

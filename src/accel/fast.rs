@@ -24,6 +24,11 @@ pub struct GemmOperands<'a> {
 }
 
 impl GemmOperands<'_> {
+    /// The GEMM's dimensions.
+    pub fn shape(&self) -> super::timing::GemmShape {
+        super::timing::GemmShape { npix: self.npix, k: self.k, nf: self.nf }
+    }
+
     /// Signed product of activation `a` and weight slot `(kk, o)` as the PE applies it.
     #[inline(always)]
     pub fn signed(&self, prod: i32, kk: usize, o: usize) -> i32 {

@@ -6,6 +6,7 @@
 //! cycle; [`fast`] computes the products directly and the timing in closed form ([`timing`]).
 
 pub mod array;
+pub mod flow;
 pub mod fast;
 pub mod infer;
 pub mod timing;

@@ -64,13 +64,11 @@ impl GemmShape {
         (self.npix * self.k * self.nf) as u64
     }
 
-    /// (spatial rows dimension, spatial columns dimension, streamed dimension T).
+    /// (spatial rows dimension, spatial columns dimension, streamed dimension T), as
+    /// [`Flow`](super::flow::Flow) maps them.
     pub fn mapping(&self, df: Dataflow) -> (usize, usize, usize) {
-        match df {
-            Dataflow::Os => (self.npix, self.nf, self.k),
-            Dataflow::Ws => (self.k, self.nf, self.npix),
-            Dataflow::Is => (self.k, self.npix, self.nf),
-        }
+        let f = super::flow::Flow::of(df);
+        (f.rows.extent(*self), f.cols.extent(*self), f.t.extent(*self))
     }
 }
 

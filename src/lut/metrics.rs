@@ -115,6 +115,18 @@ pub struct Metrics {
     pub hd: f64,
 }
 
+impl std::fmt::Display for Metrics {
+    /// The metrics on one line: MAE (and %), WCE (and %), EP, MRE, WCRE, MSE, bias, error std.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let m = self;
+        write!(
+            f,
+            "MAE {:.4} ({:.4} %), WCE {} ({:.4} %), EP {:.4} %, MRE {:.4} %, WCRE {:.2} %, MSE {:.2}, bias {:.4}, error std {:.4}",
+            m.mae, m.mae_pct, m.wce, m.wce_pct, m.ep_pct, m.mre_pct, m.wcre_pct, m.mse, m.mean_error, m.error_std
+        )
+    }
+}
+
 impl Metrics {
     /// The metrics of the pairs summed in `acc`, for `row_bits × col_bits` operands measured as
     /// `coverage` says.
@@ -184,5 +196,19 @@ pub fn out_mask(bits: u32) -> u64 {
         u64::MAX
     } else {
         (1u64 << bits) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_of_an_exact_table() {
+        let m = Metrics::of_lut(&crate::lut::Lut::exact(4, 4, false));
+        assert_eq!(
+            m.to_string(),
+            "MAE 0.0000 (0.0000 %), WCE 0 (0.0000 %), EP 0.0000 %, MRE 0.0000 %, WCRE 0.00 %, MSE 0.00, bias 0.0000, error std 0.0000"
+        );
     }
 }

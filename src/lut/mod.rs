@@ -17,6 +17,26 @@ pub use metrics::{Coverage, Metrics};
 use crate::sim::{exact_product, RowPort};
 use serde::{Deserialize, Serialize};
 
+/// Why a `lut` command (table file, testbench, verification run) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LutError {
+    /// The netlist does not parse or elaborate.
+    #[error(transparent)]
+    Netlist(#[from] crate::netlist::NetlistError),
+    /// The netlist cannot be swept as a multiplier.
+    #[error(transparent)]
+    Sim(#[from] crate::sim::SimError),
+    /// A table or testbench file could not be written.
+    #[error(transparent)]
+    File(#[from] io::LutIoError),
+    /// A folder could not be searched.
+    #[error(transparent)]
+    Walk(#[from] std::io::Error),
+    /// A netlist or folder that does not fit the command (what is wrong).
+    #[error("{0}")]
+    Input(String),
+}
+
 /// A complete multiplier table over every operand pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lut {

@@ -219,3 +219,25 @@ pub fn verilator_build(sources: &[&Path], d: &Dut, dir: &Path) -> Result<PathBuf
 pub fn verilator_run(exe: &Path, dir: &Path) -> Result<String, ExtSimError> {
     dump(&hdl::Compiled { sim: Simulator::Verilator, exe: exe.into() }, dir, "vl_out.txt")
 }
+
+/// `axdnn lut testbench`: an exhaustive Verilog testbench for a netlist.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TestbenchFlags {
+    /// Verilog netlist.
+    pub file: PathBuf,
+    /// Output testbench file.
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+impl TestbenchFlags {
+    /// Write the testbench; what was written and how many pairs it applies.
+    pub fn run(&self) -> Result<String, super::LutError> {
+        let parsed = crate::netlist::parse_file(&self.file)?;
+        let d = Dut::of(&parsed.netlist).ok_or_else(|| {
+            super::LutError::Input(format!("{}: needs input ports A and B and an output", self.file.display()))
+        })?;
+        super::io::write_atomic(&self.out, testbench(&d).as_bytes())?;
+        Ok(format!("{} -> {} ({} pairs)\n", self.file.display(), self.out.display(), 1u64 << (d.a_bits + d.b_bits)))
+    }
+}

@@ -428,22 +428,71 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<Circuit>> {
     Ok(by_name.into_values().collect())
 }
 
-/// Options of a verification run.
-#[derive(Debug, Clone)]
+/// Options of a verification run (also the `axdnn lut verify` flags).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// Circuits with at most this many operand bits are swept exhaustively.
-    pub exhaustive_bits: u32,
-    /// Operand pairs simulated (at random) for circuits too wide to sweep.
+    /// Sample size for circuits above 2^20 operand pairs.
+    #[arg(long, default_value_t = 1 << 18)]
     pub samples: usize,
-    /// Seed of those samples.
+    /// Seed of the sampled operand pairs.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Sweep circuits with up to this many operand bits exhaustively (24 covers 12x12).
+    #[arg(long, default_value_t = sim::MAX_EXHAUSTIVE_BITS)]
+    pub exhaustive_bits: u32,
     /// Which Verilog operand port is the table row.
+    #[arg(skip)]
     pub row_port: RowPort,
+}
+
+/// `axdnn lut verify`: netlists (a file or a folder tree) against published figures and C models.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyFlags {
+    /// A netlist, or a folder searched recursively.
+    pub path: PathBuf,
+    /// Skip the C-model comparison.
+    #[arg(long)]
+    pub no_c: bool,
+    /// How to sweep.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// What a verification run printed ([`table`] and [`summary`]) and how many circuits failed.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The table and the summary.
+    pub text: String,
+    /// Circuits that failed verification.
+    pub failed: usize,
+}
+
+impl VerifyFlags {
+    /// Find the circuits, verify them all ([`verify_all`]); the table and summary.
+    pub fn run(&self) -> Result<Verified, super::LutError> {
+        let circuits = discover(&self.path)?;
+        if circuits.is_empty() {
+            return Err(super::LutError::Input(format!("{}: no .v files found", self.path.display())));
+        }
+        let (reports, t_sim, t_c) = verify_all(&circuits, &self.options, !self.no_c);
+        let (summary, failed) = summary(&circuits, &reports, t_sim, t_c);
+        Ok(Verified { text: table(&reports) + &summary, failed })
+    }
+}
+
+impl Verified {
+    /// An error counting the failed circuits, if any.
+    pub fn check(&self) -> Result<(), super::LutError> {
+        match self.failed {
+            0 => Ok(()),
+            n => Err(super::LutError::Input(format!("{n} circuit(s) failed verification"))),
+        }
+    }
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { exhaustive_bits: sim::MAX_EXHAUSTIVE_BITS, samples: 1 << 18, seed: 1, row_port: RowPort::B }
+        Options { samples: 1 << 18, seed: 1, exhaustive_bits: sim::MAX_EXHAUSTIVE_BITS, row_port: RowPort::B }
     }
 }
 

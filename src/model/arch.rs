@@ -692,6 +692,16 @@ impl Arch {
         v
     }
 
+    /// The MACs per image, then one line per layer: its name, output shape and MACs.
+    pub fn macs_text(&self) -> String {
+        let macs = self.macs();
+        let mut s = format!("{} on {}: {} MACs/image\n", self.name, self.input, macs.iter().sum::<u64>());
+        for ((l, shape), m) in self.layers.iter().zip(self.shapes()).zip(macs) {
+            s += &format!("  {:<12} -> {:<10} {:>10} MACs\n", l.name, shape.to_string(), m);
+        }
+        s
+    }
+
     /// Multiply-accumulates per image of each layer (0 for layers without a product).
     pub fn macs(&self) -> Vec<u64> {
         let shapes = self.shapes();
@@ -713,6 +723,16 @@ impl Arch {
 
 /// A batch-norm node's parameter suffixes, in the order [`Arch::params`] lists them.
 pub const BATCHNORM_TENSORS: [&str; 4] = ["weight", "bias", "running_mean", "running_var"];
+
+/// `axdnn arch`: every architecture on both datasets' image shapes (MNIST 1×28×28, CIFAR-10
+/// 3×32×32; 10 classes) with its per-layer MACs ([`Arch::macs_text`]).
+pub fn overview() -> String {
+    let inputs = [Shape::new(1, 28, 28), Shape::new(3, 32, 32)];
+    [ArchName::Lenet5, ArchName::Alexnet, ArchName::Resnet20]
+        .iter()
+        .flat_map(|&a| inputs.map(|i| Arch::new(a, i, 10).macs_text()))
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {

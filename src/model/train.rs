@@ -131,7 +131,7 @@ impl TrainConfig {
             self.lr,
             (self.warmup * 100.0).round(),
             self.batch,
-            self.batchnorm,
+            if self.arch.has_batchnorm_nodes() { "in the network".to_string() } else { self.batchnorm.to_string() },
             self.augment
         )
     }
@@ -147,7 +147,7 @@ impl TrainConfig {
     }
 }
 
-/// Why training could not run or resume.
+/// Why training could not run or resume (or a trained model not be evaluated).
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// Reading or writing the model or checkpoint failed.
@@ -182,6 +182,20 @@ pub enum TrainError {
         /// The test images' shape.
         found: String,
     },
+    /// A dataset's images do not fit the model that is to be evaluated or tuned on them.
+    #[error("dataset images are {found}, model expects {expected}")]
+    ImagesMismatch {
+        /// The model's input shape.
+        expected: String,
+        /// The dataset's image shape.
+        found: String,
+    },
+    /// No dataset folder was given or found.
+    #[error("{}", crate::util::inputs::NO_DATA)]
+    NoData,
+    /// The dataset could not be read.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
 }
 
 /// One epoch's numbers.
@@ -582,4 +596,180 @@ pub fn trained_meta(
         sha256: String::new(),
         finetune: None,
     })
+}
+
+/// `axdnn train`: train a model in float into a model folder.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainFlags {
+    /// Architecture: lenet5 | alexnet | resnet20 (`--model` is accepted as an alias).
+    #[arg(long, alias = "model")]
+    pub arch: ArchName,
+    /// Dataset: mnist | cifar10.
+    #[arg(long)]
+    pub dataset: DatasetName,
+    /// Output model folder (also holds the per-epoch checkpoint used to resume).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Settings replacing the dataset's defaults.
+    #[command(flatten)]
+    pub settings: TrainOverrides,
+    /// Train on the first N training images only (smoke tests).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Resume from the checkpoint in --out (also automatic when one exists).
+    #[arg(long)]
+    pub resume: bool,
+    /// Export the model after this many epochs even if the schedule planned more (a fallback when
+    /// time runs out; model.json records the epochs actually done).
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+}
+
+/// What `axdnn train` did.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model folder written.
+    pub out: PathBuf,
+    /// Final test accuracy.
+    pub test_accuracy: f64,
+    /// Test images it was measured on.
+    pub test_n: usize,
+    /// Epochs done (over all resumed runs).
+    pub epochs: usize,
+    /// Training time over all resumed runs, seconds.
+    pub train_seconds: f64,
+    /// This process's time, seconds.
+    pub process_seconds: f64,
+}
+
+impl TrainFlags {
+    /// Train ([`train_until`], resuming from a checkpoint in `--out`) and save the model folder,
+    /// whose `model.json` records `command`; notes and progress go to `log` and standard error.
+    pub fn run(&self, command: &str, log: &dyn Fn(&str)) -> Result<Trained, TrainError> {
+        use crate::data::{self, Split};
+        let root = crate::util::inputs::data_folder(self.data.clone()).ok_or(TrainError::NoData)?;
+        let cfg = self.settings.apply(TrainConfig::new(self.arch, self.dataset));
+        let ck = self.out.join(CHECKPOINT_FILE);
+        if self.resume && !ck.is_file() {
+            log(&format!("note: --resume given but {} does not exist; starting fresh", ck.display()));
+        }
+        let mut tr = data::load(self.dataset, Split::Train, &root)?;
+        if let Some(l) = self.limit {
+            tr = tr.head(l);
+        }
+        let te = data::load(self.dataset, Split::Test, &root)?;
+        let (arch, dataset, n) = (self.arch, self.dataset, tr.len());
+        log(&format!(
+            "training {arch} on {dataset} ({n} train / {} test images): {}",
+            te.len(),
+            cfg.optimizer_description()
+        ));
+        let t0 = Instant::now();
+        let outcome = train_until(&cfg, &tr, &te, &self.out, true, self.stop_after.unwrap_or(cfg.epochs))?;
+        let meta = trained_meta(&cfg, &outcome, &root, te.len(), command.into())?;
+        super::io::save(&self.out, &outcome.arch, &outcome.params, &meta)?;
+        Ok(Trained {
+            out: self.out.clone(),
+            test_accuracy: outcome.test_accuracy,
+            test_n: te.len(),
+            epochs: meta.epochs,
+            train_seconds: meta.train_seconds,
+            process_seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+impl std::fmt::Display for Trained {
+    /// One line: accuracy, epochs and times.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: test accuracy {:.4} ({} images), {} epochs, training time {:.0}s (this process {:.0}s)",
+            self.out.display(),
+            self.test_accuracy,
+            self.test_n,
+            self.epochs,
+            self.train_seconds,
+            self.process_seconds
+        )
+    }
+}
+
+/// `axdnn eval`: float test accuracy of a trained model.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EvalFlags {
+    /// Model folder (model.safetensors + model.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Evaluate the first N test images only [default: all].
+    #[arg(long, value_parser = crate::util::values::parse_count)]
+    pub n: Option<usize>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the float logits (float32 .npy, N×classes, test-set order) for other tools.
+    #[arg(long)]
+    pub logits: Option<PathBuf>,
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// What `axdnn eval` measured.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    /// The model folder.
+    pub model: PathBuf,
+    /// Its dataset.
+    pub dataset: DatasetName,
+    /// Test accuracy.
+    pub accuracy: f64,
+    /// Test images.
+    pub n: usize,
+}
+
+impl EvalFlags {
+    /// Run the model on the test images (writing `--logits`, noted to `log`).
+    pub fn run(&self, log: &dyn Fn(&str)) -> Result<Evaluated, TrainError> {
+        use crate::data::{self, Split};
+        // The model first: a bad model folder is reported even where no dataset is installed.
+        let m = super::io::load(&self.model)?;
+        let root = crate::util::inputs::data_folder(self.data.clone()).ok_or(TrainError::NoData)?;
+        let mut te = data::load(m.meta.dataset, Split::Test, &root)?;
+        if let Some(n) = self.n {
+            te = te.head(n);
+        }
+        if te.shape != m.arch.input {
+            return Err(TrainError::ImagesMismatch { expected: m.arch.input.to_string(), found: te.shape.to_string() });
+        }
+        let logits = dataset_logits(&m.arch, &m.params, &te);
+        let classes = m.arch.classes;
+        let accuracy = accuracy_of(&logits, &te.labels, classes);
+        if let Some(p) = &self.logits {
+            let npy = crate::lut::io::npy_f32(&[te.len(), classes], &logits);
+            write_atomic(p, &npy).map_err(|cause| ModelIoError::Io { path: p.clone(), cause })?;
+            log(&format!("wrote {} ({} × {classes} logits)", p.display(), te.len()));
+        }
+        Ok(Evaluated { model: self.model.clone(), dataset: m.meta.dataset, accuracy, n: te.len() })
+    }
+}
+
+impl Evaluated {
+    /// The result as one line of JSON.
+    pub fn json(&self) -> String {
+        let (acc, n, model, dataset) =
+            (self.accuracy, self.n, self.model.display().to_string(), self.dataset.to_string());
+        serde_json::json!({ "accuracy": acc, "n": n, "model": model, "dataset": dataset }).to_string()
+    }
+}
+
+impl std::fmt::Display for Evaluated {
+    /// One line: accuracy as a fraction and in %, images, dataset.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let (m, a) = (self.model.display(), self.accuracy);
+        write!(f, "{m}: float test accuracy {a:.4} ({:.2} %) on {} {} test images", a * 100.0, self.n, self.dataset)
+    }
 }

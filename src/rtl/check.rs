@@ -1,12 +1,13 @@
-//! Reading the testbench dump (`CYCLE COLUMN SUM_HEX` per line) and comparing it with the
-//! cycle-stepped model: every sum bit for bit, every output on the model's cycle, the last one on
-//! `accel::array`'s last busy cycle.
+//! Reading the testbench dump (`CYCLE COLUMN SUM_HEX` or, when sums stay in the PEs,
+//! `CYCLE ROW COLUMN SUM_HEX` per line) and comparing it with the cycle-stepped model: every sum
+//! bit for bit, every output on the model's cycle, the last one on `accel::array`'s last busy
+//! cycle.
 
-use super::emit::Geometry;
-use super::schedule::{Fold, OsFold};
+use super::schedule::Fold;
 use super::RtlError;
-use crate::accel::array::{ArrayRun, Roles};
+use crate::accel::array::ArrayRun;
 use crate::accel::fast::GemmOperands;
+use crate::accel::flow::{Flow, Sums};
 use crate::accel::timing::Dataflow;
 use std::path::Path;
 
@@ -17,7 +18,7 @@ pub struct DumpEntry {
     pub line: u64,
     /// The cycle the output appeared on.
     pub cycle: u64,
-    /// Array row (OS dumps; 0 in WS dumps, whose outputs leave at the bottom edge).
+    /// Array row (OS dumps; 0 in WS and IS dumps, whose outputs leave at the bottom edge).
     pub row: usize,
     /// Array column.
     pub col: usize,
@@ -25,17 +26,10 @@ pub struct DumpEntry {
     pub value: u32,
 }
 
-/// Parse a WS dump (`CYCLE COLUMN SUM_HEX`; `row` is 0).
-pub fn parse_dump(text: &str, path: &Path) -> Result<Vec<DumpEntry>, RtlError> {
-    parse(text, path, false)
-}
-
-/// Parse an OS dump (`CYCLE ROW COLUMN SUM_HEX`).
-pub fn parse_dump_os(text: &str, path: &Path) -> Result<Vec<DumpEntry>, RtlError> {
-    parse(text, path, true)
-}
-
-fn parse(text: &str, path: &Path, with_row: bool) -> Result<Vec<DumpEntry>, RtlError> {
+/// Parse the dump of a `df` testbench: `CYCLE COLUMN SUM_HEX` (WS, IS; `row` is 0) or
+/// `CYCLE ROW COLUMN SUM_HEX` (OS).
+pub fn parse_dump(text: &str, path: &Path, df: Dataflow) -> Result<Vec<DumpEntry>, RtlError> {
+    let with_row = Flow::of(df).sums == Sums::InPlace;
     let mut out = Vec::new();
     let form = if with_row { "CYCLE ROW COLUMN SUM_HEX" } else { "CYCLE COLUMN SUM_HEX" };
     for (i, l) in text.lines().enumerate() {
@@ -75,38 +69,36 @@ pub struct CosimCheck {
     pub values: Vec<i32>,
 }
 
-/// Compare a WS dump with the model run (`array`) and the fast engine's sums (`fast`).
+/// Compare a `df` dump with the model run (`array`) and the fast engine's sums (`fast`). Each
+/// output port of a fold ([`Flow::ports`]: a column's bottom end in WS/IS, a PE in OS) writes
+/// [`Flow::outputs_per_port`] outputs, the `n`-th on [`Fold::output_cycle`]; the `n`-th of a
+/// column carries streamed index `n` (WS: pixel, IS: filter). Partial sums of successive
+/// reduction folds add up.
 pub fn check(
     entries: &[DumpEntry],
     path: &Path,
-    g: Geometry,
-    folds: &[Fold],
-    ops: &GemmOperands,
-    array: &ArrayRun,
-    fast: &[i32],
-) -> Result<CosimCheck, RtlError> {
-    check_stationary(entries, path, g, folds, ops, Dataflow::Ws, array, fast)
-}
-
-/// Compare a WS or IS dump (`CYCLE COLUMN SUM_HEX`): column `c` of a fold writes its `T`
-/// partial sums (WS: one per pixel, IS: one per filter) on cycles `output_cycle(t)`, in order.
-#[allow(clippy::too_many_arguments)]
-pub fn check_stationary(
-    entries: &[DumpEntry],
-    path: &Path,
-    g: Geometry,
-    folds: &[Fold],
-    ops: &GemmOperands,
     df: Dataflow,
+    folds: &[Fold],
+    ops: &GemmOperands,
     array: &ArrayRun,
     fast: &[i32],
 ) -> Result<CosimCheck, RtlError> {
-    let roles = Roles::new(*ops, df);
-    let (npix, nf, t_n) = (ops.npix, ops.nf, roles.t_len());
+    let flow = Flow::of(df);
+    let (npix, nf, per_port) = (ops.npix, ops.nf, flow.outputs_per_port(ops));
+    let port = |r: usize, c: usize| match flow.sums {
+        Sums::PassDown => format!("column {c}"),
+        Sums::InPlace => format!("PE ({r}, {c})"),
+    };
     let mut sums = vec![0i32; npix * nf];
     // Dump lines that contributed to each sum (named in a mismatch).
     let mut src_lines = vec![Vec::new(); npix * nf];
-    let mut count = vec![vec![0usize; g.cols]; folds.len()];
+    let mut count: Vec<Vec<usize>> = folds
+        .iter()
+        .map(|f| {
+            let (pr, pc) = flow.ports(f.at);
+            vec![0; pr * pc]
+        })
+        .collect();
     let mut last: Option<&DumpEntry> = None;
     for e in entries {
         let bad = |msg: String| RtlError::Dump { path: path.into(), line: e.line, msg };
@@ -118,16 +110,21 @@ pub fn check_stationary(
             ))
         })?;
         let f = &folds[fi];
-        if e.col >= f.c_used {
-            return Err(bad(format!("output on column {} of fold {fi}, which uses {} columns", e.col, f.c_used)));
+        let (pr, pc) = flow.ports(f.at);
+        if e.row >= pr || e.col >= pc {
+            let used = match flow.sums {
+                Sums::PassDown => format!("{pc} columns"),
+                Sums::InPlace => format!("{pr}x{pc} PEs"),
+            };
+            return Err(bad(format!("output of {} in fold {fi}, which uses {used}", port(e.row, e.col))));
         }
-        let t = count[fi][e.col];
-        if t >= t_n {
-            return Err(bad(format!("more than {t_n} outputs on column {} in fold {fi}", e.col)));
+        let n = &mut count[fi][e.row * pc + e.col];
+        if *n >= per_port {
+            return Err(bad(format!("more than {per_port} output(s) of {} in fold {fi}", port(e.row, e.col))));
         }
-        count[fi][e.col] += 1;
-        let i = roles.out_index(t, f.o0 + e.col);
-        let want = f.output_cycle(g, t);
+        let i = flow.out_index(ops, f.at, e.row, e.col, *n);
+        let want = f.output_cycle(*n, per_port);
+        *n += 1;
         if e.cycle != want {
             return Err(RtlError::CycleMismatch {
                 path: path.into(),
@@ -145,15 +142,18 @@ pub fn check_stationary(
         }
     }
     for (fi, f) in folds.iter().enumerate() {
-        for (c, &n) in count[fi].iter().enumerate().take(f.c_used) {
-            if n != t_n {
+        let (_, pc) = flow.ports(f.at);
+        for (j, &n) in count[fi].iter().enumerate() {
+            if n != per_port {
                 return Err(RtlError::Missing {
                     path: path.into(),
                     msg: format!(
-                        "fold {fi} (k0 {}, column 0 = {} {}), column {c}: {n} outputs, expected {t_n}",
-                        f.k0,
-                        if roles.is { "pixel" } else { "output" },
-                        f.o0
+                        "fold {fi} ({} {}, {} {} on row and column 0), {}: {n} outputs, expected {per_port}",
+                        flow.rows.noun(),
+                        f.at.row0,
+                        flow.cols.noun(),
+                        f.at.col0,
+                        port(j / pc, j % pc)
                     ),
                 });
             }
@@ -209,80 +209,4 @@ fn finish(
         model_last_busy_cycle: array.last_busy_cycle,
         values: sums.to_vec(),
     })
-}
-
-/// Compare an OS dump with the model run and the fast engine's sums: each used PE of each fold
-/// writes exactly one output, on the fold's output cycle ([`OsFold::output_cycle`]).
-pub fn check_os(
-    entries: &[DumpEntry],
-    path: &Path,
-    g: Geometry,
-    folds: &[OsFold],
-    ops: &GemmOperands,
-    array: &ArrayRun,
-    fast: &[i32],
-) -> Result<CosimCheck, RtlError> {
-    let (npix, nf) = (ops.npix, ops.nf);
-    let mut sums = vec![0i32; npix * nf];
-    let mut src_lines = vec![Vec::new(); npix * nf];
-    let mut seen = vec![vec![false; g.rows * g.cols]; folds.len()];
-    let mut last: Option<&DumpEntry> = None;
-    for e in entries {
-        let bad = |msg: String| RtlError::Dump { path: path.into(), line: e.line, msg };
-        let fi = folds.iter().position(|f| (f.base..f.base + f.len).contains(&e.cycle)).ok_or_else(|| {
-            bad(format!(
-                "output on cycle {} after the last fold (ends {})",
-                e.cycle,
-                folds.last().map_or(0, |f| f.base + f.len)
-            ))
-        })?;
-        let f = &folds[fi];
-        if e.row >= f.r_used || e.col >= f.c_used {
-            return Err(bad(format!(
-                "output of PE ({}, {}) in fold {fi}, which uses {}x{} PEs",
-                e.row, e.col, f.r_used, f.c_used
-            )));
-        }
-        let s = &mut seen[fi][e.row * g.cols + e.col];
-        if *s {
-            return Err(bad(format!("second output of PE ({}, {}) in fold {fi}", e.row, e.col)));
-        }
-        *s = true;
-        let (p, o) = (f.p0 + e.row, f.o0 + e.col);
-        let want = f.output_cycle(g, ops.k);
-        if e.cycle != want {
-            return Err(RtlError::CycleMismatch {
-                path: path.into(),
-                line: e.line,
-                pixel: p,
-                output: o,
-                got: e.cycle,
-                want,
-            });
-        }
-        sums[p * nf + o] = e.value as i32;
-        src_lines[p * nf + o].push(e.line);
-        if last.is_none_or(|l| e.cycle >= l.cycle) {
-            last = Some(e);
-        }
-    }
-    for (fi, f) in folds.iter().enumerate() {
-        for r in 0..f.r_used {
-            for c in 0..f.c_used {
-                if !seen[fi][r * g.cols + c] {
-                    return Err(RtlError::Missing {
-                        path: path.into(),
-                        msg: format!(
-                            "fold {fi} (p0 {}, o0 {}): no output of PE ({r}, {c}) (pixel {}, output {})",
-                            f.p0,
-                            f.o0,
-                            f.p0 + r,
-                            f.o0 + c
-                        ),
-                    });
-                }
-            }
-        }
-    }
-    finish(entries, path, &sums, &src_lines, nf, folds.len(), last, array, fast)
 }

@@ -2,9 +2,8 @@
 //! netlist, Icarus Verilog (or Verilator) on it, and the dump compared with `accel::array::run`
 //! and `accel::fast::gemm` on the table simulated from the same netlist.
 
-use super::check::{check_os, check_stationary, parse_dump, parse_dump_os, CosimCheck};
-use super::emit::{self, Geometry, MulPorts};
-use super::emit_os;
+use super::check::{check, parse_dump, CosimCheck};
+use super::emit::{self, Geometry, MulPorts, Rtl};
 use super::schedule;
 use super::RtlError;
 use crate::accel::array;
@@ -156,12 +155,8 @@ impl RtlMultiplier {
 }
 
 /// Name of the testbench module (and its file stem) of a dataflow.
-pub fn testbench_top(df: Dataflow) -> &'static str {
-    match df {
-        Dataflow::Ws => "axdnn_tb_ws",
-        Dataflow::Os => "axdnn_tb_os",
-        Dataflow::Is => "axdnn_tb_is",
-    }
+pub fn testbench_top(df: Dataflow) -> String {
+    Rtl::of(df).testbench_module()
 }
 
 /// Write `axdnn_pe.v`, `axdnn_array_ws.v` and `axdnn_tb_ws.v` (WS), `axdnn_pe_os.v`,
@@ -170,25 +165,14 @@ pub fn testbench_top(df: Dataflow) -> &'static str {
 pub fn write_rtl(dir: &Path, ports: &MulPorts, g: Geometry, df: Dataflow) -> Result<Vec<PathBuf>, RtlError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut out = Vec::new();
-    let files = match df {
-        Dataflow::Ws => [
-            ("axdnn_pe.v", emit::pe(ports)),
-            ("axdnn_array_ws.v", emit::array(g)),
-            ("axdnn_tb_ws.v", emit::testbench(g)),
-        ],
-        Dataflow::Os => [
-            ("axdnn_pe_os.v", emit_os::pe(ports)),
-            ("axdnn_array_os.v", emit_os::array(g)),
-            ("axdnn_tb_os.v", emit_os::testbench(g)),
-        ],
-        Dataflow::Is => [
-            ("axdnn_pe_is.v", emit::pe_is(ports)),
-            ("axdnn_array_is.v", emit::array_is(g)),
-            ("axdnn_tb_is.v", emit::testbench_is(g)),
-        ],
-    };
-    for (name, text) in files {
-        let p = dir.join(name);
+    let rtl = Rtl::of(df);
+    let files = [
+        (rtl.pe_module(), emit::pe(ports, df)),
+        (rtl.array_module(), emit::array(g, df)),
+        (rtl.testbench_module(), emit::testbench(g, df)),
+    ];
+    for (module, text) in files {
+        let p = dir.join(format!("{module}.v"));
         std::fs::write(&p, text).map_err(io_err(&p))?;
         out.push(p);
     }
@@ -245,7 +229,7 @@ pub fn run_gemm(
     ops: &GemmOperands,
     mult: &dyn Multiplier,
 ) -> Result<CosimCheck, RtlError> {
-    let compiled = compile(sim, testbench_top(df), sources, dir)?;
+    let compiled = compile(sim, &testbench_top(df), sources, dir)?;
     run_compiled(&compiled, df, g, dir, ops, mult)
 }
 
@@ -261,26 +245,14 @@ pub fn run_compiled(
 ) -> Result<CosimCheck, RtlError> {
     let stim = dir.join("stim.hex");
     let dump = dir.join("dump.txt");
-    let (st_folds, os_folds) = match df {
-        Dataflow::Ws | Dataflow::Is => (schedule::stationary_folds(ops, g, df), Vec::new()),
-        Dataflow::Os => (Vec::new(), schedule::os_folds(ops, g)),
-    };
-    let text = match df {
-        Dataflow::Ws | Dataflow::Is => schedule::stationary_stimulus(ops, g, &st_folds, df),
-        Dataflow::Os => schedule::os_stimulus(ops, g, &os_folds),
-    };
-    std::fs::write(&stim, text).map_err(io_err(&stim))?;
+    let folds = schedule::folds(ops, g, df);
+    std::fs::write(&stim, schedule::stimulus(ops, g, df, &folds)).map_err(io_err(&stim))?;
     run_on(compiled, &stim, &dump)?;
     let text = std::fs::read_to_string(&dump).map_err(io_err(&dump))?;
     let model = array::run(ops, mult, ArrayShape { rows: g.rows, cols: g.cols }, df);
     let mut fast_sums = Vec::new();
     fast::gemm(ops, mult, true, &mut fast_sums);
-    match df {
-        Dataflow::Ws | Dataflow::Is => {
-            check_stationary(&parse_dump(&text, &dump)?, &dump, g, &st_folds, ops, df, &model, &fast_sums)
-        }
-        Dataflow::Os => check_os(&parse_dump_os(&text, &dump)?, &dump, g, &os_folds, ops, &model, &fast_sums),
-    }
+    check(&parse_dump(&text, &dump, df)?, &dump, df, &folds, ops, &model, &fast_sums)
 }
 
 /// Run one co-simulation in `dir` (created; files are left there).

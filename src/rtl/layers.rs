@@ -62,7 +62,7 @@ impl Bench {
         let df = acc.config.dataflow;
         let mut sources = write_rtl(dir, &m.ports, g, df)?;
         sources.extend(m.write_sources(dir)?);
-        let compiled = compile(sim, testbench_top(df), &sources, dir)?;
+        let compiled = compile(sim, &testbench_top(df), &sources, dir)?;
         Ok(Bench { dir: dir.to_path_buf(), compiled, module: m.ports.module.clone() })
     }
 }

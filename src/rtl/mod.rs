@@ -1,17 +1,18 @@
-//! RTL co-verification of the accelerator: Verilog for a weight- or input-stationary ([`emit`])
-//! or output-stationary ([`emit_os`]) systolic array around a multiplier netlist, the stimulus that
-//! streams a GEMM into it as `accel::array` does ([`schedule`]), the comparison of the
-//! simulator's output dump with the cycle-stepped model ([`check`]) and the driver that runs
-//! Icarus Verilog or Verilator ([`cosim`]), and real model layers on real images through it
-//! ([`layers`]).
+//! RTL co-verification of the accelerator: Verilog for a weight-, output- or input-stationary
+//! systolic array around a multiplier netlist ([`emit`]), the stimulus that streams a GEMM into
+//! it as `accel::array` does ([`schedule`]), the comparison of the simulator's output dump with
+//! the cycle-stepped model ([`check`]) and the driver that runs Icarus Verilog or Verilator
+//! ([`cosim`]), real model layers on real images through it ([`layers`]), and the `rtl`
+//! commands' flags and summaries ([`options`]). Each is one code path for every dataflow, read
+//! from `accel::flow::Flow`.
 //! Conventions: `sim/README.md`.
 
 pub mod cells;
 pub mod check;
 pub mod cosim;
 pub mod emit;
-pub mod emit_os;
 pub mod layers;
+pub mod options;
 pub mod schedule;
 
 pub use check::CosimCheck;
@@ -143,6 +144,9 @@ pub enum RtlError {
     /// The accelerator could not be built or run.
     #[error(transparent)]
     Accel(#[from] crate::accel::AccelError),
+    /// A multiplier flag that names no netlist.
+    #[error(transparent)]
+    Multiplier(#[from] crate::mult::LoadError),
     /// The accelerator's multiplier is not the netlist the RTL instantiates.
     #[error("the accelerator's multiplier '{multiplier}' is not the netlist {netlist} (their tables differ)")]
     NotTheNetlist {

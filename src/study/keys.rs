@@ -57,11 +57,11 @@ pub struct PlanKeys {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attacks: Vec<String>,
     /// Linf budgets [plan default: 0,0.02,0.05,0.1,0.2,0.3].
-    #[arg(long, value_delimiter = ',', value_parser = super::values::parse_budget, allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', value_parser = crate::util::values::parse_budget, allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub eps_linf: Vec<f32>,
     /// L2 budgets [plan default: 0,0.5,1,1.5,2,3].
-    #[arg(long, value_delimiter = ',', value_parser = super::values::parse_budget, allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', value_parser = crate::util::values::parse_budget, allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub eps_l2: Vec<f32>,
     /// Per-attack budgets, overriding `eps_linf` / `eps_l2` (plan files only).
@@ -82,15 +82,15 @@ pub struct PlanKeys {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_start: Option<usize>,
     /// Test images [plan default: 500].
-    #[arg(long, value_parser = super::values::parse_count)]
+    #[arg(long, value_parser = crate::util::values::parse_count)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub images: Option<usize>,
     /// Images per cell [plan default: 100].
-    #[arg(long, value_parser = super::values::parse_count)]
+    #[arg(long, value_parser = crate::util::values::parse_count)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk: Option<usize>,
     /// Calibration images [plan default: 256].
-    #[arg(long, value_parser = super::values::parse_count)]
+    #[arg(long, value_parser = crate::util::values::parse_count)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calib: Option<usize>,
     /// Seed choosing the calibration images [plan default: 0].
@@ -102,7 +102,7 @@ pub struct PlanKeys {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attack_seeds: Vec<u64>,
     /// Assumed clock (GHz) of the energy convention E = P / f [plan default: 1].
-    #[arg(long, value_parser = super::values::parse_clock_ghz, allow_negative_numbers = true)]
+    #[arg(long, value_parser = crate::util::values::parse_clock_ghz, allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_ghz: Option<f64>,
     /// Accuracy recovery methods none|compensate|tune|finetune [plan default: none].

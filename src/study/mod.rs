@@ -8,7 +8,8 @@
 //! alone; [`store::merge`] unites shard folders; [`slurm`] writes job arrays for a cluster.
 //!
 //! ```no_run
-//! use axdnn::study::{Plan, Runner, runner::default_inputs};
+//! use axdnn::study::{Plan, Runner};
+//! use axdnn::util::inputs::default_inputs;
 //! let inputs = default_inputs(None, None);
 //! let plan = Plan::from_toml("models = [\"models/lenet5-mnist\"]\nattacks = [\"fgsm\"]\nimages = 100\n", "inline.toml".as_ref(), &inputs)?;
 //! let summary = Runner::new(plan, inputs).run("runs/example".as_ref())?;
@@ -17,6 +18,7 @@
 //! ```
 
 pub mod cell;
+pub mod jobs;
 pub mod keys;
 pub mod main_job;
 pub mod paper;
@@ -30,7 +32,6 @@ pub mod stats;
 pub mod store;
 pub mod tables;
 pub mod target_spec;
-pub mod values;
 
 pub use cell::{Cell, Shard, Target};
 pub use keys::PlanKeys;
@@ -133,4 +134,13 @@ pub enum StudyError {
     /// Slurm job scripts could not be written or submitted (why).
     #[error("slurm: {0}")]
     Slurm(String),
+    /// A multiplier given on the command line could not be loaded.
+    #[error(transparent)]
+    Load(#[from] crate::mult::LoadError),
+    /// The accelerator could not be built or run.
+    #[error(transparent)]
+    Accel(#[from] crate::accel::AccelError),
+    /// The RTL could not be written, simulated or did not match.
+    #[error(transparent)]
+    Rtl(#[from] crate::rtl::RtlError),
 }

@@ -265,15 +265,11 @@ impl Source<'_> {
     }
 }
 
-/// Options that are not part of a plan: where third-party inputs are.
-#[derive(Debug, Clone, Default)]
-pub struct Inputs {
-    /// The dataset folder, if any (see [`super::runner::default_inputs`]).
-    pub data: Option<PathBuf>,
-    /// The EvoApprox library folder, if any (see [`super::runner::default_inputs`]).
-    pub evoapprox: Option<PathBuf>,
-}
+pub use crate::util::inputs::Inputs;
+use crate::util::inputs::NO_DATA;
 
+// `Inputs` is util's (the flags that fill it serve commands below `study` too); the study's
+// error for a missing dataset folder is given here.
 impl Inputs {
     /// The dataset folder, or the one error saying how to give it.
     pub fn data_root(&self) -> Result<PathBuf, StudyError> {
@@ -281,10 +277,16 @@ impl Inputs {
     }
 }
 
-/// What to do when no dataset folder is found (every command says it alike).
-pub const NO_DATA: &str = "no dataset folder: pass --data DIR, set AXDNN_DATA, or put it in ../shared/data";
-
 impl Plan {
+    /// Its results folder when none is given: `runs/study-<name>`, or `runs/study` for a
+    /// flags-only plan (named `study`).
+    pub fn default_out(&self) -> PathBuf {
+        match self.name.as_str() {
+            "study" => PathBuf::from("runs/study"),
+            name => PathBuf::from(format!("runs/study-{}", super::report::slug(name))),
+        }
+    }
+
     /// Read and check a plan file (see [`Plan::from_toml`]).
     pub fn load(path: &Path, inputs: &Inputs) -> Result<Plan, StudyError> {
         let text = std::fs::read_to_string(path)
@@ -367,7 +369,7 @@ impl Plan {
         }
         dedup(&mut attacks);
         let check_eps = |v: &[f32], key: &str, sp: std::ops::Range<usize>| -> Result<(), StudyError> {
-            match v.iter().find_map(|&e| super::values::budget(e).err()) {
+            match v.iter().find_map(|&e| crate::util::values::budget(e).err()) {
                 Some(e) => Err(src.err(sp, key, e)),
                 None if v.is_empty() => Err(src.err(sp, key, "empty list")),
                 None => Ok(()),
@@ -428,7 +430,7 @@ impl Plan {
         let images = raw.images.unwrap_or(500);
         let chunk = raw.chunk.unwrap_or(100);
         for (key, v) in [("images", images), ("chunk", chunk), ("calib", raw.calib.unwrap_or(256))] {
-            super::values::count(v).map_err(|e| src.err(key_span(src.text, key), key, e))?;
+            crate::util::values::count(v).map_err(|e| src.err(key_span(src.text, key), key, e))?;
         }
         if raw.image_start.unwrap_or(0).checked_add(images).is_none_or(|end| end > MAX_IMAGES) {
             return Err(src.err(
@@ -442,7 +444,8 @@ impl Plan {
             return Err(src.err(key_span(src.text, "attack_seeds"), "attack_seeds", "empty list"));
         }
         let clock_ghz = raw.clock_ghz.unwrap_or(1.0);
-        super::values::clock_ghz(clock_ghz).map_err(|e| src.err(key_span(src.text, "clock_ghz"), "clock_ghz", e))?;
+        crate::util::values::clock_ghz(clock_ghz)
+            .map_err(|e| src.err(key_span(src.text, "clock_ghz"), "clock_ghz", e))?;
         let mut recover = parse_list(&raw.recover, "recover", &["none"])?
             .into_iter()
             .map(|(s, sp)| s.parse::<Recover>().map(|r| r.name().to_string()).map_err(|e| src.err(sp, "recover", e)))
@@ -532,19 +535,19 @@ impl Plan {
             match plan.eps.get(a) {
                 None => return Err(bad("eps", format!("no budgets for attack {a}"))),
                 Some(v) => {
-                    if let Some(e) = v.iter().find_map(|&e| super::values::budget(e).err()) {
+                    if let Some(e) = v.iter().find_map(|&e| crate::util::values::budget(e).err()) {
                         return Err(bad(a, e));
                     }
                 }
             }
         }
         for (key, v) in [("images", plan.images), ("chunk", plan.chunk), ("calib", plan.calib)] {
-            super::values::count(v).map_err(|e| bad(key, e))?;
+            crate::util::values::count(v).map_err(|e| bad(key, e))?;
         }
         if plan.image_start.checked_add(plan.images).is_none_or(|end| end > MAX_IMAGES) {
             return Err(bad("images", format!("image_start + images is above {MAX_IMAGES} (no test set is larger)")));
         }
-        super::values::clock_ghz(plan.clock_ghz).map_err(|e| bad("clock_ghz", e))?;
+        crate::util::values::clock_ghz(plan.clock_ghz).map_err(|e| bad("clock_ghz", e))?;
         Ok(plan)
     }
 

@@ -17,7 +17,7 @@ use crate::model::io::SavedModel;
 use crate::mult::resolve::LoadedMultiplier;
 use crate::quant::{QuantModel, QuantScheme, Recover};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A resolved multiplier with the figures rows record.
@@ -704,19 +704,4 @@ pub fn aggregate<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<Aggregate> {
         }
     }
     out
-}
-
-/// Folders a plan file's relative paths are read from: the current directory.
-pub fn default_inputs(data: Option<PathBuf>, evoapprox: Option<PathBuf>) -> Inputs {
-    Inputs {
-        data: locate(data, "AXDNN_DATA", "../shared/data"),
-        evoapprox: locate(evoapprox, "AXDNN_EVOAPPROX", "../shared/evoapprox"),
-    }
-}
-
-/// A third-party folder: the flag, then the environment variable, then `fallback` (the
-/// `../shared/...` sibling of a checkout) when it exists.
-pub fn locate(arg: Option<PathBuf>, var: &str, fallback: &str) -> Option<PathBuf> {
-    arg.or_else(|| std::env::var_os(var).filter(|s| !s.is_empty()).map(Into::into))
-        .or_else(|| Some(PathBuf::from(fallback)).filter(|p| p.is_dir()))
 }

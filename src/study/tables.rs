@@ -206,6 +206,21 @@ impl Inferred<'_> {
     }
 }
 
+/// Clean accuracy per multiplier (and recovery method) of a `clean` plan's accelerator rows,
+/// as JSON rows with n, correct, the 95 % Wilson interval, the table's MAE, power and energy.
+pub fn clean_rows(rows: &[&Aggregate]) -> Vec<serde_json::Value> {
+    rows.iter()
+        .map(|x| {
+            let (l, h) = x.proportion().wilson();
+            serde_json::json!({
+                "multiplier": x.first.multiplier, "recover": if x.first.recover.is_empty() { "none" } else { x.first.recover.as_str() }, "mae_pct": x.first.mae_pct, "power_mw": x.first.power_mw,
+                "n": x.n, "correct": x.correct, "accuracy": x.proportion().value(), "ci_low": l, "ci_high": h,
+                "energy_per_image_pj": x.first.energy_per_image_pj,
+            })
+        })
+        .collect()
+}
+
 /// Robust accuracy per aggregate (attack, threat, budget, model column, scheme) as JSON rows
 /// with n, correct and the 95 % Wilson interval.
 pub fn robust_rows(aggs: &[&Aggregate]) -> Vec<serde_json::Value> {

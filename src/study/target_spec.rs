@@ -13,6 +13,8 @@ use crate::model::io::{ModelMeta, SavedModel};
 use crate::mult::LoadedMultiplier;
 use crate::quant::WeightGranularity;
 use crate::quant::{calibration_indices, ApproxLayers, QuantError, QuantModel, QuantOptions, QuantScheme, Recover};
+use crate::util::inputs::InputFlags;
+use crate::util::values;
 use std::path::{Path, PathBuf};
 
 /// The defaults of a target's settings, stated once (the CLI's `--help` shows these).
@@ -35,6 +37,115 @@ pub mod defaults {
     pub const IMAGES: usize = 1000;
     /// Accuracy recovery.
     pub const RECOVER: &str = "none";
+}
+
+/// A quantized model on the accelerator as command-line flags: the one flag group of every
+/// command that runs a model on the hardware (its defaults are [`defaults`]).
+#[derive(clap::Args, Clone, Debug)]
+pub struct TargetFlags {
+    /// Model folder (model.safetensors + model.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Quantization scheme: asym-u8 | sign-magnitude | sym-s8.
+    #[arg(long, default_value = defaults::SCHEME)]
+    pub scheme: QuantScheme,
+    /// Per-output-channel weight scales and zero points.
+    #[arg(long)]
+    pub per_channel: bool,
+    /// Array shape RxC.
+    #[arg(long, default_value = defaults::ARRAY)]
+    pub array: ArrayShape,
+    /// ws | os | is (weight-, output-, input-stationary).
+    #[arg(long, default_value = defaults::DATAFLOW)]
+    pub dataflow: Dataflow,
+    /// Layers multiplied approximately: conv | all | comma-separated layer names.
+    #[arg(long, default_value = defaults::APPROX_LAYERS)]
+    pub approx_layers: ApproxLayers,
+    /// Test images: the first N of the test set.
+    #[arg(long, default_value_t = defaults::IMAGES, value_parser = values::parse_count)]
+    pub n: usize,
+    /// Calibration images (chosen from the training set with --calib-seed).
+    #[arg(long, default_value_t = defaults::CALIB, value_parser = values::parse_count)]
+    pub calib: usize,
+    /// Seed choosing the calibration images.
+    #[arg(long, default_value_t = defaults::CALIB_SEED)]
+    pub calib_seed: u64,
+    /// Assumed clock (GHz) of the energy convention E = P / f.
+    #[arg(long, default_value_t = defaults::CLOCK_GHZ, value_parser = values::parse_clock_ghz, allow_negative_numbers = true)]
+    pub clock_ghz: f64,
+    /// Accuracy recovery for the multiplier(s), comma-separated where a command takes several:
+    /// none | compensate (per-channel bias correction of the expected product error) | tune
+    /// (ALWANN weight tuning, then compensation) | finetune (--model was written by
+    /// `axdnn finetune` for this multiplier and scheme).
+    #[arg(long, value_delimiter = ',', default_value = defaults::RECOVER)]
+    pub recover: Vec<Recover>,
+    /// Where the dataset and the EvoApprox library are.
+    #[command(flatten)]
+    pub inputs: InputFlags,
+}
+
+/// Help text of every multiplier flag.
+pub const MULTIPLIER_HELP: &str =
+    "`exact`, a Verilog file, an EvoApprox name found under $AXDNN_EVOAPPROX, a table file \
+FILE.bin|npy|h|csv[:signed|:unsigned], or a per-layer assignment LAYER=SPEC,...[,DEFAULT]";
+
+impl TargetFlags {
+    /// The library's settings.
+    pub fn spec(&self) -> TargetSpec {
+        TargetSpec {
+            model: self.model.clone(),
+            scheme: self.scheme,
+            per_channel: self.per_channel,
+            array: self.array,
+            dataflow: self.dataflow,
+            approx_layers: self.approx_layers.clone(),
+            calib: self.calib,
+            calib_seed: self.calib_seed,
+            images: Some(self.n),
+            clock_ghz: self.clock_ghz,
+        }
+    }
+
+    /// The one recovery method of a command that takes one.
+    pub fn one_recover(&self) -> Result<Recover, StudyError> {
+        match self.recover.as_slice() {
+            [r] => Ok(*r),
+            r => Err(StudyError::Flag {
+                flag: "--recover".into(),
+                reason: format!("this command takes one method, not {}", r.len()),
+            }),
+        }
+    }
+
+    /// These settings as plan keys over `models` (one cell per `--n` images); a command sets
+    /// its own keys over them with struct update syntax.
+    pub fn keys(&self, models: &[&Path]) -> PlanKeys {
+        PlanKeys { chunk: Some(self.n.max(1)), ..self.spec().plan_keys(models, &self.recover) }
+    }
+
+    /// The model folder's name, for labels and default output folders.
+    pub fn model_label(&self) -> String {
+        let path = &self.model;
+        path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+    }
+}
+
+/// The flag a plan key set by a [`TargetFlags`] command came from (errors name it).
+pub fn flag_of(key: &str) -> Option<String> {
+    let f = match key {
+        "schemes" => "--scheme",
+        "arrays" => "--array",
+        "dataflows" => "--dataflow",
+        "images" => "--n",
+        "models" => "--model",
+        "attacks" => "--attack",
+        "threats" => "--threats",
+        "attack_seeds" => "--attack-seed",
+        "chunk" => "--batch",
+        "eps" => "--eps",
+        _ => return None,
+    };
+    Some(f.into())
 }
 
 /// A quantized model on the accelerator, before a multiplier is chosen.

@@ -1,10 +1,13 @@
 //! The bottom layer: what every other module shares and that knows nothing of the domain —
-//! source spans for errors, atomic file writes, the cache folder, content hashes.
+//! source spans for errors, atomic file writes, the cache folder, content hashes, where
+//! third-party inputs are, the checks of values that flags and plan files share.
 
 pub mod error;
 pub mod fs;
 pub mod hash;
+pub mod inputs;
 pub mod names;
+pub mod values;
 
 pub use error::Span;
 pub use fs::{cache_dir, write_atomic};

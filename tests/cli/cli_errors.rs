@@ -141,7 +141,7 @@ fn library_errors_do_not_repeat_their_source() {
     said_once(axdnn::lut::cmodel::CModel::build(&c, "f", 8, 8, false).err().unwrap(), nf);
 }
 
-/// One check per kind of value (`study::values`), the same from a flag and from a plan file:
+/// One check per kind of value (`util::values`), the same from a flag and from a plan file:
 /// a clock of 0, NaN or −1 GHz, zero images, zero or too many calibration images are refused
 /// before any work, naming the flag, or the plan key with file:line:col.
 #[test]

@@ -41,7 +41,7 @@ fn a_closed_pipe_ends_the_output_quietly() {
 #[test]
 fn plan_flag_errors_name_the_flag() {
     let err = fails(&["study", "run", "--models", "models/lenet5-mnist", "--images", "0", "--out", "/nonexistent/x"]);
-    // Refused by the flag's value parser, the same check (`study::values::count`) as the plan's.
+    // Refused by the flag's value parser, the same check (`util::values::count`) as the plan's.
     assert!(err.contains("'--images <IMAGES>': must be at least 1"), "{err}");
     let err = fails(&["study", "run", "--models", "models/lenet5-mnist", "--attacks", "fgsm,carlini"]);
     assert!(err.starts_with("error: --attacks: unknown attack 'carlini'") && !err.contains("<command line>"), "{err}");

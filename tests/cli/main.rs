@@ -6,4 +6,5 @@
 mod common;
 
 mod cli_errors;
+mod cli_onnx;
 mod cli_small_things;

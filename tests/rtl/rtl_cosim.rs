@@ -4,7 +4,7 @@
 use axdnn::accel::timing::{ArrayShape, Dataflow};
 use axdnn::accel::{array, fast};
 use axdnn::quant::QuantScheme;
-use axdnn::rtl::check::{check, check_os, check_stationary, parse_dump, parse_dump_os};
+use axdnn::rtl::check::{check, parse_dump};
 use axdnn::rtl::cosim::{cosim, RtlMultiplier, Tile};
 use axdnn::rtl::{schedule, CosimConfig, Geometry, RtlError, Simulator};
 use std::path::{Path, PathBuf};
@@ -114,13 +114,13 @@ fn corrupted_dump_or_expectation_fails() {
     let g = Geometry { rows: c.rows, cols: c.cols };
     let tile = Tile::random(c.npix, c.k, c.nf, c.scheme, c.seed);
     let ops = tile.ops();
-    let folds = schedule::folds(&ops, g);
+    let folds = schedule::folds(&ops, g, Dataflow::Ws);
     let model = array::run(&ops, &m.lut, ArrayShape { rows: c.rows, cols: c.cols }, Dataflow::Ws);
     let mut fast_sums = Vec::new();
     fast::gemm(&ops, &m.lut, true, &mut fast_sums);
     let run = |t: &str, model: &axdnn::accel::array::ArrayRun, fast: &[i32]| {
-        let e = parse_dump(t, &dump_path)?;
-        check(&e, &dump_path, g, &folds, &ops, model, fast)
+        let e = parse_dump(t, &dump_path, Dataflow::Ws)?;
+        check(&e, &dump_path, Dataflow::Ws, &folds, &ops, model, fast)
     };
     let ok = run(&text, &model, &fast_sums).unwrap();
     assert_eq!(ok.sums, c.npix * c.nf);
@@ -370,13 +370,13 @@ fn os_corrupted_dump_fails() {
     let g = Geometry { rows: c.rows, cols: c.cols };
     let tile = Tile::random(c.npix, c.k, c.nf, c.scheme, c.seed);
     let ops = tile.ops();
-    let folds = schedule::os_folds(&ops, g);
+    let folds = schedule::folds(&ops, g, Dataflow::Os);
     let model = array::run(&ops, &m.lut, ArrayShape { rows: c.rows, cols: c.cols }, Dataflow::Os);
     let mut fast_sums = Vec::new();
     fast::gemm(&ops, &m.lut, true, &mut fast_sums);
     let run = |t: &str, model: &axdnn::accel::array::ArrayRun, fast: &[i32]| {
-        let e = parse_dump_os(t, &dump_path)?;
-        check_os(&e, &dump_path, g, &folds, &ops, model, fast)
+        let e = parse_dump(t, &dump_path, Dataflow::Os)?;
+        check(&e, &dump_path, Dataflow::Os, &folds, &ops, model, fast)
     };
     assert_eq!(run(&text, &model, &fast_sums).unwrap().sums, c.npix * c.nf);
     let lines: Vec<&str> = text.lines().collect();
@@ -435,7 +435,7 @@ fn os_corrupted_dump_fails() {
     bad_cycle.last_busy_cycle += 1;
     assert!(matches!(run(&text, &bad_cycle, &fast_sums), Err(RtlError::LastCycle { .. })));
     // The WS checker on the OS dump rejects it too (4 fields per line).
-    assert!(matches!(parse_dump(&text, &dump_path), Err(RtlError::Dump { line: 1, .. })));
+    assert!(matches!(parse_dump(&text, &dump_path, Dataflow::Ws), Err(RtlError::Dump { line: 1, .. })));
 }
 
 /// The CLI with `--dataflow os`.
@@ -659,12 +659,12 @@ fn is_corrupted_dump_fails() {
     let g = Geometry { rows: c.rows, cols: c.cols };
     let tile = Tile::random(c.npix, c.k, c.nf, c.scheme, c.seed);
     let ops = tile.ops();
-    let folds = schedule::stationary_folds(&ops, g, Dataflow::Is);
+    let folds = schedule::folds(&ops, g, Dataflow::Is);
     let model = array::run(&ops, &m.lut, ArrayShape { rows: c.rows, cols: c.cols }, Dataflow::Is);
     let mut fast_sums = Vec::new();
     fast::gemm(&ops, &m.lut, true, &mut fast_sums);
     let run = |t: &str| {
-        check_stationary(&parse_dump(t, &dump_path)?, &dump_path, g, &folds, &ops, Dataflow::Is, &model, &fast_sums)
+        check(&parse_dump(t, &dump_path, Dataflow::Is)?, &dump_path, Dataflow::Is, &folds, &ops, &model, &fast_sums)
     };
     assert_eq!(run(&text).unwrap().sums, c.npix * c.nf);
     let lines: Vec<&str> = text.lines().collect();
@@ -688,8 +688,9 @@ fn is_corrupted_dump_fails() {
         .join("\n");
     assert!(matches!(run(&late), Err(RtlError::CycleMismatch { line: 1, pixel: 0, output: 0, .. })));
     // Read as WS (columns = filters), the same dump has too few columns per fold for 6 pixels.
-    let ws_folds = schedule::folds(&ops, g);
-    assert!(check(&parse_dump(&text, &dump_path).unwrap(), &dump_path, g, &ws_folds, &ops, &model, &fast_sums).is_err());
+    let ws_folds = schedule::folds(&ops, g, Dataflow::Ws);
+    let ws_dump = parse_dump(&text, &dump_path, Dataflow::Ws).unwrap();
+    assert!(check(&ws_dump, &dump_path, Dataflow::Ws, &ws_folds, &ops, &model, &fast_sums).is_err());
 }
 
 /// The IS RTL under Verilator (required under CI).
@@ -756,6 +757,22 @@ fn cli_is() {
         text.contains("4x4 IS") && text.contains("40 sums equal") && text.contains("last output cycle 59 = model 59"),
         "{text}"
     );
+}
+
+/// The stimulus word of each dataflow, as `sim/README.md` documents it: the left edge's fields,
+/// the top edge's, the load bit of a held operand.
+#[test]
+fn stimulus_word_layouts() {
+    for (rows, cols) in [(1, 1), (2, 3), (16, 16)] {
+        let g = Geometry { rows, cols };
+        assert_eq!(g.stim_bits(Dataflow::Ws), 9 * rows + 10 * cols + 1);
+        assert_eq!(g.stim_bits(Dataflow::Is), 10 * rows + 9 * cols + 1);
+        assert_eq!(g.stim_bits(Dataflow::Os), 10 * rows + 10 * cols);
+    }
+    let doc = |df| axdnn::rtl::emit::Rtl::of(df).stim_doc();
+    assert_eq!(doc(Dataflow::Ws), "x_left[8R] | x_vld[R] | w_top[8C] | w_vld[C] | w_neg[C] | load_w");
+    assert_eq!(doc(Dataflow::Is), "w_left[8R] | w_vld[R] | w_neg[R] | x_top[8C] | x_vld[C] | load_x");
+    assert_eq!(doc(Dataflow::Os), "x_left[8R] | x_vld[R] | x_last[R] | w_top[8C] | w_vld[C] | w_neg[C]");
 }
 
 /// The emitted Verilog itself (PE, array, testbench of every dataflow, 2×3 around the exact

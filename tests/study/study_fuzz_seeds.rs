@@ -96,7 +96,7 @@ fn the_issue_cases_are_refused_and_clean_seeds_read() {
         assert_eq!(r.is_err(), bad, "{name}: {:?}", r.map(|v| v.len()));
     }
     // The shipped plans name library multipliers.
-    let inputs = axdnn::study::runner::default_inputs(None, None);
+    let inputs = axdnn::util::inputs::default_inputs(None, None);
     for (path, bytes) in seeds("plan") {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = String::from_utf8_lossy(&bytes);

@@ -4,11 +4,13 @@
 //! Import maps each ONNX node onto one graph node, with these rewrites: `Dropout` and `Identity`
 //! disappear; `Sub`/`Div`/`Mul`/`Add` by constants applied to the model input become the input
 //! normalization; `MatMul` by a constant becomes a linear layer, and an `Add` of a constant
-//! vector right after it (or after a `Gemm`) its bias; `Reshape` to `[N, -1]` becomes `Flatten`;
+//! vector right after it (or after a `Gemm`) its bias; `Reshape` to `[N, -1]` becomes `Flatten`,
+//! and a `Flatten` read only by matrix products (which flatten anyway) disappears;
 //! `Clip(0, ∞)` becomes ReLU; `auto_pad` becomes explicit padding. Anything else is refused with
 //! the node's name and op, never guessed. A node that reads just the previous node records no
 //! inputs, so a plain stack imports as a chain (which the quantizer and accelerator run).
 
+pub mod folder;
 pub mod proto;
 
 use super::arch::{Arch, ArchName, Layer, LayerKind, Pads, Shape, Source, BATCHNORM_TENSORS, INPUT};
@@ -171,6 +173,8 @@ struct Importer<'p> {
     norm: Option<(Vec<f32>, Vec<f32>)>,
     /// How many ONNX nodes read each value name.
     readers: HashMap<String, usize>,
+    /// The op types of the nodes reading each value name.
+    reader_ops: HashMap<String, Vec<String>>,
 }
 
 impl Importer<'_> {
@@ -569,6 +573,7 @@ impl Importer<'_> {
             }
             "Flatten" | "Reshape" => {
                 let src = self.source(n, 0)?;
+                let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
                 let numel = self.shape_of(src).numel() as i64;
                 if op == "Flatten" {
                     let axis = attr_i(n, "axis", 1);
@@ -586,7 +591,13 @@ impl Importer<'_> {
                         );
                     }
                 }
-                self.push(n, LayerKind::Flatten, &[src])?;
+                // Read only by matrix products, which flatten their input anyway: no node, so
+                // a plain stack stays a chain.
+                if self.reader_ops.get(out).is_some_and(|ops| ops.iter().all(|o| o == "Gemm" || o == "MatMul")) {
+                    self.alias(n)?;
+                } else {
+                    self.push(n, LayerKind::Flatten, &[src])?;
+                }
             }
             "Softmax" | "LogSoftmax" => {
                 return Err(self.err(n, "axdnn's models end in logits: export the network without its final softmax"));
@@ -681,9 +692,11 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxErr
     };
     values.insert(inp.name.clone(), Value::Input);
     let mut readers = HashMap::new();
+    let mut reader_ops: HashMap<String, Vec<String>> = HashMap::new();
     for n in &g.node {
         for i in &n.input {
             *readers.entry(i.clone()).or_insert(0) += 1;
+            reader_ops.entry(i.clone()).or_default().push(n.op_type.clone());
         }
     }
     let mut im = Importer {
@@ -696,6 +709,7 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxErr
         input,
         norm: None,
         readers,
+        reader_ops,
     };
     for n in &g.node {
         im.node(n)?;

@@ -1,0 +1,175 @@
+//! `axdnn onnx import` / `axdnn onnx export`: between an ONNX file and a model folder (the form
+//! every other command reads). An imported folder keeps a copy of its ONNX file and records its
+//! sha256, the dataset, and the float test accuracy measured here.
+
+use super::{export, import, OnnxError};
+use crate::data::{self, DatasetName, Split};
+use crate::model::io::{self, FileHash, ModelIoError, ModelMeta};
+use crate::model::train::{accuracy, TrainError};
+use crate::util::write_atomic;
+use std::path::PathBuf;
+
+/// The ONNX file kept in a model folder.
+pub const ONNX_FILE: &str = "model.onnx";
+
+/// Why an import or export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    /// The ONNX file.
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
+    /// The model folder.
+    #[error(transparent)]
+    Model(#[from] ModelIoError),
+    /// The dataset.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// The network's input is not the dataset's image shape.
+    #[error("{file}: the network takes {network} inputs, {dataset} images are {images}")]
+    Shape {
+        /// The ONNX file.
+        file: PathBuf,
+        /// The network's input.
+        network: String,
+        /// The dataset.
+        dataset: DatasetName,
+        /// Its images.
+        images: String,
+    },
+}
+
+/// `axdnn onnx import`: an ONNX file into a model folder.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportFlags {
+    /// The ONNX file (weights inside it; opset 7 or later).
+    #[arg(long)]
+    pub onnx: PathBuf,
+    /// The dataset the network classifies: mnist | cifar10 (its test images give the float
+    /// accuracy recorded in model.json).
+    #[arg(long)]
+    pub dataset: DatasetName,
+    /// Output model folder (model.json, model.safetensors and a copy of the ONNX file).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Test images for the recorded accuracy: the first N [default: all].
+    #[arg(long, value_parser = crate::util::values::parse_count)]
+    pub n: Option<usize>,
+    /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// What `axdnn onnx import` wrote.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The model folder.
+    pub out: PathBuf,
+    /// Graph nodes.
+    pub nodes: usize,
+    /// Parameters (weights, biases, batch-norm statistics).
+    pub params: usize,
+    /// Whether the network is a plain chain (which the integer accelerator runs today).
+    pub chain: bool,
+    /// Float test accuracy.
+    pub accuracy: f64,
+    /// Test images.
+    pub n: usize,
+}
+
+impl ImportFlags {
+    /// Import, measure the float accuracy, write the folder (recording `command`).
+    pub fn run(&self, command: &str) -> Result<Imported, FolderError> {
+        let bytes = std::fs::read(&self.onnx).map_err(|cause| OnnxError::Io { path: self.onnx.clone(), cause })?;
+        let (arch, params) = super::import_bytes(&bytes, &self.onnx)?;
+        let root = crate::util::inputs::data_folder(self.data.clone()).ok_or(TrainError::NoData)?;
+        let mut te = data::load(self.dataset, Split::Test, &root).map_err(TrainError::from)?;
+        if let Some(n) = self.n {
+            te = te.head(n);
+        }
+        if te.shape != arch.input {
+            return Err(FolderError::Shape {
+                file: self.onnx.clone(),
+                network: arch.input.to_string(),
+                dataset: self.dataset,
+                images: te.shape.to_string(),
+            });
+        }
+        let acc = accuracy(&arch, &params, &te);
+        let dataset_files = data::source_files(self.dataset, &root)
+            .into_iter()
+            .map(|p| {
+                let sha256 =
+                    crate::util::sha256_file(&p).map_err(|cause| ModelIoError::Io { path: p.clone(), cause })?;
+                Ok(FileHash { file: p.file_name().unwrap_or_default().to_string_lossy().into_owned(), sha256 })
+            })
+            .collect::<Result<Vec<_>, ModelIoError>>()?;
+        let meta = ModelMeta {
+            dataset: self.dataset,
+            dataset_files,
+            epochs: 0,
+            seed: 0,
+            optimizer: format!(
+                "imported from ONNX {} (sha256 {})",
+                self.onnx.file_name().unwrap_or_default().to_string_lossy(),
+                crate::util::sha256_hex(&bytes)
+            ),
+            test_accuracy: acc,
+            test_n: te.len(),
+            batchnorm_folded: false,
+            train_seconds: 0.0,
+            command: command.into(),
+            sha256: String::new(),
+            finetune: None,
+        };
+        io::save(&self.out, &arch, &params, &meta)?;
+        let kept = self.out.join(ONNX_FILE);
+        write_atomic(&kept, &bytes).map_err(|cause| ModelIoError::Io { path: kept.clone(), cause })?;
+        Ok(Imported {
+            out: self.out.clone(),
+            nodes: arch.layers.len(),
+            params: params.tensors.values().map(|t| t.data.len()).sum(),
+            chain: arch.is_chain(),
+            accuracy: acc,
+            n: te.len(),
+        })
+    }
+}
+
+impl std::fmt::Display for Imported {
+    /// One line: what was written and how the float model scores.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} nodes ({}), {} parameters, float test accuracy {:.4} ({} images)",
+            self.out.display(),
+            self.nodes,
+            if self.chain { "a chain" } else { "a graph" },
+            self.params,
+            self.accuracy,
+            self.n
+        )
+    }
+}
+
+/// `axdnn onnx export`: a model folder as an ONNX file (opset 13) that ONNX Runtime runs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExportFlags {
+    /// Model folder (model.safetensors + model.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The ONNX file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+impl ExportFlags {
+    /// Write the file; returns its size in bytes.
+    pub fn run(&self) -> Result<usize, FolderError> {
+        let m = io::load(&self.model)?;
+        let bytes = export(&m.arch, &m.params);
+        write_atomic(&self.out, &bytes).map_err(|cause| ModelIoError::Io { path: self.out.clone(), cause })?;
+        // What was written reads back (a cheap guard against an export this reader cannot take).
+        import(&self.out)?;
+        Ok(bytes.len())
+    }
+}
