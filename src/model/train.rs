@@ -762,14 +762,35 @@ impl Evaluated {
     pub fn json(&self) -> String {
         let (acc, n, model, dataset) =
             (self.accuracy, self.n, self.model.display().to_string(), self.dataset.to_string());
-        serde_json::json!({ "accuracy": acc, "n": n, "model": model, "dataset": dataset }).to_string()
+        let (lo, hi) = self.interval();
+        serde_json::json!({ "accuracy": acc, "n": n, "ci95": [lo, hi], "model": model, "dataset": dataset }).to_string()
+    }
+
+    /// The 95 % Wilson interval of the accuracy over its `n` images.
+    pub fn interval(&self) -> (f64, f64) {
+        accuracy_interval(self.accuracy, self.n)
     }
 }
 
+/// The 95 % Wilson interval of an accuracy `acc` measured on `n` images.
+pub fn accuracy_interval(acc: f64, n: usize) -> (f64, f64) {
+    let correct = (acc * n as f64).round() as usize;
+    crate::util::stats::Proportion::new(correct.min(n), n).wilson()
+}
+
 impl std::fmt::Display for Evaluated {
-    /// One line: accuracy as a fraction and in %, images, dataset.
+    /// One line: accuracy as a fraction and in % with its 95 % Wilson interval, images, dataset.
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let (m, a) = (self.model.display(), self.accuracy);
-        write!(f, "{m}: float test accuracy {a:.4} ({:.2} %) on {} {} test images", a * 100.0, self.n, self.dataset)
+        let (lo, hi) = self.interval();
+        write!(
+            f,
+            "{m}: float test accuracy {a:.4} ({:.2} %, 95 % interval {:.2}–{:.2} %) on {} {} test images",
+            a * 100.0,
+            lo * 100.0,
+            hi * 100.0,
+            self.n,
+            self.dataset
+        )
     }
 }

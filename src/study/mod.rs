@@ -28,7 +28,7 @@ pub mod report;
 pub mod reproduce;
 pub mod runner;
 pub mod slurm;
-pub mod stats;
+pub use crate::util::stats;
 pub mod store;
 pub mod tables;
 pub mod target_spec;

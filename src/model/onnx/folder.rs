@@ -138,14 +138,17 @@ impl ImportFlags {
 impl std::fmt::Display for Imported {
     /// One line: what was written and how the float model scores.
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let (lo, hi) = crate::model::train::accuracy_interval(self.accuracy, self.n);
         write!(
             f,
-            "{}: {} nodes ({}), {} parameters, float test accuracy {:.4} ({} images)",
+            "{}: {} nodes ({}), {} parameters, float test accuracy {:.4} (95 % interval {:.4}–{:.4}, {} images)",
             self.out.display(),
             self.nodes,
             if self.chain { "a chain" } else { "a graph" },
             self.params,
             self.accuracy,
+            lo,
+            hi,
             self.n
         )
     }
