@@ -67,9 +67,11 @@ enum Cmd {
     Train(TrainFlags),
     /// Float test accuracy of a trained model.
     Eval(EvalFlags),
-    /// ONNX in and out: import a network from any framework as a model folder, export one.
-    #[command(subcommand)]
-    Onnx(OnnxCmd),
+    /// Read an ONNX file (a network from any framework) into a model folder, measuring its float
+    /// test accuracy.
+    Import(onnx::ImportFlags),
+    /// Write a model folder as an ONNX file (opset 13) that ONNX Runtime runs.
+    Export(onnx::ExportFlags),
     /// Dataset tools.
     #[command(subcommand)]
     Data(DataCmd),
@@ -107,14 +109,6 @@ enum StudyCmd {
     },
     /// Write a Slurm job array (one task per shard) and a merge job that depends on it.
     Slurm(jobs::SlurmFlags),
-}
-
-#[derive(Subcommand)]
-enum OnnxCmd {
-    /// Read an ONNX file into a model folder (and measure its float test accuracy).
-    Import(onnx::ImportFlags),
-    /// Write a model folder as an ONNX file (opset 13) that ONNX Runtime runs.
-    Export(onnx::ExportFlags),
 }
 
 #[derive(Subcommand)]
@@ -237,8 +231,8 @@ pub fn run() -> anyhow::Result<()> {
             let e = a.run(&log)?;
             println!("{}", if a.json { e.json() } else { e.to_string() });
         }
-        Cmd::Onnx(OnnxCmd::Import(a)) => println!("{}", a.run(&command_line())?),
-        Cmd::Onnx(OnnxCmd::Export(a)) => println!("{}: {} bytes", a.out.display(), a.run()?),
+        Cmd::Import(a) => println!("{}", a.run(&command_line())?),
+        Cmd::Export(a) => println!("{}: {} bytes", a.onnx.display(), a.run()?),
         Cmd::Data(DataCmd::Import { source, cache }) => {
             let cache = cache.unwrap_or_else(axdnn::util::cache_dir);
             println!("{}", axdnn::data::folder::import_cached(&source, &cache, true)?.display());

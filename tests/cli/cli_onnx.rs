@@ -1,4 +1,4 @@
-//! `axdnn onnx export` then `axdnn onnx import`: the shipped LeNet-5 comes back as a model folder
+//! `axdnn export` then `axdnn import`: the shipped LeNet-5 comes back as a model folder
 //! whose integer accelerator run (an approximate multiplier, sign-magnitude) has the very same
 //! logits hash, accuracy and cycles as the original's; a network for another dataset's images is
 //! refused naming the file.
@@ -24,8 +24,9 @@ fn onnx_round_trip_runs_on_the_accelerator_bit_for_bit() {
     let file = dir.path().join("lenet.onnx");
     let out = dir.path().join("lenet-imported");
     let (f, o) = (file.to_str().unwrap(), out.to_str().unwrap());
-    ok(&["onnx", "export", "--model", "models/lenet5-mnist", "--out", f]);
-    let line = ok(&["onnx", "import", "--onnx", f, "--dataset", "mnist", "--out", o, "--n", "1000"]);
+    ok(&["export", "--model", "models/lenet5-mnist", "--onnx", f]);
+    // The dataset follows from the input shape (1×28×28: MNIST).
+    let line = ok(&["import", f, "--out", o, "--n", "1000"]);
     assert!(line.contains("11 nodes (a chain)") && line.contains(", 1000 images)"), "{line}");
     assert!(out.join("model.onnx").is_file());
     let ev = ev.to_str().unwrap();

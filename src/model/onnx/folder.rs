@@ -1,9 +1,9 @@
-//! `axdnn onnx import` / `axdnn onnx export`: between an ONNX file and a model folder (the form
+//! `axdnn import` / `axdnn export`: between an ONNX file and a model folder (the form
 //! every other command reads). An imported folder keeps a copy of its ONNX file and records its
 //! sha256, the dataset, and the float test accuracy measured here.
 
 use super::{export, import, OnnxError};
-use crate::data::{self, DatasetName, Split};
+use crate::data::{self, DatasetName, Normalization, Split};
 use crate::model::io::{self, FileHash, ModelIoError, ModelMeta};
 use crate::model::train::{accuracy, TrainError};
 use crate::util::write_atomic;
@@ -24,6 +24,14 @@ pub enum FolderError {
     /// The dataset.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The flags do not fit the file.
+    #[error("{file}: {reason}")]
+    Flags {
+        /// The ONNX file.
+        file: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
     /// The network's input is not the dataset's image shape.
     #[error("{file}: the network takes {network} inputs, {dataset} images are {images}")]
     Shape {
@@ -38,19 +46,25 @@ pub enum FolderError {
     },
 }
 
-/// `axdnn onnx import`: an ONNX file into a model folder.
+/// `axdnn import`: an ONNX file into a model folder.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ImportFlags {
     /// The ONNX file (weights inside it; opset 7 or later).
-    #[arg(long)]
-    pub onnx: PathBuf,
-    /// The dataset the network classifies: mnist | cifar10 (its test images give the float
-    /// accuracy recorded in model.json).
-    #[arg(long)]
-    pub dataset: DatasetName,
+    pub file: PathBuf,
     /// Output model folder (model.json, model.safetensors and a copy of the ONNX file).
     #[arg(long)]
     pub out: PathBuf,
+    /// The dataset the network classifies: mnist | cifar10 [default: the one whose images have
+    /// the network's input shape]. Its test images give the float accuracy in model.json.
+    #[arg(long)]
+    pub dataset: Option<DatasetName>,
+    /// Per-channel means of an input normalization the file does not contain (comma-separated,
+    /// one value or one per channel; pixels in [0, 1]), e.g. 0.4914,0.4822,0.4465.
+    #[arg(long, value_delimiter = ',', requires = "std")]
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviations of that normalization.
+    #[arg(long, value_delimiter = ',', requires = "mean")]
+    pub std: Vec<f32>,
     /// Test images for the recorded accuracy: the first N [default: all].
     #[arg(long, value_parser = crate::util::values::parse_count)]
     pub n: Option<usize>,
@@ -59,7 +73,7 @@ pub struct ImportFlags {
     pub data: Option<PathBuf>,
 }
 
-/// What `axdnn onnx import` wrote.
+/// What `axdnn import` wrote.
 #[derive(Debug, Clone)]
 pub struct Imported {
     /// The model folder.
@@ -79,23 +93,43 @@ pub struct Imported {
 impl ImportFlags {
     /// Import, measure the float accuracy, write the folder (recording `command`).
     pub fn run(&self, command: &str) -> Result<Imported, FolderError> {
-        let bytes = std::fs::read(&self.onnx).map_err(|cause| OnnxError::Io { path: self.onnx.clone(), cause })?;
-        let (arch, params) = super::import_bytes(&bytes, &self.onnx)?;
+        let bytes = std::fs::read(&self.file).map_err(|cause| OnnxError::Io { path: self.file.clone(), cause })?;
+        let (mut arch, params) = super::import_bytes(&bytes, &self.file)?;
+        if !self.mean.is_empty() {
+            if arch.normalize.is_some() {
+                return Err(FolderError::Flags {
+                    file: self.file.clone(),
+                    reason: "--mean/--std given, but the file normalizes its input itself".into(),
+                });
+            }
+            let norm = Normalization { mean: self.mean.clone(), std: self.std.clone() };
+            norm.check(arch.input.c).map_err(|reason| FolderError::Flags { file: self.file.clone(), reason })?;
+            arch.normalize = Some(norm);
+        }
+        let dataset = match self.dataset {
+            Some(d) => d,
+            None => DatasetName::ALL.iter().copied().find(|d| d.shape() == arch.input).ok_or_else(|| {
+                FolderError::Flags {
+                    file: self.file.clone(),
+                    reason: format!("no dataset has {} images: give --dataset", arch.input),
+                }
+            })?,
+        };
         let root = crate::util::inputs::data_folder(self.data.clone()).ok_or(TrainError::NoData)?;
-        let mut te = data::load(self.dataset, Split::Test, &root).map_err(TrainError::from)?;
+        let mut te = data::load(dataset, Split::Test, &root).map_err(TrainError::from)?;
         if let Some(n) = self.n {
             te = te.head(n);
         }
         if te.shape != arch.input {
             return Err(FolderError::Shape {
-                file: self.onnx.clone(),
+                file: self.file.clone(),
                 network: arch.input.to_string(),
-                dataset: self.dataset,
+                dataset,
                 images: te.shape.to_string(),
             });
         }
         let acc = accuracy(&arch, &params, &te);
-        let dataset_files = data::source_files(self.dataset, &root)
+        let dataset_files = data::source_files(dataset, &root)
             .into_iter()
             .map(|p| {
                 let sha256 =
@@ -104,13 +138,13 @@ impl ImportFlags {
             })
             .collect::<Result<Vec<_>, ModelIoError>>()?;
         let meta = ModelMeta {
-            dataset: self.dataset,
+            dataset,
             dataset_files,
             epochs: 0,
             seed: 0,
             optimizer: format!(
                 "imported from ONNX {} (sha256 {})",
-                self.onnx.file_name().unwrap_or_default().to_string_lossy(),
+                self.file.file_name().unwrap_or_default().to_string_lossy(),
                 crate::util::sha256_hex(&bytes)
             ),
             test_accuracy: acc,
@@ -154,7 +188,7 @@ impl std::fmt::Display for Imported {
     }
 }
 
-/// `axdnn onnx export`: a model folder as an ONNX file (opset 13) that ONNX Runtime runs.
+/// `axdnn export`: a model folder as an ONNX file (opset 13) that ONNX Runtime runs.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExportFlags {
     /// Model folder (model.safetensors + model.json).
@@ -162,7 +196,7 @@ pub struct ExportFlags {
     pub model: PathBuf,
     /// The ONNX file to write.
     #[arg(long)]
-    pub out: PathBuf,
+    pub onnx: PathBuf,
 }
 
 impl ExportFlags {
@@ -170,9 +204,9 @@ impl ExportFlags {
     pub fn run(&self) -> Result<usize, FolderError> {
         let m = io::load(&self.model)?;
         let bytes = export(&m.arch, &m.params);
-        write_atomic(&self.out, &bytes).map_err(|cause| ModelIoError::Io { path: self.out.clone(), cause })?;
+        write_atomic(&self.onnx, &bytes).map_err(|cause| ModelIoError::Io { path: self.onnx.clone(), cause })?;
         // What was written reads back (a cheap guard against an export this reader cannot take).
-        import(&self.out)?;
+        import(&self.onnx)?;
         Ok(bytes.len())
     }
 }
