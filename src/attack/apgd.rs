@@ -298,7 +298,7 @@ impl Run<'_> {
                     // loss of 0 (the reference reads a not yet written row there).
                     let rises = (0..period)
                         .filter(|&c| {
-                            let prev = if i >= c + 1 { history[i - c - 1][j] } else { 0.0 };
+                            let prev = if i > c { history[i - c - 1][j] } else { 0.0 };
                             history[i - c][j] > prev
                         })
                         .count();

@@ -31,8 +31,7 @@ pub trait Classifier: Sync {
     }
 }
 
-/// A per-sample loss's gradient at the logits: `(sample, its logits, out ∂loss/∂logits)`.
-pub type LogitLossGrad<'a> = dyn Fn(usize, &[f32], &mut [f32]) + Sync + 'a;
+pub use crate::model::engine::LogitLossGrad;
 
 /// The float model (the paper's "accurate DNN" on which adversarial examples are generated).
 pub struct FloatClassifier<'a> {

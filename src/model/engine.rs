@@ -386,7 +386,7 @@ impl<T: Real> Net<T> {
         x: &[T],
         n: usize,
         head: Option<&[T]>,
-        seed: &mut dyn FnMut(&[T], &mut [T]),
+        seed: &mut LogitSeed<'_, T>,
     ) -> (Vec<T>, Vec<T>) {
         // Only the count of the labels is read when the loss gradient is seeded.
         let labels = vec![0u8; n];
@@ -410,7 +410,7 @@ impl<T: Real> Net<T> {
         replace: Option<&[Option<Vec<T>>]>,
         head: Option<&[T]>,
         param_grads: bool,
-        seed: Option<&mut dyn FnMut(&[T], &mut [T])>,
+        seed: Option<&mut LogitSeed<'_, T>>,
     ) -> Backward<T> {
         let n = labels.len();
         let seeded = seed.is_some();
@@ -961,6 +961,12 @@ pub fn input_gradient_head(
     (losses, grad)
 }
 
+/// Writes a batch's loss gradient at its logits (`n × classes`) into the second slice.
+pub type LogitSeed<'a, T> = dyn FnMut(&[T], &mut [T]) + 'a;
+
+/// A per-image loss's gradient at the logits: `(image, its logits, out ∂loss/∂logits)`.
+pub type LogitLossGrad<'a> = dyn Fn(usize, &[f32], &mut [f32]) + Sync + 'a;
+
 /// The logits (`head` when given, e.g. the accelerator's, else the float model's) and the input
 /// gradient of a per-image loss whose gradient at image `i`'s logits `z` is written by
 /// `dloss(i, z, d)` into `d`, taken back through the float model at `x` (see
@@ -970,7 +976,7 @@ pub fn input_gradient_seeded(
     params: &Params,
     x: &[f32],
     head: Option<&[f32]>,
-    dloss: &(dyn Fn(usize, &[f32], &mut [f32]) + Sync),
+    dloss: &LogitLossGrad<'_>,
 ) -> (Vec<f32>, Vec<f32>) {
     let per = arch.input.numel();
     let classes = arch.classes;

@@ -109,6 +109,9 @@ fn apgd_is_at_least_as_strong_as_pgd_on_lenet5() {
     }
 }
 
+/// A loss of one sample's logits that writes its gradient.
+type Loss<'a> = dyn Fn(&[f32], &mut [f32]) -> f64 + 'a;
+
 /// Central differences of `f` at `z`, in f64 from f32 logits.
 fn numeric(z: &[f32], f: impl Fn(&[f32]) -> f64) -> Vec<f64> {
     let h = 1e-2f32;
@@ -134,7 +137,7 @@ fn losses_and_gradients_match_finite_differences() {
         }
         let y = case % 10;
         let t = (case / 10 + y + 1) % 10;
-        let checks: [(&str, Box<dyn Fn(&[f32], &mut [f32]) -> f64>); 3] = [
+        let checks: [(&str, Box<Loss<'_>>); 3] = [
             ("ce", Box::new(|z, d| ce_loss(z, y, d))),
             ("dlr", Box::new(|z, d| dlr_loss(z, y, d))),
             ("dlr-targeted", Box::new(|z, d| dlr_targeted_loss(z, y, t, d))),
