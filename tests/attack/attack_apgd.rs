@@ -9,7 +9,7 @@ use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::attack::apgd::{ce_loss, dlr_loss, dlr_targeted_loss};
 use axdnn::attack::{
     self, Attack, AttackError, AttackOutput, Bounds, BpdaClassifier, Classifier, Criterion, Epsilon, FloatClassifier,
-    Norm, SeededNoise,
+    Norm, NormalizedView, SeededNoise,
 };
 use axdnn::data::{self, DatasetName, Split};
 use axdnn::model::{Arch, Shape};
@@ -172,6 +172,12 @@ fn seeded_cross_entropy_equals_the_gradient_attacks_path() {
     let (z, g) = float.logits_and_gradient(&x, &ce).unwrap();
     assert_eq!(z, float.logits(&x));
     assert_eq!(g, float.loss_gradient(&x, &labels).unwrap());
+    // In normalized coordinates the pull-back by std is the same on both paths.
+    let norm = axdnn::model::Normalization::mnist();
+    let view = NormalizedView { inner: &float, norm: &norm, input: arch.input };
+    let (z, g) = view.logits_and_gradient(&x, &ce).unwrap();
+    assert_eq!(z, view.logits(&x));
+    assert_eq!(g, view.loss_gradient(&x, &labels).unwrap());
     let qm = QuantModel::build(&arch, &params, &x, QuantOptions::default()).unwrap();
     let lut = common::random_lut(false, 2);
     let acc = Accelerator::new(&qm, &lut, AccelConfig::default()).unwrap();
@@ -222,4 +228,43 @@ fn apgd_refuses_targeted_criteria_and_too_few_classes() {
     // APGD-CE needs only two.
     let a = Attack::LinfApgdCe;
     attack::run(a, a.default_params(), &model3, &Bounds::default(), &x, &crit, &e, &mut SeededNoise::new(0)).unwrap();
+}
+
+const PLAN: &str = r#"
+name = "apgd"
+models = ["models/lenet5-mnist"]
+multipliers = ["exact", "mul8u_L40"]
+attacks = ["linf-apgd-ce", "linf-apgd-t", "l2-apgd-ce"]
+eps_linf = [0.0, 0.1]
+eps_l2 = [1.0]
+threats = ["transfer", "bpda"]
+images = 40
+chunk = 20
+calib = 64
+"#;
+
+#[test]
+fn apgd_in_a_study_plan_under_transfer_and_bpda_resumes() {
+    use axdnn::study::{Inputs, Plan, Runner, Store};
+    let (Some(data), Some(evo)) = (common::data(), common::evoapprox()) else { return };
+    let inputs = Inputs { data: Some(data), evoapprox: Some(evo) };
+    let plan = Plan::from_toml(PLAN, std::path::Path::new("apgd.toml"), &inputs).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let first = Runner::new(plan.clone(), inputs.clone()).quiet().run(tmp.path()).unwrap();
+    assert!(first.cells_run > 0 && first.cells_reused == 0);
+    let store = Store::open(tmp.path()).unwrap();
+    for attack in ["linf-apgd-ce", "linf-apgd-t", "l2-apgd-ce"] {
+        for threat in ["transfer", "bpda"] {
+            let n: usize = store
+                .rows()
+                .filter(|r| r.attack == attack && r.threat == threat && r.target == "accel")
+                .map(|r| r.bits().unwrap().len())
+                .sum();
+            // Two multipliers × the budgets (Linf: 2, L2: 1) × 40 images.
+            let budgets = if attack.starts_with("linf") { 2 } else { 1 };
+            assert_eq!(n, 2 * budgets * 40, "{attack} {threat}");
+        }
+    }
+    let again = Runner::new(plan, inputs).quiet().run(tmp.path()).unwrap();
+    assert_eq!((again.cells_run, again.rows_written), (0, 0), "a rerun reuses every stored row");
 }
