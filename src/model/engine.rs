@@ -433,6 +433,8 @@ impl<T: Real> Net<T> {
             // Another loss than the cross-entropy: its gradient at the logits is given.
             seed(logits, &mut g);
         }
+        // The cross-entropy's losses, gradient and count of correct images only when no other
+        // loss was seeded (a seeded call reports zero losses and no correct count).
         for i in (0..n).filter(|_| !seeded) {
             let z = &logits[i * classes..(i + 1) * classes];
             let label = labels[i] as usize;
