@@ -22,7 +22,16 @@ pub trait Classifier: Sync {
     fn loss_gradient(&self, _x: &[f32], _labels: &[u8]) -> Option<Vec<f32>> {
         None
     }
+    /// The logits of `x` (`n × classes`, as [`Classifier::logits`]) and the input gradient of a
+    /// per-sample loss of those logits, `dloss(i, z_i, d)` writing `∂loss_i/∂z_i` into `d`; the
+    /// backward pass is the one [`Classifier::loss_gradient`] takes (BPDA: the float model's).
+    /// `None` without a gradient.
+    fn logits_and_gradient(&self, _x: &[f32], _dloss: &LogitLossGrad) -> Option<(Vec<f32>, Vec<f32>)> {
+        None
+    }
 }
+
+pub use crate::model::engine::LogitLossGrad;
 
 /// The float model (the paper's "accurate DNN" on which adversarial examples are generated).
 pub struct FloatClassifier<'a> {
@@ -51,6 +60,9 @@ impl Classifier for FloatClassifier<'_> {
     fn loss_gradient(&self, x: &[f32], labels: &[u8]) -> Option<Vec<f32>> {
         // Each image's gradient is of its own loss; for the summed loss they are the same.
         Some(engine::input_gradient(self.arch, self.params, x, labels).1)
+    }
+    fn logits_and_gradient(&self, x: &[f32], dloss: &LogitLossGrad) -> Option<(Vec<f32>, Vec<f32>)> {
+        Some(engine::input_gradient_seeded(self.arch, self.params, x, None, dloss))
     }
 }
 
@@ -114,6 +126,10 @@ impl Classifier for BpdaClassifier<'_> {
         let head = self.logits(x);
         Some(engine::input_gradient_head(self.arch, self.params, x, labels, Some(&head)).1)
     }
+    fn logits_and_gradient(&self, x: &[f32], dloss: &LogitLossGrad) -> Option<(Vec<f32>, Vec<f32>)> {
+        let head = self.logits(x);
+        Some(engine::input_gradient_seeded(self.arch, self.params, x, Some(&head), dloss))
+    }
 }
 
 /// A classifier seen in normalized coordinates `z = (x − mean_c)/std_c`: the attack's budgets
@@ -149,12 +165,25 @@ impl Classifier for NormalizedView<'_> {
         let mut x = z.to_vec();
         self.norm.inverse(&mut x, self.input);
         let mut g = self.inner.loss_gradient(&x, labels)?;
-        // ∂L/∂z = ∂L/∂x · ∂x/∂z = ∂L/∂x · std_c.
+        self.pull_back(&mut g);
+        Some(g)
+    }
+    fn logits_and_gradient(&self, z: &[f32], dloss: &LogitLossGrad) -> Option<(Vec<f32>, Vec<f32>)> {
+        let mut x = z.to_vec();
+        self.norm.inverse(&mut x, self.input);
+        let (logits, mut g) = self.inner.logits_and_gradient(&x, dloss)?;
+        self.pull_back(&mut g);
+        Some((logits, g))
+    }
+}
+
+impl NormalizedView<'_> {
+    /// ∂L/∂z = ∂L/∂x · ∂x/∂z = ∂L/∂x · std_c.
+    fn pull_back(&self, g: &mut [f32]) {
         let plane = self.input.h * self.input.w;
         for (p, chunk) in g.chunks_mut(plane).enumerate() {
             let (_, s) = self.norm.channel(p % self.input.c);
             chunk.iter_mut().for_each(|v| *v *= s);
         }
-        Some(g)
     }
 }

@@ -1,6 +1,7 @@
 //! The ten fixed-epsilon adversarial attacks of the paper with Foolbox 3.3 semantics
 //! (`../shared/docs/attacks.md`): FGM/FGSM, L2/Linf BIM, L2/Linf PGD, L2 contrast reduction and
-//! repeated additive Gaussian/uniform noise.
+//! repeated additive Gaussian/uniform noise; and AutoAttack's APGD-CE and APGD-T (Croce & Hein
+//! 2020, the reference implementation's semantics; [`apgd`]).
 //!
 //! An attack sees a [`Classifier`] (logits, and the input gradient of the summed cross-entropy
 //! when it has one) and draws every random number from a [`NoiseSource`], seeded by default and
@@ -9,12 +10,14 @@
 //! norm, `success` = the criterion on the model's prediction for `clipped` (not `raw`).
 
 mod additive;
+pub mod apgd;
 mod classifier;
 mod contrast;
 mod gradient;
 mod noise;
 
-pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifier, NormalizedView};
+pub use apgd::ApgdParams;
+pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifier, LogitLossGrad, NormalizedView};
 pub use noise::{Draw, NoiseSource, ReplayNoise, SeededNoise};
 
 use std::fmt;
@@ -132,7 +135,8 @@ impl Bounds {
     }
 }
 
-/// The ten attacks (Foolbox 3 class in [`Attack::foolbox_name`]).
+/// The attacks: the paper's ten ([`Attack::PAPER`], Foolbox 3 class in [`Attack::foolbox_name`])
+/// and AutoAttack's APGD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Attack {
     /// Fast gradient method, L2 (Foolbox `L2FastGradientAttack`).
@@ -155,12 +159,35 @@ pub enum Attack {
     L2RepeatedUniform,
     /// Repeated additive uniform noise, Linf.
     LinfRepeatedUniform,
+    /// APGD on the cross-entropy, Linf (AutoAttack's `APGDAttack`, loss `ce`).
+    LinfApgdCe,
+    /// APGD on the targeted DLR loss, Linf (AutoAttack's `APGDAttack_targeted`).
+    LinfApgdT,
+    /// APGD on the cross-entropy, L2.
+    L2ApgdCe,
+    /// APGD on the targeted DLR loss, L2.
+    L2ApgdT,
 }
 
-crate::name_table!(Attack, "attack": Fgm = "fgm" | "L2FastGradientAttack", Fgsm = "fgsm" | "LinfFastGradientAttack", L2Bim = "l2-bim" | "L2BasicIterativeAttack", LinfBim = "linf-bim" | "LinfBasicIterativeAttack", L2Pgd = "l2-pgd" | "L2ProjectedGradientDescentAttack", LinfPgd = "linf-pgd" | "LinfProjectedGradientDescentAttack", L2ContrastReduction = "l2-contrast" | "L2ContrastReductionAttack", L2RepeatedGaussian = "l2-gaussian" | "L2RepeatedAdditiveGaussianNoiseAttack", L2RepeatedUniform = "l2-uniform" | "L2RepeatedAdditiveUniformNoiseAttack", LinfRepeatedUniform = "linf-uniform" | "LinfRepeatedAdditiveUniformNoiseAttack");
+crate::name_table!(Attack, "attack": Fgm = "fgm" | "L2FastGradientAttack", Fgsm = "fgsm" | "LinfFastGradientAttack", L2Bim = "l2-bim" | "L2BasicIterativeAttack", LinfBim = "linf-bim" | "LinfBasicIterativeAttack", L2Pgd = "l2-pgd" | "L2ProjectedGradientDescentAttack", LinfPgd = "linf-pgd" | "LinfProjectedGradientDescentAttack", L2ContrastReduction = "l2-contrast" | "L2ContrastReductionAttack", L2RepeatedGaussian = "l2-gaussian" | "L2RepeatedAdditiveGaussianNoiseAttack", L2RepeatedUniform = "l2-uniform" | "L2RepeatedAdditiveUniformNoiseAttack", LinfRepeatedUniform = "linf-uniform" | "LinfRepeatedAdditiveUniformNoiseAttack", LinfApgdCe = "linf-apgd-ce", LinfApgdT = "linf-apgd-t", L2ApgdCe = "l2-apgd-ce", L2ApgdT = "l2-apgd-t");
 
 impl Attack {
-    /// The Foolbox 3 class implementing the attack.
+    /// The paper's ten attacks, in declaration order: what `all` names in plans.
+    pub const PAPER: [Attack; 10] = [
+        Attack::Fgm,
+        Attack::Fgsm,
+        Attack::L2Bim,
+        Attack::LinfBim,
+        Attack::L2Pgd,
+        Attack::LinfPgd,
+        Attack::L2ContrastReduction,
+        Attack::L2RepeatedGaussian,
+        Attack::L2RepeatedUniform,
+        Attack::LinfRepeatedUniform,
+    ];
+
+    /// The class implementing the attack in its reference: Foolbox 3 for the paper's ten,
+    /// AutoAttack (`autopgd_base.py`, either norm) for APGD.
     pub fn foolbox_name(self) -> &'static str {
         match self {
             Attack::Fgm => "L2FastGradientAttack",
@@ -173,18 +200,25 @@ impl Attack {
             Attack::L2RepeatedGaussian => "L2RepeatedAdditiveGaussianNoiseAttack",
             Attack::L2RepeatedUniform => "L2RepeatedAdditiveUniformNoiseAttack",
             Attack::LinfRepeatedUniform => "LinfRepeatedAdditiveUniformNoiseAttack",
+            Attack::LinfApgdCe | Attack::L2ApgdCe => "APGDAttack",
+            Attack::LinfApgdT | Attack::L2ApgdT => "APGDAttack_targeted",
         }
     }
 
-    /// The attack of a Foolbox 3 class name.
+    /// The attack of a Foolbox 3 class name (one of the paper's ten).
     pub fn from_foolbox_name(s: &str) -> Option<Attack> {
-        Attack::ALL.into_iter().find(|a| a.foolbox_name() == s)
+        Attack::PAPER.into_iter().find(|a| a.foolbox_name() == s)
     }
 
     /// The norm the attack's budget is measured in.
     pub fn norm(self) -> Norm {
         match self {
-            Attack::Fgsm | Attack::LinfBim | Attack::LinfPgd | Attack::LinfRepeatedUniform => Norm::Linf,
+            Attack::Fgsm
+            | Attack::LinfBim
+            | Attack::LinfPgd
+            | Attack::LinfRepeatedUniform
+            | Attack::LinfApgdCe
+            | Attack::LinfApgdT => Norm::Linf,
             _ => Norm::L2,
         }
     }
@@ -192,9 +226,11 @@ impl Attack {
     /// Revision of this attack's numerics: bumped whenever a change can alter its adversarial
     /// examples, so stored results of an older revision are never reused (a study's `RunKey`
     /// holds it). Gradient attacks: 2 since the stable cross-entropy gradient (log-sum-exp, label
-    /// term as −Σ_{c≠y} p_c); the others: 1.
+    /// term as −Σ_{c≠y} p_c); APGD and the others: 1.
     pub fn revision(self) -> u32 {
-        if self.needs_gradient() {
+        if self.is_apgd() {
+            1
+        } else if self.needs_gradient() {
             2
         } else {
             1
@@ -204,6 +240,12 @@ impl Attack {
     /// Whether the attack needs the model's input gradient.
     pub fn needs_gradient(self) -> bool {
         matches!(self, Attack::Fgm | Attack::Fgsm | Attack::L2Bim | Attack::LinfBim | Attack::L2Pgd | Attack::LinfPgd)
+            || self.is_apgd()
+    }
+
+    /// Whether the attack is one of AutoAttack's APGD.
+    pub fn is_apgd(self) -> bool {
+        matches!(self, Attack::LinfApgdCe | Attack::LinfApgdT | Attack::L2ApgdCe | Attack::L2ApgdT)
     }
 
     /// Foolbox's default parameters.
@@ -219,6 +261,9 @@ impl Attack {
             Attack::LinfPgd => g(40, 0.01 / 0.3, true),
             Attack::L2ContrastReduction => AttackParams::Contrast { target: 0.5 },
             Attack::L2RepeatedGaussian | Attack::L2RepeatedUniform | Attack::LinfRepeatedUniform => n(),
+            Attack::LinfApgdCe | Attack::LinfApgdT | Attack::L2ApgdCe | Attack::L2ApgdT => {
+                AttackParams::Apgd(ApgdParams::default())
+            }
         }
     }
 }
@@ -261,6 +306,8 @@ pub enum AttackParams {
     },
     /// Parameters of the repeated noise attacks.
     Noise(NoiseParams),
+    /// Parameters of APGD.
+    Apgd(ApgdParams),
 }
 
 /// What counts as adversarial (Foolbox `Misclassification` / `TargetedMisclassification`).
@@ -391,6 +438,16 @@ pub enum AttackError {
     /// A targeted criterion for an attack that supports none (the attack).
     #[error("attack {0} does not support a targeted criterion (Foolbox: unsupported criterion)")]
     Targeted(Attack),
+    /// A model with fewer classes than the attack's loss needs.
+    #[error("attack {attack} needs a model of at least {needs} classes; this one has {classes}")]
+    Classes {
+        /// The attack.
+        attack: Attack,
+        /// The fewest classes it needs.
+        needs: usize,
+        /// The model's classes.
+        classes: usize,
+    },
     /// Parameters of another attack family than the attack's.
     #[error("{attack} takes {expected} parameters")]
     Params {
@@ -448,14 +505,26 @@ pub fn run(
     if attack.needs_gradient() && !model.has_gradient() {
         return Err(AttackError::NoGradient { attack, model: model.name() });
     }
-    if matches!(criterion, Criterion::Targeted(_)) && matches!(attack, Attack::Fgm | Attack::Fgsm) {
+    // APGD-T is untargeted in its success criterion (its targets are internal), as in AutoAttack.
+    if matches!(criterion, Criterion::Targeted(_)) && (matches!(attack, Attack::Fgm | Attack::Fgsm) || attack.is_apgd())
+    {
         return Err(AttackError::Targeted(attack));
+    }
+    let apgd_loss = match attack {
+        Attack::LinfApgdT | Attack::L2ApgdT => apgd::ApgdLoss::DlrTargeted,
+        _ => apgd::ApgdLoss::Ce,
+    };
+    if attack.is_apgd() && model.classes() < apgd::min_classes(apgd_loss) {
+        return Err(AttackError::Classes { attack, needs: apgd::min_classes(apgd_loss), classes: model.classes() });
     }
     let norm = attack.norm();
     let mut out = AttackOutput { epsilons: epsilons.to_vec(), raw: vec![], clipped: vec![], success: vec![] };
     for &eps in epsilons {
         let raw = match (attack, params) {
-            (a, AttackParams::Gradient(p)) if a.needs_gradient() => {
+            (a, AttackParams::Apgd(p)) if a.is_apgd() => {
+                apgd::run(norm, apgd_loss, p, model, bounds, x, labels, eps.0, noise)?
+            }
+            (a, AttackParams::Gradient(p)) if a.needs_gradient() && !a.is_apgd() => {
                 gradient::run(norm, p, model, bounds, x, criterion, eps.0, noise)?
             }
             (Attack::L2ContrastReduction, AttackParams::Contrast { target }) => {
@@ -470,6 +539,7 @@ pub fn run(
                     AttackParams::Gradient(_) => "gradient",
                     AttackParams::Contrast { .. } => "contrast",
                     AttackParams::Noise(_) => "noise",
+                    AttackParams::Apgd(_) => "apgd",
                 };
                 return Err(AttackError::Params { attack, expected });
             }

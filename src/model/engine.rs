@@ -509,7 +509,7 @@ impl<T: Real> Net<T> {
     /// Forward and backward of the softmax cross-entropy loss. `scale` multiplies each image's
     /// loss gradient (1/n for a mean-loss training step, 1 for per-image input gradients).
     pub fn backward(&mut self, x: &[T], labels: &[u8], mode: Mode, scale: T, want_input_grad: bool) -> Backward<T> {
-        self.backward_with(x, labels, mode, scale, want_input_grad, None, None, true)
+        self.backward_with(x, labels, mode, scale, want_input_grad, None, None, true, None)
     }
 
     /// [`Net::backward`] with the loss evaluated on `head` logits (`n × classes`) instead of this
@@ -525,7 +525,7 @@ impl<T: Real> Net<T> {
         want_input_grad: bool,
         head: Option<&[T]>,
     ) -> Backward<T> {
-        self.backward_with(x, labels, mode, scale, want_input_grad, None, head, true)
+        self.backward_with(x, labels, mode, scale, want_input_grad, None, head, true, None)
     }
 
     /// [`Self::backward`] with layer outputs replaced in the forward pass (`replace[i]`, NCHW per
@@ -540,7 +540,7 @@ impl<T: Real> Net<T> {
         want_input_grad: bool,
         replace: Option<&[Option<Vec<T>>]>,
     ) -> Backward<T> {
-        self.backward_with(x, labels, mode, scale, want_input_grad, replace, None, true)
+        self.backward_with(x, labels, mode, scale, want_input_grad, replace, None, true, None)
     }
 
     /// Per-image losses and dLoss/dInput (NCHW) in eval mode, loss on `head` logits when given:
@@ -548,8 +548,30 @@ impl<T: Real> Net<T> {
     /// which cost as much as the forward pass. The input gradient is bit-identical (it does not
     /// depend on them).
     pub fn input_grad_head(&mut self, x: &[T], labels: &[u8], head: Option<&[T]>) -> (Vec<T>, Vec<T>) {
-        let b = self.backward_with(x, labels, Mode::Eval, T::ONE, true, None, head, false);
+        let b = self.backward_with(x, labels, Mode::Eval, T::ONE, true, None, head, false, None);
         (b.losses, b.input_grad.expect("input gradient requested"))
+    }
+
+    /// The logits (`head` when given, else this network's own) and the input gradient (NCHW) of
+    /// `Σ_i ⟨d_i, z_i⟩`, where `seed(logits, d)` writes `d` (`n × classes`) from the logits: the
+    /// pull-back of any per-image loss whose gradient at the logits is `d` (e.g. AutoAttack's
+    /// DLR loss), through this network at `x` in eval mode.
+    pub fn input_grad_seeded(
+        &mut self,
+        x: &[T],
+        n: usize,
+        head: Option<&[T]>,
+        seed: &mut LogitSeed<'_, T>,
+    ) -> (Vec<T>, Vec<T>) {
+        // Only the count of the labels is read when the loss gradient is seeded.
+        let labels = vec![0u8; n];
+        let mut seen = Vec::new();
+        let mut keep = |z: &[T], d: &mut [T]| {
+            seen = z.to_vec();
+            seed(z, d)
+        };
+        let b = self.backward_with(x, &labels, Mode::Eval, T::ONE, true, None, head, false, Some(&mut keep));
+        (seen, b.input_grad.expect("input gradient requested"))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -563,8 +585,10 @@ impl<T: Real> Net<T> {
         replace: Option<&[Option<Vec<T>>]>,
         head: Option<&[T]>,
         param_grads: bool,
+        seed: Option<&mut LogitSeed<'_, T>>,
     ) -> Backward<T> {
         let n = labels.len();
+        let seeded = seed.is_some();
         let mut cache = Vec::with_capacity(self.arch.layers.len());
         let own = self.forward_replaced(x, n, mode, Some(&mut cache), replace, param_grads);
         let classes = self.arch.classes;
@@ -580,7 +604,13 @@ impl<T: Real> Net<T> {
         let mut g = vec![T::ZERO; n * classes];
         let mut zf = vec![0f64; classes];
         let mut e = vec![0f64; classes];
-        for i in 0..n {
+        if let Some(seed) = seed {
+            // Another loss than the cross-entropy: its gradient at the logits is given.
+            seed(logits, &mut g);
+        }
+        // The cross-entropy's losses, gradient and count of correct images only when no other
+        // loss was seeded (a seeded call reports zero losses and no correct count).
+        for i in (0..n).filter(|_| !seeded) {
             let z = &logits[i * classes..(i + 1) * classes];
             let label = labels[i] as usize;
             let mut best = 0;
@@ -1343,6 +1373,45 @@ pub fn input_gradient_head(
         grad.extend(g);
     }
     (losses, grad)
+}
+
+/// Writes a batch's loss gradient at its logits (`n × classes`) into the second slice.
+pub type LogitSeed<'a, T> = dyn FnMut(&[T], &mut [T]) + 'a;
+
+/// A per-image loss's gradient at the logits: `(image, its logits, out ∂loss/∂logits)`.
+pub type LogitLossGrad<'a> = dyn Fn(usize, &[f32], &mut [f32]) + Sync + 'a;
+
+/// The logits (`head` when given, e.g. the accelerator's, else the float model's) and the input
+/// gradient of a per-image loss whose gradient at image `i`'s logits `z` is written by
+/// `dloss(i, z, d)` into `d`, taken back through the float model at `x` (see
+/// [`Net::input_grad_seeded`]). Independent of the thread count, as [`input_gradient`].
+pub fn input_gradient_seeded(
+    arch: &Arch,
+    params: &Params,
+    x: &[f32],
+    head: Option<&[f32]>,
+    dloss: &LogitLossGrad<'_>,
+) -> (Vec<f32>, Vec<f32>) {
+    let per = arch.input.numel();
+    let classes = arch.classes;
+    assert!(per > 0 && x.len().is_multiple_of(per), "input_gradient_seeded: x is not whole images");
+    let n = x.len() / per;
+    let parts = per_task(arch, params, n, |net, r| {
+        let h = head.map(|h| &h[r.start * classes..r.end * classes]);
+        let mut seed = |z: &[f32], d: &mut [f32]| {
+            for (j, (zi, di)) in z.chunks_exact(classes).zip(d.chunks_exact_mut(classes)).enumerate() {
+                dloss(r.start + j, zi, di);
+            }
+        };
+        net.input_grad_seeded(&x[r.start * per..r.end * per], r.len(), h, &mut seed)
+    });
+    let mut logits = Vec::with_capacity(n * classes);
+    let mut grad = Vec::with_capacity(x.len());
+    for (z, g) in parts {
+        logits.extend(z);
+        grad.extend(g);
+    }
+    (logits, grad)
 }
 
 /// Deterministic initialisation: weights uniform in ±√(6/fan_in) (He), biases 0; batch-norm

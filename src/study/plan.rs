@@ -92,6 +92,11 @@ impl AttackSpec {
                 AttackParams::Gradient(g) => 3.0 * g.steps as f64 + 1.0,
                 AttackParams::Contrast { .. } => 1.0,
                 AttackParams::Noise(n) => n.repeats as f64,
+                // Every run of every target is a full run on the images still robust.
+                AttackParams::Apgd(p) => {
+                    let runs = if matches!(a, Attack::LinfApgdT | Attack::L2ApgdT) { p.target_classes } else { 1 };
+                    3.0 * (p.steps * p.restarts * runs) as f64 + 1.0
+                }
             },
         }
     }
@@ -361,7 +366,7 @@ impl Plan {
         let mut attacks: Vec<String> = Vec::new();
         for (s, sp) in parse_list(&raw.attacks, "attacks", &["all"])? {
             if s == "all" {
-                attacks.extend(Attack::ALL.iter().map(|a| a.name().to_string()));
+                attacks.extend(Attack::PAPER.iter().map(|a| a.name().to_string()));
             } else {
                 let a: AttackSpec = s.parse().map_err(|e: String| src.err(sp, "attacks", e))?;
                 attacks.push(a.name().to_string());

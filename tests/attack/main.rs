@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attack_apgd;
 mod attack_bpda;
 mod attack_cli;
 mod attack_foolbox;

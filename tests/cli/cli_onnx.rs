@@ -49,10 +49,28 @@ fn onnx_round_trip_runs_on_the_accelerator_bit_for_bit() {
         (v["logits_sha256"].clone(), v["accuracy"].clone(), v["cycles_per_image"].clone())
     };
     assert_eq!(infer(o), infer("models/lenet5-mnist"));
-    let e = axdnn().args(["onnx", "import", "--onnx", f, "--dataset", "cifar10", "--out", o]).output().unwrap();
-    let err = String::from_utf8_lossy(&e.stderr);
-    assert!(
-        !e.status.success() && err.contains("lenet.onnx: the network takes 1x28x28 inputs, cifar10 images are 3x32x32"),
-        "{err}"
-    );
+    let err = |args: &[&str]| {
+        let e = axdnn().args(args).output().unwrap();
+        assert!(!e.status.success());
+        String::from_utf8_lossy(&e.stderr).into_owned()
+    };
+    let e = err(&["import", f, "--dataset", "cifar10", "--out", o]);
+    assert!(e.contains("lenet.onnx: the network takes 1x28x28 inputs, cifar10 images are 3x32x32"), "{e}");
+    // --mean/--std add a normalization the file lacks (the shipped LeNet-5 has none) …
+    let normed = dir.path().join("normed");
+    let n = normed.to_str().unwrap();
+    ok(&["import", f, "--out", n, "--n", "100", "--mean", "0.5", "--std", "0.25"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(normed.join("model.json")).unwrap()).unwrap();
+    assert_eq!(json["arch"]["normalize"], serde_json::json!({"mean": [0.5], "std": [0.25]}));
+    // … and are refused for a file that normalizes its input itself.
+    let f2 = dir.path().join("normed.onnx");
+    ok(&["export", "--model", n, "--onnx", f2.to_str().unwrap()]);
+    let e = err(&["import", f2.to_str().unwrap(), "--out", o, "--mean", "0.5", "--std", "0.25"]);
+    assert!(e.contains("normed.onnx: --mean/--std given, but the file normalizes its input itself"), "{e}");
+    // One value or one per channel (CIFAR-10: three).
+    let g = dir.path().join("alexnet.onnx");
+    ok(&["export", "--model", "models/alexnet-cifar10", "--onnx", g.to_str().unwrap()]);
+    let e = err(&["import", g.to_str().unwrap(), "--out", o, "--mean", "0.5,0.5", "--std", "0.25"]);
+    assert!(e.contains("normalize.mean has 2 entries, the input has 3 channels"), "{e}");
 }
