@@ -13,12 +13,15 @@ pub fn fold_batchnorm(arch: &Arch, params: &Params) -> (Arch, Params) {
     let sources = arch.sources();
     let uses = arch.consumers();
     let mut params = params.clone();
-    // fold[i]: batch-norm node i folds into node j.
+    // into[i] = Some(j): batch-norm node i folds into node j.
     let mut into = vec![None; arch.layers.len()];
+    let last = arch.layers.len() - 1;
     for (i, l) in arch.layers.iter().enumerate() {
         let LayerKind::BatchNorm { eps } = l.kind else { continue };
         let Source::Node(j) = sources[i][0] else { continue };
-        if !arch.layers[j].has_params() || uses[j] != 1 {
+        // The last node is the output: folding it away keeps the output only if its layer
+        // then becomes the last node.
+        if !arch.layers[j].has_params() || uses[j] != 1 || (i == last && j + 1 != i) {
             continue;
         }
         let t = |s: &str| params.tensors[&format!("{}.{s}", l.name)].data.clone();

@@ -218,9 +218,12 @@ impl Importer<'_> {
 
     /// Add a graph node reading `srcs`; its output becomes the ONNX node's first output.
     fn push(&mut self, n: &NodeProto, kind: LayerKind, srcs: &[Source]) -> Result<usize, OnnxError> {
-        let mut name = node_name(n);
-        if name == INPUT || self.layers.iter().any(|l| l.name == name) {
-            name = format!("{name}_{}", self.layers.len());
+        let base = node_name(n);
+        let mut name = base.clone();
+        let mut k = self.layers.len();
+        while name == INPUT || self.layers.iter().any(|l| l.name == name) {
+            name = format!("{base}_{k}");
+            k += 1;
         }
         let i = self.layers.len();
         let prev = if i == 0 { Source::Input } else { Source::Node(i - 1) };
