@@ -182,6 +182,11 @@ impl Importer<'_> {
         OnnxError::Node { path: self.path.into(), node: node_name(n), op: n.op_type.clone(), reason: reason.into() }
     }
 
+    /// The node's first output (the value it defines).
+    fn output<'a>(&self, n: &'a NodeProto) -> Result<&'a String, OnnxError> {
+        n.output.first().ok_or_else(|| self.err(n, "no output"))
+    }
+
     fn value(&self, n: &NodeProto, k: usize) -> Result<Value, OnnxError> {
         let name = n.input.get(k).filter(|s| !s.is_empty()).ok_or_else(|| self.err(n, format!("input {k} missing")))?;
         self.values.get(name).cloned().ok_or_else(|| self.err(n, format!("input '{name}' is not defined before")))
@@ -253,7 +258,7 @@ impl Importer<'_> {
         let shape = probe_shape(&probe).map_err(|reason| self.err(n, reason))?;
         self.layers.push(layer);
         self.shapes.push(shape);
-        let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+        let out = self.output(n)?;
         self.values.insert(out.clone(), Value::Node(i));
         Ok(i)
     }
@@ -265,7 +270,7 @@ impl Importer<'_> {
 
     fn alias(&mut self, n: &NodeProto) -> Result<(), OnnxError> {
         let v = self.value(n, 0)?;
-        let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+        let out = self.output(n)?;
         self.values.insert(out.clone(), v);
         Ok(())
     }
@@ -353,7 +358,7 @@ impl Importer<'_> {
             "Constant" => {
                 let t = attr(n, "value").and_then(|a| a.t.as_ref()).ok_or_else(|| self.err(n, "no tensor 'value'"))?;
                 let c = tensor_values(t).map_err(|r| self.err(n, r))?;
-                let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+                let out = self.output(n)?;
                 self.values.insert(out.clone(), Value::Const(c));
             }
             "Transpose" => {
@@ -372,7 +377,7 @@ impl Importer<'_> {
                     return Err(self.err(n, format!("perm {perm:?} of a 2-D constant")));
                 }
                 let data = (0..r * k).map(|i| c.data[(i % r) * k + i / r]).collect();
-                let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+                let out = self.output(n)?;
                 self.values.insert(out.clone(), Value::Const(Const { dims: vec![k, r], data }));
             }
             "Identity" | "Dropout" => {
@@ -480,7 +485,7 @@ impl Importer<'_> {
                         for (o, v) in t.data.iter_mut().enumerate() {
                             *v += c.data[if c.data.len() == 1 { 0 } else { o }];
                         }
-                        let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+                        let out = self.output(n)?;
                         self.values.insert(out.clone(), Value::Node(i));
                     }
                     (Value::Const(_), _) | (_, Value::Const(_)) => {
@@ -576,7 +581,7 @@ impl Importer<'_> {
             }
             "Flatten" | "Reshape" => {
                 let src = self.source(n, 0)?;
-                let out = n.output.first().ok_or_else(|| self.err(n, "no output"))?;
+                let out = self.output(n)?;
                 let numel = self.shape_of(src).numel() as i64;
                 if op == "Flatten" {
                     let axis = attr_i(n, "axis", 1);
