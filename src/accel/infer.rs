@@ -1,13 +1,15 @@
-//! Whole-model integer inference on the array: per GEMM layer im2col → products on the array
-//! (fast engine or cycle-stepped) → exact post-processing; per-layer statistics.
+//! Whole-model integer inference on the array: the graph walked node by node; per GEMM layer
+//! (per channel group of a grouped convolution) im2col → products on the array (fast engine or
+//! cycle-stepped) → exact post-processing; the other nodes in the post-processing unit;
+//! per-layer statistics.
 
 use super::array;
 use super::fast::{self, GemmOperands};
 use super::timing::{self, ArrayShape, Dataflow, GemmShape, SramCounts};
 use super::AccelError;
 use crate::lut::Lut;
+use crate::model::Source;
 use crate::mult::Multiplier;
-use crate::quant::model::{avg_pool, relu};
 use crate::quant::{QGemm, QLayer, QuantModel};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -88,8 +90,13 @@ pub struct LayerStats {
     pub name: String,
     /// Whether the layer multiplies on an approximate (not the exact) multiplier.
     pub approximate: bool,
-    /// The layer's im2col GEMM for one image.
+    /// The layer's im2col GEMM for one image (of one channel group when grouped).
     pub gemm: GemmShape,
+    /// Channel groups, run one after another as `groups` GEMMs of shape `gemm` (1: an
+    /// ordinary layer; the channel count: depthwise). Folds, cycles, MACs and SRAM counts are
+    /// the layer's: the sums over its groups.
+    #[serde(skip_serializing_if = "is_one")]
+    pub groups: usize,
     /// Folds of that GEMM on the array.
     pub folds: u64,
     /// SCALE-Sim compute cycles (last busy cycle index, `folds × per_fold − 1`).
@@ -110,6 +117,29 @@ pub struct LayerStats {
     pub energy_pj: Option<f64>,
 }
 
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+
+/// Per-image work of a node that runs in the post-processing unit (every node but the
+/// convolution and linear layers). The unit has one lane per array column; a lane produces one
+/// output code per cycle for an elementwise op (ReLU, Clip, residual add — its two operands
+/// read in parallel — and a concat that rescales), and reads a pooling window one code per
+/// cycle (`k²` cycles per output; `h·w` for a global average). Flattens only rename addresses
+/// and a ReLU or Clip fused into the requantization of the layer before it costs nothing; the
+/// requantization itself happens as outputs drain from the array (SCALE-Sim counts neither).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostStats {
+    /// The node's name.
+    pub name: String,
+    /// Its op.
+    pub op: &'static str,
+    /// Output codes per image.
+    pub outputs: u64,
+    /// Cycles per image: `⌈outputs / lanes⌉ × cycles per output`.
+    pub cycles: u64,
+}
+
 /// Result of running images through the accelerator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inference {
@@ -123,6 +153,8 @@ pub struct Inference {
     pub logits: Vec<f32>,
     /// Per image (identical for every image).
     pub layers: Vec<LayerStats>,
+    /// The post-processing unit's nodes, per image.
+    pub post: Vec<PostStats>,
 }
 
 impl Inference {
@@ -140,9 +172,13 @@ impl Inference {
         let ok = p.iter().zip(labels).filter(|(&a, &b)| a == b as usize).count();
         ok as f64 / p.len().max(1) as f64
     }
-    /// Compute cycles of one image: the layers' cycles summed.
+    /// Compute cycles of one image: the layers' cycles summed (SCALE-Sim's compute cycles).
     pub fn cycles_per_image(&self) -> u64 {
         self.layers.iter().map(|l| l.cycles).sum()
+    }
+    /// Post-processing cycles of one image ([`PostStats`]), stated apart from the array's.
+    pub fn post_cycles_per_image(&self) -> u64 {
+        self.post.iter().map(|p| p.cycles).sum()
     }
     /// Multiplier energy of one image in pJ; `None` if a layer's multiplier has no power.
     pub fn energy_per_image_pj(&self) -> Option<f64> {
@@ -170,7 +206,8 @@ struct Forward {
     trace: Vec<Vec<i32>>,
 }
 
-/// Weights of one GEMM laid out for the array: `k × nf` codes and negation masks.
+/// Weights of one GEMM (one channel group of a grouped layer) laid out for the array: `k × nf`
+/// codes and negation masks.
 struct PreparedGemm {
     /// im2col gather index (`npix × k`).
     index: Vec<u32>,
@@ -195,7 +232,13 @@ pub struct Accelerator<'a> {
     /// Per GEMM layer: its multiplier, `None` = the exact one.
     slots: Vec<Option<&'a dyn Multiplier>>,
     exact: Lut,
-    prepared: Vec<PreparedGemm>,
+    /// Per GEMM layer, per channel group.
+    prepared: Vec<Vec<PreparedGemm>>,
+    /// Per GEMM layer: its channel groups as ungrouped layers (`None` when ungrouped).
+    split: Vec<Option<Vec<QGemm>>>,
+    sources: Vec<Vec<Source>>,
+    /// Readers of every node (the last node: one more, the result).
+    uses: Vec<usize>,
 }
 
 impl<'a> Accelerator<'a> {
@@ -251,37 +294,59 @@ impl<'a> Accelerator<'a> {
             .gemms()
             .map(|g| layers.iter().find(|l| l.0 == g.name).map(|l| l.1).or(g.approximate.then_some(approx)))
             .collect();
+        let split: Vec<Option<Vec<QGemm>>> =
+            model.gemms().map(|g| (g.groups() > 1).then(|| g.split_groups())).collect();
+        let prepare = |g: &QGemm| {
+            let mut wgt = vec![0u8; g.k * g.nf];
+            let mut neg = vec![0i32; g.k * g.nf];
+            let mut any_neg = false;
+            for o in 0..g.nf {
+                for kk in 0..g.k {
+                    let (c, n) = scheme.wgt_operand(g.w[o * g.k + kk]);
+                    wgt[kk * g.nf + o] = c;
+                    neg[kk * g.nf + o] = -(n as i32);
+                    any_neg |= n;
+                }
+            }
+            let neg = (matches!(scheme, crate::quant::QuantScheme::SignMagnitude) || any_neg).then_some(neg);
+            PreparedGemm { index: g.im2col_index(), wgt, neg, kernel: None }
+        };
         let prepared = model
             .gemms()
-            .map(|g| {
-                let mut wgt = vec![0u8; g.k * g.nf];
-                let mut neg = vec![0i32; g.k * g.nf];
-                let mut any_neg = false;
-                for o in 0..g.nf {
-                    for kk in 0..g.k {
-                        let (c, n) = scheme.wgt_operand(g.w[o * g.k + kk]);
-                        wgt[kk * g.nf + o] = c;
-                        neg[kk * g.nf + o] = -(n as i32);
-                        any_neg |= n;
-                    }
-                }
-                let neg = (matches!(scheme, crate::quant::QuantScheme::SignMagnitude) || any_neg).then_some(neg);
-                PreparedGemm { index: g.im2col_index(), wgt, neg, kernel: None }
+            .zip(&split)
+            .map(|(g, s)| match s {
+                Some(parts) => parts.iter().map(prepare).collect(),
+                None => vec![prepare(g)],
             })
             .collect();
-        let mut acc =
-            Accelerator { config, model, approx, slots, exact: Lut::exact(8, 8, scheme.signed_multiplier()), prepared };
+        let mut acc = Accelerator {
+            config,
+            model,
+            approx,
+            slots,
+            exact: Lut::exact(8, 8, scheme.signed_multiplier()),
+            prepared,
+            split,
+            sources: model.arch.sources(),
+            uses: model.arch.consumers(),
+        };
         if config.use_table && config.engine == Engine::Fast {
             let gemms: Vec<&QGemm> = model.gemms().collect();
             let mut kernels = Vec::with_capacity(gemms.len());
-            for (gi, (g, p)) in gemms.iter().zip(&acc.prepared).enumerate() {
-                kernels.push(acc.mult_at(gi).table().filter(|t| t.row_bits == 8 && t.col_bits == 8).map(|t| {
-                    let z = scheme.act_operand(g.input.zero_point);
-                    fast::TableKernel::choose(t, z, &p.wgt, p.neg.as_deref(), g.k, g.nf)
-                }));
+            for (gi, (g, ps)) in gemms.iter().zip(&acc.prepared).enumerate() {
+                let table = acc.mult_at(gi).table().filter(|t| t.row_bits == 8 && t.col_bits == 8);
+                let z = scheme.act_operand(g.input.zero_point);
+                let (k, nf) = (g.k, g.nf / g.groups());
+                kernels.push(
+                    ps.iter()
+                        .map(|p| table.map(|t| fast::TableKernel::choose(t, z, &p.wgt, p.neg.as_deref(), k, nf)))
+                        .collect::<Vec<_>>(),
+                );
             }
-            for (p, kn) in acc.prepared.iter_mut().zip(kernels) {
-                p.kernel = kn;
+            for (ps, kns) in acc.prepared.iter_mut().zip(kernels) {
+                for (p, kn) in ps.iter_mut().zip(kns) {
+                    p.kernel = kn;
+                }
             }
         }
         Ok(acc)
@@ -310,15 +375,60 @@ impl<'a> Accelerator<'a> {
         }
     }
 
-    /// Closed-form statistics of every GEMM layer (per image).
+    /// GEMM layer `gi` as the array runs it: itself, or its channel groups one after another.
+    fn parts<'s>(&'s self, gi: usize, g: &'s QGemm) -> &'s [QGemm] {
+        match &self.split[gi] {
+            Some(parts) => parts,
+            None => std::slice::from_ref(g),
+        }
+    }
+
+    /// Closed-form statistics of every GEMM layer (per image). A grouped layer's groups run one
+    /// after another, each as its own GEMM: its folds, cycles and SRAM counts are SCALE-Sim's
+    /// for each group's GEMM (as if each were a layer of its own), summed.
     pub fn stats(&self) -> Vec<LayerStats> {
         self.model
             .gemms()
             .enumerate()
             .map(|(gi, g)| {
-                let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf };
+                let groups = g.groups() as u64;
+                let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf / g.groups() };
                 let t = timing::timing(shape, self.config.dataflow, self.config.array);
-                self.layer_stats(gi, g, shape, t.folds, t.compute_cycles, t.sram)
+                let mut sram = SramCounts::default();
+                for _ in 0..groups {
+                    sram += t.sram;
+                }
+                self.layer_stats(gi, g, shape, groups * t.folds, groups * t.compute_cycles, sram)
+            })
+            .collect()
+    }
+
+    /// Closed-form per-image work of the post-processing unit ([`PostStats`]).
+    pub fn post_stats(&self) -> Vec<PostStats> {
+        let shapes = self.model.arch.shapes();
+        let lanes = self.config.array.cols as u64;
+        self.model
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !matches!(l, QLayer::Gemm(_)))
+            .map(|(i, l)| {
+                let outputs = shapes[i].numel() as u64;
+                let per_output = match l {
+                    QLayer::Relu { .. } | QLayer::Clip { .. } if self.model.fused_into_source(i) => 0,
+                    QLayer::Relu { .. } | QLayer::Clip { .. } | QLayer::Add(_) => 1,
+                    QLayer::Concat { parts } => u64::from(parts.iter().any(|p| !p.is_identity())),
+                    QLayer::AvgPool { k, .. } => (k * k) as u64,
+                    QLayer::MaxPool { window, .. } => (window.k * window.k) as u64,
+                    QLayer::GlobalAvgPool { in_shape } => (in_shape.h * in_shape.w) as u64,
+                    QLayer::Flatten | QLayer::Gemm(_) => 0,
+                };
+                PostStats {
+                    name: self.model.arch.layers[i].name.clone(),
+                    op: l.op(),
+                    outputs,
+                    cycles: outputs.div_ceil(lanes) * per_output,
+                }
             })
             .collect()
     }
@@ -332,7 +442,8 @@ impl<'a> Accelerator<'a> {
         cycles: u64,
         sram: SramCounts,
     ) -> LayerStats {
-        let macs = shape.macs();
+        let groups = g.groups();
+        let macs = shape.macs() * groups as u64;
         let approximate = self.slots[gi].is_some();
         // Each layer is charged its own multiplier's power (per-layer assignment).
         let power = match self.slots[gi] {
@@ -343,12 +454,14 @@ impl<'a> Accelerator<'a> {
             name: g.name.clone(),
             approximate,
             gemm: shape,
+            groups,
             folds,
             cycles,
             macs,
             approx_macs: if approximate { macs } else { 0 },
             exact_macs: if approximate { 0 } else { macs },
-            utilization: timing::utilization(shape, self.config.array, cycles),
+            // SCALE-Sim's "Overall Util" of the whole layer: its MACs over its cycles × PEs.
+            utilization: macs as f64 / (cycles as f64 * (self.config.array.rows * self.config.array.cols) as f64),
             mapping_efficiency: timing::mapping_efficiency(shape, self.config.dataflow, self.config.array),
             sram,
             energy_pj: self.config.energy.energy_pj(macs, power),
@@ -427,7 +540,7 @@ impl<'a> Accelerator<'a> {
             .chunks_exact(classes)
             .flat_map(|c| c.iter().enumerate().map(|(o, &a)| last.dequantize_acc(a, o)))
             .collect();
-        Ok(Inference { n, classes, acc, logits, layers })
+        Ok(Inference { n, classes, acc, logits, layers, post: self.post_stats() })
     }
 
     /// The multiplier operand codes GEMM layer `gemm` (index among the GEMM layers) receives for
@@ -464,18 +577,20 @@ impl<'a> Accelerator<'a> {
         Ok(out)
     }
 
-    /// A batch of images, layer by layer: last-layer accumulators (image-major), and measured
+    /// A batch of images, node by node: last-layer accumulators (image-major), and measured
     /// statistics of the first image when the cycle engine runs (the same for every image).
     /// The fast engine stacks the batch's im2col rows into one GEMM so that a layer's table rows
     /// are fetched once per batch rather than once per image.
     fn run_batch(&self, xs: &[f32], keep_stats: bool, probe: Probe) -> (Forward, Option<Vec<LayerStats>>) {
-        let mut stats = Vec::new();
+        // Per GEMM layer: folds, cycles and SRAM counts of the first image, summed over groups.
+        let mut measured: Vec<(u64, u64, SramCounts)> = vec![(0, 0, SramCounts::default()); self.split.len()];
         let gemm = |gi: usize,
+                    j: usize,
                     g: &QGemm,
                     codes: &[u8],
                     sums: &mut Vec<i32>|
          -> Result<usize, std::convert::Infallible> {
-            let p = &self.prepared[gi];
+            let p = &self.prepared[gi][j];
             let (npix, k, nf) = (g.npix(), g.k, g.nf);
             let mult = self.mult_at(gi);
             Ok(match self.config.engine {
@@ -496,8 +611,10 @@ impl<'a> Accelerator<'a> {
                         let ops = GemmOperands { npix, k, nf, act, wgt: &p.wgt, neg: p.neg.as_deref() };
                         let r = array::run(&ops, mult, self.config.array, self.config.dataflow);
                         if keep_stats && i == 0 {
-                            let shape = GemmShape { npix, k, nf };
-                            stats.push(self.layer_stats(gi, g, shape, r.folds, r.last_busy_cycle, r.sram));
+                            let m = &mut measured[gi];
+                            m.0 += r.folds;
+                            m.1 += r.last_busy_cycle;
+                            m.2 += r.sram;
                         }
                         sums.extend_from_slice(&r.sums);
                     }
@@ -506,14 +623,26 @@ impl<'a> Accelerator<'a> {
             })
         };
         let Ok(out) = self.forward(xs, probe, gemm);
-        (out, (keep_stats && self.config.engine == Engine::Cycle).then_some(stats))
+        let stats = (keep_stats && self.config.engine == Engine::Cycle).then(|| {
+            self.model
+                .gemms()
+                .enumerate()
+                .map(|(gi, g)| {
+                    let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf / g.groups() };
+                    let (folds, cycles, sram) = measured[gi];
+                    self.layer_stats(gi, g, shape, folds, cycles, sram)
+                })
+                .collect()
+        });
+        (out, stats)
     }
 
-    /// One image with `gemm` computing every GEMM layer's product sums (`npix × nf`,
-    /// pixel-major) from the operands the array would receive and the layer's multiplier; the
-    /// zero-point corrections, requantization and non-GEMM layers run here as in [`run`].
-    /// Returns the last layer's int32 accumulators. (The RTL co-simulation streams real layers
-    /// through an emitted array this way.)
+    /// One image with `gemm` computing every GEMM's product sums (`npix × nf`, pixel-major;
+    /// of each channel group of a grouped layer, called with that group as an ungrouped layer)
+    /// from the operands the array would receive and the layer's multiplier; the zero-point
+    /// corrections, requantization and the other nodes run here as in [`run`]. Returns the last
+    /// layer's int32 accumulators. (The RTL co-simulation streams real layers through an
+    /// emitted array this way.)
     ///
     /// [`run`]: Accelerator::run
     pub fn run_image_with<E>(
@@ -522,8 +651,8 @@ impl<'a> Accelerator<'a> {
         mut gemm: impl FnMut(&QGemm, &GemmOperands, &dyn Multiplier) -> Result<Vec<i32>, E>,
     ) -> Result<Vec<i32>, E> {
         assert_eq!(image.len(), self.model.arch.input.numel(), "one image");
-        let out = self.forward(image, Probe::None, |gi, g, codes, sums| {
-            let p = &self.prepared[gi];
+        let out = self.forward(image, Probe::None, |gi, j, g, codes, sums| {
+            let p = &self.prepared[gi][j];
             let ops = GemmOperands { npix: g.npix(), k: g.k, nf: g.nf, act: codes, wgt: &p.wgt, neg: p.neg.as_deref() };
             *sums = gemm(g, &ops, self.mult_at(gi))?;
             Ok(g.nf)
@@ -531,58 +660,118 @@ impl<'a> Accelerator<'a> {
         Ok(out.acc)
     }
 
-    /// The layer loop over a batch `xs`: `gemm(index, layer, im2col codes of the batch, sums)`
-    /// fills the sums of each GEMM layer and returns their row stride. `probe` stops at a GEMM
-    /// layer's operands or keeps every layer's output.
+    /// The node loop over a batch `xs`: `gemm(layer index, group, layer or group, im2col codes
+    /// of the batch, sums)` fills the sums of each GEMM (each channel group) and returns their
+    /// row stride. `probe` stops at a GEMM layer's operands (all groups, group-major per image)
+    /// or keeps every node's output. A value is dropped after its last reader.
     fn forward<E>(
         &self,
         xs: &[f32],
         probe: Probe,
-        mut gemm: impl FnMut(usize, &QGemm, &[u8], &mut Vec<i32>) -> Result<usize, E>,
+        mut gemm: impl FnMut(usize, usize, &QGemm, &[u8], &mut Vec<i32>) -> Result<usize, E>,
     ) -> Result<Forward, E> {
         let range = self.model.act_range();
         let d = self.model.arch.input.numel();
         let scheme = self.model.options.scheme;
-        let mut cur: Vec<i32> = xs.chunks_exact(d).flat_map(|x| self.model.quantize_input(x)).collect();
-        let mut len = d; // integers per image in `cur`
-        let (mut xsum, mut codes, mut sums, mut next, mut tmp) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let input: Vec<i32> = xs.chunks_exact(d).flat_map(|x| self.model.quantize_input(x)).collect();
+        let n = self.model.layers.len();
+        let mut vals: Vec<Vec<i32>> = vec![Vec::new(); n];
+        let mut lens = vec![0usize; n]; // integers per image of each value
+        let mut left = self.uses.clone();
+        let (mut xsum, mut codes, mut sums, mut tmp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut gi = 0;
-        let mut trace = Vec::new();
-        for l in &self.model.layers {
+        for (i, l) in self.model.layers.iter().enumerate() {
+            let srcs = &self.sources[i];
+            let mut out = Vec::new();
             match l {
                 QLayer::Gemm(g) => {
-                    let p = &self.prepared[gi];
-                    codes.clear();
-                    xsum.clear();
-                    for x in cur.chunks_exact(len) {
-                        g.im2col_append(&p.index, x, scheme, &mut codes, &mut xsum);
+                    let (x, len) = match srcs[0] {
+                        Source::Input => (&input[..], d),
+                        Source::Node(j) => (&vals[j][..], lens[j]),
+                    };
+                    let parts = self.parts(gi, g);
+                    let grouped = parts.len() > 1;
+                    let (cin, cout) = (parts[0].in_shape.numel(), parts[0].npix() * parts[0].nf);
+                    let mut operands = Vec::new();
+                    if grouped {
+                        out.resize(x.len() / len * g.npix() * g.nf, 0);
+                    }
+                    for (j, part) in parts.iter().enumerate() {
+                        codes.clear();
+                        xsum.clear();
+                        for xi in x.chunks_exact(len) {
+                            part.im2col_append(
+                                &self.prepared[gi][j].index,
+                                &xi[j * cin..][..cin],
+                                scheme,
+                                &mut codes,
+                                &mut xsum,
+                            );
+                        }
+                        if probe == Probe::Operands(gi) {
+                            operands.extend_from_slice(&codes);
+                            continue;
+                        }
+                        let stride = gemm(gi, j, part, &codes, &mut sums)?;
+                        if !grouped {
+                            part.finish_rows(&sums, stride, &xsum, range, &mut out);
+                            continue;
+                        }
+                        tmp.clear();
+                        part.finish_rows(&sums, stride, &xsum, range, &mut tmp);
+                        let whole = g.npix() * g.nf;
+                        for (img, t) in tmp.chunks_exact(cout).enumerate() {
+                            out[img * whole + j * cout..][..cout].copy_from_slice(t);
+                        }
                     }
                     if probe == Probe::Operands(gi) {
-                        return Ok(Forward { operands: codes, ..Default::default() });
+                        return Ok(Forward { operands, ..Default::default() });
                     }
-                    let stride = gemm(gi, g, &codes, &mut sums)?;
-                    next.clear();
-                    g.finish_rows(&sums, stride, &xsum, range, &mut next);
-                    std::mem::swap(&mut cur, &mut next);
-                    len = g.npix() * g.nf;
+                    lens[i] = g.npix() * g.nf;
                     gi += 1;
                 }
-                QLayer::Relu { zero_point } => relu(&mut cur, *zero_point),
-                QLayer::AvgPool { k, stride, in_shape, out_shape } => {
-                    next.clear();
-                    for x in cur.chunks_exact(len) {
-                        avg_pool(x, *k, *stride, *in_shape, *out_shape, &mut tmp);
-                        next.extend_from_slice(&tmp);
+                // Elementwise on the last reader of a single input: in place on its buffer.
+                QLayer::Relu { .. } | QLayer::Clip { .. } | QLayer::Flatten if matches!(srcs[0], Source::Node(j) if left[j] == 1 && probe != Probe::Outputs) =>
+                {
+                    let Source::Node(j) = srcs[0] else { unreachable!("guarded") };
+                    out = std::mem::take(&mut vals[j]);
+                    match l {
+                        QLayer::Relu { zero_point } => crate::quant::ops::relu(&mut out, *zero_point),
+                        QLayer::Clip { lo, hi } => crate::quant::ops::clip(&mut out, *lo, *hi),
+                        _ => {}
                     }
-                    std::mem::swap(&mut cur, &mut next);
-                    len = out_shape.numel();
+                    lens[i] = lens[j];
+                }
+                other => {
+                    let ins: Vec<(&[i32], usize)> = srcs
+                        .iter()
+                        .map(|s| match s {
+                            Source::Input => (&input[..], d),
+                            Source::Node(j) => (&vals[*j][..], lens[*j]),
+                        })
+                        .collect();
+                    let images = ins[0].0.len() / ins[0].1;
+                    for img in 0..images {
+                        let one: Vec<&[i32]> = ins.iter().map(|(v, len)| &v[img * len..(img + 1) * len]).collect();
+                        other.post(&one, range, &mut tmp);
+                        out.extend_from_slice(&tmp);
+                    }
+                    lens[i] = out.len() / images.max(1);
                 }
             }
-            if probe == Probe::Outputs {
-                trace.push(cur.clone());
+            for s in srcs {
+                if let Source::Node(j) = *s {
+                    left[j] -= 1;
+                    if left[j] == 0 && probe != Probe::Outputs {
+                        vals[j] = Vec::new();
+                    }
+                }
             }
+            vals[i] = out;
         }
-        Ok(Forward { acc: cur, trace, ..Default::default() })
+        if probe == Probe::Outputs {
+            return Ok(Forward { acc: vals[n - 1].clone(), trace: vals, ..Default::default() });
+        }
+        Ok(Forward { acc: std::mem::take(&mut vals[n - 1]), ..Default::default() })
     }
 }

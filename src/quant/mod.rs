@@ -1,13 +1,16 @@
 //! Post-training 8-bit quantization (gemmlowp/TFLite scheme) to integer-only inference.
 
 pub mod fixed;
+pub mod gemm;
 pub mod model;
+pub mod ops;
 pub mod params;
 pub mod recovery;
 pub mod reference;
 
 pub use fixed::FixedMultiplier;
-pub use model::{calibration_indices, ApproxLayers, GemmKind, QGemm, QLayer, QuantModel, QuantOptions};
+pub use gemm::{GemmKind, QGemm};
+pub use model::{calibration_indices, ApproxLayers, QLayer, QuantModel, QuantOptions};
 pub use params::{QuantParams, QuantScheme, WeightGranularity};
 pub use recovery::{Recover, Recovery};
 

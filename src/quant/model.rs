@@ -1,12 +1,17 @@
-//! Post-training quantization of a float model to integer-only inference. Ranges come from one
-//! calibration pass over a fixed (seeded) set of training images, never from the batch being
-//! evaluated. The integer ops that are not products (zero-point corrections, bias,
-//! requantization, ReLU, average pooling) live here; the products are the accelerator's job.
+//! Post-training quantization of a float model (a chain or a graph) to integer-only inference.
+//! Ranges come from one calibration pass over a fixed (seeded) set of training images, never
+//! from the batch being evaluated. Batch norm is folded into the convolution or linear layer
+//! before it first ([`crate::model::fold`]). Every node's output gets one scale and zero point
+//! (TFLite's rules: a ReLU or Clip read only by its layer is fused into that layer's output
+//! range; pools, ReLU, Clip and flatten keep their input's; a residual add and a concat get
+//! their own and rescale their inputs to it).
 
 use super::fixed::FixedMultiplier;
+use super::gemm::{GemmKind, QGemm};
+use super::ops::{AddRequant, Rescale, Window};
 use super::params::{QuantParams, QuantScheme, WeightGranularity};
 use super::QuantError;
-use crate::model::{Arch, LayerKind, Params, Shape, Source};
+use crate::model::{Arch, LayerKind, Pads, Params, Shape, Source};
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -69,57 +74,8 @@ pub struct QuantOptions {
     pub approx: ApproxLayers,
 }
 
-/// How a GEMM layer reads its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GemmKind {
-    /// A convolution (square kernel, zero padding) read through im2col.
-    Conv {
-        /// Kernel height and width.
-        k: usize,
-        /// Stride in both directions.
-        stride: usize,
-        /// Zero padding on each side.
-        pad: usize,
-    },
-    /// A fully connected layer on the flattened input.
-    Linear,
-}
-
-/// A conv or linear layer in integers: `acc = Σ P(x, w) − z_w·Σq_x − z_x·Σw + K·z_x·z_w + bias`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QGemm {
-    /// The float layer's name.
-    pub name: String,
-    /// Convolution or fully connected.
-    pub kind: GemmKind,
-    /// Shape of the layer's input.
-    pub in_shape: Shape,
-    /// Shape of the layer's output.
-    pub out_shape: Shape,
-    /// Reduction length (`Fh·Fw·Cin` or the input size).
-    pub k: usize,
-    /// Output channels (filters).
-    pub nf: usize,
-    /// Integer weights, `nf × k` in PyTorch flatten order (codes for asym-u8, signed otherwise).
-    pub w: Vec<i32>,
-    /// Weight quantization per output channel (all equal when per-tensor).
-    pub w_params: Vec<QuantParams>,
-    /// `Σ_k w[o][k]` per output channel (exact correction term).
-    pub w_sum: Vec<i32>,
-    /// Bias in int32 with scale `s_x·s_w[o]`.
-    pub bias: Vec<i32>,
-    /// Quantization of the layer's input codes.
-    pub input: QuantParams,
-    /// Output quantization (ReLU range fused when a ReLU follows); `None` for the logits layer,
-    /// whose int32 accumulators are the result.
-    pub output: Option<QuantParams>,
-    /// `s_x·s_w[o]/s_y` in fixed point, per output channel (empty for the logits layer).
-    pub requant: Vec<FixedMultiplier>,
-    /// Whether this layer's products go through the approximate multiplier.
-    pub approximate: bool,
-}
-
-/// One layer of the integer model, in the float model's layer order.
+/// One node of the integer model, in the (batch-norm-folded) float model's node order; it reads
+/// the values the float node reads ([`Arch::sources`] of [`QuantModel::arch`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QLayer {
     /// A convolution or fully connected layer.
@@ -129,7 +85,14 @@ pub enum QLayer {
         /// The input's (and output's) zero point.
         zero_point: i32,
     },
-    /// Integer mean of the window (same scale and zero point in and out).
+    /// Clamp to the codes of the bounds (ReLU6).
+    Clip {
+        /// Code of the lower bound.
+        lo: i32,
+        /// Code of the upper bound.
+        hi: i32,
+    },
+    /// Integer mean of the window (same scale and zero point in and out; [`super::ops`]).
     AvgPool {
         /// Window height and width.
         k: usize,
@@ -139,7 +102,43 @@ pub enum QLayer {
         in_shape: Shape,
         /// Shape of the output.
         out_shape: Shape,
+        /// Padding.
+        #[serde(default, skip_serializing_if = "is_zero_pads")]
+        pad: Pads,
+        /// Whether padded positions (code `zero_point`) count in the divisor.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        count_include_pad: bool,
+        /// The input's zero point (the code of a padded position).
+        #[serde(default)]
+        zero_point: i32,
     },
+    /// Integer maximum of the window (same scale and zero point in and out).
+    MaxPool {
+        /// The window.
+        window: Window,
+        /// Shape of the input.
+        in_shape: Shape,
+        /// Shape of the output.
+        out_shape: Shape,
+    },
+    /// Integer mean of each channel's plane.
+    GlobalAvgPool {
+        /// Shape of the input.
+        in_shape: Shape,
+    },
+    /// Residual add of the two inputs, rescaled to the output's scale.
+    Add(AddRequant),
+    /// The inputs' channels one after the other, each rescaled to the output's scale.
+    Concat {
+        /// One rescaling per input, in input order.
+        parts: Vec<Rescale>,
+    },
+    /// The codes as they are (a flatten only changes the shape).
+    Flatten,
+}
+
+fn is_zero_pads(p: &Pads) -> bool {
+    *p == Pads::default()
 }
 
 /// Record of the calibration pass.
@@ -162,6 +161,10 @@ pub struct QuantModel {
     pub input: QuantParams,
     /// The integer layers, one per float layer.
     pub layers: Vec<QLayer>,
+    /// Each node's output quantization (`None` for the logits layer's int32 accumulators and
+    /// the flattens after it).
+    #[serde(default)]
+    pub outputs: Vec<Option<QuantParams>>,
     /// How the ranges were calibrated.
     pub calibration: Calibration,
     /// How the model was adapted to its multiplier ([`super::recover`]), if it was.
@@ -186,9 +189,11 @@ pub struct CalibrationRanges {
     pub input: (f32, f32),
 }
 
-/// The ranges of `params` over `calib` (checked like [`QuantModel::build`] does beforehand).
+/// The ranges of `params` over `calib` (checked like [`QuantModel::build`] does beforehand), per
+/// node of the batch-norm-folded model.
 pub fn calibration_ranges(arch: &Arch, params: &Params, calib: &[f32]) -> CalibrationRanges {
-    let (layers, input) = float_ranges(arch, params, calib);
+    let (arch, params) = crate::model::fold::fold_batchnorm(arch, params);
+    let (layers, input) = float_ranges(&arch, &params, calib);
     CalibrationRanges { layers, input }
 }
 
@@ -223,35 +228,49 @@ fn float_ranges(arch: &Arch, params: &Params, images: &[f32]) -> (Vec<(f32, f32)
     (ranges, input_range)
 }
 
-/// Whether the integer model can run `arch`: a chain of ungrouped, evenly padded convolutions,
-/// linear layers, ReLUs and unpadded average pools (LeNet-5, AlexNet and their kin).
+/// Whether the integer model can run `arch` once its batch norms are folded: any graph of
+/// convolutions (grouped, padded), linear layers, ReLU, Clip, pools, adds, concats and flattens
+/// whose output is the last convolution or linear layer (its int32 accumulators are the
+/// logits; flattens may follow it), with every batch norm right after a convolution or linear
+/// layer that nothing else reads.
 pub fn quantizable(arch: &Arch) -> Result<(), QuantError> {
-    let unsupported = |i: usize, what: String| QuantError::Unsupported { node: arch.layers[i].name.clone(), what };
-    if !arch.is_chain() {
-        let i = (0..arch.layers.len())
-            .find(|&i| {
-                let want = if i == 0 { Source::Input } else { Source::Node(i - 1) };
-                arch.sources()[i] != [want]
-            })
-            .unwrap_or(0);
-        return Err(unsupported(i, "a node that does not read just the previous node (a graph)".into()));
+    let folded = crate::model::fold::fold_batchnorm(arch, &placeholder_params(arch)).0;
+    check_folded(&folded)
+}
+
+/// Zero tensors of every parameter `arch` needs (folding only needs their presence).
+fn placeholder_params(arch: &Arch) -> Params {
+    let mut p = Params::default();
+    for spec in arch.params() {
+        let n = spec.shape.iter().product();
+        p.tensors.insert(spec.name.clone(), crate::model::Tensor { shape: spec.shape, data: vec![1.0; n] });
     }
+    p
+}
+
+fn check_folded(arch: &Arch) -> Result<(), QuantError> {
+    let unsupported = |i: usize, what: String| QuantError::Unsupported { node: arch.layers[i].name.clone(), what };
     for (i, l) in arch.layers.iter().enumerate() {
-        match l.kind {
-            LayerKind::Conv { groups, pad, .. } => {
-                if groups != 1 {
-                    return Err(unsupported(i, format!("a grouped convolution ({groups} groups)")));
-                }
-                if pad.as_uniform().is_none() {
-                    return Err(unsupported(i, format!("asymmetric padding {pad}")));
-                }
-            }
-            LayerKind::AvgPool { pad, .. } if pad != Default::default() => {
-                return Err(unsupported(i, format!("a padded average pool (padding {pad})")));
-            }
-            LayerKind::Linear { .. } | LayerKind::Relu | LayerKind::AvgPool { .. } => {}
-            other => return Err(unsupported(i, format!("the op {}", other.op()))),
+        if let LayerKind::BatchNorm { .. } = l.kind {
+            return Err(unsupported(
+                i,
+                "a batch norm that does not follow a convolution or linear layer read by nothing else (it cannot be folded)"
+                    .into(),
+            ));
         }
+    }
+    let Some(last) = arch.layers.iter().rposition(|l| l.has_params()) else {
+        return Err(unsupported(arch.layers.len() - 1, "a network without a convolution or linear layer".into()));
+    };
+    if let Some(j) = (last + 1..arch.layers.len()).find(|&j| arch.layers[j].kind != LayerKind::Flatten) {
+        return Err(unsupported(
+            j,
+            format!(
+                "the op {} after the last convolution or linear layer '{}' (its int32 accumulators are the logits; only flattens may follow it)",
+                arch.layers[j].kind.op(),
+                arch.layers[last].name
+            ),
+        ));
     }
     Ok(())
 }
@@ -263,7 +282,7 @@ fn minmax(v: &[f32]) -> (f32, f32) {
 impl QuantModel {
     /// Quantize `params` of `arch`, calibrating activation ranges on `calib` (N·C·H·W floats).
     pub fn build(arch: &Arch, params: &Params, calib: &[f32], options: QuantOptions) -> Result<QuantModel, QuantError> {
-        quantizable(arch)?;
+        check_folded(&crate::model::fold::fold_batchnorm(arch, &placeholder_params(arch)).0)?;
         let d = arch.input.numel();
         if calib.is_empty() || !calib.len().is_multiple_of(d) {
             return Err(QuantError::Calibration { len: calib.len(), image: d });
@@ -290,43 +309,81 @@ impl QuantModel {
         images: usize,
         options: QuantOptions,
     ) -> QuantModel {
+        let (arch, params) = crate::model::fold::fold_batchnorm(arch, params);
+        let (arch, params) = (&arch, &params);
         let (ranges, in_range) = (&ranges.layers, ranges.input);
-        let scheme = options.scheme;
-        let (qmin, qmax) = scheme.act_range();
-        let input = QuantParams::asymmetric(in_range.0, in_range.1, qmin, qmax);
+        let (qmin, qmax) = options.scheme.act_range();
+        let asym = |r: (f32, f32)| QuantParams::asymmetric(r.0, r.1, qmin, qmax);
+        let input = asym(in_range);
         let shapes = arch.shapes();
+        let sources = arch.sources();
+        let uses = arch.consumers();
         let last_gemm = arch.layers.iter().rposition(|l| l.has_params());
-        let mut cur = input;
+        // Node `j`, when `i` is its only reader (and `i` is not the output).
+        let sole_reader = |i: usize| -> Option<usize> {
+            (uses[i] == 1)
+                .then(|| (i + 1..arch.layers.len()).find(|&j| sources[j].contains(&Source::Node(i))))
+                .flatten()
+        };
+        // A layer's output range, with a ReLU or Clip read only from it fused in (TFLite): the
+        // clamp then happens in the layer's own requantization.
+        let fused_range = |i: usize| match sole_reader(i).map(|j| (j, arch.layers[j].kind)) {
+            Some((j, LayerKind::Relu | LayerKind::Clip { .. })) => ranges[j],
+            _ => ranges[i],
+        };
+        let mut outputs: Vec<Option<QuantParams>> = Vec::with_capacity(arch.layers.len());
         let mut layers = Vec::with_capacity(arch.layers.len());
         for (i, l) in arch.layers.iter().enumerate() {
-            let in_shape = arch.input_of(i);
+            let of = |s: Source| match s {
+                Source::Input => Some(input),
+                Source::Node(j) => outputs[j],
+            };
+            let cur = of(sources[i][0]);
+            let code = |what: &str| cur.unwrap_or_else(|| panic!("{what} reads the logits (rejected by the check)"));
+            let in_shape = arch.shape_of(sources[i][0], &shapes);
             let out_shape = shapes[i];
-            match l.kind {
+            let (layer, out) = match l.kind {
                 LayerKind::Conv { .. } | LayerKind::Linear { .. } => {
-                    // Fuse a following ReLU's range (TFLite): the clamp then happens in requantization.
-                    let relu_next = matches!(arch.layers.get(i + 1).map(|n| n.kind), Some(LayerKind::Relu));
-                    let range = if relu_next { ranges[i + 1] } else { ranges[i] };
-                    let output = if Some(i) == last_gemm {
-                        None
-                    } else {
-                        Some(QuantParams::asymmetric(range.0, range.1, qmin, qmax))
-                    };
-                    let g = quantize_gemm(l, in_shape, out_shape, params, cur, output, &options);
-                    if let Some(o) = output {
-                        cur = o;
-                    }
-                    layers.push(QLayer::Gemm(g));
+                    let output = (Some(i) != last_gemm).then(|| asym(fused_range(i)));
+                    let g = quantize_gemm(l, in_shape, out_shape, params, code("a layer"), output, &options);
+                    (QLayer::Gemm(g), output)
                 }
-                LayerKind::Relu => layers.push(QLayer::Relu { zero_point: cur.zero_point }),
-                LayerKind::AvgPool { k, stride, .. } => layers.push(QLayer::AvgPool { k, stride, in_shape, out_shape }),
-                _ => unreachable!("rejected by quantizable"),
-            }
+                LayerKind::Relu => (QLayer::Relu { zero_point: code("relu").zero_point }, cur),
+                LayerKind::Clip { min, max } => {
+                    let q = code("clip");
+                    (QLayer::Clip { lo: q.quantize(min, qmin, qmax), hi: q.quantize(max, qmin, qmax) }, cur)
+                }
+                LayerKind::AvgPool { k, stride, pad, count_include_pad } => {
+                    let zero_point = code("avg_pool").zero_point;
+                    (QLayer::AvgPool { k, stride, in_shape, out_shape, pad, count_include_pad, zero_point }, cur)
+                }
+                LayerKind::MaxPool { k, stride, pad } => {
+                    (QLayer::MaxPool { window: Window { k, stride, pad }, in_shape, out_shape }, cur)
+                }
+                LayerKind::GlobalAvgPool => (QLayer::GlobalAvgPool { in_shape }, cur),
+                LayerKind::Flatten => (QLayer::Flatten, cur),
+                LayerKind::Add => {
+                    let out = asym(fused_range(i));
+                    let b = of(sources[i][1]).expect("add reads codes");
+                    (QLayer::Add(AddRequant::new(code("add"), b, out)), Some(out))
+                }
+                LayerKind::Concat => {
+                    let out = asym(ranges[i]);
+                    let parts =
+                        sources[i].iter().map(|&s| Rescale::new(of(s).expect("concat reads codes"), out)).collect();
+                    (QLayer::Concat { parts }, Some(out))
+                }
+                LayerKind::BatchNorm { .. } => unreachable!("rejected by the check"),
+            };
+            layers.push(layer);
+            outputs.push(out);
         }
         QuantModel {
             arch: arch.clone(),
             options,
             input,
             layers,
+            outputs,
             calibration: Calibration { images, seed: None },
             recovery: None,
         }
@@ -351,6 +408,17 @@ impl QuantModel {
             }
         }
         p
+    }
+
+    /// Whether node `i` (a ReLU or Clip) was fused into the output range of the layer or add it
+    /// reads, being its only reader: its clamp then happens in that node's requantization.
+    pub fn fused_into_source(&self, i: usize) -> bool {
+        let sources = self.arch.sources();
+        let Source::Node(j) = sources[i][0] else { return false };
+        matches!(self.arch.layers[i].kind, LayerKind::Relu | LayerKind::Clip { .. })
+            && matches!(self.arch.layers[j].kind, LayerKind::Conv { .. } | LayerKind::Linear { .. } | LayerKind::Add)
+            && self.arch.consumers()[j] == 1
+            && self.outputs.get(j).is_some_and(|o| o.is_some())
     }
 
     /// Activation code range of this model's scheme.
@@ -380,6 +448,67 @@ impl QuantModel {
     }
 }
 
+impl QLayer {
+    /// One image through a node that is not a GEMM: `inputs` are its sources' codes (one per
+    /// input of the node), the result goes to `out`. Panics on a GEMM layer (the array's job).
+    pub fn post(&self, inputs: &[&[i32]], range: (i32, i32), out: &mut Vec<i32>) {
+        use super::ops;
+        let x = inputs[0];
+        match self {
+            QLayer::Gemm(g) => panic!("'{}' is a GEMM layer, not post-processing", g.name),
+            QLayer::Relu { zero_point } => {
+                out.clear();
+                out.extend_from_slice(x);
+                ops::relu(out, *zero_point);
+            }
+            QLayer::Clip { lo, hi } => {
+                out.clear();
+                out.extend_from_slice(x);
+                ops::clip(out, *lo, *hi);
+            }
+            QLayer::AvgPool { k, stride, in_shape, out_shape, pad, count_include_pad, zero_point } => {
+                if *pad == Pads::default() {
+                    ops::avg_pool(x, *k, *stride, *in_shape, *out_shape, out)
+                } else {
+                    let w = Window { k: *k, stride: *stride, pad: *pad };
+                    ops::avg_pool_padded(x, w, *count_include_pad, *zero_point, *in_shape, *out_shape, out)
+                }
+            }
+            QLayer::MaxPool { window, in_shape, out_shape } => ops::max_pool(x, *window, *in_shape, *out_shape, out),
+            QLayer::GlobalAvgPool { in_shape } => ops::global_avg_pool(x, *in_shape, out),
+            QLayer::Add(a) => a.add(x, inputs[1], range, out),
+            QLayer::Concat { parts } => {
+                out.clear();
+                for (p, x) in parts.iter().zip(inputs) {
+                    p.extend(x, range, out);
+                }
+            }
+            QLayer::Flatten => {
+                out.clear();
+                out.extend_from_slice(x);
+            }
+        }
+    }
+
+    /// The op's name as the float model calls it.
+    pub fn op(&self) -> &'static str {
+        match self {
+            QLayer::Gemm(g) => match g.kind {
+                GemmKind::Conv { .. } => "conv",
+                GemmKind::Linear => "linear",
+            },
+            QLayer::Relu { .. } => "relu",
+            QLayer::Clip { .. } => "clip",
+            QLayer::AvgPool { .. } => "avg_pool",
+            QLayer::MaxPool { .. } => "max_pool",
+            QLayer::GlobalAvgPool { .. } => "global_avg_pool",
+            QLayer::Add(_) => "add",
+            QLayer::Concat { .. } => "concat",
+            QLayer::Flatten => "flatten",
+        }
+    }
+}
+
 fn quantize_gemm(
     l: &crate::model::Layer,
     in_shape: Shape,
@@ -393,10 +522,7 @@ fn quantize_gemm(
     let nf = out_shape.c;
     let k = wt.numel() / nf;
     let (kind, is_conv) = match l.kind {
-        LayerKind::Conv { k, stride, pad, .. } => {
-            let pad = pad.as_uniform().expect("asymmetric padding rejected by quantizable");
-            (GemmKind::Conv { k, stride, pad }, true)
-        }
+        LayerKind::Conv { k, stride, pad, groups, .. } => (GemmKind::Conv { k, stride, pad, groups }, true),
         _ => (GemmKind::Linear, false),
     };
     let scheme = opt.scheme;
@@ -448,486 +574,5 @@ fn quantize_gemm(
         output,
         requant,
         approximate: opt.approx.selects(&l.name, is_conv),
-    }
-}
-
-impl QGemm {
-    /// Output pixels per image (`Eh·Ew`; 1 for linear layers).
-    pub fn npix(&self) -> usize {
-        self.out_shape.h * self.out_shape.w
-    }
-
-    /// im2col of one image's input codes: `npix × k` activation codes (padding = `z_x`, which
-    /// still goes through the multiplier) and `Σ_k q_x` per pixel for the exact correction.
-    pub fn im2col(&self, x: &[i32], act: &mut Vec<i32>, xsum: &mut Vec<i32>) {
-        act.clear();
-        xsum.clear();
-        match self.kind {
-            GemmKind::Linear => {
-                act.extend_from_slice(x);
-                xsum.push(x.iter().sum());
-            }
-            GemmKind::Conv { k, stride, pad } => {
-                let s = self.in_shape;
-                let o = self.out_shape;
-                let z = self.input.zero_point;
-                for oy in 0..o.h {
-                    for ox in 0..o.w {
-                        let mut sum = 0i32;
-                        for ic in 0..s.c {
-                            for ky in 0..k {
-                                let iy = (oy * stride + ky) as isize - pad as isize;
-                                for kx in 0..k {
-                                    let ix = (ox * stride + kx) as isize - pad as isize;
-                                    let v = if iy < 0 || ix < 0 || iy >= s.h as isize || ix >= s.w as isize {
-                                        z
-                                    } else {
-                                        x[(ic * s.h + iy as usize) * s.w + ix as usize]
-                                    };
-                                    sum += v;
-                                    act.push(v);
-                                }
-                            }
-                        }
-                        xsum.push(sum);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Source index in the CHW input of every im2col entry (`npix × k`), `u32::MAX` for padding.
-    /// Computed once per layer; [`QGemm::im2col_append`] then gathers.
-    pub fn im2col_index(&self) -> Vec<u32> {
-        let n = self.in_shape.numel();
-        let x: Vec<i32> = (0..n as i32).collect();
-        let mut idx = Vec::new();
-        let mut sums = Vec::new();
-        // Reuse the direct im2col on the identity image, with padding marked by −1.
-        let mut g = self.clone();
-        g.input.zero_point = -1;
-        g.im2col(&x, &mut idx, &mut sums);
-        idx.into_iter().map(|v| if v < 0 { u32::MAX } else { v as u32 }).collect()
-    }
-
-    /// im2col by gather, appending one image's rows to `codes` (multiplier operand codes,
-    /// `scheme.act_operand`) and its `Σ_k q_x` per pixel to `xsum` (batches stack their images).
-    pub fn im2col_append(
-        &self,
-        index: &[u32],
-        x: &[i32],
-        scheme: super::QuantScheme,
-        codes: &mut Vec<u8>,
-        xsum: &mut Vec<i32>,
-    ) {
-        let start = codes.len();
-        match self.kind {
-            GemmKind::Conv { k, stride, pad } if k <= 8 => self.im2col_runs(x, scheme, k, stride, pad, codes),
-            _ => {
-                // The image as operand bytes, with the zero point's byte at `x.len()` for padding
-                // (`u32::MAX` in the index): one byte load per entry.
-                let n = x.len();
-                let mut xb: Vec<u8> = Vec::with_capacity(n + 1);
-                xb.extend(x.iter().map(|&q| scheme.act_operand(q)));
-                xb.push(scheme.act_operand(self.input.zero_point));
-                codes.resize(start + index.len(), 0);
-                for (c, &i) in codes[start..].iter_mut().zip(index) {
-                    *c = xb[(i as usize).min(n)];
-                }
-            }
-        }
-        // Σ q over each row, from the bytes (q is the code, or its two's-complement value).
-        let signed = scheme.act_range().0 < 0;
-        for row in codes[start..].chunks_exact(self.k) {
-            xsum.push(if signed {
-                row.iter().map(|&c| c as i8 as i32).sum()
-            } else {
-                row.iter().map(|&c| c as i32).sum()
-            });
-        }
-    }
-
-    /// Convolution im2col from a zero-point-padded byte image: every (channel, kernel row) of a
-    /// window is `fk ≤ 8` contiguous bytes, copied as one 8-byte move (the overhang is
-    /// overwritten by the next run, or truncated).
-    fn im2col_runs(
-        &self,
-        x: &[i32],
-        scheme: super::QuantScheme,
-        fk: usize,
-        stride: usize,
-        pad: usize,
-        codes: &mut Vec<u8>,
-    ) {
-        let (s, o) = (self.in_shape, self.out_shape);
-        let (hp, wp) = (s.h + 2 * pad, s.w + 2 * pad);
-        let mut xb = vec![scheme.act_operand(self.input.zero_point); s.c * hp * wp + 8];
-        for c in 0..s.c {
-            for y in 0..s.h {
-                let src = &x[(c * s.h + y) * s.w..][..s.w];
-                let dst = &mut xb[(c * hp + y + pad) * wp + pad..][..s.w];
-                for (d, &q) in dst.iter_mut().zip(src) {
-                    *d = scheme.act_operand(q);
-                }
-            }
-        }
-        let start = codes.len();
-        let len = o.h * o.w * self.k;
-        // Written through the spare capacity (every byte up to `len` is copied below).
-        codes.reserve(len + 8);
-        // Every run lies inside the padded image (its last window ends at the last padded byte,
-        // and `xb` has 8 bytes of slack) and inside the reserved bytes (8 of slack): checked
-        // once here rather than twice per 8-byte move.
-        if o.h > 0 && o.w > 0 {
-            let last = ((s.c - 1) * hp + (o.h - 1) * stride + fk - 1) * wp + (o.w - 1) * stride;
-            assert!(last + 8 <= xb.len() && codes.capacity() >= start + len + 8);
-        }
-        // SAFETY: within the capacity reserved above.
-        let (src0, dst0) = (xb.as_ptr(), unsafe { codes.as_mut_ptr().add(start) });
-        let mut d = 0;
-        for oy in 0..o.h {
-            for ox in 0..o.w {
-                for c in 0..s.c {
-                    for ky in 0..fk {
-                        let src = (c * hp + oy * stride + ky) * wp + ox * stride;
-                        // SAFETY: `src + 8 ≤ xb.len()` and `d + 8 ≤ len + 8` by the assertion.
-                        unsafe { std::ptr::copy_nonoverlapping(src0.add(src), dst0.add(d), 8) };
-                        d += fk;
-                    }
-                }
-            }
-        }
-        assert_eq!(d, len);
-        // SAFETY: the runs wrote bytes `start..start + len` (`d == len`), within the capacity.
-        unsafe { codes.set_len(start + len) };
-    }
-
-    /// Int32 accumulator of pixel `p`, channel `o` from the multiplier sum `s = Σ_k P(x, w)`.
-    #[inline]
-    pub fn accumulator(&self, s: i32, xsum: i32, o: usize) -> i32 {
-        let zx = self.input.zero_point;
-        let zw = self.w_params[o].zero_point;
-        s.wrapping_sub(zw.wrapping_mul(xsum))
-            .wrapping_sub(zx.wrapping_mul(self.w_sum[o]))
-            .wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw))
-            .wrapping_add(self.bias[o])
-    }
-
-    /// Finish a layer: `sums` is `npix × nf` (pixel-major) multiplier sums. Writes CHW output:
-    /// requantized codes, or int32 accumulators for the logits layer.
-    pub fn finish(&self, sums: &[i32], xsum: &[i32], range: (i32, i32), out: &mut Vec<i32>) {
-        out.clear();
-        self.finish_rows(sums, self.nf, xsum, range, out);
-    }
-
-    /// [`Self::finish`] for a batch: `sums` holds `b·npix` rows of `stride ≥ nf` sums (lanes past
-    /// `nf` are ignored), `xsum` `b·npix` entries; appends the `b` CHW outputs to `out`.
-    pub fn finish_rows(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut Vec<i32>) {
-        let (npix, nf) = (self.npix(), self.nf);
-        assert!(stride >= nf && xsum.len().is_multiple_of(npix) && sums.len() >= xsum.len() * stride - (stride - nf));
-        let start = out.len();
-        out.resize(start + xsum.len() * nf, 0);
-        let out = &mut out[start..];
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (the kernel is safe code otherwise: its loads and stores are
-            // of bounds-checked slices and arrays).
-            if unsafe { self.finish_avx2(sums, stride, xsum, range, out) } {
-                return;
-            }
-        }
-        self.finish_rows_portable(sums, stride, xsum, range, out);
-    }
-
-    /// The portable path of [`Self::finish_rows`] (`out` has `b·npix·nf` entries to overwrite).
-    pub fn finish_rows_portable(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut [i32]) {
-        let (npix, nf) = (self.npix(), self.nf);
-        let zx = self.input.zero_point;
-        for o in 0..nf {
-            // `accumulator` with its per-channel terms hoisted (wrapping sums may be reordered).
-            let zw = self.w_params[o].zero_point;
-            let c = self.bias[o]
-                .wrapping_sub(zx.wrapping_mul(self.w_sum[o]))
-                .wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw));
-            let acc = |r: usize| sums[r * stride + o].wrapping_sub(zw.wrapping_mul(xsum[r])).wrapping_add(c);
-            for (img, dst) in out.chunks_exact_mut(npix * nf).enumerate() {
-                let dst = &mut dst[o * npix..(o + 1) * npix];
-                let r0 = img * npix;
-                match self.output {
-                    None => dst.iter_mut().enumerate().for_each(|(p, d)| *d = acc(r0 + p)),
-                    Some(q) => {
-                        let m = self.requant[o];
-                        for (p, d) in dst.iter_mut().enumerate() {
-                            *d = (q.zero_point + m.apply(acc(r0 + p))).clamp(range.0, range.1);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Eight output channels at a time; `false` (nothing written) if a requantization mantissa
-    /// needs the scalar path's saturation. Safe code compiled for AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn finish_avx2(&self, sums: &[i32], stride: usize, xsum: &[i32], range: (i32, i32), out: &mut [i32]) -> bool {
-        use super::fixed::Requant8;
-        use std::arch::x86_64::*;
-        let (npix, nf) = (self.npix(), self.nf);
-        let zx = self.input.zero_point;
-        // SAFETY: `v` is eight `i32`, 32 bytes.
-        let load = |v: [i32; 8]| unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) };
-        // Per chunk of 8 channels: zw, the constant terms, requantization (padding lanes inert).
-        let mut chunks = Vec::with_capacity(nf.div_ceil(8));
-        for o0 in (0..nf).step_by(8) {
-            let ch = |o: usize| o0 + o < nf;
-            let zw: [i32; 8] = std::array::from_fn(|o| if ch(o) { self.w_params[o0 + o].zero_point } else { 0 });
-            let c: [i32; 8] = std::array::from_fn(|o| {
-                if !ch(o) {
-                    return 0;
-                }
-                let oc = o0 + o;
-                self.bias[oc]
-                    .wrapping_sub(zx.wrapping_mul(self.w_sum[oc]))
-                    .wrapping_add((self.k as i32).wrapping_mul(zx).wrapping_mul(zw[o]))
-            });
-            let rq = match self.output {
-                None => None,
-                Some(_) => {
-                    let m: [FixedMultiplier; 8] = std::array::from_fn(|o| {
-                        if ch(o) {
-                            self.requant[o0 + o]
-                        } else {
-                            FixedMultiplier { mantissa: 0, shift: 0 }
-                        }
-                    });
-                    match Requant8::new(&m) {
-                        Some(r) => Some(r),
-                        None => return false,
-                    }
-                }
-            };
-            chunks.push((load(zw), load(c), rq));
-        }
-        let (zy, lo, hi) = match self.output {
-            Some(q) => (q.zero_point, range.0, range.1),
-            None => (0, 0, 0),
-        };
-        let (zy, lo, hi) = (_mm256_set1_epi32(zy), _mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
-        // Output row `r`, channels `o0..o0 + 8` (lanes past `nf` are padding).
-        let value = |r: usize, o0: usize, (zw, c, rq): &(__m256i, __m256i, Option<Requant8>)| {
-            let at = r * stride + o0;
-            let s = if o0 + 8 <= stride && at + 8 <= sums.len() {
-                // SAFETY: `sums[at..at + 8]` is eight `i32`, 32 bytes.
-                unsafe { _mm256_loadu_si256(sums[at..at + 8].as_ptr() as *const __m256i) }
-            } else {
-                let n = nf - o0;
-                let mut v = [0i32; 8];
-                v[..n].copy_from_slice(&sums[at..at + n]);
-                load(v)
-            };
-            let acc = _mm256_add_epi32(_mm256_sub_epi32(s, _mm256_mullo_epi32(*zw, _mm256_set1_epi32(xsum[r]))), *c);
-            match rq {
-                None => acc,
-                Some(rq) => _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(zy, rq.apply(acc)), lo), hi),
-            }
-        };
-        let mut lanes = [0i32; 8];
-        let mut r = 0;
-        while r < xsum.len() {
-            let (img, p) = (r / npix, r % npix);
-            let dst = &mut out[img * npix * nf..(img + 1) * npix * nf];
-            if p + 8 <= npix {
-                // Eight pixels at once, transposed in registers: the CHW output gets one 8-lane
-                // store per channel instead of eight scattered ones.
-                for (j, ch) in chunks.iter().enumerate() {
-                    let o0 = j * 8;
-                    let v: [__m256i; 8] = std::array::from_fn(|i| value(r + i, o0, ch));
-                    for (o, col) in transpose8(v).iter().enumerate().take(nf - o0) {
-                        let d = &mut dst[(o0 + o) * npix + p..][..8];
-                        // SAFETY: `d` is eight `i32`, 32 bytes.
-                        unsafe { _mm256_storeu_si256(d.as_mut_ptr() as *mut __m256i, *col) };
-                    }
-                }
-                r += 8;
-                continue;
-            }
-            for (j, ch) in chunks.iter().enumerate() {
-                let o0 = j * 8;
-                let v = value(r, o0, ch);
-                // SAFETY: `lanes` is eight `i32`, 32 bytes.
-                unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, v) };
-                for (o, &l) in lanes.iter().enumerate().take(nf - o0) {
-                    dst[(o0 + o) * npix + p] = l;
-                }
-            }
-            r += 1;
-        }
-        true
-    }
-
-    /// Real value of a logits-layer accumulator.
-    pub fn dequantize_acc(&self, acc: i32, o: usize) -> f32 {
-        (acc as f64 * self.input.scale as f64 * self.w_params[o].scale as f64) as f32
-    }
-}
-
-/// 8×8 transpose of i32 lanes: `out[j]` lane `i` = `v[i]` lane `j` (safe code compiled for AVX2).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn transpose8(v: [std::arch::x86_64::__m256i; 8]) -> [std::arch::x86_64::__m256i; 8] {
-    use std::arch::x86_64::*;
-    let t0 = _mm256_unpacklo_epi32(v[0], v[1]);
-    let t1 = _mm256_unpackhi_epi32(v[0], v[1]);
-    let t2 = _mm256_unpacklo_epi32(v[2], v[3]);
-    let t3 = _mm256_unpackhi_epi32(v[2], v[3]);
-    let t4 = _mm256_unpacklo_epi32(v[4], v[5]);
-    let t5 = _mm256_unpackhi_epi32(v[4], v[5]);
-    let t6 = _mm256_unpacklo_epi32(v[6], v[7]);
-    let t7 = _mm256_unpackhi_epi32(v[6], v[7]);
-    let u0 = _mm256_unpacklo_epi64(t0, t2);
-    let u1 = _mm256_unpackhi_epi64(t0, t2);
-    let u2 = _mm256_unpacklo_epi64(t1, t3);
-    let u3 = _mm256_unpackhi_epi64(t1, t3);
-    let u4 = _mm256_unpacklo_epi64(t4, t6);
-    let u5 = _mm256_unpackhi_epi64(t4, t6);
-    let u6 = _mm256_unpacklo_epi64(t5, t7);
-    let u7 = _mm256_unpackhi_epi64(t5, t7);
-    [
-        _mm256_permute2x128_si256::<0x20>(u0, u4),
-        _mm256_permute2x128_si256::<0x20>(u1, u5),
-        _mm256_permute2x128_si256::<0x20>(u2, u6),
-        _mm256_permute2x128_si256::<0x20>(u3, u7),
-        _mm256_permute2x128_si256::<0x31>(u0, u4),
-        _mm256_permute2x128_si256::<0x31>(u1, u5),
-        _mm256_permute2x128_si256::<0x31>(u2, u6),
-        _mm256_permute2x128_si256::<0x31>(u3, u7),
-    ]
-}
-
-/// Integer average pooling: rounded mean of the codes (ties away from zero).
-pub fn avg_pool(x: &[i32], k: usize, stride: usize, s: Shape, o: Shape, out: &mut Vec<i32>) {
-    // The 2×2 window of LeNet-5 and AlexNet gets a constant divisor (a shift, not a division).
-    match k {
-        2 => avg_pool_k::<2>(x, stride, s, o, out),
-        3 => avg_pool_k::<3>(x, stride, s, o, out),
-        _ => avg_pool_any(x, k, stride, s, o, out),
-    }
-}
-
-#[inline(always)]
-fn rounded_mean(acc: i32, n: i32) -> i32 {
-    if acc >= 0 {
-        (acc + n / 2) / n
-    } else {
-        -((-acc + n / 2) / n)
-    }
-}
-
-fn avg_pool_k<const K: usize>(x: &[i32], stride: usize, s: Shape, o: Shape, out: &mut Vec<i32>) {
-    out.clear();
-    out.reserve(o.numel());
-    for c in 0..o.c {
-        for oy in 0..o.h {
-            for ox in 0..o.w {
-                let mut acc = 0i32;
-                for ky in 0..K {
-                    let row = &x[(c * s.h + oy * stride + ky) * s.w + ox * stride..][..K];
-                    acc += row.iter().sum::<i32>();
-                }
-                out.push(rounded_mean(acc, (K * K) as i32));
-            }
-        }
-    }
-}
-
-fn avg_pool_any(x: &[i32], k: usize, stride: usize, s: Shape, o: Shape, out: &mut Vec<i32>) {
-    out.clear();
-    let n = (k * k) as i32;
-    for c in 0..o.c {
-        for oy in 0..o.h {
-            for ox in 0..o.w {
-                let mut acc = 0i32;
-                for ky in 0..k {
-                    for kx in 0..k {
-                        acc += x[(c * s.h + oy * stride + ky) * s.w + ox * stride + kx];
-                    }
-                }
-                out.push(rounded_mean(acc, n));
-            }
-        }
-    }
-}
-
-/// Integer ReLU: clamp at the zero point.
-pub fn relu(x: &mut [i32], zero_point: i32) {
-    for v in x {
-        *v = (*v).max(zero_point);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::{Rng, SeedableRng};
-
-    /// Both gather paths of `im2col_append` (8-byte runs for kernels ≤ 8 wide, the index for
-    /// others) equal the direct `im2col`, appending after what is already in the buffers.
-    #[test]
-    fn im2col_append_equals_direct() {
-        use super::super::QuantScheme;
-        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(10);
-        for case in 0..300 {
-            let fk = [1usize, 2, 3, 5, 7, 8, 9, 11][r.gen_range(0..8)];
-            let (stride, pad) = (r.gen_range(1..4), r.gen_range(0..4));
-            let s = Shape::new(r.gen_range(1..4), r.gen_range(fk.max(1)..fk + 9), r.gen_range(fk.max(1)..fk + 9));
-            let o = Shape::new(r.gen_range(1..5), (s.h + 2 * pad - fk) / stride + 1, (s.w + 2 * pad - fk) / stride + 1);
-            let scheme = [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8][case % 3];
-            let (lo, hi) = scheme.act_range();
-            let k = s.c * fk * fk;
-            let qp = QuantParams { scale: 1.0, zero_point: r.gen_range(lo..=hi) };
-            let g = QGemm {
-                name: "t".into(),
-                kind: GemmKind::Conv { k: fk, stride, pad },
-                in_shape: s,
-                out_shape: o,
-                k,
-                nf: o.c,
-                w: vec![0; o.c * k],
-                w_params: vec![qp; o.c],
-                w_sum: vec![0; o.c],
-                bias: vec![0; o.c],
-                input: qp,
-                output: None,
-                requant: vec![],
-                approximate: true,
-            };
-            let x: Vec<i32> = (0..s.numel()).map(|_| r.gen_range(lo..=hi)).collect();
-            let (mut act, mut sums) = (Vec::new(), Vec::new());
-            g.im2col(&x, &mut act, &mut sums);
-            let want: Vec<u8> = [9u8].into_iter().chain(act.iter().map(|&q| scheme.act_operand(q))).collect();
-            let (mut codes, mut xsum) = (vec![9u8], vec![-5]);
-            g.im2col_append(&g.im2col_index(), &x, scheme, &mut codes, &mut xsum);
-            assert_eq!(codes, want, "case {case}: fk={fk} stride={stride} pad={pad} {s:?}");
-            assert_eq!(xsum[1..], sums[..], "case {case}");
-        }
-    }
-
-    /// The constant-window pools equal the general one (ties and negative sums included).
-    #[test]
-    fn specialised_avg_pool_equals_general() {
-        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-        for case in 0..200 {
-            let k = r.gen_range(2..4usize);
-            let stride = r.gen_range(1..4usize);
-            let s = Shape::new(r.gen_range(1..4), r.gen_range(k..12), r.gen_range(k..12));
-            let o = Shape::new(s.c, (s.h - k) / stride + 1, (s.w - k) / stride + 1);
-            let x: Vec<i32> = (0..s.numel()).map(|_| r.gen_range(-300..300)).collect();
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            avg_pool(&x, k, stride, s, o, &mut a);
-            avg_pool_any(&x, k, stride, s, o, &mut b);
-            assert_eq!(a, b, "case {case}: k={k} stride={stride} {s:?}");
-        }
     }
 }

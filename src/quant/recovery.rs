@@ -3,7 +3,8 @@
 //! Fitting them needs the accelerator's kernels and lives a layer up, in [`crate::recover`];
 //! this is what the quantized model itself must know to be re-applied and saved.
 
-use super::model::{QGemm, QLayer, QuantModel};
+use super::gemm::QGemm;
+use super::model::{QLayer, QuantModel};
 use super::QuantScheme;
 use serde::{Deserialize, Serialize};
 

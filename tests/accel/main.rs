@@ -8,6 +8,7 @@ mod common;
 mod accel_bitlevel;
 mod accel_cli;
 mod accel_engines;
+mod accel_graph;
 mod accel_per_layer;
 mod accel_recover;
 mod accel_timing;

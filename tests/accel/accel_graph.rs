@@ -1,0 +1,200 @@
+//! Graph models on the accelerator: batch norm folded, grouped (depthwise) convolutions split
+//! into one GEMM per group, asymmetric padding, max/avg/global pools, residual add and concat in
+//! the post-processing unit. The fast engine, the cycle-stepped array and the plain per-image
+//! oracle agree bit for bit; the integer model tracks the float one; the cycles of a grouped
+//! layer and of the post-processing unit are as stated.
+
+use crate::common;
+
+use axdnn::accel::timing::{self, ArrayShape, Dataflow, GemmShape};
+use axdnn::accel::{AccelConfig, Accelerator, Engine};
+use axdnn::model::{Arch, Layer, LayerKind};
+use axdnn::quant::{self, ApproxLayers, QLayer, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
+use axdnn::Lut;
+
+fn qgraph(scheme: QuantScheme, weights: WeightGranularity, approx: ApproxLayers) -> (Arch, QuantModel) {
+    let arch = common::graph_arch();
+    let params = common::graph_params(&arch, 21);
+    let calib = common::random_images(&arch, 24, 22);
+    let qm = QuantModel::build(&arch, &params, &calib, QuantOptions { scheme, weights, approx }).unwrap();
+    (arch, qm)
+}
+
+#[test]
+fn graph_fast_equals_cycle_and_oracle_all_schemes() {
+    let cases = [
+        (QuantScheme::AsymU8, WeightGranularity::PerTensor, ApproxLayers::All, Dataflow::Ws, 8, 8),
+        (QuantScheme::SignMagnitude, WeightGranularity::PerChannel, ApproxLayers::Conv, Dataflow::Os, 5, 7),
+        (QuantScheme::SymS8, WeightGranularity::PerChannel, ApproxLayers::All, Dataflow::Is, 6, 4),
+        (
+            QuantScheme::AsymU8,
+            WeightGranularity::PerChannel,
+            ApproxLayers::Named(vec!["dw".into()]),
+            Dataflow::Os,
+            4,
+            4,
+        ),
+    ];
+    for (i, (scheme, wg, approx, df, rows, cols)) in cases.into_iter().enumerate() {
+        let (arch, qm) = qgraph(scheme, wg, approx);
+        // Batch norm folded away: the integer model's graph has no batch-norm node.
+        assert!(qm.arch.layers.iter().all(|l| !matches!(l.kind, LayerKind::BatchNorm { .. })));
+        assert_eq!(qm.arch.layers.len() + 1, arch.layers.len());
+        let imgs = common::random_images(&arch, 3, 30 + i as u64);
+        let d = arch.input.numel();
+        let lut = common::random_lut(scheme.signed_multiplier(), 60 + i as u64);
+        let exact = Lut::exact(8, 8, scheme.signed_multiplier());
+        let cfg = AccelConfig { array: ArrayShape { rows, cols }, dataflow: df, ..AccelConfig::default() };
+        let fast_run = Accelerator::new(&qm, &lut, cfg).unwrap().run(&imgs).unwrap();
+        let cycle_run =
+            Accelerator::new(&qm, &lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&imgs).unwrap();
+        let what = format!("{scheme} {df} {rows}x{cols}");
+        assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
+        assert_eq!(fast_run.layers, cycle_run.layers, "{what}: per-layer stats (measured = closed form)");
+        assert_eq!(fast_run.post, cycle_run.post, "{what}");
+        for j in 0..3 {
+            let want = quant::reference::forward(&qm, &lut, &exact, &imgs[j * d..(j + 1) * d]);
+            assert_eq!(&fast_run.acc[j * 10..(j + 1) * 10], &want[..], "{what}: oracle image {j}");
+        }
+        // Every node's output equals the oracle's (the probe of fine-tuning).
+        let acc = Accelerator::new(&qm, &lut, cfg).unwrap();
+        let outs = acc.layer_outputs(&imgs[..d]).unwrap();
+        let want = quant::reference::forward_nodes(&qm, &lut, &exact, &imgs[..d]);
+        assert_eq!(outs, want, "{what}: node outputs");
+        let exact_run = Accelerator::new(&qm, &exact, cfg).unwrap().run(&imgs).unwrap();
+        assert_ne!(exact_run.acc, fast_run.acc, "{what}: the table must matter");
+    }
+}
+
+#[test]
+fn graph_integer_logits_track_float() {
+    let arch = common::graph_arch();
+    let params = common::graph_params(&arch, 5);
+    let calib = common::random_images(&arch, 64, 6);
+    let n = 40;
+    let test = common::random_images(&arch, n, 7);
+    let d = arch.input.numel();
+    for scheme in [QuantScheme::AsymU8, QuantScheme::SignMagnitude, QuantScheme::SymS8] {
+        for weights in [WeightGranularity::PerTensor, WeightGranularity::PerChannel] {
+            let qm = QuantModel::build(&arch, &params, &calib, QuantOptions { scheme, weights, ..Default::default() })
+                .unwrap();
+            let exact = Lut::exact(8, 8, scheme.signed_multiplier());
+            let run = Accelerator::new(&qm, &exact, AccelConfig::default()).unwrap().run(&test).unwrap();
+            let (mut err, mut spread) = (0f64, 0f64);
+            for i in 0..n {
+                let f = axdnn::model::forward_reference(&arch, &params, &test[i * d..(i + 1) * d]).pop().unwrap();
+                let mean = f.iter().sum::<f32>() / f.len() as f32;
+                for (o, &fv) in f.iter().enumerate() {
+                    err += (run.logits[i * 10 + o] - fv).abs() as f64;
+                    spread += (fv - mean).abs() as f64;
+                }
+            }
+            let rel = err / spread;
+            println!("graph {scheme} {weights:?}: mean |q − f| / mean |f − mean f| = {rel:.4}");
+            assert!(rel < 0.1, "{scheme} {weights:?}: relative logit error {rel}");
+        }
+    }
+}
+
+/// A grouped layer runs its groups one after another, each a GEMM with SCALE-Sim's cycles; the
+/// post-processing unit's cycles follow the stated model.
+#[test]
+fn grouped_and_post_processing_cycles() {
+    let (_, qm) = qgraph(QuantScheme::AsymU8, WeightGranularity::PerTensor, ApproxLayers::Conv);
+    let array = ArrayShape { rows: 4, cols: 16 };
+    for df in [Dataflow::Ws, Dataflow::Os, Dataflow::Is] {
+        let exact = Lut::exact(8, 8, false);
+        let acc = Accelerator::new(&qm, &exact, AccelConfig { array, dataflow: df, ..AccelConfig::default() }).unwrap();
+        let stats = acc.stats();
+        // dw: 8 groups of one channel, 3×3, 12×12 output (pads 1) → 8 GEMMs of 144 × 9 × 1.
+        let dw = stats.iter().find(|s| s.name == "dw").unwrap();
+        let one = GemmShape { npix: 144, k: 9, nf: 1 };
+        let t = timing::timing(one, df, array);
+        assert_eq!((dw.groups, dw.gemm), (8, one), "{df}");
+        assert_eq!(dw.cycles, 8 * t.compute_cycles, "{df}");
+        assert_eq!(dw.folds, 8 * t.folds, "{df}");
+        assert_eq!(dw.macs, 8 * 144 * 9, "{df}");
+        // c1: 2 groups of 4 input channels → 2 output channels each, on the 6×6 max-pool output.
+        let c1 = stats.iter().find(|s| s.name == "c1").unwrap();
+        assert_eq!((c1.groups, c1.gemm), (2, GemmShape { npix: 36, k: 4, nf: 2 }), "{df}");
+    }
+    let exact = Lut::exact(8, 8, false);
+    let acc = Accelerator::new(&qm, &exact, AccelConfig { array, ..AccelConfig::default() }).unwrap();
+    let post: Vec<(String, &str, u64, u64)> =
+        acc.post_stats().into_iter().map(|p| (p.name, p.op, p.outputs, p.cycles)).collect();
+    // 16 lanes: ⌈outputs / 16⌉ × cycles per output.
+    let want: Vec<(String, &str, u64, u64)> = vec![
+        ("r1".into(), "clip", 8 * 144, 0), // fused into conv1's requantization (bn1 folded into conv1)
+        ("add1".into(), "add", 8 * 144, 72),
+        ("mp".into(), "max_pool", 8 * 36, 18 * 9),
+        ("ap".into(), "avg_pool", 8 * 36, 18 * 9),
+        ("ap2".into(), "avg_pool", 4 * 36, 9 * 9),
+        ("cat".into(), "concat", 12 * 36, 27),
+        ("cat.relu".into(), "relu", 12 * 36, 27),
+        ("gap".into(), "global_avg_pool", 12, 36),
+        ("flat".into(), "flatten", 12, 0),
+    ];
+    assert_eq!(post, want);
+    let fused: Vec<&str> =
+        (0..qm.layers.len()).filter(|&i| qm.fused_into_source(i)).map(|i| qm.arch.layers[i].name.as_str()).collect();
+    assert_eq!(fused, ["r1"]);
+}
+
+/// What the integer model cannot run is one error naming the node.
+#[test]
+fn unsupported_graphs_name_the_node() {
+    let base = common::graph_arch();
+    let params = common::graph_params(&base, 1);
+    let calib = common::random_images(&base, 2, 2);
+    // A ReLU after the logits layer.
+    let mut a = base.clone();
+    a.layers.push(Layer::new("out.relu", LayerKind::Relu));
+    let e = QuantModel::build(&a, &params, &calib, QuantOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("'out.relu'") && e.contains("only flattens may follow"), "{e}");
+    // A batch norm on the input cannot be folded.
+    let mut b = base.clone();
+    b.layers.insert(0, Layer::new("bn0", LayerKind::BatchNorm { eps: 1e-5 }));
+    b.layers[1].inputs = vec!["bn0".into()];
+    let mut pb = params.clone();
+    for s in ["weight", "bias", "running_mean", "running_var"] {
+        let t = axdnn::model::Tensor { shape: vec![3], data: vec![1.0; 3] };
+        pb.tensors.insert(format!("bn0.{s}"), t);
+    }
+    let e = QuantModel::build(&b, &pb, &calib, QuantOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("'bn0'") && e.contains("cannot be folded"), "{e}");
+}
+
+/// The quantized layers of the graph carry what the float graph says.
+#[test]
+fn graph_quantization_structure() {
+    let (_, qm) = qgraph(QuantScheme::AsymU8, WeightGranularity::PerChannel, ApproxLayers::Conv);
+    let ops: Vec<&str> = qm.layers.iter().map(|l| l.op()).collect();
+    assert_eq!(
+        ops,
+        [
+            "conv",
+            "clip",
+            "conv",
+            "conv",
+            "add",
+            "max_pool",
+            "avg_pool",
+            "conv",
+            "avg_pool",
+            "concat",
+            "relu",
+            "global_avg_pool",
+            "flatten",
+            "linear"
+        ]
+    );
+    // The add rescales both inputs to its own scale; the concat joins two scales.
+    let QLayer::Add(add) = &qm.layers[4] else { panic!("add") };
+    assert_eq!(Some(add.a), qm.outputs[3]);
+    assert_eq!(Some(add.b), qm.outputs[1]);
+    let QLayer::Concat { parts } = &qm.layers[9] else { panic!("concat") };
+    assert_eq!(parts.len(), 2);
+    assert!(parts.iter().all(|p| Some(p.output) == qm.outputs[9]));
+    // The logits layer and what follows it (nothing) give int32 accumulators.
+    assert_eq!(qm.outputs[13], None);
+}
