@@ -176,6 +176,9 @@ pub const CHECKPOINT_FILE: &str = "finetune-checkpoint.safetensors";
 
 /// What a finished fine-tuning run produced.
 pub struct FinetuneOutcome {
+    /// The network fine-tuned: the base's, with its batch-norm nodes folded into the layers
+    /// before them (as the hardware runs it; the same network when it has none).
+    pub arch: crate::model::Arch,
     /// The fine-tuned float parameters (BatchNorm folded).
     pub params: crate::model::Params,
     /// Every epoch's figures, resumed ones included.
@@ -200,24 +203,21 @@ pub fn quantized_accuracy(
     Ok(r.accuracy(&test.labels))
 }
 
-/// The dequantized value of every layer output of `qm` (NCHW per image), from its integers.
+/// The dequantized value of every node output of `qm` (NCHW per image), from its integers.
 fn dequantize_outputs(qm: &crate::quant::QuantModel, outs: &[Vec<i32>]) -> Vec<Option<Vec<f32>>> {
-    use crate::quant::QLayer;
-    let mut cur = qm.input;
-    qm.layers
+    let logits = qm.gemms().last().expect("a quantized model has a GEMM layer");
+    qm.outputs
         .iter()
         .zip(outs)
-        .map(|(l, o)| {
-            Some(match l {
-                QLayer::Gemm(g) => match g.output {
-                    Some(q) => {
-                        cur = q;
-                        o.iter().map(|&v| q.dequantize(v)).collect()
-                    }
-                    // The logits: int32 accumulators, per-channel scale (linear: one pixel each).
-                    None => o.iter().enumerate().map(|(i, &v)| g.dequantize_acc(v, (i / g.npix()) % g.nf)).collect(),
-                },
-                _ => o.iter().map(|&v| cur.dequantize(v)).collect(),
+        .map(|(q, o)| {
+            Some(match q {
+                Some(q) => o.iter().map(|&v| q.dequantize(v)).collect(),
+                // The logits: int32 accumulators, per-channel scale (linear: one pixel each).
+                None => o
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| logits.dequantize_acc(v, (i / logits.npix()) % logits.nf))
+                    .collect(),
             })
         })
         .collect()
@@ -267,14 +267,16 @@ pub fn finetune_until(
     use crate::model::engine::{Mode, Net};
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
-    let arch = &base.arch;
+    // Fine-tuning adapts the network the hardware runs: batch norms folded into their layers.
+    let (arch, base_params) = crate::model::fold::fold_batchnorm(&base.arch, &base.params);
+    let arch = &arch;
     if cfg.calib == 0 || cfg.calib > train.len() {
         return Err(crate::quant::QuantError::CalibrationCount { asked: cfg.calib, have: train.len() }.into());
     }
     let idx = crate::quant::calibration_indices(train.len(), cfg.calib, cfg.calib_seed);
     let calib = train.images_at(&idx);
     let eval = test.clone().head(cfg.eval_n);
-    let mut net = Net::<f32>::from_params(arch, &base.params);
+    let mut net = Net::<f32>::from_params(arch, &base_params);
     let g0 = net.zero_grads();
     let (mut mw, mut mb) = (g0.w, g0.b);
     std::fs::create_dir_all(work).map_err(|e| ModelIoError::Io { path: work.into(), cause: e })?;
@@ -296,7 +298,7 @@ pub fn finetune_until(
         eprintln!("resuming from {} after epoch {}", ck.display(), m.epochs_done);
         m
     } else {
-        let before = quantized_accuracy(arch, &base.params, &calib, &cfg.options, mult, &eval)?;
+        let before = quantized_accuracy(arch, &base_params, &calib, &cfg.options, mult, &eval)?;
         eprintln!(
             "quantized accuracy with {} before fine-tuning: {before:.4} ({} test images)",
             mult.name(),
@@ -409,7 +411,12 @@ pub fn finetune_until(
         meta.epochs_done = epoch + 1;
         save_checkpoint(&ck, &net, &mw, &mb, &meta)?;
     }
-    Ok(FinetuneOutcome { params: net.folded(), history: meta.history, accuracy_before: meta.accuracy_before })
+    Ok(FinetuneOutcome {
+        arch: arch.clone(),
+        params: net.folded(),
+        history: meta.history,
+        accuracy_before: meta.accuracy_before,
+    })
 }
 
 fn save_checkpoint(

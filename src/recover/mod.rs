@@ -210,7 +210,6 @@ pub fn recover_layers(
         };
         let codes = acc.layer_operands(calib, gi)?;
         let g = g.clone();
-        let rows = (codes.len() / g.k) as u64;
         let mut ng = g.clone();
         let mut tuned = 0;
         let mut map = Vec::new();
@@ -219,59 +218,25 @@ pub fn recover_layers(
             map = tuning_map(scheme, &lut.table, &exact.table, &p).into_iter().map(|(_, t)| t).collect();
             tuned = apply_tuning(&mut ng, scheme, &map);
         }
-        // Compensation: per channel, an affine map from the approximate to the exact
-        // accumulator fitted on the calibration rows, `acc ≈ a·(acc~ + c)`; `c` goes to the
-        // bias and `a` to the requantization multiplier, so an error proportional to the signal
-        // (a gain) is not mistaken for an offset. `a = 1` (offset = the mean error) for asym-u8
-        // and for the logits layer (no requantization).
-        let cap = MAX_FIT_ROWS.min(MIN_FIT_ROWS.max(MAX_FIT_MACS / (g.k * g.nf).max(1)));
-        let stride = rows.div_ceil(cap as u64).max(1) as usize;
-        let sample: Vec<usize> = (0..rows as usize).step_by(stride).collect();
-        let want = accumulators(&g, scheme, &exact, &codes, &sample);
-        let plain = accumulators(&g, scheme, &lut, &codes, &sample);
-        let tuned_acc = if tuned > 0 { accumulators(&ng, scheme, &lut, &codes, &sample) } else { plain.clone() };
-        let (nf, n) = (g.nf, sample.len().max(1) as f64);
-        let mut comp = vec![0i32; nf];
-        let mut gain = vec![1f64; nf];
-        let identical = tuned_acc == want;
-        // A gain only where signs are applied outside the multiplier or by it (symmetric
-        // weights): a relative product error is then a gain on the signal. With asym-u8 codes
-        // every raw product is positive and its error follows Σx and the zero points rather
-        // than the signal (measured: a gain fitted there costs accuracy), so offset only.
-        let gain_model = !scheme.asymmetric_weights();
-        for o in 0..nf {
-            let (mut sa, mut se) = (0f64, 0f64);
-            for (a, e) in tuned_acc.iter().skip(o).step_by(nf).zip(want.iter().skip(o).step_by(nf)) {
-                sa += *a as f64;
-                se += *e as f64;
-            }
-            let (ma, me) = (sa / n, se / n);
-            let (mut see, mut sae) = (0f64, 0f64);
-            for (a, e) in tuned_acc.iter().skip(o).step_by(nf).zip(want.iter().skip(o).step_by(nf)) {
-                let (da, de) = (*a as f64 - ma, *e as f64 - me);
-                see += de * de;
-                sae += da * de;
-            }
-            // The systematic part of the error: `acc~ ≈ g·acc + d` (approximate on exact, so
-            // the multiplier's noise does not shrink the fit), inverted. A gain outside
-            // [1/2, 2] is a fit on a (nearly) constant channel, not a gain error.
-            let a = if gain_model && ng.output.is_some() && see > 0.0 && sae > 0.0 && !identical {
-                (see / sae).clamp(0.5, 2.0)
-            } else {
-                1.0
-            };
-            let offset = |a: f64| ((me - a * ma) / a).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32;
-            gain[o] = a;
-            comp[o] = offset(a);
+        // A grouped layer is fitted per channel group, each on the rows of its own group (the
+        // operands come group by group).
+        let (parts, tuned_parts) = (g.split_groups(), ng.split_groups());
+        let block = codes.len() / parts.len();
+        let (mut comp, mut gain) = (Vec::with_capacity(g.nf), Vec::with_capacity(g.nf));
+        let (mut m0, mut r0, mut m1, mut r1) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut rows_fitted = 0;
+        for (j, (part, tuned_part)) in parts.iter().zip(&tuned_parts).enumerate() {
+            let fit =
+                fit_compensation(part, tuned_part, tuned > 0, scheme, &exact, &lut, &codes[j * block..(j + 1) * block]);
+            comp.extend(fit.comp);
+            gain.extend(fit.gain);
+            m0.extend(fit.mean_before);
+            r0.extend(fit.rms_before);
+            m1.extend(fit.mean_after);
+            r1.extend(fit.rms_after);
+            rows_fitted += fit.rows;
         }
         apply_compensation(&mut ng, &comp, &gain);
-        let corrected: Vec<i32> = tuned_acc
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| (gain[i % nf] * (a as f64 + comp[i % nf] as f64)).round() as i32)
-            .collect();
-        let (m0, r0) = error_stats(&plain, &want, nf);
-        let (m1, r1) = error_stats(&corrected, &want, nf);
         let mean_abs = |v: &[f64]| v.iter().map(|e| e.abs()).sum::<f64>() / v.len().max(1) as f64;
         layers.push(LayerRecovery {
             name: g.name.clone(),
@@ -279,7 +244,7 @@ pub fn recover_layers(
             compensation: comp,
             gain,
             tuned_weights: tuned,
-            rows: sample.len(),
+            rows: rows_fitted,
             mean_error_before: mean_abs(&m0),
             mean_error_after: mean_abs(&m1),
             rms_error_before: mean_abs(&r0),
@@ -295,6 +260,84 @@ pub fn recover_layers(
         layers,
     });
     Ok(out)
+}
+
+/// The compensation of one (ungrouped) layer fitted on its operand rows `codes`.
+struct Fit {
+    comp: Vec<i32>,
+    gain: Vec<f64>,
+    rows: usize,
+    mean_before: Vec<f64>,
+    rms_before: Vec<f64>,
+    mean_after: Vec<f64>,
+    rms_after: Vec<f64>,
+}
+
+/// Fit `g`'s per-channel compensation (`ng`: `g` with its weight codes tuned when `tuned`).
+#[allow(clippy::too_many_arguments)]
+fn fit_compensation(
+    g: &QGemm,
+    ng: &QGemm,
+    tuned: bool,
+    scheme: QuantScheme,
+    exact: &crate::lut::Lut,
+    lut: &crate::lut::Lut,
+    codes: &[u8],
+) -> Fit {
+    let rows = (codes.len() / g.k) as u64;
+    // Compensation: per channel, an affine map from the approximate to the exact
+    // accumulator fitted on the calibration rows, `acc ≈ a·(acc~ + c)`; `c` goes to the
+    // bias and `a` to the requantization multiplier, so an error proportional to the signal
+    // (a gain) is not mistaken for an offset. `a = 1` (offset = the mean error) for asym-u8
+    // and for the logits layer (no requantization).
+    let cap = MAX_FIT_ROWS.min(MIN_FIT_ROWS.max(MAX_FIT_MACS / (g.k * g.nf).max(1)));
+    let stride = rows.div_ceil(cap as u64).max(1) as usize;
+    let sample: Vec<usize> = (0..rows as usize).step_by(stride).collect();
+    let want = accumulators(g, scheme, exact, codes, &sample);
+    let plain = accumulators(g, scheme, lut, codes, &sample);
+    let tuned_acc = if tuned { accumulators(ng, scheme, lut, codes, &sample) } else { plain.clone() };
+    let (nf, n) = (g.nf, sample.len().max(1) as f64);
+    let mut comp = vec![0i32; nf];
+    let mut gain = vec![1f64; nf];
+    let identical = tuned_acc == want;
+    // A gain only where signs are applied outside the multiplier or by it (symmetric
+    // weights): a relative product error is then a gain on the signal. With asym-u8 codes
+    // every raw product is positive and its error follows Σx and the zero points rather
+    // than the signal (measured: a gain fitted there costs accuracy), so offset only.
+    let gain_model = !scheme.asymmetric_weights();
+    for o in 0..nf {
+        let (mut sa, mut se) = (0f64, 0f64);
+        for (a, e) in tuned_acc.iter().skip(o).step_by(nf).zip(want.iter().skip(o).step_by(nf)) {
+            sa += *a as f64;
+            se += *e as f64;
+        }
+        let (ma, me) = (sa / n, se / n);
+        let (mut see, mut sae) = (0f64, 0f64);
+        for (a, e) in tuned_acc.iter().skip(o).step_by(nf).zip(want.iter().skip(o).step_by(nf)) {
+            let (da, de) = (*a as f64 - ma, *e as f64 - me);
+            see += de * de;
+            sae += da * de;
+        }
+        // The systematic part of the error: `acc~ ≈ g·acc + d` (approximate on exact, so
+        // the multiplier's noise does not shrink the fit), inverted. A gain outside
+        // [1/2, 2] is a fit on a (nearly) constant channel, not a gain error.
+        let a = if gain_model && ng.output.is_some() && see > 0.0 && sae > 0.0 && !identical {
+            (see / sae).clamp(0.5, 2.0)
+        } else {
+            1.0
+        };
+        let offset = |a: f64| ((me - a * ma) / a).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32;
+        gain[o] = a;
+        comp[o] = offset(a);
+    }
+    let corrected: Vec<i32> = tuned_acc
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| (gain[i % nf] * (a as f64 + comp[i % nf] as f64)).round() as i32)
+        .collect();
+    let (m0, r0) = error_stats(&plain, &want, nf);
+    let (m1, r1) = error_stats(&corrected, &want, nf);
+    Fit { comp, gain, rows: sample.len(), mean_before: m0, rms_before: r0, mean_after: m1, rms_after: r1 }
 }
 
 #[cfg(test)]

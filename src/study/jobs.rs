@@ -497,11 +497,11 @@ impl FinetuneFlags {
         let t0 = std::time::Instant::now();
         let out = finetune::finetune(&base, m.mult.as_ref(), &sha, &cfg, &train, &test, &self.out, true)
             .map_err(|e| StudyError::Model(e.to_string()))?;
-        let float_accuracy = crate::model::train::accuracy(&base.arch, &out.params, &test);
+        let float_accuracy = crate::model::train::accuracy(&out.arch, &out.params, &test);
         let name = m.mult.name();
         let meta =
             finetune::tuned_meta(&base, &t.model, name, &sha, &cfg, &out, float_accuracy, test.len(), command.into());
-        io::save(&self.out, &base.arch, &out.params, &meta).map_err(model_err)?;
+        io::save(&self.out, &out.arch, &out.params, &meta).map_err(model_err)?;
         let r = meta.finetune.as_ref().expect("a tuned model has a record");
         Ok(format!(
             "{}: fine-tuned for {name} ({scheme}): quantized accuracy {:.4} -> {:.4} on {} test images; float accuracy {:.4}; {:.0}s\n",

@@ -112,12 +112,17 @@ impl Inferred<'_> {
             .iter()
             .enumerate()
             .map(|(gi, l)| {
-                serde_json::json!({
+                let mut o = serde_json::json!({
                     "name": l.name, "multiplier": acc.layer_multiplier(gi).map_or("exact", |m| m.name()), "cycles": l.cycles, "folds": l.folds, "macs": l.macs,
                     "approx_macs": l.approx_macs, "exact_macs": l.exact_macs,
                     "utilization": l.utilization, "mapping_efficiency": l.mapping_efficiency,
                     "sram": l.sram, "energy_pj": l.energy_pj,
-                })
+                });
+                if l.groups > 1 {
+                    o["groups"] = l.groups.into();
+                    o["group_gemm"] = serde_json::json!(l.gemm);
+                }
+                o
             })
             .collect();
         let o = serde_json::json!({
@@ -130,6 +135,7 @@ impl Inferred<'_> {
             // Equal digests = bit-identical logits (compares multipliers given in different forms).
             "logits_sha256": crate::util::sha256_hex(&r.logits.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()),
             "energy_convention": acc.config.energy.convention(), "layers": layers,
+            "post_cycles_per_image": r.post_cycles_per_image(), "post_processing": r.post,
         });
         o
     }
@@ -181,7 +187,7 @@ impl Inferred<'_> {
             let _ = writeln!(
                 s,
                 "{:<8} {:>6} {:>9} {:>7} {:>9} {:>7.2} {:>7.2} {:>10} {:>10} {:>10} {:>12}  {}",
-                l.name,
+                if l.groups > 1 { format!("{} ({} groups)", l.name, l.groups) } else { l.name.clone() },
                 l.approximate,
                 l.macs,
                 l.folds,
@@ -200,6 +206,12 @@ impl Inferred<'_> {
             "cycles per image {}; energy per image {}",
             r.cycles_per_image(),
             energy.map_or("unknown (power not published)".into(), |e| format!("{e:.1} pJ"))
+        );
+        let _ = writeln!(
+            s,
+            "post-processing unit (pools, adds, concats; {} lanes): {} cycles per image more",
+            acc.config.array.cols,
+            r.post_cycles_per_image()
         );
         let _ = writeln!(s, "convention: {}", acc.config.energy.convention());
         s

@@ -198,3 +198,116 @@ fn graph_quantization_structure() {
     // The logits layer and what follows it (nothing) give int32 accumulators.
     assert_eq!(qm.outputs[13], None);
 }
+
+/// A biased multiplier (the exact product less a sixteenth, plus seeded noise).
+fn biased_lut(signed: bool, seed: u64) -> Lut {
+    use rand::Rng;
+    let mut r = common::rng(seed);
+    let mut l = Lut::exact(8, 8, signed);
+    for v in &mut l.table {
+        *v = *v - *v / 16 + r.gen_range(-40..40);
+    }
+    l.name = format!("biased{seed}");
+    l
+}
+
+/// Recovery on a graph model: fitted per channel group on a depthwise layer, bit-exact across
+/// the engines and the oracle, and it brings the logits back toward the exact multiplier's.
+#[test]
+fn graph_recovery_per_group() {
+    use axdnn::recover::{recover, Recover};
+    let arch = common::graph_arch();
+    let d = arch.input.numel();
+    let calib = common::random_images(&arch, 48, 40);
+    let test = common::random_images(&arch, 24, 41);
+    for scheme in [QuantScheme::AsymU8, QuantScheme::SymS8] {
+        let params = common::graph_params(&arch, 21);
+        let options = QuantOptions { scheme, weights: WeightGranularity::PerChannel, approx: ApproxLayers::All };
+        let qm = QuantModel::build(&arch, &params, &calib, options).unwrap();
+        let lut = biased_lut(scheme.signed_multiplier(), 3);
+        let exact = Lut::exact(8, 8, scheme.signed_multiplier());
+        let want = Accelerator::new(&qm, &exact, AccelConfig::default()).unwrap().run(&test).unwrap();
+        let plain = Accelerator::new(&qm, &lut, AccelConfig::default()).unwrap().run(&test).unwrap();
+        let dist = |l: &[f32]| l.iter().zip(&want.logits).map(|(a, b)| (a - b).abs() as f64).sum::<f64>();
+        for method in [Recover::Compensate, Recover::Tune] {
+            let r = recover(&qm, &lut, &lut.sha256(), method, &calib).unwrap();
+            let what = format!("{scheme} {method}");
+            let rec = r.recovery.as_ref().unwrap();
+            let dw = rec.layers.iter().find(|l| l.name == "dw").unwrap();
+            assert_eq!(dw.compensation.len(), 8, "{what}: one per channel");
+            assert!(dw.mean_error_after < dw.mean_error_before / 5.0, "{what}: {dw:?}");
+            let cfg = AccelConfig { array: ArrayShape { rows: 5, cols: 3 }, ..AccelConfig::default() };
+            let fast_run = Accelerator::new(&r, &lut, cfg).unwrap().run(&test[..2 * d]).unwrap();
+            let cycle_run = Accelerator::new(&r, &lut, AccelConfig { engine: Engine::Cycle, ..cfg })
+                .unwrap()
+                .run(&test[..2 * d])
+                .unwrap();
+            assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
+            for j in 0..2 {
+                let o = quant::reference::forward(&r, &lut, &exact, &test[j * d..(j + 1) * d]);
+                assert_eq!(&fast_run.acc[j * 10..(j + 1) * 10], &o[..], "{what}: oracle image {j}");
+            }
+            let recovered = Accelerator::new(&r, &lut, AccelConfig::default()).unwrap().run(&test).unwrap();
+            let (before, after) = (dist(&plain.logits), dist(&recovered.logits));
+            println!("{what}: Σ|logits − exact multiplier's| {before:.1} -> {after:.1}");
+            assert!(after < before * 0.7, "{what}: {before} -> {after}");
+        }
+    }
+}
+
+/// Fine-tuning a graph model with batch norm adapts the folded network, seeded.
+#[test]
+fn graph_finetune_folds_batch_norm() {
+    use axdnn::recover::finetune::{finetune, FinetuneConfig};
+    use rand::Rng;
+    let arch = common::graph_arch();
+    let mut r = common::rng(77);
+    let data = |n: usize, seed: u64, r: &mut rand_chacha::ChaCha8Rng| axdnn::data::Dataset {
+        shape: arch.input,
+        images: common::random_images(&arch, n, seed),
+        labels: (0..n).map(|_| r.gen_range(0..10u8)).collect(),
+    };
+    let (train, test) = (data(64, 1, &mut r), data(8, 2, &mut r));
+    let base = axdnn::model::io::SavedModel {
+        arch: arch.clone(),
+        params: common::graph_params(&arch, 11),
+        meta: axdnn::model::io::ModelMeta {
+            dataset: axdnn::data::DatasetName::Cifar10,
+            dataset_files: vec![],
+            epochs: 1,
+            seed: 1,
+            optimizer: String::new(),
+            test_accuracy: 0.0,
+            test_n: 0,
+            batchnorm_folded: false,
+            train_seconds: 0.0,
+            command: String::new(),
+            sha256: "base".into(),
+            finetune: None,
+        },
+    };
+    let lut = biased_lut(false, 8);
+    let cfg = FinetuneConfig {
+        calib: 16,
+        epochs: 1,
+        batch: 16,
+        eval_n: 8,
+        range_every: 2,
+        lr: 0.01,
+        ..FinetuneConfig::new(QuantOptions::default())
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let a = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &tmp.path().join("a"), false).unwrap();
+    let b = finetune(&base, &lut, &lut.sha256(), &cfg, &train, &test, &tmp.path().join("b"), false).unwrap();
+    assert_eq!(a.params, b.params, "seeded");
+    assert!(a.arch.layers.iter().all(|l| !matches!(l.kind, LayerKind::BatchNorm { .. })));
+    assert_eq!(a.arch.layers.len() + 1, arch.layers.len());
+    a.arch.validate().unwrap();
+    let (folded_arch, folded) = axdnn::model::fold::fold_batchnorm(&arch, &base.params);
+    assert_eq!(folded_arch, a.arch);
+    assert_ne!(a.params, folded, "fine-tuning changed the weights");
+    // The result quantizes and runs.
+    let qm = QuantModel::build(&a.arch, &a.params, &train.images[..16 * arch.input.numel()], QuantOptions::default())
+        .unwrap();
+    Accelerator::new(&qm, &lut, AccelConfig::default()).unwrap().run(&test.images).unwrap();
+}
