@@ -7,6 +7,7 @@ pub mod cifar;
 pub mod folder;
 pub mod idx;
 pub mod normalization;
+pub mod npy;
 pub mod shape;
 
 pub use normalization::Normalization;
@@ -77,18 +78,22 @@ pub struct Dataset {
     pub shape: Shape,
     /// Every image's pixels, image after image, each CHW, in 0 to 1.
     pub images: Vec<f32>,
-    /// Class of each image, in image order.
+    /// Class of each image, in image order (empty for unlabelled images read from a file).
     pub labels: Vec<u8>,
 }
 
 impl Dataset {
     /// Number of images.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.images.len() / self.shape.numel().max(1)
     }
     /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.images.is_empty()
+    }
+    /// Whether every image has its label (images read from a file may have none).
+    pub fn is_labelled(&self) -> bool {
+        self.labels.len() == self.len()
     }
     /// Pixels of image `i` (CHW).
     pub fn image(&self, i: usize) -> &[f32] {
@@ -209,6 +214,14 @@ pub enum DataError {
         /// The folder or archive.
         path: PathBuf,
         /// What is missing or inconsistent.
+        reason: String,
+    },
+    /// A NumPy file of images or labels that is not what a model reads.
+    #[error("{path}: {reason}")]
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
         reason: String,
     },
     /// None of the dataset's files under the data folder.

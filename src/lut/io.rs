@@ -235,29 +235,7 @@ pub fn to_bin(lut: &Lut) -> Result<Vec<u8>, LutIoError> {
     Ok(as_u16(lut, "u16")?.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
-/// NumPy v1.0 preamble: magic, header length, a Python-dict header padded to a multiple of 64 bytes.
-pub fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    let unpadded = 10 + dict.len() + 1;
-    let total = unpadded.div_ceil(64) * 64;
-    let mut header = dict.into_bytes();
-    header.resize(total - 10 - 1, b' ');
-    header.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header);
-    out
-}
-
-/// A little-endian float32 array as a NumPy file (adversarial examples, logits).
-pub fn npy_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
-    assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} for {} values", data.len());
-    let mut out = npy_header("<f4", shape);
-    out.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-    out
-}
+pub use crate::util::npy::{f32_file as npy_f32, header as npy_header};
 
 /// NumPy v1.0 file of the table.
 pub fn to_npy(lut: &Lut, u2: bool) -> Result<Vec<u8>, LutIoError> {
@@ -363,40 +341,10 @@ fn log2_exact(n: u64) -> Option<u32> {
 /// A 2-D NumPy array (`<i4`, `<u2`, `<i2` or `<i8`, C order) of shape `(2^R, 2^C)`.
 pub fn raw_npy(path: &Path) -> Result<RawTable, LutIoError> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(fmt_err(path, "not a NumPy file (bad magic)"));
-    }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
-        v => return Err(fmt_err(path, format!("unsupported NumPy format version {v}"))),
-    };
-    let header = bytes
-        .get(start..start + hlen)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| fmt_err(path, "truncated or non-UTF-8 header"))?;
-    let field = |key: &str| -> Option<&str> {
-        let i = header.find(&format!("'{key}'"))?;
-        let rest = header[i + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
-        Some(rest)
-    };
-    let descr = field("descr")
-        .and_then(|r| r.strip_prefix('\''))
-        .and_then(|r| r.split('\'').next())
-        .ok_or_else(|| fmt_err(path, "header has no 'descr'"))?;
-    if field("fortran_order").is_some_and(|r| r.starts_with("True")) {
-        return Err(fmt_err(path, "Fortran-order arrays are not supported"));
-    }
-    let shape_txt = field("shape")
-        .and_then(|r| r.strip_prefix('('))
-        .and_then(|r| r.split(')').next())
-        .ok_or_else(|| fmt_err(path, "header has no 'shape'"))?;
-    let dims: Vec<u64> = shape_txt
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<u64>().map_err(|_| fmt_err(path, format!("bad shape entry {s:?}"))))
-        .collect::<Result<_, _>>()?;
+    let npy = crate::util::npy::parse(&bytes).map_err(|e| fmt_err(path, e))?;
+    let descr = npy.descr.as_str();
+    let dims: Vec<u64> = npy.shape.iter().map(|&d| d as u64).collect();
+    let shape_txt = npy.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
     let shape_err = || LutIoError::Shape {
         path: path.into(),
         found: format!("shape ({shape_txt})"),
@@ -407,7 +355,7 @@ pub fn raw_npy(path: &Path) -> Result<RawTable, LutIoError> {
     if rb + cb > 24 {
         return Err(shape_err());
     }
-    let data = &bytes[start + hlen..];
+    let data = &npy.data[..];
     let n = (rows * cols) as usize;
     let (size, conv): (usize, fn(&[u8]) -> i64) = match descr {
         "<i4" => (4, |b| i32::from_le_bytes(b.try_into().unwrap()) as i64),

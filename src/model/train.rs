@@ -710,9 +710,16 @@ pub struct EvalFlags {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Write the float logits (float32 .npy, N×classes, test-set order) for other tools.
+    /// Write the float logits (float32 .npy, N×classes, in input order) for other tools.
     #[arg(long)]
     pub logits: Option<PathBuf>,
+    /// Run these images instead of the test set: a NumPy file, float32 N×C×H×W in [0, 1] or
+    /// uint8 (no dataset needed).
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Labels of --images (a 1-D integer NumPy file) for an accuracy.
+    #[arg(long, requires = "images")]
+    pub labels: Option<PathBuf>,
     /// Dataset folder (default: $AXDNN_DATA, else ../shared/data).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -725,10 +732,12 @@ pub struct Evaluated {
     pub model: PathBuf,
     /// Its dataset.
     pub dataset: DatasetName,
-    /// Test accuracy.
-    pub accuracy: f64,
-    /// Test images.
+    /// Test accuracy (`None` for unlabelled `--images`).
+    pub accuracy: Option<f64>,
+    /// Images run.
     pub n: usize,
+    /// The NumPy file the images came from (`None`: the dataset's test set).
+    pub images: Option<PathBuf>,
 }
 
 impl EvalFlags {
@@ -737,8 +746,22 @@ impl EvalFlags {
         use crate::data::{self, Split};
         // The model first: a bad model folder is reported even where no dataset is installed.
         let m = super::io::load(&self.model)?;
-        let root = crate::util::inputs::data_folder(self.data.clone()).ok_or(TrainError::NoData)?;
-        let mut te = data::load(m.meta.dataset, Split::Test, &root)?;
+        let classes = m.arch.classes;
+        let mut te = match &self.images {
+            Some(p) => {
+                let images = data::npy::read_images(p, m.arch.input)?;
+                let n = images.len() / m.arch.input.numel();
+                let labels = match &self.labels {
+                    Some(l) => data::npy::read_labels(l, n, classes)?,
+                    None => Vec::new(),
+                };
+                crate::data::Dataset { shape: m.arch.input, images, labels }
+            }
+            None => {
+                let root = crate::util::inputs::data_folder(self.data.clone()).ok_or(TrainError::NoData)?;
+                data::load(m.meta.dataset, Split::Test, &root)?
+            }
+        };
         if let Some(n) = self.n {
             te = te.head(n);
         }
@@ -746,14 +769,14 @@ impl EvalFlags {
             return Err(TrainError::ImagesMismatch { expected: m.arch.input.to_string(), found: te.shape.to_string() });
         }
         let logits = dataset_logits(&m.arch, &m.params, &te);
-        let classes = m.arch.classes;
-        let accuracy = accuracy_of(&logits, &te.labels, classes);
+        let accuracy = (!te.labels.is_empty()).then(|| accuracy_of(&logits, &te.labels, classes));
         if let Some(p) = &self.logits {
             let npy = crate::lut::io::npy_f32(&[te.len(), classes], &logits);
             write_atomic(p, &npy).map_err(|cause| ModelIoError::Io { path: p.clone(), cause })?;
             log(&format!("wrote {} ({} × {classes} logits)", p.display(), te.len()));
         }
-        Ok(Evaluated { model: self.model.clone(), dataset: m.meta.dataset, accuracy, n: te.len() })
+        let n = te.images.len() / te.shape.numel();
+        Ok(Evaluated { model: self.model.clone(), dataset: m.meta.dataset, accuracy, n, images: self.images.clone() })
     }
 }
 
@@ -762,13 +785,16 @@ impl Evaluated {
     pub fn json(&self) -> String {
         let (acc, n, model, dataset) =
             (self.accuracy, self.n, self.model.display().to_string(), self.dataset.to_string());
-        let (lo, hi) = self.interval();
-        serde_json::json!({ "accuracy": acc, "n": n, "ci95": [lo, hi], "model": model, "dataset": dataset }).to_string()
+        let mut o = serde_json::json!({ "accuracy": acc, "n": n, "ci95": self.interval().map(|(lo, hi)| [lo, hi]), "model": model, "dataset": dataset });
+        if let Some(p) = &self.images {
+            o["images"] = p.display().to_string().into();
+        }
+        o.to_string()
     }
 
     /// The 95 % Wilson interval of the accuracy over its `n` images.
-    pub fn interval(&self) -> (f64, f64) {
-        accuracy_interval(self.accuracy, self.n)
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        self.accuracy.map(|a| accuracy_interval(a, self.n))
     }
 }
 
@@ -781,16 +807,20 @@ pub fn accuracy_interval(acc: f64, n: usize) -> (f64, f64) {
 impl std::fmt::Display for Evaluated {
     /// One line: accuracy as a fraction and in % with its 95 % Wilson interval, images, dataset.
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let (m, a) = (self.model.display(), self.accuracy);
-        let (lo, hi) = self.interval();
-        write!(
-            f,
-            "{m}: float test accuracy {a:.4} ({:.2} %, 95 % interval {:.2}–{:.2} %) on {} {} test images",
-            a * 100.0,
-            lo * 100.0,
-            hi * 100.0,
-            self.n,
-            self.dataset
-        )
+        let m = self.model.display();
+        let on = match &self.images {
+            Some(p) => format!("{} images of {}", self.n, p.display()),
+            None => format!("{} {} test images", self.n, self.dataset),
+        };
+        match (self.accuracy, self.interval()) {
+            (Some(a), Some((lo, hi))) => write!(
+                f,
+                "{m}: float test accuracy {a:.4} ({:.2} %, 95 % interval {:.2}–{:.2} %) on {on}",
+                a * 100.0,
+                lo * 100.0,
+                hi * 100.0,
+            ),
+            _ => write!(f, "{m}: ran {on} (no labels: no accuracy)"),
+        }
     }
 }

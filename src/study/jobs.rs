@@ -45,6 +45,17 @@ pub struct InferFlags {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Run these images instead of the test set: a NumPy file, float32 N×C×H×W in [0, 1] or
+    /// uint8 (calibration stays on the model's training set).
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Labels of --images (a 1-D integer NumPy file) for an accuracy.
+    #[arg(long, requires = "images")]
+    pub labels: Option<PathBuf>,
+    /// Write the accelerator's logits (the last layer's accumulators dequantized; float32 .npy,
+    /// N×classes, in input order) for other tools.
+    #[arg(long)]
+    pub logits: Option<PathBuf>,
 }
 
 impl InferFlags {
@@ -54,7 +65,22 @@ impl InferFlags {
         let t = &self.t;
         let inputs = t.inputs.resolve();
         let recover = t.one_recover()?;
-        let p = t.spec().prepare(&inputs)?;
+        let images = match &self.images {
+            None => None,
+            // Every image of the file (--n counts test-set images).
+            Some(path) => {
+                let arch = io::load(&t.model).map_err(|e| StudyError::Model(e.to_string()))?.arch;
+                let input = |e: crate::data::DataError| StudyError::Input(e.to_string());
+                let images = data::npy::read_images(path, arch.input).map_err(input)?;
+                let n = images.len() / arch.input.numel();
+                let labels = match &self.labels {
+                    Some(l) => data::npy::read_labels(l, n, arch.classes).map_err(input)?,
+                    None => Vec::new(),
+                };
+                Some(data::Dataset { shape: arch.input, images, labels })
+            }
+        };
+        let p = t.spec().prepare_on(&inputs, images)?;
         log(&format!("calibrated on {} training images (seed {})", t.calib, t.calib_seed));
         let m = p.resolve(&self.multiplier, self.bit_level, inputs.evoapprox.as_deref())?;
         let cfg = p.spec.accel_config(self.engine, self.bit_level, p.exact_power_mw);
@@ -62,6 +88,11 @@ impl InferFlags {
         let acc = Accelerator::for_loaded(&qm, &m, cfg)?;
         let name = m.label(&self.multiplier);
         let r = acc.run_with_progress(&p.test.images, &name)?;
+        if let Some(path) = &self.logits {
+            let npy = crate::util::npy::f32_file(&[r.n, r.classes], &r.logits);
+            crate::util::write_atomic(path, &npy).map_err(|cause| StudyError::Io { path: path.clone(), cause })?;
+            log(&format!("wrote {} ({} × {} logits)", path.display(), r.n, r.classes));
+        }
         let rep = tables::Inferred { prepared: &p, acc: &acc, result: &r, name: &name, recover, qm: &qm };
         Ok(if self.json { format!("{}\n", rep.json(self.engine, self.bit_level)) } else { rep.text() })
     }

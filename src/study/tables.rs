@@ -105,7 +105,7 @@ impl Inferred<'_> {
     pub fn json(&self, engine: Engine, bit_level: bool) -> serde_json::Value {
         let (p, acc, r, name, recover, qm) = (self.prepared, self.acc, self.result, self.name, self.recover, self.qm);
         let t = &p.spec;
-        let accuracy = r.accuracy(&p.test.labels);
+        let accuracy = p.test.is_labelled().then(|| r.accuracy(&p.test.labels));
         let energy = r.energy_per_image_pj();
         let layers: Vec<_> = r
             .layers
@@ -145,20 +145,21 @@ impl Inferred<'_> {
         use std::fmt::Write as _;
         let (p, acc, r, name, recover, qm) = (self.prepared, self.acc, self.result, self.name, self.recover, self.qm);
         let t = &p.spec;
-        let accuracy = r.accuracy(&p.test.labels);
+        let accuracy = match p.test.is_labelled() {
+            true => format!("accuracy {:.4} (float {:.4})", r.accuracy(&p.test.labels), p.float_accuracy),
+            false => "no labels: no accuracy".into(),
+        };
         let energy = r.energy_per_image_pj();
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{} on {} {} ({}{}, {} images): accuracy {:.4} (float {:.4})",
+            "{} on {} {} ({}{}, {} images): {accuracy}",
             name,
             t.array,
             t.dataflow,
             t.scheme,
             if recover == Recover::None { String::new() } else { format!(", recover {recover}") },
             r.n,
-            accuracy,
-            p.float_accuracy
         );
         if let Some(rec) = &qm.recovery {
             for l in &rec.layers {

@@ -250,11 +250,23 @@ impl TargetSpec {
     /// Load the model and its dataset, calibrate and quantize, and measure the float model on
     /// the test images ([`TargetSpec::load`]).
     pub fn prepare(&self, inputs: &Inputs) -> Result<Prepared, StudyError> {
+        self.prepare_on(inputs, None)
+    }
+
+    /// [`Self::prepare`], measured on `images` instead of the test set when given (images of
+    /// a file, labelled or not: the float accuracy is then NaN); calibration stays on the
+    /// model's training set.
+    pub fn prepare_on(&self, inputs: &Inputs, images: Option<Dataset>) -> Result<Prepared, StudyError> {
         let (m, train, test) = self.load(inputs)?;
+        let test = images.unwrap_or(test);
         let dataset = m.meta.dataset;
         let (qm, calib) = calibrate(&m, &train, self.calib, self.calib_seed, self.options())
             .map_err(|e| StudyError::Model(format!("{}: {e}", self.model.display())))?;
-        let float_accuracy = crate::model::train::accuracy(&m.arch, &m.params, &test);
+        let float_accuracy = if test.is_labelled() {
+            crate::model::train::accuracy(&m.arch, &m.params, &test)
+        } else {
+            f64::NAN
+        };
         let exact_power_mw =
             crate::mult::resolve::exact_power_mw(inputs.evoapprox.as_deref(), self.scheme.signed_multiplier());
         Ok(Prepared { spec: self.clone(), qm, test, dataset, float_accuracy, exact_power_mw, calib, meta: m.meta })
@@ -271,7 +283,7 @@ pub struct Prepared {
     pub test: Dataset,
     /// The model's dataset.
     pub dataset: DatasetName,
-    /// Float model accuracy on `test`.
+    /// Float model accuracy on `test` (NaN when its images have no labels).
     pub float_accuracy: f64,
     /// Published power of the library's exact 8×8 multiplier, charged to exact layers.
     pub exact_power_mw: Option<f64>,

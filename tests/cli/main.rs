@@ -6,5 +6,7 @@
 mod common;
 
 mod cli_errors;
+mod cli_graph;
+mod cli_images;
 mod cli_onnx;
 mod cli_small_things;
