@@ -22,7 +22,7 @@ use pyo3::types::{PyDict, PyList};
 use std::path::{Path, PathBuf};
 
 pyo3::create_exception!(
-    _axdnn,
+    axdnn,
     AxdnnError,
     PyException,
     "An error of the axdnn library; its message is the one the `axdnn` command prints."

@@ -154,3 +154,34 @@ def test_study_rows_equal_the_store(tmp_path, lenet, mnist):
     # A rerun measures nothing again and returns the same rows.
     again, _ = axdnn.study.run(plan, tmp_path / "study", progress=False)
     assert again == rows
+
+
+def test_onnx_model_equals_its_folder(axdnn_cli, tmp_path, lenet, mnist):
+    """`axdnn export` → `Model.from_onnx`: the same float logits and, quantized, the logits of
+    `axdnn infer` on the original folder."""
+    onnx = tmp_path / "lenet5.onnx"
+    axdnn_cli.run("export", "--model", "models/lenet5-mnist", "--onnx", onnx)
+    m = axdnn.Model.from_onnx(onnx)
+    assert (m.input_shape, m.classes, m.dataset) == ((1, 28, 28), 10, "mnist")
+    x = mnist[0][:200]
+    assert np.array_equal(m.logits(x), lenet.logits(x))
+    ref = json.loads(
+        axdnn_cli.run(
+            "infer", "--model", "models/lenet5-mnist", "--n", 200, "--multiplier", "mul8u_L40",
+            "--scheme", "sign-magnitude", "--json",
+        ).stdout
+    )
+    acc = axdnn.Accelerator(m, "mul8u_L40", scheme="sign-magnitude")
+    assert logits_sha256(acc.logits(x)) == ref["logits_sha256"]
+
+
+def test_a_numpy_table_is_a_multiplier(tmp_path, lenet, mnist):
+    """A table made in NumPy and saved as .npy (rows = port B, the activation operand, as every
+    table file) multiplies like the netlist it came from."""
+    m = axdnn.Multiplier("mul8u_L40")
+    path = tmp_path / "mine.npy"
+    np.save(path, np.ascontiguousarray(m.table.T, dtype=np.int32))
+    t = axdnn.Multiplier(f"{path}:unsigned")
+    assert np.array_equal(t.table, m.table) and t.sha256 == m.sha256
+    x = mnist[0][:100]
+    assert np.array_equal(axdnn.Accelerator(lenet, t).logits(x), axdnn.Accelerator(lenet, m).logits(x))
