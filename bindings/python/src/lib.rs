@@ -878,6 +878,8 @@ fn study_run(
                 for k in ["image_start", "image_end", "correct_bits"] {
                     o.remove(k);
                 }
+                // The budget as the plan wrote it (0.1), not its float32 widened (0.10000000149…).
+                o.insert("epsilon".into(), axdnn::study::report::eps_f64(a.first.epsilon).into());
                 o.insert("n".into(), a.n.into());
                 o.insert("correct".into(), a.correct.into());
                 o.insert("accuracy".into(), a.proportion().value().into());
