@@ -260,8 +260,7 @@ impl TargetSpec {
         let (m, train, test) = self.load(inputs)?;
         let test = images.unwrap_or(test);
         let dataset = m.meta.dataset;
-        let (qm, calib) = calibrate(&m, &train, self.calib, self.calib_seed, self.options())
-            .map_err(|e| StudyError::Model(format!("{}: {e}", self.model.display())))?;
+        let (qm, calib) = self.quantize(&m, &train)?;
         let float_accuracy = if test.is_labelled() {
             crate::model::train::accuracy(&m.arch, &m.params, &test)
         } else {
@@ -270,6 +269,17 @@ impl TargetSpec {
         let exact_power_mw =
             crate::mult::resolve::exact_power_mw(inputs.evoapprox.as_deref(), self.scheme.signed_multiplier());
         Ok(Prepared { spec: self.clone(), qm, test, dataset, float_accuracy, exact_power_mw, calib, meta: m.meta })
+    }
+}
+
+impl TargetSpec {
+    /// `m` (already in memory, e.g. imported from ONNX) quantized with these settings on
+    /// `train`'s calibration images ([`calibrate`]), with those images; the step of
+    /// [`TargetSpec::prepare`] that needs no test set (the Python bindings build their
+    /// accelerators with it, so they quantize exactly as the CLI does).
+    pub fn quantize(&self, m: &SavedModel, train: &Dataset) -> Result<(QuantModel, Vec<f32>), StudyError> {
+        calibrate(m, train, self.calib, self.calib_seed, self.options())
+            .map_err(|e| StudyError::Model(format!("{}: {e}", self.model.display())))
     }
 }
 
