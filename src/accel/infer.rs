@@ -416,7 +416,7 @@ impl<'a> Accelerator<'a> {
                 let outputs = shapes[i].numel() as u64;
                 let per_output = match l {
                     QLayer::Relu { .. } | QLayer::Clip { .. } if self.model.fused_into_source(i) => 0,
-                    QLayer::Relu { .. } | QLayer::Clip { .. } | QLayer::Add(_) => 1,
+                    QLayer::Relu { .. } | QLayer::Clip { .. } | QLayer::Add(_) | QLayer::Rescale(_) => 1,
                     QLayer::Concat { parts } => u64::from(parts.iter().any(|p| !p.is_identity())),
                     QLayer::AvgPool { k, .. } => (k * k) as u64,
                     QLayer::MaxPool { window, .. } => (window.k * window.k) as u64,
@@ -742,7 +742,7 @@ impl<'a> Accelerator<'a> {
                     }
                     lens[i] = lens[j];
                 }
-                other => {
+                _ => {
                     let ins: Vec<(&[i32], usize)> = srcs
                         .iter()
                         .map(|s| match s {
@@ -753,7 +753,7 @@ impl<'a> Accelerator<'a> {
                     let images = ins[0].0.len() / ins[0].1;
                     for img in 0..images {
                         let one: Vec<&[i32]> = ins.iter().map(|(v, len)| &v[img * len..(img + 1) * len]).collect();
-                        other.post(&one, range, &mut tmp);
+                        self.model.post(i, &one, range, &mut tmp);
                         out.extend_from_slice(&tmp);
                     }
                     lens[i] = out.len() / images.max(1);

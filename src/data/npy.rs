@@ -28,12 +28,18 @@ pub fn read_images(path: &Path, shape: Shape) -> Result<Vec<f32>, DataError> {
     }
     match a.descr.as_str() {
         "<f4" => {
-            let v: Vec<f32> = a.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+            let v: Vec<f32> =
+                a.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
             if let Some(i) = v.iter().position(|x| !(0.0..=1.0).contains(x)) {
                 let d = shape.numel();
                 return Err(bad(
                     path,
-                    format!("image {}, element {}: {} is outside [0, 1] (float32 images are pixels in [0, 1])", i / d, i % d, v[i]),
+                    format!(
+                        "image {}, element {}: {} is outside [0, 1] (float32 images are pixels in [0, 1])",
+                        i / d,
+                        i % d,
+                        v[i]
+                    ),
                 ));
             }
             Ok(v)
@@ -51,7 +57,10 @@ pub fn read_labels(path: &Path, n: usize, classes: usize) -> Result<Vec<u8>, Dat
     }
     let size = crate::util::npy::item_size(&a.descr).unwrap_or(0);
     let signed = a.descr.as_bytes().get(1) == Some(&b'i');
-    if !a.descr.ends_with(|c: char| c.is_ascii_digit()) || !(a.descr.contains('i') || a.descr.contains('u')) || size == 0 {
+    if !a.descr.ends_with(|c: char| c.is_ascii_digit())
+        || !(a.descr.contains('i') || a.descr.contains('u'))
+        || size == 0
+    {
         return Err(bad(path, format!("dtype {}: labels must be integers", a.descr)));
     }
     let mut out = Vec::with_capacity(n);
@@ -63,7 +72,12 @@ pub fn read_labels(path: &Path, n: usize, classes: usize) -> Result<Vec<u8>, Dat
         }
         let v = i64::from_le_bytes(buf);
         if v < 0 || v as usize >= classes {
-            return Err(DataError::LabelOutOfRange { path: path.into(), record, label: v.clamp(0, 255) as u8, classes });
+            return Err(DataError::LabelOutOfRange {
+                path: path.into(),
+                record,
+                label: v.clamp(0, 255) as u8,
+                classes,
+            });
         }
         out.push(v as u8);
     }

@@ -344,7 +344,11 @@ pub fn raw_npy(path: &Path) -> Result<RawTable, LutIoError> {
     let npy = crate::util::npy::parse(&bytes).map_err(|e| fmt_err(path, e))?;
     let descr = npy.descr.as_str();
     let dims: Vec<u64> = npy.shape.iter().map(|&d| d as u64).collect();
-    let shape_txt = npy.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    // As NumPy writes it: `(65536,)`, `(256, 256)`.
+    let shape_txt = match &npy.shape[..] {
+        [d] => format!("{d},"),
+        s => s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+    };
     let shape_err = || LutIoError::Shape {
         path: path.into(),
         found: format!("shape ({shape_txt})"),

@@ -98,6 +98,10 @@ pub struct ModelMeta {
     /// Present when the weights were fine-tuned for one multiplier ([`super::finetune`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune: Option<FinetuneRecord>,
+    /// Present when the model came from a quantized file: its own scales and zero points,
+    /// which the integer model then uses instead of calibrating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<super::QuantRecord>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

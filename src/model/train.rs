@@ -595,6 +595,7 @@ pub fn trained_meta(
         command,
         sha256: String::new(),
         finetune: None,
+        quantization: None,
     })
 }
 

@@ -65,6 +65,10 @@ pub struct QGemm {
     pub output: Option<QuantParams>,
     /// `s_x·s_w[o]/s_y` in fixed point, per output channel (empty for the logits layer).
     pub requant: Vec<FixedMultiplier>,
+    /// ONNX's requantization instead of gemmlowp's, when set: `z_y + round_half_even(acc · m[o])`
+    /// in float32, `m[o] = s_x·s_w[o]/s_y` (as ONNX Runtime's int8 kernels compute it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub float_requant: Option<Vec<f32>>,
     /// Whether this layer's products go through the approximate multiplier.
     pub approximate: bool,
 }
@@ -111,7 +115,8 @@ impl QGemm {
                     bias: self.bias[o.clone()].to_vec(),
                     input: self.input,
                     output: self.output,
-                    requant: if self.requant.is_empty() { Vec::new() } else { self.requant[o].to_vec() },
+                    requant: if self.requant.is_empty() { Vec::new() } else { self.requant[o.clone()].to_vec() },
+                    float_requant: self.float_requant.as_ref().map(|m| m[o].to_vec()),
                     approximate: self.approximate,
                 }
             })
@@ -293,7 +298,7 @@ impl QGemm {
         out.resize(start + xsum.len() * nf, 0);
         let out = &mut out[start..];
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
+        if self.float_requant.is_none() && std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is present (the kernel is safe code otherwise: its loads and stores are
             // of bounds-checked slices and arrays).
             if unsafe { self.finish_avx2(sums, stride, xsum, range, out) } {
@@ -319,14 +324,34 @@ impl QGemm {
                 let r0 = img * npix;
                 match self.output {
                     None => dst.iter_mut().enumerate().for_each(|(p, d)| *d = acc(r0 + p)),
-                    Some(q) => {
-                        let m = self.requant[o];
+                    Some(_) => {
                         for (p, d) in dst.iter_mut().enumerate() {
-                            *d = (q.zero_point + m.apply(acc(r0 + p))).clamp(range.0, range.1);
+                            *d = self.requantize(acc(r0 + p), o, range);
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// The output code of accumulator `acc` of channel `o` (a layer with an output quantization).
+    #[inline]
+    pub fn requantize(&self, acc: i32, o: usize, range: (i32, i32)) -> i32 {
+        let z = self.output.expect("a requantized layer").zero_point;
+        match &self.float_requant {
+            None => (z + self.requant[o].apply(acc)).clamp(range.0, range.1),
+            Some(m) => {
+                let v = (acc as f32 * m[o]).round_ties_even();
+                (z as f32 + v).clamp(range.0 as f32, range.1 as f32) as i32
+            }
+        }
+    }
+
+    /// Switch to ONNX's float requantization ([`QGemm::float_requant`]).
+    pub fn use_float_requant(&mut self) {
+        if let Some(out) = self.output {
+            let m = self.w_params.iter().map(|w| self.input.scale * w.scale / out.scale).collect();
+            self.float_requant = Some(m);
         }
     }
 
@@ -518,6 +543,7 @@ mod tests {
                 input: qp,
                 output: None,
                 requant: vec![],
+                float_requant: None,
                 approximate: true,
             };
             let x: Vec<i32> = (0..s.numel()).map(|_| r.gen_range(lo..=hi)).collect();

@@ -46,6 +46,14 @@ pub enum QuantError {
         /// The shape given.
         got: Vec<usize>,
     },
+    /// A quantized file's types that the chosen scheme cannot carry.
+    #[error("the model carries its own quantization ({what}), which scheme {scheme} cannot use (uint8 activations with int8 weights: sign-magnitude; int8 with int8: sym-s8; uint8 with uint8: asym-u8)")]
+    GivenScheme {
+        /// The scheme asked for.
+        scheme: QuantScheme,
+        /// The file's types.
+        what: String,
+    },
     /// A node the integer model cannot run yet.
     #[error("node '{node}': {what} is not supported by the integer model yet (the float engine runs it)")]
     Unsupported {

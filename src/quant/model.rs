@@ -11,7 +11,7 @@ use super::gemm::{GemmKind, QGemm};
 use super::ops::{AddRequant, Rescale, Window};
 use super::params::{QuantParams, QuantScheme, WeightGranularity};
 use super::QuantError;
-use crate::model::{Arch, LayerKind, Pads, Params, Shape, Source};
+use crate::model::{Arch, LayerKind, Pads, Params, QuantRecord, Shape, Source};
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,8 @@ pub struct QuantOptions {
 /// One node of the integer model, in the (batch-norm-folded) float model's node order; it reads
 /// the values the float node reads ([`Arch::sources`] of [`QuantModel::arch`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// A handful of nodes per model, walked per batch: a box would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum QLayer {
     /// A convolution or fully connected layer.
     Gemm(QGemm),
@@ -133,6 +135,9 @@ pub enum QLayer {
         /// One rescaling per input, in input order.
         parts: Vec<Rescale>,
     },
+    /// Codes re-expressed in another scale (a quantized file's clip whose scale is not its
+    /// input's, e.g. after a global average pool).
+    Rescale(Rescale),
     /// The codes as they are (a flatten only changes the shape).
     Flatten,
 }
@@ -167,6 +172,12 @@ pub struct QuantModel {
     pub outputs: Vec<Option<QuantParams>>,
     /// How the ranges were calibrated.
     pub calibration: Calibration,
+    /// ONNX's semantics for the nodes that are not products (a quantized file's model): each
+    /// computes in float32 on its dequantized inputs and quantizes its result with
+    /// `QuantizeLinear`'s rounding (half to even), as ONNX's reference does; else the integer
+    /// ops of [`super::ops`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub onnx_post: bool,
     /// How the model was adapted to its multiplier ([`super::recover`]), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<super::recovery::Recovery>,
@@ -280,8 +291,9 @@ fn minmax(v: &[f32]) -> (f32, f32) {
 }
 
 impl QuantModel {
-    /// Quantize `params` of `arch`, calibrating activation ranges on `calib` (N·C·H·W floats).
-    pub fn build(arch: &Arch, params: &Params, calib: &[f32], options: QuantOptions) -> Result<QuantModel, QuantError> {
+    /// What [`Self::build`] checks before calibrating: a network it runs, whole images, every
+    /// parameter with its shape.
+    fn check(arch: &Arch, params: &Params, calib: &[f32]) -> Result<(), QuantError> {
         check_folded(&crate::model::fold::fold_batchnorm(arch, &placeholder_params(arch)).0)?;
         let d = arch.input.numel();
         if calib.is_empty() || !calib.len().is_multiple_of(d) {
@@ -296,6 +308,13 @@ impl QuantModel {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Quantize `params` of `arch`, calibrating activation ranges on `calib` (N·C·H·W floats).
+    pub fn build(arch: &Arch, params: &Params, calib: &[f32], options: QuantOptions) -> Result<QuantModel, QuantError> {
+        Self::check(arch, params, calib)?;
+        let d = arch.input.numel();
         let ranges = calibration_ranges(arch, params, calib);
         Ok(QuantModel::build_from_ranges(arch, params, &ranges, calib.len() / d, options))
     }
@@ -309,12 +328,70 @@ impl QuantModel {
         images: usize,
         options: QuantOptions,
     ) -> QuantModel {
+        Self::build_inner(arch, params, ranges, images, options, None)
+    }
+
+    /// [`Self::build`] with a quantized file's own scales and zero points where it gives them
+    /// ([`QuantRecord`]: input, node outputs, weights per channel; calibrated ranges for the
+    /// rest) and ONNX's requantization ([`QGemm::float_requant`]), as the file specifies. The
+    /// scheme must fit the file's types: uint8 activations with int8 weights are
+    /// `sign-magnitude`, int8 with int8 `sym-s8`, uint8 with uint8 `asym-u8`.
+    pub fn build_given(
+        arch: &Arch,
+        params: &Params,
+        calib: &[f32],
+        options: QuantOptions,
+        given: Option<&QuantRecord>,
+    ) -> Result<QuantModel, QuantError> {
+        let Some(given) = given else { return Self::build(arch, params, calib, options) };
+        let fits = match options.scheme {
+            QuantScheme::AsymU8 => !given.activations_signed && !given.weights_signed,
+            QuantScheme::SignMagnitude => !given.activations_signed && given.weights_signed,
+            QuantScheme::SymS8 => given.activations_signed && given.weights_signed,
+        };
+        let symmetric = given.weights.values().flatten().all(|w| w.zero_point == 0);
+        if !fits || (options.scheme != QuantScheme::AsymU8 && !symmetric) {
+            let t = |s: bool| if s { "int8" } else { "uint8" };
+            return Err(QuantError::GivenScheme {
+                scheme: options.scheme,
+                what: format!(
+                    "{} activations and {} {} weights",
+                    t(given.activations_signed),
+                    if symmetric { "symmetric" } else { "asymmetric" },
+                    t(given.weights_signed)
+                ),
+            });
+        }
+        Self::check(arch, params, calib)?;
+        let ranges = calibration_ranges(arch, params, calib);
+        let images = calib.len() / arch.input.numel();
+        let mut qm = Self::build_inner(arch, params, &ranges, images, options, Some(given));
+        for l in &mut qm.layers {
+            if let QLayer::Gemm(g) = l {
+                g.use_float_requant();
+            }
+        }
+        qm.onnx_post = true;
+        Ok(qm)
+    }
+
+    fn build_inner(
+        arch: &Arch,
+        params: &Params,
+        ranges: &CalibrationRanges,
+        images: usize,
+        options: QuantOptions,
+        given: Option<&QuantRecord>,
+    ) -> QuantModel {
         let (arch, params) = crate::model::fold::fold_batchnorm(arch, params);
         let (arch, params) = (&arch, &params);
         let (ranges, in_range) = (&ranges.layers, ranges.input);
         let (qmin, qmax) = options.scheme.act_range();
         let asym = |r: (f32, f32)| QuantParams::asymmetric(r.0, r.1, qmin, qmax);
-        let input = asym(in_range);
+        let q = |t: &crate::model::TensorQuant| QuantParams { scale: t.scale, zero_point: t.zero_point };
+        let input = given.and_then(|g| g.input.as_ref()).map_or_else(|| asym(in_range), q);
+        // The file's output quantization of node `i`, if it gives one.
+        let given_out = |i: usize| given.and_then(|g| g.nodes.get(&arch.layers[i].name)).map(q);
         let shapes = arch.shapes();
         let sources = arch.sources();
         let uses = arch.consumers();
@@ -327,9 +404,9 @@ impl QuantModel {
         };
         // A layer's output range, with a ReLU or Clip read only from it fused in (TFLite): the
         // clamp then happens in the layer's own requantization.
-        let fused_range = |i: usize| match sole_reader(i).map(|j| (j, arch.layers[j].kind)) {
-            Some((j, LayerKind::Relu | LayerKind::Clip { .. })) => ranges[j],
-            _ => ranges[i],
+        let fused = |i: usize| match sole_reader(i).map(|j| (j, arch.layers[j].kind)) {
+            Some((j, LayerKind::Relu | LayerKind::Clip { .. })) => given_out(j).unwrap_or_else(|| asym(ranges[j])),
+            _ => given_out(i).unwrap_or_else(|| asym(ranges[i])),
         };
         let mut outputs: Vec<Option<QuantParams>> = Vec::with_capacity(arch.layers.len());
         let mut layers = Vec::with_capacity(arch.layers.len());
@@ -344,31 +421,42 @@ impl QuantModel {
             let out_shape = shapes[i];
             let (layer, out) = match l.kind {
                 LayerKind::Conv { .. } | LayerKind::Linear { .. } => {
-                    let output = (Some(i) != last_gemm).then(|| asym(fused_range(i)));
-                    let g = quantize_gemm(l, in_shape, out_shape, params, code("a layer"), output, &options);
+                    let output = (Some(i) != last_gemm).then(|| fused(i));
+                    let wq = given.and_then(|g| g.weights.get(&l.name)).map(|w| w.iter().map(q).collect::<Vec<_>>());
+                    let g = quantize_gemm(l, in_shape, out_shape, params, code("a layer"), output, &options, wq);
                     (QLayer::Gemm(g), output)
                 }
                 LayerKind::Relu => (QLayer::Relu { zero_point: code("relu").zero_point }, cur),
                 LayerKind::Clip { min, max } => {
-                    let q = code("clip");
-                    (QLayer::Clip { lo: q.quantize(min, qmin, qmax), hi: q.quantize(max, qmin, qmax) }, cur)
+                    let c = code("clip");
+                    match given_out(i) {
+                        // A quantized file's clip to another scale than its input's.
+                        Some(g) if Some(g) != cur => (QLayer::Rescale(Rescale::new(c, g)), Some(g)),
+                        _ => (QLayer::Clip { lo: c.quantize(min, qmin, qmax), hi: c.quantize(max, qmin, qmax) }, cur),
+                    }
                 }
                 LayerKind::AvgPool { k, stride, pad, count_include_pad } => {
                     let zero_point = code("avg_pool").zero_point;
-                    (QLayer::AvgPool { k, stride, in_shape, out_shape, pad, count_include_pad, zero_point }, cur)
+                    // A quantized file's average requantizes to its own output scale (ONNX's
+                    // float semantics); the integer mean keeps its input's.
+                    let out = if given.is_some() { Some(fused(i)) } else { cur };
+                    (QLayer::AvgPool { k, stride, in_shape, out_shape, pad, count_include_pad, zero_point }, out)
                 }
                 LayerKind::MaxPool { k, stride, pad } => {
                     (QLayer::MaxPool { window: Window { k, stride, pad }, in_shape, out_shape }, cur)
                 }
-                LayerKind::GlobalAvgPool => (QLayer::GlobalAvgPool { in_shape }, cur),
+                LayerKind::GlobalAvgPool => {
+                    let out = if given.is_some() { Some(fused(i)) } else { cur };
+                    (QLayer::GlobalAvgPool { in_shape }, out)
+                }
                 LayerKind::Flatten => (QLayer::Flatten, cur),
                 LayerKind::Add => {
-                    let out = asym(fused_range(i));
+                    let out = fused(i);
                     let b = of(sources[i][1]).expect("add reads codes");
                     (QLayer::Add(AddRequant::new(code("add"), b, out)), Some(out))
                 }
                 LayerKind::Concat => {
-                    let out = asym(ranges[i]);
+                    let out = given_out(i).unwrap_or_else(|| asym(ranges[i]));
                     let parts =
                         sources[i].iter().map(|&s| Rescale::new(of(s).expect("concat reads codes"), out)).collect();
                     (QLayer::Concat { parts }, Some(out))
@@ -384,6 +472,7 @@ impl QuantModel {
             input,
             layers,
             outputs,
+            onnx_post: false,
             calibration: Calibration { images, seed: None },
             recovery: None,
         }
@@ -408,6 +497,72 @@ impl QuantModel {
             }
         }
         p
+    }
+
+    /// One image through node `i` when it is not a GEMM ([`QLayer::post`]; in ONNX's float
+    /// semantics when [`QuantModel::onnx_post`] is set).
+    pub fn post(&self, i: usize, inputs: &[&[i32]], range: (i32, i32), out: &mut Vec<i32>) {
+        let l = &self.layers[i];
+        let float = matches!(
+            l,
+            QLayer::AvgPool { .. }
+                | QLayer::GlobalAvgPool { .. }
+                | QLayer::Add(_)
+                | QLayer::Concat { .. }
+                | QLayer::Rescale(_)
+        );
+        if !(self.onnx_post && float) {
+            return l.post(inputs, range, out);
+        }
+        let sources = self.arch.sources();
+        let params = |s: &Source| match s {
+            Source::Input => self.input,
+            Source::Node(j) => self.outputs[*j].expect("codes"),
+        };
+        let deq: Vec<Vec<f32>> = sources[i]
+            .iter()
+            .zip(inputs)
+            .map(|(s, x)| {
+                let p = params(s);
+                x.iter().map(|&q| p.scale * (q - p.zero_point) as f32).collect()
+            })
+            .collect();
+        let o = self.outputs[i].expect("a post-processing node has codes");
+        let quant = |v: f32| {
+            ((v / o.scale).round_ties_even() + o.zero_point as f32).clamp(range.0 as f32, range.1 as f32) as i32
+        };
+        out.clear();
+        match l {
+            QLayer::AvgPool { k, stride, in_shape, out_shape, pad, count_include_pad, .. } => {
+                let (s, os) = (*in_shape, *out_shape);
+                let x = &deq[0];
+                for c in 0..os.c {
+                    for oy in 0..os.h {
+                        for ox in 0..os.w {
+                            let (mut sum, mut n) = (0f32, 0usize);
+                            for ky in 0..*k {
+                                for kx in 0..*k {
+                                    let iy = (oy * stride + ky) as isize - pad.top as isize;
+                                    let ix = (ox * stride + kx) as isize - pad.left as isize;
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < s.h && (ix as usize) < s.w {
+                                        sum += x[(c * s.h + iy as usize) * s.w + ix as usize];
+                                        n += 1;
+                                    }
+                                }
+                            }
+                            let d = if *count_include_pad { k * k } else { n.max(1) };
+                            out.push(quant(sum / d as f32));
+                        }
+                    }
+                }
+            }
+            QLayer::GlobalAvgPool { in_shape } => {
+                let plane = in_shape.h * in_shape.w;
+                out.extend(deq[0].chunks_exact(plane).map(|p| quant(p.iter().sum::<f32>() / plane as f32)));
+            }
+            QLayer::Add(_) => out.extend(deq[0].iter().zip(&deq[1]).map(|(a, b)| quant(a + b))),
+            _ => out.extend(deq.iter().flatten().map(|&v| quant(v))),
+        }
     }
 
     /// Whether node `i` (a ReLU or Clip) was fused into the output range of the layer or add it
@@ -483,6 +638,10 @@ impl QLayer {
                     p.extend(x, range, out);
                 }
             }
+            QLayer::Rescale(r) => {
+                out.clear();
+                r.extend(x, range, out);
+            }
             QLayer::Flatten => {
                 out.clear();
                 out.extend_from_slice(x);
@@ -504,11 +663,13 @@ impl QLayer {
             QLayer::GlobalAvgPool { .. } => "global_avg_pool",
             QLayer::Add(_) => "add",
             QLayer::Concat { .. } => "concat",
+            QLayer::Rescale(_) => "rescale",
             QLayer::Flatten => "flatten",
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)] // each is one fact of the layer's quantization
 fn quantize_gemm(
     l: &crate::model::Layer,
     in_shape: Shape,
@@ -517,6 +678,7 @@ fn quantize_gemm(
     input: QuantParams,
     output: Option<QuantParams>,
     opt: &QuantOptions,
+    given: Option<Vec<QuantParams>>,
 ) -> QGemm {
     let (wt, bt) = params.layer(&l.name);
     let nf = out_shape.c;
@@ -541,7 +703,15 @@ fn quantize_gemm(
             QuantParams::symmetric(lo.abs().max(hi.abs()), 127)
         });
     }
-    let (wmin, wmax) = if scheme.asymmetric_weights() { (0, 255) } else { (-127, 127) };
+    // A file's int8 weights may use −128 (its magnitude still fits the unsigned operand).
+    let (wmin, wmax) = match (scheme.asymmetric_weights(), given.is_some()) {
+        (true, _) => (0, 255),
+        (false, false) => (-127, 127),
+        (false, true) => (-128, 127),
+    };
+    if let Some(g) = given {
+        w_params = g;
+    }
     let mut w = Vec::with_capacity(nf * k);
     for (o, wp) in w_params.iter().enumerate() {
         w.extend(wt.data[o * k..(o + 1) * k].iter().map(|&v| wp.quantize(v, wmin, wmax)));
@@ -573,6 +743,7 @@ fn quantize_gemm(
         input,
         output,
         requant,
+        float_requant: None,
         approximate: opt.approx.selects(&l.name, is_conv),
     }
 }

@@ -113,6 +113,9 @@ pub fn apply_compensation(g: &mut QGemm, comp: &[i32], gain: &[f64]) {
         g.bias[o] = g.bias[o].wrapping_add(comp[o]);
         if gain[o] != 1.0 {
             g.requant[o] = super::FixedMultiplier::from_real(g.requant[o].to_real() * gain[o]);
+            if let Some(m) = &mut g.float_requant {
+                m[o] = (m[o] as f64 * gain[o]) as f32;
+            }
         }
     }
 }

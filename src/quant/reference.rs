@@ -20,7 +20,7 @@ pub fn forward_nodes(qm: &QuantModel, approx: &dyn Multiplier, exact: &dyn Multi
     let range = qm.act_range();
     let input = qm.quantize_input(x);
     let mut vals: Vec<Vec<i32>> = Vec::with_capacity(qm.layers.len());
-    for (l, srcs) in qm.layers.iter().zip(qm.arch.sources()) {
+    for (i, (l, srcs)) in qm.layers.iter().zip(qm.arch.sources()).enumerate() {
         let ins: Vec<&[i32]> = srcs
             .iter()
             .map(|s| match s {
@@ -31,11 +31,25 @@ pub fn forward_nodes(qm: &QuantModel, approx: &dyn Multiplier, exact: &dyn Multi
         let mut out = Vec::new();
         match l {
             QLayer::Gemm(g) => out = gemm(qm, g, if g.approximate { approx } else { exact }, ins[0], range),
-            other => other.post(&ins, range, &mut out),
+            _ => qm.post(i, &ins, range, &mut out),
         }
         vals.push(out);
     }
     vals
+}
+
+/// Node `i` alone on the given integer inputs (one per source of the node, one image): how a
+/// single node is checked against another implementation fed the same codes.
+pub fn node(qm: &QuantModel, i: usize, inputs: &[&[i32]], approx: &dyn Multiplier, exact: &dyn Multiplier) -> Vec<i32> {
+    let range = qm.act_range();
+    match &qm.layers[i] {
+        QLayer::Gemm(g) => gemm(qm, g, if g.approximate { approx } else { exact }, inputs[0], range),
+        _ => {
+            let mut out = Vec::new();
+            qm.post(i, inputs, range, &mut out);
+            out
+        }
+    }
 }
 
 fn gemm(qm: &QuantModel, g: &QGemm, m: &dyn Multiplier, cur: &[i32], range: (i32, i32)) -> Vec<i32> {
@@ -85,7 +99,7 @@ fn gemm(qm: &QuantModel, g: &QGemm, m: &dyn Multiplier, cur: &[i32], range: (i32
                 }
                 out[(oc * o.h + oy) * o.w + ox] = match g.output {
                     None => acc,
-                    Some(qo) => (qo.zero_point + g.requant[oc].apply(acc)).clamp(range.0, range.1),
+                    Some(_) => g.requantize(acc, oc, range),
                 };
             }
         }

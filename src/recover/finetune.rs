@@ -515,6 +515,7 @@ pub fn tuned_meta(
         optimizer: format!("{}; then fine-tuned for {multiplier} ({} epochs)", base.meta.optimizer, cfg.epochs),
         sha256: String::new(),
         finetune: Some(record),
+        quantization: None,
         ..base.meta.clone()
     }
 }

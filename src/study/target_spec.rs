@@ -261,11 +261,8 @@ impl TargetSpec {
         let test = images.unwrap_or(test);
         let dataset = m.meta.dataset;
         let (qm, calib) = self.quantize(&m, &train)?;
-        let float_accuracy = if test.is_labelled() {
-            crate::model::train::accuracy(&m.arch, &m.params, &test)
-        } else {
-            f64::NAN
-        };
+        let float_accuracy =
+            if test.is_labelled() { crate::model::train::accuracy(&m.arch, &m.params, &test) } else { f64::NAN };
         let exact_power_mw =
             crate::mult::resolve::exact_power_mw(inputs.evoapprox.as_deref(), self.scheme.signed_multiplier());
         Ok(Prepared { spec: self.clone(), qm, test, dataset, float_accuracy, exact_power_mw, calib, meta: m.meta })
@@ -345,7 +342,9 @@ pub fn calibrate(
     }
     let idx = calibration_indices(train.len(), calib, calib_seed);
     let images = train.images_at(&idx);
-    let mut qm = QuantModel::build(&model.arch, &model.params, &images, options)?;
+    // A quantized file's own scales where it gives them.
+    let mut qm =
+        QuantModel::build_given(&model.arch, &model.params, &images, options, model.meta.quantization.as_ref())?;
     qm.calibration.seed = Some(calib_seed);
     Ok((qm, images))
 }

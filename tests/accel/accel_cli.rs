@@ -23,6 +23,7 @@ fn saved_lenet(dir: &std::path::Path) {
         command: String::new(),
         sha256: String::new(),
         finetune: None,
+        quantization: None,
     };
     io::save(dir, &arch, &params, &meta).unwrap();
 }

@@ -284,6 +284,7 @@ fn graph_finetune_folds_batch_norm() {
             command: String::new(),
             sha256: "base".into(),
             finetune: None,
+            quantization: None,
         },
     };
     let lut = biased_lut(false, 8);

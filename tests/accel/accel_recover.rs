@@ -300,6 +300,7 @@ fn finetune_is_seeded_and_resumes_exactly() {
             command: String::new(),
             sha256: "base".into(),
             finetune: None,
+            quantization: None,
         },
     };
     let (train, test) = (dataset(&arch, 96, 1), dataset(&arch, 16, 2));

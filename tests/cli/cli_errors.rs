@@ -43,6 +43,7 @@ fn good_model(dir: &Path) {
         command: "test".into(),
         sha256: String::new(),
         finetune: None,
+        quantization: None,
     };
     axdnn::model::io::save(dir, &arch, &p, &meta).unwrap();
 }

@@ -68,6 +68,7 @@ fn a_graph_model_runs_through_the_commands() {
         command: String::new(),
         sha256: String::new(),
         finetune: None,
+        quantization: None,
     };
     axdnn::model::io::save(&model, &arch, &params, &meta).unwrap();
     let (m, data, ev) = (model.to_str().unwrap(), data.to_str().unwrap(), ev.to_str().unwrap());
@@ -79,7 +80,8 @@ fn a_graph_model_runs_through_the_commands() {
         serde_json::from_str(&ok(&a)).unwrap()
     };
     let fast = infer(&["--multiplier", "mul8u_L40", "--scheme", "sign-magnitude", "--per-channel"]);
-    let cycle = infer(&["--multiplier", "mul8u_L40", "--scheme", "sign-magnitude", "--per-channel", "--engine", "cycle"]);
+    let cycle =
+        infer(&["--multiplier", "mul8u_L40", "--scheme", "sign-magnitude", "--per-channel", "--engine", "cycle"]);
     assert_eq!(fast["logits_sha256"], cycle["logits_sha256"]);
     assert_eq!(fast["layers"], cycle["layers"], "closed-form statistics = the stepped array's");
     let exact = infer(&["--scheme", "sign-magnitude", "--per-channel"]);
@@ -88,26 +90,62 @@ fn a_graph_model_runs_through_the_commands() {
     let dw = fast["layers"].as_array().unwrap().iter().find(|l| l["name"] == "dw").unwrap();
     assert_eq!(dw["groups"], 8);
     assert_eq!(dw["group_gemm"], serde_json::json!({"npix": 784, "k": 9, "nf": 1}));
-    let post: Vec<&str> = fast["post_processing"].as_array().unwrap().iter().map(|p| p["op"].as_str().unwrap()).collect();
+    let post: Vec<&str> =
+        fast["post_processing"].as_array().unwrap().iter().map(|p| p["op"].as_str().unwrap()).collect();
     assert_eq!(post, ["relu", "add", "relu", "max_pool", "relu", "global_avg_pool", "flatten"]);
     assert!(fast["post_cycles_per_image"].as_u64().unwrap() > 0);
-    let tuned = infer(&["--multiplier", "mul8u_L40", "--scheme", "sign-magnitude", "--per-channel", "--recover", "tune"]);
+    let tuned =
+        infer(&["--multiplier", "mul8u_L40", "--scheme", "sign-magnitude", "--per-channel", "--recover", "tune"]);
     assert_ne!(tuned["logits_sha256"], fast["logits_sha256"]);
     assert_eq!(tuned["recovery"]["layers"].as_array().unwrap().len(), 4, "the four convolutions");
     // Attacks, transferred and through the accelerator (BPDA).
     let out = dir.path().join("attack");
     let rows = ok(&[
-        "attack", "--model", m, "--n", "10", "--data", data, "--evoapprox", ev, "--attack", "fgsm", "--eps", "0,0.1",
-        "--multipliers", "exact,mul8u_L40", "--threats", "transfer,bpda", "--out", out.to_str().unwrap(), "--json",
+        "attack",
+        "--model",
+        m,
+        "--n",
+        "10",
+        "--data",
+        data,
+        "--evoapprox",
+        ev,
+        "--attack",
+        "fgsm",
+        "--eps",
+        "0,0.1",
+        "--multipliers",
+        "exact,mul8u_L40",
+        "--threats",
+        "transfer,bpda",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
     ]);
     let rows: serde_json::Value = serde_json::from_str(&rows).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 2 * 2 * 2 + 1, "{rows:?}");
+    // Transferred: float, exact, mul8u_L40 at two budgets; BPDA: the two accelerators at two.
+    assert_eq!(rows.len(), 3 * 2 + 2 * 2, "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r["threat"] == "bpda").count(), 4);
     // The depthwise layer's groups through the emitted RTL, the rest in Rust; logits compared.
     if common::require_tool("iverilog") {
         let line = ok(&[
-            "rtl", "cosim", "--model", m, "--multiplier", "mul8u_L40", "--array", "4x4", "--layers", "dw,fc", "--data", data,
-            "--evoapprox", ev, "--approx-layers", "all",
+            "rtl",
+            "cosim",
+            "--model",
+            m,
+            "--multiplier",
+            "mul8u_L40",
+            "--array",
+            "4x4",
+            "--layers",
+            "dw,fc",
+            "--data",
+            data,
+            "--evoapprox",
+            ev,
+            "--approx-layers",
+            "all",
         ]);
         assert!(line.contains("dw") && line.contains("logits equal"), "{line}");
     }

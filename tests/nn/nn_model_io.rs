@@ -22,6 +22,7 @@ fn meta() -> ModelMeta {
         command: "test".into(),
         sha256: String::new(),
         finetune: None,
+        quantization: None,
     }
 }
 

@@ -400,6 +400,7 @@ impl Model {
             command: format!("axdnn.Model.from_onnx({:?})", path.display().to_string()),
             sha256: String::new(),
             finetune: None,
+            quantization: None,
         };
         Ok(Model { path, m: SavedModel { arch, params, meta } })
     }

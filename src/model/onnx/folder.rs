@@ -94,7 +94,7 @@ impl ImportFlags {
     /// Import, measure the float accuracy, write the folder (recording `command`).
     pub fn run(&self, command: &str) -> Result<Imported, FolderError> {
         let bytes = std::fs::read(&self.file).map_err(|cause| OnnxError::Io { path: self.file.clone(), cause })?;
-        let (mut arch, params) = super::import_bytes(&bytes, &self.file)?;
+        let (mut arch, params, quantization) = super::import_bytes_quantized(&bytes, &self.file)?;
         if !self.mean.is_empty() {
             if arch.normalize.is_some() {
                 return Err(FolderError::Flags {
@@ -154,6 +154,7 @@ impl ImportFlags {
             command: command.into(),
             sha256: String::new(),
             finetune: None,
+            quantization,
         };
         io::save(&self.out, &arch, &params, &meta)?;
         let kept = self.out.join(ONNX_FILE);

@@ -12,6 +12,7 @@
 
 pub mod folder;
 pub mod proto;
+mod qdq;
 
 use super::arch::{Arch, ArchName, Layer, LayerKind, Pads, Shape, Source, BATCHNORM_TENSORS, INPUT};
 use super::params::{Params, Tensor};
@@ -92,6 +93,8 @@ pub enum OnnxError {
 struct Const {
     dims: Vec<usize>,
     data: Vec<f32>,
+    /// The ONNX data type it was stored as (`proto::FLOAT`, `proto::INT8`, …).
+    dtype: i32,
 }
 
 /// A tensor's dimensions and values as f32 (float, double, int32 or int64 data; inline or raw).
@@ -127,12 +130,16 @@ fn tensor_values(t: &TensorProto) -> Result<Const, String> {
             raw.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")) as f32).collect()
         }
         proto::INT32 => t.int32_data.iter().map(|&v| v as f32).collect(),
-        other => return Err(format!("data type {other} (only float, double, int32 and int64 are read)")),
+        // 8-bit codes of quantized files: raw bytes, or one per int32_data entry.
+        proto::INT8 if !raw.is_empty() => raw.iter().map(|&b| b as i8 as f32).collect(),
+        proto::UINT8 if !raw.is_empty() => raw.iter().map(|&b| b as f32).collect(),
+        proto::INT8 | proto::UINT8 => t.int32_data.iter().map(|&v| v as f32).collect(),
+        other => return Err(format!("data type {other} (only float, double, int8, uint8, int32 and int64 are read)")),
     };
     if data.len() != n {
         return Err(format!("{} values for dimensions {dims:?} ({n})", data.len()));
     }
-    Ok(Const { dims, data })
+    Ok(Const { dims, data, dtype: t.data_type })
 }
 
 /// What an ONNX value name stands for during import.
@@ -144,6 +151,9 @@ enum Value {
     Node(usize),
     /// A constant.
     Const(Const),
+    /// A computed value (or the input) quantized by a `QuantizeLinear` ([`qdq`]), awaiting the
+    /// `DequantizeLinear` that makes it a value again.
+    Quantized(Box<Value>, crate::model::TensorQuant, (i32, i32)),
 }
 
 fn attr<'a>(n: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
@@ -175,6 +185,12 @@ struct Importer<'p> {
     readers: HashMap<String, usize>,
     /// The op types of the nodes reading each value name.
     reader_ops: HashMap<String, Vec<String>>,
+    /// The graph's output name.
+    graph_output: String,
+    /// The file's own quantization, when it is a QDQ model ([`qdq`]).
+    quant: crate::model::QuantRecord,
+    /// Weight quantization of dequantized constants, by value name (read by the layer using them).
+    dq_weights: HashMap<String, Vec<crate::model::TensorQuant>>,
 }
 
 impl Importer<'_> {
@@ -211,6 +227,9 @@ impl Importer<'_> {
             Value::Input => Ok(Source::Input),
             Value::Node(i) => Ok(Source::Node(i)),
             Value::Const(_) => Err(self.err(n, format!("input {k} is a constant; a computed value is expected"))),
+            Value::Quantized(..) => {
+                Err(self.err(n, format!("input {k} is quantized codes; a DequantizeLinear must come first")))
+            }
         }
     }
 
@@ -378,8 +397,10 @@ impl Importer<'_> {
                 }
                 let data = (0..r * k).map(|i| c.data[(i % r) * k + i / r]).collect();
                 let out = self.output(n)?;
-                self.values.insert(out.clone(), Value::Const(Const { dims: vec![k, r], data }));
+                self.values.insert(out.clone(), Value::Const(Const { dims: vec![k, r], data, dtype: c.dtype }));
             }
+            "QuantizeLinear" => self.quantize_linear(n)?,
+            "DequantizeLinear" => self.dequantize_linear(n)?,
             "Identity" | "Dropout" => {
                 if n.output.len() > 1 && n.output[1..].iter().any(|o| self.readers.contains_key(o)) {
                     return Err(self.err(n, "its mask output is read"));
@@ -417,6 +438,7 @@ impl Importer<'_> {
                     None => vec![0.0; o],
                 };
                 self.set_param(i, "bias", vec![o], bias);
+                self.weight_quant(n, i);
             }
             "Gemm" | "MatMul" => {
                 let src = self.source(n, 0)?;
@@ -456,6 +478,7 @@ impl Importer<'_> {
                 let i = self.push(n, LayerKind::Linear { out }, &[src])?;
                 self.set_param(i, "weight", vec![out, fin], w);
                 self.set_param(i, "bias", vec![out], bias);
+                self.weight_quant(n, i);
             }
             "Add" | "Sub" | "Mul" | "Div" => {
                 let (a, b) = (self.value(n, 0)?, self.value(n, 1)?);
@@ -646,12 +669,25 @@ fn node_name(n: &NodeProto) -> String {
 
 /// Read an ONNX file into a graph network and its parameters.
 pub fn import(path: &Path) -> Result<(Arch, Params), OnnxError> {
+    import_quantized(path).map(|(a, p, _)| (a, p))
+}
+
+/// [`import`], with the file's own quantization when it is a QDQ model ([`qdq`]).
+pub fn import_quantized(path: &Path) -> Result<(Arch, Params, Option<crate::model::QuantRecord>), OnnxError> {
     let bytes = std::fs::read(path).map_err(|cause| OnnxError::Io { path: path.into(), cause })?;
-    import_bytes(&bytes, path)
+    import_bytes_quantized(&bytes, path)
 }
 
 /// [`import`] from the file's bytes (`path` names it in errors).
 pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxError> {
+    import_bytes_quantized(bytes, path).map(|(a, p, _)| (a, p))
+}
+
+/// [`import_quantized`] from the file's bytes.
+pub fn import_bytes_quantized(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(Arch, Params, Option<crate::model::QuantRecord>), OnnxError> {
     let model =
         ModelProto::decode(bytes).map_err(|e| OnnxError::Decode { path: path.into(), reason: e.to_string() })?;
     let graph_err = |reason: String| OnnxError::Graph { path: path.into(), reason };
@@ -718,6 +754,9 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxErr
         norm: None,
         readers,
         reader_ops,
+        graph_output: g.output.first().map(|o| o.name.clone()).unwrap_or_default(),
+        quant: Default::default(),
+        dq_weights: HashMap::new(),
     };
     for n in &g.node {
         im.node(n)?;
@@ -742,7 +781,8 @@ pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxErr
     if let Some(norm) = &arch.normalize {
         norm.check(input.c).map_err(graph_err)?;
     }
-    Ok((arch, im.params))
+    let quant = im.quant.input.is_some().then_some(im.quant);
+    Ok((arch, im.params, quant))
 }
 
 fn tensor(name: &str, dims: &[usize], data: &[f32]) -> TensorProto {
