@@ -129,6 +129,54 @@ fn import_rewrites_what_frameworks_write() {
     assert!(e.to_string().starts_with("bad.onnx: not an ONNX model"), "{e}");
 }
 
+/// Tensors in an external data file (ONNX's `data_location = EXTERNAL`) are read at their offset
+/// from the model file's folder with the same logits; a location outside that folder, bytes past
+/// the file's end or a missing location are refused naming the tensor.
+#[test]
+fn external_data_is_read_beside_the_model_and_never_outside_its_folder() {
+    let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
+    let p = random_params(&arch, 9);
+    let mut m = proto::ModelProto::decode(&onnx::export(&arch, &p)[..]).unwrap();
+    let entry = |k: &str, v: String| proto::StringStringEntryProto { key: k.into(), value: v };
+    // Every initializer in one file under a subfolder, after three bytes of other data each.
+    let mut blob = Vec::new();
+    for t in &mut m.graph.as_mut().unwrap().initializer {
+        blob.extend_from_slice(b"xyz");
+        t.external_data = vec![
+            entry("location", "w/data.bin".into()),
+            entry("offset", blob.len().to_string()),
+            entry("length", t.raw_data.len().to_string()),
+        ];
+        blob.append(&mut t.raw_data);
+        t.data_location = proto::EXTERNAL;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("w")).unwrap();
+    std::fs::write(dir.path().join("w/data.bin"), &blob).unwrap();
+    let path = dir.path().join("m.onnx");
+    let (a, ap) = onnx::import_bytes(&m.encode_to_vec(), &path).unwrap();
+    let x = random_images(&arch, 3, 4);
+    assert_eq!(logits(&a, &ap, &x, 3), logits(&arch, &p, &x, 3));
+    assert_eq!(onnx::external_files(&m.encode_to_vec()), ["w/data.bin"]);
+    let refused = |edit: &dyn Fn(&mut proto::TensorProto)| {
+        let mut m = m.clone();
+        edit(&mut m.graph.as_mut().unwrap().initializer[0]);
+        let e = onnx::import_bytes(&m.encode_to_vec(), &path).unwrap_err().to_string();
+        let head = format!("{}: tensor 'conv1.weight': ", path.display());
+        e.strip_prefix(&head).unwrap_or_else(|| panic!("{e}")).to_string()
+    };
+    for loc in ["../data.bin", "/etc/passwd", "w/../../data.bin", ""] {
+        let e = refused(&|t| t.external_data[0].value = loc.into());
+        assert_eq!(e, format!("external data location '{loc}' is not a relative path inside the model's folder"));
+    }
+    let e = refused(&|t| t.external_data[2].value = "1000000".into());
+    assert!(e.starts_with("external data bytes 3..+1000000 lie beyond the end of "), "{e}");
+    let e = refused(&|t| t.external_data.remove(0).key.clear());
+    assert_eq!(e, "external data without a 'location'");
+    let e = refused(&|t| t.external_data[0].value = "w/gone.bin".into());
+    assert!(e.starts_with("external data file ") && e.contains("gone.bin"), "{e}");
+}
+
 /// Normalization written as Sub/Div on the input, MatMul + Add as a linear layer, a Reshape to
 /// [N, -1] as a flatten: all read back as axdnn's own forms with the same logits.
 #[test]
