@@ -5,7 +5,7 @@
 use crate::common::{graph_arch, graph_params, python_with, random_images, random_params};
 use axdnn::model::engine::logits;
 use axdnn::model::onnx::{self, proto, OnnxError};
-use axdnn::model::{Arch, Normalization, Params, Shape};
+use axdnn::model::{Arch, LayerKind, Normalization, Pads, Params, Shape};
 use prost::Message;
 use std::path::Path;
 
@@ -127,6 +127,42 @@ fn import_rewrites_what_frameworks_write() {
     assert_eq!(e.to_string(), "m.onnx: node 'conv1' (Conv): input 'missing' is not defined before");
     let e = onnx::import_bytes(b"\x08\x07\x12", Path::new("bad.onnx")).unwrap_err();
     assert!(e.to_string().starts_with("bad.onnx: not an ONNX model"), "{e}");
+}
+
+/// A pool's `ceil_mode = 1` becomes padding at the end (padding never wins a max, an average
+/// without `count_include_pad` does not count it); an average counting padding whose last
+/// window overhangs is refused, as its divisor would differ.
+#[test]
+fn ceil_mode_becomes_end_padding_where_that_is_exact() {
+    let pool1 = |count_include_pad: i64| {
+        move |g: &mut proto::GraphProto| {
+            let n = g.node.iter_mut().find(|n| n.op_type == "AveragePool").unwrap();
+            let ints = |name: &str, v: Vec<i64>| proto::AttributeProto {
+                name: name.into(),
+                ints: v,
+                r#type: proto::attr_type::INTS,
+                ..Default::default()
+            };
+            let int = |name: &str, i: i64| proto::AttributeProto {
+                name: name.into(),
+                i,
+                r#type: proto::attr_type::INT,
+                ..Default::default()
+            };
+            // 3×3, stride 2 over 28×28: 13 windows, 14 with ceil_mode (the last one overhangs by one).
+            n.attribute = vec![
+                ints("kernel_shape", vec![3, 3]),
+                ints("strides", vec![2, 2]),
+                int("ceil_mode", 1),
+                int("count_include_pad", count_include_pad),
+            ];
+        }
+    };
+    let (a, _) = edited(pool1(0)).unwrap();
+    let pad = Pads { top: 0, left: 0, bottom: 1, right: 1 };
+    assert_eq!(a.layers[2].kind, LayerKind::AvgPool { k: 3, stride: 2, pad, count_include_pad: false });
+    let e = edited(pool1(1)).unwrap_err().to_string();
+    assert!(e.starts_with("m.onnx: node 'pool1' (AveragePool): ceil_mode = 1 with count_include_pad = 1 where"), "{e}");
 }
 
 /// Tensors in an external data file (ONNX's `data_location = EXTERNAL`) are read at their offset
