@@ -74,3 +74,44 @@ fn onnx_round_trip_runs_on_the_accelerator_bit_for_bit() {
     let e = err(&["import", g.to_str().unwrap(), "--out", o, "--mean", "0.5,0.5", "--std", "0.25"]);
     assert!(e.contains("normalize.mean has 2 entries, the input has 3 channels"), "{e}");
 }
+
+/// The shipped LeNet-5 exported, then saved by ONNX's own `save_model` with every tensor in one
+/// external data file (`weights.bin`): `axdnn import` reads it with the same float logits as the
+/// file with its weights inside, keeps the data file beside its copy, and names the data file and
+/// the tensor when it is missing.
+#[test]
+fn onnx_external_data_imports_the_same_and_a_missing_file_is_named() {
+    let Some(data) = crate::common::data() else { return };
+    let Some(mut py) = crate::common::python_with(&["onnx"]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    std::fs::create_dir(dir.path().join("ext")).unwrap();
+    ok(&["export", "--model", "models/lenet5-mnist", "--onnx", &p("lenet.onnx")]);
+    let save = "import onnx, sys; m = onnx.load(sys.argv[1]); \
+                onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, \
+                location='weights.bin', size_threshold=0)";
+    let o = py.args(["-c", save, &p("lenet.onnx"), &p("ext/lenet.onnx")]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (inside, outside) =
+        (std::fs::metadata(p("lenet.onnx")).unwrap(), std::fs::metadata(p("ext/lenet.onnx")).unwrap());
+    assert!(
+        outside.len() * 10 < inside.len(),
+        "the weights left the file: {} vs {} bytes",
+        outside.len(),
+        inside.len()
+    );
+    let data = data.to_str().unwrap();
+    ok(&["import", &p("lenet.onnx"), "--out", &p("a"), "--n", "100", "--data", data]);
+    ok(&["import", &p("ext/lenet.onnx"), "--out", &p("b"), "--n", "100", "--data", data]);
+    assert!(dir.path().join("b/weights.bin").is_file(), "the data file is kept beside the copy");
+    for m in ["a", "b"] {
+        ok(&["eval", "--model", &p(m), "--n", "100", "--data", data, "--logits", &p(&format!("{m}.npy"))]);
+    }
+    assert_eq!(std::fs::read(p("a.npy")).unwrap(), std::fs::read(p("b.npy")).unwrap(), "the same logits");
+    std::fs::remove_file(p("ext/weights.bin")).unwrap();
+    let e = axdnn().args(["import", &p("ext/lenet.onnx"), "--out", &p("c"), "--data", data]).output().unwrap();
+    assert!(!e.status.success());
+    let e = String::from_utf8_lossy(&e.stderr);
+    assert!(e.contains("lenet.onnx: tensor 'conv1.weight': external data file ") && e.contains("weights.bin: "), "{e}");
+    assert_eq!(e.matches("weights.bin").count(), 1, "one error: {e}");
+}

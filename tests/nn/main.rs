@@ -12,6 +12,7 @@ mod nn_engine;
 mod nn_graph;
 mod nn_onnx;
 mod nn_onnx_conformance;
+mod nn_onnx_node;
 mod nn_onnx_qdq;
 mod nn_model_io;
 mod nn_train;

@@ -5,7 +5,7 @@
 use crate::common::{graph_arch, graph_params, python_with, random_images, random_params};
 use axdnn::model::engine::logits;
 use axdnn::model::onnx::{self, proto, OnnxError};
-use axdnn::model::{Arch, Normalization, Params, Shape};
+use axdnn::model::{Arch, LayerKind, Normalization, Pads, Params, Shape};
 use prost::Message;
 use std::path::Path;
 
@@ -127,6 +127,90 @@ fn import_rewrites_what_frameworks_write() {
     assert_eq!(e.to_string(), "m.onnx: node 'conv1' (Conv): input 'missing' is not defined before");
     let e = onnx::import_bytes(b"\x08\x07\x12", Path::new("bad.onnx")).unwrap_err();
     assert!(e.to_string().starts_with("bad.onnx: not an ONNX model"), "{e}");
+}
+
+/// A pool's `ceil_mode = 1` becomes padding at the end (padding never wins a max, an average
+/// without `count_include_pad` does not count it); an average counting padding whose last
+/// window overhangs is refused, as its divisor would differ.
+#[test]
+fn ceil_mode_becomes_end_padding_where_that_is_exact() {
+    let pool1 = |count_include_pad: i64| {
+        move |g: &mut proto::GraphProto| {
+            let n = g.node.iter_mut().find(|n| n.op_type == "AveragePool").unwrap();
+            let ints = |name: &str, v: Vec<i64>| proto::AttributeProto {
+                name: name.into(),
+                ints: v,
+                r#type: proto::attr_type::INTS,
+                ..Default::default()
+            };
+            let int = |name: &str, i: i64| proto::AttributeProto {
+                name: name.into(),
+                i,
+                r#type: proto::attr_type::INT,
+                ..Default::default()
+            };
+            // 3×3, stride 2 over 28×28: 13 windows, 14 with ceil_mode (the last one overhangs by one).
+            n.attribute = vec![
+                ints("kernel_shape", vec![3, 3]),
+                ints("strides", vec![2, 2]),
+                int("ceil_mode", 1),
+                int("count_include_pad", count_include_pad),
+            ];
+        }
+    };
+    let (a, _) = edited(pool1(0)).unwrap();
+    let pad = Pads { top: 0, left: 0, bottom: 1, right: 1 };
+    assert_eq!(a.layers[2].kind, LayerKind::AvgPool { k: 3, stride: 2, pad, count_include_pad: false });
+    let e = edited(pool1(1)).unwrap_err().to_string();
+    assert!(e.starts_with("m.onnx: node 'pool1' (AveragePool): ceil_mode = 1 with count_include_pad = 1 where"), "{e}");
+}
+
+/// Tensors in an external data file (ONNX's `data_location = EXTERNAL`) are read at their offset
+/// from the model file's folder with the same logits; a location outside that folder, bytes past
+/// the file's end or a missing location are refused naming the tensor.
+#[test]
+fn external_data_is_read_beside_the_model_and_never_outside_its_folder() {
+    let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
+    let p = random_params(&arch, 9);
+    let mut m = proto::ModelProto::decode(&onnx::export(&arch, &p)[..]).unwrap();
+    let entry = |k: &str, v: String| proto::StringStringEntryProto { key: k.into(), value: v };
+    // Every initializer in one file under a subfolder, after three bytes of other data each.
+    let mut blob = Vec::new();
+    for t in &mut m.graph.as_mut().unwrap().initializer {
+        blob.extend_from_slice(b"xyz");
+        t.external_data = vec![
+            entry("location", "w/data.bin".into()),
+            entry("offset", blob.len().to_string()),
+            entry("length", t.raw_data.len().to_string()),
+        ];
+        blob.append(&mut t.raw_data);
+        t.data_location = proto::EXTERNAL;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("w")).unwrap();
+    std::fs::write(dir.path().join("w/data.bin"), &blob).unwrap();
+    let path = dir.path().join("m.onnx");
+    let (a, ap) = onnx::import_bytes(&m.encode_to_vec(), &path).unwrap();
+    let x = random_images(&arch, 3, 4);
+    assert_eq!(logits(&a, &ap, &x, 3), logits(&arch, &p, &x, 3));
+    assert_eq!(onnx::external_files(&m.encode_to_vec()), ["w/data.bin"]);
+    let refused = |edit: &dyn Fn(&mut proto::TensorProto)| {
+        let mut m = m.clone();
+        edit(&mut m.graph.as_mut().unwrap().initializer[0]);
+        let e = onnx::import_bytes(&m.encode_to_vec(), &path).unwrap_err().to_string();
+        let head = format!("{}: tensor 'conv1.weight': ", path.display());
+        e.strip_prefix(&head).unwrap_or_else(|| panic!("{e}")).to_string()
+    };
+    for loc in ["../data.bin", "/etc/passwd", "w/../../data.bin", ""] {
+        let e = refused(&|t| t.external_data[0].value = loc.into());
+        assert_eq!(e, format!("external data location '{loc}' is not a relative path inside the model's folder"));
+    }
+    let e = refused(&|t| t.external_data[2].value = "1000000".into());
+    assert!(e.starts_with("external data bytes 3..+1000000 lie beyond the end of "), "{e}");
+    let e = refused(&|t| t.external_data.remove(0).key.clear());
+    assert_eq!(e, "external data without a 'location'");
+    let e = refused(&|t| t.external_data[0].value = "w/gone.bin".into());
+    assert!(e.starts_with("external data file ") && e.contains("gone.bin"), "{e}");
 }
 
 /// Normalization written as Sub/Div on the input, MatMul + Add as a linear layer, a Reshape to

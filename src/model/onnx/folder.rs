@@ -1,6 +1,7 @@
 //! `axdnn import` / `axdnn export`: between an ONNX file and a model folder (the form
-//! every other command reads). An imported folder keeps a copy of its ONNX file and records its
-//! sha256, the dataset, and the float test accuracy measured here.
+//! every other command reads). An imported folder keeps a copy of its ONNX file (with its
+//! external data files, if any) and records its sha256, the dataset, and the float test accuracy
+//! measured here.
 
 use super::{export, import, OnnxError};
 use crate::data::{self, DatasetName, Normalization, Split};
@@ -49,7 +50,7 @@ pub enum FolderError {
 /// `axdnn import`: an ONNX file into a model folder.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ImportFlags {
-    /// The ONNX file (weights inside it; opset 7 or later).
+    /// The ONNX file (opset 7 or later; weights inside it or in external data files beside it).
     pub file: PathBuf,
     /// Output model folder (model.json, model.safetensors and a copy of the ONNX file).
     #[arg(long)]
@@ -159,6 +160,14 @@ impl ImportFlags {
         io::save(&self.out, &arch, &params, &meta)?;
         let kept = self.out.join(ONNX_FILE);
         write_atomic(&kept, &bytes).map_err(|cause| ModelIoError::Io { path: kept.clone(), cause })?;
+        // Its external data files beside it, so that the copy reads as the original does.
+        let dir = self.file.parent().unwrap_or(std::path::Path::new(""));
+        for loc in super::external_files(&bytes) {
+            let to = self.out.join(&loc);
+            let io = |cause| ModelIoError::Io { path: to.clone(), cause };
+            std::fs::create_dir_all(to.parent().unwrap_or(&self.out)).map_err(io)?;
+            std::fs::copy(dir.join(&loc), &to).map_err(io)?;
+        }
         Ok(Imported {
             out: self.out.clone(),
             nodes: arch.layers.len(),

@@ -6,9 +6,11 @@
 //! normalization; `MatMul` by a constant becomes a linear layer, and an `Add` of a constant
 //! vector right after it (or after a `Gemm`) its bias; `Reshape` to `[N, -1]` becomes `Flatten`,
 //! and a `Flatten` read only by matrix products (which flatten anyway) disappears;
-//! `Clip(0, ∞)` becomes ReLU; `auto_pad` becomes explicit padding. Anything else is refused with
-//! the node's name and op, never guessed. A node that reads just the previous node records no
-//! inputs, so a plain stack imports as a chain (which the quantizer and accelerator run).
+//! `Clip(0, ∞)` becomes ReLU; `auto_pad` becomes explicit padding, and a pool's `ceil_mode` more
+//! padding at the end (where that is exact). Tensors in external data files are read from the
+//! model file's folder. Anything else is refused with the node's name and op, never guessed. A
+//! node that reads just the previous node records no inputs, so a plain stack imports as a chain
+//! (which the quantizer and accelerator run).
 
 pub mod folder;
 pub mod proto;
@@ -78,6 +80,18 @@ pub enum OnnxError {
         /// Why.
         reason: String,
     },
+    /// A tensor's external data file cannot be read.
+    #[error("{path}: tensor '{name}': external data file {file}: {cause}")]
+    External {
+        /// The ONNX file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// The data file.
+        file: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
     /// The imported network is not well formed (names the node).
     #[error("{path}: {source}")]
     Arch {
@@ -103,8 +117,8 @@ pub fn tensor_f32(t: &TensorProto) -> Result<(Vec<usize>, Vec<f32>), String> {
 }
 
 fn tensor_values(t: &TensorProto) -> Result<Const, String> {
-    if t.data_location == 1 {
-        return Err("stored in an external file (save the model with its weights inside)".into());
+    if t.data_location == proto::EXTERNAL {
+        return Err("stored in an external data file, which only a model file's import reads".into());
     }
     let dims: Vec<usize> = t
         .dims
@@ -140,6 +154,71 @@ fn tensor_values(t: &TensorProto) -> Result<Const, String> {
         return Err(format!("{} values for dimensions {dims:?} ({n})", data.len()));
     }
     Ok(Const { dims, data, dtype: t.data_type })
+}
+
+/// The external data file of `t` (`location`, validated), or `None` when its values are inside.
+fn external_location(t: &TensorProto) -> Result<Option<&str>, String> {
+    if t.data_location != proto::EXTERNAL {
+        return Ok(None);
+    }
+    let loc = t.external_data.iter().find(|e| e.key == "location").map(|e| e.value.as_str());
+    let loc = loc.ok_or("external data without a 'location'")?;
+    // As ONNX's checker demands: a relative path that stays inside the model's folder.
+    let inside = Path::new(loc).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if loc.is_empty() || !inside {
+        return Err(format!("external data location '{loc}' is not a relative path inside the model's folder"));
+    }
+    Ok(Some(loc))
+}
+
+/// Read the values of `t` from its external data file (relative to `dir`, the model file's
+/// folder) into `raw_data`; a tensor stored inside is left as it is.
+fn load_external(t: &mut TensorProto, dir: &Path, path: &Path) -> Result<(), OnnxError> {
+    let bad = |reason: String| OnnxError::Tensor { path: path.into(), name: t.name.clone(), reason };
+    let Some(loc) = external_location(t).map_err(bad)? else { return Ok(()) };
+    let file = dir.join(loc);
+    let number = |key: &str| -> Result<Option<u64>, OnnxError> {
+        match t.external_data.iter().find(|e| e.key == key) {
+            None => Ok(None),
+            Some(e) => e.value.parse().map(Some).map_err(|_| bad(format!("external data {key} '{}'", e.value))),
+        }
+    };
+    let (offset, length) = (number("offset")?.unwrap_or(0), number("length")?);
+    let io = |cause| OnnxError::External { path: path.into(), name: t.name.clone(), file: file.clone(), cause };
+    let mut f = std::fs::File::open(&file).map_err(io)?;
+    let size = f.metadata().map_err(io)?.len();
+    let length = length.unwrap_or(size.saturating_sub(offset));
+    if offset.checked_add(length).is_none_or(|end| end > size) {
+        return Err(bad(format!(
+            "external data bytes {offset}..+{length} lie beyond the end of {} ({size} bytes)",
+            file.display()
+        )));
+    }
+    use std::io::{Read, Seek};
+    let mut raw = vec![0u8; length as usize];
+    f.seek(std::io::SeekFrom::Start(offset)).and_then(|_| f.read_exact(&mut raw)).map_err(io)?;
+    t.raw_data = raw;
+    t.data_location = 0;
+    t.external_data.clear();
+    Ok(())
+}
+
+/// The external data files a model's tensors name (relative to its folder), each once.
+pub fn external_files(bytes: &[u8]) -> Vec<String> {
+    let Ok(model) = ModelProto::decode(bytes) else { return Vec::new() };
+    let mut files: Vec<String> =
+        model_tensors(&model).filter_map(|t| external_location(t).ok().flatten().map(str::to_string)).collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// The initializers and `Constant` values of a model.
+fn model_tensors(model: &ModelProto) -> impl Iterator<Item = &TensorProto> {
+    let g = model.graph.iter();
+    let inits = g.clone().flat_map(|g| &g.initializer);
+    let consts = g.flat_map(|g| &g.node).flat_map(|n| &n.attribute).filter_map(|a| a.t.as_ref());
+    inits.chain(consts)
 }
 
 /// What an ONNX value name stands for during import.
@@ -295,9 +374,6 @@ impl Importer<'_> {
     }
 
     fn window(&self, n: &NodeProto, input: Shape, k: usize, stride: usize) -> Result<Pads, OnnxError> {
-        if attr_i(n, "ceil_mode", 0) != 0 {
-            return Err(self.err(n, "ceil_mode = 1 is not supported (export with ceil_mode=False)"));
-        }
         if let Some(d) = attr_ints(n, "dilations") {
             if d.iter().any(|&v| v != 1) {
                 return Err(self.err(n, format!("dilations {d:?} are not supported")));
@@ -582,11 +658,27 @@ impl Importer<'_> {
                     return Err(self.err(n, "kernel_shape missing"));
                 }
                 let stride = self.square(n, "strides", attr_ints(n, "strides"), 1)?;
-                let pad = self.window(n, self.shape_of(src), k, stride)?;
+                let input = self.shape_of(src);
+                let mut pad = self.window(n, input, k, stride)?;
+                let count_include_pad = attr_i(n, "count_include_pad", 0) != 0;
+                if attr_i(n, "ceil_mode", 0) != 0 {
+                    let (bottom, right) = (
+                        ceil_extra(input.h, pad.top, pad.bottom, k, stride),
+                        ceil_extra(input.w, pad.left, pad.right, k, stride),
+                    );
+                    if (bottom, right) != (0, 0) && op == "AveragePool" && count_include_pad {
+                        return Err(self.err(
+                            n,
+                            "ceil_mode = 1 with count_include_pad = 1 where a window overhangs the padding (its divisor counts the padding but not the overhang) is not supported",
+                        ));
+                    }
+                    pad.bottom += bottom;
+                    pad.right += right;
+                }
                 let kind = if op == "MaxPool" {
                     LayerKind::MaxPool { k, stride, pad }
                 } else {
-                    LayerKind::AvgPool { k, stride, pad, count_include_pad: attr_i(n, "count_include_pad", 0) != 0 }
+                    LayerKind::AvgPool { k, stride, pad, count_include_pad }
                 };
                 self.push(n, kind, &[src])?;
             }
@@ -608,7 +700,8 @@ impl Importer<'_> {
                 let numel = self.shape_of(src).numel() as i64;
                 if op == "Flatten" {
                     let axis = attr_i(n, "axis", 1);
-                    if axis != 1 {
+                    // −3 is axis 1 of an N×C×H×W value (and no valid axis of an N×F one).
+                    if axis != 1 && axis != -3 {
                         return Err(self.err(n, format!("axis {axis}: only 1 (keep the batch) is supported")));
                     }
                 } else {
@@ -637,6 +730,22 @@ impl Importer<'_> {
         }
         Ok(())
     }
+}
+
+/// The padding `ceil_mode = 1` adds after a pooled axis of `size` (padded by `before` and
+/// `after`): output ceil((padded − k)/stride) + 1 windows, less one when the last would start in
+/// the end padding (ONNX's and PyTorch's rule); the extra positions are padding, which never wins
+/// a max and is not counted by an average that excludes padding.
+fn ceil_extra(size: usize, before: usize, after: usize, k: usize, stride: usize) -> usize {
+    let padded = size + before + after;
+    if padded < k {
+        return 0;
+    }
+    let mut out = (padded - k).div_ceil(stride) + 1;
+    if (out - 1) * stride >= size + before {
+        out -= 1;
+    }
+    ((out - 1) * stride + k).saturating_sub(padded)
 }
 
 /// Whether `dims` broadcasts one value per channel over N×C×H×W: `[C, 1, 1]` with leading 1s.
@@ -678,7 +787,8 @@ pub fn import_quantized(path: &Path) -> Result<(Arch, Params, Option<crate::mode
     import_bytes_quantized(&bytes, path)
 }
 
-/// [`import`] from the file's bytes (`path` names it in errors).
+/// [`import`] from the file's bytes (`path` names it in errors; tensors stored in external
+/// data files are read from `path`'s folder).
 pub fn import_bytes(bytes: &[u8], path: &Path) -> Result<(Arch, Params), OnnxError> {
     import_bytes_quantized(bytes, path).map(|(a, p, _)| (a, p))
 }
@@ -688,8 +798,15 @@ pub fn import_bytes_quantized(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(Arch, Params, Option<crate::model::QuantRecord>), OnnxError> {
-    let model =
+    let mut model =
         ModelProto::decode(bytes).map_err(|e| OnnxError::Decode { path: path.into(), reason: e.to_string() })?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    if let Some(g) = model.graph.as_mut() {
+        let consts = g.node.iter_mut().flat_map(|n| &mut n.attribute).filter_map(|a| a.t.as_mut());
+        for t in g.initializer.iter_mut().chain(consts) {
+            load_external(t, dir, path)?;
+        }
+    }
     let graph_err = |reason: String| OnnxError::Graph { path: path.into(), reason };
     let opset =
         model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(1, |o| o.version);

@@ -18,6 +18,9 @@ pub const INT64: i32 = 7;
 /// `TensorProto.DataType.DOUBLE`.
 pub const DOUBLE: i32 = 11;
 
+/// `TensorProto.DataLocation.EXTERNAL`: the values live in another file.
+pub const EXTERNAL: i32 = 1;
+
 /// `AttributeProto.AttributeType` values.
 pub mod attr_type {
     pub const FLOAT: i32 = 1;
@@ -130,9 +133,21 @@ pub struct TensorProto {
     pub raw_data: Vec<u8>,
     #[prost(double, repeated, tag = "10")]
     pub double_data: Vec<f64>,
+    /// Where external values are: `location` (relative to the model file's folder), `offset`
+    /// and `length` in bytes.
+    #[prost(message, repeated, tag = "13")]
+    pub external_data: Vec<StringStringEntryProto>,
     /// `DataLocation.EXTERNAL` (1): the values live in another file.
     #[prost(int32, tag = "14")]
     pub data_location: i32,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StringStringEntryProto {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
