@@ -539,16 +539,21 @@ impl QuantModel {
                 for c in 0..os.c {
                     for oy in 0..os.h {
                         for ox in 0..os.w {
+                            // ONNX Runtime's order: each window column summed down, then the
+                            // columns left to right (float sums are not associative, and ties
+                            // of a mean are common: the order decides their rounding).
                             let (mut sum, mut n) = (0f32, 0usize);
-                            for ky in 0..*k {
-                                for kx in 0..*k {
+                            for kx in 0..*k {
+                                let mut col = 0f32;
+                                for ky in 0..*k {
                                     let iy = (oy * stride + ky) as isize - pad.top as isize;
                                     let ix = (ox * stride + kx) as isize - pad.left as isize;
                                     if iy >= 0 && ix >= 0 && (iy as usize) < s.h && (ix as usize) < s.w {
-                                        sum += x[(c * s.h + iy as usize) * s.w + ix as usize];
+                                        col += x[(c * s.h + iy as usize) * s.w + ix as usize];
                                         n += 1;
                                     }
                                 }
+                                sum += col;
                             }
                             let d = if *count_include_pad { k * k } else { n.max(1) };
                             out.push(quant(sum / d as f32));

@@ -41,8 +41,9 @@ fn read_npy_f32(p: &Path) -> (Vec<usize>, Vec<f32>) {
     (a.shape, a.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
 }
 
-/// ONNX Runtime's output codes vs the accelerator's, as (equal to optimized, equal to reference,
-/// largest difference, count).
+/// ONNX Runtime's output codes vs the accelerator's: the shares equal to ONNX Runtime with its
+/// graph optimizations (fused int8 kernels) and without (reference semantics), and the largest
+/// difference from the reference.
 fn compare(name: &str, arch: &Arch, params: &Params, dir: &Path, calib: &[f32], test: &[f32]) -> (f64, f64, i32) {
     let d = arch.input.numel();
     let float = dir.join(format!("{name}.onnx"));
@@ -89,8 +90,9 @@ fn compare(name: &str, arch: &Arch, params: &Params, dir: &Path, calib: &[f32], 
     let (opt, rf) = (codes("y_opt.npy"), codes("y_ref.npy"));
     node_by_node(name, &qm, dir);
     let frac = |theirs: &[i32]| ours.iter().zip(theirs).filter(|(a, b)| a == b).count() as f64 / ours.len() as f64;
-    let worst = ours.iter().zip(opt.iter().chain(&rf)).map(|(a, b)| (a - b).abs()).max().unwrap();
-    let worst = worst.max(ours.iter().zip(&rf).map(|(a, b)| (a - b).abs()).max().unwrap());
+    // The largest difference from the reference semantics (the fused kernels are printed only:
+    // see the guide on why they differ from their own reference here).
+    let worst = ours.iter().zip(&rf).map(|(a, b)| (a - b).abs()).max().unwrap();
     let (fo, fr) = (frac(&opt), frac(&rf));
     let ort_self = opt.iter().zip(&rf).filter(|(a, b)| a == b).count() as f64 / opt.len() as f64;
     println!(
@@ -165,7 +167,8 @@ fn qdq_files_reproduce_onnx_runtime_int8_outputs() {
         [("lenet5", lenet.arch.clone(), lenet.params.clone()), ("graph", g.clone(), graph_params(&g, 9))]
     {
         let dir = tempfile::tempdir().unwrap();
-        let (fo, fr, worst) = compare(name, &arch, &params, dir.path(), &calib, &test.images);
-        let _ = (fo, fr, worst);
+        let (_, fr, worst) = compare(name, &arch, &params, dir.path(), &calib, &test.images);
+        assert!(worst <= 1, "{name}: a final code {worst} away from ONNX Runtime's reference");
+        assert!(fr >= 0.99, "{name}: {fr} of the final codes equal to ONNX Runtime's reference");
     }
 }
