@@ -456,7 +456,8 @@ impl QuantModel {
                     (QLayer::Add(AddRequant::new(code("add"), b, out)), Some(out))
                 }
                 LayerKind::Concat => {
-                    let out = given_out(i).unwrap_or_else(|| asym(ranges[i]));
+                    // A quantized file's concat takes the scale of the clip that reads it.
+                    let out = if given.is_some() { fused(i) } else { asym(ranges[i]) };
                     let parts =
                         sources[i].iter().map(|&s| Rescale::new(of(s).expect("concat reads codes"), out)).collect();
                     (QLayer::Concat { parts }, Some(out))

@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
 src, calib, test, out = sys.argv[1:5]
 x_cal = np.load(calib)
@@ -24,9 +25,12 @@ class Reader(CalibrationDataReader):
         return next(self.it, None)
 
 
+# ONNX Runtime's recommended first step (shape inference, batch norms fused into convolutions).
+pre = os.path.join(out, "pre.onnx")
+quant_pre_process(src, pre)
 q = os.path.join(out, "q.onnx")
 quantize_static(
-    src,
+    pre,
     q,
     Reader(),
     quant_format=QuantFormat.QDQ,
