@@ -50,8 +50,19 @@ pub fn store(data: &[u8]) {
 /// names.
 pub fn onnx(data: &[u8]) {
     use axdnn::model::onnx;
-    let Ok((arch, params)) = onnx::import_bytes(data, Path::new("fuzz.onnx")) else { return };
+    let Ok((arch, params, quant)) = onnx::import_bytes_quantized(data, Path::new("fuzz.onnx")) else { return };
     arch.validate().expect("an imported network is valid");
+    // A QDQ file's own quantization builds an integer model or is refused, never panics
+    // (small networks only: the calibration pass runs the float model).
+    if let Some(q) = &quant {
+        if arch.input.numel() <= 4096 && params.tensors.values().map(|t| t.data.len()).sum::<usize>() <= 100_000 {
+            let calib = vec![0.5f32; arch.input.numel()];
+            for scheme in [axdnn::quant::QuantScheme::SignMagnitude, axdnn::quant::QuantScheme::AsymU8] {
+                let options = axdnn::quant::QuantOptions { scheme, ..Default::default() };
+                let _ = axdnn::quant::QuantModel::build_given(&arch, &params, &calib, options, Some(q));
+            }
+        }
+    }
     let (back, bp) =
         onnx::import_bytes(&onnx::export(&arch, &params), Path::new("export.onnx")).expect("an export reads back");
     assert_eq!((back.input, back.classes), (arch.input, arch.classes));

@@ -514,7 +514,7 @@ impl Importer<'_> {
                     None => vec![0.0; o],
                 };
                 self.set_param(i, "bias", vec![o], bias);
-                self.weight_quant(n, i);
+                self.weight_quant(n, i)?;
             }
             "Gemm" | "MatMul" => {
                 let src = self.source(n, 0)?;
@@ -554,7 +554,7 @@ impl Importer<'_> {
                 let i = self.push(n, LayerKind::Linear { out }, &[src])?;
                 self.set_param(i, "weight", vec![out, fin], w);
                 self.set_param(i, "bias", vec![out], bias);
-                self.weight_quant(n, i);
+                self.weight_quant(n, i)?;
             }
             "Add" | "Sub" | "Mul" | "Div" => {
                 let (a, b) = (self.value(n, 0)?, self.value(n, 1)?);

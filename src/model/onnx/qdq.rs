@@ -127,12 +127,17 @@ impl Importer<'_> {
     }
 
     /// Record layer `i`'s weight quantization when its weight came through a DequantizeLinear.
-    pub(super) fn weight_quant(&mut self, n: &NodeProto, i: usize) {
-        let Some(name) = n.input.get(1) else { return };
+    pub(super) fn weight_quant(&mut self, n: &NodeProto, i: usize) -> Result<(), OnnxError> {
+        let Some(name) = n.input.get(1) else { return Ok(()) };
         if let Some(q) = self.dq_weights.get(name) {
             let out = self.shapes[i].c;
-            let q = if q.len() == 1 { vec![q[0]; out] } else { q.clone() };
+            let q = match q.len() {
+                1 => vec![q[0]; out],
+                k if k == out => q.clone(),
+                k => return Err(self.err(n, format!("{k} weight scales for {out} output channels"))),
+            };
             self.quant.weights.insert(self.layers[i].name.clone(), q);
         }
+        Ok(())
     }
 }
