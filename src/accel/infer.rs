@@ -544,7 +544,8 @@ impl<'a> Accelerator<'a> {
     }
 
     /// The multiplier operand codes GEMM layer `gemm` (index among the GEMM layers) receives for
-    /// `images`: `n·npix × k` im2col rows in image order (padding included, as the array sees it).
+    /// `images`: `n·npix × k` im2col rows in image order (padding included, as the array sees it;
+    /// a grouped layer's rows group by group, each group's in image order).
     /// Recovery methods ([`crate::recover`]) read their activation statistics from here, so
     /// the statistics are those of the engine itself.
     pub fn layer_operands(&self, images: &[f32], gemm: usize) -> Result<Vec<u8>, AccelError> {
@@ -552,11 +553,20 @@ impl<'a> Accelerator<'a> {
         if !images.len().is_multiple_of(d) {
             return Err(AccelError::Input { len: images.len(), image: d });
         }
-        let parts: Vec<Vec<u8>> = images
+        let batches: Vec<Vec<u8>> = images
             .par_chunks(BATCH * d)
             .map(|xs| self.run_batch(xs, false, Probe::Operands(gemm)).0.operands)
             .collect();
-        Ok(parts.concat())
+        // A batch gives its rows group by group; the result is group-major over all images.
+        let groups = self.split.get(gemm).and_then(|s| s.as_ref()).map_or(1, |p| p.len());
+        let mut out = Vec::with_capacity(batches.iter().map(Vec::len).sum());
+        for j in 0..groups {
+            for b in &batches {
+                let per = b.len() / groups;
+                out.extend_from_slice(&b[j * per..(j + 1) * per]);
+            }
+        }
+        Ok(out)
     }
 
     /// Every layer's integer output for `images` (per layer, image-major CHW codes; the logits

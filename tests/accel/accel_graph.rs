@@ -312,3 +312,20 @@ fn graph_finetune_folds_batch_norm() {
         .unwrap();
     Accelerator::new(&qm, &lut, AccelConfig::default()).unwrap().run(&test.images).unwrap();
 }
+
+/// A grouped layer's operands come group by group over all images, whatever the batching: equal
+/// to each image's own operands regrouped (40 images: three batches of the engine).
+#[test]
+fn grouped_operands_are_group_major_across_batches() {
+    let (arch, qm) = qgraph(QuantScheme::AsymU8, WeightGranularity::PerTensor, ApproxLayers::Conv);
+    let d = arch.input.numel();
+    let imgs = common::random_images(&arch, 40, 50);
+    let exact = Lut::exact(8, 8, false);
+    let acc = Accelerator::new(&qm, &exact, AccelConfig::default()).unwrap();
+    let gi = qm.gemms().position(|g| g.name == "dw").unwrap();
+    let all = acc.layer_operands(&imgs, gi).unwrap();
+    let one: Vec<Vec<u8>> = (0..40).map(|i| acc.layer_operands(&imgs[i * d..(i + 1) * d], gi).unwrap()).collect();
+    let per = one[0].len() / 8;
+    let want: Vec<u8> = (0..8).flat_map(|j| one.iter().flat_map(move |o| o[j * per..(j + 1) * per].to_vec())).collect();
+    assert_eq!(all, want);
+}
