@@ -117,6 +117,11 @@ pub struct LayerStats {
     pub energy_pj: Option<f64>,
 }
 
+/// The im2col GEMM of one image of one channel group of `g` (of `g` when ungrouped).
+fn group_shape(g: &QGemm) -> GemmShape {
+    GemmShape { npix: g.npix(), k: g.k, nf: g.nf / g.groups() }
+}
+
 fn is_one(v: &usize) -> bool {
     *v == 1
 }
@@ -392,12 +397,14 @@ impl<'a> Accelerator<'a> {
             .enumerate()
             .map(|(gi, g)| {
                 let groups = g.groups() as u64;
-                let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf / g.groups() };
+                let shape = group_shape(g);
                 let t = timing::timing(shape, self.config.dataflow, self.config.array);
-                let mut sram = SramCounts::default();
-                for _ in 0..groups {
-                    sram += t.sram;
-                }
+                let s = t.sram;
+                let sram = SramCounts {
+                    ifmap_reads: groups * s.ifmap_reads,
+                    filter_reads: groups * s.filter_reads,
+                    ofmap_writes: groups * s.ofmap_writes,
+                };
                 self.layer_stats(gi, g, shape, groups * t.folds, groups * t.compute_cycles, sram)
             })
             .collect()
@@ -460,8 +467,8 @@ impl<'a> Accelerator<'a> {
             macs,
             approx_macs: if approximate { macs } else { 0 },
             exact_macs: if approximate { 0 } else { macs },
-            // SCALE-Sim's "Overall Util" of the whole layer: its MACs over its cycles × PEs.
-            utilization: macs as f64 / (cycles as f64 * (self.config.array.rows * self.config.array.cols) as f64),
+            // SCALE-Sim's "Overall Util" of the whole layer (all its groups).
+            utilization: timing::utilization_of(macs, self.config.array, cycles),
             mapping_efficiency: timing::mapping_efficiency(shape, self.config.dataflow, self.config.array),
             sram,
             energy_pj: self.config.energy.energy_pj(macs, power),
@@ -638,7 +645,7 @@ impl<'a> Accelerator<'a> {
                 .gemms()
                 .enumerate()
                 .map(|(gi, g)| {
-                    let shape = GemmShape { npix: g.npix(), k: g.k, nf: g.nf / g.groups() };
+                    let shape = group_shape(g);
                     let (folds, cycles, sram) = measured[gi];
                     self.layer_stats(gi, g, shape, folds, cycles, sram)
                 })
@@ -745,11 +752,7 @@ impl<'a> Accelerator<'a> {
                 {
                     let Source::Node(j) = srcs[0] else { unreachable!("guarded") };
                     out = std::mem::take(&mut vals[j]);
-                    match l {
-                        QLayer::Relu { zero_point } => crate::quant::ops::relu(&mut out, *zero_point),
-                        QLayer::Clip { lo, hi } => crate::quant::ops::clip(&mut out, *lo, *hi),
-                        _ => {}
-                    }
+                    l.in_place(&mut out);
                     lens[i] = lens[j];
                 }
                 _ => {
@@ -763,7 +766,7 @@ impl<'a> Accelerator<'a> {
                     let images = ins[0].0.len() / ins[0].1;
                     for img in 0..images {
                         let one: Vec<&[i32]> = ins.iter().map(|(v, len)| &v[img * len..(img + 1) * len]).collect();
-                        self.model.post(i, &one, range, &mut tmp);
+                        self.model.post(i, srcs, &one, range, &mut tmp);
                         out.extend_from_slice(&tmp);
                     }
                     lens[i] = out.len() / images.max(1);

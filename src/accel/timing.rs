@@ -150,7 +150,12 @@ pub fn timing(g: GemmShape, df: Dataflow, a: ArrayShape) -> Timing {
 
 /// SCALE-Sim "Overall Util": MACs over (compute cycles × PEs).
 pub fn utilization(g: GemmShape, a: ArrayShape, compute_cycles: u64) -> f64 {
-    g.macs() as f64 / (compute_cycles as f64 * (a.rows * a.cols) as f64)
+    utilization_of(g.macs(), a, compute_cycles)
+}
+
+/// [`utilization`] of `macs` multiply-accumulates (a grouped layer's, over all its groups).
+pub fn utilization_of(macs: u64, a: ArrayShape, compute_cycles: u64) -> f64 {
+    macs as f64 / (compute_cycles as f64 * (a.rows * a.cols) as f64)
 }
 
 /// SCALE-Sim "Mapping Efficiency": mean over folds of used PEs / (R·C).

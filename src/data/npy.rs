@@ -55,14 +55,12 @@ pub fn read_labels(path: &Path, n: usize, classes: usize) -> Result<Vec<u8>, Dat
     if a.shape != [n] {
         return Err(bad(path, format!("shape {:?}, expected ({n},): one label per image", a.shape)));
     }
-    let size = crate::util::npy::item_size(&a.descr).unwrap_or(0);
-    let signed = a.descr.as_bytes().get(1) == Some(&b'i');
-    if !a.descr.ends_with(|c: char| c.is_ascii_digit())
-        || !(a.descr.contains('i') || a.descr.contains('u'))
-        || size == 0
-    {
+    // `<i8`, `|u1`, …: the kind is the second character.
+    let kind = a.descr.as_bytes().get(1).copied();
+    let (Some(size), Some(b'i' | b'u')) = (crate::util::npy::item_size(&a.descr), kind) else {
         return Err(bad(path, format!("dtype {}: labels must be integers", a.descr)));
-    }
+    };
+    let signed = kind == Some(b'i');
     let mut out = Vec::with_capacity(n);
     for (record, b) in a.data.chunks_exact(size).enumerate() {
         let mut buf = [0u8; 8];
@@ -82,4 +80,20 @@ pub fn read_labels(path: &Path, n: usize, classes: usize) -> Result<Vec<u8>, Dat
         out.push(v as u8);
     }
     Ok(out)
+}
+
+/// The images of `images` with the labels of `labels` (none: unlabelled) as a dataset for a
+/// model of input `shape` and `classes` classes.
+pub fn read_dataset(
+    images: &Path,
+    labels: Option<&Path>,
+    shape: Shape,
+    classes: usize,
+) -> Result<super::Dataset, DataError> {
+    let x = read_images(images, shape)?;
+    let labels = match labels {
+        Some(l) => read_labels(l, x.len() / shape.numel(), classes)?,
+        None => Vec::new(),
+    };
+    Ok(super::Dataset { shape, images: x, labels })
 }

@@ -749,15 +749,7 @@ impl EvalFlags {
         let m = super::io::load(&self.model)?;
         let classes = m.arch.classes;
         let mut te = match &self.images {
-            Some(p) => {
-                let images = data::npy::read_images(p, m.arch.input)?;
-                let n = images.len() / m.arch.input.numel();
-                let labels = match &self.labels {
-                    Some(l) => data::npy::read_labels(l, n, classes)?,
-                    None => Vec::new(),
-                };
-                crate::data::Dataset { shape: m.arch.input, images, labels }
-            }
+            Some(p) => data::npy::read_dataset(p, self.labels.as_deref(), m.arch.input, classes)?,
             None => {
                 let root = crate::util::inputs::data_folder(self.data.clone()).ok_or(TrainError::NoData)?;
                 data::load(m.meta.dataset, Split::Test, &root)?

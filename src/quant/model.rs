@@ -239,26 +239,11 @@ fn float_ranges(arch: &Arch, params: &Params, images: &[f32]) -> (Vec<(f32, f32)
     (ranges, input_range)
 }
 
-/// Whether the integer model can run `arch` once its batch norms are folded: any graph of
-/// convolutions (grouped, padded), linear layers, ReLU, Clip, pools, adds, concats and flattens
-/// whose output is the last convolution or linear layer (its int32 accumulators are the
-/// logits; flattens may follow it), with every batch norm right after a convolution or linear
-/// layer that nothing else reads.
-pub fn quantizable(arch: &Arch) -> Result<(), QuantError> {
-    let folded = crate::model::fold::fold_batchnorm(arch, &placeholder_params(arch)).0;
-    check_folded(&folded)
-}
-
-/// Zero tensors of every parameter `arch` needs (folding only needs their presence).
-fn placeholder_params(arch: &Arch) -> Params {
-    let mut p = Params::default();
-    for spec in arch.params() {
-        let n = spec.shape.iter().product();
-        p.tensors.insert(spec.name.clone(), crate::model::Tensor { shape: spec.shape, data: vec![1.0; n] });
-    }
-    p
-}
-
+/// Whether the integer model can run `arch` (batch norms folded): any graph of convolutions
+/// (grouped, padded), linear layers, ReLU, Clip, pools, adds, concats and flattens whose output
+/// is the last convolution or linear layer (its int32 accumulators are the logits; flattens may
+/// follow it), with every batch norm right after a convolution or linear layer that nothing else
+/// reads.
 fn check_folded(arch: &Arch) -> Result<(), QuantError> {
     let unsupported = |i: usize, what: String| QuantError::Unsupported { node: arch.layers[i].name.clone(), what };
     for (i, l) in arch.layers.iter().enumerate() {
@@ -294,11 +279,6 @@ impl QuantModel {
     /// What [`Self::build`] checks before calibrating: a network it runs, whole images, every
     /// parameter with its shape.
     fn check(arch: &Arch, params: &Params, calib: &[f32]) -> Result<(), QuantError> {
-        check_folded(&crate::model::fold::fold_batchnorm(arch, &placeholder_params(arch)).0)?;
-        let d = arch.input.numel();
-        if calib.is_empty() || !calib.len().is_multiple_of(d) {
-            return Err(QuantError::Calibration { len: calib.len(), image: d });
-        }
         for spec in arch.params() {
             match params.get(&spec.name) {
                 None => return Err(QuantError::MissingParam(spec.name)),
@@ -307,6 +287,11 @@ impl QuantModel {
                 }
                 _ => {}
             }
+        }
+        check_folded(&crate::model::fold::fold_batchnorm(arch, params).0)?;
+        let d = arch.input.numel();
+        if calib.is_empty() || !calib.len().is_multiple_of(d) {
+            return Err(QuantError::Calibration { len: calib.len(), image: d });
         }
         Ok(())
     }
@@ -501,8 +486,9 @@ impl QuantModel {
     }
 
     /// One image through node `i` when it is not a GEMM ([`QLayer::post`]; in ONNX's float
-    /// semantics when [`QuantModel::onnx_post`] is set).
-    pub fn post(&self, i: usize, inputs: &[&[i32]], range: (i32, i32), out: &mut Vec<i32>) {
+    /// semantics when [`QuantModel::onnx_post`] is set). `srcs` are the node's sources (the
+    /// caller's [`Arch::sources`], computed once), `inputs` their codes.
+    pub fn post(&self, i: usize, srcs: &[Source], inputs: &[&[i32]], range: (i32, i32), out: &mut Vec<i32>) {
         let l = &self.layers[i];
         let float = matches!(
             l,
@@ -515,12 +501,11 @@ impl QuantModel {
         if !(self.onnx_post && float) {
             return l.post(inputs, range, out);
         }
-        let sources = self.arch.sources();
         let params = |s: &Source| match s {
             Source::Input => self.input,
             Source::Node(j) => self.outputs[*j].expect("codes"),
         };
-        let deq: Vec<Vec<f32>> = sources[i]
+        let deq: Vec<Vec<f32>> = srcs
             .iter()
             .zip(inputs)
             .map(|(s, x)| {
@@ -617,15 +602,10 @@ impl QLayer {
         let x = inputs[0];
         match self {
             QLayer::Gemm(g) => panic!("'{}' is a GEMM layer, not post-processing", g.name),
-            QLayer::Relu { zero_point } => {
+            QLayer::Relu { .. } | QLayer::Clip { .. } | QLayer::Flatten => {
                 out.clear();
                 out.extend_from_slice(x);
-                ops::relu(out, *zero_point);
-            }
-            QLayer::Clip { lo, hi } => {
-                out.clear();
-                out.extend_from_slice(x);
-                ops::clip(out, *lo, *hi);
+                self.in_place(out);
             }
             QLayer::AvgPool { k, stride, in_shape, out_shape, pad, count_include_pad, zero_point } => {
                 if *pad == Pads::default() {
@@ -648,11 +628,20 @@ impl QLayer {
                 out.clear();
                 r.extend(x, range, out);
             }
-            QLayer::Flatten => {
-                out.clear();
-                out.extend_from_slice(x);
-            }
         }
+    }
+
+    /// Apply an elementwise node (ReLU, Clip, flatten) to `x` in place, any number of images;
+    /// `false` (nothing done) for the other nodes.
+    pub fn in_place(&self, x: &mut [i32]) -> bool {
+        use super::ops;
+        match self {
+            QLayer::Relu { zero_point } => ops::relu(x, *zero_point),
+            QLayer::Clip { lo, hi } => ops::clip(x, *lo, *hi),
+            QLayer::Flatten => {}
+            _ => return false,
+        }
+        true
     }
 
     /// The op's name as the float model calls it.

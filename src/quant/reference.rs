@@ -17,10 +17,9 @@ pub fn forward(qm: &QuantModel, approx: &dyn Multiplier, exact: &dyn Multiplier,
 
 /// Every node's integer output for one image (codes; the logits layer's accumulators).
 pub fn forward_nodes(qm: &QuantModel, approx: &dyn Multiplier, exact: &dyn Multiplier, x: &[f32]) -> Vec<Vec<i32>> {
-    let range = qm.act_range();
     let input = qm.quantize_input(x);
     let mut vals: Vec<Vec<i32>> = Vec::with_capacity(qm.layers.len());
-    for (i, (l, srcs)) in qm.layers.iter().zip(qm.arch.sources()).enumerate() {
+    for (i, srcs) in qm.arch.sources().into_iter().enumerate() {
         let ins: Vec<&[i32]> = srcs
             .iter()
             .map(|s| match s {
@@ -28,12 +27,7 @@ pub fn forward_nodes(qm: &QuantModel, approx: &dyn Multiplier, exact: &dyn Multi
                 Source::Node(j) => vals[*j].as_slice(),
             })
             .collect();
-        let mut out = Vec::new();
-        match l {
-            QLayer::Gemm(g) => out = gemm(qm, g, if g.approximate { approx } else { exact }, ins[0], range),
-            _ => qm.post(i, &ins, range, &mut out),
-        }
-        vals.push(out);
+        vals.push(node_from(qm, i, &srcs, &ins, approx, exact));
     }
     vals
 }
@@ -41,12 +35,23 @@ pub fn forward_nodes(qm: &QuantModel, approx: &dyn Multiplier, exact: &dyn Multi
 /// Node `i` alone on the given integer inputs (one per source of the node, one image): how a
 /// single node is checked against another implementation fed the same codes.
 pub fn node(qm: &QuantModel, i: usize, inputs: &[&[i32]], approx: &dyn Multiplier, exact: &dyn Multiplier) -> Vec<i32> {
+    node_from(qm, i, &qm.arch.sources()[i], inputs, approx, exact)
+}
+
+fn node_from(
+    qm: &QuantModel,
+    i: usize,
+    srcs: &[Source],
+    inputs: &[&[i32]],
+    approx: &dyn Multiplier,
+    exact: &dyn Multiplier,
+) -> Vec<i32> {
     let range = qm.act_range();
     match &qm.layers[i] {
         QLayer::Gemm(g) => gemm(qm, g, if g.approximate { approx } else { exact }, inputs[0], range),
         _ => {
             let mut out = Vec::new();
-            qm.post(i, inputs, range, &mut out);
+            qm.post(i, srcs, inputs, range, &mut out);
             out
         }
     }

@@ -65,22 +65,9 @@ impl InferFlags {
         let t = &self.t;
         let inputs = t.inputs.resolve();
         let recover = t.one_recover()?;
-        let images = match &self.images {
-            None => None,
-            // Every image of the file (--n counts test-set images).
-            Some(path) => {
-                let arch = io::load(&t.model).map_err(|e| StudyError::Model(e.to_string()))?.arch;
-                let input = |e: crate::data::DataError| StudyError::Input(e.to_string());
-                let images = data::npy::read_images(path, arch.input).map_err(input)?;
-                let n = images.len() / arch.input.numel();
-                let labels = match &self.labels {
-                    Some(l) => data::npy::read_labels(l, n, arch.classes).map_err(input)?,
-                    None => Vec::new(),
-                };
-                Some(data::Dataset { shape: arch.input, images, labels })
-            }
-        };
-        let p = t.spec().prepare_on(&inputs, images)?;
+        // Every image of the file (--n counts test-set images).
+        let files = self.images.as_deref().map(|x| (x, self.labels.as_deref()));
+        let p = t.spec().prepare_on(&inputs, files)?;
         log(&format!("calibrated on {} training images (seed {})", t.calib, t.calib_seed));
         let m = p.resolve(&self.multiplier, self.bit_level, inputs.evoapprox.as_deref())?;
         let cfg = p.spec.accel_config(self.engine, self.bit_level, p.exact_power_mw);

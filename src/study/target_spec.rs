@@ -253,12 +253,16 @@ impl TargetSpec {
         self.prepare_on(inputs, None)
     }
 
-    /// [`Self::prepare`], measured on `images` instead of the test set when given (images of
-    /// a file, labelled or not: the float accuracy is then NaN); calibration stays on the
-    /// model's training set.
-    pub fn prepare_on(&self, inputs: &Inputs, images: Option<Dataset>) -> Result<Prepared, StudyError> {
+    /// [`Self::prepare`], measured on the images of a NumPy file (with its labels, if given:
+    /// else the float accuracy is NaN) instead of the test set when `files` are given;
+    /// calibration stays on the model's training set.
+    pub fn prepare_on(&self, inputs: &Inputs, files: Option<(&Path, Option<&Path>)>) -> Result<Prepared, StudyError> {
         let (m, train, test) = self.load(inputs)?;
-        let test = images.unwrap_or(test);
+        let test = match files {
+            Some((x, y)) => crate::data::npy::read_dataset(x, y, m.arch.input, m.arch.classes)
+                .map_err(|e| StudyError::Input(e.to_string()))?,
+            None => test,
+        };
         let dataset = m.meta.dataset;
         let (qm, calib) = self.quantize(&m, &train)?;
         let float_accuracy =

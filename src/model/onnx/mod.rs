@@ -921,6 +921,15 @@ fn ints(name: &str, v: &[usize]) -> AttributeProto {
     }
 }
 
+/// The attributes of a square `k × k` window at `stride` with `pad` (convolutions and pools).
+fn window(k: usize, stride: usize, pad: Pads) -> Vec<AttributeProto> {
+    vec![
+        ints("kernel_shape", &[k, k]),
+        ints("strides", &[stride, stride]),
+        ints("pads", &[pad.top, pad.left, pad.bottom, pad.right]),
+    ]
+}
+
 fn int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), i: v, r#type: proto::attr_type::INT, ..Default::default() }
 }
@@ -1025,13 +1034,7 @@ pub fn export(arch: &Arch, params: &Params) -> Vec<u8> {
                 &l.name,
                 vec![ins[0].clone(), add_param("weight"), add_param("bias")],
                 &out,
-                vec![
-                    ints("kernel_shape", &[k, k]),
-                    ints("strides", &[stride, stride]),
-                    ints("pads", &[pad.top, pad.left, pad.bottom, pad.right]),
-                    ints("dilations", &[1, 1]),
-                    int("group", groups as i64),
-                ],
+                [window(k, stride, pad), vec![ints("dilations", &[1, 1]), int("group", groups as i64)]].concat(),
             ),
             LayerKind::Linear { .. } => {
                 let mut a = ins[0].clone();
@@ -1048,24 +1051,9 @@ pub fn export(arch: &Arch, params: &Params) -> Vec<u8> {
                 &l.name,
                 ins,
                 &out,
-                vec![
-                    ints("kernel_shape", &[k, k]),
-                    ints("strides", &[stride, stride]),
-                    ints("pads", &[pad.top, pad.left, pad.bottom, pad.right]),
-                    int("count_include_pad", count_include_pad as i64),
-                ],
+                [window(k, stride, pad), vec![int("count_include_pad", count_include_pad as i64)]].concat(),
             ),
-            LayerKind::MaxPool { k, stride, pad } => node(
-                "MaxPool",
-                &l.name,
-                ins,
-                &out,
-                vec![
-                    ints("kernel_shape", &[k, k]),
-                    ints("strides", &[stride, stride]),
-                    ints("pads", &[pad.top, pad.left, pad.bottom, pad.right]),
-                ],
-            ),
+            LayerKind::MaxPool { k, stride, pad } => node("MaxPool", &l.name, ins, &out, window(k, stride, pad)),
             LayerKind::GlobalAvgPool => node("GlobalAveragePool", &l.name, ins, &out, vec![]),
             LayerKind::BatchNorm { eps } => {
                 let mut v = vec![ins[0].clone()];
