@@ -2,29 +2,14 @@
 
 use crate::common;
 
-use axdnn::data::DatasetName;
-use axdnn::model::io::{self, ModelMeta};
+use axdnn::model::io;
 use axdnn::model::{Arch, Shape};
 use std::process::Command;
 
 fn saved_lenet(dir: &std::path::Path) {
     let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
     let params = common::random_params(&arch, 9);
-    let meta = ModelMeta {
-        dataset: DatasetName::Mnist,
-        dataset_files: vec![],
-        epochs: 0,
-        seed: 9,
-        optimizer: "none (random parameters for a CLI test)".into(),
-        test_accuracy: 0.0,
-        test_n: 0,
-        batchnorm_folded: false,
-        train_seconds: 0.0,
-        command: String::new(),
-        sha256: String::new(),
-        finetune: None,
-        quantization: None,
-    };
+    let meta = crate::common::fixture_meta(axdnn::data::DatasetName::Mnist);
     io::save(dir, &arch, &params, &meta).unwrap();
 }
 

@@ -7,7 +7,7 @@ use crate::common;
 use axdnn::accel::array;
 use axdnn::accel::fast::{self, GemmOperands};
 use axdnn::accel::timing::{self, ArrayShape, Dataflow, GemmShape};
-use axdnn::accel::{AccelConfig, Accelerator, Engine};
+use axdnn::accel::{AccelConfig, Accelerator, Engine, Inference};
 use axdnn::model::{Arch, Shape};
 use axdnn::mult::Multiplier;
 use axdnn::quant::{self, ApproxLayers, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
@@ -108,6 +108,25 @@ fn exact_kernel_equals_exact_table() {
     }
 }
 
+/// `qm` on `imgs` with `lut`: the fast engine and the cycle-stepped array give the same
+/// accumulators, logits, per-layer and post-processing statistics, and every image's
+/// accumulators are the per-image oracle's. Returns the fast engine's run.
+pub(crate) fn engines_agree(qm: &QuantModel, lut: &Lut, cfg: AccelConfig, imgs: &[f32], what: &str) -> Inference {
+    let fast_run = Accelerator::new(qm, lut, cfg).unwrap().run(imgs).unwrap();
+    let cycle_run = Accelerator::new(qm, lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(imgs).unwrap();
+    assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
+    assert_eq!(fast_run.logits, cycle_run.logits, "{what}");
+    assert_eq!(fast_run.layers, cycle_run.layers, "{what}: per-layer stats (measured = closed form)");
+    assert_eq!(fast_run.post, cycle_run.post, "{what}: post-processing stats");
+    let exact = Lut::exact(8, 8, lut.signed);
+    let (d, c) = (qm.arch.input.numel(), qm.arch.classes);
+    for (j, x) in imgs.chunks_exact(d).enumerate() {
+        let want = quant::reference::forward(qm, lut, &exact, x);
+        assert_eq!(&fast_run.acc[j * c..(j + 1) * c], &want[..], "{what}: oracle image {j}");
+    }
+    fast_run
+}
+
 fn lenet() -> Arch {
     Arch::lenet5(Shape::new(1, 28, 28), 10)
 }
@@ -122,7 +141,6 @@ fn qmodel(arch: &Arch, scheme: QuantScheme, weights: WeightGranularity, approx: 
 fn lenet5_fast_equals_cycle_and_oracle_all_schemes() {
     let arch = lenet();
     let imgs = common::random_images(&arch, 2, 13);
-    let d = arch.input.numel();
     let cases = [
         (QuantScheme::AsymU8, WeightGranularity::PerTensor, ApproxLayers::Conv, Dataflow::Ws, 8, 8),
         (QuantScheme::AsymU8, WeightGranularity::PerChannel, ApproxLayers::All, Dataflow::Os, 8, 8),
@@ -143,17 +161,8 @@ fn lenet5_fast_equals_cycle_and_oracle_all_schemes() {
         let lut = common::random_lut(scheme.signed_multiplier(), 50 + i as u64);
         let exact = Lut::exact(8, 8, scheme.signed_multiplier());
         let cfg = AccelConfig { array: ArrayShape { rows, cols }, dataflow: df, ..AccelConfig::default() };
-        let fast_run = Accelerator::new(&qm, &lut, cfg).unwrap().run(&imgs).unwrap();
-        let cycle_run =
-            Accelerator::new(&qm, &lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&imgs).unwrap();
         let what = format!("{scheme} {df} {rows}x{cols}");
-        assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
-        assert_eq!(fast_run.logits, cycle_run.logits, "{what}");
-        assert_eq!(fast_run.layers, cycle_run.layers, "{what}: per-layer stats");
-        for j in 0..2 {
-            let want = quant::reference::forward(&qm, &lut, &exact, &imgs[j * d..(j + 1) * d]);
-            assert_eq!(&fast_run.acc[j * 10..(j + 1) * 10], &want[..], "{what}: oracle image {j}");
-        }
+        let fast_run = engines_agree(&qm, &lut, cfg, &imgs, &what);
         // The approximate table really matters (else the test could not fail).
         let exact_run = Accelerator::new(&qm, &exact, cfg).unwrap().run(&imgs).unwrap();
         assert_ne!(exact_run.acc, fast_run.acc, "{what}");

@@ -7,7 +7,7 @@
 use crate::common;
 
 use axdnn::accel::timing::{self, ArrayShape, Dataflow, GemmShape};
-use axdnn::accel::{AccelConfig, Accelerator, Engine};
+use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::model::{Arch, Layer, LayerKind};
 use axdnn::quant::{self, ApproxLayers, QLayer, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
 use axdnn::Lut;
@@ -45,17 +45,8 @@ fn graph_fast_equals_cycle_and_oracle_all_schemes() {
         let lut = common::random_lut(scheme.signed_multiplier(), 60 + i as u64);
         let exact = Lut::exact(8, 8, scheme.signed_multiplier());
         let cfg = AccelConfig { array: ArrayShape { rows, cols }, dataflow: df, ..AccelConfig::default() };
-        let fast_run = Accelerator::new(&qm, &lut, cfg).unwrap().run(&imgs).unwrap();
-        let cycle_run =
-            Accelerator::new(&qm, &lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&imgs).unwrap();
         let what = format!("{scheme} {df} {rows}x{cols}");
-        assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
-        assert_eq!(fast_run.layers, cycle_run.layers, "{what}: per-layer stats (measured = closed form)");
-        assert_eq!(fast_run.post, cycle_run.post, "{what}");
-        for j in 0..3 {
-            let want = quant::reference::forward(&qm, &lut, &exact, &imgs[j * d..(j + 1) * d]);
-            assert_eq!(&fast_run.acc[j * 10..(j + 1) * 10], &want[..], "{what}: oracle image {j}");
-        }
+        let fast_run = crate::accel_engines::engines_agree(&qm, &lut, cfg, &imgs, &what);
         // Every node's output equals the oracle's (the probe of fine-tuning).
         let acc = Accelerator::new(&qm, &lut, cfg).unwrap();
         let outs = acc.layer_outputs(&imgs[..d]).unwrap();
@@ -237,16 +228,7 @@ fn graph_recovery_per_group() {
             assert_eq!(dw.compensation.len(), 8, "{what}: one per channel");
             assert!(dw.mean_error_after < dw.mean_error_before / 5.0, "{what}: {dw:?}");
             let cfg = AccelConfig { array: ArrayShape { rows: 5, cols: 3 }, ..AccelConfig::default() };
-            let fast_run = Accelerator::new(&r, &lut, cfg).unwrap().run(&test[..2 * d]).unwrap();
-            let cycle_run = Accelerator::new(&r, &lut, AccelConfig { engine: Engine::Cycle, ..cfg })
-                .unwrap()
-                .run(&test[..2 * d])
-                .unwrap();
-            assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
-            for j in 0..2 {
-                let o = quant::reference::forward(&r, &lut, &exact, &test[j * d..(j + 1) * d]);
-                assert_eq!(&fast_run.acc[j * 10..(j + 1) * 10], &o[..], "{what}: oracle image {j}");
-            }
+            crate::accel_engines::engines_agree(&r, &lut, cfg, &test[..2 * d], &what);
             let recovered = Accelerator::new(&r, &lut, AccelConfig::default()).unwrap().run(&test).unwrap();
             let (before, after) = (dist(&plain.logits), dist(&recovered.logits));
             println!("{what}: Σ|logits − exact multiplier's| {before:.1} -> {after:.1}");
@@ -272,19 +254,8 @@ fn graph_finetune_folds_batch_norm() {
         arch: arch.clone(),
         params: common::graph_params(&arch, 11),
         meta: axdnn::model::io::ModelMeta {
-            dataset: axdnn::data::DatasetName::Cifar10,
-            dataset_files: vec![],
-            epochs: 1,
-            seed: 1,
-            optimizer: String::new(),
-            test_accuracy: 0.0,
-            test_n: 0,
-            batchnorm_folded: false,
-            train_seconds: 0.0,
-            command: String::new(),
             sha256: "base".into(),
-            finetune: None,
-            quantization: None,
+            ..crate::common::fixture_meta(axdnn::data::DatasetName::Cifar10)
         },
     };
     let lut = biased_lut(false, 8);

@@ -6,9 +6,9 @@
 use crate::common;
 
 use axdnn::accel::fast::{self, GemmOperands};
-use axdnn::accel::{AccelConfig, Accelerator, Engine};
+use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::model::{Arch, Shape};
-use axdnn::quant::{self, QGemm, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
+use axdnn::quant::{QGemm, QuantModel, QuantOptions, QuantScheme, WeightGranularity};
 use axdnn::recover::{recover, Recover};
 use axdnn::Lut;
 use rand::Rng;
@@ -66,27 +66,17 @@ fn recovered_models_fast_equals_cycle_and_oracle() {
     let arch = lenet();
     let calib = common::random_images(&arch, 16, 4);
     let imgs = common::random_images(&arch, 2, 5);
-    let d = arch.input.numel();
     for (i, scheme) in SCHEMES.into_iter().enumerate() {
         let qm = qmodel(&arch, scheme, WeightGranularity::PerChannel, &calib);
         let lut = biased_lut(scheme.signed_multiplier(), 60 + i as u64);
-        let exact = Lut::exact(8, 8, scheme.signed_multiplier());
         let plain = Accelerator::new(&qm, &lut, AccelConfig::default()).unwrap().run(&imgs).unwrap();
         for method in [Recover::Compensate, Recover::Tune] {
             let r = recover(&qm, &lut, &lut.sha256(), method, &calib).unwrap();
             let what = format!("{scheme} {method}");
             assert_ne!(r.layers, qm.layers, "{what}: recovery changed nothing");
             let cfg = AccelConfig { array: axdnn::accel::ArrayShape { rows: 6, cols: 5 }, ..AccelConfig::default() };
-            let fast_run = Accelerator::new(&r, &lut, cfg).unwrap().run(&imgs).unwrap();
-            let cycle_run =
-                Accelerator::new(&r, &lut, AccelConfig { engine: Engine::Cycle, ..cfg }).unwrap().run(&imgs).unwrap();
-            assert_eq!(fast_run.acc, cycle_run.acc, "{what}");
-            assert_eq!(fast_run.layers, cycle_run.layers, "{what}");
+            let fast_run = crate::accel_engines::engines_agree(&r, &lut, cfg, &imgs, &what);
             assert_ne!(fast_run.acc, plain.acc, "{what}: logits unchanged");
-            for j in 0..2 {
-                let want = quant::reference::forward(&r, &lut, &exact, &imgs[j * d..(j + 1) * d]);
-                assert_eq!(&fast_run.acc[j * 10..(j + 1) * 10], &want[..], "{what}: oracle image {j}");
-            }
         }
     }
 }
@@ -288,19 +278,8 @@ fn finetune_is_seeded_and_resumes_exactly() {
         arch: arch.clone(),
         params: common::random_params(&arch, 11),
         meta: axdnn::model::io::ModelMeta {
-            dataset: axdnn::data::DatasetName::Mnist,
-            dataset_files: vec![],
-            epochs: 1,
-            seed: 1,
-            optimizer: String::new(),
-            test_accuracy: 0.0,
-            test_n: 0,
-            batchnorm_folded: false,
-            train_seconds: 0.0,
-            command: String::new(),
             sha256: "base".into(),
-            finetune: None,
-            quantization: None,
+            ..crate::common::fixture_meta(axdnn::data::DatasetName::Mnist)
         },
     };
     let (train, test) = (dataset(&arch, 96, 1), dataset(&arch, 16, 2));

@@ -30,21 +30,7 @@ fn good_model(dir: &Path) {
     use axdnn::model::{Arch, ArchName, Shape};
     let arch = Arch::new(ArchName::Lenet5, Shape::new(1, 28, 28), 10);
     let p = axdnn::model::Params::zeros(&arch);
-    let meta = axdnn::model::io::ModelMeta {
-        dataset: axdnn::data::DatasetName::Mnist,
-        dataset_files: vec![],
-        epochs: 0,
-        seed: 0,
-        optimizer: "none".into(),
-        test_accuracy: 0.0,
-        test_n: 0,
-        batchnorm_folded: false,
-        train_seconds: 0.0,
-        command: "test".into(),
-        sha256: String::new(),
-        finetune: None,
-        quantization: None,
-    };
+    let meta = crate::common::fixture_meta(axdnn::data::DatasetName::Mnist);
     axdnn::model::io::save(dir, &arch, &p, &meta).unwrap();
 }
 

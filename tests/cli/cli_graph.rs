@@ -3,7 +3,6 @@
 //! recovery), `attack` (transferred and BPDA) and `rtl cosim` of its depthwise layer.
 
 use crate::common;
-use axdnn::model::{Arch, ArchName, Layer, LayerKind, Pads, Shape};
 use std::process::Command;
 
 fn axdnn() -> Command {
@@ -18,58 +17,15 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// A small MNIST graph: conv-bn-relu, depthwise-bn, pointwise, residual add, max pool, a strided
-/// convolution with asymmetric padding, global average pool, linear.
-fn mnist_graph() -> Arch {
-    let conv = |out_ch, k, stride, pad, groups| LayerKind::Conv { out_ch, k, stride, pad, groups };
-    let l = Layer::new;
-    Arch {
-        name: ArchName::Graph,
-        input: Shape::new(1, 28, 28),
-        classes: 10,
-        normalize: None,
-        layers: vec![
-            l("conv1", conv(8, 3, 1, Pads::uniform(1), 1)),
-            l("bn1", LayerKind::BatchNorm { eps: 1e-5 }),
-            l("relu1", LayerKind::Relu),
-            l("dw", conv(8, 3, 1, Pads::uniform(1), 8)),
-            l("bn2", LayerKind::BatchNorm { eps: 1e-5 }),
-            l("pw", conv(8, 1, 1, Pads::default(), 1)),
-            Layer::with_inputs("add", LayerKind::Add, &["pw", "relu1"]),
-            l("relu2", LayerKind::Relu),
-            l("mp", LayerKind::MaxPool { k: 2, stride: 2, pad: Pads::default() }),
-            l("conv3", conv(16, 3, 2, Pads { top: 0, left: 0, bottom: 1, right: 1 }, 1)),
-            l("relu3", LayerKind::Relu),
-            l("gap", LayerKind::GlobalAvgPool),
-            l("flat", LayerKind::Flatten),
-            l("fc", LayerKind::Linear { out: 10 }),
-        ],
-    }
-}
-
 #[test]
 fn a_graph_model_runs_through_the_commands() {
     let (Some(data), Some(ev)) = (common::data(), common::evoapprox()) else { return };
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("graph-mnist");
-    let arch = mnist_graph();
+    let arch = common::mnist_graph();
     arch.validate().unwrap();
     let params = common::graph_params(&arch, 3);
-    let meta = axdnn::model::io::ModelMeta {
-        dataset: axdnn::data::DatasetName::Mnist,
-        dataset_files: vec![],
-        epochs: 0,
-        seed: 3,
-        optimizer: "none (random weights, a test fixture)".into(),
-        test_accuracy: 0.0,
-        test_n: 0,
-        batchnorm_folded: false,
-        train_seconds: 0.0,
-        command: String::new(),
-        sha256: String::new(),
-        finetune: None,
-        quantization: None,
-    };
+    let meta = crate::common::fixture_meta(axdnn::data::DatasetName::Mnist);
     axdnn::model::io::save(&model, &arch, &params, &meta).unwrap();
     let (m, data, ev) = (model.to_str().unwrap(), data.to_str().unwrap(), ev.to_str().unwrap());
     let line = ok(&["eval", "--model", m, "--n", "50", "--data", data]);

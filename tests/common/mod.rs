@@ -228,6 +228,70 @@ pub fn graph_arch() -> Arch {
     }
 }
 
+/// The float engine's batched logits of `n` images `x` equal the direct-loop reference's
+/// (`forward_reference`) within 1e-4 relative; returns every image's reference node outputs.
+pub fn logits_match_reference(arch: &Arch, p: &Params, x: &[f32], n: usize, what: &str) -> Vec<Vec<Vec<f32>>> {
+    let fast = axdnn::model::engine::logits(arch, p, x, n);
+    let (per, c) = (arch.input.numel(), arch.classes);
+    (0..n)
+        .map(|i| {
+            let r = axdnn::model::forward_reference(arch, p, &x[i * per..(i + 1) * per]);
+            for (k, (&a, &b)) in fast[i * c..(i + 1) * c].iter().zip(r.last().unwrap()).enumerate() {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{what} img {i} class {k}: {a} vs {b}");
+            }
+            r
+        })
+        .collect()
+}
+
+/// The description of a model folder made by a test (random or fixed parameters, not trained).
+pub fn fixture_meta(dataset: axdnn::data::DatasetName) -> axdnn::model::io::ModelMeta {
+    axdnn::model::io::ModelMeta {
+        dataset,
+        dataset_files: vec![],
+        epochs: 0,
+        seed: 0,
+        optimizer: "none (a test fixture)".into(),
+        test_accuracy: 0.0,
+        test_n: 0,
+        batchnorm_folded: false,
+        train_seconds: 0.0,
+        command: String::new(),
+        sha256: String::new(),
+        finetune: None,
+        quantization: None,
+    }
+}
+
+/// A small MNIST graph: conv-bn-relu, depthwise-bn, pointwise, residual add, max pool, a strided
+/// convolution with asymmetric padding, global average pool, linear.
+pub fn mnist_graph() -> Arch {
+    let conv = |out_ch, k, stride, pad, groups| LayerKind::Conv { out_ch, k, stride, pad, groups };
+    let l = Layer::new;
+    Arch {
+        name: ArchName::Graph,
+        input: Shape::new(1, 28, 28),
+        classes: 10,
+        normalize: None,
+        layers: vec![
+            l("conv1", conv(8, 3, 1, Pads::uniform(1), 1)),
+            l("bn1", LayerKind::BatchNorm { eps: 1e-5 }),
+            l("relu1", LayerKind::Relu),
+            l("dw", conv(8, 3, 1, Pads::uniform(1), 8)),
+            l("bn2", LayerKind::BatchNorm { eps: 1e-5 }),
+            l("pw", conv(8, 1, 1, Pads::default(), 1)),
+            Layer::with_inputs("add", LayerKind::Add, &["pw", "relu1"]),
+            l("relu2", LayerKind::Relu),
+            l("mp", LayerKind::MaxPool { k: 2, stride: 2, pad: Pads::default() }),
+            l("conv3", conv(16, 3, 2, Pads { top: 0, left: 0, bottom: 1, right: 1 }, 1)),
+            l("relu3", LayerKind::Relu),
+            l("gap", LayerKind::GlobalAvgPool),
+            l("flat", LayerKind::Flatten),
+            l("fc", LayerKind::Linear { out: 10 }),
+        ],
+    }
+}
+
 pub fn graph_params(arch: &Arch, seed: u64) -> Params {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut p = axdnn::model::engine::init_params(arch, &mut rng);

@@ -1,7 +1,7 @@
 //! The fast engine against the reference forward pass and against finite differences.
 
-use axdnn::model::engine::{init_params, input_gradient_t, logits, Mode, Net};
-use axdnn::model::{forward_reference, Arch, ArchName, Params, Shape};
+use axdnn::model::engine::{init_params, input_gradient_t, Mode, Net};
+use axdnn::model::{Arch, ArchName, Params, Shape};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -32,15 +32,7 @@ fn logits_match_reference_forward() {
             let (arch, p) = setup(name, input, 1);
             let n = 3;
             let x = images(n, input, 2);
-            let fast = logits(&arch, &p, &x, n);
-            for i in 0..n {
-                let r = forward_reference(&arch, &p, &x[i * input.numel()..(i + 1) * input.numel()]);
-                let want = r.last().unwrap();
-                for c in 0..10 {
-                    let (a, b) = (fast[i * 10 + c], want[c]);
-                    assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{name} {input} img {i} class {c}: {a} vs {b}");
-                }
-            }
+            crate::common::logits_match_reference(&arch, &p, &x, n, &format!("{name} {input}"));
         }
     }
 }

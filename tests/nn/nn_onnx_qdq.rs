@@ -1,39 +1,16 @@
 //! QDQ-quantized ONNX files (ONNX Runtime's `quantize_static`: uint8 activations, per-channel
 //! int8 weights) import with their own scales and zero points and, with the exact multiplier and
 //! ONNX's requantization, reproduce ONNX Runtime's int8 outputs: the trained LeNet-5 and a graph
-//! with a residual add, max pool and global average pool, on MNIST test images.
+//! with batch norm, a depthwise convolution, a residual add, max pool and global average pool
+//! (batch norm fused by ONNX Runtime's pre-processing), on MNIST test images.
 
 use crate::common::{graph_params, python_with};
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::data::{DatasetName, Split};
-use axdnn::model::{Arch, ArchName, Layer, LayerKind, Pads, Params, Shape};
+use axdnn::model::{Arch, LayerKind, Params, Shape};
 use axdnn::quant::{QuantModel, QuantOptions, QuantScheme, WeightGranularity};
 use axdnn::Lut;
 use std::path::Path;
-
-fn graph() -> Arch {
-    let conv = |out_ch, k, stride, pad, groups| LayerKind::Conv { out_ch, k, stride, pad, groups };
-    let l = Layer::new;
-    Arch {
-        name: ArchName::Graph,
-        input: Shape::new(1, 28, 28),
-        classes: 10,
-        normalize: None,
-        layers: vec![
-            l("conv1", conv(8, 3, 1, Pads::uniform(1), 1)),
-            l("relu1", LayerKind::Relu),
-            l("conv2", conv(8, 3, 1, Pads::uniform(1), 1)),
-            Layer::with_inputs("add", LayerKind::Add, &["conv2", "relu1"]),
-            l("relu2", LayerKind::Relu),
-            l("mp", LayerKind::MaxPool { k: 2, stride: 2, pad: Pads::default() }),
-            l("conv3", conv(16, 3, 2, Pads::uniform(1), 1)),
-            l("relu3", LayerKind::Relu),
-            l("gap", LayerKind::GlobalAvgPool),
-            l("flat", LayerKind::Flatten),
-            l("fc", LayerKind::Linear { out: 10 }),
-        ],
-    }
-}
 
 fn read_npy_f32(p: &Path) -> (Vec<usize>, Vec<f32>) {
     let a = axdnn::util::npy::parse(&std::fs::read(p).unwrap()).unwrap();
@@ -176,7 +153,7 @@ fn qdq_files_reproduce_onnx_runtime_int8_outputs() {
     let calib = train.images_at(&axdnn::quant::calibration_indices(train.len(), 64, 0));
     let lenet =
         axdnn::model::io::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lenet5-mnist").as_path()).unwrap();
-    let g = graph();
+    let g = crate::common::mnist_graph();
     for (name, arch, params) in
         [("lenet5", lenet.arch.clone(), lenet.params.clone()), ("graph", g.clone(), graph_params(&g, 9))]
     {
