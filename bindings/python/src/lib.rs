@@ -451,10 +451,7 @@ impl Model {
         x: &Bound<'py, PyAny>,
         labels: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (x, n) = images(x, self.m.arch.input)?;
-        let y = self::labels(labels, n, self.m.arch.classes)?;
-        let (_, g) = py.detach(|| engine::input_gradient(&self.m.arch, &self.m.params, &x, &y));
-        Ok(array4(py, g, n, self.m.arch.input))
+        Ok(self.loss_and_gradient(py, x, labels)?.1)
     }
 
     /// Each image's cross-entropy loss `(N,)` and its gradient `(N, C, H, W)`.
