@@ -132,6 +132,30 @@ fn import_rewrites_what_frameworks_write() {
     assert_eq!(e.to_string(), "m.onnx: node 'conv1' (Conv): input 'missing' is not defined before");
     let e = onnx::import_bytes(b"\x08\x07\x12", Path::new("bad.onnx")).unwrap_err();
     assert!(e.to_string().starts_with("bad.onnx: not an ONNX model"), "{e}");
+    // What the issue lists as bad input, each one error naming the node or the file.
+    let e = edited(|g| {
+        let d = g.node[0].attribute.iter_mut().find(|a| a.name == "dilations").unwrap();
+        d.ints = vec![2, 2];
+    })
+    .unwrap_err();
+    assert_eq!(e.to_string(), "m.onnx: node 'conv1' (Conv): dilations [2, 2] are not supported");
+    let e = edited(|g| {
+        let mut second = g.input[0].clone();
+        second.name = "second".into();
+        g.input.push(second);
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("2 graph inputs") && e.to_string().contains("second"), "{e}");
+    let e = edited(|g| {
+        let dims = &mut g.input[0].r#type.as_mut().unwrap().tensor_type.as_mut().unwrap().shape.as_mut().unwrap().dim;
+        dims[2] = proto::Dimension { dim_value: None, dim_param: Some("height".into()) };
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("C, H and W must be fixed"), "{e}");
+    let arch = Arch::lenet5(Shape::new(1, 28, 28), 10);
+    let whole = onnx::export(&arch, &random_params(&arch, 9));
+    let e = onnx::import_bytes(&whole[..whole.len() / 2], Path::new("cut.onnx")).unwrap_err();
+    assert!(e.to_string().starts_with("cut.onnx: not an ONNX model"), "{e}");
 }
 
 /// A pool's `ceil_mode = 1` becomes padding at the end (padding never wins a max, an average
