@@ -219,6 +219,8 @@ pub enum ArchName {
     Alexnet,
     /// ResNet-20 of He et al. for CIFAR-10 (see [`Arch::resnet20`]).
     Resnet20,
+    /// A MobileNetV2-style depthwise-separable network for 32×32 images (see [`Arch::mobilenet`]).
+    Mobilenet,
     /// A network described node by node (no built-in builder).
     Graph,
 }
@@ -228,13 +230,14 @@ crate::name_table!(
     "model": Lenet5 = "lenet5",
     Alexnet = "alexnet",
     Resnet20 = "resnet20",
+    Mobilenet = "mobilenet",
     Graph = "graph"
 );
 
 impl ArchName {
     /// Whether the architecture has batch-norm nodes of its own (so training adds none).
     pub fn has_batchnorm_nodes(self) -> bool {
-        matches!(self, ArchName::Resnet20)
+        matches!(self, ArchName::Resnet20 | ArchName::Mobilenet)
     }
 }
 
@@ -434,6 +437,7 @@ impl Arch {
             ArchName::Lenet5 => Some(Arch::lenet5(input, classes)),
             ArchName::Alexnet => Some(Arch::alexnet(input, classes)),
             ArchName::Resnet20 => Some(Arch::resnet20(input, classes)),
+            ArchName::Mobilenet => Some(Arch::mobilenet(input, classes)),
             ArchName::Graph => None,
         }
     }
@@ -535,6 +539,62 @@ impl Arch {
         layers.push(Layer::new("flatten", LayerKind::Flatten));
         layers.push(Layer::new("fc", LayerKind::Linear { out: classes }));
         Arch { name: ArchName::Resnet20, input, classes, layers, normalize: None }
+    }
+
+    /// A MobileNetV2-style network (Sandler et al. 2018) sized for 32×32 images and a 2-core
+    /// trainer: a 3×3 stem convolution to 32 channels, then inverted-residual blocks — 1×1
+    /// expansion, depthwise 3×3, linear 1×1 projection, each with batch norm, ReLU6 after the
+    /// first two, an identity shortcut where stride is 1 and the width is kept — with (expansion
+    /// t, width c, blocks n, first stride s) = (1,16,1,1), (4,24,2,1), (4,32,3,2), (4,64,3,2),
+    /// (4,96,2,1); a 1×1 head to 256 channels, global average pooling and one linear layer.
+    /// About 35 M multiply-accumulates per image (ResNet-20: 41 M). The first blocks keep the
+    /// resolution (MobileNetV2's ImageNet strides would leave a 1×1 map of a 32×32 image).
+    pub fn mobilenet(input: Shape, classes: usize) -> Arch {
+        let bn = LayerKind::BatchNorm { eps: 1e-5 };
+        let relu6 = LayerKind::Clip { min: 0.0, max: 6.0 };
+        let conv = |out_ch, k, stride, groups| LayerKind::Conv { out_ch, k, stride, pad: Pads::uniform(k / 2), groups };
+        let mut layers = vec![
+            Layer::new("stem.conv", conv(32, 3, 1, 1)),
+            Layer::new("stem.bn", bn),
+            Layer::new("stem.relu6", relu6),
+        ];
+        let (mut last, mut ch) = ("stem.relu6".to_string(), 32usize);
+        let mut index = 0;
+        for (t, width, n, first_stride) in [(1, 16, 1, 1), (4, 24, 2, 1), (4, 32, 3, 2), (4, 64, 3, 2), (4, 96, 2, 1)] {
+            for i in 0..n {
+                let stride = if i == 0 { first_stride } else { 1 };
+                let b = format!("block{index}");
+                let hidden = ch * t;
+                let mut from = last.clone();
+                if t != 1 {
+                    layers.push(Layer::with_inputs(format!("{b}.expand"), conv(hidden, 1, 1, 1), &[&from]));
+                    layers.push(Layer::new(format!("{b}.expand_bn"), bn));
+                    layers.push(Layer::new(format!("{b}.expand_relu6"), relu6));
+                    from = format!("{b}.expand_relu6");
+                }
+                layers.push(Layer::with_inputs(format!("{b}.dw"), conv(hidden, 3, stride, hidden), &[&from]));
+                layers.push(Layer::new(format!("{b}.dw_bn"), bn));
+                layers.push(Layer::new(format!("{b}.dw_relu6"), relu6));
+                layers.push(Layer::new(format!("{b}.project"), conv(width, 1, 1, 1)));
+                layers.push(Layer::new(format!("{b}.project_bn"), bn));
+                last = if stride == 1 && ch == width {
+                    let add = format!("{b}.add");
+                    layers.push(Layer::with_inputs(add.clone(), LayerKind::Add, &[&format!("{b}.project_bn"), &last]));
+                    add
+                } else {
+                    format!("{b}.project_bn")
+                };
+                ch = width;
+                index += 1;
+            }
+        }
+        layers.push(Layer::with_inputs("head.conv", conv(256, 1, 1, 1), &[&last]));
+        layers.push(Layer::new("head.bn", bn));
+        layers.push(Layer::new("head.relu6", relu6));
+        layers.push(Layer::new("avgpool", LayerKind::GlobalAvgPool));
+        layers.push(Layer::new("flatten", LayerKind::Flatten));
+        layers.push(Layer::new("fc", LayerKind::Linear { out: classes }));
+        Arch { name: ArchName::Mobilenet, input, classes, layers, normalize: None }
     }
 
     /// Whether every node reads just the previous one (LeNet-5, AlexNet and any plain stack):

@@ -18,6 +18,7 @@
 
 use super::arch::{Arch, LayerKind, Pads, Shape, Source, BATCHNORM_TENSORS};
 use super::conv::ConvGeom;
+use super::depthwise;
 use super::params::{Params, Tensor};
 use super::real::{gemm, Real};
 use rayon::prelude::*;
@@ -318,7 +319,19 @@ impl<T: Real> Net<T> {
                     let mut cols = Vec::new();
                     // Borrowed out of `self` while `take`/`give` use its scratch pool.
                     let (w, b) = (std::mem::take(&mut self.w[i]), std::mem::take(&mut self.b[i]));
-                    for g in 0..groups {
+                    let depthwise = (icg == 1 && ocg == 1).then(|| pad.as_uniform()).flatten().map(|p| ConvGeom {
+                        n,
+                        input: s,
+                        k,
+                        stride,
+                        pad: p,
+                        oh: out_shape.h,
+                        ow: out_shape.w,
+                    });
+                    if let Some(geom) = depthwise {
+                        depthwise::forward(&act.data, geom, &w, &b, &mut y);
+                    }
+                    for g in (0..groups).filter(|_| depthwise.is_none()) {
                         let xg = &act.data[g * icg * plane..(g + 1) * icg * plane];
                         let wg = &w[g * ocg * kk..(g + 1) * ocg * kk];
                         let bg = &b[g * ocg..(g + 1) * ocg];
@@ -347,8 +360,13 @@ impl<T: Real> Net<T> {
                         }
                     }
                     (self.w[i], self.b[i]) = (w, b);
-                    // The input is dead now; its buffer serves a later layer.
-                    self.give(act.data);
+                    if depthwise.is_some() && keep_cols && cache.is_some() {
+                        // The depthwise weight gradient reads the input itself.
+                        cols = act.data;
+                    } else {
+                        // The input is dead now; its buffer serves a later layer.
+                        self.give(act.data);
+                    }
                     let bn_cache = match (&mut self.bn[i], mode) {
                         (Some(bn), Mode::Train) => Some(bn_train_forward(bn, &mut y, np, BN_EPS)),
                         (Some(bn), Mode::Eval) => {
@@ -678,59 +696,83 @@ impl<T: Real> Net<T> {
                     let kk = icg * k * k;
                     let plane = n * in_shape.h * in_shape.w;
                     let gs = Shape::new(icg, in_shape.h, in_shape.w);
-                    if param_grads {
-                        grads.b[i] = dy.par_chunks(np).map(|row| row.iter().fold(T::ZERO, |a, &v| a + v)).collect();
-                        for g in 0..groups {
-                            // dW[OC×K] = dY[OC×NP] · colsᵀ
-                            gemm(
-                                ocg,
-                                np,
-                                kk,
-                                T::ONE,
-                                &dy[g * ocg * np..(g + 1) * ocg * np],
-                                np,
-                                1,
-                                &cols[g * kk * np..(g + 1) * kk * np],
-                                1,
-                                np,
-                                T::ZERO,
-                                &mut grads.w[i][g * ocg * kk..(g + 1) * ocg * kk],
-                            );
+                    let depthwise = (icg == 1 && ocg == 1).then(|| pad.as_uniform()).flatten().map(|p| ConvGeom {
+                        n,
+                        input: in_shape,
+                        k,
+                        stride,
+                        pad: p,
+                        oh: out_shape.h,
+                        ow: out_shape.w,
+                    });
+                    if let Some(geom) = depthwise {
+                        // `cols` holds the layer's input (see the forward pass).
+                        if param_grads {
+                            grads.b[i] = dy.par_chunks(np).map(|row| row.iter().fold(T::ZERO, |a, &v| a + v)).collect();
+                            depthwise::backward_weight(&cols, geom, &dy, &mut grads.w[i]);
                         }
-                    }
-                    if need_dx(0) {
-                        let mut parts = Vec::with_capacity(groups);
-                        // Borrowed out of `self` while `take`/`give` use its scratch pool.
-                        let w = std::mem::take(&mut self.w[i]);
-                        for g in 0..groups {
-                            let dyg = &dy[g * ocg * np..(g + 1) * ocg * np];
-                            let wg = &w[g * ocg * kk..(g + 1) * ocg * kk];
-                            let fused = pad.as_uniform().and_then(|p| {
-                                let geom =
-                                    ConvGeom { n, input: gs, k, stride, pad: p, oh: out_shape.h, ow: out_shape.w };
-                                T::conv_backward_input(dyg, geom, wg)
-                            });
-                            parts.push(match fused {
-                                Some(dx) => dx,
-                                None => {
-                                    // The fused forward kept no im2col matrix: a scratch buffer of its size.
-                                    let mut dcols = self.take(kk * np);
-                                    // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
-                                    gemm(kk, ocg, np, T::ONE, wg, 1, kk, dyg, np, 1, T::ZERO, &mut dcols);
-                                    let dx = col2im(&dcols, n, gs, k, stride, pad, out_shape.h, out_shape.w);
-                                    self.give(dcols);
-                                    dx
-                                }
-                            });
-                        }
-                        self.w[i] = w;
                         self.give(cols);
-                        let dx = if groups == 1 { parts.pop().expect("one group") } else { parts.concat() };
-                        debug_assert_eq!(dx.len(), in_shape.c * plane);
-                        vec![Act { data: dx, layout: Layout::Spatial(in_shape) }]
+                        if need_dx(0) {
+                            let dx = depthwise::backward_input(&dy, geom, &self.w[i]);
+                            vec![Act { data: dx, layout: Layout::Spatial(in_shape) }]
+                        } else {
+                            vec![]
+                        }
                     } else {
-                        self.give(cols);
-                        vec![]
+                        if param_grads {
+                            grads.b[i] = dy.par_chunks(np).map(|row| row.iter().fold(T::ZERO, |a, &v| a + v)).collect();
+                            for g in 0..groups {
+                                // dW[OC×K] = dY[OC×NP] · colsᵀ
+                                gemm(
+                                    ocg,
+                                    np,
+                                    kk,
+                                    T::ONE,
+                                    &dy[g * ocg * np..(g + 1) * ocg * np],
+                                    np,
+                                    1,
+                                    &cols[g * kk * np..(g + 1) * kk * np],
+                                    1,
+                                    np,
+                                    T::ZERO,
+                                    &mut grads.w[i][g * ocg * kk..(g + 1) * ocg * kk],
+                                );
+                            }
+                        }
+                        if need_dx(0) {
+                            let mut parts = Vec::with_capacity(groups);
+                            // Borrowed out of `self` while `take`/`give` use its scratch pool.
+                            let w = std::mem::take(&mut self.w[i]);
+                            for g in 0..groups {
+                                let dyg = &dy[g * ocg * np..(g + 1) * ocg * np];
+                                let wg = &w[g * ocg * kk..(g + 1) * ocg * kk];
+                                let fused = pad.as_uniform().and_then(|p| {
+                                    let geom =
+                                        ConvGeom { n, input: gs, k, stride, pad: p, oh: out_shape.h, ow: out_shape.w };
+                                    T::conv_backward_input(dyg, geom, wg)
+                                });
+                                parts.push(match fused {
+                                    Some(dx) => dx,
+                                    None => {
+                                        // The fused forward kept no im2col matrix: a scratch buffer of its size.
+                                        let mut dcols = self.take(kk * np);
+                                        // dcols[K×NP] = Wᵀ · dY (beta 0: the old contents are overwritten)
+                                        gemm(kk, ocg, np, T::ONE, wg, 1, kk, dyg, np, 1, T::ZERO, &mut dcols);
+                                        let dx = col2im(&dcols, n, gs, k, stride, pad, out_shape.h, out_shape.w);
+                                        self.give(dcols);
+                                        dx
+                                    }
+                                });
+                            }
+                            self.w[i] = w;
+                            self.give(cols);
+                            let dx = if groups == 1 { parts.pop().expect("one group") } else { parts.concat() };
+                            debug_assert_eq!(dx.len(), in_shape.c * plane);
+                            vec![Act { data: dx, layout: Layout::Spatial(in_shape) }]
+                        } else {
+                            self.give(cols);
+                            vec![]
+                        }
                     }
                 }
                 (LayerKind::Linear { out }, Cache::Linear { x, from }) => {

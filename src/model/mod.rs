@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod conv;
+pub mod depthwise;
 pub mod engine;
 pub mod fold;
 pub mod params;

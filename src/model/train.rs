@@ -602,7 +602,7 @@ pub fn trained_meta(
 /// `axdnn train`: train a model in float into a model folder.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainFlags {
-    /// Architecture: lenet5 | alexnet | resnet20 (`--model` is accepted as an alias).
+    /// Architecture: lenet5 | alexnet | resnet20 | mobilenet (`--model` is accepted as an alias).
     #[arg(long, alias = "model")]
     pub arch: ArchName,
     /// Dataset: mnist | cifar10.

@@ -205,7 +205,7 @@ fn model_json_keeps_the_chain_form() {
 #[test]
 fn batchnorm_folds_into_the_layer_before() {
     use axdnn::model::fold::fold_batchnorm;
-    for arch in [Arch::resnet20(Shape::new(3, 32, 32), 10), graph()] {
+    for arch in [Arch::resnet20(Shape::new(3, 32, 32), 10), Arch::mobilenet(Shape::new(3, 32, 32), 10), graph()] {
         let p = params(&arch, 21);
         let (f, fp) = fold_batchnorm(&arch, &p);
         f.validate().unwrap();

@@ -9,18 +9,20 @@ use axdnn::model::{Arch, LayerKind, Normalization, Pads, Params, Shape};
 use prost::Message;
 use std::path::Path;
 
-/// The networks exported: both paper models (LeNet-5 with the MNIST normalization), ResNet-20
-/// and the graph with every op.
+/// The networks exported: both paper models (LeNet-5 with the MNIST normalization), ResNet-20,
+/// the MobileNet-style network and the graph with every op.
 fn networks() -> Vec<(&'static str, Arch, Params)> {
     let mut lenet = Arch::lenet5(Shape::new(1, 28, 28), 10);
     lenet.normalize = Some(Normalization::mnist());
     let alexnet = Arch::alexnet(Shape::new(3, 32, 32), 10);
     let resnet = Arch::resnet20(Shape::new(3, 32, 32), 10);
+    let mobilenet = Arch::mobilenet(Shape::new(3, 32, 32), 10);
     let graph = graph_arch();
     vec![
         ("lenet5", lenet.clone(), random_params(&lenet, 1)),
         ("alexnet", alexnet.clone(), random_params(&alexnet, 2)),
         ("resnet20", resnet.clone(), graph_params(&resnet, 3)),
+        ("mobilenet", mobilenet.clone(), graph_params(&mobilenet, 5)),
         ("graph", graph.clone(), graph_params(&graph, 4)),
     ]
 }
