@@ -10,6 +10,11 @@ pub trait Classifier: Sync {
     fn name(&self) -> String;
     /// Values per sample.
     fn input_len(&self) -> usize;
+    /// Shape of one sample (channels, height, width); attacks that work on image windows
+    /// (Square) need it. A flat input is one row: 1 × 1 × [`Classifier::input_len`].
+    fn input_shape(&self) -> Shape {
+        Shape::new(1, 1, self.input_len())
+    }
     /// Number of classes (logits per sample).
     fn classes(&self) -> usize;
     /// Logits of `x` (`n × input_len`), `n × classes`.
@@ -48,6 +53,9 @@ impl Classifier for FloatClassifier<'_> {
     fn input_len(&self) -> usize {
         self.arch.input.numel()
     }
+    fn input_shape(&self) -> Shape {
+        self.arch.input
+    }
     fn classes(&self) -> usize {
         self.arch.classes
     }
@@ -83,6 +91,9 @@ impl Classifier for AccelClassifier<'_> {
     fn input_len(&self) -> usize {
         self.accel.model().arch.input.numel()
     }
+    fn input_shape(&self) -> Shape {
+        self.accel.model().arch.input
+    }
     fn classes(&self) -> usize {
         self.accel.model().arch.classes
     }
@@ -112,6 +123,9 @@ impl Classifier for BpdaClassifier<'_> {
     }
     fn input_len(&self) -> usize {
         self.arch.input.numel()
+    }
+    fn input_shape(&self) -> Shape {
+        self.arch.input
     }
     fn classes(&self) -> usize {
         self.arch.classes
@@ -149,6 +163,9 @@ impl Classifier for NormalizedView<'_> {
     }
     fn input_len(&self) -> usize {
         self.inner.input_len()
+    }
+    fn input_shape(&self) -> Shape {
+        self.input
     }
     fn classes(&self) -> usize {
         self.inner.classes()

@@ -1,7 +1,8 @@
 //! The ten fixed-epsilon adversarial attacks of the paper with Foolbox 3.3 semantics
 //! (`../shared/docs/attacks.md`): FGM/FGSM, L2/Linf BIM, L2/Linf PGD, L2 contrast reduction and
 //! repeated additive Gaussian/uniform noise; and AutoAttack's APGD-CE and APGD-T (Croce & Hein
-//! 2020, the reference implementation's semantics; [`apgd`]).
+//! 2020, the reference implementation's semantics; [`apgd`]) and Square (score-based, queries
+//! only the logits; [`square`]).
 //!
 //! An attack sees a [`Classifier`] (logits, and the input gradient of the summed cross-entropy
 //! when it has one) and draws every random number from a [`NoiseSource`], seeded by default and
@@ -15,10 +16,12 @@ mod classifier;
 mod contrast;
 mod gradient;
 mod noise;
+pub mod square;
 
 pub use apgd::ApgdParams;
 pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifier, LogitLossGrad, NormalizedView};
 pub use noise::{Draw, NoiseSource, ReplayNoise, SeededNoise};
+pub use square::SquareParams;
 
 use std::fmt;
 
@@ -167,9 +170,13 @@ pub enum Attack {
     L2ApgdCe,
     /// APGD on the targeted DLR loss, L2.
     L2ApgdT,
+    /// Square Attack, Linf (AutoAttack's `SquareAttack`): random search on the logits only.
+    LinfSquare,
+    /// Square Attack, L2.
+    L2Square,
 }
 
-crate::name_table!(Attack, "attack": Fgm = "fgm" | "L2FastGradientAttack", Fgsm = "fgsm" | "LinfFastGradientAttack", L2Bim = "l2-bim" | "L2BasicIterativeAttack", LinfBim = "linf-bim" | "LinfBasicIterativeAttack", L2Pgd = "l2-pgd" | "L2ProjectedGradientDescentAttack", LinfPgd = "linf-pgd" | "LinfProjectedGradientDescentAttack", L2ContrastReduction = "l2-contrast" | "L2ContrastReductionAttack", L2RepeatedGaussian = "l2-gaussian" | "L2RepeatedAdditiveGaussianNoiseAttack", L2RepeatedUniform = "l2-uniform" | "L2RepeatedAdditiveUniformNoiseAttack", LinfRepeatedUniform = "linf-uniform" | "LinfRepeatedAdditiveUniformNoiseAttack", LinfApgdCe = "linf-apgd-ce", LinfApgdT = "linf-apgd-t", L2ApgdCe = "l2-apgd-ce", L2ApgdT = "l2-apgd-t");
+crate::name_table!(Attack, "attack": Fgm = "fgm" | "L2FastGradientAttack", Fgsm = "fgsm" | "LinfFastGradientAttack", L2Bim = "l2-bim" | "L2BasicIterativeAttack", LinfBim = "linf-bim" | "LinfBasicIterativeAttack", L2Pgd = "l2-pgd" | "L2ProjectedGradientDescentAttack", LinfPgd = "linf-pgd" | "LinfProjectedGradientDescentAttack", L2ContrastReduction = "l2-contrast" | "L2ContrastReductionAttack", L2RepeatedGaussian = "l2-gaussian" | "L2RepeatedAdditiveGaussianNoiseAttack", L2RepeatedUniform = "l2-uniform" | "L2RepeatedAdditiveUniformNoiseAttack", LinfRepeatedUniform = "linf-uniform" | "LinfRepeatedAdditiveUniformNoiseAttack", LinfApgdCe = "linf-apgd-ce", LinfApgdT = "linf-apgd-t", L2ApgdCe = "l2-apgd-ce", L2ApgdT = "l2-apgd-t", LinfSquare = "linf-square", L2Square = "l2-square");
 
 impl Attack {
     /// The paper's ten attacks, in declaration order: what `all` names in plans.
@@ -202,6 +209,7 @@ impl Attack {
             Attack::LinfRepeatedUniform => "LinfRepeatedAdditiveUniformNoiseAttack",
             Attack::LinfApgdCe | Attack::L2ApgdCe => "APGDAttack",
             Attack::LinfApgdT | Attack::L2ApgdT => "APGDAttack_targeted",
+            Attack::LinfSquare | Attack::L2Square => "SquareAttack",
         }
     }
 
@@ -218,7 +226,8 @@ impl Attack {
             | Attack::LinfPgd
             | Attack::LinfRepeatedUniform
             | Attack::LinfApgdCe
-            | Attack::LinfApgdT => Norm::Linf,
+            | Attack::LinfApgdT
+            | Attack::LinfSquare => Norm::Linf,
             _ => Norm::L2,
         }
     }
@@ -264,6 +273,7 @@ impl Attack {
             Attack::LinfApgdCe | Attack::LinfApgdT | Attack::L2ApgdCe | Attack::L2ApgdT => {
                 AttackParams::Apgd(ApgdParams::default())
             }
+            Attack::LinfSquare | Attack::L2Square => AttackParams::Square(SquareParams::default()),
         }
     }
 }
@@ -308,6 +318,8 @@ pub enum AttackParams {
     Noise(NoiseParams),
     /// Parameters of APGD.
     Apgd(ApgdParams),
+    /// Parameters of Square.
+    Square(SquareParams),
 }
 
 /// What counts as adversarial (Foolbox `Misclassification` / `TargetedMisclassification`).
@@ -505,8 +517,10 @@ pub fn run(
     if attack.needs_gradient() && !model.has_gradient() {
         return Err(AttackError::NoGradient { attack, model: model.name() });
     }
-    // APGD-T is untargeted in its success criterion (its targets are internal), as in AutoAttack.
-    if matches!(criterion, Criterion::Targeted(_)) && (matches!(attack, Attack::Fgm | Attack::Fgsm) || attack.is_apgd())
+    // APGD-T is untargeted in its success criterion (its targets are internal), as in AutoAttack;
+    // AutoAttack runs Square untargeted.
+    if matches!(criterion, Criterion::Targeted(_))
+        && (matches!(attack, Attack::Fgm | Attack::Fgsm | Attack::LinfSquare | Attack::L2Square) || attack.is_apgd())
     {
         return Err(AttackError::Targeted(attack));
     }
@@ -524,6 +538,9 @@ pub fn run(
             (a, AttackParams::Apgd(p)) if a.is_apgd() => {
                 apgd::run(norm, apgd_loss, p, model, bounds, x, labels, eps.0, noise)?
             }
+            (Attack::LinfSquare | Attack::L2Square, AttackParams::Square(p)) => {
+                square::run(norm, p, model, bounds, x, labels, eps.0, noise)?
+            }
             (a, AttackParams::Gradient(p)) if a.needs_gradient() && !a.is_apgd() => {
                 gradient::run(norm, p, model, bounds, x, criterion, eps.0, noise)?
             }
@@ -540,6 +557,7 @@ pub fn run(
                     AttackParams::Contrast { .. } => "contrast",
                     AttackParams::Noise(_) => "noise",
                     AttackParams::Apgd(_) => "apgd",
+                    AttackParams::Square(_) => "square",
                 };
                 return Err(AttackError::Params { attack, expected });
             }

@@ -238,7 +238,7 @@ pub struct AttackFlags {
     /// The target.
     #[command(flatten)]
     pub t: TargetFlags,
-    /// fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd, l2-contrast, l2-gaussian, l2-uniform, linf-uniform; AutoAttack's linf-apgd-ce, linf-apgd-t, l2-apgd-ce, l2-apgd-t.
+    /// fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd, l2-contrast, l2-gaussian, l2-uniform, linf-uniform; AutoAttack's linf-apgd-ce, linf-apgd-t, l2-apgd-ce, l2-apgd-t, linf-square, l2-square.
     #[arg(long, default_value = "linf-pgd")]
     pub attack: Attack,
     /// Perturbation budgets (comma-separated, in the units of --eps-units).

@@ -97,6 +97,8 @@ impl AttackSpec {
                     let runs = if matches!(a, Attack::LinfApgdT | Attack::L2ApgdT) { p.target_classes } else { 1 };
                     3.0 * (p.steps * p.restarts * runs) as f64 + 1.0
                 }
+                // The full query budget: an upper bound (fooled images stop early).
+                AttackParams::Square(p) => (p.queries * p.restarts) as f64 + 1.0,
             },
         }
     }

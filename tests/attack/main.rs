@@ -11,4 +11,5 @@ mod attack_cli;
 mod attack_foolbox;
 mod attack_foolbox_lenet5;
 mod attack_props;
+mod attack_square;
 mod transfer_cli;
