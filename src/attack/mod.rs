@@ -2,7 +2,8 @@
 //! (`../shared/docs/attacks.md`): FGM/FGSM, L2/Linf BIM, L2/Linf PGD, L2 contrast reduction and
 //! repeated additive Gaussian/uniform noise; and AutoAttack's APGD-CE and APGD-T (Croce & Hein
 //! 2020, the reference implementation's semantics; [`apgd`]) and Square (score-based, queries
-//! only the logits; [`square`]).
+//! only the logits; [`square`]), FAB-T ([`fab`]) and their standard ensemble AutoAttack
+//! ([`autoattack`]).
 //!
 //! An attack sees a [`Classifier`] (logits, and the input gradient of the summed cross-entropy
 //! when it has one) and draws every random number from a [`NoiseSource`], seeded by default and
@@ -12,14 +13,18 @@
 
 mod additive;
 pub mod apgd;
+pub mod autoattack;
 mod classifier;
 mod contrast;
+pub mod fab;
 mod gradient;
 mod noise;
 pub mod square;
 
 pub use apgd::ApgdParams;
+pub use autoattack::AutoAttackParams;
 pub use classifier::{AccelClassifier, BpdaClassifier, Classifier, FloatClassifier, LogitLossGrad, NormalizedView};
+pub use fab::FabParams;
 pub use noise::{Draw, NoiseSource, ReplayNoise, SeededNoise};
 pub use square::SquareParams;
 
@@ -174,9 +179,31 @@ pub enum Attack {
     LinfSquare,
     /// Square Attack, L2.
     L2Square,
+    /// Targeted FAB, Linf (AutoAttack's `FABAttack_PT` with `targeted=True`): least-norm
+    /// boundary search towards each of 9 runner-up classes.
+    LinfFabT,
+    /// Targeted FAB, L2.
+    L2FabT,
+    /// AutoAttack's standard ensemble, Linf: APGD-CE, APGD-T, FAB-T, Square; per-image worst case.
+    LinfAutoAttack,
+    /// AutoAttack's standard ensemble, L2.
+    L2AutoAttack,
 }
 
-crate::name_table!(Attack, "attack": Fgm = "fgm" | "L2FastGradientAttack", Fgsm = "fgsm" | "LinfFastGradientAttack", L2Bim = "l2-bim" | "L2BasicIterativeAttack", LinfBim = "linf-bim" | "LinfBasicIterativeAttack", L2Pgd = "l2-pgd" | "L2ProjectedGradientDescentAttack", LinfPgd = "linf-pgd" | "LinfProjectedGradientDescentAttack", L2ContrastReduction = "l2-contrast" | "L2ContrastReductionAttack", L2RepeatedGaussian = "l2-gaussian" | "L2RepeatedAdditiveGaussianNoiseAttack", L2RepeatedUniform = "l2-uniform" | "L2RepeatedAdditiveUniformNoiseAttack", LinfRepeatedUniform = "linf-uniform" | "LinfRepeatedAdditiveUniformNoiseAttack", LinfApgdCe = "linf-apgd-ce", LinfApgdT = "linf-apgd-t", L2ApgdCe = "l2-apgd-ce", L2ApgdT = "l2-apgd-t", LinfSquare = "linf-square", L2Square = "l2-square");
+/// What of the model an attack uses, which decides the threat models it runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The input gradient (the float model under `transfer`, BPDA through the accelerator).
+    Gradient,
+    /// Logits or decisions only (the float model under `transfer`, the accelerator itself under
+    /// `hardware`).
+    Query,
+    /// An ensemble of both kinds: every threat model, with its query members only where the model
+    /// attacked has no gradient.
+    Ensemble,
+}
+
+crate::name_table!(Attack, "attack": Fgm = "fgm" | "L2FastGradientAttack", Fgsm = "fgsm" | "LinfFastGradientAttack", L2Bim = "l2-bim" | "L2BasicIterativeAttack", LinfBim = "linf-bim" | "LinfBasicIterativeAttack", L2Pgd = "l2-pgd" | "L2ProjectedGradientDescentAttack", LinfPgd = "linf-pgd" | "LinfProjectedGradientDescentAttack", L2ContrastReduction = "l2-contrast" | "L2ContrastReductionAttack", L2RepeatedGaussian = "l2-gaussian" | "L2RepeatedAdditiveGaussianNoiseAttack", L2RepeatedUniform = "l2-uniform" | "L2RepeatedAdditiveUniformNoiseAttack", LinfRepeatedUniform = "linf-uniform" | "LinfRepeatedAdditiveUniformNoiseAttack", LinfApgdCe = "linf-apgd-ce", LinfApgdT = "linf-apgd-t", L2ApgdCe = "l2-apgd-ce", L2ApgdT = "l2-apgd-t", LinfSquare = "linf-square", L2Square = "l2-square", LinfFabT = "linf-fab-t", L2FabT = "l2-fab-t", LinfAutoAttack = "linf-autoattack", L2AutoAttack = "l2-autoattack");
 
 impl Attack {
     /// The paper's ten attacks, in declaration order: what `all` names in plans.
@@ -210,6 +237,8 @@ impl Attack {
             Attack::LinfApgdCe | Attack::L2ApgdCe => "APGDAttack",
             Attack::LinfApgdT | Attack::L2ApgdT => "APGDAttack_targeted",
             Attack::LinfSquare | Attack::L2Square => "SquareAttack",
+            Attack::LinfFabT | Attack::L2FabT => "FABAttack_PT",
+            Attack::LinfAutoAttack | Attack::L2AutoAttack => "AutoAttack",
         }
     }
 
@@ -227,7 +256,9 @@ impl Attack {
             | Attack::LinfRepeatedUniform
             | Attack::LinfApgdCe
             | Attack::LinfApgdT
-            | Attack::LinfSquare => Norm::Linf,
+            | Attack::LinfSquare
+            | Attack::LinfFabT
+            | Attack::LinfAutoAttack => Norm::Linf,
             _ => Norm::L2,
         }
     }
@@ -237,7 +268,7 @@ impl Attack {
     /// holds it). Gradient attacks: 2 since the stable cross-entropy gradient (log-sum-exp, label
     /// term as −Σ_{c≠y} p_c); APGD and the others: 1.
     pub fn revision(self) -> u32 {
-        if self.is_apgd() {
+        if self.is_autoattack_family() {
             1
         } else if self.needs_gradient() {
             2
@@ -246,10 +277,37 @@ impl Attack {
         }
     }
 
-    /// Whether the attack needs the model's input gradient.
+    /// Whether the attack needs the model's input gradient (an ensemble does not: it runs its
+    /// query members where there is none).
     pub fn needs_gradient(self) -> bool {
-        matches!(self, Attack::Fgm | Attack::Fgsm | Attack::L2Bim | Attack::LinfBim | Attack::L2Pgd | Attack::LinfPgd)
-            || self.is_apgd()
+        self.access() == Access::Gradient
+    }
+
+    /// What of the model the attack uses.
+    pub fn access(self) -> Access {
+        match self {
+            Attack::Fgm | Attack::Fgsm | Attack::L2Bim | Attack::LinfBim | Attack::L2Pgd | Attack::LinfPgd => {
+                Access::Gradient
+            }
+            Attack::LinfFabT | Attack::L2FabT => Access::Gradient,
+            a if a.is_apgd() => Access::Gradient,
+            Attack::LinfAutoAttack | Attack::L2AutoAttack => Access::Ensemble,
+            _ => Access::Query,
+        }
+    }
+
+    /// Whether the attack is AutoAttack or one of its members (untargeted criteria only).
+    pub fn is_autoattack_family(self) -> bool {
+        self.is_apgd()
+            || matches!(
+                self,
+                Attack::LinfSquare
+                    | Attack::L2Square
+                    | Attack::LinfFabT
+                    | Attack::L2FabT
+                    | Attack::LinfAutoAttack
+                    | Attack::L2AutoAttack
+            )
     }
 
     /// Whether the attack is one of AutoAttack's APGD.
@@ -274,6 +332,8 @@ impl Attack {
                 AttackParams::Apgd(ApgdParams::default())
             }
             Attack::LinfSquare | Attack::L2Square => AttackParams::Square(SquareParams::default()),
+            Attack::LinfFabT | Attack::L2FabT => AttackParams::Fab(FabParams::default()),
+            Attack::LinfAutoAttack | Attack::L2AutoAttack => AttackParams::AutoAttack(AutoAttackParams::default()),
         }
     }
 }
@@ -320,6 +380,10 @@ pub enum AttackParams {
     Apgd(ApgdParams),
     /// Parameters of Square.
     Square(SquareParams),
+    /// Parameters of FAB.
+    Fab(FabParams),
+    /// Parameters of the AutoAttack ensemble.
+    AutoAttack(AutoAttackParams),
 }
 
 /// What counts as adversarial (Foolbox `Misclassification` / `TargetedMisclassification`).
@@ -517,10 +581,10 @@ pub fn run(
     if attack.needs_gradient() && !model.has_gradient() {
         return Err(AttackError::NoGradient { attack, model: model.name() });
     }
-    // APGD-T is untargeted in its success criterion (its targets are internal), as in AutoAttack;
-    // AutoAttack runs Square untargeted.
+    // APGD-T and FAB-T are untargeted in their success criterion (their targets are internal), as
+    // in AutoAttack; AutoAttack runs Square untargeted.
     if matches!(criterion, Criterion::Targeted(_))
-        && (matches!(attack, Attack::Fgm | Attack::Fgsm | Attack::LinfSquare | Attack::L2Square) || attack.is_apgd())
+        && (matches!(attack, Attack::Fgm | Attack::Fgsm) || attack.is_autoattack_family())
     {
         return Err(AttackError::Targeted(attack));
     }
@@ -528,8 +592,15 @@ pub fn run(
         Attack::LinfApgdT | Attack::L2ApgdT => apgd::ApgdLoss::DlrTargeted,
         _ => apgd::ApgdLoss::Ce,
     };
-    if attack.is_apgd() && model.classes() < apgd::min_classes(apgd_loss) {
-        return Err(AttackError::Classes { attack, needs: apgd::min_classes(apgd_loss), classes: model.classes() });
+    let needs_classes = match attack {
+        a if a.is_apgd() => apgd::min_classes(apgd_loss),
+        Attack::LinfFabT | Attack::L2FabT => fab::MIN_CLASSES,
+        // APGD-T's DLR loss, the most demanding member.
+        Attack::LinfAutoAttack | Attack::L2AutoAttack => apgd::min_classes(apgd::ApgdLoss::DlrTargeted),
+        _ => 0,
+    };
+    if model.classes() < needs_classes {
+        return Err(AttackError::Classes { attack, needs: needs_classes, classes: model.classes() });
     }
     let norm = attack.norm();
     let mut out = AttackOutput { epsilons: epsilons.to_vec(), raw: vec![], clipped: vec![], success: vec![] };
@@ -540,6 +611,12 @@ pub fn run(
             }
             (Attack::LinfSquare | Attack::L2Square, AttackParams::Square(p)) => {
                 square::run(norm, p, model, bounds, x, labels, eps.0, noise)?
+            }
+            (Attack::LinfFabT | Attack::L2FabT, AttackParams::Fab(p)) => {
+                fab::run(norm, p, model, bounds, x, labels, eps.0, noise)?
+            }
+            (Attack::LinfAutoAttack | Attack::L2AutoAttack, AttackParams::AutoAttack(p)) => {
+                autoattack::run(norm, p, model, bounds, x, labels, eps.0, noise)?
             }
             (a, AttackParams::Gradient(p)) if a.needs_gradient() && !a.is_apgd() => {
                 gradient::run(norm, p, model, bounds, x, criterion, eps.0, noise)?
@@ -558,6 +635,8 @@ pub fn run(
                     AttackParams::Noise(_) => "noise",
                     AttackParams::Apgd(_) => "apgd",
                     AttackParams::Square(_) => "square",
+                    AttackParams::Fab(_) => "fab",
+                    AttackParams::AutoAttack(_) => "autoattack",
                 };
                 return Err(AttackError::Params { attack, expected });
             }

@@ -168,10 +168,10 @@ pub fn cells(plan: &Plan, models: &[ModelInfo]) -> Vec<Cell> {
                 let applies = match threat {
                     Threat::Transfer => true,
                     // Clean accuracy needs no search; gradient attacks need gradients the
-                    // accelerator does not have.
-                    Threat::Hardware => attack != AttackSpec::Clean && !attack.needs_gradient(),
-                    // BPDA is the adaptive form of the gradient attacks only.
-                    Threat::Bpda => attack.needs_gradient(),
+                    // accelerator does not have (an ensemble runs its query members).
+                    Threat::Hardware => attack.on_hardware(),
+                    // BPDA is the adaptive form of the gradient attacks (and ensembles).
+                    Threat::Bpda => attack.under_bpda(),
                 };
                 if !applies {
                     continue;

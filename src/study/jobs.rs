@@ -238,7 +238,7 @@ pub struct AttackFlags {
     /// The target.
     #[command(flatten)]
     pub t: TargetFlags,
-    /// fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd, l2-contrast, l2-gaussian, l2-uniform, linf-uniform; AutoAttack's linf-apgd-ce, linf-apgd-t, l2-apgd-ce, l2-apgd-t, linf-square, l2-square.
+    /// fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd, l2-contrast, l2-gaussian, l2-uniform, linf-uniform; AutoAttack's linf-apgd-ce, linf-apgd-t, l2-apgd-ce, l2-apgd-t, linf-fab-t, l2-fab-t, linf-square, l2-square and the ensembles linf-autoattack, l2-autoattack.
     #[arg(long, default_value = "linf-pgd")]
     pub attack: Attack,
     /// Perturbation budgets (comma-separated, in the units of --eps-units).
@@ -255,7 +255,7 @@ pub struct AttackFlags {
     pub multipliers: Vec<String>,
     /// Threat models: transfer (examples from the float model), bpda (gradient attacks whose
     /// forward pass, loss and success are the accelerator's, backward through the float model),
-    /// hardware (decision-based attacks querying each accelerator).
+    /// hardware (query attacks querying each accelerator; AutoAttack runs its query members).
     #[arg(long, visible_alias = "threat", value_delimiter = ',', default_value = "transfer")]
     pub threats: Vec<String>,
     /// Same as adding `hardware` to --threats.
@@ -298,11 +298,12 @@ impl AttackFlags {
         if self.on_hardware && !threats.iter().any(|t| t == "hardware") {
             threats.push("hardware".into());
         }
-        if threats.iter().any(|t| t == "hardware") && attack.needs_gradient() {
-            return Err(StudyError::Attack(format!("the hardware threat model needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform); {attack} needs gradients the accelerator does not have")));
+        let access = attack.access();
+        if threats.iter().any(|t| t == "hardware") && access == crate::attack::Access::Gradient {
+            return Err(StudyError::Attack(format!("the hardware threat model needs a query attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform, linf-square, l2-square, linf-autoattack, l2-autoattack); {attack} needs gradients the accelerator does not have")));
         }
-        if threats.iter().any(|t| t == "bpda") && !attack.needs_gradient() {
-            return Err(StudyError::Attack(format!("the bpda threat model is for gradient attacks (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd); {attack} queries the accelerator directly under --threat hardware")));
+        if threats.iter().any(|t| t == "bpda") && access == crate::attack::Access::Query {
+            return Err(StudyError::Attack(format!("the bpda threat model is for gradient attacks (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd, the apgd and fab-t attacks, linf-autoattack, l2-autoattack); {attack} queries the accelerator directly under --threat hardware")));
         }
         let model_name = t.model_label();
         let keys = PlanKeys {

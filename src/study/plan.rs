@@ -74,6 +74,18 @@ impl AttackSpec {
         matches!(self, AttackSpec::Attack(a) if a.needs_gradient())
     }
 
+    /// Whether the attack runs under the `hardware` threat model (queries to the accelerator:
+    /// query attacks, and an ensemble's query members).
+    pub fn on_hardware(self) -> bool {
+        matches!(self, AttackSpec::Attack(a) if a.access() != crate::attack::Access::Gradient)
+    }
+
+    /// Whether the attack runs under the `bpda` threat model (gradient attacks, and ensembles with
+    /// gradient members).
+    pub fn under_bpda(self) -> bool {
+        matches!(self, AttackSpec::Attack(a) if a.access() != crate::attack::Access::Query)
+    }
+
     /// [`Attack::revision`]; the clean pseudo-attack is revision 1.
     pub fn revision(self) -> u32 {
         match self {
@@ -99,9 +111,20 @@ impl AttackSpec {
                 }
                 // The full query budget: an upper bound (fooled images stop early).
                 AttackParams::Square(p) => (p.queries * p.restarts) as f64 + 1.0,
+                AttackParams::Fab(p) => fab_cost(p),
+                // Every member on every image: an upper bound (later members see fewer images).
+                AttackParams::AutoAttack(p) => {
+                    let apgd = 3.0 * (p.apgd.steps * p.apgd.restarts * (1 + p.apgd.target_classes)) as f64;
+                    apgd + fab_cost(p.fab) + (p.square.queries * p.square.restarts) as f64 + 1.0
+                }
             },
         }
     }
+}
+
+/// FAB-T: a gradient (three passes) and a forward pass per step, per restart and target.
+fn fab_cost(p: crate::attack::FabParams) -> f64 {
+    4.0 * (p.steps * p.restarts * p.target_classes) as f64 + 1.0
 }
 
 impl std::str::FromStr for AttackSpec {
@@ -499,20 +522,17 @@ impl Plan {
         dedup(&mut plan.threats);
         dedup(&mut plan.attack_seeds);
         if plan.threats.contains(&Threat::Hardware)
-            && !plan
-                .attacks
-                .iter()
-                .any(|a| a.parse::<AttackSpec>().is_ok_and(|s| !s.needs_gradient() && s != AttackSpec::Clean))
+            && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| s.on_hardware()))
         {
-            return Err(src.err(key_span(src.text, "threats"), "threats", "the hardware threat model needs a decision-based attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform)"));
+            return Err(src.err(key_span(src.text, "threats"), "threats", "the hardware threat model needs a query attack (l2-contrast, l2-gaussian, l2-uniform, linf-uniform, linf-square, l2-square, linf-autoattack, l2-autoattack)"));
         }
         if plan.threats.contains(&Threat::Bpda)
-            && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| s.needs_gradient()))
+            && !plan.attacks.iter().any(|a| a.parse::<AttackSpec>().is_ok_and(|s| s.under_bpda()))
         {
             return Err(src.err(
                 key_span(src.text, "threats"),
                 "threats",
-                "the bpda threat model needs a gradient attack (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd)",
+                "the bpda threat model needs a gradient attack (fgm, fgsm, l2-bim, linf-bim, l2-pgd, linf-pgd, the apgd and fab-t attacks, linf-autoattack, l2-autoattack)",
             ));
         }
         Ok(plan)

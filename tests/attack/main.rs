@@ -6,6 +6,7 @@
 mod common;
 
 mod attack_apgd;
+mod attack_autoattack;
 mod attack_bpda;
 mod attack_cli;
 mod attack_foolbox;
