@@ -145,3 +145,48 @@ fn heatmap_dots_are_the_verdicts_significant_cells() {
         assert!(svg.contains(&report::pct(&line.iter().find(|c| c.multiplier == "mul8u_JV3").unwrap().approx_clean)));
     }
 }
+
+/// Empty, single and non-finite input: no panic, and a non-finite value is an error naming it.
+#[test]
+fn degenerate_figures_do_not_panic() {
+    use axdnn::plot::*;
+    let cell = |v: f64| Some(HeatCell { value: v, marked: true });
+    let row = |label: &str, cells| HeatRow { label: label.into(), ident: None, cells, side: vec![] };
+    let heat = |groups: Vec<(String, Vec<String>)>, rows| Heatmap {
+        title: String::new(),
+        note: String::new(),
+        groups,
+        rows,
+        side: vec!["clean %".into()],
+        scale_label: String::new(),
+    };
+    heatmap_svg(&heat(vec![], vec![])).unwrap();
+    heatmap_svg(&heat(vec![("a".into(), vec!["1".into()])], vec![row("r", vec![cell(0.0), None, cell(1e9)])])).unwrap();
+    let e = heatmap_svg(&heat(vec![("a".into(), vec!["1".into()])], vec![row("bad", vec![cell(f64::NAN)])]));
+    assert!(e.unwrap_err().to_string().contains("bad"));
+    let panels = |cells| Panels {
+        title: String::new(),
+        x_label: String::new(),
+        y_label: String::new(),
+        y_range: (0.0, 100.0),
+        columns: vec![],
+        rows: vec![],
+        cells,
+    };
+    panels_svg(&panels(vec![])).unwrap();
+    let one = PanelSeries { label: "x".into(), ident: Ident::Exact, points: vec![Point { x: 1.0, y: 5.0, ci: None }] };
+    panels_svg(&Panels { columns: vec!["c".into()], ..panels(vec![vec![vec![one]]]) }).unwrap();
+    let rec = |points| RecoveryChart {
+        title: String::new(),
+        x_label: String::new(),
+        y_label: String::new(),
+        methods: vec!["tune".into()],
+        points,
+        thresholds: vec![],
+    };
+    recovery_chart_svg(&rec(vec![])).unwrap();
+    let p = Recovered { label: "m".into(), ident: Ident::Multiplier(9), x: 0.1, before: None, after: vec![] };
+    recovery_chart_svg(&rec(vec![p.clone()])).unwrap();
+    let bad = Recovered { x: f64::INFINITY, before: Some((1.0, (0.0, 2.0))), ..p };
+    assert!(recovery_chart_svg(&rec(vec![bad])).unwrap_err().to_string().contains("\"m\""));
+}
