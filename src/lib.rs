@@ -18,7 +18,7 @@
 //! rtl       Verilog for PEs and arrays, co-simulation against `accel`
 //! recover   accuracy recovery: compensation, ALWANN tuning, fine-tuning
 //! attack    Foolbox-3 attacks on float models and on the accelerator
-//! plot      line and scatter charts (SVG, PNG)
+//! plot      line, scatter, heatmap, small-multiples and recovery charts (SVG, PNG)
 //! study     plans, runner, results store, reports, shards, Slurm
 //! ```
 //!

@@ -1,5 +1,12 @@
 //! Charts for studies: robust accuracy against ε ([`LineChart`]) and accuracy against cost with a
-//! Pareto front ([`ScatterChart`]), each written as SVG and PNG (900×560) through `plotters`.
+//! Pareto front ([`ScatterChart`]), each written as SVG and PNG (900×560) through `plotters`; and
+//! the report's figures: the verdict heatmap ([`Heatmap`]), small multiples of robust accuracy
+//! ([`Panels`]) and the recovery arrows ([`RecoveryChart`]), sized to their content.
+//!
+//! Colour-blind-safe palettes: a multiplier's series colour is from Okabe & Ito's *Color
+//! Universal Design* palette (black reserved for the exact baseline), paired with one of eight
+//! marker shapes and four dash patterns by its [`Ident`], so it looks the same in every figure of
+//! a report; the heatmap's diverging scale is ColorBrewer's RdBu (red: less, blue: more).
 //!
 //! Fonts: DejaVu Sans (free licence, `assets/fonts/LICENSE`) is embedded with `include_bytes!`
 //! and read by `ab_glyph`, so no fontconfig and no installed font is needed at run time: a fresh
@@ -31,6 +38,26 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
+
+mod heatmap;
+mod panels;
+mod recovery;
+pub use heatmap::{HeatCell, HeatRow, Heatmap};
+pub use panels::{PanelSeries, Panels};
+pub use recovery::{Recovered, RecoveryChart};
+
+/// Who a series is, so that it is drawn alike in every figure of a report: the exact baseline
+/// (thick black, its interval a band), the float model (gray, dashed) or the `i`-th multiplier of
+/// the report's fixed order (Okabe–Ito colour `i mod 7`, shape `i mod 8`, dash `i mod 4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ident {
+    /// The exact multiplier.
+    Exact,
+    /// The float model.
+    Float,
+    /// The `i`-th multiplier of the report.
+    Multiplier(usize),
+}
 
 /// How a series is drawn: the exact (reference hardware) baseline distinctly (thick black), the float model dashed, others in a palette with distinct markers and dash patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +204,36 @@ pub fn scatter_chart(c: &ScatterChart, stem: &Path) -> Result<(), PlotError> {
     write_both(Chart::Scatter(c), stem)
 }
 
+/// Writes `{stem}.svg` and `{stem}.png`, as [`line_chart`] does.
+pub fn heatmap(c: &Heatmap, stem: &Path) -> Result<(), PlotError> {
+    write_both(Chart::Heatmap(c), stem)
+}
+
+/// Writes `{stem}.svg` and `{stem}.png`, as [`line_chart`] does.
+pub fn panels(c: &Panels, stem: &Path) -> Result<(), PlotError> {
+    write_both(Chart::Panels(c), stem)
+}
+
+/// Writes `{stem}.svg` and `{stem}.png`, as [`line_chart`] does.
+pub fn recovery_chart(c: &RecoveryChart, stem: &Path) -> Result<(), PlotError> {
+    write_both(Chart::Recovery(c), stem)
+}
+
+/// Same, but return the SVG text (for tests and embedding) without writing.
+pub fn heatmap_svg(c: &Heatmap) -> Result<String, PlotError> {
+    svg(Chart::Heatmap(c), Path::new("(in-memory SVG)"))
+}
+
+/// Same, but return the SVG text (for tests and embedding) without writing.
+pub fn panels_svg(c: &Panels) -> Result<String, PlotError> {
+    svg(Chart::Panels(c), Path::new("(in-memory SVG)"))
+}
+
+/// Same, but return the SVG text (for tests and embedding) without writing.
+pub fn recovery_chart_svg(c: &RecoveryChart) -> Result<String, PlotError> {
+    svg(Chart::Recovery(c), Path::new("(in-memory SVG)"))
+}
+
 /// Same, but return the SVG text (for tests and embedding) without writing.
 pub fn line_chart_svg(c: &LineChart) -> Result<String, PlotError> {
     svg(Chart::Line(c), Path::new("(in-memory SVG)"))
@@ -210,6 +267,17 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
     RGBColor(57, 59, 121),
 ];
+/// Okabe & Ito (2008), *Color Universal Design*: the palette without its black (the exact
+/// baseline's), yellow last (weakest on white).
+const OKABE_ITO: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+];
 /// On/off lengths in pixels; empty = solid.
 const DASHES: [&[f64]; 4] = [&[], &[2.0, 3.0], &[9.0, 3.0, 2.0, 3.0], &[5.0, 3.0]];
 const THRESHOLD: RGBColor = RGBColor(170, 30, 30);
@@ -218,6 +286,20 @@ const THRESHOLD: RGBColor = RGBColor(170, 30, 30);
 enum Chart<'a> {
     Line(&'a LineChart),
     Scatter(&'a ScatterChart),
+    Heatmap(&'a Heatmap),
+    Panels(&'a Panels),
+    Recovery(&'a RecoveryChart),
+}
+
+impl Chart<'_> {
+    /// Canvas size in pixels.
+    fn size(self) -> (u32, u32) {
+        match self {
+            Chart::Heatmap(c) => heatmap::size(c),
+            Chart::Panels(c) => panels::size(c),
+            _ => (W, H),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -251,6 +333,29 @@ struct Look {
     shape: Shape,
     radius: f64,
     filled: bool,
+}
+
+/// How the series of `id` is drawn in the report's figures.
+fn look_of(id: Ident) -> Look {
+    match id {
+        Ident::Exact => Look { color: BLACK, width: 4, dash: &[], shape: Shape::Circle, radius: 5.0, filled: true },
+        Ident::Float => Look {
+            color: RGBColor(110, 110, 110),
+            width: 2,
+            dash: &[8.0, 4.0],
+            shape: Shape::Square,
+            radius: 4.0,
+            filled: true,
+        },
+        Ident::Multiplier(i) => Look {
+            color: OKABE_ITO[i % OKABE_ITO.len()],
+            width: 2,
+            dash: DASHES[i % DASHES.len()],
+            shape: SHAPES[i % SHAPES.len()],
+            radius: 4.5,
+            filled: false,
+        },
+    }
 }
 
 fn looks(series: &[Series]) -> Vec<Look> {
@@ -317,11 +422,14 @@ impl Ranged for Axis {
     }
 }
 
+/// Every value a chart plots, as (series or label, index, x, y, interval), for [`validate`].
+type Checked<'a> = Vec<(&'a str, usize, f64, f64, Option<(f64, f64)>)>;
+
 fn validate(chart: Chart, path: &Path) -> Result<(), PlotError> {
     let bad = |series: &str, index, field| {
         Err(PlotError::NonFinite { path: path.to_path_buf(), series: series.to_string(), index, field })
     };
-    type Checked<'a> = Vec<(&'a str, usize, f64, f64, Option<(f64, f64)>)>;
+    let none: Vec<Threshold> = Vec::new();
     let (points, thresholds): (Checked, _) = match chart {
         Chart::Line(c) => {
             if !c.y_range.0.is_finite() || !c.y_range.1.is_finite() {
@@ -338,6 +446,9 @@ fn validate(chart: Chart, path: &Path) -> Result<(), PlotError> {
         Chart::Scatter(c) => {
             (c.points.iter().enumerate().map(|(i, p)| (p.label.as_str(), i, p.x, p.y, p.ci)).collect(), &c.thresholds)
         }
+        Chart::Heatmap(c) => (heatmap::checked(c), &none),
+        Chart::Panels(c) => (panels::checked(c), &none),
+        Chart::Recovery(c) => (recovery::checked(c), &c.thresholds),
     };
     for (label, i, x, y, ci) in points {
         let ci_ok = ci.is_none_or(|(a, b)| a.is_finite() && b.is_finite());
@@ -366,7 +477,7 @@ fn svg(chart: Chart, path: &Path) -> Result<String, PlotError> {
     validate(chart, path)?;
     let mut s = String::new();
     {
-        let root = SVGBackend::with_string(&mut s, (W, H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut s, chart.size()).into_drawing_area();
         draw(chart, &root).and_then(|_| root.present()).map_err(|e| draw_err(path, e))?;
     }
     Ok(s)
@@ -374,9 +485,10 @@ fn svg(chart: Chart, path: &Path) -> Result<String, PlotError> {
 
 fn png(chart: Chart, path: &Path) -> Result<Vec<u8>, PlotError> {
     validate(chart, path)?;
-    let mut buf = vec![255u8; (W * H * 3) as usize];
+    let (w, h) = chart.size();
+    let mut buf = vec![255u8; (w * h * 3) as usize];
     {
-        let root = Png(BitMapBackend::with_buffer(&mut buf, (W, H))).into_drawing_area();
+        let root = Png(BitMapBackend::with_buffer(&mut buf, (w, h))).into_drawing_area();
         draw(chart, &root).and_then(|_| root.present()).map_err(|e| draw_err(path, e))?;
     }
     // Encoded with the `image` crate the project already has (plotters' encoder would pull a second version).
@@ -384,8 +496,8 @@ fn png(chart: Chart, path: &Path) -> Result<Vec<u8>, PlotError> {
     image::ImageEncoder::write_image(
         image::codecs::png::PngEncoder::new(&mut out),
         &buf,
-        W,
-        H,
+        w,
+        h,
         image::ExtendedColorType::Rgb8,
     )
     .map_err(|cause| PlotError::Png { path: path.to_path_buf(), cause })?;
@@ -423,6 +535,9 @@ fn draw<DB: DrawingBackend>(chart: Chart, root: &Area<DB>) -> Res<DB> {
     match chart {
         Chart::Line(c) => draw_line(c, root),
         Chart::Scatter(c) => draw_scatter(c, root),
+        Chart::Heatmap(c) => heatmap::draw(c, root),
+        Chart::Panels(c) => panels::draw(c, root),
+        Chart::Recovery(c) => recovery::draw(c, root),
     }
 }
 

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod cell;
+pub mod figures;
 pub mod jobs;
 pub mod keys;
 pub mod main_job;

@@ -4,11 +4,12 @@
 //! transferability (Table II), clean accuracy per multiplier, and plots.
 
 use super::cell::{self, Cell, ModelInfo, Target};
+use super::figures::{self, Palette};
 use super::runner::{aggregate, Aggregate};
 use super::stats::Proportion;
 use super::store::{self, Row};
 use super::{Plan, StudyError};
-use crate::plot::{self, LineChart, Point, Role, ScatterChart, ScatterPoint, Series, Threshold};
+use crate::plot::{self, ScatterChart, ScatterPoint, Threshold};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -87,8 +88,22 @@ pub fn fmt_p(p: f64) -> String {
     }
 }
 
+/// The exact baseline of a plan: `exact`, else the exact circuit mul8u_1JFF.
+pub fn exact_name(plan: &Plan) -> &'static str {
+    if plan.multipliers.iter().any(|m| m == "exact") {
+        "exact"
+    } else {
+        "mul8u_1JFF"
+    }
+}
+
+/// [`config_of`] without the recovery method: what recovered and unrecovered targets share.
+pub(super) fn base_config(r: &Row) -> String {
+    config_of(&Row { recover: String::new(), ..r.clone() })
+}
+
 /// Identity of a target configuration (everything but the multiplier).
-fn config_of(r: &Row) -> String {
+pub(super) fn config_of(r: &Row) -> String {
     if r.target == "float" {
         "float".into()
     } else {
@@ -455,7 +470,7 @@ pub fn comparisons(res: &Results) -> Vec<Comparison> {
                 && config_of(x) == config_of(r)
                 && x.epsilon.to_bits() == eps.to_bits()
         };
-        let exact_name = if res.plan.multipliers.iter().any(|m| m == "exact") { "exact" } else { "mul8u_1JFF" };
+        let exact_name = exact_name(&res.plan);
         let Some(ex) = res.find(|x| same(x, r.epsilon) && x.multiplier == exact_name) else { continue };
         // Clean accuracy of both: the attack's own eps-0 row (transfer), or the clean cell.
         let clean_of = |m: &str| {
@@ -689,6 +704,7 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
         let _ = writeln!(s, "**Incomplete**: {} of {} measurements lack image chunks (a shard or a run still to finish); they are left out below.\n", res.aggs.len() - complete, res.aggs.len());
     }
     missing_text(&mut s, &res);
+    let pal = Palette::of(&res);
     let cs = comparisons(&res);
     if !cs.is_empty() {
         let _ = writeln!(s, "## Is approximation universally defensive?\n");
@@ -707,13 +723,15 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
             verdict_text(&mut s, &format!("{label}, all multipliers"), &all);
             verdict_text(&mut s, &format!("{label}, multipliers passing the clean-accuracy threshold (Algorithm 1 line 2: 90 % MNIST, 75 % CIFAR-10)"), &kept);
             per_multiplier_text(&mut s, &all);
+            s += &figures::heatmaps(&res, &all, &pal, dir)?;
         }
         s.push('\n');
     }
     fig8(&mut s, &res);
     clean_table(&mut s, &res, dir)?;
+    figures::recovery(&mut s, &res, &pal, dir)?;
     table2(&mut s, &res);
-    attack_tables(&mut s, &res, dir)?;
+    attack_tables(&mut s, &res, &pal, dir)?;
     let _ = writeln!(
         s,
         "\n---\n{total} rows in `results.csv`; regenerate this report with `axdnn study report {}`.",
@@ -938,9 +956,11 @@ fn table2(s: &mut String, res: &Results) {
     }
 }
 
-/// One table and one plot per (source, configuration, attack, seed): budgets as rows, targets
-/// as columns, the threat models side by side (transferred, `@bpda`, `@hw`).
-fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyError> {
+/// One table and one figure per (source, configuration, attack, seed): budgets as rows, targets
+/// as columns, the threat models side by side (transferred, `@bpda`, `@hw`); the figure's small
+/// multiples have one panel per threat model and group of multipliers
+/// ([`figures::small_multiples`]).
+fn attack_tables(s: &mut String, res: &Results, pal: &Palette, dir: &Path) -> Result<(), StudyError> {
     let mut groups: Vec<(String, Vec<&Aggregate>)> = Vec::new();
     for a in res.complete().filter(|a| a.first.attack != "clean" && a.first.source_model == a.first.target_model) {
         let r = &a.first;
@@ -976,53 +996,15 @@ fn attack_tables(s: &mut String, res: &Results, dir: &Path) -> Result<(), StudyE
     }
     let _ = writeln!(s, "## Robust accuracy per attack\n");
     for (g, v) in groups {
-        let cols = columns(&v);
-        let mut eps: Vec<f32> = v.iter().map(|a| a.first.epsilon).collect();
-        eps.sort_by(f32::total_cmp);
-        eps.dedup();
         let _ = writeln!(s, "### {g}\n\n{}", robust_table(&v));
-        let series: Vec<Series> = cols
-            .iter()
-            .map(|c| Series {
-                label: c.clone(),
-                role: if c == "float" {
-                    Role::Reference
-                } else if is_exact_multiplier(c) && c == "exact" {
-                    Role::Baseline
-                } else {
-                    Role::Normal
-                },
-                points: eps
-                    .iter()
-                    .filter_map(|e| v.iter().find(|a| column_of(&a.first) == *c && a.first.epsilon == *e))
-                    .map(|a| {
-                        let (l, h) = a.proportion().wilson();
-                        Point {
-                            x: a.first.epsilon as f64,
-                            y: 100.0 * a.proportion().value(),
-                            ci: Some((100.0 * l, 100.0 * h)),
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
-        let stem = slug(&g);
-        let chart = LineChart {
-            title: g.replace(" | ", ", "),
-            x_label: "epsilon".into(),
-            y_label: "robust accuracy (%)".into(),
-            y_range: (0.0, 100.0),
-            series,
-            thresholds: vec![],
-        };
-        plot_dir(dir)?;
-        plot::line_chart(&chart, &dir.join("plots").join(&stem)).map_err(|e| StudyError::Report(e.to_string()))?;
-        let _ = writeln!(s, "\n![{}](plots/{stem}.svg)\n", g.replace(" | ", ", "));
+        let title = g.replace(" | ", ", ");
+        let stem = figures::small_multiples(res, &title, &v, pal, dir)?;
+        let _ = writeln!(s, "\n![{title}](plots/{stem}.svg)\n");
     }
     Ok(())
 }
 
-fn plot_dir(dir: &Path) -> Result<(), StudyError> {
+pub(super) fn plot_dir(dir: &Path) -> Result<(), StudyError> {
     let p = dir.join("plots");
     std::fs::create_dir_all(&p).map_err(|source| StudyError::Io { path: p, cause: source })
 }

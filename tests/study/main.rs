@@ -12,3 +12,4 @@ mod study_store_integrity;
 mod study_writers;
 mod run_cli;
 mod plot;
+mod figures;
