@@ -22,6 +22,7 @@ pub mod figures;
 pub mod jobs;
 pub mod keys;
 pub mod main_job;
+pub mod masking;
 pub mod paper;
 pub mod perlayer;
 pub mod plan;

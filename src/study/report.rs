@@ -5,6 +5,7 @@
 
 use super::cell::{self, Cell, ModelInfo, Target};
 use super::figures::{self, Palette};
+use super::masking;
 use super::runner::{aggregate, Aggregate};
 use super::stats::Proportion;
 use super::store::{self, Row};
@@ -727,6 +728,7 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
         }
         s.push('\n');
     }
+    masking_text(&mut s, &res);
     fig8(&mut s, &res);
     clean_table(&mut s, &res, dir)?;
     figures::recovery(&mut s, &res, &pal, dir)?;
@@ -739,6 +741,91 @@ pub fn write(dir: &Path) -> Result<String, StudyError> {
     );
     store::write_atomic(&dir.join("report.md"), s.as_bytes())?;
     Ok(s)
+}
+
+/// The attacked series of a study as the gradient-masking checks see them: per target (the float
+/// model, or a model on an accelerator configuration and multiplier), attack, threat model and
+/// seed, the per-image bits over the budgets > 0. White box: gradient attacks on the float model
+/// (`transfer`) and through the accelerator (`bpda`); black box: query attacks on the float
+/// model (`transfer`) and on the accelerator (`hardware`); transferred examples on the
+/// accelerator are compared with nothing.
+pub fn masking_series(res: &Results) -> Vec<masking::Series> {
+    use crate::attack::{Access, Attack};
+    let seeds = res.plan.attack_seeds.len() > 1;
+    let mut out: Vec<masking::Series> = Vec::new();
+    for a in res.complete() {
+        let r = &a.first;
+        let Ok(attack) = r.attack.parse::<Attack>() else { continue };
+        if r.epsilon <= 0.0 || r.source_model != r.target_model {
+            continue;
+        }
+        let query = attack.access() == Access::Query;
+        let access = match (r.target.as_str(), r.threat.as_str()) {
+            ("float", "transfer") if query => masking::Access::BlackBox,
+            ("float", "transfer") => masking::Access::WhiteBox,
+            ("accel", "bpda") => masking::Access::WhiteBox,
+            ("accel", "hardware") => masking::Access::BlackBox,
+            _ => masking::Access::Other,
+        };
+        let seed = if seeds { format!(" seed {}", r.attack_seed) } else { String::new() };
+        let target = if r.target == "float" {
+            format!("{} float{seed}", short_name(&r.target_model))
+        } else {
+            format!("{} {} {}{seed}", short_name(&r.target_model), config_of(r), short_name(&r.multiplier))
+        };
+        let point = (r.epsilon, a.bits.clone());
+        match out.iter_mut().find(|s| s.target == target && s.attack == r.attack && s.threat == r.threat) {
+            Some(s) => s.points.push(point),
+            None => out.push(masking::Series {
+                target,
+                attack: r.attack.clone(),
+                threat: r.threat.clone(),
+                access,
+                gradient: !query,
+                norm: attack.norm(),
+                points: vec![point],
+            }),
+        }
+    }
+    out
+}
+
+/// The gradient-masking section: every flag, or what was checked and found clean.
+fn masking_text(s: &mut String, res: &Results) {
+    let series = masking_series(res);
+    if series.is_empty() {
+        return;
+    }
+    // The largest input of the plan's models (an unreadable model: no L2 budget counts as
+    // unbounded).
+    let input_len = res
+        .plan
+        .models
+        .iter()
+        .filter_map(|m| crate::model::io::load_meta(m).ok().map(|(arch, _)| arch.input.numel()))
+        .max()
+        .unwrap_or(usize::MAX);
+    let flags = masking::flags(&series, input_len);
+    let white = series.iter().filter(|x| x.access == masking::Access::WhiteBox).count();
+    let black = series.iter().filter(|x| x.access == masking::Access::BlackBox).count();
+    let _ = writeln!(s, "## Gradient-masking checks\n");
+    let _ = writeln!(
+        s,
+        "Over {} attacked series ({white} white-box gradient, {black} black-box query): a query attack beating every gradient attack on the same target and budget; \
+         a gradient attack's robust accuracy not falling from its smallest to its largest budget, or rising significantly between two (McNemar p < 0.05); \
+         an unbounded budget (Linf ≥ 1, L2 ≥ √input size) leaving an image robust. \
+         Dead gradients (zero or non-finite for > 1 % of the images) are checked where gradients are computed, not from a store.\n",
+        series.len()
+    );
+    if flags.is_empty() {
+        let _ = writeln!(s, "No flag raised.\n");
+    } else {
+        let _ = writeln!(s, "{} flag(s):\n", flags.len());
+        for f in &flags {
+            let _ = writeln!(s, "- {f}");
+        }
+        s.push('\n');
+    }
 }
 
 /// Quantization vs float (the paper's Fig. 8): the float model against the quantized model

@@ -13,3 +13,4 @@ mod study_writers;
 mod run_cli;
 mod plot;
 mod figures;
+mod masking;
