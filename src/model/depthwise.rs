@@ -203,7 +203,7 @@ mod tests {
                 assert!((a - b).abs() < 1e-12, "{k} {stride} {pad} {h}×{w}: {a} vs {b}");
             }
             let dy = values(y.len(), 4);
-            forward(&x, g, &wt, &vec![0.0; 4], &mut y);
+            forward(&x, g, &wt, &[0.0; 4], &mut y);
             let lhs: f64 = y.iter().zip(&dy).map(|(a, b)| a * b).sum();
             let dx = backward_input(&dy, g, &wt);
             let mut dw = vec![0.0; wt.len()];
