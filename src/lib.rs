@@ -7,6 +7,7 @@
 //! ```text
 //! util      spans for errors, atomic writes, the cache folder, hashes, input folders, value checks
 //! netlist   EvoApprox Verilog → gate IR (nom parser, checks, petgraph passes)
+//! liberty   Liberty cell libraries: units, areas, pin capacitances, power and timing tables
 //! gen       our own multipliers as netlists (exact, truncated, broken-array)
 //! sim       bit-parallel simulation; how circuit bits are read as operands
 //! lut       complete product tables: metrics, file formats, verification
@@ -26,6 +27,7 @@
 
 pub mod util;
 pub mod netlist;
+pub mod liberty;
 pub mod gen;
 pub mod sim;
 pub mod lut;

@@ -1,0 +1,10 @@
+//! Energy from what the hardware switches: the Liberty reader on the 45 nm library behind
+//! EvoApprox's PDK45 figures, and its never-panic property on mutated input.
+//!
+//! One test binary per area (each file below is one module), sharing `tests/common`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod liberty_fuzz_seeds;
+mod liberty_gscl45nm;
