@@ -1,5 +1,6 @@
 //! Energy from what the hardware switches: the Liberty reader on the 45 nm library behind
-//! EvoApprox's PDK45 figures, and its never-panic property on mutated input.
+//! EvoApprox's PDK45 figures and its never-panic property on mutated input; per-net toggle counts
+//! of the bit-parallel simulator against a naive count and Icarus Verilog VCD dumps.
 //!
 //! One test binary per area (each file below is one module), sharing `tests/common`.
 
@@ -8,3 +9,4 @@ mod common;
 
 mod liberty_fuzz_seeds;
 mod liberty_gscl45nm;
+mod sim_toggles;
