@@ -12,6 +12,7 @@
 //! sim       bit-parallel simulation; how circuit bits are read as operands
 //! lut       complete product tables: metrics, file formats, verification
 //! mult      the Multiplier trait and every way to name one (resolve)
+//! energy    per-gate energy from Liberty data and the toggles of an operand stream
 //! data      MNIST, CIFAR-10, image folders; shapes and normalization
 //! model     architectures, float engine, training, input gradients
 //! quant     8-bit integer-only quantization
@@ -32,6 +33,7 @@ pub mod gen;
 pub mod sim;
 pub mod lut;
 pub mod mult;
+pub mod energy;
 pub mod data;
 pub mod model;
 pub mod quant;

@@ -35,6 +35,8 @@ pub struct Toggles {
     /// Per node of the netlist ([`crate::netlist::NodeId`] order): how many consecutive vectors
     /// it differs between. A buffer has its source's count (it is the same net).
     pub per_node: Vec<u64>,
+    /// Per node: how many of those toggles are rises (0 → 1); the rest are falls.
+    pub rises: Vec<u64>,
 }
 
 impl Toggles {
@@ -83,16 +85,22 @@ pub fn toggles(net: &Netlist, stream: &[&[u64]]) -> Result<Toggles, SimError> {
         .into_par_iter()
         .map(|c| chunk(&prog, stream, c * CHUNK, CHUNK.min(n - c * CHUNK)))
         .collect();
-    let mut counts = vec![0u64; prog.n_slots];
+    let (mut counts, mut rises) = (vec![0u64; prog.n_slots], vec![0u64; prog.n_slots]);
     for (k, part) in parts.iter().enumerate() {
-        for (s, c) in counts.iter_mut().enumerate() {
-            *c += part.counts[s];
+        for s in 0..prog.n_slots {
+            counts[s] += part.counts[s];
+            rises[s] += part.rises[s];
             if k > 0 && part.first[s] != parts[k - 1].last[s] {
-                *c += 1;
+                counts[s] += 1;
+                rises[s] += part.first[s] as u64;
             }
         }
     }
-    Ok(Toggles { vectors: n, per_node: slot_of.iter().map(|&s| counts[s as usize]).collect() })
+    Ok(Toggles {
+        vectors: n,
+        per_node: slot_of.iter().map(|&s| counts[s as usize]).collect(),
+        rises: slot_of.iter().map(|&s| rises[s as usize]).collect(),
+    })
 }
 
 /// [`toggles`] of a multiplier over operand pairs in stream order: `rows[t]` goes to the row
@@ -112,9 +120,10 @@ pub fn toggles_of_pairs(net: &Netlist, shape: &MulShape, rows: &[u32], cols: &[u
     toggles(net, &columns)
 }
 
-/// One chunk's result, per value slot: toggles inside the chunk, and its first and last values.
+/// One chunk's result, per value slot: toggles and rises inside the chunk, its first and last values.
 struct Part {
     counts: Vec<u64>,
+    rises: Vec<u64>,
     first: Vec<bool>,
     last: Vec<bool>,
 }
@@ -122,7 +131,7 @@ struct Part {
 fn chunk(prog: &Program, stream: &[&[u64]], start: usize, len: usize) -> Part {
     let ns = prog.n_slots;
     let mut slots = prog.scratch::<L>();
-    let mut part = Part { counts: vec![0; ns], first: vec![false; ns], last: vec![false; ns] };
+    let mut part = Part { counts: vec![0; ns], rises: vec![0; ns], first: vec![false; ns], last: vec![false; ns] };
     let mut vals = vec![0u64; 64 * L];
     let mut planes: Vec<Vec<Lanes<L>>> = prog.input_slots.iter().map(|p| vec![Lanes::ZERO; p.len()]).collect();
     let mut done = 0;
@@ -145,7 +154,7 @@ fn chunk(prog: &Program, stream: &[&[u64]], start: usize, len: usize) -> Part {
             let v = &value.0;
             // Lane 0 of the chunk has no predecessor here: compare it with itself (no toggle).
             let mut carry = if first_block { v[0] & 1 } else { part.last[s] as u64 };
-            let mut t = 0u64;
+            let (mut t, mut r) = (0u64, 0u64);
             for (w, &x) in v.iter().enumerate().take(last_word + 1) {
                 let mut d = x ^ ((x << 1) | carry);
                 carry = x >> 63;
@@ -153,8 +162,10 @@ fn chunk(prog: &Program, stream: &[&[u64]], start: usize, len: usize) -> Part {
                     d &= (1u64 << (last_bit + 1)) - 1;
                 }
                 t += d.count_ones() as u64;
+                r += (d & x).count_ones() as u64;
             }
             part.counts[s] += t;
+            part.rises[s] += r;
             if first_block {
                 part.first[s] = v[0] & 1 == 1;
             }
@@ -195,6 +206,7 @@ mod tests {
         let t = toggles(&tiny(), &[&a, &b]).unwrap();
         // y = 0 1 0 1 0 0 → 4; z and zb the same; dead = 0 0 1 0 0 1 → 3.
         assert_eq!(t.per_node, [3, 3, 4, 4, 4, 3]);
+        assert_eq!(t.rises, [2, 2, 2, 2, 2, 2]);
         assert_eq!(t.transitions(), 5);
         assert_eq!(t.rate(2), 0.8);
     }
@@ -207,6 +219,7 @@ mod tests {
             let b = vec![0u64; n];
             let t = toggles(&tiny(), &[&a, &b]).unwrap();
             assert_eq!(t.per_node[0], n.saturating_sub(1) as u64, "n = {n}");
+            assert_eq!(t.rises[0], n as u64 / 2, "n = {n}");
             assert_eq!(t.per_node[1], 0);
             assert_eq!(t.per_node[5], 0);
         }

@@ -1,8 +1,9 @@
 //! Toggle counts of the bit-parallel simulator over ordered operand streams equal a naive count
 //! (every net evaluated one vector at a time) and Icarus Verilog's value changes in a VCD dump
-//! (zero delay), on netlists of each EvoApprox dialect — flat `assign` (EvoApproxLib), PDK45 cell
-//! instances (both libraries, with expression connections in the signed EvoApproxLib one) and the
-//! 2017 generic files with mangled cell names and appended cell modules — and three streams:
+//! (zero delay), on netlists of each EvoApprox dialect — flat `assign` (EvoApproxLib mul8u_13QR),
+//! PDK45 cell instances (both libraries; expression connections in mul8s_1KR3_pdk45) and generic
+//! files with mangled cell names (evoapprox8b, EvoApproxLib mul8u_1JFF; mixed with `assign`
+//! expressions in mul8s_1KR3) — and three streams:
 //! uniform random pairs, a weight-stationary stream (a weight held for 64 cycles, 60 % zero
 //! activations) and a counting walk (long carry chains).
 
@@ -21,6 +22,7 @@ fn netlists(root: &Path) -> Vec<(PathBuf, bool)> {
     let lib = root.join("evoapproxlib");
     let b8 = root.join("evoapprox8b/source_v");
     vec![
+        (lib.join("8x8_unsigned/pareto_pwr_mae/mul8u_13QR.v"), false),
         (lib.join("8x8_unsigned/pareto_pwr_mae/mul8u_1JFF.v"), false),
         (lib.join("8x8_unsigned/pareto_pwr_mae/mul8u_1JFF_pdk45.v"), true),
         (lib.join("8x8_signed/pareto_pwr_mae/mul8s_1KR3.v"), false),
@@ -59,8 +61,9 @@ fn columns<'s>(net: &Netlist, a: &'s [u64], b: &'s [u64]) -> Vec<&'s [u64]> {
 }
 
 /// Every node evaluated one vector at a time; toggles = changes between consecutive vectors.
-fn naive(net: &Netlist, a: &[u64], b: &[u64]) -> Vec<u64> {
+fn naive(net: &Netlist, a: &[u64], b: &[u64]) -> (Vec<u64>, Vec<u64>) {
     let mut counts = vec![0u64; net.nodes.len()];
+    let mut rises = vec![0u64; net.nodes.len()];
     let mut prev: Option<Vec<bool>> = None;
     for (&x, &y) in a.iter().zip(b) {
         let inputs: Vec<Vec<bool>> = net
@@ -73,13 +76,14 @@ fn naive(net: &Netlist, a: &[u64], b: &[u64]) -> Vec<u64> {
             .collect();
         let now = net.eval_nodes_scalar(&inputs);
         if let Some(p) = &prev {
-            for (c, (u, v)) in counts.iter_mut().zip(p.iter().zip(&now)) {
-                *c += (u != v) as u64;
+            for (k, (u, v)) in p.iter().zip(&now).enumerate() {
+                counts[k] += (u != v) as u64;
+                rises[k] += (!u && *v) as u64;
             }
         }
         prev = Some(now);
     }
-    counts
+    (counts, rises)
 }
 
 #[test]
@@ -90,7 +94,7 @@ fn bit_parallel_toggles_equal_a_naive_count() {
         let net = netlist::parse_file(&path).unwrap_or_else(|e| panic!("{e}")).netlist;
         for (name, a, b) in streams() {
             let t = sim::toggles(&net, &columns(&net, &a, &b)).unwrap();
-            assert_eq!(t.per_node, naive(&net, &a, &b), "{} {name}", net.name);
+            assert_eq!((t.per_node.clone(), t.rises.clone()), naive(&net, &a, &b), "{} {name}", net.name);
             assert_eq!(t.vectors, a.len());
         }
         nets += net.nodes.len();
@@ -116,7 +120,7 @@ fn long_streams_across_chunks() {
     a.truncate(n);
     b.truncate(n);
     let t = sim::toggles(&net, &columns(&net, &a, &b)).unwrap();
-    assert_eq!(t.per_node, naive(&net, &a, &b));
+    assert_eq!((t.per_node.clone(), t.rises.clone()), naive(&net, &a, &b));
     for rp in [RowPort::A, RowPort::B] {
         let shape = MulShape::of(&net, rp, false).unwrap();
         let (rows, cols) = match rp {
@@ -349,7 +353,7 @@ fn toggles_equal_icarus_vcd_value_changes() {
         }
     }
     eprintln!(
-        "toggles equal Icarus on {nets_checked} (net, stream) pairs (6 netlists × 3 streams), {toggles_total} toggles; \
+        "toggles equal Icarus on {nets_checked} (net, stream) pairs (7 netlists × 3 streams), {toggles_total} toggles; \
          {glitchy} nets with extra raw records inside a time step"
     );
 }
