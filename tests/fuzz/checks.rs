@@ -1,7 +1,8 @@
 #![allow(dead_code)] // each fuzz target uses one of these checks
-//! What the plan, results-store, ONNX and Liberty fuzz targets check, shared with the stable-toolchain tests
-//! `tests/study/study_fuzz_seeds.rs` and `tests/energy/liberty_fuzz_seeds.rs`: whatever the bytes, the readers return a value or a typed error
-//! (never panic), and what they accept survives a write and a read unchanged.
+//! What the plan, results-store, ONNX and Liberty fuzz targets check, shared with the
+//! stable-toolchain tests `tests/study/study_fuzz_seeds.rs` and `tests/energy/liberty_fuzz_seeds.rs`:
+//! whatever the bytes, the readers return a value or a typed error (never panic), and what they
+//! accept survives a write and a read unchanged.
 
 use axdnn::study::{cell, plan, report, runner, store, Inputs, Plan};
 use std::path::Path;
