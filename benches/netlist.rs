@@ -1,6 +1,8 @@
 //! Front-end throughput: parse + elaborate + check, and petgraph build + optimisation, for two
 //! 8x8 circuits (an N-bus PDK45-cell netlist and a flat-assign one). Throughput is in source
-//! bytes. Needs `AXDNN_EVOAPPROX`; without it the bench prints why and does nothing.
+//! bytes. Then toggle counting over a 65,536-pair operand stream beside the exhaustive sweep of
+//! the same number of pairs (throughput in pairs; the ratio is what to quote). Needs
+//! `AXDNN_EVOAPPROX`; without it the bench prints why and does nothing.
 
 use std::path::PathBuf;
 
@@ -26,6 +28,30 @@ fn bench(c: &mut Criterion) {
         let n = netlist::parse_str(&src, &path).unwrap().netlist;
         g.bench_function(format!("graph/{name}"), |b| b.iter(|| graph::to_graph(black_box(&n))));
         g.bench_function(format!("optimize/{name}"), |b| b.iter(|| graph::optimize(black_box(&n))));
+    }
+    g.finish();
+    let mut g = c.benchmark_group("toggles");
+    let n = 1usize << 16;
+    g.throughput(Throughput::Elements(n as u64));
+    for (name, rel) in [("mul8_280_pdk45", "evoapprox8b/source_v/mul8_280_pdk45.v"), CASES[1]] {
+        let net = netlist::parse_file(&root.join(rel)).unwrap().netlist;
+        // A pseudo-random stream (xorshift), the same every run.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x & 0xff
+        };
+        let a: Vec<u64> = (0..n).map(|_| next()).collect();
+        let b: Vec<u64> = (0..n).map(|_| next()).collect();
+        let cols: Vec<&[u64]> = net.inputs.iter().map(|p| if p.name == "A" { &a[..] } else { &b[..] }).collect();
+        g.bench_function(format!("stream/{name}"), |bch| {
+            bch.iter(|| axdnn::sim::toggles(black_box(&net), &cols).unwrap())
+        });
+        g.bench_function(format!("exhaustive/{name}"), |bch| {
+            bch.iter(|| axdnn::sim::exhaustive(black_box(&net), axdnn::sim::RowPort::B, false).unwrap())
+        });
     }
     g.finish();
 }

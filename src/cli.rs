@@ -63,6 +63,9 @@ enum Cmd {
     /// Verilog netlists: check, statistics.
     #[command(subcommand)]
     Netlist(NetlistCmd),
+    /// Energy of a multiplier over an operand stream, from what its gates switch (toggles of
+    /// every net, Liberty internal power, ½·C·V², leakage).
+    Energy(axdnn::energy::EnergyFlags),
     /// Train a model in float and write `model.safetensors` + `model.json` into --out.
     Train(TrainFlags),
     /// Float test accuracy of a trained model.
@@ -226,6 +229,7 @@ pub fn run() -> anyhow::Result<()> {
                 anyhow::bail!("{} error(s) in {}", errors.len(), file.display());
             }
         },
+        Cmd::Energy(a) => print!("{}", a.run()?),
         Cmd::Train(a) => println!("{}", a.run(&command_line(), &log)?),
         Cmd::Eval(a) => {
             let e = a.run(&log)?;

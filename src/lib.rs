@@ -7,10 +7,12 @@
 //! ```text
 //! util      spans for errors, atomic writes, the cache folder, hashes, input folders, value checks
 //! netlist   EvoApprox Verilog → gate IR (nom parser, checks, petgraph passes)
+//! liberty   Liberty cell libraries: units, areas, pin capacitances, power and timing tables
 //! gen       our own multipliers as netlists (exact, truncated, broken-array)
 //! sim       bit-parallel simulation; how circuit bits are read as operands
 //! lut       complete product tables: metrics, file formats, verification
 //! mult      the Multiplier trait and every way to name one (resolve)
+//! energy    per-gate energy from Liberty data and the toggles of an operand stream
 //! data      MNIST, CIFAR-10, image folders; shapes and normalization
 //! model     architectures, float engine, training, input gradients
 //! quant     8-bit integer-only quantization
@@ -26,10 +28,12 @@
 
 pub mod util;
 pub mod netlist;
+pub mod liberty;
 pub mod gen;
 pub mod sim;
 pub mod lut;
 pub mod mult;
+pub mod energy;
 pub mod data;
 pub mod model;
 pub mod quant;

@@ -157,6 +157,13 @@ impl Netlist {
     /// (LSB first). Returns one `Vec<bool>` per output port. Slow; it is the oracle the
     /// bit-parallel simulator is tested against.
     pub fn eval_scalar(&self, inputs: &[Vec<bool>]) -> Vec<Vec<bool>> {
+        let v = self.eval_nodes_scalar(inputs);
+        self.outputs.iter().map(|p| p.bits.iter().map(|&id| v[id as usize]).collect()).collect()
+    }
+
+    /// Every node's value for one input vector (as [`Netlist::eval_scalar`] takes it), indexed
+    /// by [`NodeId`]: the oracle of per-net simulation results such as toggle counts.
+    pub fn eval_nodes_scalar(&self, inputs: &[Vec<bool>]) -> Vec<bool> {
         let mut v = vec![false; self.nodes.len()];
         for (port, bits) in self.inputs.iter().zip(inputs) {
             for (&id, &b) in port.bits.iter().zip(bits) {
@@ -170,6 +177,6 @@ impl Netlist {
             let [a, b, c] = n.fanin.map(|f| v[f as usize]);
             v[i] = n.op.eval_word(a, b, c);
         }
-        self.outputs.iter().map(|p| p.bits.iter().map(|&id| v[id as usize]).collect()).collect()
+        v
     }
 }

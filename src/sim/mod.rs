@@ -1,13 +1,15 @@
 //! Bit-parallel gate-level simulation: a netlist is compiled once into a flat instruction
 //! program ([`Program`]) and evaluated over `64·L` input vectors per instruction.
 //! [`exhaustive`] sweeps every operand pair (up to 2^20), [`sample`] draws a seeded random
-//! subset above that; [`operand`] says how a circuit's bits are read as operands. Tables
+//! subset above that; [`operand`] says how a circuit's bits are read as operands; [`toggles`]
+//! counts how often every net switches over an ordered stream of vectors. Tables
 //! (`lut`) and the multiplier trait (`mult`) are built on this layer, never the other way.
 
 pub mod hdl;
 pub mod operand;
 pub mod program;
 pub mod sweep;
+pub mod toggles;
 pub mod transpose;
 
 pub use operand::{code_value, exact_product, signed_from_name, RowPort};
@@ -15,6 +17,7 @@ pub use program::{Lanes, Program};
 pub use sweep::{
     exhaustive, exhaustive_lanes, exhaustive_upto, sample, MulShape, Products, Samples, MAX_EXHAUSTIVE_BITS,
 };
+pub use toggles::{toggles, toggles_of_pairs, Toggles};
 
 use thiserror::Error;
 
@@ -61,6 +64,14 @@ pub enum SimError {
         bits: u32,
         /// The limit on those bits.
         max: u32,
+    },
+    /// An input stream that does not fit the netlist (port count, column lengths).
+    #[error("circuit {circuit}: operand stream: {what}")]
+    Stream {
+        /// The netlist's name.
+        circuit: String,
+        /// What does not fit.
+        what: String,
     },
     /// The netlist is not a two-operand multiplier (which port, and why).
     #[error(transparent)]

@@ -215,6 +215,41 @@ impl Program {
         }
     }
 
+    /// Compile keeping every node observable, for per-net statistics such as toggle counts: no
+    /// gate is dropped (a gate nothing reads still switches) and every node keeps its own slot for
+    /// the whole run; a buffer shares its source's slot (the same net). Returns the program and
+    /// the slot of each node ([`NodeId`] order).
+    pub fn compile_observable(net: &Netlist) -> (Program, Vec<u32>) {
+        let mut slot_of = vec![0u32; net.nodes.len()];
+        let mut instrs = Vec::new();
+        let mut n_slots = 0u32;
+        for (i, node) in net.nodes.iter().enumerate() {
+            if node.op == Op::Buf {
+                slot_of[i] = slot_of[node.fanin[0] as usize];
+                continue;
+            }
+            slot_of[i] = n_slots;
+            n_slots += 1;
+            if node.op != Op::Input {
+                let src =
+                    std::array::from_fn(|k| if k < node.op.arity() { slot_of[node.fanin[k] as usize] } else { 0 });
+                instrs.push(Instr { op: node.op, dst: slot_of[i], src });
+            }
+        }
+        let input_slots =
+            net.inputs.iter().map(|p| p.bits.iter().map(|&b| BitSource::Slot(slot_of[b as usize])).collect()).collect();
+        let output_slots = net.outputs.iter().map(|p| p.bits.iter().map(|&b| slot_of[b as usize]).collect()).collect();
+        let program = Program {
+            name: net.name.clone(),
+            instrs,
+            n_slots: (n_slots as usize).max(1),
+            input_slots,
+            output_slots,
+            source_gates: net.nodes.iter().filter(|n| n.op != Op::Input).count(),
+        };
+        (program, slot_of)
+    }
+
     /// A zeroed value store for `run`.
     pub fn scratch<const L: usize>(&self) -> Vec<Lanes<L>> {
         vec![Lanes::ZERO; self.n_slots]

@@ -134,6 +134,12 @@ pub fn evoapprox() -> Option<std::path::PathBuf> {
     shared_dir("AXDNN_EVOAPPROX", "evoapprox")
 }
 
+/// The 45 nm cell library `gscl45nm.lib` (`AXDNN_PDK`, else `../shared/pdk`), the Liberty file
+/// behind EvoApprox's PDK45 figures.
+pub fn gscl45nm() -> Option<std::path::PathBuf> {
+    shared_dir("AXDNN_PDK", "pdk").map(|d| d.join("gscl45nm.lib"))
+}
+
 /// The dataset folder with `mnist/` and `cifar10/` (`AXDNN_DATA`, else `../shared/data`).
 pub fn data() -> Option<std::path::PathBuf> {
     shared_dir("AXDNN_DATA", "data")

@@ -1,7 +1,8 @@
 #![allow(dead_code)] // each fuzz target uses one of these checks
-//! What the plan and results-store fuzz targets check, shared with the stable-toolchain test
-//! `tests/study/study_fuzz_seeds.rs`: whatever the bytes, the readers return a value or a typed error
-//! (never panic), and what they accept survives a write and a read unchanged.
+//! What the plan, results-store, ONNX and Liberty fuzz targets check, shared with the
+//! stable-toolchain tests `tests/study/study_fuzz_seeds.rs` and `tests/energy/liberty_fuzz_seeds.rs`:
+//! whatever the bytes, the readers return a value or a typed error (never panic), and what they
+//! accept survives a write and a read unchanged.
 
 use axdnn::study::{cell, plan, report, runner, store, Inputs, Plan};
 use std::path::Path;
@@ -67,4 +68,34 @@ pub fn onnx(data: &[u8]) {
         onnx::import_bytes(&onnx::export(&arch, &params), Path::new("export.onnx")).expect("an export reads back");
     assert_eq!((back.input, back.classes), (arch.input, arch.classes));
     assert_eq!(bp.tensors.len(), params.tensors.len());
+}
+
+/// Liberty files (`liberty::parse_str`): a library or a typed error with a position, never a
+/// panic; an accepted library's tables hold as many values as their indices promise and look up
+/// anywhere; its statement tree prints as text that parses back to the same tree.
+pub fn liberty(data: &[u8]) {
+    use axdnn::liberty;
+    let text = String::from_utf8_lossy(data);
+    let file = Path::new("fuzz.lib");
+    match liberty::parse_str(&text, file) {
+        Ok(lib) => {
+            let _ = lib.supply_voltage();
+            for p in lib.cells.iter().flat_map(|c| &c.pins) {
+                let tables =
+                    p.internal_power.iter().flat_map(|ip| [&ip.rise_power, &ip.fall_power, &ip.power]).flatten();
+                for t in tables.chain(p.timing.iter().flat_map(|t| t.tables.iter().map(|(_, t)| t))) {
+                    assert_eq!(t.values.len(), t.index.iter().map(Vec::len).product::<usize>());
+                    for x in [-1.0, 0.0, 0.3, 1e9] {
+                        let _ = t.at(x, x);
+                    }
+                }
+            }
+        }
+        Err(e) => assert!(e.span().line >= 1 && e.span().col >= 1, "{e}"),
+    }
+    if let Ok(ast) = liberty::parse_ast(&text, file) {
+        let printed = ast.to_string();
+        let back = liberty::parse_ast(&printed, file).expect("a printed tree parses");
+        assert_eq!(back.to_string(), printed);
+    }
 }
