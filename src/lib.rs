@@ -19,7 +19,7 @@
 //! accel     the systolic array: timing, cycle-stepped and fast engines, energy
 //! rtl       Verilog for PEs and arrays, co-simulation against `accel`
 //! recover   accuracy recovery: compensation, ALWANN tuning, fine-tuning
-//! attack    Foolbox-3 attacks on float models and on the accelerator
+//! attack    Foolbox-3 attacks and AutoAttack (APGD, FAB-T, Square) on float models and the accelerator
 //! plot      line, scatter, heatmap, small-multiples and recovery charts (SVG, PNG)
 //! study     plans, runner, results store, reports, shards, Slurm
 //! ```
