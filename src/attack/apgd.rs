@@ -69,7 +69,7 @@ pub fn ce_loss(z: &[f32], y: usize, d: &mut [f32]) -> f64 {
 }
 
 /// Class indices by logit, largest first (ties: lower index first).
-fn ranked(z: &[f32]) -> Vec<usize> {
+pub(super) fn ranked(z: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..z.len()).collect();
     idx.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
     idx
@@ -151,7 +151,7 @@ pub(super) fn run(
         if idx.is_empty() {
             break;
         }
-        let xs: Vec<f32> = idx.iter().flat_map(|&i| x0[i * per..(i + 1) * per].iter().copied()).collect();
+        let xs: Vec<f32> = super::gather(x0, &idx, per);
         let ys: Vec<usize> = idx.iter().map(|&i| labels[i] as usize).collect();
         // The accelerator is deterministic, so the clean logits stand for the reference's second
         // forward pass on the images still to fool.

@@ -76,7 +76,7 @@ pub(super) fn run(
         if idx.is_empty() {
             break;
         }
-        let xs: Vec<f32> = idx.iter().flat_map(|&i| x0[i * per..(i + 1) * per].iter().copied()).collect();
+        let xs: Vec<f32> = super::gather(x0, &idx, per);
         let ys: Vec<u8> = idx.iter().map(|&i| labels[i]).collect();
         let out = match member {
             Member::ApgdCe => apgd::run(norm, apgd::ApgdLoss::Ce, p.apgd, model, bounds, &xs, &ys, eps, noise)?,

@@ -108,13 +108,6 @@ fn size(norm: Norm, d: &[f32]) -> f32 {
     }
 }
 
-/// Class indices by logit, largest first (ties: lower index first), as APGD-T ranks targets.
-fn ranked(z: &[f32]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..z.len()).collect();
-    idx.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
-    idx
-}
-
 /// FAB-T on `x0` (`n × input_len`) with `labels`: every target round (and restart) attacks the
 /// images still classified correctly; returns, per image, the closest adversarial example found
 /// within ε, the clean input elsewhere.
@@ -142,10 +135,10 @@ pub(super) fn run(
             if idx.is_empty() {
                 return Ok(adv);
             }
-            let xs: Vec<f32> = idx.iter().flat_map(|&i| x0[i * per..(i + 1) * per].iter().copied()).collect();
+            let xs: Vec<f32> = super::gather(x0, &idx, per);
             let ys: Vec<usize> = idx.iter().map(|&i| labels[i] as usize).collect();
             let targets: Vec<usize> =
-                idx.iter().map(|&i| ranked(&clean[i * classes..(i + 1) * classes])[rank - 1]).collect();
+                idx.iter().map(|&i| super::apgd::ranked(&clean[i * classes..(i + 1) * classes])[rank - 1]).collect();
             let run =
                 Run { norm, p, model, bounds, lo: &lo, hi: &hi, x0: &xs, ys: &ys, targets: &targets, per, classes };
             let start = if restart > 0 { Some(run.random_start(eps, noise)?) } else { None };

@@ -710,6 +710,12 @@ pub(crate) fn l2(v: &[f32]) -> f32 {
     v.iter().map(|&x| x * x).sum::<f32>().sqrt()
 }
 
+/// The samples `idx` of `x` (`per` values each), in that order: the subset an attack's next
+/// round works on.
+pub(crate) fn gather(x: &[f32], idx: &[usize], per: usize) -> Vec<f32> {
+    idx.iter().flat_map(|&i| x[i * per..(i + 1) * per].iter().copied()).collect()
+}
+
 pub(crate) fn clamp_all(x: &mut [f32], b: &Bounds) {
     b.clamp(x)
 }

@@ -197,7 +197,7 @@ pub(super) fn run(
         if idx.is_empty() {
             break;
         }
-        let x: Vec<f32> = idx.iter().flat_map(|&i| x0[i * per..(i + 1) * per].iter().copied()).collect();
+        let x: Vec<f32> = super::gather(x0, &idx, per);
         let m = idx.len();
         let mut s = Search {
             model,

@@ -40,19 +40,6 @@ fn run(a: Attack, model: &dyn Classifier, x: &[f32], labels: &[u8], eps: &[Epsil
 }
 
 /// Largest distance of any sample of `y` from its `x0` in `norm`.
-fn largest(norm: Norm, x0: &[f32], y: &[f32], per: usize) -> f32 {
-    x0.chunks_exact(per)
-        .zip(y.chunks_exact(per))
-        .map(|(a, b)| {
-            let d = a.iter().zip(b).map(|(a, b)| b - a);
-            match norm {
-                Norm::Linf => d.fold(0f32, |m, v| m.max(v.abs())),
-                Norm::L2 => d.map(|v| v * v).sum::<f32>().sqrt(),
-            }
-        })
-        .fold(0.0, f32::max)
-}
-
 #[test]
 fn apgd_stays_in_the_budget_and_the_box() {
     let (arch, params, x, labels) = setup(8);
@@ -67,7 +54,7 @@ fn apgd_stays_in_the_budget_and_the_box() {
             // The raw output already lies in the ball: the attack projects every iterate.
             for y in [&out.raw[k], &out.clipped[k]] {
                 assert!(y.iter().all(|v| (0.0..=1.0).contains(v)), "{what}: outside [0, 1]");
-                let d = largest(a.norm(), &x, y, per);
+                let d = common::largest_perturbation(a.norm(), &x, y, per);
                 assert!(d <= e.0 * (1.0 + 1e-6) + 1.2e-7, "{what}: distance {d} beyond the budget");
             }
             if e.0 == 0.0 {

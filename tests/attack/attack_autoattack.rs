@@ -9,7 +9,7 @@ use crate::common;
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::attack::{
     self, AccelClassifier, Attack, AttackError, AttackOutput, AttackParams, Bounds, BpdaClassifier, Classifier,
-    Criterion, Epsilon, FabParams, FloatClassifier, Norm, SeededNoise,
+    Criterion, Epsilon, FabParams, FloatClassifier, SeededNoise,
 };
 use axdnn::data::{self, DatasetName, Split};
 use axdnn::model::{Arch, Shape};
@@ -18,19 +18,6 @@ use axdnn::quant::{QuantModel, QuantOptions};
 fn run(a: Attack, p: AttackParams, model: &dyn Classifier, x: &[f32], labels: &[u8], eps: &[Epsilon]) -> AttackOutput {
     let crit = Criterion::Misclassification(labels.to_vec());
     attack::run(a, p, model, &Bounds::default(), x, &crit, eps, &mut SeededNoise::new(11)).unwrap()
-}
-
-fn largest(norm: Norm, x0: &[f32], y: &[f32], per: usize) -> f32 {
-    x0.chunks_exact(per)
-        .zip(y.chunks_exact(per))
-        .map(|(a, b)| {
-            let d = a.iter().zip(b).map(|(a, b)| b - a);
-            match norm {
-                Norm::Linf => d.fold(0f32, |m, v| m.max(v.abs())),
-                Norm::L2 => d.map(|v| v * v).sum::<f32>().sqrt(),
-            }
-        })
-        .fold(0.0, f32::max)
 }
 
 fn robust(out: &AttackOutput, k: usize) -> usize {
@@ -60,7 +47,7 @@ fn fab_t_stays_in_the_box_and_its_robust_accuracy_only_falls_with_the_budget() {
         eprintln!("{a}: robust {left:?} of 40 at {budgets:?} ({clean} correct clean)");
         for (k, e) in eps.iter().enumerate() {
             assert!(out.raw[k].iter().all(|v| (0.0..=1.0).contains(v)), "{a} {e}: outside [0, 1]");
-            let dist = largest(a.norm(), &d.images, &out.raw[k], 784);
+            let dist = common::largest_perturbation(a.norm(), &d.images, &out.raw[k], 784);
             assert!(dist <= e.0 * (1.0 + 1e-5) + 1e-6, "{a} {e}: {dist} beyond the budget");
         }
         assert!(left.windows(2).all(|w| w[1] <= w[0]), "{a}: robust accuracy rose with the budget: {left:?}");

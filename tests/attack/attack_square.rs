@@ -7,7 +7,7 @@ use crate::common;
 use axdnn::accel::{AccelConfig, Accelerator};
 use axdnn::attack::{
     self, AccelClassifier, Attack, AttackError, AttackOutput, AttackParams, Bounds, Classifier, Criterion, Epsilon,
-    FloatClassifier, Norm, SeededNoise, SquareParams,
+    FloatClassifier, SeededNoise, SquareParams,
 };
 use axdnn::data::{self, DatasetName, Split};
 use axdnn::model::{Arch, Shape};
@@ -20,19 +20,6 @@ fn square(queries: usize) -> AttackParams {
 fn run(a: Attack, p: AttackParams, model: &dyn Classifier, x: &[f32], labels: &[u8], eps: &[Epsilon]) -> AttackOutput {
     let crit = Criterion::Misclassification(labels.to_vec());
     attack::run(a, p, model, &Bounds::default(), x, &crit, eps, &mut SeededNoise::new(7)).unwrap()
-}
-
-fn largest(norm: Norm, x0: &[f32], y: &[f32], per: usize) -> f32 {
-    x0.chunks_exact(per)
-        .zip(y.chunks_exact(per))
-        .map(|(a, b)| {
-            let d = a.iter().zip(b).map(|(a, b)| b - a);
-            match norm {
-                Norm::Linf => d.fold(0f32, |m, v| m.max(v.abs())),
-                Norm::L2 => d.map(|v| v * v).sum::<f32>().sqrt(),
-            }
-        })
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -50,7 +37,7 @@ fn square_stays_in_the_budget_and_the_box() {
             let what = format!("{a} eps={e}");
             for y in [&out.raw[k], &out.clipped[k]] {
                 assert!(y.iter().all(|v| (0.0..=1.0).contains(v)), "{what}: outside [0, 1]");
-                let d = largest(a.norm(), &x, y, 784);
+                let d = common::largest_perturbation(a.norm(), &x, y, 784);
                 assert!(d <= e.0 * (1.0 + 1e-5) + 1.2e-7, "{what}: distance {d} beyond the budget");
             }
             if e.0 == 0.0 {

@@ -344,3 +344,17 @@ pub fn python_with(modules: &[&str]) -> Option<std::process::Command> {
         }
     }
 }
+
+/// The largest perturbation `y − x0` over the samples (`per` values each), in `norm`.
+pub fn largest_perturbation(norm: axdnn::attack::Norm, x0: &[f32], y: &[f32], per: usize) -> f32 {
+    x0.chunks_exact(per)
+        .zip(y.chunks_exact(per))
+        .map(|(a, b)| {
+            let d = a.iter().zip(b).map(|(a, b)| b - a);
+            match norm {
+                axdnn::attack::Norm::Linf => d.fold(0f32, |m, v| m.max(v.abs())),
+                axdnn::attack::Norm::L2 => d.map(|v| v * v).sum::<f32>().sqrt(),
+            }
+        })
+        .fold(0.0, f32::max)
+}
